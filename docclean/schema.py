@@ -1,0 +1,175 @@
+"""The curated dataset's Arrow schemas: the product's contract, defined here and nowhere else.
+
+Every field carries its description in the field metadata (key `description`), so a user who
+loads the dataset with pyarrow sees what each column means without the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import astuple
+
+import pyarrow as pa
+
+from docclean.record import Record, Reject
+
+SCHEMA_VERSION = "1"
+
+
+def _field(name: str, type_: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": description})
+
+
+SEGMENT_TYPE = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("encoding", pa.string())])
+PLACEHOLDER_TYPE = pa.struct(
+    [("start", pa.int32()), ("end", pa.int32()), ("original", pa.string()), ("kind", pa.string())]
+)
+REMOVAL_TYPE = pa.struct(
+    [("rule", pa.string()), ("category", pa.string()), ("text", pa.string()), ("offset", pa.int32())]
+)
+NORMALIZATION_TYPE = pa.struct([("rule", pa.string()), ("count", pa.int32()), ("removed", pa.string())])
+OUTLINE_TYPE = pa.struct(
+    [("level", pa.int8()), ("marker", pa.string()), ("heading", pa.string()), ("offset", pa.int32())]
+)
+
+# Columns filled from a `Record`, in the record's field order.
+_RECORD_FIELDS = [
+    _field("doc_id", pa.string(), "Stable identifier of the document; kept when its raw file is renamed."),
+    _field(
+        "source_path",
+        pa.string(),
+        "Path of the raw file relative to the raw folder, '/'-separated; bytes that are not UTF-8 "
+        "in a file name are written as \\xNN.",
+    ),
+    _field("source_sha256", pa.string(), "SHA-256 of the raw file's bytes, hex."),
+    _field("source_bytes", pa.int64(), "Size of the raw file in bytes."),
+    _field("encoding", pa.string(), "Python codec the text was decoded with, lower case (utf-8, gb18030, ...)."),
+    _field("encoding_confidence", pa.float32(), "Confidence in the encoding, 0 to 1."),
+    _field("encoding_method", pa.string(), "How the encoding was decided: bom, utf-8, detector, trial, mixed, replace."),
+    _field(
+        "encoding_segments",
+        pa.list_(SEGMENT_TYPE),
+        "Byte ranges of the raw file and the codec each was decoded with; several when the file mixes encodings.",
+    ),
+    _field("repair", pa.string(), "Mojibake transform that was reversed, e.g. 'utf-8 decoded as gbk'; null if none.", True),
+    _field("source_script", pa.string(), "Script of the source text: Hans, Hant, mixed or none."),
+    _field("title", pa.string(), "Title: the heading lines before the body, joined; null when there is none.", True),
+    _field("doc_type", pa.string(), "Document type named by the title (讲话, 发言, 报告, ...); null if unknown.", True),
+    _field(
+        "text",
+        pa.string(),
+        "The clean document: paragraphs separated by '\\n', noise removed, placeholders replaced by the token.",
+    ),
+    _field(
+        "placeholders",
+        pa.list_(PLACEHOLDER_TYPE),
+        "Redaction placeholders: start/end offsets of the token in text, the original string, and its kind "
+        "(number, place, person, organization, date, unknown).",
+    ),
+    _field(
+        "removed",
+        pa.list_(REMOVAL_TYPE),
+        "Every span the noise stage removed: rule id, category, the removed text, and its offset in the "
+        "normalized text (text before removals and placeholder replacement).",
+    ),
+    _field(
+        "normalizations",
+        pa.list_(NORMALIZATION_TYPE),
+        "What each normalization rule changed: rule, number of changes, and every non-whitespace character it deleted.",
+    ),
+    _field(
+        "outline",
+        pa.list_(OUTLINE_TYPE),
+        "Section headings: level (1 is the top), marker (一、, （一）, 一是, ...), heading text and offset in text.",
+    ),
+    _field("flags", pa.list_(pa.string()), "What a user should know about the document (see README)."),
+    _field("char_count", pa.int64(), "Number of characters in text."),
+    _field("pipeline_version", pa.string(), "Version of the cleaning pipeline that made the row."),
+    _field("rules_version", pa.string(), "Hash of the effective noise rules that made the row."),
+]
+
+# Columns the curate flow adds about the raw file's life, not about its cleaning.
+_FILE_FIELDS = [
+    _field("source_mtime_ns", pa.int64(), "Modification time of the raw file when it was read, in ns since the epoch."),
+    _field("ingested_at", pa.timestamp("us", tz="UTC"), "When the row was written."),
+    _field(
+        "source_present",
+        pa.bool_(),
+        "False once the raw file has disappeared from the raw folder; the row is kept so nothing is lost.",
+    ),
+]
+
+DOCUMENT_SCHEMA = pa.schema(
+    _RECORD_FIELDS + _FILE_FIELDS, metadata={"docclean.table": "documents", "docclean.schema_version": SCHEMA_VERSION}
+)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        _field("source_path", pa.string(), "Path of the raw file relative to the raw folder, as in documents."),
+        _field("source_sha256", pa.string(), "SHA-256 of the raw file's bytes; null when they could not be read.", True),
+        _field("reason", pa.string(), "Stable reason code: binary, empty, too_large, unreadable, vanished, ..."),
+        _field("detail", pa.string(), "A sentence naming the file and the cause."),
+        _field("source_mtime_ns", pa.int64(), "Modification time of the raw file when it was seen.", True),
+        _field("source_bytes", pa.int64(), "Size of the raw file when it was seen.", True),
+        _field("rejected_at", pa.timestamp("us", tz="UTC"), "When the reject was recorded."),
+    ],
+    metadata={"docclean.table": "rejects", "docclean.schema_version": SCHEMA_VERSION},
+)
+
+RECORD_COLUMNS = [f.name for f in _RECORD_FIELDS]
+REJECT_RECORD_COLUMNS = ["source_path", "source_sha256", "reason", "detail"]
+
+
+def _as_python(value: object) -> object:
+    if isinstance(value, tuple):
+        return [astuple(v) if hasattr(v, "__dataclass_fields__") else v for v in value]
+    return value
+
+
+def record_columns(records: Sequence[Record]) -> dict[str, list[object]]:
+    """The record fields of many records as columns, in DOCUMENT_SCHEMA order."""
+    columns: dict[str, list[object]] = {name: [] for name in RECORD_COLUMNS}
+    for record in records:
+        for name in RECORD_COLUMNS:
+            columns[name].append(_as_python(getattr(record, name)))
+    return columns
+
+
+def records_to_table(
+    records: Sequence[Record], mtimes_ns: Iterable[int], ingested_at: object, present: bool = True
+) -> pa.Table:
+    columns = record_columns(records)
+    arrays = []
+    for field in DOCUMENT_SCHEMA:
+        if field.name in columns:
+            values = columns[field.name]
+            if pa.types.is_list(field.type):
+                struct = field.type.value_type
+                if pa.types.is_struct(struct):
+                    names = [f.name for f in struct]
+                    values = [[dict(zip(names, item, strict=True)) for item in row] for row in values]
+            arrays.append(pa.array(values, type=field.type))
+        elif field.name == "source_mtime_ns":
+            arrays.append(pa.array(list(mtimes_ns), type=field.type))
+        elif field.name == "ingested_at":
+            arrays.append(pa.array([ingested_at] * len(records), type=field.type))
+        elif field.name == "source_present":
+            arrays.append(pa.array([present] * len(records), type=field.type))
+    return pa.Table.from_arrays(arrays, schema=DOCUMENT_SCHEMA)
+
+
+def rejects_to_table(
+    rejects: Sequence[Reject], mtimes_ns: Sequence[int | None], sizes: Sequence[int | None], rejected_at: object
+) -> pa.Table:
+    return pa.Table.from_pydict(
+        {
+            "source_path": [r.source_path for r in rejects],
+            "source_sha256": [r.source_sha256 for r in rejects],
+            "reason": [r.reason for r in rejects],
+            "detail": [r.detail for r in rejects],
+            "source_mtime_ns": list(mtimes_ns),
+            "source_bytes": list(sizes),
+            "rejected_at": [rejected_at] * len(rejects),
+        },
+        schema=REJECT_SCHEMA,
+    )

@@ -1,0 +1,123 @@
+"""Find a document's title, its type and the outline of its section headings.
+
+Runs on the final text (after noise and placeholders), so offsets index the dataset's `text`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from docclean.record import OutlineEntry, Structure
+
+# A title line is short and does not end a sentence; beyond this many characters a line is a
+# paragraph, however it ends.
+_TITLE_MAX_CHARS = 60
+# Titles are split over two lines in practice (seed 000), rarely three; more short lines at
+# the top are a list, not a title.
+_TITLE_MAX_LINES = 3
+_SENTENCE_END = tuple("。！？；，、…")
+# `同志们：`, `各位领导、同志们：`: a salutation opens the body.
+_SALUTATION = re.compile(r"^[^。！？，]{1,20}[：:]$")
+# A date or byline under the title: `（2019年3月5日）`, `——在…会上的讲话`.
+_BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
+# Outline headings stop at the end of their first sentence; a marker opening a long paragraph
+# still names the section by that sentence.
+_HEADING_END = re.compile(r"[。！？；：]")
+_HEADING_MAX_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class OutlineMarker:
+    kind: str
+    rank: int
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class StructureTables:
+    doc_types: tuple[str, ...]
+    markers: tuple[OutlineMarker, ...]
+
+
+@cache
+def default_tables() -> StructureTables:
+    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "structure.toml").read_text("utf-8"))
+    markers = tuple(
+        OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
+        for rank, entry in enumerate(raw["marker"])
+    )
+    return StructureTables(doc_types=tuple(raw["doc_types"]), markers=markers)
+
+
+def find_structure(text: str, tables: StructureTables | None = None) -> Structure:
+    tables = tables or default_tables()
+    lines = text.split("\n") if text else []
+    title = find_title(lines, tables)
+    return Structure(
+        title=title,
+        doc_type=find_doc_type(title, tables) if title else None,
+        outline=find_outline(lines, tables, skip_lines=_title_line_count(lines, tables) if title else 0),
+    )
+
+
+def _is_title_line(line: str, tables: StructureTables) -> bool:
+    return (
+        0 < len(line) <= _TITLE_MAX_CHARS
+        and not line.endswith(_SENTENCE_END)
+        and not _SALUTATION.match(line)
+        and not _BYLINE.match(line)
+        and _match_marker(line, tables) is None
+    )
+
+
+def _title_line_count(lines: list[str], tables: StructureTables) -> int:
+    count = 0
+    for line in lines[:_TITLE_MAX_LINES]:
+        if not _is_title_line(line, tables):
+            break
+        count += 1
+    # A title needs a body under it; a document that is nothing but short lines has none.
+    return count if count < len(lines) else 0
+
+
+def find_title(lines: list[str], tables: StructureTables) -> str | None:
+    count = _title_line_count(lines, tables)
+    return "".join(lines[:count]) if count else None
+
+
+def find_doc_type(title: str, tables: StructureTables) -> str | None:
+    for name in tables.doc_types:
+        if title.endswith(name):
+            return name
+    for name in tables.doc_types:
+        if name in title:
+            return name
+    return None
+
+
+def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, str] | None:
+    for marker in tables.markers:
+        found = marker.pattern.match(line)
+        if found:
+            return marker, found.group(1)
+    return None
+
+
+def find_outline(lines: list[str], tables: StructureTables, skip_lines: int = 0) -> tuple[OutlineEntry, ...]:
+    found: list[tuple[OutlineMarker, str, str, int]] = []
+    offset = 0
+    for number, line in enumerate(lines):
+        match = _match_marker(line, tables) if number >= skip_lines else None
+        if match:
+            marker, prefix = match
+            rest = line[len(prefix):]
+            end = _HEADING_END.search(rest)
+            heading = (rest[: end.start()] if end else rest)[:_HEADING_MAX_CHARS].strip()
+            found.append((marker, prefix, heading, offset))
+        offset += len(line) + 1
+    levels = {rank: level for level, rank in enumerate(sorted({m.rank for m, *_ in found}), start=1)}
+    return tuple(OutlineEntry(levels[m.rank], prefix, heading, at) for m, prefix, heading, at in found)

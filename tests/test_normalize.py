@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import json
+
+import opencc
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docclean.normalize import ScriptConverters, detect_script, normalize_text, rejoin_wrapped_lines
+from tests.conftest import DATA_DIR
+
+CASES = json.loads((DATA_DIR / "normalize_cases.json").read_text("utf-8"))
+T2S = opencc.OpenCC("t2s").convert
+S2T = opencc.OpenCC("s2t").convert
+CONVERTERS = ScriptConverters(to_simplified=T2S, to_traditional=S2T, target=T2S, target_name="t2s")
+KEEP_SCRIPT = ScriptConverters(to_simplified=T2S, to_traditional=S2T, target=None, target_name=None)
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_golden_cases(case: dict[str, str]) -> None:
+    result = normalize_text(case["input"], CONVERTERS)
+    assert result.text == case["expected"]
+    deleted = "".join(edit.removed for edit in result.edits)
+    assert deleted == case.get("deleted", "")
+
+
+@pytest.mark.parametrize("case", CASES["negative"], ids=lambda c: c["name"])
+def test_negative_cases_unchanged(case: dict[str, str]) -> None:
+    assert normalize_text(case["input"], CONVERTERS).text == case["input"]
+
+
+def test_script_detection_against_opencc() -> None:
+    simplified = "我们要坚持以人民为中心的发展思想，后来干部们干劲十足。"
+    traditional = S2T(simplified)
+    assert detect_script(simplified, CONVERTERS) == "Hans"
+    assert detect_script(traditional, CONVERTERS) == "Hant"
+    assert detect_script(simplified + traditional, CONVERTERS) == "mixed"
+    assert detect_script("abc 123", CONVERTERS) == "none"
+
+
+def test_traditional_is_converted_with_opencc_itself() -> None:
+    traditional = "後來幹部們把頭髮洗乾淨了，開會討論發展問題。"
+    result = normalize_text(traditional, CONVERTERS)
+    # Compared with opencc's own conversion, not hand-written text: round trips are not exact.
+    assert result.text == T2S(traditional)
+    assert result.source_script == "Hant"
+    assert any(edit.rule == "opencc_t2s" for edit in result.edits)
+
+
+def test_script_conversion_can_be_switched_off() -> None:
+    traditional = "後來幹部們開會討論發展問題。"
+    result = normalize_text(traditional, KEEP_SCRIPT)
+    assert result.text == traditional
+    assert result.source_script == "Hant"
+
+
+def test_simplified_text_is_not_converted() -> None:
+    text = "皇后在乾隆年间来到这里。我们要发展经济。"
+    assert normalize_text(text, CONVERTERS).text == text
+
+
+PDF_WRAPPED = (
+    "　　党的二十大是在全党全国各族人民迈上全面建设社会主义现代化国\n"
+    "家新征程、向第二个百年奋斗目标进军的关键时刻召开的一次十分重要\n"
+    "的大会。通过认真学习大会报告，我深刻认识到必须坚持不懈地学习。\n"
+    "　　一是要在学懂弄通上下功夫。坚持原原本本学、逐章逐节学，做到\n"
+    "学而信、学而思、学而行，真正把握精神实质和核心要义，不断提高理\n"
+    "论水平。\n"
+)
+
+
+def test_hard_wrapped_lines_are_rejoined_into_paragraphs() -> None:
+    result = normalize_text(PDF_WRAPPED, CONVERTERS)
+    paragraphs = result.text.split("\n")
+    assert len(paragraphs) == 2
+    assert paragraphs[0].startswith("党的二十大") and paragraphs[0].endswith("学习。")
+    assert "现代化国家新征程" in paragraphs[0]
+    assert paragraphs[1].endswith("论水平。")
+
+
+def test_paragraph_per_line_text_is_not_joined() -> None:
+    text = "在县委工作会议上的讲话\n同志们：\n今天我们召开会议，主要任务是总结工作、部署任务。\n一、提高站位\n要把思想统一到决策部署上来，切实增强责任感。"
+    joined, count = rejoin_wrapped_lines(text)
+    assert count == 0 and joined == text
+
+
+def test_outline_line_never_joined_to_wrapped_previous_line() -> None:
+    text = "\n".join(["甲" * 30] * 5 + ["一、新的部分"])
+    assert normalize_text(text, CONVERTERS).text.split("\n")[-1] == "一、新的部分"
+
+
+@given(st.text(alphabet=st.sampled_from(list("甲乙丙，。,;:?!()（）　 \t\r\n\u200b\ufeffＡ１a1後來X")), max_size=200))
+def test_output_contract_holds_for_any_text(text: str) -> None:
+    result = normalize_text(text, CONVERTERS)
+    out = result.text
+    assert "\r" not in out and "\n\n" not in out
+    assert not out.startswith("\n") and not out.endswith("\n")
+    for line in out.split("\n"):
+        assert line == line.strip(" \t\u3000\u00a0")
+    assert "\u200b" not in out and "\ufeff" not in out
