@@ -1,0 +1,200 @@
+"""Mojibake reversal and traces of earlier lossy conversions.
+
+Mojibake is text whose bytes were once decoded with the wrong codec and the result saved
+again: UTF-8 read as GBK turns 你好 into 浣犲ソ, GBK read as cp1252 turns it into ÄãºÃ.
+Because the wrong decoding was lossless, encoding the mojibake back with the wrong codec
+gives the original bytes, and decoding those with the right codec gives the text.
+
+A reversal is kept only when it is exact (or loses just a truncated last character) and its
+result is ordinary Chinese, more plausible than the input. Exactness is the strong test:
+encoding correct Chinese with GBK gives valid UTF-8 for 3% of two-character strings, 0.1% of
+four-character ones and practically never for longer ones, and those few decode to Latin
+or Cyrillic letters, not to Chinese. Reversals are not even tried unless cheap signals point
+to mojibake, and then first on a bounded sample.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from docclean.plausibility import outside_level1_share, plausibility
+
+# Characters examined by the signals and the first trial: enough for a stable mean, small
+# enough that a large clean file pays (almost) nothing.
+SAMPLE_CHARS = 20_000
+# Ordinary Simplified text has ~1% of characters outside GB2312 level 1; UTF-8 read as GBK or
+# Big5 has more than half. Traditional text is tried too, and fails the exactness test.
+CJK_MOJIBAKE_SHARE = 0.2
+# GBK or UTF-8 read as cp1252 is made only of Latin-1 characters; Chinese text uses a few
+# (× ° ·) among thousands of Hanzi. Above this share of the non-ASCII characters, try.
+LATIN_MOJIBAKE_SHARE = 0.5
+# A repaired text must read as ordinary Chinese (the right codec scores ~0.98)...
+REPAIRED_AT_LEAST = 0.9
+# ...and be better than the input: 鍙樺法 (for 变巨) already scores 0.87, as its characters are
+# real Traditional ones; exactness, not this gain, is what rules out correct text.
+REPAIR_GAIN = 0.1
+# One repaired character is no evidence (锟 alone "reverses" to a truncated UTF-8 sequence).
+MIN_REPAIRED_CHARS = 2
+# A truncated last character leaves at most a UTF-8 sequence's or GBK character's head.
+MAX_TRUNCATED_BYTES = 3
+
+REPLACEMENT = "\ufffd"
+
+# The bytes 0x80-0x9F as cp1252 shows them; the five it leaves undefined are kept as the C1
+# controls latin-1 gives them, so one table reverses both decodings.
+_CP1252_TO_BYTE = {
+    char: byte
+    for byte in range(0x80, 0xA0)
+    if (char := bytes((byte,)).decode("cp1252", errors="ignore")) and ord(char) != byte
+}
+_TO_LATIN1 = str.maketrans({char: chr(byte) for char, byte in _CP1252_TO_BYTE.items()})
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
+_LATIN_1_RANGE = re.compile("[\x80-\xff]")
+
+
+def _encode_cp1252(text: str) -> bytes:
+    return text.translate(_TO_LATIN1).encode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Reversal:
+    """`encode` gives back the bytes the wrong codec saw; `right` is the codec they were written in."""
+
+    encode: Callable[[str], bytes]
+    right: str
+    name: str
+
+
+# Python's gbk and gb18030 differ on a few symbols (A1A4, A1AA, 0x80), so the tool that made
+# the mojibake may have used either; both are tried.
+_CJK_REVERSALS = (
+    _Reversal(lambda text: text.encode("gbk"), "utf-8", "utf-8 decoded as gbk"),
+    _Reversal(lambda text: text.encode("gb18030"), "utf-8", "utf-8 decoded as gbk"),
+    _Reversal(lambda text: text.encode("big5hkscs"), "utf-8", "utf-8 decoded as big5"),
+)
+_LATIN_REVERSALS = (
+    _Reversal(_encode_cp1252, "utf-8", "utf-8 decoded as cp1252"),
+    _Reversal(_encode_cp1252, "gb18030", "gbk decoded as cp1252"),
+    _Reversal(_encode_cp1252, "big5hkscs", "big5 decoded as cp1252"),
+)
+
+
+def repair_mojibake(text: str) -> tuple[str, str | None]:
+    """Return `(text, transform)`: the repaired text and e.g. "utf-8 decoded as gbk", or `(text, None)`.
+
+    Handles UTF-8 read as GBK/GB18030, Big5 or cp1252/latin-1, and GBK or Big5 read as
+    cp1252/latin-1, one level deep. A character lost at the very end (the wrong decoding
+    dropped or replaced its incomplete last bytes) becomes one U+FFFD.
+    """
+    sample = text[:SAMPLE_CHARS]
+    before = plausibility(sample)
+    best: tuple[float, str, str] | None = None
+    for reversal in _reversals_worth_trying(sample):
+        # The sample's end may cut a character of the original; only the whole text is final.
+        repaired_sample = _reverse(sample, reversal, final=len(sample) == len(text))
+        if repaired_sample is None:
+            continue
+        # Scored without the U+FFFD standing for a truncated last character, which is
+        # damage the input already had, not a fault of the reversal.
+        evidence = _evidence(repaired_sample)
+        after = plausibility(evidence)
+        if (
+            after < REPAIRED_AT_LEAST
+            or after < before + REPAIR_GAIN
+            or _non_ascii(evidence) < MIN_REPAIRED_CHARS
+            or (best and after <= best[0])
+        ):
+            continue
+        repaired = repaired_sample if len(sample) == len(text) else _reverse(text, reversal, final=True)
+        if repaired is not None:
+            best = (after, repaired, _name(reversal, text))
+    return (best[1], best[2]) if best else (text, None)
+
+
+def _reversals_worth_trying(sample: str) -> tuple[_Reversal, ...]:
+    reversals: tuple[_Reversal, ...] = ()
+    if outside_level1_share(sample) >= CJK_MOJIBAKE_SHARE:
+        reversals += _CJK_REVERSALS
+    if _latin_share(sample) > LATIN_MOJIBAKE_SHARE:
+        reversals += _LATIN_REVERSALS
+    return reversals
+
+
+def _non_ascii(text: str) -> int:
+    return sum(1 for char in text if not char.isascii())
+
+
+def _latin_share(sample: str) -> float:
+    if not _LATIN_1_RANGE.search(sample):
+        return 0.0  # the usual case, found at C speed
+    non_ascii = [char for char in sample if not char.isascii()]
+    if not non_ascii:
+        return 0.0
+    latin = sum(1 for char in non_ascii if ord(char) <= 0xFF or char in _CP1252_TO_BYTE)
+    return latin / len(non_ascii)
+
+
+def _name(reversal: _Reversal, text: str) -> str:
+    # cp1252 leaves five bytes undefined; a C1 control in the text shows latin-1 did the decoding.
+    if reversal.encode is _encode_cp1252 and _C1_CONTROLS.search(text):
+        return reversal.name.replace("cp1252", "latin-1")
+    return reversal.name
+
+
+def _reverse(text: str, reversal: _Reversal, *, final: bool) -> str | None:
+    """Undo the mojibake, or None when the bytes do not decode exactly with the right codec.
+
+    Only an incomplete sequence at the end is tolerated: a cut sample, or, when `final`, a
+    truncated last character, which becomes one U+FFFD together with any U+FFFD the wrong
+    decoding left for it.
+    """
+    body, tail, truncated = _split_marker(text) if final else (text, "", False)
+    try:
+        raw = reversal.encode(body)
+    except UnicodeEncodeError:
+        return None
+    decoder = codecs.getincrementaldecoder(reversal.right)()
+    try:
+        decoded = decoder.decode(raw, final=False)
+    except UnicodeDecodeError:
+        return None
+    pending = len(decoder.getstate()[0])
+    if pending > MAX_TRUNCATED_BYTES:
+        return None
+    if final and (pending or truncated):
+        decoded += REPLACEMENT
+    return decoded + tail
+
+
+def _split_marker(text: str) -> tuple[str, str, bool]:
+    """Split off a U+FFFD left for an incomplete last character: (before, trailing space, found)."""
+    stripped = text.rstrip()
+    if stripped.endswith(REPLACEMENT):
+        return stripped[:-1], text[len(stripped) :], True
+    return text, "", False
+
+
+def _evidence(repaired: str) -> str:
+    """The repaired text as evidence: without the U+FFFD that stands for earlier damage."""
+    return _split_marker(repaired)[0]
+
+
+# Fingerprints of earlier damage. 锟斤拷 is U+FFFD U+FFFD in UTF-8 read as GBK; 烫 (CCCC) and
+# 屯 (CDCD) are MSVC's fill bytes for uninitialised stack and heap memory read as GBK. One
+# 烫 or two (烫烫的) are words, three in a row are not.
+LOSSY_TRACES = re.compile("(?:锟斤拷)+|烫{3,}|屯{3,}|\ufffd+")
+
+
+# Substring tests run at memory speed, the regex does not: clean text (most of it) is
+# ruled out by these before the regex scans it.
+_TRACE_SEEDS = ("锟斤拷", "烫烫烫", "屯屯屯", REPLACEMENT)
+
+
+def count_lossy_traces(text: str) -> int:
+    """Number of characters in `text` that are traces of a lossy conversion (U+FFFD included)."""
+    if not any(seed in text for seed in _TRACE_SEEDS):
+        return 0
+    return sum(len(match) for match in LOSSY_TRACES.findall(text))

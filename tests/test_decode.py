@@ -1,0 +1,300 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import opencc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docclean.decode import NUL_DETAIL, decode_bytes
+from docclean.errors import RejectedInput
+from docclean.record import Decoded, Segment
+from tests.conftest import DATA_DIR
+
+CASES = json.loads((DATA_DIR / "decode_cases.json").read_text("utf-8"))
+S2T = opencc.OpenCC("s2t").convert
+# Taiwan variants, used only for the few characters Big5 lacks in s2t's output (爲 -> 為).
+S2TW = opencc.OpenCC("s2tw").convert
+
+
+def build_bytes(parts: list[dict[str, str]]) -> bytes:
+    return b"".join(
+        bytes.fromhex(part["hex"]) if "hex" in part else part["text"].encode(part["encoding"])
+        for part in parts
+    )
+
+
+def segments_text(data: bytes, decoded: Decoded) -> str:
+    """Re-decode the recorded segments: they must give the text back (before any repair)."""
+    errors = "replace" if decoded.method == "replace" else "strict"
+    return "".join(data[s.start : s.end].decode(s.encoding, errors) for s in decoded.segments)
+
+
+def assert_segments_cover(data: bytes, decoded: Decoded) -> None:
+    starts = [s.start for s in decoded.segments]
+    ends = [s.end for s in decoded.segments]
+    assert starts[1:] == ends[:-1], "segments must be contiguous"
+    assert ends[-1] == len(data)
+    assert starts[0] in (0, 3)  # 3: a UTF-8 BOM lies before the first segment
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_golden_cases(case: dict[str, Any]) -> None:
+    data = build_bytes(case["input"])
+    expected = case["expected"]
+    decoded = decode_bytes(data)
+    assert decoded.text == expected.get("text", "".join(part.get("text", "") for part in case["input"]))
+    for field in ("encoding", "method", "confidence", "damaged_chars", "repair"):
+        if field in expected:
+            assert getattr(decoded, field) == expected[field], field
+    if "flags" in expected:
+        assert set(decoded.flags) == set(expected["flags"])
+    if "segments" in expected:
+        assert decoded.segments == tuple(Segment(*segment) for segment in expected["segments"])
+    assert_segments_cover(data, decoded)
+    if decoded.repair is None:
+        assert segments_text(data, decoded) == decoded.text
+
+
+@pytest.mark.parametrize(
+    ("case", "encoding"),
+    [(case, encoding) for case in CASES["negative"] for encoding in case["encodings"]],
+    ids=lambda value: value["name"] if isinstance(value, dict) else value,
+)
+def test_negative_cases_unchanged(case: dict[str, Any], encoding: str) -> None:
+    decoded = decode_bytes(case["text"].encode(encoding))
+    assert decoded.text == case["text"]
+    assert decoded.repair is None
+    assert decoded.damaged_chars == 0
+    assert not {"mojibake_repaired", "lossy_conversion_traces", "replacement_chars"} & set(decoded.flags)
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "The file is a PNG image, not text."),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "The file is a JPEG image, not text."),
+        (b"GIF89a\x01\x00", "The file is a GIF image, not text."),
+        (
+            b"PK\x03\x04\x14\x00\x06\x00",
+            "The file is a ZIP archive (or a .docx/.xlsx document, which is one), not text.",
+        ),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "The file is a PDF document, not text."),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00",
+            "The file is an OLE2 compound file (a legacy .doc or .xls document), not text.",
+        ),
+        (b"\x1f\x8b\x08\x00", "The file is a gzip archive, not text."),
+        (b"7z\xbc\xaf\x27\x1c\x00\x04", "The file is a 7z archive, not text."),
+        (b"Rar!\x1a\x07\x01\x00", "The file is a RAR archive, not text."),
+        (b"\x00\x00\x00\x00\x00\x00", NUL_DETAIL),
+        (b"ELF\x7f\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00", NUL_DETAIL),
+        ("同志们今天开会".encode("gbk") + b"\x00\x00\x01\x02", NUL_DETAIL),
+    ],
+    ids=["png", "jpeg", "gif", "zip", "pdf", "ole2", "gzip", "7z", "rar", "nul", "elf-like", "gbk-with-nul"],
+)
+def test_binary_is_rejected(data: bytes, detail: str) -> None:
+    with pytest.raises(RejectedInput) as error:
+        decode_bytes(data)
+    assert error.value.reason == "binary"
+    assert error.value.detail == detail
+
+
+def test_nul_detail_is_the_exact_sentence() -> None:
+    assert NUL_DETAIL == (
+        "The file contains NUL bytes and does not read as UTF-16 or UTF-32 text: it is binary data, not text."
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_are_rejected(data: bytes) -> None:
+    try:
+        decoded = decode_bytes(data)
+    except RejectedInput as error:
+        assert error.reason == "binary"
+        return
+    assert isinstance(decoded.text, str)
+    assert 0.0 <= decoded.confidence <= 1.0
+
+
+_CODECS = st.sampled_from(["utf-8", "gb18030", "big5hkscs", "utf-16-le", "cp1252", "latin-1"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=30), _CODECS), max_size=5))
+def test_any_text_in_any_codec_decodes_or_is_rejected(parts: list[tuple[str, str]]) -> None:
+    data = b"".join(text.encode(codec, errors="replace") for text, codec in parts)
+    try:
+        decoded = decode_bytes(data)
+    except RejectedInput as error:
+        assert error.reason == "binary"
+        return
+    assert isinstance(decoded.text, str)
+    assert_segments_cover(data, decoded)
+
+
+# --- the seeds, in every supported encoding ------------------------------------------------
+
+
+def traditional(text: str) -> str:
+    """s2t, with the rare character Big5-HKSCS lacks taken from the Taiwan variant instead."""
+    converted, taiwan = S2T(text), S2TW(text)
+    if len(converted) != len(taiwan):
+        pytest.skip("s2t and s2tw give texts of different lengths: no character-wise fallback")
+    chars = [c if _big5_encodable(c) else t for c, t in zip(converted, taiwan, strict=True)]
+    missing = {c for c in chars if not _big5_encodable(c)}
+    if missing:
+        pytest.skip(f"Big5-HKSCS cannot encode {''.join(sorted(missing))!r} in any variant")
+    return "".join(chars)
+
+
+def _big5_encodable(char: str) -> bool:
+    try:
+        char.encode("big5hkscs")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def seed_texts(seeds: dict[str, bytes]) -> dict[str, str]:
+    return {name: data.decode("utf-8") for name, data in seeds.items()}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected_codec"),
+    [
+        ("utf-8", "utf-8"),
+        ("gbk", "gb18030"),
+        ("gb18030", "gb18030"),
+        ("utf-16", "utf-16"),
+        ("utf-16-le", "utf-16-le"),
+    ],
+)
+def test_seeds_in_each_encoding(seeds: dict[str, bytes], encoding: str, expected_codec: str) -> None:
+    for name, text in seed_texts(seeds).items():
+        decoded = decode_bytes(text.encode(encoding))
+        assert decoded.text == text, name
+        assert decoded.encoding == expected_codec, name
+        assert decoded.repair is None
+        assert not decoded.flags, (name, decoded.flags)
+
+
+def test_seeds_as_big5_after_s2t(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        big5_text = traditional(text)
+        decoded = decode_bytes(big5_text.encode("big5hkscs"))
+        assert decoded.text == big5_text, name
+        assert decoded.encoding == "big5hkscs", name
+        assert not decoded.flags, (name, decoded.flags)
+
+
+def test_seeds_as_utf8_sig_with_crlf_keep_crlf(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        crlf = text.replace("\n", "\r\n")
+        decoded = decode_bytes(crlf.encode("utf-8-sig"))
+        assert decoded.text == crlf, name
+        assert (decoded.encoding, decoded.method) == ("utf-8", "bom")
+
+
+FOOTER = "本文由某某文库整理，更多精彩资料请关注公众号。\n"
+
+
+def test_seed_utf8_body_with_gbk_footer(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        body = text if text.endswith("\n") else text + "\n"
+        data = body.encode() + FOOTER.encode("gbk")
+        decoded = decode_bytes(data)
+        assert decoded.text == body + FOOTER, name
+        assert decoded.method == "mixed"
+        assert "mixed_encoding" in decoded.flags
+        assert decoded.encoding == "utf-8"
+        split = len(body.encode())
+        assert decoded.segments == (Segment(0, split, "utf-8"), Segment(split, len(data), "gb18030"))
+
+
+def test_seed_gbk_body_with_utf8_paragraph(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        lines = text.split("\n")
+        # A paragraph between two non-blank lines, so the segment boundaries are exact.
+        index = next(
+            i
+            for i in range(len(lines) // 2, len(lines) - 1)
+            if all(lines[j].strip() for j in (i - 1, i, i + 1))
+        )
+        head = "".join(line + "\n" for line in lines[:index]).encode("gbk")
+        pasted = (lines[index] + "\n").encode("utf-8")
+        tail = "\n".join(lines[index + 1 :]).encode("gbk")
+        decoded = decode_bytes(head + pasted + tail)
+        assert decoded.text == text, name
+        assert decoded.method == "mixed"
+        assert decoded.encoding == "gb18030"
+        a, b = len(head), len(head) + len(pasted)
+        assert decoded.segments == (
+            Segment(0, a, "gb18030"),
+            Segment(a, b, "utf-8"),
+            Segment(b, b + len(tail), "gb18030"),
+        )
+
+
+def exact_gbk_mojibake_lines(texts: dict[str, str]) -> str:
+    """Seed lines whose UTF-8 bytes GBK decodes without error: the mojibake round trip is exact."""
+    kept = []
+    for text in texts.values():
+        for line in text.split("\n"):
+            try:
+                line.encode("utf-8").decode("gbk")
+            except UnicodeDecodeError:
+                continue
+            if len(line) >= 4:
+                kept.append(line)
+    if not kept:
+        pytest.skip("no seed line survives a UTF-8 -> GBK misreading exactly")
+    return "\n".join(kept)
+
+
+def test_seed_utf8_read_as_gbk_is_repaired(seeds: dict[str, bytes]) -> None:
+    original = exact_gbk_mojibake_lines(seed_texts(seeds))
+    mojibake = original.encode("utf-8").decode("gbk")
+    decoded = decode_bytes(mojibake.encode("utf-8"))
+    assert decoded.text == original
+    assert decoded.repair == "utf-8 decoded as gbk"
+    assert "mojibake_repaired" in decoded.flags
+
+
+def test_seed_utf8_read_as_gbk_with_truncated_end(seeds: dict[str, bytes]) -> None:
+    original = exact_gbk_mojibake_lines(seed_texts(seeds))
+    # The file was cut one byte into a last "。"; GBK shows that byte as U+FFFD.
+    raw = original.encode("utf-8") + "。".encode()[:1]
+    mojibake = raw.decode("gbk", errors="replace")
+    assert mojibake.endswith("\ufffd")
+    decoded = decode_bytes(mojibake.encode("utf-8"))
+    assert decoded.text == original + "\ufffd"
+    assert decoded.repair == "utf-8 decoded as gbk"
+    assert decoded.damaged_chars == 1
+    assert {"mojibake_repaired", "lossy_conversion_traces"} <= set(decoded.flags)
+
+
+def test_seed_gbk_read_as_cp1252_is_repaired(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        try:
+            mojibake = text.encode("gbk").decode("cp1252")
+        except UnicodeDecodeError:
+            pytest.skip(f"{name}: its GBK bytes hit one of the five bytes cp1252 leaves undefined")
+        decoded = decode_bytes(mojibake.encode("utf-8"))
+        assert decoded.text == text, name
+        assert decoded.repair == "gbk decoded as cp1252"
+
+
+def test_seed_with_lossy_traces_is_kept_and_flagged(seeds: dict[str, bytes]) -> None:
+    for name, text in seed_texts(seeds).items():
+        middle = len(text) // 2
+        damaged = text[:middle] + "锟斤拷锟斤拷" + text[middle:]
+        for encoding in ("utf-8", "gbk"):
+            decoded = decode_bytes(damaged.encode(encoding))
+            assert decoded.text == damaged, (name, encoding)
+            assert decoded.damaged_chars == 6
+            assert "lossy_conversion_traces" in decoded.flags
+            assert decoded.repair is None

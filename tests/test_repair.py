@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+
+import opencc
+import pytest
+
+from docclean.decode import decode_bytes
+from docclean.plausibility import (
+    BIG5_LEVEL1,
+    GB2312_LEVEL1,
+    GB2312_LEVEL2,
+    outside_level1_share,
+    plausibility,
+    unreadable_share,
+)
+from docclean.repair import count_lossy_traces, repair_mojibake
+from tests.conftest import DATA_DIR
+
+CASES = json.loads((DATA_DIR / "decode_repair_cases.json").read_text("utf-8"))
+S2T = opencc.OpenCC("s2t").convert
+
+# Short clean strings, each in the encodings that can carry it.
+CLEAN_SHORT = {
+    "同志们：今天召开会议，研究部署下一步工作。": ("utf-8", "gbk", "gb18030", "utf-16", "utf-8-sig"),
+    "X光检查和CT检查都是常规项目。": ("utf-8", "gbk", "gb18030", "utf-16"),
+    "长方形面积是3×4=12平方米。": ("utf-8", "gbk", "gb18030", "utf-16"),
+    "请把XML和JSON文件发给办公室，版本v2.1。": ("utf-8", "gbk", "gb18030", "utf-16"),
+    "2019年全县GDP增长6.5%，完成目标任务。": ("utf-8", "gbk", "gb18030", "utf-16"),
+    "我們召開會議，討論下一步工作。": ("utf-8", "big5hkscs", "utf-16"),
+}
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_golden_repairs(case: dict[str, str]) -> None:
+    assert repair_mojibake(case["input"]) == (case["expected"], case["transform"])
+
+
+@pytest.mark.parametrize("case", CASES["negative"], ids=lambda c: c["name"])
+def test_clean_text_is_not_repaired(case: dict[str, str]) -> None:
+    assert repair_mojibake(case["text"]) == (case["text"], None)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [(text, encoding) for text, encodings in CLEAN_SHORT.items() for encoding in encodings],
+)
+def test_short_clean_documents_in_every_encoding_need_no_repair(text: str, encoding: str) -> None:
+    decoded = decode_bytes(text.encode(encoding))
+    assert decoded.text == text
+    assert decoded.repair is None
+
+
+def test_seeds_in_every_encoding_need_no_repair(seeds: dict[str, bytes]) -> None:
+    for name, data in seeds.items():
+        text = data.decode("utf-8")
+        assert repair_mojibake(text) == (text, None), name
+        big5_text = S2T(text).replace("爲", "為")  # 爲 is the one s2t output Big5-HKSCS lacks
+        assert repair_mojibake(big5_text) == (big5_text, None), name
+        for source, encoding in (
+            (text, "gbk"),
+            (text, "gb18030"),
+            (text, "utf-16"),
+            (big5_text, "big5hkscs"),
+        ):
+            decoded = decode_bytes(source.encode(encoding))
+            assert decoded.text == source, (name, encoding)
+            assert decoded.repair is None, (name, encoding)
+
+
+def test_seed_line_by_line_needs_no_repair(seeds: dict[str, bytes]) -> None:
+    # Short pieces are where an accidental exact reversal could hide.
+    for name, data in seeds.items():
+        for line in data.decode("utf-8").split("\n"):
+            assert repair_mojibake(line) == (line, None), (name, line)
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("同志们锟斤拷锟斤拷好", 6),
+        ("内存烫烫烫烫", 4),
+        ("屯屯屯屯屯", 5),
+        ("会议\ufffd召开\ufffd\ufffd", 3),
+        ("他被烫伤了，很烫烫的。屯田。锟。", 0),
+        ("", 0),
+    ],
+)
+def test_lossy_traces_are_counted(text: str, count: int) -> None:
+    assert count_lossy_traces(text) == count
+
+
+def test_plausibility_tables_are_the_charset_levels() -> None:
+    assert len(GB2312_LEVEL1) == 3755
+    assert len(GB2312_LEVEL2) == 3008
+    assert len(BIG5_LEVEL1) == 5401
+    assert "的" in GB2312_LEVEL1 and "們" in BIG5_LEVEL1
+
+
+def test_plausibility_ranks_the_right_decoding_first() -> None:
+    text = "同志们：今天召开会议，研究部署下一步工作。"
+    raw = text.encode("gbk")
+    right = plausibility(raw.decode("gb18030"))
+    assert right > 0.95
+    assert right > plausibility(raw.decode("big5hkscs", errors="replace")) + 0.1
+    assert right > plausibility(text.encode("utf-8").decode("gb18030", errors="replace")) + 0.3
+    assert right > plausibility(raw.decode("latin-1")) + 0.5
+    traditional = S2T(text)
+    assert plausibility(traditional) > 0.95
+    assert (
+        plausibility(traditional)
+        > plausibility(traditional.encode("big5hkscs").decode("gb18030", "replace")) + 0.3
+    )
+
+
+def test_plausibility_of_text_without_informative_characters() -> None:
+    assert plausibility("") == 1.0
+    assert plausibility("plain ASCII, 123\n") == 1.0
+    assert plausibility("\ufffd\ufffd") == 0.0
+
+
+def test_signals_are_cheap_and_separate_clean_from_garbled() -> None:
+    assert outside_level1_share("同志们：今天召开会议。") == 0.0
+    assert outside_level1_share("浣犲ソ涓栫晫") > 0.5
+    assert unreadable_share("同志们\ue000") == 0.25
+    assert unreadable_share("同志们") == 0.0
