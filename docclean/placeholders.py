@@ -1,0 +1,345 @@
+"""Replace redaction placeholders (XX县, ×部长, **同志, X次, 某某, 20XX年 …) by one token.
+
+Each placeholder becomes `token` and is annotated with its offsets in the final text, the
+original string and a kind read from its context. `restore_placeholders` puts the originals
+back and `apply_placeholders` replays the replacement from the annotations, so the stage can
+be audited in both directions.
+
+What is a placeholder (one compiled regex finds the candidates in a single scan, then cheap
+checks of the characters around each candidate decide):
+
+* A run of Latin X (`X`, `x`, `Ｘ`, `ｘ`; `XXXX` is one placeholder) in Chinese context. Not
+  when it touches a Latin letter or digit (`XML`, `Xbox`, `XXL`, `3x4`, `XII`), forms a
+  hyphenated Latin word (`X-ray`), is a version wildcard (`3.X`), or is a single X before a
+  word of the `[latin]` table (`X光`, `X射线`). Runs joined by dots are one decimal number
+  (`XX.X%`).
+* A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`; the digits are
+  part of the placeholder, whose kind is date.
+* A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
+  multiplication sign.
+* A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
+  its left and Han or Chinese punctuation (or the line's end) on its right. Markdown emphasis
+  (`**重点**`, `*强调*`, up to three stars paired on one line) is left alone, unless the text
+  after the opening stars is a context word (`**同志…**局长`: both are placeholders).
+  Separator lines (`***`) have no Han beside them and are left alone.
+* A run of `○`, `◯` or `〇` in Chinese context, except beside a Chinese numeral (`二〇二〇`,
+  `二○○八`: the circle is a zero) and a single circle opening a line (a bullet).
+* `某某`, `某某某`. A single `某` (`某种`, `某些`, `某人`, `张某`) is ordinary language.
+
+"Chinese context": looking outward on each side over at most `_CONTEXT_WINDOW` characters of
+spaces, punctuation and Latin X, the first other letter or digit is a Han character on at
+least one side, or there is none on either side (`XX` alone on a line, `XX、XX、XX`).
+`Mr. X said` has Latin letters on both sides and is left alone.
+
+Kinds, in order of precedence:
+
+1. shape: a redacted year is `date`; dot-joined X runs (`X.X%`) are `number`;
+2. the word after the placeholder, longest match in the `[suffix]` tables of
+   rules/placeholders.toml: measure words -> number, 年/月/日 -> date, titles -> person,
+   administrative divisions -> place, body suffixes -> organization. Longest match is what
+   makes XX局长 person but XX局 organization, XX县县直机关 place (县), and XX项目 neither
+   (项目 is a `neutral` word, which overrides 项 and falls through to the prefix);
+3. the word before it, longest match in `[prefix]`: 第X -> number, X月X号 -> date;
+4. otherwise `unknown`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from docclean.record import Placeholder, Replaced
+
+# `[MASK]` is ASCII, so it survives any encoding and tokenizer; it is the mask token BERT-style
+# models and NLP tooling already know; Chinese text never contains it; and it holds no X, *,
+# ×, ○ or 某, so a second pass finds nothing in it. What it puts beside a neighbouring run
+# (a bracket, Latin letters) never makes that run look more like a placeholder than the
+# original did, so a second pass finds nothing new at all: cleaning is idempotent (the
+# property tests check this; a custom token containing X or 某 gives that up).
+DEFAULT_TOKEN = "[MASK]"
+
+KINDS = ("number", "place", "person", "organization", "date", "unknown")
+
+_X_LETTERS = "XxＸｘ"
+_TIMES_SIGNS = "×✕╳"
+_STARS = "*＊"
+_CIRCLES = "○◯〇"
+# Latin-1 and Latin Extended letters, skipping × (U+00D7) and ÷ (U+00F7) in their midst.
+_LATIN_LETTER_CLASS = "A-Za-zＡ-Ｚａ-ｚ\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
+_LATIN_ALNUM_CLASS = f"0-9０-９{_LATIN_LETTER_CLASS}"
+_DIGIT_CLASS = "0-9０-９"
+_CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
+_CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
+_CENTURY = "(?:[1１][9９]|[2２][0０])"
+
+# One scan finds every candidate; the named group says which family it belongs to. A year is
+# not read right after a run that must be left alone because it touches the year's first
+# digit (`×20XX`, `○二〇XX`): a second pass would see the token there instead of the digit and
+# decide differently about the run.
+_PLACEHOLDER = re.compile(
+    rf"""
+    (?P<year>
+        (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
+        {_CENTURY}(?:[{_X_LETTERS}]{{2}}|[{_DIGIT_CLASS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
+      | (?<![{_CHINESE_NUMERALS}{_CIRCLES}])
+        [一二][〇○零九](?:[{_X_LETTERS}]{{2}}|[{_CHINESE_NUMERALS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
+    )
+    | (?P<latin>[{_X_LETTERS}]+(?:\.[{_X_LETTERS}]+)*)
+    | (?P<times>[{_TIMES_SIGNS}]+)
+    | (?P<star>[{_STARS}]+)
+    | (?P<circle>[{_CIRCLES}]+)
+    | (?P<mou>某{{2,}})
+    """,
+    re.VERBOSE,
+)
+
+_LATIN_ALNUM_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]")
+_LATIN_LETTER_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_LETTER_CLASS}]")
+_DIGIT = re.compile(f"[{_DIGIT_CLASS}]")
+# 〇 is the ideographic zero: Han for context, a digit beside other numerals.
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇]")
+# Punctuation that ends or splits a phrase: Markdown emphasis does not open on it (张*、李*).
+_PHRASE_END_PUNCTUATION = frozenset("、，。；：！？）》」』】”’")
+_CHINESE_PUNCTUATION = re.compile(
+    "[\u3001-\u3003\u3008-\u3011\u3014-\u301f\uff01-\uff0f\uff1a-\uff20“”‘’…—·]"
+)
+
+# How far to look past spaces, punctuation and other X for the letter that says which
+# language a candidate sits in: enough for `“XX”` or `XX、XX、XX`, short enough to stay local.
+_CONTEXT_WINDOW = 6
+_HAN_SIDE, _OTHER_SIDE, _EMPTY_SIDE = "han", "other", "empty"
+
+# Markdown emphasis is one to three stars; a longer run is never markup.
+_MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*＊])") for length in (1, 2, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class ContextTables:
+    """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind."""
+
+    suffixes: Mapping[str, str]
+    prefixes: Mapping[str, str]
+    longest_suffix: int
+    longest_prefix: int
+    latin_compounds: tuple[str, ...]
+
+
+def _word_kinds(section: Mapping[str, list[str]], table: str) -> dict[str, str]:
+    word_kinds: dict[str, str] = {}
+    for kind, words in section.items():
+        if kind not in KINDS and kind != "neutral":
+            raise ValueError(f"placeholders.toml [{table}]: {kind!r} is not a kind ({', '.join(KINDS)}).")
+        for word in words:
+            if word in word_kinds:
+                raise ValueError(f"placeholders.toml [{table}]: {word!r} is listed twice.")
+            word_kinds[word] = "" if kind == "neutral" else kind
+    return word_kinds
+
+
+@cache
+def context_tables() -> ContextTables:
+    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "placeholders.toml").read_text("utf-8"))
+    suffixes = _word_kinds(raw["suffix"], "suffix")
+    prefixes = _word_kinds(raw["prefix"], "prefix")
+    return ContextTables(
+        suffixes=suffixes,
+        prefixes=prefixes,
+        longest_suffix=max(map(len, suffixes)),
+        longest_prefix=max(map(len, prefixes)),
+        latin_compounds=tuple(raw["latin"]["compounds"]),
+    )
+
+
+def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
+    """Replace every redaction placeholder in `text` by `token` and annotate each one.
+
+    Offsets in the result index the returned text: `result.text[p.start:p.end] == token`.
+    """
+    tables = context_tables()
+    pieces: list[str] = []
+    placeholders: list[Placeholder] = []
+    position = 0
+    shift = 0  # how much longer the output is than the input so far
+    # Starts of star runs that close a Markdown emphasis opened earlier on their line.
+    markdown_closers: set[int] = set()
+    for match in _PLACEHOLDER.finditer(text):
+        start, end = match.span()
+        if start in markdown_closers:
+            continue
+        kind = _classify(text, match, tables, markdown_closers)
+        if kind is None:
+            continue
+        pieces += [text[position:start], token]
+        placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
+        shift += len(token) - (end - start)
+        position = end
+    pieces.append(text[position:])
+    return Replaced("".join(pieces), tuple(placeholders))
+
+
+def restore_placeholders(text: str, placeholders: Sequence[Placeholder]) -> str:
+    """Put each placeholder's original back where its token stands: the inverse of replacing."""
+    pieces: list[str] = []
+    position = 0
+    for placeholder in placeholders:
+        if placeholder.start < position:
+            raise ValueError(
+                f"Placeholder at {placeholder.start} overlaps the one before it or is out of order."
+            )
+        pieces += [text[position : placeholder.start], placeholder.original]
+        position = placeholder.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def apply_placeholders(text: str, placeholders: Sequence[Placeholder], token: str = DEFAULT_TOKEN) -> str:
+    """Replay the replacement: put `token` where each original stands in the input `text`.
+
+    The placeholders' offsets index the output, so each original is located by subtracting
+    the length the earlier replacements added.
+    """
+    pieces: list[str] = []
+    position = 0
+    shift = 0
+    for placeholder in placeholders:
+        start = placeholder.start - shift
+        end = start + len(placeholder.original)
+        if start < position or text[start:end] != placeholder.original:
+            raise ValueError(f"Placeholder {placeholder.original!r} is not at offset {start} of the input.")
+        pieces += [text[position:start], token]
+        position = end
+        shift += len(token) - len(placeholder.original)
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _classify(
+    text: str, match: re.Match[str], tables: ContextTables, markdown_closers: set[int]
+) -> str | None:
+    """The kind of the candidate `match`, or None when it is not a placeholder."""
+    family = match.lastgroup
+    start, end = match.span()
+    if family == "year":
+        return "date"
+    suffix_kind = _longest_word_kind(tables.suffixes, text[end : end + tables.longest_suffix])
+    if family != "mou" and _touches_latin_alnum(text, start, end):
+        return None
+    match family:
+        case "latin":
+            if not _is_latin_placeholder(text, start, end, tables):
+                return None
+            if "." in match.group():
+                return "number"
+        case "times":
+            if not _in_chinese_context(text, start, end):
+                return None
+        case "circle":
+            if _is_numeral_or_bullet(text, start, end) or not _in_chinese_context(text, start, end):
+                return None
+        case "star":
+            # A run followed by a context word is a placeholder even where Markdown could pair it.
+            if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
+                markdown_closers.add(closer)
+                return None
+            if not _is_star_placeholder(text, start, end):
+                return None
+    prefix = text[max(0, start - tables.longest_prefix) : start]
+    return suffix_kind or _longest_word_kind(tables.prefixes, prefix, at_end=True) or "unknown"
+
+
+def _longest_word_kind(word_kinds: Mapping[str, str], context: str, at_end: bool = False) -> str:
+    """The kind of the longest table word that opens `context` (or ends it), "" if none."""
+    for length in range(len(context), 0, -1):
+        word = context[-length:] if at_end else context[:length]
+        if word in word_kinds:
+            return word_kinds[word]
+    return ""
+
+
+def _char_at(text: str, index: int) -> str:
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def _touches_latin_alnum(text: str, start: int, end: int) -> bool:
+    # Latin X beside another family's run is a second placeholder, not a word (`×X`).
+    return any(_LATIN_ALNUM_NOT_X.match(char) for char in (_char_at(text, start - 1), _char_at(text, end)))
+
+
+def _context_side(text: str, index: int, step: int) -> str:
+    """Which script the first letter or digit from `index` in direction `step` is in.
+
+    Latin X is looked past without counting against the window, so a list of placeholders
+    (`XX、XX、XX同志`) takes its context from the word at its end.
+    """
+    window = _CONTEXT_WINDOW
+    while window:
+        char = _char_at(text, index)
+        if char in ("", "\n"):
+            return _EMPTY_SIDE
+        if char.isalnum() and char not in _X_LETTERS:
+            return _HAN_SIDE if _HAN.match(char) else _OTHER_SIDE
+        if char not in _X_LETTERS:
+            window -= 1
+        index += step
+    # The window ran out before the line did: something is there, so the side is not empty
+    # (and a later token standing where that something was cannot make it empty).
+    return _OTHER_SIDE
+
+
+def _context_sides(text: str, start: int, end: int) -> tuple[str, str]:
+    return _context_side(text, start - 1, -1), _context_side(text, end, 1)
+
+
+def _in_chinese_context(text: str, start: int, end: int) -> bool:
+    sides = _context_sides(text, start, end)
+    return _HAN_SIDE in sides or sides == (_EMPTY_SIDE, _EMPTY_SIDE)
+
+
+def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables) -> bool:
+    before, after = _char_at(text, start - 1), _char_at(text, end)
+    if before == "." and _DIGIT.match(_char_at(text, start - 2)):
+        return False  # a version wildcard: 3.X, v2.x
+    if (before == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, start - 2))) or (
+        after == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, end + 1))
+    ):
+        # A hyphenated word: X-ray, T-X. Letters only: after a hyphen a digit may open a
+        # year placeholder (X-20XX), which the token would then hide on a second pass.
+        return False
+    if end - start == 1 and text.startswith(tables.latin_compounds, end):
+        return False  # the letter itself: X光, X射线
+    return _in_chinese_context(text, start, end)
+
+
+def _is_numeral_or_bullet(text: str, start: int, end: int) -> bool:
+    if {_char_at(text, start - 1), _char_at(text, end)} & _CHINESE_NUMERAL_CHARS:
+        return True  # a zero: 二〇二〇, 二○○八
+    return end - start == 1 and _char_at(text, start - 1) in ("", "\n")  # ○ 坚持…: a bullet
+
+
+def _is_star_placeholder(text: str, start: int, end: int) -> bool:
+    if end - start == 1:
+        # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志).
+        after = _char_at(text, end)
+        return bool(_HAN.match(_char_at(text, start - 1))) and (
+            after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
+        )
+    # Star rows with nothing beside them are separators, not redactions.
+    return _HAN_SIDE in _context_sides(text, start, end)
+
+
+def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
+    """Where the Markdown emphasis that `match` opens closes on its line, if it is an opener."""
+    run, end = match.group(), match.end()
+    closer_pattern = _MARKDOWN_CLOSERS.get(len(run))
+    after = _char_at(text, end)
+    if closer_pattern is None or set(run) != {"*"} or not after or after.isspace():
+        return None
+    if after in _PHRASE_END_PUNCTUATION:
+        return None
+    line_end = text.find("\n", end)
+    closer = closer_pattern.search(text, end, len(text) if line_end < 0 else line_end)
+    return closer.start() if closer else None
