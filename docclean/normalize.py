@@ -24,7 +24,9 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b\x0c]")
 
 # Zero-width and format characters that carry nothing a reader sees, stray BOMs, and C0/C1
 # controls other than tab and newline (tab is handled as whitespace by the line fixes).
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff\u00ad\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+_INVISIBLE = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff\u00ad\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]"
+)
 
 _FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
@@ -54,6 +56,8 @@ _OUTLINE_START = re.compile(
 # 0.5 % a text is taken as written in that script with a few stray characters (names,
 # quotations, characters that both scripts share but opencc maps anyway).
 _STRAY_SHARE = 0.005
+# Text is mixed only when the minor script has at least a fifth of the major one's evidence.
+_MINOR_SCRIPT_SHARE = 0.2
 # Detection reads a bounded prefix: the script of a document shows in its first pages.
 _SCRIPT_SAMPLE_CHARS = 20_000
 
@@ -95,10 +99,24 @@ def detect_script(text: str, converters: ScriptConverters) -> str:
     han = len(_HAN_CHAR.findall(sample))
     if not han:
         return "none"
-    traditional = _changed_chars(sample, converters.to_simplified(sample))
-    simplified = _changed_chars(sample, converters.to_traditional(sample))
-    has_traditional = traditional > han * _STRAY_SHARE
-    has_simplified = simplified > han * _STRAY_SHARE
+    as_simplified = converters.to_simplified(sample)
+    as_traditional = converters.to_traditional(sample)
+    if len(as_simplified) != len(sample) or len(as_traditional) != len(sample):
+        traditional = _changed_chars(sample, as_simplified)
+        simplified = _changed_chars(sample, as_traditional)
+    else:
+        # A character is Simplified evidence only if t2s leaves it alone: a Taiwan-standard form
+        # such as 為 is changed by s2t too (to opencc's 爲), yet it is Traditional.
+        traditional = simplified = 0
+        for char, simple, trad in zip(sample, as_simplified, as_traditional, strict=True):
+            if char != simple:
+                traditional += 1
+            elif char != trad:
+                simplified += 1
+    # Each script's evidence must also be a fair share of the other's: opencc maps some shared
+    # characters one-to-many (群 -> 羣, 核 -> 覈), which sprinkles a little false evidence.
+    has_traditional = traditional > max(han * _STRAY_SHARE, simplified * _MINOR_SCRIPT_SHARE)
+    has_simplified = simplified > max(han * _STRAY_SHARE, traditional * _MINOR_SCRIPT_SHARE)
     if has_traditional and has_simplified:
         return "mixed"
     return "Hant" if has_traditional else "Hans"

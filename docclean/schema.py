@@ -43,18 +43,39 @@ _RECORD_FIELDS = [
     ),
     _field("source_sha256", pa.string(), "SHA-256 of the raw file's bytes, hex."),
     _field("source_bytes", pa.int64(), "Size of the raw file in bytes."),
-    _field("encoding", pa.string(), "Python codec the text was decoded with, lower case (utf-8, gb18030, ...)."),
+    _field(
+        "encoding", pa.string(), "Python codec the text was decoded with, lower case (utf-8, gb18030, ...)."
+    ),
     _field("encoding_confidence", pa.float32(), "Confidence in the encoding, 0 to 1."),
-    _field("encoding_method", pa.string(), "How the encoding was decided: bom, utf-8, detector, trial, mixed, replace."),
+    _field(
+        "encoding_method",
+        pa.string(),
+        "How the encoding was decided: bom, utf-8, detector, trial, mixed, replace.",
+    ),
     _field(
         "encoding_segments",
         pa.list_(SEGMENT_TYPE),
         "Byte ranges of the raw file and the codec each was decoded with; several when the file mixes encodings.",
     ),
-    _field("repair", pa.string(), "Mojibake transform that was reversed, e.g. 'utf-8 decoded as gbk'; null if none.", True),
+    _field(
+        "repair",
+        pa.string(),
+        "Mojibake transform that was reversed, e.g. 'utf-8 decoded as gbk'; null if none.",
+        True,
+    ),
     _field("source_script", pa.string(), "Script of the source text: Hans, Hant, mixed or none."),
-    _field("title", pa.string(), "Title: the heading lines before the body, joined; null when there is none.", True),
-    _field("doc_type", pa.string(), "Document type named by the title (讲话, 发言, 报告, ...); null if unknown.", True),
+    _field(
+        "title",
+        pa.string(),
+        "Title: the heading lines before the body, joined; null when there is none.",
+        True,
+    ),
+    _field(
+        "doc_type",
+        pa.string(),
+        "Document type named by the title (讲话, 发言, 报告, ...); null if unknown.",
+        True,
+    ),
     _field(
         "text",
         pa.string(),
@@ -90,7 +111,11 @@ _RECORD_FIELDS = [
 
 # Columns the curate flow adds about the raw file's life, not about its cleaning.
 _FILE_FIELDS = [
-    _field("source_mtime_ns", pa.int64(), "Modification time of the raw file when it was read, in ns since the epoch."),
+    _field(
+        "source_mtime_ns",
+        pa.int64(),
+        "Modification time of the raw file when it was read, in ns since the epoch.",
+    ),
     _field("ingested_at", pa.timestamp("us", tz="UTC"), "When the row was written."),
     _field(
         "source_present",
@@ -100,14 +125,24 @@ _FILE_FIELDS = [
 ]
 
 DOCUMENT_SCHEMA = pa.schema(
-    _RECORD_FIELDS + _FILE_FIELDS, metadata={"docclean.table": "documents", "docclean.schema_version": SCHEMA_VERSION}
+    _RECORD_FIELDS + _FILE_FIELDS,
+    metadata={"docclean.table": "documents", "docclean.schema_version": SCHEMA_VERSION},
 )
 
 REJECT_SCHEMA = pa.schema(
     [
-        _field("source_path", pa.string(), "Path of the raw file relative to the raw folder, as in documents."),
-        _field("source_sha256", pa.string(), "SHA-256 of the raw file's bytes; null when they could not be read.", True),
-        _field("reason", pa.string(), "Stable reason code: binary, empty, too_large, unreadable, vanished, ..."),
+        _field(
+            "source_path", pa.string(), "Path of the raw file relative to the raw folder, as in documents."
+        ),
+        _field(
+            "source_sha256",
+            pa.string(),
+            "SHA-256 of the raw file's bytes; null when they could not be read.",
+            True,
+        ),
+        _field(
+            "reason", pa.string(), "Stable reason code: binary, empty, too_large, unreadable, vanished, ..."
+        ),
         _field("detail", pa.string(), "A sentence naming the file and the cause."),
         _field("source_mtime_ns", pa.int64(), "Modification time of the raw file when it was seen.", True),
         _field("source_bytes", pa.int64(), "Size of the raw file when it was seen.", True),
@@ -159,7 +194,10 @@ def records_to_table(
 
 
 def rejects_to_table(
-    rejects: Sequence[Reject], mtimes_ns: Sequence[int | None], sizes: Sequence[int | None], rejected_at: object
+    rejects: Sequence[Reject],
+    mtimes_ns: Sequence[int | None],
+    sizes: Sequence[int | None],
+    rejected_at: object,
 ) -> pa.Table:
     return pa.Table.from_pydict(
         {

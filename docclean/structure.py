@@ -114,7 +114,7 @@ def find_outline(lines: list[str], tables: StructureTables, skip_lines: int = 0)
         match = _match_marker(line, tables) if number >= skip_lines else None
         if match:
             marker, prefix = match
-            rest = line[len(prefix):]
+            rest = line[len(prefix) :]
             end = _HEADING_END.search(rest)
             heading = (rest[: end.start()] if end else rest)[:_HEADING_MAX_CHARS].strip()
             found.append((marker, prefix, heading, offset))

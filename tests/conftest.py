@@ -20,5 +20,19 @@ def seed_files() -> list[Path]:
 def seeds() -> dict[str, bytes]:
     files = seed_files()
     if not files:
-        pytest.skip(f"the seed documents are not here ({SEEDS_DIR} is absent): they ship beside the project only")
+        pytest.skip(
+            f"the seed documents are not here ({SEEDS_DIR} is absent): they ship beside the project only"
+        )
     return {path.name: path.read_bytes() for path in files}
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect API for the whole session: starting one costs seconds."""
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

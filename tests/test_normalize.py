@@ -90,7 +90,11 @@ def test_outline_line_never_joined_to_wrapped_previous_line() -> None:
     assert normalize_text(text, CONVERTERS).text.split("\n")[-1] == "一、新的部分"
 
 
-@given(st.text(alphabet=st.sampled_from(list("甲乙丙，。,;:?!()（）　 \t\r\n\u200b\ufeffＡ１a1後來X")), max_size=200))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("甲乙丙，。,;:?!()（）　 \t\r\n\u200b\ufeffＡ１a1後來X")), max_size=200
+    )
+)
 def test_output_contract_holds_for_any_text(text: str) -> None:
     result = normalize_text(text, CONVERTERS)
     out = result.text

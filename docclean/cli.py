@@ -1,0 +1,204 @@
+"""The `docclean` command: a thin shell over the cleaning core and the curate flow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from docclean.errors import DoccleanError
+from docclean.pipeline import DEFAULT_MAX_FILE_BYTES
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+# Distinct from an error: the run completed and the dataset is written, but some files
+# could not become documents (see curated/rejects/).
+EXIT_REJECTS = 3
+
+
+def _quiet_prefect() -> None:
+    # The temporary server's telemetry heartbeat is what printed "database is locked"
+    # tracebacks on the ephemeral API; INFO logs would bury the summary a user reads.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="docclean",
+        description="Turn messy drops of Chinese documents into a clean, annotated Parquet corpus.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="Clean the raw folder into the curated dataset (a Prefect flow run)."
+    )
+    run.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
+    run.add_argument(
+        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+    )
+    run.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    run.add_argument("--workers", type=int, default=1, help="processes that clean in parallel (default: 1)")
+    run.add_argument("--prune", action="store_true", help="drop the rows of raw files that have disappeared")
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        help="seconds a file must be unchanged before it is curated (default: 2)",
+    )
+    run.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for another run to finish (default: 0)"
+    )
+    run.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_FILE_BYTES,
+        help=f"reject files larger than this many bytes (default: {DEFAULT_MAX_FILE_BYTES:,})",
+    )
+    run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+
+    serve = commands.add_parser(
+        "serve",
+        help="Serve the curate flow on a cron schedule and curate files dropped into raw/ within seconds.",
+    )
+    serve.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
+    serve.add_argument(
+        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+    )
+    serve.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    serve.add_argument("--workers", type=int, default=1, help="processes that clean in parallel (default: 1)")
+    serve.add_argument(
+        "--cron", default=None, help="cron schedule of the curate runs (default: every 10 minutes)"
+    )
+    serve.add_argument("--no-watch", action="store_true", help="rely on the schedule only; do not watch raw/")
+    serve.add_argument(
+        "--state-dir",
+        default=".docclean/prefect",
+        help="where the local Prefect server keeps its database when PREFECT_API_URL is not set "
+        "(default: ./.docclean/prefect)",
+    )
+
+    inspect = commands.add_parser(
+        "inspect", help="Show how one file is cleaned: encoding, removals, placeholders."
+    )
+    inspect.add_argument("file", type=Path)
+    inspect.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    inspect.add_argument("--text", action="store_true", help="also print the whole clean text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return command_run(args)
+        if args.command == "serve":
+            return command_serve(args)
+        return command_inspect(args)
+    except DoccleanError as error:
+        print(f"docclean: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except FileNotFoundError as error:
+        print(f"docclean: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if not args.verbose:
+        _quiet_prefect()
+    from docclean.rules import load_rules
+    from flows.scan import DEFAULT_SETTLE_SECONDS
+
+    load_rules(Path(args.rules) if args.rules else None)  # a bad rules file fails before Prefect starts
+    from docclean.console import print_summary, progress_bar
+    from flows.curate import curate, progress_hook
+
+    with progress_bar() as advance:
+        token = progress_hook.set(advance)
+        try:
+            summary = curate(
+                raw=args.raw,
+                curated=args.curated,
+                rules_file=args.rules,
+                workers=args.workers,
+                prune=args.prune,
+                settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
+                wait_seconds=args.wait,
+                max_file_bytes=args.max_bytes,
+            )
+        finally:
+            progress_hook.reset(token)
+    print_summary(summary, args.curated)
+    return EXIT_REJECTS if summary.rejected else EXIT_OK
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    from docclean.rules import load_rules
+
+    load_rules(Path(args.rules) if args.rules else None)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The served runner looks for due runs this often; Prefect's 10 s default would make a
+    # dropped file wait up to 10 s more before its run even starts.
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
+    from flows.server import LocalPrefectServer
+
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        server = LocalPrefectServer(Path(args.state_dir))
+        print(f"Starting a local Prefect server (state in {server.state_dir}) ...", flush=True)
+        server.start()
+        # Set before Prefect is imported, so the flow, the runner and the watcher all use it.
+        os.environ["PREFECT_API_URL"] = server.api_url
+        print(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)", flush=True)
+    else:
+        print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", flush=True)
+    try:
+        from flows.serve import DEFAULT_CRON, serve_curate
+
+        parameters = {
+            "raw": str(Path(args.raw).resolve()),
+            "curated": str(Path(args.curated).resolve()),
+            "rules_file": str(Path(args.rules).resolve()) if args.rules else None,
+            "workers": args.workers,
+            # A scheduled run waits for a manual one instead of failing on the lock.
+            "wait_seconds": 600.0,
+        }
+        cron = args.cron or DEFAULT_CRON
+        print(
+            f"Serving: curate runs on '{cron}'"
+            + ("" if args.no_watch else f" and when files land in {args.raw}")
+            + ". Stop with Ctrl-C.",
+            flush=True,
+        )
+        serve_curate(parameters, cron=cron, watch=not args.no_watch)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server:
+            server.stop()
+            print("Stopped the local Prefect server.", flush=True)
+    return EXIT_OK
+
+
+def command_inspect(args: argparse.Namespace) -> int:
+    from docclean.console import print_inspection
+    from docclean.pipeline import CleanConfig, Cleaner
+
+    path: Path = args.file
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is not a file.")
+    cleaner = Cleaner(CleanConfig(rules_file=Path(args.rules) if args.rules else None))
+    try:
+        record = cleaner.clean(path.read_bytes(), path.name)
+    except DoccleanError as error:
+        print(f"docclean: {path}: rejected: {error}", file=sys.stderr)
+        return EXIT_REJECTS
+    print_inspection(record, show_text=args.text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Terminal output of the CLI: the run summary, the progress bar and `inspect`'s highlighting."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from docclean.record import Record
+
+
+class RunCounts(Protocol):
+    seen: int
+    new: int
+    changed: int
+    unchanged: int
+    reused: int
+    renamed: int
+    missing: int
+    pending: int
+    cleaned: int
+    rejected: int
+    wrote: bool
+    noise_by_category: Counter[str]
+    placeholders_by_kind: Counter[str]
+    encodings: Counter[str]
+    reject_reasons: Counter[str]
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr while files are cleaned; silent when stderr is not a terminal."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn("cleaning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("clean", total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def print_summary(counts: RunCounts, curated: str) -> None:
+    """Print a flows.curate.RunSummary (typed by protocol: the library does not import flows)."""
+    console = Console()
+    line = (
+        f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
+        f"{counts.pending} pending. Cleaned {counts.cleaned}, reused {counts.reused + counts.renamed}, "
+        f"rejected {counts.rejected}."
+    )
+    console.print(line)
+    for title, table in (
+        ("noise removed", counts.noise_by_category),
+        ("placeholders", counts.placeholders_by_kind),
+        ("encodings", counts.encodings),
+        ("rejects", counts.reject_reasons),
+    ):
+        if table:
+            console.print(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in table.most_common()))
+    console.print(f"Dataset: {curated}/documents" + ("" if counts.wrote else " (unchanged)"))
+    if counts.rejected:
+        console.print(f"Rejected files are listed in {curated}/rejects with their reasons.")
+
+
+def _highlight_removals(record: Record) -> Text:
+    text = Text()
+    position = 0
+    source = record.normalized_text
+    for removal in record.removed:
+        text.append(source[position : removal.offset])
+        text.append(removal.text, style="red strike")
+        text.append(f"⟦{removal.rule}⟧", style="bold red")
+        position = removal.offset + len(removal.text)
+    text.append(source[position:])
+    return text
+
+
+def print_inspection(record: Record, show_text: bool = False) -> None:
+    console = Console()
+    facts = Table(show_header=False, box=None)
+    facts.add_row("file", record.source_path)
+    facts.add_row(
+        "encoding",
+        f"{record.encoding} (confidence {record.encoding_confidence:.2f}, {record.encoding_method})",
+    )
+    if len(record.encoding_segments) > 1:
+        for segment in record.encoding_segments:
+            facts.add_row("  segment", f"bytes {segment.start}-{segment.end}: {segment.encoding}")
+    if record.repair:
+        facts.add_row("repair", record.repair)
+    facts.add_row("script", record.source_script)
+    facts.add_row("title", record.title or "(none)")
+    facts.add_row("type", record.doc_type or "(unknown)")
+    facts.add_row("flags", ", ".join(record.flags) or "(none)")
+    for edit in record.normalizations:
+        facts.add_row(
+            "normalized",
+            f"{edit.rule}: {edit.count}" + (f" deleted {edit.removed!r}" if edit.removed else ""),
+        )
+    console.print(facts)
+    console.rule(f"removed ({len(record.removed)})")
+    for removal in record.removed:
+        console.print(
+            Text.assemble(
+                (f"{removal.rule}", "bold red"),
+                f" [{removal.category}] @{removal.offset}: ",
+                (removal.text, "red"),
+            )
+        )
+    console.rule(f"placeholders ({len(record.placeholders)})")
+    for placeholder in record.placeholders:
+        context = record.text[max(0, placeholder.start - 8) : placeholder.end + 8].replace("\n", " ")
+        console.print(
+            Text.assemble((placeholder.original, "bold yellow"), f" -> {placeholder.kind}: ", context)
+        )
+    if record.outline:
+        console.rule("outline")
+        for entry in record.outline:
+            console.print("  " * (entry.level - 1) + f"{entry.marker}{entry.heading}")
+    if show_text:
+        console.rule("normalized text with removals")
+        console.print(_highlight_removals(record))

@@ -1,0 +1,150 @@
+"""The curate flow: incremental runs, renames and copies, rules changes, pending files, atomic commits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from flows.curate import curate
+from tests.conftest import SAMPLES_DIR
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SPEECH = (
+    "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。XX县要压实责任，X个乡镇要开展排查。\n"
+    "一、提高认识\n安全生产是底线，必须时刻绷紧这根弦。\n"
+)
+
+
+def run(raw: Path, curated: Path, **kwargs: object):
+    return curate(raw=str(raw), curated=str(curated), settle_seconds=0, **kwargs)
+
+
+def rows(curated: Path) -> list[dict]:
+    return ds.dataset(curated / "documents", format="parquet").to_table().to_pylist()
+
+
+def rejects(curated: Path) -> list[dict]:
+    return ds.dataset(curated / "rejects", format="parquet").to_table().to_pylist()
+
+
+def age(path: Path, seconds: float = 60) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    return raw, tmp_path / "curated"
+
+
+def test_samples_become_documents_and_a_second_run_writes_nothing(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    first = run(raw, curated)
+    assert first.cleaned == 5 and first.rejected == 0 and first.wrote
+    table_before = ds.dataset(curated / "documents").to_table()
+    snapshot = (curated / "current").resolve()
+    second = run(raw, curated)
+    assert not second.wrote and second.cleaned == 0 and second.unchanged == 5
+    assert (curated / "current").resolve() == snapshot
+    assert ds.dataset(curated / "documents").to_table().equals(table_before)
+
+
+def test_new_changed_copied_renamed_and_missing_files(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    doc = raw / "a.txt"
+    doc.write_text(SPEECH, encoding="utf-8")
+    age(doc)
+    run(raw, curated)
+    [row] = rows(curated)
+    original_id = row["doc_id"]
+
+    doc.write_text(SPEECH + "二、狠抓落实\n要把各项措施落到实处。\n", encoding="utf-8")
+    age(doc, 30)
+    summary = run(raw, curated)
+    assert summary.changed == 1 and summary.cleaned == 1
+    [row] = rows(curated)
+    assert "狠抓落实" in row["text"] and row["doc_id"] == original_id
+
+    shutil.copy2(doc, raw / "copy.txt")
+    summary = run(raw, curated)
+    assert summary.cleaned == 0 and summary.reused == 1
+    by_path = {r["source_path"]: r for r in rows(curated)}
+    assert set(by_path) == {"a.txt", "copy.txt"}
+    assert by_path["copy.txt"]["text"] == by_path["a.txt"]["text"]
+    assert by_path["copy.txt"]["doc_id"] != by_path["a.txt"]["doc_id"]
+
+    os.rename(raw / "copy.txt", raw / "renamed.txt")
+    summary = run(raw, curated)
+    assert summary.cleaned == 0 and summary.renamed == 1
+    after = {r["source_path"]: r for r in rows(curated)}
+    assert set(after) == {"a.txt", "renamed.txt"}
+    assert after["renamed.txt"]["doc_id"] == by_path["copy.txt"]["doc_id"]
+
+    os.remove(raw / "renamed.txt")
+    summary = run(raw, curated)
+    assert summary.missing == 1
+    after = {r["source_path"]: r for r in rows(curated)}
+    assert after["renamed.txt"]["source_present"] is False and after["a.txt"]["source_present"] is True
+
+    run(raw, curated, prune=True)
+    assert {r["source_path"] for r in rows(curated)} == {"a.txt"}
+
+
+def test_changed_rules_file_recleans_documents(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    raw, curated = folders
+    (raw / "a.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "a.txt")
+    run(raw, curated)
+    rules = tmp_path / "extra.toml"
+    rules.write_text(
+        '[[rule]]\nid = "drop_bottom_line"\ncategory = "watermark"\npattern = "安全生产是底线"\nscope = "line"\n',
+        encoding="utf-8",
+    )
+    summary = run(raw, curated, rules_file=str(rules))
+    assert summary.cleaned == 1
+    [row] = rows(curated)
+    assert "安全生产是底线" not in row["text"]
+    assert any(r["rule"] == "drop_bottom_line" for r in row["removed"])
+    assert not run(raw, curated, rules_file=str(rules)).wrote
+
+
+def test_partial_and_still_growing_files_wait(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    (raw / "download.txt.part").write_text(SPEECH, encoding="utf-8")
+    (raw / ".hidden.txt").write_text(SPEECH, encoding="utf-8")
+    growing = raw / "growing.txt"
+    growing.write_text(SPEECH, encoding="utf-8")  # modified just now: may still be copied in
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
+    assert summary.pending == 3 and summary.cleaned == 0
+    age(growing)
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
+    assert summary.cleaned == 1
+    assert [r["source_path"] for r in rows(curated)] == ["growing.txt"]
+
+
+def test_bad_files_become_rejects_and_the_run_goes_on(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    (raw / "good.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (raw / "empty.txt").write_bytes(b"")
+    summary = run(raw, curated)
+    assert summary.cleaned == 1 and summary.rejected == 2
+    reasons = {r["source_path"]: r["reason"] for r in rejects(curated)}
+    assert reasons == {"image.txt": "binary", "empty.txt": "empty"}
+    # A reject that has not changed is not retried, and the run writes nothing.
+    assert not run(raw, curated).wrote
+    (raw / "empty.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "empty.txt", 10)
+    run(raw, curated)
+    assert {r["source_path"] for r in rejects(curated)} == {"image.txt"}
+    assert {r["source_path"] for r in rows(curated)} == {"good.txt", "empty.txt"}

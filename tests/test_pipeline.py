@@ -1,0 +1,168 @@
+"""The whole core: the seeds in every encoding users drop, replay, and invariants on any input."""
+
+from __future__ import annotations
+
+import re
+
+import opencc
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from docclean.errors import RejectedInput
+from docclean.pipeline import CleanConfig, Cleaner, replay
+from docclean.placeholders import DEFAULT_TOKEN
+from tests.conftest import SAMPLES_DIR
+
+S2T = opencc.OpenCC("s2t").convert
+# Big5 encodes the Taiwan standard forms (為, not 爲): s2tw gives text Big5 can hold.
+S2TW = opencc.OpenCC("s2tw").convert
+T2S = opencc.OpenCC("t2s").convert
+
+# What the seeds must come out as: their titles, and noise that must be gone.
+SEED_TITLES = {
+    "000": "在县直机关党组织书记抓党建工作述职评议会议上的讲话",
+    "001": None,
+    "002": "在局党组研究部署党建工作会上的讲话",
+    "003": "在专题研究机关党的建设工作会上的讲话提纲",
+    "004": "在县委党建工作领导小组第三季度例会上的讲话",
+}
+NOISE_MARKERS = (
+    "仅供学习",
+    "请勿照搬",
+    "酷乐文行",
+    "QQ",
+    "会员",
+    "自建平台",
+    "实时分享",
+    "倒卖",
+    "订阅",
+    "迭代",
+)
+X_LIKE = re.compile(r"[XxＸｘ×＊*]")
+
+
+@pytest.fixture(scope="module")
+def cleaner() -> Cleaner:
+    return Cleaner()
+
+
+def _content_lines(normalized: str) -> list[str]:
+    """Paragraphs a reader would call the speech: long lines, which no rule may touch."""
+    return [line for line in normalized.split("\n") if len(line) > 60]
+
+
+def _variants(text: str) -> dict[str, bytes]:
+    traditional = S2TW(text)
+    return {
+        "utf-8": text.encode("utf-8"),
+        "gbk": text.encode("gbk"),
+        "gb18030": text.encode("gb18030"),
+        "big5-after-s2t": traditional.encode("big5hkscs", errors="strict"),
+        "utf-16": text.encode("utf-16"),
+        "utf-8-bom-crlf": b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"),
+    }
+
+
+def test_seeds_in_every_encoding_give_the_same_clean_text(seeds: dict[str, bytes], cleaner: Cleaner) -> None:
+    for name, data in seeds.items():
+        source = data.decode("utf-8")
+        reference = cleaner.clean(data, name)
+        assert reference.title == SEED_TITLES[name[:3]], name
+        for marker in NOISE_MARKERS:
+            assert marker not in reference.text, (name, marker)
+        body = X_LIKE.sub("", reference.text.replace(DEFAULT_TOKEN, ""))
+        for line in _content_lines(reference.normalized_text):
+            assert X_LIKE.sub("", line) in body, (name, line[:40])
+        for variant, encoded in _variants(source).items():
+            record = cleaner.clean(encoded, f"{name}:{variant}")
+            expected = reference.text
+            if variant == "big5-after-s2t":
+                # opencc round trips are not exact: compare against opencc's own round trip.
+                expected = cleaner.clean(T2S(S2TW(source)).encode("utf-8"), name).text
+                assert record.source_script == "Hant"
+            assert record.text == expected, (name, variant)
+            assert record.title == (
+                reference.title
+                if variant != "big5-after-s2t"
+                else cleaner.clean(T2S(S2TW(source)).encode(), name).title
+            )
+            assert [(p.original, p.kind) for p in record.placeholders] == [
+                (p.original, p.kind) for p in reference.placeholders
+            ] or variant == "big5-after-s2t"
+
+
+def test_seed_placeholders_and_structure(seeds: dict[str, bytes], cleaner: Cleaner) -> None:
+    records = {name[:3]: cleaner.clean(data, name) for name, data in seeds.items()}
+    kinds = {(p.original, p.kind) for r in records.values() for p in r.placeholders}
+    assert ("×", "person") in kinds  # ×部长
+    assert ("**", "person") in kinds  # **同志
+    assert ("X", "number") in kinds  # X次
+    assert "某种程度" in records["002"].text
+    assert records["003"].doc_type == "讲话提纲"
+    assert [e.marker for e in records["001"].outline][:2] == ["一、", "第一，"]
+    for record in records.values():
+        assert not X_LIKE.search(record.text.replace(DEFAULT_TOKEN, "")), record.source_path
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES_DIR.glob("*.txt")), ids=lambda p: p.name)
+def test_project_samples_clean_and_replay(sample, cleaner: Cleaner) -> None:
+    record = cleaner.clean(sample.read_bytes(), sample.name)
+    assert record.text and record.title
+    assert replay(record, record.normalized_text) == record.text
+    for placeholder in record.placeholders:
+        assert record.text[placeholder.start : placeholder.end] == DEFAULT_TOKEN
+    assert "QQ" not in record.text and "仅供学习" not in record.text
+
+
+def test_custom_token_and_keeping_the_script() -> None:
+    cleaner = Cleaner(CleanConfig(placeholder_token="<某>", script_conversion=None))
+    record = cleaner.clean("在會議上的講話\n同志們：\n今天XX局召開會議。".encode("big5hkscs"), "a.txt")
+    assert "<某>局" in record.text and "會議" in record.text and record.source_script == "Hant"
+
+
+def test_empty_and_binary_are_rejected(cleaner: Cleaner) -> None:
+    with pytest.raises(RejectedInput) as empty:
+        cleaner.clean(b"  \r\n\t", "blank.txt")
+    assert empty.value.reason == "empty"
+    with pytest.raises(RejectedInput) as binary:
+        cleaner.clean(b"%PDF-1.4\n", "a.pdf")
+    assert binary.value.reason == "binary"
+
+
+NOISY_ALPHABET = list(
+    "在会议上的讲话同志们今天召开，。：、XX×*○某QQ微信123456789\n\r 　\u200babc一二三是、（）"
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from(NOISY_ALPHABET), max_size=300))
+def test_any_text_cleans_and_replays(cleaner: Cleaner, text: str) -> None:
+    try:
+        record = cleaner.clean(text.encode("utf-8"), "prop.txt")
+    except RejectedInput as rejected:
+        assert rejected.reason == "empty"
+        return
+    assert replay(record, record.normalized_text) == record.text
+    for placeholder in record.placeholders:
+        assert record.text[placeholder.start : placeholder.end] == DEFAULT_TOKEN
+    # Nothing visible is lost: what is left plus what was removed accounts for every
+    # non-whitespace character of the normalized input.
+    kept = re.sub(r"\s", "", record.normalized_text)
+    accounted = (
+        re.sub(r"\s", "", "".join(r.text for r in record.removed))
+        + re.sub(r"\s", "", record.text.replace(DEFAULT_TOKEN, ""))
+        + "".join(p.original for p in record.placeholders)
+    )
+    assert sorted(kept) == sorted(accounted)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400))
+def test_any_bytes_clean_or_reject_cleanly(cleaner: Cleaner, data: bytes) -> None:
+    try:
+        record = cleaner.clean(data, "fuzz.bin")
+    except RejectedInput as rejected:
+        assert rejected.reason in {"binary", "empty"} and rejected.detail
+        return
+    assert replay(record, record.normalized_text) == record.text
