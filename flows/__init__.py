@@ -1,0 +1,1 @@
+"""Prefect orchestration of the docclean core: scan, batch, clean, write, report, serve."""

@@ -1,0 +1,429 @@
+"""The curate flow: scan raw/, clean what is new or changed in batches, commit a snapshot, report.
+
+Idempotency lives in docclean's own state (the current snapshot's paths, sizes, mtimes and
+content hashes), not in Prefect's task cache, which keys on arguments and would return stale
+results for a file edited in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from docclean import PIPELINE_VERSION
+from docclean.errors import RejectedInput
+from docclean.pipeline import DEFAULT_MAX_FILE_BYTES, CleanConfig, Cleaner, make_doc_id
+from docclean.record import Record, Reject
+from docclean.rules import load_rules
+from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
+from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
+from flows.store import CuratedStore
+
+# A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
+# comes first) make that cost vanish against the cleaning while keeping memory per batch small.
+BATCH_BYTES = 8 * 1024 * 1024
+BATCH_FILES = 500
+# Reasons worth retrying on the next run: the file may be readable or present by then.
+TRANSIENT_REASONS = {"unreadable", "vanished"}
+PLAN_COLUMNS = [
+    "doc_id",
+    "source_path",
+    "source_sha256",
+    "source_bytes",
+    "source_mtime_ns",
+    "rules_version",
+    "pipeline_version",
+    "source_present",
+]
+
+
+@dataclass
+class RunSummary:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    reused: int = 0
+    renamed: int = 0
+    missing: int = 0
+    pending: int = 0
+    cleaned: int = 0
+    rejected: int = 0
+    wrote: bool = False
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+    noise_by_category: Counter[str] = field(default_factory=Counter)
+    placeholders_by_kind: Counter[str] = field(default_factory=Counter)
+    encodings: Counter[str] = field(default_factory=Counter)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def count_record(self, record: Record) -> None:
+        self.encodings[record.encoding] += 1
+        self.noise_by_category.update(r.category for r in record.removed)
+        self.placeholders_by_kind.update(p.kind for p in record.placeholders)
+
+
+@cache
+def _cleaner(config: CleanConfig) -> Cleaner:
+    # One per process: compiled rules and opencc converters are built once, then reused.
+    return Cleaner(config)
+
+
+def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
+    """Read one raw file and clean it; every failure becomes a Reject naming the cause."""
+    try:
+        if entry.size > config.max_file_bytes:
+            raise RejectedInput(
+                "too_large",
+                f"The file is {entry.size:,} bytes, over the limit of {config.max_file_bytes:,} bytes.",
+            )
+        with open(entry.abs_path, "rb") as handle:
+            data = handle.read(config.max_file_bytes + 1)
+        return _cleaner(config).clean(data, entry.rel_path)
+    except RejectedInput as error:
+        return Reject(entry.rel_path, None, error.reason, f"{entry.rel_path}: {error.detail}")
+    except FileNotFoundError:
+        return Reject(
+            entry.rel_path,
+            None,
+            "vanished",
+            f"{entry.rel_path}: the file was deleted before it could be read.",
+        )
+    except PermissionError:
+        return Reject(
+            entry.rel_path, None, "unreadable", f"{entry.rel_path}: permission denied when reading the file."
+        )
+    except OSError as error:
+        return Reject(
+            entry.rel_path,
+            None,
+            "unreadable",
+            f"{entry.rel_path}: the file cannot be read ({error.strerror}).",
+        )
+
+
+def clean_entries(entries: list[RawEntry], config: CleanConfig) -> list[Record | Reject]:
+    return [read_and_clean(entry, config) for entry in entries]
+
+
+@task(name="clean-batch")
+def clean_batch(
+    entries: list[RawEntry], config: CleanConfig, executor: Executor | None
+) -> list[Record | Reject]:
+    if executor is None:
+        return clean_entries(entries, config)
+    return executor.submit(clean_entries, entries, config).result()
+
+
+def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
+    batch: list[RawEntry] = []
+    size = 0
+    for entry in entries:
+        if batch and (size + entry.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+            yield batch
+            batch, size = [], 0
+        batch.append(entry)
+        size += entry.size
+    if batch:
+        yield batch
+
+
+def file_sha256(path: bytes) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Plan:
+    to_clean: list[RawEntry] = field(default_factory=list)
+    # (existing row's path, new path, new mtime, keep doc_id): rows carried over without cleaning.
+    reuse: list[tuple[str, str, int, bool]] = field(default_factory=list)
+    drop: set[str] = field(default_factory=set)
+    mark_missing: list[str] = field(default_factory=list)
+    carried_rejects: list[str] = field(default_factory=list)
+    new_rejects: list[Reject] = field(default_factory=list)
+    reject_stats: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+
+
+def plan_run(
+    entries: list[RawEntry],
+    documents: pa.Table,
+    rejects: pa.Table,
+    rules_version: str,
+    prune: bool,
+    summary: RunSummary,
+) -> Plan:
+    plan = Plan()
+    rows = {row["source_path"]: row for row in documents.to_pylist()}
+    current = {
+        r: row
+        for r, row in rows.items()
+        if row["rules_version"] == rules_version and row["pipeline_version"] == PIPELINE_VERSION
+    }
+    by_sha: dict[str, list[str]] = {}
+    for path, row in current.items():
+        by_sha.setdefault(row["source_sha256"], []).append(path)
+    old_rejects = {row["source_path"]: row for row in rejects.to_pylist()}
+    seen = {e.rel_path for e in entries}
+    vanished_paths = {p for p in rows if p not in seen}
+    renamed_from: set[str] = set()
+    for entry in entries:
+        row = rows.get(entry.rel_path)
+        if (
+            row
+            and row["source_bytes"] == entry.size
+            and row["source_mtime_ns"] == entry.mtime_ns
+            and entry.rel_path in current
+            and row["source_present"]
+        ):
+            summary.unchanged += 1
+            continue
+        old_reject = old_rejects.get(entry.rel_path)
+        if (
+            old_reject
+            and old_reject["source_bytes"] == entry.size
+            and old_reject["source_mtime_ns"] == entry.mtime_ns
+            and old_reject["reason"] not in TRANSIENT_REASONS
+            and entry.rel_path not in rows
+        ):
+            plan.carried_rejects.append(entry.rel_path)
+            summary.unchanged += 1
+            continue
+        if row:
+            summary.changed += 1
+        else:
+            summary.new += 1
+        try:
+            sha = file_sha256(entry.abs_path)
+        except OSError:
+            plan.to_clean.append(entry)  # read_and_clean turns the failure into a reject
+            continue
+        source = entry.rel_path if row and row["source_sha256"] == sha and entry.rel_path in current else None
+        if source is None:
+            source = _reusable_source(by_sha.get(sha, []), vanished_paths, renamed_from)
+        if source is None:
+            plan.to_clean.append(entry)
+            continue
+        renamed = source in vanished_paths and source not in renamed_from and source != entry.rel_path
+        if renamed:
+            renamed_from.add(source)
+            plan.drop.add(source)
+            summary.renamed += 1
+        elif source != entry.rel_path:
+            summary.reused += 1
+        plan.reuse.append((source, entry.rel_path, entry.mtime_ns, renamed or source == entry.rel_path))
+        plan.drop.add(entry.rel_path)
+    for path in sorted(vanished_paths - renamed_from):
+        if prune:
+            plan.drop.add(path)
+        elif rows[path]["source_present"]:
+            plan.mark_missing.append(path)
+            summary.missing += 1
+    for path in plan.to_clean:
+        plan.drop.add(path.rel_path)
+    return plan
+
+
+def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str]) -> str | None:
+    """The row to reuse for content seen before: a vanished path first (a rename), else any copy."""
+    for path in paths:
+        if path in vanished and path not in renamed_from:
+            return path
+    return paths[0] if paths else None
+
+
+def reused_rows(store_dir: Path | None, plan: Plan, now: datetime) -> pa.Table | None:
+    """Rows carried over without cleaning: copies, renames, touched files and missing files."""
+    wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
+    if not wanted or store_dir is None:
+        return None
+    tables = [
+        pq.read_table(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(sorted(wanted)))
+        for part in sorted((store_dir / "documents").glob("*.parquet"))
+    ]
+    by_path = {row["source_path"]: row for row in pa.concat_tables(tables).to_pylist()}
+    out: list[dict[str, object]] = []
+    for source, new_path, mtime_ns, keep_id in plan.reuse:
+        row = dict(by_path[source])
+        row.update(source_path=new_path, source_mtime_ns=mtime_ns, ingested_at=now, source_present=True)
+        if not keep_id:
+            row["doc_id"] = make_doc_id(new_path, row["source_sha256"])
+        out.append(row)
+    for path in plan.mark_missing:
+        row = dict(by_path[path])
+        row["source_present"] = False
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=DOCUMENT_SCHEMA)
+
+
+def report_markdown(summary: RunSummary) -> str:
+    def table(title: str, counts: Counter[str]) -> str:
+        if not counts:
+            return f"**{title}**: none\n"
+        lines = [f"**{title}**\n", "| | count |", "|---|---:|"]
+        lines += [f"| {key} | {value} |" for key, value in counts.most_common()]
+        return "\n".join(lines) + "\n"
+
+    head = (
+        "# docclean run report\n\n"
+        f"| files seen | new | changed | unchanged | reused | renamed | missing | pending | cleaned | rejected |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        f"| {summary.seen} | {summary.new} | {summary.changed} | {summary.unchanged} | {summary.reused} | "
+        f"{summary.renamed} | {summary.missing} | {summary.pending} | {summary.cleaned} | {summary.rejected} |\n"
+    )
+    rejects = "\n".join(f"- `{r.source_path}`: {r.reason}: {r.detail}" for r in summary.rejects[:50])
+    return "\n".join(
+        [
+            head,
+            table("Noise removed by category", summary.noise_by_category),
+            table("Placeholders by kind", summary.placeholders_by_kind),
+            table("Encodings seen", summary.encodings),
+            table("Rejected by reason", summary.reject_reasons),
+            rejects,
+        ]
+    )
+
+
+# The CLI's progress bar, set around a flow call; a context variable rather than a flow
+# parameter because a deployment's parameters must be JSON.
+progress_hook: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress_hook", default=None)
+
+
+@flow(name="curate", log_prints=False)
+def curate(
+    raw: str = "raw",
+    curated: str = "curated",
+    rules_file: str | None = None,
+    workers: int = 1,
+    prune: bool = False,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    wait_seconds: float = 0.0,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> RunSummary:
+    logger = get_run_logger()
+    config = CleanConfig(
+        rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
+    )
+    rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
+    raw_path = Path(raw)
+    if not raw_path.is_dir():
+        raise FileNotFoundError(f"The raw folder {raw_path} does not exist.")
+    store = CuratedStore(Path(curated))
+    summary = RunSummary()
+    with store.lock(wait_seconds):
+        scan = scan_raw(os.fsencode(raw_path), settle_seconds)
+        summary.seen = len(scan.files) + len(scan.problems)
+        summary.pending = len(scan.pending)
+        snapshot = store.read(columns=PLAN_COLUMNS)
+        plan = plan_run(scan.files, snapshot.documents, snapshot.rejects, rules.version, prune, summary)
+        problem_rejects = [
+            Reject(p.rel_path, None, p.reason, f"{p.rel_path}: {p.detail}") for p in scan.problems
+        ]
+        stats = {e.rel_path: (e.mtime_ns, e.size) for e in scan.files}
+        stats.update({p.rel_path: (p.mtime_ns, p.size) for p in scan.problems})
+        logger.info(
+            "Scanned %s: %d files, %d to clean, %d pending.",
+            raw,
+            summary.seen,
+            len(plan.to_clean),
+            summary.pending,
+        )
+        old_reject_paths = set(snapshot.rejects.column("source_path").to_pylist())
+        new_reject_paths = {r.source_path for r in problem_rejects}
+        nothing_to_do = (
+            not plan.to_clean
+            and not plan.reuse
+            and not plan.mark_missing
+            and not plan.drop
+            and set(plan.carried_rejects) | new_reject_paths == old_reject_paths
+            and all(r.reason not in TRANSIENT_REASONS for r in problem_rejects)
+        )
+        if nothing_to_do and store.current_dir() is not None:
+            logger.info("Nothing new or changed: the dataset is left as it is.")
+            summary.rejected = len(old_reject_paths)
+            return summary
+        now = datetime.now(UTC)
+        existing_ids = dict(
+            zip(
+                snapshot.documents.column("source_path").to_pylist(),
+                snapshot.documents.column("doc_id").to_pylist(),
+                strict=True,
+            )
+        )
+        writer = store.begin()
+        try:
+            rejects = list(problem_rejects)
+            executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 and plan.to_clean else None
+            try:
+                futures = [
+                    clean_batch.submit(batch, config, executor) for batch in make_batches(plan.to_clean)
+                ]
+                done = 0
+                for future in futures:
+                    results = future.result()
+                    # An edited file keeps the id its path had: it is the same document, revised.
+                    records = [
+                        replace(r, doc_id=existing_ids.get(r.source_path, r.doc_id))
+                        for r in results
+                        if isinstance(r, Record)
+                    ]
+                    rejects += [r for r in results if isinstance(r, Reject)]
+                    for record in records:
+                        summary.count_record(record)
+                    summary.cleaned += len(records)
+                    mtimes = [stats[r.source_path][0] for r in records]
+                    writer.add_documents(records_to_table(records, mtimes, now))
+                    done += len(results)
+                    report_progress = progress_hook.get()
+                    if report_progress:
+                        report_progress(done, len(plan.to_clean))
+            finally:
+                if executor:
+                    executor.shutdown()
+            reject_paths = {r.source_path for r in rejects}
+            writer.carry_documents(plan.drop | reject_paths, reused_rows(store.current_dir(), plan, now))
+            kept_rejects = snapshot.rejects.filter(
+                pc.is_in(
+                    snapshot.rejects.column("source_path"),
+                    value_set=pa.array(sorted(set(plan.carried_rejects) - reject_paths), pa.string()),
+                )
+            )
+            fresh = rejects_to_table(
+                rejects,
+                [stats.get(r.source_path, (None, None))[0] for r in rejects],
+                [stats.get(r.source_path, (None, None))[1] for r in rejects],
+                now,
+            )
+            writer.set_rejects(pa.concat_tables([kept_rejects, fresh]))
+            writer.commit()
+        except BaseException:
+            writer.abandon()
+            raise
+        summary.wrote = True
+        summary.rejects = rejects
+        summary.rejected = len(rejects) + kept_rejects.num_rows
+        summary.reject_reasons.update(r.reason for r in rejects)
+        summary.reject_reasons.update(kept_rejects.column("reason").to_pylist())
+    for reject in rejects:
+        logger.warning("Rejected %s", reject.detail)
+    create_markdown_artifact(
+        markdown=report_markdown(summary), key="docclean-run-report", description="What this docclean run did"
+    )
+    logger.info("Cleaned %d documents, rejected %d files.", summary.cleaned, len(rejects))
+    return summary
