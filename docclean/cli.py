@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,6 +146,9 @@ def command_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     from flows.server import LocalPrefectServer
 
+    # A service manager stops serve with SIGTERM: treat it as Ctrl-C so the server is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalPrefectServer(Path(args.state_dir))
@@ -173,9 +177,10 @@ def command_serve(args: argparse.Namespace) -> int:
             + ". Stop with Ctrl-C.",
             flush=True,
         )
-        serve_curate(parameters, cron=cron, watch=not args.no_watch)
-    except KeyboardInterrupt:
-        pass
+        try:
+            serve_curate(parameters, cron=cron, watch=not args.no_watch)
+        except* KeyboardInterrupt:
+            pass  # Ctrl-C (or SIGTERM) is how serve is stopped; Prefect may wrap it in a group
     finally:
         if server:
             server.stop()

@@ -148,13 +148,7 @@ def test_any_text_cleans_and_replays(cleaner: Cleaner, text: str) -> None:
         assert record.text[placeholder.start : placeholder.end] == DEFAULT_TOKEN
     # Nothing visible is lost: what is left plus what was removed accounts for every
     # non-whitespace character of the normalized input.
-    kept = re.sub(r"\s", "", record.normalized_text)
-    accounted = (
-        re.sub(r"\s", "", "".join(r.text for r in record.removed))
-        + re.sub(r"\s", "", record.text.replace(DEFAULT_TOKEN, ""))
-        + "".join(p.original for p in record.placeholders)
-    )
-    assert sorted(kept) == sorted(accounted)
+    assert _accounts_for_every_visible_character(record)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -166,3 +160,48 @@ def test_any_bytes_clean_or_reject_cleanly(cleaner: Cleaner, data: bytes) -> Non
         assert rejected.reason in {"binary", "empty"} and rejected.detail
         return
     assert replay(record, record.normalized_text) == record.text
+
+
+SAMPLE_BYTES = [path.read_bytes() for path in sorted(SAMPLES_DIR.glob("*.txt"))]
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> bytes:
+    """A real sample in one of its encodings, with bytes flipped, inserted, deleted or cut off."""
+    data = bytearray(draw(st.sampled_from(SAMPLE_BYTES)))
+    for _ in range(draw(st.integers(0, 8))):
+        position = draw(st.integers(0, len(data)))
+        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        if action == "flip" and position < len(data):
+            data[position] = draw(st.integers(0, 255))
+        elif action == "insert":
+            data[position:position] = draw(st.binary(min_size=1, max_size=4))
+        elif action == "delete":
+            del data[position : position + draw(st.integers(1, 4))]
+        else:
+            del data[position:]
+    return bytes(data)
+
+
+def _accounts_for_every_visible_character(record) -> bool:
+    kept = re.sub(r"\s", "", record.normalized_text)
+    accounted = (
+        re.sub(r"\s", "", "".join(r.text for r in record.removed))
+        + re.sub(r"\s", "", record.text.replace(DEFAULT_TOKEN, ""))
+        + "".join(p.original for p in record.placeholders)
+    )
+    return sorted(kept) == sorted(accounted)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_samples())
+def test_mutated_real_documents_never_break_the_pipeline(cleaner: Cleaner, data: bytes) -> None:
+    try:
+        record = cleaner.clean(data, "mutated.txt")
+    except RejectedInput as rejected:
+        assert rejected.reason in {"binary", "empty"} and rejected.detail
+        return
+    assert replay(record, record.normalized_text) == record.text
+    for placeholder in record.placeholders:
+        assert record.text[placeholder.start : placeholder.end] == DEFAULT_TOKEN
+    assert _accounts_for_every_visible_character(record)
