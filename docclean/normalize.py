@@ -180,8 +180,12 @@ def _wrap_width(lines: list[str]) -> int | None:
     if not counts:
         return None
     width = max(counts, key=lambda w: sum(counts[v] for v in range(w - _WRAP_TOLERANCE, w + 1)))
-    near = sum(1 for w in widths if width - _WRAP_TOLERANCE <= w <= width)
-    if near < _WRAP_MIN_LINES or near < len(widths) * _WRAP_MIN_SHARE:
+    near = [line.rstrip() for line in lines if width - _WRAP_TOLERANCE <= _display_width(line.rstrip()) <= width]
+    if len(near) < _WRAP_MIN_LINES or len(near) < len(widths) * _WRAP_MIN_SHARE:
+        return None
+    # A page width cuts sentences: most lines at it end mid-sentence. Equal lines that end their
+    # sentences (a list of short items, a repeated line) are not a wrap.
+    if sum(line.endswith(_PARAGRAPH_END) for line in near) * 2 > len(near):
         return None
     return width
 
