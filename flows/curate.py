@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 from docclean import PIPELINE_VERSION
 from docclean.errors import RejectedInput
@@ -31,7 +32,7 @@ from docclean.record import Record, Reject
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
-from flows.store import CuratedStore
+from flows.store import CuratedStore, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -70,10 +71,11 @@ class RunSummary:
     encodings: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
 
-    def count_record(self, record: Record) -> None:
-        self.encodings[record.encoding] += 1
-        self.noise_by_category.update(r.category for r in record.removed)
-        self.placeholders_by_kind.update(p.kind for p in record.placeholders)
+    def add_batch(self, outcome: BatchOutcome) -> None:
+        self.cleaned += outcome.cleaned
+        self.encodings.update(outcome.encodings)
+        self.noise_by_category.update(outcome.noise_by_category)
+        self.placeholders_by_kind.update(outcome.placeholders_by_kind)
 
 
 @cache
@@ -115,17 +117,53 @@ def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
         )
 
 
-def clean_entries(entries: list[RawEntry], config: CleanConfig) -> list[Record | Reject]:
-    return [read_and_clean(entry, config) for entry in entries]
+@dataclass
+class BatchOutcome:
+    """What a batch reports back: counts and rejects, never the documents, which it wrote itself."""
+
+    cleaned: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    noise_by_category: Counter[str] = field(default_factory=Counter)
+    placeholders_by_kind: Counter[str] = field(default_factory=Counter)
+    encodings: Counter[str] = field(default_factory=Counter)
 
 
-@task(name="clean-batch")
+def clean_and_write(
+    entries: list[RawEntry], config: CleanConfig, part: Path, ingested_at: datetime, doc_ids: dict[str, str]
+) -> BatchOutcome:
+    """Clean a batch and write its documents to one part file of the staged snapshot."""
+    outcome = BatchOutcome()
+    records: list[Record] = []
+    mtimes: list[int] = []
+    for entry in entries:
+        result = read_and_clean(entry, config)
+        if isinstance(result, Reject):
+            outcome.rejects.append(result)
+            continue
+        # An edited file keeps the id its path had: it is the same document, revised.
+        records.append(replace(result, doc_id=doc_ids.get(result.source_path, result.doc_id)))
+        mtimes.append(entry.mtime_ns)
+        outcome.encodings[result.encoding] += 1
+        outcome.noise_by_category.update(r.category for r in result.removed)
+        outcome.placeholders_by_kind.update(p.kind for p in result.placeholders)
+    if records:
+        write_part(records_to_table(records, mtimes, ingested_at), part)
+    outcome.cleaned = len(records)
+    return outcome
+
+
+@task(name="clean-batch", cache_policy=NO_CACHE)
 def clean_batch(
-    entries: list[RawEntry], config: CleanConfig, executor: Executor | None
-) -> list[Record | Reject]:
+    entries: list[RawEntry],
+    config: CleanConfig,
+    part: Path,
+    ingested_at: datetime,
+    doc_ids: dict[str, str],
+    executor: Executor | None,
+) -> BatchOutcome:
     if executor is None:
-        return clean_entries(entries, config)
-    return executor.submit(clean_entries, entries, config).result()
+        return clean_and_write(entries, config, part, ingested_at, doc_ids)
+    return executor.submit(clean_and_write, entries, config, part, ingested_at, doc_ids).result()
 
 
 def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
@@ -158,7 +196,6 @@ class Plan:
     mark_missing: list[str] = field(default_factory=list)
     carried_rejects: list[str] = field(default_factory=list)
     new_rejects: list[Reject] = field(default_factory=list)
-    reject_stats: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
 def plan_run(
@@ -372,24 +409,22 @@ def curate(
             executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 and plan.to_clean else None
             try:
                 futures = [
-                    clean_batch.submit(batch, config, executor) for batch in make_batches(plan.to_clean)
+                    clean_batch.submit(
+                        batch,
+                        config,
+                        writer.next_part("documents"),
+                        now,
+                        {e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids},
+                        executor,
+                    )
+                    for batch in make_batches(plan.to_clean)
                 ]
                 done = 0
-                for future in futures:
-                    results = future.result()
-                    # An edited file keeps the id its path had: it is the same document, revised.
-                    records = [
-                        replace(r, doc_id=existing_ids.get(r.source_path, r.doc_id))
-                        for r in results
-                        if isinstance(r, Record)
-                    ]
-                    rejects += [r for r in results if isinstance(r, Reject)]
-                    for record in records:
-                        summary.count_record(record)
-                    summary.cleaned += len(records)
-                    mtimes = [stats[r.source_path][0] for r in records]
-                    writer.add_documents(records_to_table(records, mtimes, now))
-                    done += len(results)
+                for future, batch in zip(futures, make_batches(plan.to_clean), strict=True):
+                    outcome = future.result()
+                    rejects += outcome.rejects
+                    summary.add_batch(outcome)
+                    done += len(batch)
                     report_progress = progress_hook.get()
                     if report_progress:
                         report_progress(done, len(plan.to_clean))

@@ -183,24 +183,30 @@ class SnapshotWriter:
     def abandon(self) -> None:
         shutil.rmtree(self.staged, ignore_errors=True)
 
-    def _write(self, table_name: str, table: pa.Table) -> None:
+    def next_part(self, table_name: str) -> Path:
+        """A new part file's path in the staged snapshot, for this writer or a batch task to fill."""
         self._parts += 1
-        target = self.staged / table_name / f"part-{self._parts:05d}.parquet"
-        try:
-            pq.write_table(table, target, **PARQUET_OPTIONS)
-        except OSError as error:
-            raise StoreError(
-                f"Could not write {target}: {error.strerror or error}. The previous dataset is intact; "
-                "free disk space or fix permissions on the curated folder and run again."
-            ) from error
+        return self.staged / table_name / f"part-{self._parts:05d}.parquet"
+
+    def _write(self, table_name: str, table: pa.Table) -> None:
+        write_part(table, self.next_part(table_name))
 
     def _link(self, part: Path, table_name: str) -> None:
-        self._parts += 1
-        target = self.staged / table_name / f"part-{self._parts:05d}.parquet"
+        target = self.next_part(table_name)
         try:
             os.link(part, target)
         except OSError:
             shutil.copyfile(part, target)
+
+
+def write_part(table: pa.Table, target: Path) -> None:
+    try:
+        pq.write_table(table, target, **PARQUET_OPTIONS)
+    except OSError as error:
+        raise StoreError(
+            f"Could not write {target}: {error.strerror or error}. The previous dataset is intact; "
+            "free disk space or fix permissions on the curated folder and run again."
+        ) from error
 
 
 def _read_table(folder: Path, schema: pa.Schema, columns: list[str] | None) -> pa.Table:
