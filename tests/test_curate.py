@@ -148,3 +148,35 @@ def test_bad_files_become_rejects_and_the_run_goes_on(folders: tuple[Path, Path]
     run(raw, curated)
     assert {r["source_path"] for r in rejects(curated)} == {"image.txt"}
     assert {r["source_path"] for r in rows(curated)} == {"good.txt", "empty.txt"}
+
+
+def test_dataset_loads_with_every_reader_and_documents_its_schema(folders: tuple[Path, Path]) -> None:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from docclean.schema import DOCUMENT_SCHEMA
+
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    documents = curated / "documents"
+    frame = pd.read_parquet(documents)
+    assert len(frame) == 5 and set(frame.columns) == set(DOCUMENT_SCHEMA.names)
+    lazy = pl.scan_parquet(str(documents / "*.parquet"))
+    assert lazy.select(pl.len()).collect().item() == 5
+    count = duckdb.sql(f"SELECT count(*) FROM '{documents}/*.parquet' WHERE char_count > 0").fetchall()[0][0]
+    assert count == 5
+    kinds = duckdb.sql(
+        f"SELECT DISTINCT p.kind FROM '{documents}/*.parquet', unnest(placeholders) AS t(p) ORDER BY 1"
+    ).fetchall()
+    assert ("person",) in kinds
+    schema = pq.read_schema(next(documents.glob("*.parquet")))
+    for field in DOCUMENT_SCHEMA:
+        assert schema.field(field.name).metadata[b"description"], field.name
+    assert (
+        pq.ParquetFile(next(documents.glob("*.parquet"))).metadata.row_group(0).column(0).compression
+        == "ZSTD"
+    )
