@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     run.add_argument("--workers", type=int, default=1, help="processes that clean in parallel (default: 1)")
+    run.add_argument(
+        "--runner",
+        choices=("local", "dask"),
+        default="local",
+        help="where the cleaning batches run: in this process (default) or on a Dask cluster",
+    )
+    run.add_argument(
+        "--address",
+        help="with --runner dask: the scheduler of an existing cluster, e.g. tcp://HOST:8786 "
+        "(default: start a LocalCluster with one worker per core, or --workers)",
+    )
     run.add_argument("--prune", action="store_true", help="drop the rows of raw files that have disappeared")
     run.add_argument(
         "--settle",
@@ -88,6 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path)
     inspect.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     inspect.add_argument("--text", action="store_true", help="also print the whole clean text")
+
+    report = commands.add_parser(
+        "report", help="Write one self-contained HTML page describing the curated dataset, with plots."
+    )
+    report.add_argument(
+        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+    )
+    report.add_argument("--out", type=Path, help="HTML file to write (default: CURATED/report.html)")
+
+    rules = commands.add_parser("rules", help="Work on the noise rules.")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    check = rules_commands.add_parser(
+        "check",
+        help="Run the rules over the raw files: hits and samples per rule, and kept lines that look like noise.",
+    )
+    check.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
+    check.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     return parser
 
 
@@ -98,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_run(args)
         if args.command == "serve":
             return command_serve(args)
+        if args.command == "report":
+            return command_report(args)
+        if args.command == "rules":
+            return command_rules_check(args)
         return command_inspect(args)
     except DoccleanError as error:
         print(f"docclean: {error}", file=sys.stderr)
@@ -115,23 +149,34 @@ def command_run(args: argparse.Namespace) -> int:
 
     load_rules(Path(args.rules) if args.rules else None)  # a bad rules file fails before Prefect starts
     from docclean.console import print_summary, progress_bar
-    from flows.curate import curate, progress_hook
+    from flows import progress
+    from flows.curate import curate
 
-    with progress_bar() as advance:
-        token = progress_hook.set(advance)
+    flow_run = curate
+    api: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if args.runner == "dask":
+        from flows.runners import dask_task_runner, shared_api
+
+        flow_run = curate.with_options(
+            task_runner=dask_task_runner(args.address, args.workers if args.workers > 1 else None)
+        )
+        api = shared_api(args.address)
+    with api, progress_bar() as advance:
+        token = progress.hook.set(advance)
         try:
-            summary = curate(
+            summary = flow_run(
                 raw=args.raw,
                 curated=args.curated,
                 rules_file=args.rules,
-                workers=args.workers,
+                # On Dask the cluster is the parallelism: no process pool inside a batch.
+                workers=args.workers if args.runner == "local" else 1,
                 prune=args.prune,
                 settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
                 wait_seconds=args.wait,
                 max_file_bytes=args.max_bytes,
             )
         finally:
-            progress_hook.reset(token)
+            progress.hook.reset(token)
     print_summary(summary, args.curated)
     return EXIT_REJECTS if summary.rejected else EXIT_OK
 
@@ -202,6 +247,21 @@ def command_inspect(args: argparse.Namespace) -> int:
         print(f"docclean: {path}: rejected: {error}", file=sys.stderr)
         return EXIT_REJECTS
     print_inspection(record, show_text=args.text)
+    return EXIT_OK
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from docclean.report import write_report
+
+    out, summary = write_report(Path(args.curated), args.out)
+    print(f"Wrote {out}: {summary.documents} documents, {summary.reject_count} rejected files.")
+    return EXIT_OK
+
+
+def command_rules_check(args: argparse.Namespace) -> int:
+    from docclean.rulecheck import check_rules, print_rule_check
+
+    print_rule_check(check_rules(Path(args.raw), Path(args.rules) if args.rules else None))
     return EXIT_OK
 
 

@@ -180,7 +180,9 @@ def _wrap_width(lines: list[str]) -> int | None:
     if not counts:
         return None
     width = max(counts, key=lambda w: sum(counts[v] for v in range(w - _WRAP_TOLERANCE, w + 1)))
-    near = [line.rstrip() for line in lines if width - _WRAP_TOLERANCE <= _display_width(line.rstrip()) <= width]
+    near = [
+        line.rstrip() for line in lines if width - _WRAP_TOLERANCE <= _display_width(line.rstrip()) <= width
+    ]
     if len(near) < _WRAP_MIN_LINES or len(near) < len(widths) * _WRAP_MIN_SHARE:
         return None
     # A page width cuts sentences: most lines at it end mid-sentence. Equal lines that end their

@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -29,8 +28,10 @@ from docclean import PIPELINE_VERSION
 from docclean.errors import RejectedInput
 from docclean.pipeline import DEFAULT_MAX_FILE_BYTES, CleanConfig, Cleaner, make_doc_id
 from docclean.record import Record, Reject
+from docclean.report import dataset_report_markdown
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
+from flows import progress
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
 from flows.store import CuratedStore, write_part
 
@@ -337,11 +338,6 @@ def report_markdown(summary: RunSummary) -> str:
     )
 
 
-# The CLI's progress bar, set around a flow call; a context variable rather than a flow
-# parameter because a deployment's parameters must be JSON.
-progress_hook: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress_hook", default=None)
-
-
 @flow(name="curate", log_prints=False)
 def curate(
     raw: str = "raw",
@@ -425,7 +421,7 @@ def curate(
                     rejects += outcome.rejects
                     summary.add_batch(outcome)
                     done += len(batch)
-                    report_progress = progress_hook.get()
+                    report_progress = progress.hook.get()
                     if report_progress:
                         report_progress(done, len(plan.to_clean))
             finally:
@@ -457,8 +453,11 @@ def curate(
         summary.reject_reasons.update(kept_rejects.column("reason").to_pylist())
     for reject in rejects:
         logger.warning("Rejected %s", reject.detail)
+    # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
     create_markdown_artifact(
-        markdown=report_markdown(summary), key="docclean-run-report", description="What this docclean run did"
+        markdown=report_markdown(summary) + "\n" + dataset_report_markdown(Path(curated)),
+        key="docclean-run-report",
+        description="What this docclean run did",
     )
     logger.info("Cleaned %d documents, rejected %d files.", summary.cleaned, len(rejects))
     return summary

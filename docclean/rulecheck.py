@@ -1,0 +1,235 @@
+"""`docclean rules check`: what the noise rules do to a raw folder, and what they miss.
+
+Each raw file is cleaned as `docclean run` would clean it (without writing anything). Per rule
+the check counts hits, documents and characters removed and keeps a few distinct matches; then
+it lists the lines of the clean texts that still look like noise (a QQ number, 微信, 公众号, a
+URL, a phone number, an e-mail address, a vendor's name), grouped by identical line and most
+frequent first: the candidates for the next rule.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from docclean.errors import DoccleanError, RejectedInput
+from docclean.pipeline import CleanConfig, Cleaner
+from docclean.record import Record
+from docclean.rules import NoiseRule
+
+SAMPLES_PER_RULE = 3
+# Candidate lines printed; the rest are counted in one sentence.
+MAX_CANDIDATES_SHOWN = 50
+MAX_SHOWN_CHARS = 100
+
+# The vendors and document-sharing sites the built-in rules name (vendor_* and site_watermark
+# in rules/default.toml): a surviving line that names one is a rule's miss, not content.
+KNOWN_VENDOR_NAMES = (
+    "酷乐文行",
+    "百度文库",
+    "道客巴巴",
+    "豆丁网",
+    "原创力文档",
+    "文档投稿赚钱网",
+    "第一范文网",
+    "范文网",
+    "写写帮",
+    "公文易",
+)
+# Categories whose literal (non-regex) patterns are a vendor's or site's name by nature.
+VENDOR_CATEGORIES = ("advertising", "watermark")
+
+# What makes a kept line look like noise. Deliberately looser than the rules: a speech that
+# mentions 微信 is listed for a person to judge, never removed.
+NOISE_SIGNALS: dict[str, re.Pattern[str]] = {
+    "QQ": re.compile(r"(?:QQ|qq|Qq|扣扣)(?:号码|号|群号|群)?\s*[:：]?\s*[1-9]\d{4,11}(?!\d)"),
+    "微信": re.compile(r"微信"),
+    "公众号": re.compile(r"公众号"),
+    "URL": re.compile(
+        r"(?:https?|ftp)://\S+|(?<![A-Za-z0-9@.-])(?:www\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+        r"\.(?:com|cn|net|org|gov|edu|info|top|cc|xyz|vip|io)(?![A-Za-z0-9-])"
+    ),
+    "phone": re.compile(r"(?<!\d)(?:1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8}|400-?\d{3}-?\d{4})(?!\d)"),
+    "e-mail": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+}
+
+
+class RuleCheckError(DoccleanError):
+    """The raw folder to check cannot be read."""
+
+
+@dataclass
+class RuleUse:
+    """What one rule removed over the raw folder."""
+
+    rule: NoiseRule
+    hits: int = 0
+    chars: int = 0
+    documents: int = 0
+    samples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NoiseCandidate:
+    """A kept line that looks like noise; `files` holds where it occurs (first occurrence first)."""
+
+    line: str
+    signals: tuple[str, ...]
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RuleCheck:
+    raw: str
+    files: int
+    uses: list[RuleUse]
+    candidates: list[NoiseCandidate]
+    rejected: list[tuple[str, str]]
+
+
+def vendor_pattern(rules: tuple[NoiseRule, ...]) -> re.Pattern[str]:
+    """The known vendor names plus every literal pattern of an advertising or watermark rule."""
+    literals = [rule.pattern for rule in rules if rule.category in VENDOR_CATEGORIES and not rule.regex]
+    names = sorted({*KNOWN_VENDOR_NAMES, *literals}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(name) for name in names))
+
+
+def noise_signals(line: str, vendors: re.Pattern[str]) -> tuple[str, ...]:
+    found = [name for name, pattern in NOISE_SIGNALS.items() if pattern.search(line)]
+    if vendors.search(line):
+        found.append("vendor")
+    return tuple(found)
+
+
+def raw_files(raw: Path) -> Iterator[Path]:
+    """Regular files under `raw`, in name order; hidden names and symbolic links are skipped, as a run does."""
+    for folder, subfolders, names in os.walk(raw):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(names):
+            path = Path(folder, name)
+            if not name.startswith(".") and path.is_file() and not path.is_symlink():
+                yield path
+
+
+def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
+    """Clean every raw file with the effective rules and gather what each rule did and missed."""
+    if not raw.is_dir():
+        raise RuleCheckError(
+            f"The raw folder {raw} does not exist; pass the folder of raw documents with --raw."
+        )
+    cleaner = Cleaner(CleanConfig(rules_file=rules_file))
+    uses = {rule.id: RuleUse(rule) for rule in cleaner.rules.rules}
+    vendors = vendor_pattern(cleaner.rules.rules)
+    candidates: dict[str, NoiseCandidate] = {}
+    rejected: list[tuple[str, str]] = []
+    files = 0
+    for path in raw_files(raw):
+        files += 1
+        name = path.relative_to(raw).as_posix()
+        try:
+            record = cleaner.clean(path.read_bytes(), name)
+        except RejectedInput as error:
+            rejected.append((name, error.detail))
+            continue
+        except OSError as error:
+            rejected.append((name, f"The file cannot be read ({error.strerror})."))
+            continue
+        _count_removals(record, uses)
+        for line in record.text.split("\n"):
+            signals = noise_signals(line, vendors)
+            if signals:
+                candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
+    ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))
+    return RuleCheck(str(raw), files, list(uses.values()), ranked, rejected)
+
+
+def _count_removals(record: Record, uses: dict[str, RuleUse]) -> None:
+    for removal in record.removed:
+        use = uses[removal.rule]
+        use.hits += 1
+        use.chars += len(removal.text)
+        match = removal.text.strip("\n")
+        if len(use.samples) < SAMPLES_PER_RULE and match not in use.samples:
+            use.samples.append(match)
+    for rule in {removal.rule for removal in record.removed}:
+        uses[rule].documents += 1
+
+
+def _shown(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """One line of at most `limit` characters: line breaks become ↵, the rest is cut with …."""
+    flat = text.replace("\n", "↵")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
+    # Every cell is a Text, never markup: documents contain brackets such as [MASK].
+    console = console or Console()
+    cleaned = check.files - len(check.rejected)
+    # Headings are lines of their own: a table title would wrap to the table's width.
+    console.print(
+        Text(
+            f"Noise rules over {check.raw}: {cleaned} files cleaned, {len(check.rejected)} rejected",
+            style="bold",
+        )
+    )
+    rules = Table()
+    for column in ("rule", "category", "scope"):
+        rules.add_column(column, no_wrap=True)
+    for column in ("hits", "docs", "chars"):
+        rules.add_column(column, justify="right", no_wrap=True)
+    ranked = sorted(check.uses, key=lambda use: (-use.hits, use.rule.id))
+    for use in ranked:
+        rules.add_row(
+            Text(use.rule.id),
+            Text(use.rule.category),
+            Text(use.rule.scope),
+            str(use.hits),
+            str(use.documents),
+            str(use.chars),
+            style=None if use.hits else "dim",
+        )
+    console.print(rules)
+    # Samples below the table, one per line: they stay readable in a narrow terminal.
+    if any(use.samples for use in ranked):
+        console.print(Text(f"Sample matches (up to {SAMPLES_PER_RULE} distinct per rule):"))
+    for use in ranked:
+        if use.samples:
+            console.print(Text(f"{use.rule.id}:", style="bold"))
+            for sample in use.samples:
+                console.print(Text("  ").append(_shown(sample), style="red"))
+    if check.rejected:
+        console.print(Text(f"Rejected files ({len(check.rejected)}):"))
+        for name, detail in check.rejected:
+            console.print(Text(f"  {name}: {detail}"))
+    if not check.candidates:
+        console.print(Text("No kept line looks like noise: no candidate for a new rule."))
+        return
+    shown = check.candidates[:MAX_CANDIDATES_SHOWN]
+    console.print(
+        Text(
+            f"Kept lines that look like noise ({len(check.candidates)}): candidates for a new rule",
+            style="bold",
+        )
+    )
+    lines = Table()
+    lines.add_column("files", justify="right", no_wrap=True)
+    lines.add_column("signals", no_wrap=True)
+    lines.add_column("line", overflow="fold")
+    lines.add_column("first file")
+    for candidate in shown:
+        lines.add_row(
+            str(len(candidate.files)),
+            Text(", ".join(candidate.signals)),
+            Text(_shown(candidate.line)),
+            Text(candidate.files[0]),
+        )
+    console.print(lines)
+    if len(check.candidates) > len(shown):
+        console.print(Text(f"… and {len(check.candidates) - len(shown)} more lines not shown."))

@@ -1,0 +1,155 @@
+"""`docclean rules check`: per-rule counts and samples over a raw folder, and the lines no rule removed."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from docclean.cli import main
+from docclean.errors import DoccleanError
+from docclean.pipeline import Cleaner
+from docclean.rulecheck import (
+    SAMPLES_PER_RULE,
+    RuleCheck,
+    RuleCheckError,
+    check_rules,
+    noise_signals,
+    vendor_pattern,
+)
+from docclean.rules import NoiseRule, load_rules
+from tests.conftest import SAMPLES_DIR
+
+# Long enough that the bounded line rules leave them alone: what the check must surface.
+WECHAT_LINE = (
+    "请XX同志会后在微信群里继续交流学习体会，把今天的会议精神原原本本传达到每一位同志，确保各项任务落到实处。"
+)
+VENDOR_LINE = (
+    "资料来自豆丁网整理的精品合集，欢迎各位同仁参考借鉴并提出宝贵意见和建议，共同提高写作水平和工作能力。"
+)
+SPEECH_HEAD = "在全县工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署全年工作。\n"
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("raw")
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, folder / sample.name)
+    (folder / "会议").mkdir()
+    (folder / "会议" / "a.txt").write_text(SPEECH_HEAD + WECHAT_LINE + "\n" + VENDOR_LINE + "\n", "utf-8")
+    (folder / "会议" / "b.txt").write_text(SPEECH_HEAD + WECHAT_LINE + "\n", "utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / ".hidden.txt").write_text(SPEECH_HEAD + WECHAT_LINE, "utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def check(raw: Path) -> RuleCheck:
+    return check_rules(raw)
+
+
+def test_counts_per_rule_are_what_the_cleaner_removes(check: RuleCheck) -> None:
+    cleaner = Cleaner()
+    records = [cleaner.clean(path.read_bytes(), path.name) for path in sorted(SAMPLES_DIR.glob("*.txt"))]
+    removals = [removal for record in records for removal in record.removed]
+    uses = {use.rule.id: use for use in check.uses}
+
+    assert list(uses) == [rule.id for rule in load_rules().rules]  # every rule, hit or not
+    assert {rule: use.hits for rule, use in uses.items() if use.hits} == Counter(r.rule for r in removals)
+    assert uses["copyright_notice"].chars == sum(
+        len(r.text) for r in removals if r.rule == "copyright_notice"
+    )
+    assert uses["copyright_notice"].documents == 3
+    assert uses["url_inline"].hits == 0 and uses["url_inline"].samples == []
+
+
+def test_samples_are_distinct_matches_without_their_line_breaks(check: RuleCheck) -> None:
+    uses = {use.rule.id: use for use in check.uses}
+    assert (
+        uses["copyright_notice"].samples
+        == [
+            "本文系作者原创投稿，仅供学习参考，请勿照搬照抄！",
+            "本文来源于网络，如有侵权请联系删除。",
+            "仅供学习 禁止外传",
+        ][:SAMPLES_PER_RULE]
+    )
+    assert uses["vendor_line"].samples == ["酷乐文行整理，咨询QQ206157060"]
+
+
+def test_files_checked_and_rejected(check: RuleCheck) -> None:
+    # The five samples, two in a subfolder and the empty file; the hidden file is skipped.
+    assert check.files == 8
+    assert check.rejected == [("empty.txt", "The file holds no text (it is empty or only whitespace).")]
+
+
+def test_kept_lines_that_look_like_noise_are_grouped_most_frequent_first(check: RuleCheck) -> None:
+    wechat, vendor = check.candidates
+    assert wechat.line == WECHAT_LINE.replace("XX", "[MASK]")
+    assert wechat.signals == ("微信",) and wechat.files == ["会议/a.txt", "会议/b.txt"]
+    assert vendor.line == VENDOR_LINE and vendor.signals == ("vendor",) and vendor.files == ["会议/a.txt"]
+
+
+@pytest.mark.parametrize(
+    ("line", "signals"),
+    [
+        ("如需完整版请加QQ：206157060获取", ("QQ",)),
+        ("欢迎关注微信公众号文秘之家", ("微信", "公众号")),
+        ("原文见 https://example.org/a?b=1 ", ("URL",)),
+        ("详见example.com发布的通知", ("URL",)),
+        ("咨询电话 010-12345678", ("phone",)),
+        ("手机13812345678随时联系", ("phone",)),
+        ("投稿请发至 editor@example.com", ("e-mail",)),
+        ("本文由酷乐文行提供", ("vendor",)),
+        # Numbers of a speech are not contacts.
+        ("全年完成投资138123456万元，增长12.5%，2023年新增就业岗位4000个。", ()),
+        ("今年以来我们用好QQ、微博等新媒体开展宣传", ()),
+    ],
+)
+def test_noise_signals(line: str, signals: tuple[str, ...]) -> None:
+    assert noise_signals(line, vendor_pattern(load_rules().rules)) == signals
+
+
+def test_literal_advertising_rules_name_vendors() -> None:
+    shop = NoiseRule("shop_footer", "advertising", "小店出品", "line")
+    assert noise_signals("这是小店出品的材料合集", vendor_pattern((shop,))) == ("vendor",)
+
+
+def test_cli_prints_the_tables_without_reading_document_text_as_markup(
+    raw: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "240")
+    assert main(["rules", "check", "--raw", str(raw)]) == 0
+    out = capsys.readouterr().out
+    assert f"Noise rules over {raw}: 7 files cleaned, 1 rejected" in out
+    for rule in load_rules().rules:
+        assert rule.id in out
+    assert "本文来源于网络，如有侵权请联系删除。" in out
+    assert "Kept lines that look like noise (2): candidates for a new rule" in out
+    # `[MASK]` would vanish if rich read it as a style tag.
+    assert WECHAT_LINE.replace("XX", "[MASK]") in out
+    assert "empty.txt: The file holds no text" in out
+
+
+def test_user_rules_file_is_applied(tmp_path: Path, raw: Path) -> None:
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text(
+        '[[rule]]\nid = "douding_credit"\ncategory = "advertising"\npattern = "资料来自豆丁网"\nscope = "line"\n',
+        "utf-8",
+    )
+    check = check_rules(raw, rules_file)
+    uses = {use.rule.id: use for use in check.uses}
+    assert uses["douding_credit"].hits == 1 and uses["douding_credit"].samples == [VENDOR_LINE]
+    assert [candidate.line for candidate in check.candidates] == [WECHAT_LINE.replace("XX", "[MASK]")]
+
+
+def test_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    with pytest.raises(RuleCheckError) as raised:
+        check_rules(missing)
+    assert isinstance(raised.value, DoccleanError)
+    assert main(["rules", "check", "--raw", str(missing)]) == 1
+    assert capsys.readouterr().err == (
+        f"docclean: The raw folder {missing} does not exist; pass the folder of raw documents with --raw.\n"
+    )
