@@ -29,6 +29,18 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
+def add_curate_options(parser: argparse.ArgumentParser) -> None:
+    """The options `run` and `serve` share: what a curate flow run is given."""
+    parser.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
+    parser.add_argument(
+        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+    )
+    parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes that clean in parallel (default: 1)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docclean",
@@ -39,12 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="Clean the raw folder into the curated dataset (a Prefect flow run)."
     )
-    run.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
-    run.add_argument(
-        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
-    )
-    run.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
-    run.add_argument("--workers", type=int, default=1, help="processes that clean in parallel (default: 1)")
+    add_curate_options(run)
     run.add_argument(
         "--runner",
         choices=("local", "dask"),
@@ -78,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="Serve the curate flow on a cron schedule and curate files dropped into raw/ within seconds.",
     )
-    serve.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
-    serve.add_argument(
-        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
-    )
-    serve.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
-    serve.add_argument("--workers", type=int, default=1, help="processes that clean in parallel (default: 1)")
+    add_curate_options(serve)
     serve.add_argument(
         "--cron", default=None, help="cron schedule of the curate runs (default: every 10 minutes)"
     )
