@@ -53,6 +53,9 @@ _CP1252_TO_BYTE = {
 _TO_LATIN1 = str.maketrans({char: chr(byte) for char, byte in _CP1252_TO_BYTE.items()})
 _C1_CONTROLS = re.compile("[\x80-\x9f]")
 _LATIN_1_RANGE = re.compile("[\x80-\xff]")
+# What `_latin_share` counts, as one class: Latin-1's upper half and the characters cp1252 puts
+# on 0x80-0x9F (“ ” — … among them, which Chinese text uses all the time).
+_LATIN_OR_CP1252 = re.compile(f"[\x80-\xff{''.join(map(re.escape, _CP1252_TO_BYTE))}]")
 
 
 def _encode_cp1252(text: str) -> bytes:
@@ -130,11 +133,12 @@ def _non_ascii(text: str) -> int:
 def _latin_share(sample: str) -> float:
     if not _LATIN_1_RANGE.search(sample):
         return 0.0  # the usual case, found at C speed
-    non_ascii = [char for char in sample if not char.isascii()]
+    # Counted at C speed (a single `×` sends a document here; a Python loop over the sample was
+    # 0.3 ms a document): non-ASCII = all minus what the ascii codec keeps.
+    non_ascii = len(sample) - len(sample.encode("ascii", errors="ignore"))
     if not non_ascii:
         return 0.0
-    latin = sum(1 for char in non_ascii if ord(char) <= 0xFF or char in _CP1252_TO_BYTE)
-    return latin / len(non_ascii)
+    return len(_LATIN_OR_CP1252.findall(sample)) / non_ascii
 
 
 def _name(reversal: _Reversal, text: str) -> str:
