@@ -170,20 +170,34 @@ def record_columns(records: Sequence[Record]) -> dict[str, list[object]]:
     return columns
 
 
+def _struct_list_array(rows: Sequence[tuple[object, ...]], list_type: pa.ListType) -> pa.Array:
+    """A list<struct> column built one struct field at a time from the annotations' attributes.
+
+    The struct fields are named like the annotation dataclasses' attributes. Going through
+    `astuple` and a dict per item cost a tenth of the cleaning itself (astuple deep-copies
+    every field); this builds the same array from flat lists.
+    """
+    items = [item for row in rows for item in row]
+    offsets = [0]
+    for row in rows:
+        offsets.append(offsets[-1] + len(row))
+    struct_type = list_type.value_type
+    children = [pa.array([getattr(item, f.name) for item in items], type=f.type) for f in struct_type]
+    values = pa.StructArray.from_arrays(children, fields=list(struct_type))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=list_type)
+
+
 def records_to_table(
     records: Sequence[Record], mtimes_ns: Iterable[int], ingested_at: object, present: bool = True
 ) -> pa.Table:
-    columns = record_columns(records)
     arrays = []
     for field in DOCUMENT_SCHEMA:
-        if field.name in columns:
-            values = columns[field.name]
-            if pa.types.is_list(field.type):
-                struct = field.type.value_type
-                if pa.types.is_struct(struct):
-                    names = [f.name for f in struct]
-                    values = [[dict(zip(names, item, strict=True)) for item in row] for row in values]
-            arrays.append(pa.array(values, type=field.type))
+        if field.name in RECORD_COLUMNS:
+            values = [getattr(record, field.name) for record in records]
+            if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
+                arrays.append(_struct_list_array(values, field.type))
+            else:
+                arrays.append(pa.array(values, type=field.type))
         elif field.name == "source_mtime_ns":
             arrays.append(pa.array(list(mtimes_ns), type=field.type))
         elif field.name == "ingested_at":

@@ -1,0 +1,482 @@
+"""End-to-end benchmark of `docclean run`: prints figures and PASS/MISS against targets, never asserts.
+
+    python3 bench/run_bench.py [--docs N] [--out bench/out/results.json]
+
+Builds (or reuses) a reproducible synthetic corpus of N documents (default 10,000, ~120 MB)
+from the samples in raw/, then measures, in one run:
+
+  (a) the floor: read, decode with the known codec, opencc t2s, write one zstd Parquet file;
+  (b) `docclean run` end to end (a subprocess, as a user runs it), split into the fixed
+      start-up (a corpus of one document) and the cost per MB;
+  (c) a re-run with nothing new, checking that it wrote nothing (`curated/current` unchanged);
+  (d) peak RSS of each run, on the full corpus and on a tenth of it (is it flat?);
+  (e) one worker against two (`--workers 2`).
+
+`--docs 1000` is the quick run (about two minutes). Everything is written under bench/out/,
+which git ignores; Prefect's state goes to bench/out/prefect-home so that benchmark runs
+neither read nor grow the user's ~/.prefect database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import opencc
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from corpus import Corpus, describe, generate_corpus, link_subset
+
+from docclean.pipeline import Cleaner
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+DEFAULT_DOCS = 10_000
+DEFAULT_SEED = 20_241_123
+MB = 1e6
+
+# The targets of issue 5, for 2 cores and 10,000 documents (~120 MB).
+TARGET_COST_RATIO = 3.0  # end-to-end cost per MB on one core, as a multiple of the floor's
+TARGET_SPEEDUP = 1.7  # two workers against one
+TARGET_RERUN_EXTRA_S = 2.0  # a re-run with nothing new, beyond Prefect's start-up
+TARGET_PEAK_RSS_MB = 500.0
+# "Flat in corpus size": the full corpus may take at most this much more memory than a tenth of it.
+TARGET_RSS_GROWTH = 1.2
+TARGET_STARTUP_S = 5.0
+
+# The same quieting the CLI applies to itself, also for the bare Prefect flow measured beside it.
+QUIET_PREFECT_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_LOGGING_LOG_PRINTS": "false",
+}
+BARE_FLOW = "from prefect import flow\n@flow\ndef noop() -> None:\n    pass\nnoop()\n"
+# /proc is sampled this often for the RSS of the whole process tree (ru_maxrss is per process).
+RSS_SAMPLE_SECONDS = 0.1
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class ProcessRun:
+    """One subprocess: wall time, exit status and memory."""
+
+    label: str
+    command: list[str]
+    seconds: float
+    exit_code: int
+    # ru_maxrss from wait4: the largest single process of the tree (the CLI, the Prefect
+    # server it starts, a pool worker), whichever peaked highest.
+    max_process_rss_mb: float
+    # The sum over the whole process tree, sampled from /proc: what the machine must hold.
+    peak_tree_rss_mb: float
+    output_tail: str = ""
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name in parentheses may hold spaces: the fields after its ')' are fixed.
+        parent = int(stat.rsplit(b")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def _tree_rss_bytes(root: int) -> int:
+    children = _children_by_parent()
+    total = 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        stack += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as handle:
+                total += int(handle.read().split()[1]) * PAGE_BYTES
+        except OSError:
+            continue
+    return total
+
+
+def run_process(label: str, command: Sequence[str], env: dict[str, str], log_dir: Path) -> ProcessRun:
+    """Run `command`, measuring wall time, the per-process peak (wait4) and the tree's peak (/proc)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{label}.log"
+    peak_tree = 0
+    with open(log_path, "wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO_DIR)
+        finished = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak_tree
+            while not finished.is_set():
+                peak_tree = max(peak_tree, _tree_rss_bytes(process.pid))
+                finished.wait(RSS_SAMPLE_SECONDS)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4, not getrusage(RUSAGE_CHILDREN): the latter is a high-water mark over every
+        # child so far, so a small run after a big one would report the big one's memory.
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        finished.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    output = log_path.read_text("utf-8", errors="replace")
+    return ProcessRun(
+        label=label,
+        command=list(command),
+        seconds=seconds,
+        exit_code=process.returncode,
+        max_process_rss_mb=usage.ru_maxrss * 1024 / MB,  # Linux reports KiB
+        peak_tree_rss_mb=peak_tree / MB,
+        output_tail="\n".join(output.strip().splitlines()[-6:]),
+    )
+
+
+@dataclass
+class Bench:
+    """Paths and environment of one benchmark; every run is recorded in `runs`."""
+
+    work: Path
+    env: dict[str, str]
+    runs: list[ProcessRun] = field(default_factory=list)
+
+    def docclean_run(self, label: str, raw: Path, curated: Path, workers: int = 1) -> ProcessRun:
+        command = [sys.executable, "-m", "docclean.cli", "run", "--raw", str(raw), "--curated", str(curated)]
+        command += ["--settle", "0", "--workers", str(workers)]
+        run = run_process(label, command, self.env, self.work / "logs")
+        self.runs.append(run)
+        status = "ok" if run.exit_code == 0 else f"EXIT {run.exit_code}"
+        print(
+            f"  {label:<28} {run.seconds:7.2f} s  rss {run.max_process_rss_mb:6.0f} MB "
+            f"(tree {run.peak_tree_rss_mb:6.0f} MB)  {status}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if run.exit_code != 0:
+            print(run.output_tail, file=sys.stderr)
+        return run
+
+    def bare_prefect_flow(self, label: str) -> ProcessRun:
+        run = run_process(label, [sys.executable, "-c", BARE_FLOW], self.env, self.work / "logs")
+        self.runs.append(run)
+        print(f"  {label:<28} {run.seconds:7.2f} s", file=sys.stderr, flush=True)
+        return run
+
+    def fresh(self, name: str) -> Path:
+        """A curated folder that does not exist yet (removed if a previous benchmark left it)."""
+        path = self.work / name
+        shutil.rmtree(path, ignore_errors=True)
+        return path
+
+
+def measure_floor(corpus: Corpus, out_file: Path) -> float:
+    """Seconds for the least any cleaner must do: read, decode (codec known), t2s, one Parquet file."""
+    to_simplified = opencc.OpenCC("t2s")
+    started = time.perf_counter()
+    names: list[str] = []
+    texts: list[str] = []
+    for f in corpus.files:
+        data = (corpus.raw_dir / f.name).read_bytes()
+        texts.append(to_simplified.convert(data.decode(f.codec)))
+        names.append(f.name)
+    pq.write_table(pa.table({"source_path": names, "text": texts}), out_file, compression="zstd")
+    return time.perf_counter() - started
+
+
+def measure_clean_core(corpus: Corpus) -> float:
+    """Seconds for `Cleaner.clean` alone (bytes already read, no Prefect, no Arrow) over `corpus`."""
+    cleaner = Cleaner()
+    documents = [(f.name, (corpus.raw_dir / f.name).read_bytes()) for f in corpus.files]
+    started = time.perf_counter()
+    for name, data in documents:
+        cleaner.clean(data, name)
+    return time.perf_counter() - started
+
+
+def snapshot_state(curated: Path) -> tuple[str, list[str]]:
+    """What a run that writes nothing must leave as it is: the current link and the snapshots."""
+    return os.readlink(curated / "current"), sorted(p.name for p in (curated / ".snapshots").iterdir())
+
+
+def dataset_counts(curated: Path) -> tuple[int, int]:
+    documents = ds.dataset(curated / "documents", format="parquet").count_rows()
+    rejects = ds.dataset(curated / "rejects", format="parquet").count_rows()
+    return documents, rejects
+
+
+def machine() -> dict[str, object]:
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import prefect
+
+    return {
+        "nproc": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "prefect": prefect.__version__,
+        "pyarrow": pa.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--docs", type=int, default=DEFAULT_DOCS, help=f"documents (default: {DEFAULT_DOCS:,})"
+    )
+    parser.add_argument("--out", type=Path, default=OUT_DIR / "results.json", help="JSON file of the figures")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="corpus seed (default: %(default)s)")
+    args = parser.parse_args()
+    if args.docs < 10:
+        parser.error("--docs must be at least 10 (a tenth of the corpus is measured too)")
+
+    bench_started = time.perf_counter()
+    work = OUT_DIR / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **QUIET_PREFECT_ENV, "PREFECT_HOME": str(OUT_DIR / "prefect-home")}
+    bench = Bench(work, env)
+
+    print("corpus ...", file=sys.stderr, flush=True)
+    generated = time.perf_counter()
+    corpus = generate_corpus(
+        OUT_DIR / f"corpus-{args.docs}-{args.seed}", REPO_DIR / "raw", args.docs, args.seed
+    )
+    generate_seconds = time.perf_counter() - generated
+    one_doc = link_subset(corpus, corpus.files[:1], work / "raw-1")
+    tenth = link_subset(corpus, corpus.files[: args.docs // 10], work / f"raw-{args.docs // 10}")
+    megabytes = corpus.total_bytes / MB
+    print(f"  {describe(corpus)} ({generate_seconds:.1f} s)", file=sys.stderr)
+
+    print("(a) floor and cleaning core, in this process ...", file=sys.stderr, flush=True)
+    floor_seconds = measure_floor(corpus, work / "floor.parquet")
+    print(f"  floor {floor_seconds:.2f} s", file=sys.stderr)
+    core_seconds = measure_clean_core(tenth)
+    print(f"  Cleaner.clean over a tenth {core_seconds:.2f} s", file=sys.stderr)
+
+    print("(b) start-up: a bare Prefect flow, then docclean on one document ...", file=sys.stderr, flush=True)
+    # The first run of a fresh PREFECT_HOME creates Prefect's database: a one-time cost, not start-up.
+    bench.bare_prefect_flow("prefect-warm-up")
+    prefect_bare = statistics.median(bench.bare_prefect_flow(f"prefect-bare-{i}").seconds for i in (1, 2))
+    bench.docclean_run("warm-up-1-doc", one_doc.raw_dir, bench.fresh("curated-warm-up"))
+    startup_runs = [
+        bench.docclean_run(f"startup-1-doc-{i}", one_doc.raw_dir, bench.fresh(f"curated-1-doc-{i}"))
+        for i in (1, 2, 3)
+    ]
+    startup = statistics.median(r.seconds for r in startup_runs)
+    small_curated = work / "curated-1-doc-3"
+    rerun_small = statistics.median(
+        bench.docclean_run(f"rerun-1-doc-{i}", one_doc.raw_dir, small_curated).seconds for i in (1, 2)
+    )
+
+    print(f"(b, d) full corpus, one worker ({megabytes:.0f} MB) ...", file=sys.stderr, flush=True)
+    curated_one = bench.fresh("curated-full-1-worker")
+    full_one = bench.docclean_run("full-1-worker", corpus.raw_dir, curated_one)
+    documents, rejects = dataset_counts(curated_one)
+
+    print("(c) re-run with nothing new ...", file=sys.stderr, flush=True)
+    before = snapshot_state(curated_one)
+    reruns = [bench.docclean_run(f"rerun-full-{i}", corpus.raw_dir, curated_one) for i in (1, 2)]
+    rerun = statistics.median(r.seconds for r in reruns)
+    wrote_nothing = snapshot_state(curated_one) == before
+
+    print("(d) a tenth of the corpus, one worker (memory flat?) ...", file=sys.stderr, flush=True)
+    tenth_run = bench.docclean_run("tenth-1-worker", tenth.raw_dir, bench.fresh("curated-tenth-1-worker"))
+
+    print("(e) full corpus, two workers ...", file=sys.stderr, flush=True)
+    curated_two = bench.fresh("curated-full-2-workers")
+    full_two = bench.docclean_run("full-2-workers", corpus.raw_dir, curated_two)
+    documents_two, rejects_two = dataset_counts(curated_two)
+
+    # Derived figures. Cost per MB is what a run takes beyond its fixed start-up.
+    floor_per_mb = floor_seconds / megabytes
+    core_per_mb = core_seconds / (tenth.total_bytes / MB)
+    one_per_mb = (full_one.seconds - startup) / megabytes
+    two_per_mb = (full_two.seconds - startup) / megabytes
+    tenth_per_mb = (tenth_run.seconds - startup) / (tenth.total_bytes / MB)
+    speedup = one_per_mb / two_per_mb
+    rss_growth = full_one.max_process_rss_mb / tenth_run.max_process_rss_mb
+    docclean_runs = [r for r in bench.runs if not r.label.startswith("prefect")]
+    peak_rss = max(r.max_process_rss_mb for r in docclean_runs)
+    peak_tree = max(r.peak_tree_rss_mb for r in docclean_runs)
+    rerun_extra = rerun - rerun_small
+
+    measurements = [
+        ("corpus", f"{args.docs:,} docs, {megabytes:.1f} MB", ""),
+        ("floor (a): read+decode+t2s+parquet", f"{floor_seconds:.1f} s", f"{floor_per_mb * 1000:.0f} ms/MB"),
+        ("Cleaner.clean alone (a tenth)", f"{core_seconds:.1f} s", f"{core_per_mb * 1000:.0f} ms/MB"),
+        ("bare Prefect flow (start-up)", f"{prefect_bare:.2f} s", ""),
+        ("docclean start-up (1 doc)", f"{startup:.2f} s", ""),
+        (
+            "docclean run, 1 worker",
+            f"{full_one.seconds:.1f} s",
+            f"{args.docs / full_one.seconds:.0f} docs/s, {megabytes / full_one.seconds:.2f} MB/s",
+        ),
+        (
+            "  beyond start-up",
+            f"{full_one.seconds - startup:.1f} s",
+            f"{args.docs / (full_one.seconds - startup):.0f} docs/s, {one_per_mb * 1000:.0f} ms/MB",
+        ),
+        ("  a tenth of the corpus", f"{tenth_run.seconds:.1f} s", f"{tenth_per_mb * 1000:.0f} ms/MB"),
+        (
+            "docclean run, 2 workers",
+            f"{full_two.seconds:.1f} s",
+            f"{args.docs / full_two.seconds:.0f} docs/s, {megabytes / full_two.seconds:.2f} MB/s",
+        ),
+        ("e2e per MB / floor per MB (1 worker)", f"{one_per_mb / floor_per_mb:.2f}x", ""),
+        (
+            "2 vs 1 worker speed-up",
+            f"{speedup:.2f}x",
+            f"wall clock {full_one.seconds / full_two.seconds:.2f}x",
+        ),
+        (
+            "re-run, nothing new",
+            f"{rerun:.2f} s",
+            f"1-doc re-run {rerun_small:.2f} s, wrote nothing: {wrote_nothing}",
+        ),
+        (
+            "peak RSS, 1 worker",
+            f"{full_one.max_process_rss_mb:.0f} MB",
+            f"tenth {tenth_run.max_process_rss_mb:.0f} MB, 1 doc {startup_runs[-1].max_process_rss_mb:.0f} MB; "
+            f"tree {full_one.peak_tree_rss_mb:.0f} MB",
+        ),
+        (
+            "peak RSS, 2 workers",
+            f"{full_two.max_process_rss_mb:.0f} MB",
+            f"tree {full_two.peak_tree_rss_mb:.0f} MB",
+        ),
+        (
+            "rows written",
+            f"{documents:,} + {rejects} rejects",
+            f"2 workers: {documents_two:,} + {rejects_two} rejects",
+        ),
+    ]
+    targets = [
+        (
+            "e2e cost/MB on 1 core <= 3x floor",
+            f"{one_per_mb / floor_per_mb:.2f}x",
+            one_per_mb / floor_per_mb <= TARGET_COST_RATIO,
+        ),
+        ("2 workers >= 1.7x one (beyond start-up)", f"{speedup:.2f}x", speedup >= TARGET_SPEEDUP),
+        (
+            "re-run <= 2 s beyond start-up",
+            f"+{rerun_extra:.2f} s",
+            rerun_extra <= TARGET_RERUN_EXTRA_S and wrote_nothing,
+        ),
+        (
+            "peak RSS <= 500 MB and flat",
+            f"{peak_rss:.0f} MB, x{rss_growth:.2f} for 10x docs",
+            peak_rss <= TARGET_PEAK_RSS_MB and rss_growth <= TARGET_RSS_GROWTH,
+        ),
+        ("fixed start-up <= 5 s", f"{startup:.2f} s", startup <= TARGET_STARTUP_S),
+    ]
+
+    width = max(len(name) for name, *_ in measurements + targets)
+    print()
+    print(f"docclean benchmark: {machine()['cpu_model']}, {os.cpu_count()} cores")
+    print("-" * (width + 50))
+    for name, value, note in measurements:
+        print(f"{name:<{width}}  {value:>18}  {note}")
+    print("-" * (width + 50))
+    for name, value, ok in targets:
+        print(f"{name:<{width}}  {value:>18}  {verdict(ok)}")
+    print("-" * (width + 50))
+    total_seconds = time.perf_counter() - bench_started
+    print(f"benchmark took {total_seconds / 60:.1f} min; figures in {args.out}")
+
+    results = {
+        "machine": machine(),
+        "parameters": {"docs": args.docs, "seed": args.seed, "corpus_dir": str(corpus.raw_dir)},
+        "corpus": {
+            "documents": args.docs,
+            "bytes": corpus.total_bytes,
+            "encodings": {
+                label: sum(1 for f in corpus.files if f.encoding == label)
+                for label in dict.fromkeys(f.encoding for f in corpus.files)
+            },
+            "generate_seconds": generate_seconds,
+        },
+        "floor": {"seconds": floor_seconds, "seconds_per_mb": floor_per_mb},
+        "clean_core_tenth": {
+            "seconds": core_seconds,
+            "seconds_per_mb": core_per_mb,
+            "bytes": tenth.total_bytes,
+        },
+        "prefect_bare_flow_seconds": prefect_bare,
+        "startup_seconds": startup,
+        "full_1_worker": {
+            "seconds": full_one.seconds,
+            "docs_per_second": args.docs / full_one.seconds,
+            "mb_per_second": megabytes / full_one.seconds,
+            "seconds_per_mb_beyond_startup": one_per_mb,
+            "rows": documents,
+            "rejects": rejects,
+        },
+        "tenth_1_worker": {"seconds": tenth_run.seconds, "seconds_per_mb_beyond_startup": tenth_per_mb},
+        "full_2_workers": {
+            "seconds": full_two.seconds,
+            "docs_per_second": args.docs / full_two.seconds,
+            "mb_per_second": megabytes / full_two.seconds,
+            "seconds_per_mb_beyond_startup": two_per_mb,
+            "rows": documents_two,
+            "rejects": rejects_two,
+        },
+        "cost_ratio_to_floor": one_per_mb / floor_per_mb,
+        "speedup_2_workers": speedup,
+        "speedup_2_workers_wall_clock": full_one.seconds / full_two.seconds,
+        "rerun": {
+            "seconds": rerun,
+            "one_doc_rerun_seconds": rerun_small,
+            "extra_seconds": rerun_extra,
+            "wrote_nothing": wrote_nothing,
+        },
+        "peak_rss_mb": {
+            "max_process": peak_rss,
+            "max_tree": peak_tree,
+            "full_1_worker": full_one.max_process_rss_mb,
+            "tenth_1_worker": tenth_run.max_process_rss_mb,
+            "full_2_workers": full_two.max_process_rss_mb,
+            "growth_tenth_to_full": rss_growth,
+        },
+        "targets": {name: {"value": value, "pass": ok} for name, value, ok in targets},
+        "runs": [asdict(r) for r in bench.runs],
+        "benchmark_seconds": total_seconds,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
