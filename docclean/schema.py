@@ -174,8 +174,8 @@ def _struct_list_array(rows: Sequence[tuple[object, ...]], list_type: pa.ListTyp
     """A list<struct> column built one struct field at a time from the annotations' attributes.
 
     The struct fields are named like the annotation dataclasses' attributes. Going through
-    `astuple` and a dict per item cost a tenth of the cleaning itself (astuple deep-copies
-    every field); this builds the same array from flat lists.
+    `astuple` (which deep-copies every field) and a dict per item took 1.3 ms a document, 8% of
+    the cleaning itself on the benchmark corpus; this builds the same array in a sixth of that.
     """
     items = [item for row in rows for item in row]
     offsets = [0]

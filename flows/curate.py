@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import PIPELINE_VERSION
 from docclean.errors import RejectedInput
@@ -165,6 +168,21 @@ def clean_batch(
     if executor is None:
         return clean_and_write(entries, config, part, ingested_at, doc_ids)
     return executor.submit(clean_and_write, entries, config, part, ingested_at, doc_ids).result()
+
+
+def _batches_in_flight(executor: Executor | None) -> int | None:
+    """How many batches may run at once in the flow's process; None when something else bounds them.
+
+    Prefect's default task runner gives every submitted task a thread of its own, with no bound.
+    Batches cleaning in those threads share one GIL, so running them together gains nothing and
+    keeps every batch's documents in memory at once: 1.5 GB at 10,000 documents (bench/). One
+    at a time keeps memory flat. A process pool (--workers) or a Dask cluster runs only as many
+    as it has workers; waiting threads there hold nothing but their batch's file list.
+    """
+    if executor is not None:
+        return None
+    context = FlowRunContext.get()
+    return 1 if context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner) else None
 
 
 def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
@@ -404,8 +422,25 @@ def curate(
             rejects = list(problem_rejects)
             executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 and plan.to_clean else None
             try:
-                futures = [
-                    clean_batch.submit(
+                limit = _batches_in_flight(executor)
+                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry]]] = deque()
+                done = 0
+
+                def collect_oldest() -> None:
+                    nonlocal done
+                    future, batch = in_flight.popleft()
+                    outcome = future.result()
+                    rejects.extend(outcome.rejects)
+                    summary.add_batch(outcome)
+                    done += len(batch)
+                    report_progress = progress.hook.get()
+                    if report_progress:
+                        report_progress(done, len(plan.to_clean))
+
+                for batch in make_batches(plan.to_clean):
+                    while limit is not None and len(in_flight) >= limit:
+                        collect_oldest()
+                    future = clean_batch.submit(
                         batch,
                         config,
                         writer.next_part("documents"),
@@ -413,17 +448,9 @@ def curate(
                         {e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids},
                         executor,
                     )
-                    for batch in make_batches(plan.to_clean)
-                ]
-                done = 0
-                for future, batch in zip(futures, make_batches(plan.to_clean), strict=True):
-                    outcome = future.result()
-                    rejects += outcome.rejects
-                    summary.add_batch(outcome)
-                    done += len(batch)
-                    report_progress = progress.hook.get()
-                    if report_progress:
-                        report_progress(done, len(plan.to_clean))
+                    in_flight.append((future, batch))
+                while in_flight:
+                    collect_oldest()
             finally:
                 if executor:
                     executor.shutdown()
