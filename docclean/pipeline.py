@@ -35,6 +35,13 @@ class CleanConfig:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rules_file: Path | None = field(default=None)
 
+    def check_size(self, size: int) -> None:
+        """Reject a file over the size limit; the curate flow calls it before reading the file."""
+        if size > self.max_file_bytes:
+            raise RejectedInput(
+                "too_large", f"The file is {size:,} bytes, over the limit of {self.max_file_bytes:,} bytes."
+            )
+
 
 def make_doc_id(source_path: str, source_sha256: str) -> str:
     """The id a document gets when it is first seen; the curate flow keeps it across renames."""
@@ -60,11 +67,7 @@ class Cleaner:
     def clean(self, data: bytes, source_path: str, doc_id: str | None = None) -> Record:
         """Clean one document. Raises RejectedInput for a file that cannot become a document."""
         sha = hashlib.sha256(data).hexdigest()
-        if len(data) > self.config.max_file_bytes:
-            raise RejectedInput(
-                "too_large",
-                f"The file is {len(data):,} bytes, over the limit of {self.config.max_file_bytes:,} bytes.",
-            )
+        self.config.check_size(len(data))
         decoded = decode_bytes(data)
         if not decoded.text.strip():
             raise RejectedInput("empty", "The file holds no text (it is empty or only whitespace).")

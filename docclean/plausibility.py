@@ -21,6 +21,7 @@ Tables are immutable frozensets built once at import (some 50 ms).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
@@ -144,15 +145,9 @@ def outside_level1_share(text: str) -> float:
     Hanzi and symbols (0.5 and more). Traditional text scores high too, so this is a cheap
     signal to look closer, not a verdict.
     """
-    total = 0
-    outside = 0
-    for char, count in Counter(text).items():
-        if char in NEUTRAL:
-            continue
-        total += count
-        if char not in GB2312_LEVEL1 and not _is_common_punctuation(char):
-            outside += count
-    return outside / total if total else 0.0
+    return _informative_share(
+        text, lambda char: char not in GB2312_LEVEL1 and not _is_common_punctuation(char)
+    )
 
 
 def unreadable_share(text: str) -> float:
@@ -161,12 +156,20 @@ def unreadable_share(text: str) -> float:
     Text has practically none; binary data read as UTF-16 has 7% and more, whatever else
     its random code units happen to be.
     """
+    return _informative_share(text, lambda char: char_weight(char) == NEVER)
+
+
+def _informative_share(text: str, selected: Callable[[str], bool]) -> float:
+    """Share of the informative (non-ASCII-neutral) characters of `text` that `selected` picks.
+
+    Counting first keeps the Python work proportional to the distinct characters, not the length.
+    """
     total = 0
-    unreadable = 0
+    picked = 0
     for char, count in Counter(text).items():
         if char in NEUTRAL:
             continue
         total += count
-        if char_weight(char) == NEVER:
-            unreadable += count
-    return unreadable / total if total else 0.0
+        if selected(char):
+            picked += count
+    return picked / total if total else 0.0

@@ -7,7 +7,6 @@ loads the dataset with pyarrow sees what each column means without the README.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple
 
 import pyarrow as pa
 
@@ -152,22 +151,6 @@ REJECT_SCHEMA = pa.schema(
 )
 
 RECORD_COLUMNS = [f.name for f in _RECORD_FIELDS]
-REJECT_RECORD_COLUMNS = ["source_path", "source_sha256", "reason", "detail"]
-
-
-def _as_python(value: object) -> object:
-    if isinstance(value, tuple):
-        return [astuple(v) if hasattr(v, "__dataclass_fields__") else v for v in value]
-    return value
-
-
-def record_columns(records: Sequence[Record]) -> dict[str, list[object]]:
-    """The record fields of many records as columns, in DOCUMENT_SCHEMA order."""
-    columns: dict[str, list[object]] = {name: [] for name in RECORD_COLUMNS}
-    for record in records:
-        for name in RECORD_COLUMNS:
-            columns[name].append(_as_python(getattr(record, name)))
-    return columns
 
 
 def _struct_list_array(rows: Sequence[tuple[object, ...]], list_type: pa.ListType) -> pa.Array:

@@ -91,11 +91,7 @@ def _cleaner(config: CleanConfig) -> Cleaner:
 def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
     """Read one raw file and clean it; every failure becomes a Reject naming the cause."""
     try:
-        if entry.size > config.max_file_bytes:
-            raise RejectedInput(
-                "too_large",
-                f"The file is {entry.size:,} bytes, over the limit of {config.max_file_bytes:,} bytes.",
-            )
+        config.check_size(entry.size)
         with open(entry.abs_path, "rb") as handle:
             data = handle.read(config.max_file_bytes + 1)
         return _cleaner(config).clean(data, entry.rel_path)
