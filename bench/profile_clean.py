@@ -1,10 +1,12 @@
 """Time (and optionally profile) `Cleaner.clean` alone over the benchmark corpus, in one process.
 
-    python3 bench/profile_clean.py [--docs N] [--repeat R] [--profile bench/out/clean_profile.txt]
+    python3 bench/profile_clean.py [--docs N] [--repeat R] [--stages] [--profile bench/out/clean_profile.txt]
 
 Reads every file into memory first, so the figure is the cleaning core's cost without I/O,
 Prefect or Arrow: the number to watch when changing anything in docclean/*.py. The corpus is
-the one run_bench.py builds (same seed, cached under bench/out/).
+the one run_bench.py builds (same seed, cached under bench/out/). `--stages` also times each
+stage alone, fed with the previous stage's output, in ms per MB of raw bytes: the figure to
+compare with the floor's (about 20 ms/MB) when working on one stage.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from pathlib import Path
 
 from corpus import describe, generate_corpus
 
+from docclean.decode import decode_bytes
+from docclean.noise import strip_noise
+from docclean.normalize import normalize_text
 from docclean.pipeline import Cleaner
+from docclean.placeholders import replace_placeholders
+from docclean.structure import find_structure
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -31,6 +38,7 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=1000, help="documents in the corpus (default: 1000)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="corpus seed (default: run_bench's)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the median is printed")
+    parser.add_argument("--stages", action="store_true", help="also time each stage alone, in ms/MB")
     parser.add_argument(
         "--profile", type=Path, help="also write a pyinstrument text profile of one pass here"
     )
@@ -56,6 +64,8 @@ def main() -> int:
         f"Cleaner.clean: {seconds:.2f} s for {len(documents):,} docs, {megabytes:.1f} MB: "
         f"{len(documents) / seconds:,.0f} docs/s, {megabytes / seconds:.2f} MB/s (median of {args.repeat})"
     )
+    if args.stages:
+        time_stages(cleaner, [data for _, data in documents], megabytes, args.repeat)
     if args.profile:
         from pyinstrument import Profiler
 
@@ -67,6 +77,30 @@ def main() -> int:
         args.profile.write_text(profiler.output_text(unicode=True, color=False), "utf-8")
         print(f"profile written to {args.profile}")
     return 0
+
+
+def time_stages(cleaner: Cleaner, raw: list[bytes], megabytes: float, repeat: int) -> None:
+    """Each stage over every document, fed with the previous stage's output; median of `repeat`."""
+    stages = (
+        ("decode", lambda data: decode_bytes(data).text),
+        ("normalize", lambda text: normalize_text(text, cleaner.converters).text),
+        ("noise", lambda text: strip_noise(text, cleaner.rules).text),
+        ("placeholders", lambda text: replace_placeholders(text, cleaner.config.placeholder_token).text),
+        ("structure", find_structure),
+    )
+    inputs: list = raw
+    total = 0.0
+    for name, stage in stages:
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            outputs = [stage(item) for item in inputs]
+            timings.append(time.perf_counter() - started)
+        seconds = statistics.median(timings)
+        total += seconds
+        print(f"  {name:<13} {seconds * 1000 / megabytes:8.1f} ms/MB")
+        inputs = outputs
+    print(f"  {'all stages':<13} {total * 1000 / megabytes:8.1f} ms/MB")
 
 
 if __name__ == "__main__":
