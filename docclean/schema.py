@@ -6,6 +6,7 @@ loads the dataset with pyarrow sees what each column means without the README.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
@@ -165,7 +166,12 @@ def _struct_list_array(rows: Sequence[tuple[object, ...]], list_type: pa.ListTyp
     for row in rows:
         offsets.append(offsets[-1] + len(row))
     struct_type = list_type.value_type
-    children = [pa.array([getattr(item, f.name) for item in items], type=f.type) for f in struct_type]
+    names = [f.name for f in struct_type]
+    # attrgetter and zip transpose the items into columns in C: a getattr per value in a Python
+    # loop cost 15 ms per MB of documents rich in placeholders. Every struct has several fields,
+    # so attrgetter returns tuples.
+    columns = list(zip(*map(operator.attrgetter(*names), items), strict=True)) if items else [()] * len(names)
+    children = [pa.array(column, type=f.type) for f, column in zip(struct_type, columns, strict=True)]
     values = pa.StructArray.from_arrays(children, fields=list(struct_type))
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=list_type)
 

@@ -7,6 +7,8 @@ results for a file edited in place.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 from collections import Counter, deque
@@ -132,6 +134,31 @@ def clean_and_write(
     entries: list[RawEntry], config: CleanConfig, part: Path, ingested_at: datetime, doc_ids: dict[str, str]
 ) -> BatchOutcome:
     """Clean a batch and write its documents to one part file of the staged snapshot."""
+    with _cyclic_gc_paused():
+        return _clean_and_write(entries, config, part, ingested_at, doc_ids)
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Hold Python's cycle collector for the length of one batch.
+
+    A batch allocates millions of small objects (annotations, then their Arrow columns) that
+    form no cycles, yet the allocation bursts re-trigger the collector over the whole heap:
+    building a batch's Arrow table took 3x longer with it running. A batch is bounded
+    (BATCH_BYTES), so whatever cycles it makes wait one batch for the collector's next pass.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _clean_and_write(
+    entries: list[RawEntry], config: CleanConfig, part: Path, ingested_at: datetime, doc_ids: dict[str, str]
+) -> BatchOutcome:
     outcome = BatchOutcome()
     records: list[Record] = []
     mtimes: list[int] = []
