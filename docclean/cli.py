@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docclean.errors import DoccleanError
 from docclean.pipeline import DEFAULT_MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from flows.server import TemporaryPrefectServer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -146,24 +149,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 def command_run(args: argparse.Namespace) -> int:
     if not args.verbose:
         _quiet_prefect()
+    from flows.server import TemporaryPrefectServer
+
+    # Launched before Prefect is imported, so that it boots while the rest loads.
+    server = None if os.environ.get("PREFECT_API_URL") else TemporaryPrefectServer()
+    if server is not None:
+        server.launch()
+    try:
+        return _run_curate(args, server)
+    finally:
+        if server is not None:
+            server.stop()
+            os.environ.pop("PREFECT_API_URL", None)
+
+
+def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None) -> int:
     from docclean.rules import load_rules
     from flows.scan import DEFAULT_SETTLE_SECONDS
 
-    load_rules(Path(args.rules) if args.rules else None)  # a bad rules file fails before Prefect starts
+    load_rules(Path(args.rules) if args.rules else None)  # a bad rules file fails before Prefect runs
     from docclean.console import print_summary, progress_bar
     from flows import progress
     from flows.curate import curate
+    from flows.runners import check_shared_api, dask_task_runner
+    from flows.server import adopt_temporary_server
 
+    temporary_api = server is not None and adopt_temporary_server(server)
     flow_run = curate
-    api: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if args.runner == "dask":
-        from flows.runners import dask_task_runner, shared_api
-
+        check_shared_api(args.address, temporary_api)
         flow_run = curate.with_options(
             task_runner=dask_task_runner(args.address, args.workers if args.workers > 1 else None)
         )
-        api = shared_api(args.address)
-    with api, progress_bar() as advance:
+    with progress_bar() as advance:
         token = progress.hook.set(advance)
         try:
             summary = flow_run(

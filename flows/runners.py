@@ -3,15 +3,15 @@
 On Dask, each worker runs its batch tasks through Prefect too, and reports them to the API the
 worker's own settings name. With Prefect's embedded API that is nothing, so every worker would
 start a temporary server of its own and its task runs would go missing from the UI (a known
-Prefect issue). `shared_api` therefore gives the flow and the workers one API: the configured
-server if there is one, else a temporary server whose address the workers inherit.
+Prefect issue). The flow and the workers therefore share one API: the configured server if
+there is one, else the temporary server `docclean run` starts, whose address (PREFECT_API_URL
+in the environment) the LocalCluster's workers inherit. Workers of an existing cluster cannot
+reach that loopback server: `check_shared_api` says so before anything runs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 from docclean.errors import DoccleanError
 
@@ -42,26 +42,10 @@ def dask_task_runner(address: str | None, workers: int | None):  # -> prefect_da
     )
 
 
-@contextlib.contextmanager
-def shared_api(address: str | None) -> Iterator[None]:
-    if os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    if address:
+def check_shared_api(address: str | None, api_is_temporary: bool) -> None:
+    """Workers of an existing cluster cannot reach a temporary API on this machine's loopback."""
+    if address and api_is_temporary:
         raise RunnerError(
             f"Workers of the Dask cluster at {address} must report to the same Prefect API as this client: "
             "set PREFECT_API_URL (for example to a server started with `prefect server start`) here and on the workers."
         )
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start()
-    # Set in the environment too: the LocalCluster's worker processes inherit it when they start.
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        del os.environ["PREFECT_API_URL"]
-        server.stop()

@@ -1,31 +1,47 @@
-"""A local Prefect server for `docclean serve` when the user has not configured one.
+"""Prefect servers that docclean starts itself, on loopback, when the user has not configured one.
 
-Prefect's ephemeral API runs flows but schedules nothing: cron runs need a real server with its
-scheduler service. This starts `prefect server start` on loopback with its database under a
-folder the user can see, waits until it answers, and stops it cleanly.
+- `LocalPrefectServer`, for `docclean serve`: Prefect's ephemeral API runs flows but schedules
+  nothing, and cron runs need a real server with its scheduler service. This runs `prefect
+  server start` with its database under a folder the user can see.
+- `TemporaryPrefectServer`, for `docclean run`: the same temporary API Prefect starts by itself
+  when PREFECT_API_URL is unset, but launched first thing, before Prefect is imported. Prefect
+  launches it only when the flow first asks for a client, after importing its whole server
+  package in the calling process (4 s on a 2-core machine) just to do so; launched first, the
+  server boots while the CLI imports Prefect, pyarrow and opencc and compiles the rules, and the
+  fixed cost of a run halves.
+
+Both wait until the server answers and stop it cleanly.
 """
 
 from __future__ import annotations
 
+import abc
+import atexit
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 from docclean.errors import DoccleanError
 
 # The server migrates its SQLite database on first start; on a 2-core machine that has taken
 # up to 20 s, so a minute leaves room for a slow disk without hanging forever.
 HEALTH_TIMEOUT_SECONDS = 60.0
+# Every poll before the server answers is start-up time a user waits through.
+HEALTH_POLL_SECONDS = 0.1
+# uvicorn's exit status when its port was taken between our probe and its bind.
+_PORT_IN_USE_STATUS = 3
 
 
 class ServerError(DoccleanError):
-    """The local Prefect server could not be started."""
+    """A local Prefect server could not be started."""
 
 
 def free_loopback_port() -> int:
@@ -34,55 +50,65 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class LocalPrefectServer:
-    def __init__(self, state_dir: Path, port: int | None = None) -> None:
-        self.state_dir = state_dir.resolve()
+class _ServerProcess(abc.ABC):
+    """A Prefect server in a child process of its own session, reached on a loopback port."""
+
+    def __init__(self, port: int | None = None) -> None:
         self.port = port or free_loopback_port()
-        self.api_url = f"http://127.0.0.1:{self.port}/api"
-        self.ui_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = self.state_dir / "server.log"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @abc.abstractmethod
+    def command(self) -> list[str]: ...
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("PREFECT_API_URL", None)
-        env.update(
-            PREFECT_HOME=str(self.state_dir),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PREFECT_SERVER_API_HOST="127.0.0.1",
-            PREFECT_SERVER_API_PORT=str(self.port),
-        )
+        env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
         return env
 
+    @abc.abstractmethod
+    def open_log(self) -> IO[bytes]:
+        """Where the server's output goes; launch closes the returned handle once the child has it."""
+
+    @abc.abstractmethod
+    def describe_log(self) -> str:
+        """Where to look (or what was printed) when the server failed."""
+
+    def launch(self) -> None:
+        """Start the server without waiting for it: `wait_healthy` does that."""
+        with self.open_log() as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child process writes to it until stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "prefect",
-                "server",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.environment(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        self.launch()
         self.wait_healthy()
 
     def wait_healthy(self, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                if self.process.returncode == _PORT_IN_USE_STATUS:
+                    self.port = free_loopback_port()
+                    self.launch()
+                    continue
                 raise ServerError(
-                    f"The local Prefect server exited with status {self.process.returncode}; see {self.log_path}."
+                    f"The local Prefect server exited with status {self.process.returncode}; "
+                    f"{self.describe_log()}."
                 )
             try:
                 with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
@@ -90,10 +116,10 @@ class LocalPrefectServer:
                         return
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.5)
+            time.sleep(HEALTH_POLL_SECONDS)
         self.stop()
         raise ServerError(
-            f"The local Prefect server did not answer within {timeout:.0f} s; see {self.log_path}."
+            f"The local Prefect server did not answer within {timeout:.0f} s; {self.describe_log()}."
         )
 
     def stop(self) -> None:
@@ -105,3 +131,114 @@ class LocalPrefectServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+class LocalPrefectServer(_ServerProcess):
+    def __init__(self, state_dir: Path, port: int | None = None) -> None:
+        super().__init__(port)
+        self.state_dir = state_dir.resolve()
+        self.log_path = self.state_dir / "server.log"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env.update(
+            PREFECT_HOME=str(self.state_dir),
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(self.port),
+        )
+        return env
+
+    def open_log(self) -> IO[bytes]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        return open(self.log_path, "ab")
+
+    def describe_log(self) -> str:
+        return f"see {self.log_path}"
+
+
+class TemporaryPrefectServer(_ServerProcess):
+    """Prefect's temporary API (no UI, no services), as Prefect itself runs it, for one run.
+
+    It keeps Prefect's usual database (PREFECT_HOME), so runs stay visible to a later `prefect
+    server start`. Stopped at interpreter exit at the latest: registered with atexit before
+    Prefect is imported, it is stopped after Prefect's own exit handlers flush logs and events.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(port)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - read when the server fails
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "prefect.server.api.server:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        # What Prefect's own SubprocessASGIServer sets: an API without UI or background services.
+        env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+        return env
+
+    def open_log(self) -> IO[bytes]:
+        self._log.seek(0)
+        self._log.truncate()
+        return os.fdopen(os.dup(self._log.fileno()), "ab")
+
+    def describe_log(self) -> str:
+        self._log.seek(0)
+        tail = self._log.read()[-2000:].decode("utf-8", "replace").strip()
+        return f"its output was: {tail}" if tail else "it printed nothing"
+
+    def launch(self) -> None:
+        super().launch()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        super().stop()
+        atexit.unregister(self.stop)
+
+
+def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:
+    """Point Prefect at `server`, launched before Prefect was imported, and wait until it answers.
+
+    Unless Prefect's settings name an API already (a profile, a .env or prefect.toml file: only
+    now that Prefect is imported can that be known): then `server` is stopped unused and False
+    returned. The address also goes into the environment, which a LocalCluster's worker
+    processes inherit.
+    """
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        server.stop()
+        return False
+    os.environ["PREFECT_API_URL"] = server.api_url
+    # Prefect read its settings when it was imported; its process-wide context must see the URL.
+    refresh_global_settings_context()
+    server.wait_healthy()
+    return True

@@ -16,7 +16,7 @@ from tests.conftest import SAMPLES_DIR
 
 pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip install 'docclean[dask]')")
 
-# INFO logs show every temporary Prefect server that starts, so the test can count them.
+# INFO logs show every temporary Prefect server that Prefect starts, so the test can see them.
 ENV = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}, "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
@@ -34,8 +34,9 @@ def _curate(tmp_path: Path, name: str, *args: str) -> list[dict]:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    # One Prefect API for client and workers: no worker started a temporary server of its own.
-    assert result.stderr.count("Starting temporary server") == 1
+    # One Prefect API for client and workers, the temporary server docclean starts itself:
+    # neither Prefect in the client nor any worker started a temporary server of its own.
+    assert "Starting temporary server" not in result.stderr
     rows = ds.dataset(folder / "curated" / "documents").to_table().to_pylist()
     for row in rows:
         del row["ingested_at"], row["source_mtime_ns"]  # when, not what
