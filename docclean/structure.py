@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -41,6 +41,21 @@ class OutlineMarker:
 class StructureTables:
     doc_types: tuple[str, ...]
     markers: tuple[OutlineMarker, ...]
+    # All markers as one alternation in rank order: one `match` a line instead of one per marker
+    # (alternatives are tried in order, so the first marker that matches still wins). Each
+    # marker is wrapped in a group, the last to close when it matches: `lastindex` names it.
+    any_marker: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    rank_by_group: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rank_by_group: dict[int, int] = {}
+        group = 1
+        for rank, marker in enumerate(self.markers):
+            rank_by_group[group] = rank
+            group += 1 + marker.pattern.groups
+        pattern = "|".join(f"({marker.pattern.pattern})" for marker in self.markers) or "(?!)"
+        object.__setattr__(self, "any_marker", re.compile(pattern))
+        object.__setattr__(self, "rank_by_group", rank_by_group)
 
 
 @cache
@@ -100,11 +115,11 @@ def find_doc_type(title: str, tables: StructureTables) -> str | None:
 
 
 def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, str] | None:
-    for marker in tables.markers:
-        found = marker.pattern.match(line)
-        if found:
-            return marker, found.group(1)
-    return None
+    found = tables.any_marker.match(line)
+    if found is None or found.lastindex is None:
+        return None
+    # A marker's own group 1 comes right after the group that wraps it.
+    return tables.markers[tables.rank_by_group[found.lastindex]], found.group(found.lastindex + 1)
 
 
 def find_outline(lines: list[str], tables: StructureTables, skip_lines: int = 0) -> tuple[OutlineEntry, ...]:
