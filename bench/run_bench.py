@@ -11,7 +11,9 @@ from the samples in raw/, then measures, in one run:
       Prefect server that is already running, the part of it Prefect's temporary server takes;
   (c) a re-run with nothing new, checking that it wrote nothing (`curated/current` unchanged);
   (d) peak RSS of each run, on the full corpus and on a tenth of it (is it flat?);
-  (e) one worker against two (`--workers 2`).
+  (e) one worker against two (`--workers 2`);
+  (f) the same on a Dask LocalCluster of one worker, then two (`--runner dask`), when
+      prefect-dask is installed (`pip install -e '.[dask]'`).
 
 `--docs 1000` is the quick run (about three minutes). Everything is written under bench/out/,
 which git ignores; Prefect's state goes to bench/out/prefect-home so that benchmark runs
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -177,10 +180,16 @@ class Bench:
     runs: list[ProcessRun] = field(default_factory=list)
 
     def docclean_run(
-        self, label: str, raw: Path, curated: Path, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        label: str,
+        raw: Path,
+        curated: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        runner: str = "local",
     ) -> ProcessRun:
         command = [sys.executable, "-m", "docclean.cli", "run", "--raw", str(raw), "--curated", str(curated)]
-        command += ["--settle", "0", "--workers", str(workers)]
+        command += ["--settle", "0", "--workers", str(workers), "--runner", runner]
         run = run_process(label, command, env or self.env, self.work / "logs")
         self.runs.append(run)
         status = "ok" if run.exit_code == 0 else f"EXIT {run.exit_code}"
@@ -425,6 +434,20 @@ def main() -> int:
     full_two = bench.docclean_run("full-2-workers", corpus.raw_dir, curated_two, workers=2)
     documents_two, rejects_two = dataset_counts(curated_two)
 
+    dask_runs: dict[int, ProcessRun] = {}
+    if importlib.util.find_spec("prefect_dask") is None:
+        print("(f) Dask: prefect-dask is not installed, skipped (pip install -e '.[dask]')", file=sys.stderr)
+    else:
+        print("(f) full corpus on a Dask LocalCluster, one worker then two ...", file=sys.stderr, flush=True)
+        for workers in (1, 2):
+            dask_runs[workers] = bench.docclean_run(
+                f"dask-{workers}-worker",
+                corpus.raw_dir,
+                bench.fresh(f"curated-dask-{workers}"),
+                workers=workers,
+                runner="dask",
+            )
+
     # Derived figures. Cost per MB is what a run takes beyond its fixed start-up.
     floor_per_mb = floor_seconds / megabytes
     core_per_mb = core_seconds / (tenth.total_bytes / MB)
@@ -496,6 +519,15 @@ def main() -> int:
             "peak RSS, 2 workers",
             f"{full_two.max_process_rss_mb:.0f} MB",
             f"tree PSS {full_two.peak_tree_pss_mb:.0f} MB",
+        ),
+        *(
+            (
+                f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}",
+                f"{run.seconds:.1f} s",
+                f"{args.docs / run.seconds:.0f} docs/s, {megabytes / run.seconds:.2f} MB/s; "
+                f"beyond start-up {(run.seconds - startup) / megabytes * 1000:.0f} ms/MB",
+            )
+            for workers, run in dask_runs.items()
         ),
         (
             "rows written",
@@ -573,6 +605,16 @@ def main() -> int:
             "seconds_per_mb_beyond_startup": two_per_mb,
             "rows": documents_two,
             "rejects": rejects_two,
+        },
+        "dask": {
+            str(workers): {
+                "seconds": run.seconds,
+                "docs_per_second": args.docs / run.seconds,
+                "mb_per_second": megabytes / run.seconds,
+                "seconds_per_mb_beyond_startup": (run.seconds - startup) / megabytes,
+                "exit_code": run.exit_code,
+            }
+            for workers, run in dask_runs.items()
         },
         "cost_ratio_to_floor": one_per_mb / floor_per_mb,
         "speedup_2_workers": speedup,
