@@ -193,6 +193,11 @@ def _batches_in_flight(executor: Executor | None) -> int | None:
     return 1 if context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner) else None
 
 
+def _on_dask() -> bool:
+    context = FlowRunContext.get()
+    return context is not None and type(context.task_runner).__name__ == "DaskTaskRunner"
+
+
 def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
     batch: list[RawEntry] = []
     size = 0
@@ -370,7 +375,19 @@ def curate(
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     wait_seconds: float = 0.0,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    runner: str = "local",
+    address: str | None = None,
 ) -> RunSummary:
+    """`runner="dask"` (and `address`) is for runs started by a deployment, whose flow has a fixed task
+    runner: the run goes on as a subflow on Dask. `docclean run --runner dask` sets the task runner itself.
+    """
+    if runner == "dask" and not _on_dask():
+        from flows.runners import dask_task_runner
+
+        on_dask = curate.with_options(task_runner=dask_task_runner(address, workers if workers > 1 else None))
+        return on_dask(
+            raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
+        )
     logger = get_run_logger()
     config = CleanConfig(
         rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes

@@ -230,3 +230,26 @@ def test_endpoint_in_the_url_instead_of_the_environment(
     assert run(f"s3://{s3_bucket}/raw{query}", f"s3://{s3_bucket}/curated{query}").cleaned == 1
     assert [r["source_path"] for r in what(f"s3://{s3_bucket}/curated{query}")] == ["a.txt"]
     assert os.environ.get("AWS_ENDPOINT_URL") is None
+
+
+def test_dask_cluster_from_and_to_s3_gives_the_same_dataset(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip install 'docclean[dask]')")
+    from prefect.settings import PREFECT_API_URL
+
+    from docclean.cli import main
+
+    # The LocalCluster's workers inherit the environment: the session's Prefect API and the AWS_* variables.
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    fs = s3fs(s3_endpoint)
+    shutil.copytree(SAMPLES_DIR, tmp_path / "raw")
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    run(str(tmp_path / "raw"), str(tmp_path / "curated"))
+    # As a deployment runs it (`docclean serve --runner dask`, prefect.yaml): the flow's parameters choose Dask.
+    summary = run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated", runner="dask", workers=2)
+    assert summary.cleaned == 5
+    assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
+    assert main(["path", f"s3://{s3_bucket}/curated"]) == 0
+    assert capsys.readouterr().out.strip() == current_url(f"s3://{s3_bucket}/curated")
