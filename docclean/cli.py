@@ -34,13 +34,28 @@ def _quiet_prefect() -> None:
 
 def add_curate_options(parser: argparse.ArgumentParser) -> None:
     """The options `run` and `serve` share: what a curate flow run is given."""
-    parser.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
     parser.add_argument(
-        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+        "--raw", default="raw", help="folder or s3://bucket/prefix URL of raw documents (default: ./raw)"
+    )
+    parser.add_argument(
+        "--curated",
+        default="curated",
+        help="folder or s3://bucket/prefix URL of the curated dataset (default: ./curated)",
     )
     parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     parser.add_argument(
         "--workers", type=int, default=1, help="processes that clean in parallel (default: 1)"
+    )
+    parser.add_argument(
+        "--runner",
+        choices=("local", "dask"),
+        default="local",
+        help="where the cleaning batches run: in this process (default) or on a Dask cluster",
+    )
+    parser.add_argument(
+        "--address",
+        help="with --runner dask: the scheduler of an existing cluster, e.g. tcp://HOST:8786 "
+        "(default: start a LocalCluster with one worker per core, or --workers)",
     )
 
 
@@ -55,17 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="Clean the raw folder into the curated dataset (a Prefect flow run)."
     )
     add_curate_options(run)
-    run.add_argument(
-        "--runner",
-        choices=("local", "dask"),
-        default="local",
-        help="where the cleaning batches run: in this process (default) or on a Dask cluster",
-    )
-    run.add_argument(
-        "--address",
-        help="with --runner dask: the scheduler of an existing cluster, e.g. tcp://HOST:8786 "
-        "(default: start a LocalCluster with one worker per core, or --workers)",
-    )
     run.add_argument("--prune", action="store_true", help="drop the rows of raw files that have disappeared")
     run.add_argument(
         "--settle",
@@ -115,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", type=Path, help="HTML file to write (default: CURATED/report.html)")
 
+    path = commands.add_parser(
+        "path", help="Print where the current snapshot of the curated dataset is (a folder or an s3:// URL)."
+    )
+    path.add_argument(
+        "curated", nargs="?", default="curated", help="folder or s3:// URL of the curated dataset"
+    )
+    path.add_argument("--rejects", action="store_true", help="the rejects table instead of the documents")
+
     rules = commands.add_parser("rules", help="Work on the noise rules.")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
     check = rules_commands.add_parser(
@@ -137,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return command_report(args)
         if args.command == "rules":
             return command_rules_check(args)
+        if args.command == "path":
+            return command_path(args)
         return command_inspect(args)
     except DoccleanError as error:
         print(f"docclean: {error}", file=sys.stderr)
@@ -228,17 +242,19 @@ def command_serve(args: argparse.Namespace) -> int:
         from flows.serve import DEFAULT_CRON, serve_curate
 
         parameters = {
-            "raw": str(Path(args.raw).resolve()),
-            "curated": str(Path(args.curated).resolve()),
+            "raw": _absolute(args.raw),
+            "curated": _absolute(args.curated),
             "rules_file": str(Path(args.rules).resolve()) if args.rules else None,
             "workers": args.workers,
+            "runner": args.runner,
+            "address": args.address,
             # A scheduled run waits for a manual one instead of failing on the lock.
             "wait_seconds": 600.0,
         }
         cron = args.cron or DEFAULT_CRON
         print(
             f"Serving: curate runs on '{cron}'"
-            + ("" if args.no_watch else f" and when files land in {args.raw}")
+            + ("" if args.no_watch or "://" in args.raw else f" and when files land in {args.raw}")
             + ". Stop with Ctrl-C.",
             flush=True,
         )
@@ -250,6 +266,18 @@ def command_serve(args: argparse.Namespace) -> int:
         if server:
             server.stop()
             print("Stopped the local Prefect server.", flush=True)
+    return EXIT_OK
+
+
+def _absolute(location: str) -> str:
+    # A served run starts in another working directory: folders are made absolute, URLs kept.
+    return location if "://" in location else str(Path(location).resolve())
+
+
+def command_path(args: argparse.Namespace) -> int:
+    from flows.dataset import current_url
+
+    print(current_url(args.curated, "rejects" if args.rejects else "documents"))
     return EXIT_OK
 
 

@@ -63,9 +63,15 @@ def print_summary(counts: RunCounts, curated: str) -> None:
     ):
         if table:
             console.print(f"  {title}: " + ", ".join(f"{k} {v}" for k, v in table.most_common()))
-    console.print(f"Dataset: {curated}/documents" + ("" if counts.wrote else " (unchanged)"))
+    # On object storage the current snapshot moves with each commit: `docclean path` resolves it.
+    documents, rejects = (
+        (f"`docclean path {curated}`", f"`docclean path {curated} --rejects`")
+        if "://" in curated
+        else (f"{curated}/documents", f"{curated}/rejects")
+    )
+    console.print(f"Dataset: {documents}" + ("" if counts.wrote else " (unchanged)"))
     if counts.rejected:
-        console.print(f"Rejected files are listed in {curated}/rejects with their reasons.")
+        console.print(f"Rejected files are listed in {rejects} with their reasons.")
 
 
 def _highlight_removals(record: Record) -> Text:

@@ -14,6 +14,7 @@ import os
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -37,7 +37,10 @@ from docclean.report import dataset_report_markdown
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows import progress
+from flows.dataset import open_store
+from flows.objectstore import ObjectStore
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
+from flows.storage import ObjectPath, parse_location, scan_objects
 from flows.store import CuratedStore, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
@@ -90,11 +93,16 @@ def _cleaner(config: CleanConfig) -> Cleaner:
     return Cleaner(config)
 
 
+def open_raw(source: bytes | ObjectPath) -> AbstractContextManager:
+    # An object is read by the process that runs the batch (a Dask worker too), not the flow's.
+    return source.open() if isinstance(source, ObjectPath) else open(source, "rb")
+
+
 def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
     """Read one raw file and clean it; every failure becomes a Reject naming the cause."""
     try:
         config.check_size(entry.size)
-        with open(entry.abs_path, "rb") as handle:
+        with open_raw(entry.abs_path) as handle:
             data = handle.read(config.max_file_bytes + 1)
         return _cleaner(config).clean(data, entry.rel_path)
     except RejectedInput as error:
@@ -115,7 +123,7 @@ def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
             entry.rel_path,
             None,
             "unreadable",
-            f"{entry.rel_path}: the file cannot be read ({error.strerror}).",
+            f"{entry.rel_path}: the file cannot be read ({error.strerror or error}).",
         )
 
 
@@ -131,7 +139,11 @@ class BatchOutcome:
 
 
 def clean_and_write(
-    entries: list[RawEntry], config: CleanConfig, part: Path, ingested_at: datetime, doc_ids: dict[str, str]
+    entries: list[RawEntry],
+    config: CleanConfig,
+    part: Path | ObjectPath,
+    ingested_at: datetime,
+    doc_ids: dict[str, str],
 ) -> BatchOutcome:
     """Clean a batch and write its documents to one part file of the staged snapshot."""
     with _cyclic_gc_paused():
@@ -183,7 +195,7 @@ def _clean_and_write(
 def clean_batch(
     entries: list[RawEntry],
     config: CleanConfig,
-    part: Path,
+    part: Path | ObjectPath,
     ingested_at: datetime,
     doc_ids: dict[str, str],
     executor: Executor | None,
@@ -208,6 +220,11 @@ def _batches_in_flight(executor: Executor | None) -> int | None:
     return 1 if context is not None and isinstance(context.task_runner, ThreadPoolTaskRunner) else None
 
 
+def _on_dask() -> bool:
+    context = FlowRunContext.get()
+    return context is not None and type(context.task_runner).__name__ == "DaskTaskRunner"
+
+
 def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
     batch: list[RawEntry] = []
     size = 0
@@ -221,9 +238,9 @@ def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
         yield batch
 
 
-def file_sha256(path: bytes) -> str:
+def file_sha256(path: bytes | ObjectPath) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_raw(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -327,16 +344,12 @@ def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str
     return paths[0] if paths else None
 
 
-def reused_rows(store_dir: Path | None, plan: Plan, now: datetime) -> pa.Table | None:
+def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime) -> pa.Table | None:
     """Rows carried over without cleaning: copies, renames, touched files and missing files."""
     wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
-    if not wanted or store_dir is None:
+    if not wanted or not store.has_snapshot():
         return None
-    tables = [
-        pq.read_table(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(sorted(wanted)))
-        for part in sorted((store_dir / "documents").glob("*.parquet"))
-    ]
-    by_path = {row["source_path"]: row for row in pa.concat_tables(tables).to_pylist()}
+    by_path = {row["source_path"]: row for row in store.read_documents_of(sorted(wanted)).to_pylist()}
     out: list[dict[str, object]] = []
     for source, new_path, mtime_ns, keep_id in plan.reuse:
         row = dict(by_path[source])
@@ -389,19 +402,34 @@ def curate(
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     wait_seconds: float = 0.0,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    runner: str = "local",
+    address: str | None = None,
 ) -> RunSummary:
+    """`runner="dask"` (and `address`) is for runs started by a deployment, whose flow has a fixed task
+    runner: the run goes on as a subflow on Dask. `docclean run --runner dask` sets the task runner itself.
+    """
+    if runner == "dask" and not _on_dask():
+        from flows.runners import dask_task_runner
+
+        on_dask = curate.with_options(task_runner=dask_task_runner(address, workers if workers > 1 else None))
+        return on_dask(
+            raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
+        )
     logger = get_run_logger()
     config = CleanConfig(
         rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
-    raw_path = Path(raw)
-    if not raw_path.is_dir():
+    raw_path = parse_location(raw)
+    if isinstance(raw_path, Path) and not raw_path.is_dir():
         raise FileNotFoundError(f"The raw folder {raw_path} does not exist.")
-    store = CuratedStore(Path(curated))
+    store = open_store(curated)
     summary = RunSummary()
     with store.lock(wait_seconds):
-        scan = scan_raw(os.fsencode(raw_path), settle_seconds)
+        if isinstance(raw_path, ObjectPath):
+            scan = scan_objects(raw_path, settle_seconds)
+        else:
+            scan = scan_raw(os.fsencode(raw_path), settle_seconds)
         summary.seen = len(scan.files) + len(scan.problems)
         summary.pending = len(scan.pending)
         snapshot = store.read(columns=PLAN_COLUMNS)
@@ -428,7 +456,7 @@ def curate(
             and set(plan.carried_rejects) | new_reject_paths == old_reject_paths
             and all(r.reason not in TRANSIENT_REASONS for r in problem_rejects)
         )
-        if nothing_to_do and store.current_dir() is not None:
+        if nothing_to_do and store.has_snapshot():
             logger.info("Nothing new or changed: the dataset is left as it is.")
             summary.rejected = len(old_reject_paths)
             return summary
@@ -478,7 +506,7 @@ def curate(
                 if executor:
                     executor.shutdown()
             reject_paths = {r.source_path for r in rejects}
-            writer.carry_documents(plan.drop | reject_paths, reused_rows(store.current_dir(), plan, now))
+            writer.carry_documents(plan.drop | reject_paths, reused_rows(store, plan, now))
             kept_rejects = snapshot.rejects.filter(
                 pc.is_in(
                     snapshot.rejects.column("source_path"),
@@ -504,8 +532,10 @@ def curate(
     for reject in rejects:
         logger.warning("Rejected %s", reject.detail)
     # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
+    # The whole-dataset part reads a local folder; on object storage the run's own counts stand alone.
+    whole = dataset_report_markdown(Path(curated)) if isinstance(store, CuratedStore) else ""
     create_markdown_artifact(
-        markdown=report_markdown(summary) + "\n" + dataset_report_markdown(Path(curated)),
+        markdown=report_markdown(summary) + "\n" + whole,
         key="docclean-run-report",
         description="What this docclean run did",
     )

@@ -11,6 +11,10 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flows.storage import ObjectPath
 
 # Names that downloaders, editors and copy tools give to files that are not finished yet.
 PARTIAL_NAME_PATTERNS = ("*.part", "*.crdownload", "*.tmp", "*.download", "*.partial", "~$*", ".*")
@@ -22,7 +26,8 @@ DEFAULT_SETTLE_SECONDS = 2.0
 @dataclass(frozen=True, slots=True)
 class RawEntry:
     rel_path: str
-    abs_path: bytes
+    # A local path as bytes (file names need not be UTF-8), or an object in object storage.
+    abs_path: bytes | ObjectPath
     size: int
     mtime_ns: int
 

@@ -104,7 +104,9 @@ def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch:
         description="Curate the raw folder into the Parquet dataset.",
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    watcher = DropFolderWatcher(Path(str(parameters["raw"])), parameters) if watch else None
+    # Object storage sends no change events docclean could watch: there, the schedule picks files up.
+    local_raw = "://" not in str(parameters["raw"])
+    watcher = DropFolderWatcher(Path(str(parameters["raw"])), parameters) if watch and local_raw else None
     if watcher:
         watcher.start()
     try:

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from docclean.errors import DoccleanError
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
+from flows.storage import ObjectPath, cause_of
 
 SNAPSHOTS = ".snapshots"
 # Readers that opened the previous snapshot keep it for this long before it is deleted.
@@ -82,6 +83,20 @@ class CuratedStore:
     def current_dir(self) -> Path | None:
         link = self.root / "current"
         return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+    def has_snapshot(self) -> bool:
+        return self.current_dir() is not None
+
+    def read_documents_of(self, paths: list[str]) -> pa.Table:
+        """The current snapshot's rows of these source paths, every column."""
+        current = self.current_dir()
+        if current is None:
+            return DOCUMENT_SCHEMA.empty_table()
+        tables = [
+            pq.read_table(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(paths))
+            for part in sorted((current / "documents").glob("*.parquet"))
+        ]
+        return pa.concat_tables(tables) if tables else DOCUMENT_SCHEMA.empty_table()
 
     def read(self, columns: list[str] | None = None) -> Snapshot:
         current = self.current_dir()
@@ -199,7 +214,17 @@ class SnapshotWriter:
             shutil.copyfile(part, target)
 
 
-def write_part(table: pa.Table, target: Path) -> None:
+def write_part(table: pa.Table, target: Path | ObjectPath) -> None:
+    """Write one part file: on the local disk, or as one object in object storage (from any worker)."""
+    if isinstance(target, ObjectPath):
+        try:
+            pq.write_table(table, target.path, filesystem=target.filesystem, **PARQUET_OPTIONS)
+        except OSError as error:
+            raise StoreError(
+                f"Could not write {target.url}: {cause_of(target, error)}. The previous dataset is intact; "
+                "fix the cause and run again."
+            ) from error
+        return
     try:
         pq.write_table(table, target, **PARQUET_OPTIONS)
     except OSError as error:

@@ -62,3 +62,11 @@ def test_remote_cluster_without_a_shared_api_is_a_clear_error(tmp_path: Path) ->
     )
     assert result.returncode == 1
     assert "must report to the same Prefect API" in result.stderr
+
+
+def test_serve_takes_the_same_runner_options_as_run() -> None:
+    from docclean.cli import build_parser
+
+    for command in ("run", "serve"):
+        args = build_parser().parse_args([command, "--runner", "dask", "--address", "tcp://127.0.0.1:8786"])
+        assert (args.runner, args.address) == ("dask", "tcp://127.0.0.1:8786")

@@ -1,0 +1,255 @@
+"""Raw and curated in S3-compatible object storage: a real server (moto) on loopback, not a mocked client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.fs as pafs
+import pytest
+
+from docclean.errors import StorageError
+from flows.curate import curate
+from flows.dataset import current_url, open_dataset
+from flows.objectstore import ObjectStore
+from flows.storage import parse_location
+from flows.store import RunLockedError, StoreError
+from tests.conftest import SAMPLES_DIR
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+SPEECH = (
+    "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。XX县要压实责任。\n"
+)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+# When a row was written and the raw file's timestamp differ between any two runs: not what was made.
+RUN_TIME_FIELDS = ("ingested_at", "source_mtime_ns")
+
+
+def put(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+    with fs.open_output_stream(path) as handle:
+        handle.write(data)
+
+
+def s3fs(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(endpoint_override=endpoint)
+
+
+def what(curated: str, table: str = "documents") -> list[dict]:
+    rows = open_dataset(curated, table).to_table().to_pylist()
+    for row in rows:
+        for name in (*RUN_TIME_FIELDS, "rejected_at"):
+            row.pop(name, None)
+    return sorted(rows, key=lambda row: row["source_path"])
+
+
+def run(raw: str, curated: str, **kwargs: object):
+    return curate(raw=raw, curated=curated, settle_seconds=0, **kwargs)
+
+
+def test_s3_to_s3_gives_the_same_dataset_as_local_folders(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    fs = s3fs(s3_endpoint)
+    (tmp_path / "raw").mkdir()
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, tmp_path / "raw" / sample.name)
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    (tmp_path / "raw" / "sub").mkdir()
+    (tmp_path / "raw" / "sub" / "image.txt").write_bytes(PNG)
+    put(fs, f"{s3_bucket}/raw/sub/image.txt", PNG)
+    local = run(str(tmp_path / "raw"), str(tmp_path / "curated"))
+    remote = run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
+    assert remote.cleaned == local.cleaned == 5 and remote.rejected == local.rejected == 1
+    assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
+    assert what(f"s3://{s3_bucket}/curated", "rejects") == what(str(tmp_path / "curated"), "rejects")
+    [rejected] = what(f"s3://{s3_bucket}/curated", "rejects")
+    assert rejected["source_path"] == "sub/image.txt" and rejected["reason"] == "binary"
+    url = current_url(f"s3://{s3_bucket}/curated")
+    assert url.startswith(f"s3://{s3_bucket}/curated/.snapshots/000001-") and url.endswith("/documents")
+
+
+def test_incremental_runs_on_s3(s3_endpoint: str, s3_bucket: str) -> None:
+    fs = s3fs(s3_endpoint)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    put(fs, f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    put(fs, f"{s3_bucket}/raw/b.txt", SPEECH.replace("安全生产", "防汛抗旱").encode())
+    put(fs, f"{s3_bucket}/raw/.hidden.txt", SPEECH.encode())
+    put(fs, f"{s3_bucket}/raw/download.txt.part", SPEECH.encode())
+    first = run(raw, curated)
+    assert first.cleaned == 2 and first.pending == 2 and first.wrote
+    ids = {row["source_path"]: row["doc_id"] for row in what(curated)}
+    pointer = fs.open_input_stream(f"{s3_bucket}/curated/current.json").read()
+    objects = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(s3_bucket, recursive=True)))
+
+    again = run(raw, curated)
+    assert not again.wrote and again.cleaned == 0 and again.unchanged == 2
+    assert fs.open_input_stream(f"{s3_bucket}/curated/current.json").read() == pointer
+    assert sorted(i.path for i in fs.get_file_info(pafs.FileSelector(s3_bucket, recursive=True))) == objects
+
+    time.sleep(1.1)  # S3 keeps modification times to the second
+    put(fs, f"{s3_bucket}/raw/a.txt", (SPEECH + "二、狠抓落实\n要把各项措施落到实处。\n").encode())
+    changed = run(raw, curated)
+    assert changed.changed == 1 and changed.cleaned == 1
+    rows = {row["source_path"]: row for row in what(curated)}
+    assert "狠抓落实" in rows["a.txt"]["text"] and rows["a.txt"]["doc_id"] == ids["a.txt"]
+
+    fs.move(f"{s3_bucket}/raw/b.txt", f"{s3_bucket}/raw/renamed.txt")
+    renamed = run(raw, curated)
+    assert renamed.renamed == 1 and renamed.cleaned == 0
+    rows = {row["source_path"]: row for row in what(curated)}
+    assert set(rows) == {"a.txt", "renamed.txt"} and rows["renamed.txt"]["doc_id"] == ids["b.txt"]
+
+    fs.delete_file(f"{s3_bucket}/raw/renamed.txt")
+    assert run(raw, curated).missing == 1
+    assert {r["source_path"]: r["source_present"] for r in what(curated)} == {
+        "a.txt": True,
+        "renamed.txt": False,
+    }
+    # Five commits: the current snapshot and the two before it are kept, as in a local folder.
+    snapshots = fs.get_file_info(pafs.FileSelector(f"{s3_bucket}/curated/.snapshots"))
+    assert sorted(i.base_name[:6] for i in snapshots) == ["000002", "000003", "000004"]
+
+
+def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
+    s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fs = s3fs(s3_endpoint)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    put(fs, f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    run(raw, curated)
+    before = what(curated)
+    reader = open_dataset(curated)  # resolved before the next run commits
+    put(fs, f"{s3_bucket}/raw/b.txt", SPEECH.replace("安全生产", "防汛抗旱").encode())
+    seen_while_staged: list[list[dict]] = []
+    real_commit = ObjectStore.commit
+
+    def commit_fails(self: ObjectStore, snapshot_id: str, base: dict[str, object] | None) -> None:
+        staged = fs.get_file_info(
+            pafs.FileSelector(f"{s3_bucket}/curated/.snapshots/{snapshot_id}", recursive=True)
+        )
+        assert any(i.path.endswith(".parquet") for i in staged)  # the next snapshot is written ...
+        seen_while_staged.append(what(curated))  # ... and readers still get the previous one
+        raise StoreError("the storage went away")
+
+    monkeypatch.setattr(ObjectStore, "commit", commit_fails)
+    with pytest.raises(StoreError, match="the storage went away"):
+        run(raw, curated)
+    assert seen_while_staged == [before] and what(curated) == before
+    assert reader.to_table().num_rows == 1
+    monkeypatch.setattr(ObjectStore, "commit", real_commit)
+    summary = run(raw, curated)
+    assert summary.cleaned == 1 and {r["source_path"] for r in what(curated)} == {"a.txt", "b.txt"}
+    assert reader.to_table().num_rows == 1  # the old snapshot is still there, whole, for this reader
+    # The killed run's snapshot was cleaned up: only committed snapshots remain.
+    names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{s3_bucket}/curated/.snapshots"))]
+    assert sorted(n[:6] for n in names) == ["000001", "000002"]
+
+
+def test_a_second_run_stops_on_the_lock(s3_bucket: str) -> None:
+    store = ObjectStore(parse_location(f"s3://{s3_bucket}/curated"))  # type: ignore[arg-type]
+    with store.lock():
+        with pytest.raises(RunLockedError) as caught:
+            run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
+        assert str(caught.value) == (
+            f"Another docclean run is writing s3://{s3_bucket}/curated; this run stops without changing "
+            "anything. Try again when it has finished."
+        )
+    assert run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated").wrote
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            "gs://bucket/raw",
+            "gs://bucket/raw cannot be used: docclean reads and writes local folders and s3:// URLs only.",
+        ),
+        ("s3:///raw", "s3:///raw cannot be used: the URL names no bucket; write s3://BUCKET/PREFIX."),
+        (
+            "s3://KEY:SECRET@bucket/raw?colour=blue",
+            "s3://bucket/raw?colour=blue cannot be used: Unexpected query parameter in S3 URI: 'colour'.",
+        ),
+    ],
+)
+def test_a_bad_url_is_a_clear_error(raw: str, message: str, tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as caught:
+        run(raw, str(tmp_path / "curated"))
+    assert str(caught.value) == message
+
+
+def test_a_missing_bucket_is_a_clear_error(s3_bucket: str, tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    with pytest.raises(StorageError) as caught:
+        run("s3://no-such-bucket/raw", str(tmp_path / "curated"))
+    assert str(caught.value) == (
+        "Could not list the raw folder s3://no-such-bucket/raw: the bucket no-such-bucket does not exist."
+    )
+    with pytest.raises(StorageError) as caught:
+        run(str(tmp_path / "raw"), "s3://no-such-bucket/curated")
+    assert str(caught.value) == (
+        "Could not lock the curated dataset at s3://no-such-bucket/curated: the bucket no-such-bucket does not exist."
+    )
+
+
+def test_refused_credentials_are_a_clear_error(s3_bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    # The loopback server checks credentials from now on, as AWS does, and knows no access key: the
+    # answer AWS gives to missing or unknown credentials alike (moto accepts unsigned requests otherwise).
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN")
+    with pytest.raises(StorageError) as caught:
+        run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
+    assert str(caught.value) == (
+        f"Could not lock the curated dataset at s3://{s3_bucket}/curated: access was denied; check the "
+        "credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE) and their permissions on "
+        f"the bucket {s3_bucket}."
+    )
+
+
+def test_no_dataset_yet_is_a_clear_error(s3_bucket: str) -> None:
+    with pytest.raises(StorageError) as caught:
+        current_url(f"s3://{s3_bucket}/curated")
+    assert str(caught.value) == (
+        f"s3://{s3_bucket}/curated holds no curated dataset yet; run `docclean run --curated "
+        f"s3://{s3_bucket}/curated` first."
+    )
+
+
+def test_endpoint_in_the_url_instead_of_the_environment(
+    s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    put(s3fs(s3_endpoint), f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    query = f"?endpoint_override={s3_endpoint}"
+    assert run(f"s3://{s3_bucket}/raw{query}", f"s3://{s3_bucket}/curated{query}").cleaned == 1
+    assert [r["source_path"] for r in what(f"s3://{s3_bucket}/curated{query}")] == ["a.txt"]
+    assert os.environ.get("AWS_ENDPOINT_URL") is None
+
+
+def test_dask_cluster_from_and_to_s3_gives_the_same_dataset(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip install 'docclean[dask]')")
+    from prefect.settings import PREFECT_API_URL
+
+    from docclean.cli import main
+
+    # The LocalCluster's workers inherit the environment: the session's Prefect API and the AWS_* variables.
+    monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
+    fs = s3fs(s3_endpoint)
+    shutil.copytree(SAMPLES_DIR, tmp_path / "raw")
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    run(str(tmp_path / "raw"), str(tmp_path / "curated"))
+    # As a deployment runs it (`docclean serve --runner dask`, prefect.yaml): the flow's parameters choose Dask.
+    summary = run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated", runner="dask", workers=2)
+    assert summary.cleaned == 5
+    assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
+    assert main(["path", f"s3://{s3_bucket}/curated"]) == 0
+    assert capsys.readouterr().out.strip() == current_url(f"s3://{s3_bucket}/curated")
