@@ -44,7 +44,10 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes that clean in parallel (default: 1)"
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that clean in parallel (default: 1; with --runner dask, one per core)",
     )
     parser.add_argument(
         "--runner",
@@ -192,9 +195,7 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
     flow_run = curate
     if args.runner == "dask":
         check_shared_api(args.address, temporary_api)
-        flow_run = curate.with_options(
-            task_runner=dask_task_runner(args.address, args.workers if args.workers > 1 else None)
-        )
+        flow_run = curate.with_options(task_runner=dask_task_runner(args.address, args.workers))
     with progress_bar() as advance:
         token = progress.hook.set(advance)
         try:
@@ -203,7 +204,7 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
                 curated=args.curated,
                 rules_file=args.rules,
                 # On Dask the cluster is the parallelism: no process pool inside a batch.
-                workers=args.workers if args.runner == "local" else 1,
+                workers=args.workers or 1 if args.runner == "local" else 1,
                 prune=args.prune,
                 settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
                 wait_seconds=args.wait,

@@ -397,7 +397,7 @@ def curate(
     raw: str = "raw",
     curated: str = "curated",
     rules_file: str | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     prune: bool = False,
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
     wait_seconds: float = 0.0,
@@ -405,13 +405,18 @@ def curate(
     runner: str = "local",
     address: str | None = None,
 ) -> RunSummary:
-    """`runner="dask"` (and `address`) is for runs started by a deployment, whose flow has a fixed task
-    runner: the run goes on as a subflow on Dask. `docclean run --runner dask` sets the task runner itself.
+    """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
+
+    `workers` is the number of processes that clean in parallel: a process pool in the flow's
+    process (default 1), or with `runner="dask"` the LocalCluster's worker processes (default
+    one per core). `runner="dask"` (and `address`) is for runs started by a deployment, whose
+    flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
+    dask` sets the task runner itself.
     """
     if runner == "dask" and not _on_dask():
         from flows.runners import dask_task_runner
 
-        on_dask = curate.with_options(task_runner=dask_task_runner(address, workers if workers > 1 else None))
+        on_dask = curate.with_options(task_runner=dask_task_runner(address, workers))
         return on_dask(
             raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
         )
@@ -471,7 +476,11 @@ def curate(
         writer = store.begin()
         try:
             rejects = list(problem_rejects)
-            executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 and plan.to_clean else None
+            executor = (
+                ProcessPoolExecutor(max_workers=workers)
+                if workers and workers > 1 and plan.to_clean
+                else None
+            )
             try:
                 limit = _batches_in_flight(executor)
                 in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry]]] = deque()
