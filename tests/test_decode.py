@@ -377,3 +377,43 @@ def test_a_short_sample_still_goes_to_chardet(monkeypatch: pytest.MonkeyPatch) -
 
 def _no_chardet(data: bytes, **kwargs: object) -> dict[str, object]:
     raise AssertionError("chardet was consulted")
+
+
+# --- line classification -----------------------------------------------------------------
+
+
+def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
+    """Line by line, as defined: each line (its b"\\n" included) decoded on its own."""
+    spans, kinds = [], []
+    position = 0
+    while position < len(body):
+        newline = body.find(b"\n", position)
+        end = len(body) if newline < 0 else newline + 1
+        line = body[position:end]
+        spans.append((position, end))
+        position = end
+        if line.isascii():
+            kinds.append("ascii")
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", errors="replace")
+            broken = text.count("\ufffd") <= len(text) * decode.BROKEN_UTF8_SHARE
+            kinds.append("broken-utf-8" if broken else "legacy")
+        else:
+            kinds.append("utf-8")
+    return spans, kinds
+
+
+_LINE_PARTS = st.one_of(
+    st.binary(max_size=12),
+    st.sampled_from([b"\n", b"\r\n", b"\xef\xbf\xbd", b"\xef\xbf", b"\xe5", b"\x80", b"\xff"]),
+    st.builds(lambda text, codec: text.encode(codec, errors="replace"), st.text(max_size=12), _CODECS),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LINE_PARTS, max_size=12).map(b"".join))
+def test_lines_are_classified_as_one_by_one(body: bytes) -> None:
+    assert decode._classify_lines(body) == reference_lines(body)
