@@ -202,10 +202,13 @@ def _decode_legacy(body: bytes, start: int) -> Decoded:
     sample_kind = "legacy" if "legacy" in kinds else "broken-utf-8"
     sample_lines = (body[a:b] for (a, b), kind in zip(spans, kinds, strict=True) if kind == sample_kind)
     choice = _choose_legacy_codec(_bounded_sample(sample_lines))
-    line_codecs = [
-        _line_codec(body[a:b], kind, choice.codec) for (a, b), kind in zip(spans, kinds, strict=True)
-    ]
-    runs = _merge_runs(spans, _fill_ascii_lines(line_codecs))
+    if "utf-8" in kinds or "broken-utf-8" in kinds:
+        line_codecs = [
+            _line_codec(body[a:b], kind, choice.codec) for (a, b), kind in zip(spans, kinds, strict=True)
+        ]
+        runs = _merge_runs(spans, _fill_ascii_lines(line_codecs))
+    else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
+        runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
     replaced = 0
     for a, b, codec in runs:
@@ -292,6 +295,9 @@ def _classify_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
     kinds: list[str] = []
     position = 0
     last = len(pieces) - 1
+    # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
+    # Rare: one search spares counting them line by line.
+    encoded_fffd = b"\xef\xbf\xbd" in body
     for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
         if index == last and not line:
             break  # the body ends with b"\\n": there is no line after it
@@ -302,9 +308,8 @@ def _classify_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
         if line.isascii():
             kinds.append("ascii")
             continue
-        # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
         replaced = reading.count("\ufffd")
-        if replaced == line.count(b"\xef\xbf\xbd"):
+        if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
             kinds.append("utf-8")
         elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
             kinds.append("broken-utf-8")
