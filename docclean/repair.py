@@ -163,14 +163,25 @@ def _probed(sample: str, reversals: tuple[_Reversal, ...]) -> tuple[_Reversal, .
     if start + PROBE_CHARS > len(_split_marker(sample)[0]):
         return reversals
     window = sample[start : start + PROBE_CHARS]
-    return tuple(reversal for reversal in reversals if _reverses_so_far(window, reversal))
+    # The cp1252 reversals share their encoding: Chinese text fails it once, not three times.
+    encoded: dict[Callable[[str], bytes], bytes | None] = {}
+    kept: list[_Reversal] = []
+    for reversal in reversals:
+        if reversal.encode not in encoded:
+            try:
+                encoded[reversal.encode] = reversal.encode(window)
+            except UnicodeEncodeError:
+                encoded[reversal.encode] = None
+        raw = encoded[reversal.encode]
+        if raw is not None and _decodes_so_far(raw, reversal.right):
+            kept.append(reversal)
+    return tuple(kept)
 
 
-def _reverses_so_far(window: str, reversal: _Reversal) -> bool:
+def _decodes_so_far(raw: bytes, codec: str) -> bool:
     try:
-        raw = reversal.encode(window)
-        codecs.getincrementaldecoder(reversal.right)().decode(raw, final=False)
-    except UnicodeError:
+        codecs.getincrementaldecoder(codec)().decode(raw, final=False)
+    except UnicodeDecodeError:
         return False
     return True
 
