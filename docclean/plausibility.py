@@ -141,7 +141,7 @@ def plausibility(text: str) -> float:
         return 1.0
     tiers = unusual.translate(table)
     counts = [tiers.count(symbol) for symbol in _TIER_SYMBOLS]
-    counts[0] += len(text) - neutral - len(unusual)
+    counts[0] += total - len(unusual)  # the common characters the regex dropped
     # The table stops at U+FFFF: characters beyond it are left as they are and weighed here.
     beyond = [char_weight(char) for char in _BEYOND_BMP.findall(unusual)]
     return (
