@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean.decode import NUL_DETAIL, decode_bytes
+from docclean import decode
+from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.record import Decoded, Segment
 from tests.conftest import DATA_DIR
@@ -301,3 +302,118 @@ def test_seed_with_lossy_traces_is_kept_and_flagged(seeds: dict[str, bytes]) -> 
             assert decoded.damaged_chars == 6
             assert "lossy_conversion_traces" in decoded.flags
             assert decoded.repair is None
+
+
+# --- the quick trial before chardet ------------------------------------------------------
+
+# A sentence per language and the legacy codecs that carry it; repeated to a page, which is
+# what the quick trial decides on.
+LEGACY_PAGES = {
+    "simplified": (
+        "同志们：今天我们召开全县机关党建工作推进会，主要任务是总结经验，分析形势。\n",
+        ("gbk", "gb18030"),
+    ),
+    "traditional": (
+        "我們今天召開全縣機關黨建工作推進會，主要任務是總結經驗，分析形勢。\n",
+        ("big5", "big5hkscs"),
+    ),
+    "korean": (
+        "대한민국은 민주공화국이다. 오늘 회의에서는 내년도 사업 계획을 논의하였습니다.\n",
+        ("euc-kr", "cp949"),
+    ),
+    "japanese": (
+        "日本国民は、正当に選挙された国会における代表者を通じて行動する。\n",
+        ("shift_jis", "euc-jp"),
+    ),
+    "kanji only": ("東京都議会本会議開催予定日程変更通知書類提出期限延長\n", ("shift_jis", "euc-jp")),
+    "russian": (
+        "Все люди рождаются свободными и равными в своем достоинстве и правах.\n",
+        ("cp1251", "koi8-r"),
+    ),
+    "french": ("Tous les êtres humains naissent libres et égaux en dignité et en droits.\n", ("cp1252",)),
+}
+
+
+def legacy_page(sentence: str, codec: str) -> bytes:
+    line = sentence.encode(codec)
+    return line * (2 * QUICK_TRIAL_BYTES // len(line) + 1)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "codec"),
+    [(sentence, codec) for sentence, codecs in LEGACY_PAGES.values() for codec in codecs],
+)
+def test_quick_trial_decides_as_chardet_and_the_full_trial_would(
+    sentence: str, codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = legacy_page(sentence, codec)
+    quick = decode_bytes(data)
+    monkeypatch.setattr(decode, "QUICK_TRIAL_SURE", 1.1)  # never sure: the path before it
+    full = decode_bytes(data)
+    assert (quick.text, quick.encoding, quick.segments) == (full.text, full.encoding, full.segments)
+
+
+@pytest.mark.parametrize("name", ["simplified", "traditional"])
+def test_a_page_of_gb_or_big5_needs_no_chardet(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decode.chardet, "detect", _no_chardet)
+    sentence, codecs = LEGACY_PAGES[name]
+    for codec in codecs:
+        decoded = decode_bytes(legacy_page(sentence, codec))
+        assert decoded.text.startswith(sentence)
+        assert decoded.method == "trial"
+        assert decoded.confidence >= decode.QUICK_TRIAL_SURE
+        assert not decoded.flags
+
+
+def test_a_short_sample_still_goes_to_chardet(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bytes] = []
+    detect = decode.chardet.detect
+    monkeypatch.setattr(decode.chardet, "detect", lambda data, **kw: calls.append(data) or detect(data, **kw))
+    sentence = LEGACY_PAGES["simplified"][0]
+    assert len(sentence.encode("gbk")) < QUICK_TRIAL_BYTES
+    assert decode_bytes(sentence.encode("gbk")).encoding == "gb18030"
+    assert calls == [sentence.encode("gbk")]
+
+
+def _no_chardet(data: bytes, **kwargs: object) -> dict[str, object]:
+    raise AssertionError("chardet was consulted")
+
+
+# --- line classification -----------------------------------------------------------------
+
+
+def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
+    """Line by line, as defined: each line (its b"\\n" included) decoded on its own."""
+    spans, kinds = [], []
+    position = 0
+    while position < len(body):
+        newline = body.find(b"\n", position)
+        end = len(body) if newline < 0 else newline + 1
+        line = body[position:end]
+        spans.append((position, end))
+        position = end
+        if line.isascii():
+            kinds.append("ascii")
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            text = line.decode("utf-8", errors="replace")
+            broken = text.count("\ufffd") <= len(text) * decode.BROKEN_UTF8_SHARE
+            kinds.append("broken-utf-8" if broken else "legacy")
+        else:
+            kinds.append("utf-8")
+    return spans, kinds
+
+
+_LINE_PARTS = st.one_of(
+    st.binary(max_size=12),
+    st.sampled_from([b"\n", b"\r\n", b"\xef\xbf\xbd", b"\xef\xbf", b"\xe5", b"\x80", b"\xff"]),
+    st.builds(lambda text, codec: text.encode(codec, errors="replace"), st.text(max_size=12), _CODECS),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_LINE_PARTS, max_size=12).map(b"".join))
+def test_lines_are_classified_as_one_by_one(body: bytes) -> None:
+    assert decode._classify_lines(body) == reference_lines(body)

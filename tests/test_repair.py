@@ -4,6 +4,8 @@ import json
 
 import opencc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docclean.decode import decode_bytes
 from docclean.plausibility import (
@@ -14,7 +16,15 @@ from docclean.plausibility import (
     plausibility,
     unreadable_share,
 )
-from docclean.repair import count_lossy_traces, repair_mojibake
+from docclean.repair import (
+    _CJK_REVERSALS,
+    _LATIN_REVERSALS,
+    _probed,
+    _reversals_worth_trying,
+    _reverse,
+    count_lossy_traces,
+    repair_mojibake,
+)
 from tests.conftest import DATA_DIR
 
 CASES = json.loads((DATA_DIR / "decode_repair_cases.json").read_text("utf-8"))
@@ -124,3 +134,37 @@ def test_signals_are_cheap_and_separate_clean_from_garbled() -> None:
     assert outside_level1_share("浣犲ソ涓栫晫") > 0.5
     assert unreadable_share("同志们\ue000") == 0.25
     assert unreadable_share("同志们") == 0.0
+
+
+# Text of the kinds mojibake is made from: ASCII, common Hanzi, CJK punctuation, Latin-1, pinyin.
+_SOURCE_TEXT = st.text(
+    alphabet=st.sampled_from("同志们今天召开会议研究部署工作我們開會議，。“”：\n 2024ab×·éāǎ€™"), max_size=120
+)
+_WRONG_CODECS = st.sampled_from(["gbk", "gb18030", "big5hkscs", "cp1252", "latin-1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.builds(
+            lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(
+                wrong, "replace"
+            ),
+            _SOURCE_TEXT,
+            st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
+            _WRONG_CODECS,
+            st.integers(0, 3),
+        ),
+        st.text(max_size=150),
+    ),
+    st.booleans(),
+)
+def test_probe_never_rules_out_an_exact_reversal(text: str, final: bool) -> None:
+    if text.isascii():  # the probe keeps nothing, and nothing is worth trying anyway
+        assert not _reversals_worth_trying(text)
+        return
+    reversals = _CJK_REVERSALS + _LATIN_REVERSALS
+    kept = _probed(text, reversals)
+    for reversal in reversals:
+        if _reverse(text, reversal, final=final) is not None:
+            assert reversal in kept, reversal.name

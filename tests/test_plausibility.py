@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docclean.plausibility import NEUTRAL, char_weight, plausibility
+
+
+def reference_plausibility(text: str) -> float:
+    """The definition, one character at a time: the mean weight of the non-neutral characters."""
+    weights = [char_weight(char) for char in text if char not in NEUTRAL]
+    return sum(weights) / len(weights) if weights else 1.0
+
+
+# Every tier, the characters at their edges, ASCII controls, and characters beyond the BMP.
+_ALPHABET = st.one_of(
+    st.sampled_from(
+        "的是了我們會議，。“”（）！？ⅠⅡ①※★№αāǎ×°é¼ÿ鍙樺法浣犲ソ涓栫晫魑魅魍魉饕餮耄耋𠮷𨋢"
+        "こんにちはカタカナ한국어Кириллица\ue000\uf8ff\ufffd\ufffe\x00\x01\x1f\x7f\x80\x9f\t\n\r\x0b\x0c"
+        " aZ09~\uff01\uff5e\uff5f\u3000\u3400\u4dbf\u9fff\uf900\ufaff\U00020000\U0003ffff\U000f0000"
+    ),
+    st.characters(),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=300))
+def test_plausibility_agrees_with_the_definition(text: str) -> None:
+    expected = reference_plausibility(text)
+    assert plausibility(text) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=400),
+    st.sampled_from(["gb18030", "big5hkscs", "utf-8", "utf-16-le", "utf-32-le", "cp1252", "shift_jis"]),
+)
+def test_plausibility_agrees_on_readings_of_any_bytes(data: bytes, codec: str) -> None:
+    # What the decoder scores: the readings of bytes with right and wrong codecs.
+    text = data.decode(codec, errors="replace")
+    assert plausibility(text) == pytest.approx(reference_plausibility(text), rel=1e-12, abs=1e-12)
+
+
+def test_plausibility_is_order_independent() -> None:
+    # Counted, not summed character by character: the same characters in any order give the
+    # same float, so ties between two readings are ties.
+    text = "会议ā×鍙樺法\ufffd𠮷α" * 7
+    assert plausibility(text) == plausibility(text[::-1]) == plausibility("".join(sorted(text)))
