@@ -52,6 +52,11 @@ _PAREN_AFTER_HAN = re.compile(f"\\((?<=[{_HAN}]\\()([^()\\n]*[{_HAN}][^()\\n]*)\
 # Runs, not characters: counting a few runs' lengths is 4x faster than a list of every Han character.
 _HAN_RUN = re.compile(f"[{_HAN}]+")
 _HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+# The same bounds as Arrow scalars of the code points' type: compared with a Python int, Arrow
+# first casts the whole array to int64, 15x slower than the comparison itself.
+_HAN_CODE_POINT_RANGES = tuple(
+    (pa.scalar(first, pa.uint32()), pa.scalar(last, pa.uint32())) for first, last in _HAN_RANGES
+)
 
 # Indentation and trailing space: ASCII space, tab, NBSP, ideographic space and the other Zs.
 _EDGE_SPACE = (
@@ -133,19 +138,24 @@ def widen_punctuation_between_han(text: str) -> tuple[str, int]:
 
 def detect_script(text: str, converters: ScriptConverters) -> str:
     """Hans, Hant, mixed, or none, judged against opencc itself rather than a character list."""
+    return _detect_script(text, converters)[0]
+
+
+def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | None]:
+    """The script, and the sample converted by `to_simplified` when detection needed it."""
     sample = text[:_SCRIPT_SAMPLE_CHARS]
     if not _HAN_RUN.search(sample):
-        return "none"
+        return "none", None
     if not converters.traditional_chars.search(sample):
         # No character that t2s converts on its own: most Simplified documents end here, without
         # converting anything. A phrase can only keep such characters (乾隆), not convert others.
-        return "Hans"
+        return "Hans", None
     as_simplified = converters.to_simplified(sample)
     as_traditional = converters.to_traditional(sample)
     chars = _code_points(sample)
     han = sum(
         _count(pc.and_(pc.greater_equal(chars, first), pc.less_equal(chars, last)))
-        for first, last in _HAN_RANGES
+        for first, last in _HAN_CODE_POINT_RANGES
     )
     if len(as_simplified) != len(sample) or len(as_traditional) != len(sample):
         traditional = _changed_chars(sample, as_simplified)
@@ -161,8 +171,8 @@ def detect_script(text: str, converters: ScriptConverters) -> str:
     has_traditional = traditional > max(han * _STRAY_SHARE, simplified * _MINOR_SCRIPT_SHARE)
     has_simplified = simplified > max(han * _STRAY_SHARE, traditional * _MINOR_SCRIPT_SHARE)
     if has_traditional and has_simplified:
-        return "mixed"
-    return "Hant" if has_traditional else "Hans"
+        return "mixed", as_simplified
+    return ("Hant" if has_traditional else "Hans"), as_simplified
 
 
 def _changed_chars(before: str, after: str) -> int:
@@ -342,9 +352,16 @@ def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
     count("fullwidth_alnum", n)
     text, n = widen_punctuation_between_han(text)
     count("punctuation_between_han", n)
-    script = detect_script(text, converters)
+    script, sample_simplified = _detect_script(text, converters)
     if script in ("Hant", "mixed") and converters.target is not None:
-        converted = converters.target(text)
+        converted = (
+            # Detection converted the whole text already when it fit in the sample.
+            sample_simplified
+            if sample_simplified is not None
+            and len(text) <= _SCRIPT_SAMPLE_CHARS
+            and converters.target is converters.to_simplified
+            else converters.target(text)
+        )
         count(f"opencc_{converters.target_name}", _changed_chars(text, converted))
         text = converted
     # Wrapping is judged on the raw lines, whose indentation marks paragraph starts.
