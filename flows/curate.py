@@ -169,7 +169,11 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _clean_and_write(
-    entries: list[RawEntry], config: CleanConfig, part: Path, ingested_at: datetime, doc_ids: dict[str, str]
+    entries: list[RawEntry],
+    config: CleanConfig,
+    part: Path | ObjectPath,
+    ingested_at: datetime,
+    doc_ids: dict[str, str],
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     records: list[Record] = []
