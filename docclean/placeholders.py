@@ -5,8 +5,9 @@ original string and a kind read from its context. `restore_placeholders` puts th
 back and `apply_placeholders` replays the replacement from the annotations, so the stage can
 be audited in both directions.
 
-What is a placeholder (one compiled regex finds the candidates in a single scan, then cheap
-checks of the characters around each candidate decide):
+What is a placeholder (one compiled regex finds the candidates, tried only where a character
+class scan says one can start; then cheap checks of the characters around each candidate
+decide):
 
 * A run of Latin X (`X`, `x`, `Ｘ`, `ｘ`; `XXXX` is one placeholder) in Chinese context. Not
   when it touches a Latin letter or digit (`XML`, `Xbox`, `XXL`, `3x4`, `XII`), forms a
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -97,11 +98,44 @@ _PLACEHOLDER = re.compile(
     re.VERBOSE,
 )
 
-_LATIN_ALNUM_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]")
-_LATIN_LETTER_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_LETTER_CLASS}]")
-_DIGIT = re.compile(f"[{_DIGIT_CLASS}]")
+# Where a match of `_PLACEHOLDER` can start. It opens with one character class, which the regex
+# engine skips to at C speed, whereas the alternation above is tried at every position of the
+# text (over ten times slower); the lookbehind then drops the digits and numerals that do not
+# open a year, so ordinary numbers never reach Python.
+_CANDIDATE_START = re.compile(
+    rf"""
+    [{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某1１2２一二]
+    (?<=[{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某]|[1１2２](?=[9９0０])|[一二](?=[〇○零九]))
+    """,
+    re.VERBOSE,
+)
+
+
+def _class_chars(char_class: str) -> frozenset[str]:
+    """The characters of a regex class body made of single characters and `a-z` ranges."""
+    chars: set[str] = set()
+    index = 0
+    while index < len(char_class):
+        if char_class[index + 1 : index + 2] == "-" and index + 2 < len(char_class):
+            chars.update(map(chr, range(ord(char_class[index]), ord(char_class[index + 2]) + 1)))
+            index += 3
+        else:
+            chars.add(char_class[index])
+            index += 1
+    return frozenset(chars)
+
+
+# Sets rather than regexes for the one-character checks every candidate goes through: a set
+# lookup costs a fraction of a regex call.
+_LATIN_ALNUM_NOT_X = _class_chars(_LATIN_ALNUM_CLASS) - frozenset(_X_LETTERS)
+_LATIN_LETTER_NOT_X = _class_chars(_LATIN_LETTER_CLASS) - frozenset(_X_LETTERS)
+_DIGITS = _class_chars(_DIGIT_CLASS)
 # 〇 is the ideographic zero: Han for context, a digit beside other numerals.
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇]")
+_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇"
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+# A Han character that is a letter or digit (`str.isalnum`, which `[^\W_]` is): what makes a
+# context side Han. Unassigned code points in the Han blocks are not.
+_HAN_LETTER = re.compile(f"(?=[^\\W_])[{_HAN_CLASS}]")
 # Punctuation that ends or splits a phrase: Markdown emphasis does not open on it (张*、李*).
 _PHRASE_END_PUNCTUATION = frozenset("、，。；：！？）》」』】”’")
 _CHINESE_PUNCTUATION = re.compile(
@@ -117,14 +151,22 @@ _HAN_SIDE, _OTHER_SIDE, _EMPTY_SIDE = "han", "other", "empty"
 _MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*＊])") for length in (1, 2, 3)}
 
 
+# A table's words that open (or end) with one character, longest first, each with its kind.
+WordsByEdge = Mapping[str, tuple[tuple[str, str], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class ContextTables:
-    """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind."""
+    """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind.
+
+    `suffixes_by_first` and `prefixes_by_last` index the same words by the character next to
+    the placeholder, so the longest match is a couple of `startswith` checks.
+    """
 
     suffixes: Mapping[str, str]
     prefixes: Mapping[str, str]
-    longest_suffix: int
-    longest_prefix: int
+    suffixes_by_first: WordsByEdge
+    prefixes_by_last: WordsByEdge
     latin_compounds: tuple[str, ...]
 
 
@@ -140,6 +182,13 @@ def _word_kinds(section: Mapping[str, list[str]], table: str) -> dict[str, str]:
     return word_kinds
 
 
+def _by_edge(word_kinds: Mapping[str, str], edge: int) -> WordsByEdge:
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for word in sorted(word_kinds, key=len, reverse=True):
+        grouped.setdefault(word[edge], []).append((word, word_kinds[word]))
+    return {char: tuple(words) for char, words in grouped.items()}
+
+
 @cache
 def context_tables() -> ContextTables:
     raw = tomllib.loads(resources.files("docclean").joinpath("rules", "placeholders.toml").read_text("utf-8"))
@@ -148,8 +197,8 @@ def context_tables() -> ContextTables:
     return ContextTables(
         suffixes=suffixes,
         prefixes=prefixes,
-        longest_suffix=max(map(len, suffixes)),
-        longest_prefix=max(map(len, prefixes)),
+        suffixes_by_first=_by_edge(suffixes, 0),
+        prefixes_by_last=_by_edge(prefixes, -1),
         latin_compounds=tuple(raw["latin"]["compounds"]),
     )
 
@@ -166,7 +215,7 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
     shift = 0  # how much longer the output is than the input so far
     # Starts of star runs that close a Markdown emphasis opened earlier on their line.
     markdown_closers: set[int] = set()
-    for match in _PLACEHOLDER.finditer(text):
+    for match in _candidates(text):
         start, end = match.span()
         if start in markdown_closers:
             continue
@@ -179,6 +228,18 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
         position = end
     pieces.append(text[position:])
     return Replaced("".join(pieces), tuple(placeholders))
+
+
+def _candidates(text: str) -> Iterator[re.Match[str]]:
+    """The matches `_PLACEHOLDER.finditer(text)` yields, trying the pattern only where one can start."""
+    position = 0
+    while (start := _CANDIDATE_START.search(text, position)) is not None:
+        match = _PLACEHOLDER.match(text, start.start())
+        if match is None:
+            position = start.start() + 1
+        else:
+            position = match.end()
+            yield match
 
 
 def restore_placeholders(text: str, placeholders: Sequence[Placeholder]) -> str:
@@ -222,12 +283,15 @@ def _classify(
 ) -> str | None:
     """The kind of the candidate `match`, or None when it is not a placeholder."""
     family = match.lastgroup
-    start, end = match.span()
     if family == "year":
         return "date"
-    suffix_kind = _longest_word_kind(tables.suffixes, text[end : end + tables.longest_suffix])
-    if family != "mou" and _touches_latin_alnum(text, start, end):
+    start, end = match.span()
+    # A slice, unlike an index, is empty at either end of the text.
+    before, after = text[start - 1 : start], text[end : end + 1]
+    # Latin X beside another family's run is a second placeholder, not a word (`×X`).
+    if family != "mou" and (before in _LATIN_ALNUM_NOT_X or after in _LATIN_ALNUM_NOT_X):
         return None
+    suffix_kind = _longest_suffix_kind(text, end, tables)
     match family:
         case "latin":
             if not _is_latin_placeholder(text, start, end, tables):
@@ -238,7 +302,7 @@ def _classify(
             if not _in_chinese_context(text, start, end):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(text, start, end) or not _in_chinese_context(text, start, end):
+            if _is_numeral_or_bullet(before, after, end - start) or not _in_chinese_context(text, start, end):
                 return None
         case "star":
             # A run followed by a context word is a placeholder even where Markdown could pair it.
@@ -247,26 +311,27 @@ def _classify(
                 return None
             if not _is_star_placeholder(text, start, end):
                 return None
-    prefix = text[max(0, start - tables.longest_prefix) : start]
-    return suffix_kind or _longest_word_kind(tables.prefixes, prefix, at_end=True) or "unknown"
+    return suffix_kind or _longest_prefix_kind(text, start, tables) or "unknown"
 
 
-def _longest_word_kind(word_kinds: Mapping[str, str], context: str, at_end: bool = False) -> str:
-    """The kind of the longest table word that opens `context` (or ends it), "" if none."""
-    for length in range(len(context), 0, -1):
-        word = context[-length:] if at_end else context[:length]
-        if word in word_kinds:
-            return word_kinds[word]
+def _longest_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
+    """The kind of the longest `[suffix]` word that opens `text[end:]`, "" if none."""
+    for word, kind in tables.suffixes_by_first.get(text[end : end + 1], ()):
+        if text.startswith(word, end):
+            return kind
+    return ""
+
+
+def _longest_prefix_kind(text: str, start: int, tables: ContextTables) -> str:
+    """The kind of the longest `[prefix]` word that ends `text[:start]`, "" if none."""
+    for word, kind in tables.prefixes_by_last.get(text[start - 1 : start], ()):
+        if text.endswith(word, 0, start):
+            return kind
     return ""
 
 
 def _char_at(text: str, index: int) -> str:
     return text[index] if 0 <= index < len(text) else ""
-
-
-def _touches_latin_alnum(text: str, start: int, end: int) -> bool:
-    # Latin X beside another family's run is a second placeholder, not a word (`×X`).
-    return any(_LATIN_ALNUM_NOT_X.match(char) for char in (_char_at(text, start - 1), _char_at(text, end)))
 
 
 def _context_side(text: str, index: int, step: int) -> str:
@@ -294,17 +359,24 @@ def _context_sides(text: str, start: int, end: int) -> tuple[str, str]:
     return _context_side(text, start - 1, -1), _context_side(text, end, 1)
 
 
+def _beside_han(text: str, start: int, end: int) -> bool:
+    """Whether a Han letter touches the run: then a side is Han without walking the context."""
+    return bool(_HAN_LETTER.match(text, max(start - 1, 0), start) or _HAN_LETTER.match(text, end, end + 1))
+
+
 def _in_chinese_context(text: str, start: int, end: int) -> bool:
+    if _beside_han(text, start, end):
+        return True
     sides = _context_sides(text, start, end)
     return _HAN_SIDE in sides or sides == (_EMPTY_SIDE, _EMPTY_SIDE)
 
 
 def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables) -> bool:
-    before, after = _char_at(text, start - 1), _char_at(text, end)
-    if before == "." and _DIGIT.match(_char_at(text, start - 2)):
+    before, after = text[start - 1 : start], text[end : end + 1]
+    if before == "." and text[start - 2 : start - 1] in _DIGITS:
         return False  # a version wildcard: 3.X, v2.x
-    if (before == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, start - 2))) or (
-        after == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, end + 1))
+    if (before == "-" and text[start - 2 : start - 1] in _LATIN_LETTER_NOT_X) or (
+        after == "-" and text[end + 1 : end + 2] in _LATIN_LETTER_NOT_X
     ):
         # A hyphenated word: X-ray, T-X. Letters only: after a hyphen a digit may open a
         # year placeholder (X-20XX), which the token would then hide on a second pass.
@@ -314,10 +386,10 @@ def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables
     return _in_chinese_context(text, start, end)
 
 
-def _is_numeral_or_bullet(text: str, start: int, end: int) -> bool:
-    if {_char_at(text, start - 1), _char_at(text, end)} & _CHINESE_NUMERAL_CHARS:
+def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
+    if before in _CHINESE_NUMERAL_CHARS or after in _CHINESE_NUMERAL_CHARS:
         return True  # a zero: 二〇二〇, 二○○八
-    return end - start == 1 and _char_at(text, start - 1) in ("", "\n")  # ○ 坚持…: a bullet
+    return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
 
 
 def _is_star_placeholder(text: str, start: int, end: int) -> bool:
@@ -328,7 +400,7 @@ def _is_star_placeholder(text: str, start: int, end: int) -> bool:
             after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
         )
     # Star rows with nothing beside them are separators, not redactions.
-    return _HAN_SIDE in _context_sides(text, start, end)
+    return _beside_han(text, start, end) or _HAN_SIDE in _context_sides(text, start, end)
 
 
 def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
