@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -151,22 +151,23 @@ _HAN_SIDE, _OTHER_SIDE, _EMPTY_SIDE = "han", "other", "empty"
 _MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*＊])") for length in (1, 2, 3)}
 
 
-# A table's words that open (or end) with one character, longest first, each with its kind.
-WordsByEdge = Mapping[str, tuple[tuple[str, str], ...]]
+# A table's words that end with one character, longest first, each with its kind.
+WordsByLast = Mapping[str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class ContextTables:
     """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind.
 
-    `suffixes_by_first` and `prefixes_by_last` index the same words by the character next to
-    the placeholder, so the longest match is a couple of `startswith` checks.
+    `suffix_pattern` matches the longest suffix word at a position in one regex call (every
+    candidate needs it); `prefixes_by_last` indexes the prefix words by the character next to
+    the placeholder, so the longest match is a couple of `endswith` checks.
     """
 
     suffixes: Mapping[str, str]
     prefixes: Mapping[str, str]
-    suffixes_by_first: WordsByEdge
-    prefixes_by_last: WordsByEdge
+    suffix_pattern: re.Pattern[str]
+    prefixes_by_last: WordsByLast
     latin_compounds: tuple[str, ...]
 
 
@@ -182,10 +183,28 @@ def _word_kinds(section: Mapping[str, list[str]], table: str) -> dict[str, str]:
     return word_kinds
 
 
-def _by_edge(word_kinds: Mapping[str, str], edge: int) -> WordsByEdge:
+def _trie_pattern(words: Collection[str]) -> str:
+    """A regex whose match at a position is the longest of `words` that starts there.
+
+    The words are laid out as a trie: the branches at each level open with different characters,
+    so at most one of them can go on, and the greedy `?` after a word that ends early tries the
+    longer words first. (A flat alternation would try every word in turn.)
+    """
+    rests_by_first: dict[str, list[str]] = {}
+    for word in words:
+        rests_by_first.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for first, rests in rests_by_first.items():
+        longer = [rest for rest in rests if rest]
+        optional = "?" if "" in rests else ""
+        branches.append(re.escape(first) + (f"(?:{_trie_pattern(longer)}){optional}" if longer else ""))
+    return "|".join(branches)
+
+
+def _by_last(word_kinds: Mapping[str, str]) -> WordsByLast:
     grouped: dict[str, list[tuple[str, str]]] = {}
     for word in sorted(word_kinds, key=len, reverse=True):
-        grouped.setdefault(word[edge], []).append((word, word_kinds[word]))
+        grouped.setdefault(word[-1], []).append((word, word_kinds[word]))
     return {char: tuple(words) for char, words in grouped.items()}
 
 
@@ -197,8 +216,8 @@ def context_tables() -> ContextTables:
     return ContextTables(
         suffixes=suffixes,
         prefixes=prefixes,
-        suffixes_by_first=_by_edge(suffixes, 0),
-        prefixes_by_last=_by_edge(prefixes, -1),
+        suffix_pattern=re.compile(_trie_pattern(suffixes)),
+        prefixes_by_last=_by_last(prefixes),
         latin_compounds=tuple(raw["latin"]["compounds"]),
     )
 
@@ -316,10 +335,8 @@ def _classify(
 
 def _longest_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
     """The kind of the longest `[suffix]` word that opens `text[end:]`, "" if none."""
-    for word, kind in tables.suffixes_by_first.get(text[end : end + 1], ()):
-        if text.startswith(word, end):
-            return kind
-    return ""
+    word = tables.suffix_pattern.match(text, end)
+    return tables.suffixes[word.group()] if word else ""
 
 
 def _longest_prefix_kind(text: str, start: int, tables: ContextTables) -> str:

@@ -150,3 +150,17 @@ CHARS = st.text(alphabet=st.sampled_from(sorted({char for piece in PIECES for ch
 @example("\U0002a6e0XX\U0002a6e0", DEFAULT_TOKEN)
 def test_agrees_with_the_reference(text: str, token: str) -> None:
     assert replace_placeholders(text, token) == reference_replace(text, token)
+
+
+def test_suffix_pattern_matches_the_longest_word() -> None:
+    tables = context_tables()
+    # Each word alone, cut short, extended, and followed by the start of every other word.
+    texts = {
+        text
+        for word in tables.suffixes
+        for text in (word, word[:-1], f"{word}的", *(word + other[:2] for other in tables.suffixes))
+    }
+    for text in texts:
+        found = tables.suffix_pattern.match(text)
+        longest = max((word for word in tables.suffixes if text.startswith(word)), key=len, default="")
+        assert (found.group() if found else "") == longest, text
