@@ -313,22 +313,24 @@ def _classify(
     suffix_kind = _longest_suffix_kind(text, end, tables)
     match family:
         case "latin":
-            if not _is_latin_placeholder(text, start, end, tables):
+            if not _is_latin_placeholder(text, start, end, before, after, tables):
                 return None
             if "." in match.group():
                 return "number"
         case "times":
-            if not _in_chinese_context(text, start, end):
+            if not _in_chinese_context(text, start, end, before, after):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(before, after, end - start) or not _in_chinese_context(text, start, end):
+            if _is_numeral_or_bullet(before, after, end - start) or not _in_chinese_context(
+                text, start, end, before, after
+            ):
                 return None
         case "star":
             # A run followed by a context word is a placeholder even where Markdown could pair it.
             if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
                 markdown_closers.add(closer)
                 return None
-            if not _is_star_placeholder(text, start, end):
+            if not _is_star_placeholder(text, start, end, before, after):
                 return None
     return suffix_kind or _longest_prefix_kind(text, start, tables) or "unknown"
 
@@ -376,20 +378,21 @@ def _context_sides(text: str, start: int, end: int) -> tuple[str, str]:
     return _context_side(text, start - 1, -1), _context_side(text, end, 1)
 
 
-def _beside_han(text: str, start: int, end: int) -> bool:
+def _beside_han(before: str, after: str) -> bool:
     """Whether a Han letter touches the run: then a side is Han without walking the context."""
-    return bool(_HAN_LETTER.match(text, max(start - 1, 0), start) or _HAN_LETTER.match(text, end, end + 1))
+    return bool(_HAN_LETTER.match(before) or _HAN_LETTER.match(after))
 
 
-def _in_chinese_context(text: str, start: int, end: int) -> bool:
-    if _beside_han(text, start, end):
+def _in_chinese_context(text: str, start: int, end: int, before: str, after: str) -> bool:
+    if _beside_han(before, after):
         return True
     sides = _context_sides(text, start, end)
     return _HAN_SIDE in sides or sides == (_EMPTY_SIDE, _EMPTY_SIDE)
 
 
-def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables) -> bool:
-    before, after = text[start - 1 : start], text[end : end + 1]
+def _is_latin_placeholder(
+    text: str, start: int, end: int, before: str, after: str, tables: ContextTables
+) -> bool:
     if before == "." and text[start - 2 : start - 1] in _DIGITS:
         return False  # a version wildcard: 3.X, v2.x
     if (before == "-" and text[start - 2 : start - 1] in _LATIN_LETTER_NOT_X) or (
@@ -400,7 +403,7 @@ def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables
         return False
     if end - start == 1 and text.startswith(tables.latin_compounds, end):
         return False  # the letter itself: X光, X射线
-    return _in_chinese_context(text, start, end)
+    return _in_chinese_context(text, start, end, before, after)
 
 
 def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
@@ -409,15 +412,14 @@ def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
     return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
 
 
-def _is_star_placeholder(text: str, start: int, end: int) -> bool:
+def _is_star_placeholder(text: str, start: int, end: int, before: str, after: str) -> bool:
     if end - start == 1:
         # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志).
-        after = _char_at(text, end)
-        return bool(_HAN.match(_char_at(text, start - 1))) and (
+        return bool(_HAN.match(before)) and (
             after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
         )
     # Star rows with nothing beside them are separators, not redactions.
-    return _beside_han(text, start, end) or _HAN_SIDE in _context_sides(text, start, end)
+    return _beside_han(before, after) or _HAN_SIDE in _context_sides(text, start, end)
 
 
 def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
