@@ -310,35 +310,35 @@ def _classify(
     # Latin X beside another family's run is a second placeholder, not a word (`×X`).
     if family != "mou" and (before in _LATIN_ALNUM_NOT_X or after in _LATIN_ALNUM_NOT_X):
         return None
-    suffix_kind = _longest_suffix_kind(text, end, tables)
+    # Most placeholders have a Han letter right beside them: that side is Han, and the context
+    # need not be walked.
+    beside_han = bool(_HAN_LETTER.match(before) or _HAN_LETTER.match(after))
+    suffix = tables.suffix_pattern.match(text, end)
+    suffix_kind = tables.suffixes[suffix.group()] if suffix else ""
     match family:
         case "latin":
-            if not _is_latin_placeholder(text, start, end, before, after, tables):
+            if _is_latin_word(text, start, end, before, after, tables):
+                return None
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
             if "." in match.group():
                 return "number"
         case "times":
-            if not _in_chinese_context(text, start, end, before, after):
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(before, after, end - start) or not _in_chinese_context(
-                text, start, end, before, after
-            ):
+            if _is_numeral_or_bullet(before, after, end - start):
+                return None
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "star":
             # A run followed by a context word is a placeholder even where Markdown could pair it.
             if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
                 markdown_closers.add(closer)
                 return None
-            if not _is_star_placeholder(text, start, end, before, after):
+            if not _is_star_placeholder(text, start, end, before, after, beside_han):
                 return None
     return suffix_kind or _longest_prefix_kind(text, start, tables) or "unknown"
-
-
-def _longest_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
-    """The kind of the longest `[suffix]` word that opens `text[end:]`, "" if none."""
-    word = tables.suffix_pattern.match(text, end)
-    return tables.suffixes[word.group()] if word else ""
 
 
 def _longest_prefix_kind(text: str, start: int, tables: ContextTables) -> str:
@@ -378,32 +378,23 @@ def _context_sides(text: str, start: int, end: int) -> tuple[str, str]:
     return _context_side(text, start - 1, -1), _context_side(text, end, 1)
 
 
-def _beside_han(before: str, after: str) -> bool:
-    """Whether a Han letter touches the run: then a side is Han without walking the context."""
-    return bool(_HAN_LETTER.match(before) or _HAN_LETTER.match(after))
-
-
-def _in_chinese_context(text: str, start: int, end: int, before: str, after: str) -> bool:
-    if _beside_han(before, after):
-        return True
+def _in_chinese_context(text: str, start: int, end: int) -> bool:
     sides = _context_sides(text, start, end)
     return _HAN_SIDE in sides or sides == (_EMPTY_SIDE, _EMPTY_SIDE)
 
 
-def _is_latin_placeholder(
-    text: str, start: int, end: int, before: str, after: str, tables: ContextTables
-) -> bool:
+def _is_latin_word(text: str, start: int, end: int, before: str, after: str, tables: ContextTables) -> bool:
+    """Whether the X run is (part of) a Latin word or a version number rather than a placeholder."""
     if before == "." and text[start - 2 : start - 1] in _DIGITS:
-        return False  # a version wildcard: 3.X, v2.x
+        return True  # a version wildcard: 3.X, v2.x
     if (before == "-" and text[start - 2 : start - 1] in _LATIN_LETTER_NOT_X) or (
         after == "-" and text[end + 1 : end + 2] in _LATIN_LETTER_NOT_X
     ):
         # A hyphenated word: X-ray, T-X. Letters only: after a hyphen a digit may open a
         # year placeholder (X-20XX), which the token would then hide on a second pass.
-        return False
-    if end - start == 1 and text.startswith(tables.latin_compounds, end):
-        return False  # the letter itself: X光, X射线
-    return _in_chinese_context(text, start, end, before, after)
+        return True
+    # The letter itself: X光, X射线.
+    return end - start == 1 and text.startswith(tables.latin_compounds, end)
 
 
 def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
@@ -412,14 +403,14 @@ def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
     return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
 
 
-def _is_star_placeholder(text: str, start: int, end: int, before: str, after: str) -> bool:
+def _is_star_placeholder(text: str, start: int, end: int, before: str, after: str, beside_han: bool) -> bool:
     if end - start == 1:
         # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志).
         return bool(_HAN.match(before)) and (
             after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
         )
     # Star rows with nothing beside them are separators, not redactions.
-    return _beside_han(before, after) or _HAN_SIDE in _context_sides(text, start, end)
+    return beside_han or _HAN_SIDE in _context_sides(text, start, end)
 
 
 def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
