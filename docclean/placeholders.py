@@ -228,7 +228,7 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
     Offsets in the result index the returned text: `result.text[p.start:p.end] == token`.
     """
     tables = context_tables()
-    pieces: list[str] = []
+    gaps: list[str] = []  # the text between placeholders: the output is `token.join(gaps)`
     placeholders: list[Placeholder] = []
     position = 0
     shift = 0  # how much longer the output is than the input so far
@@ -241,12 +241,12 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
         kind = _classify(text, match, tables, markdown_closers)
         if kind is None:
             continue
-        pieces += [text[position:start], token]
+        gaps.append(text[position:start])
         placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
         shift += len(token) - (end - start)
         position = end
-    pieces.append(text[position:])
-    return Replaced("".join(pieces), tuple(placeholders))
+    gaps.append(text[position:])
+    return Replaced(token.join(gaps), tuple(placeholders))
 
 
 def _candidates(text: str) -> Iterator[re.Match[str]]:
