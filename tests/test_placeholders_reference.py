@@ -164,3 +164,9 @@ def test_suffix_pattern_matches_the_longest_word() -> None:
         found = tables.suffix_pattern.match(text)
         longest = max((word for word in tables.suffixes if text.startswith(word)), key=len, default="")
         assert (found.group() if found else "") == longest, text
+
+
+def test_unified_ideographs_are_all_han_letters() -> None:
+    # The classifier takes any character of this block for a Han letter without asking the regex.
+    block = range(ord(ph._UNIFIED_FIRST), ord(ph._UNIFIED_LAST) + 1)
+    assert all(ph._HAN_LETTER.fullmatch(chr(code)) for code in block)
