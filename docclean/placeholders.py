@@ -77,23 +77,25 @@ _CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
 _CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
 _CENTURY = "(?:[1１][9９]|[2２][0０])"
 
-# One scan finds every candidate; the named group says which family it belongs to. A year is
-# not read right after a run that must be left alone because it touches the year's first
-# digit (`×20XX`, `○二〇XX`): a second pass would see the token there instead of the digit and
-# decide differently about the run.
+# Every candidate; the named group says which family it belongs to. The families open with
+# different characters, so their order changes no match: the commonest go first and the year,
+# whose lookbehinds are tried before its first character, goes last. A year is not read right
+# after a run that must be left alone because it touches the year's first digit (`×20XX`,
+# `○二〇XX`): a second pass would see the token there instead of the digit and decide
+# differently about the run.
 _PLACEHOLDER = re.compile(
     rf"""
-    (?P<year>
+    (?P<latin>[{_X_LETTERS}]+(?:\.[{_X_LETTERS}]+)*)
+    | (?P<times>[{_TIMES_SIGNS}]+)
+    | (?P<star>[{_STARS}]+)
+    | (?P<circle>[{_CIRCLES}]+)
+    | (?P<mou>某{{2,}})
+    | (?P<year>
         (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
         {_CENTURY}(?:[{_X_LETTERS}]{{2}}|[{_DIGIT_CLASS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
       | (?<![{_CHINESE_NUMERALS}{_CIRCLES}])
         [一二][〇○零九](?:[{_X_LETTERS}]{{2}}|[{_CHINESE_NUMERALS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
     )
-    | (?P<latin>[{_X_LETTERS}]+(?:\.[{_X_LETTERS}]+)*)
-    | (?P<times>[{_TIMES_SIGNS}]+)
-    | (?P<star>[{_STARS}]+)
-    | (?P<circle>[{_CIRCLES}]+)
-    | (?P<mou>某{{2,}})
     """,
     re.VERBOSE,
 )
