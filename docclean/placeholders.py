@@ -157,7 +157,7 @@ _MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*
 
 
 # A table's words that end with one character, longest first, each with its kind.
-WordsByLast = Mapping[str, tuple[tuple[str, str], ...]]
+_WordsByLast = Mapping[str, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +172,7 @@ class ContextTables:
     suffixes: Mapping[str, str]
     prefixes: Mapping[str, str]
     suffix_pattern: re.Pattern[str]
-    prefixes_by_last: WordsByLast
+    prefixes_by_last: _WordsByLast
     latin_compounds: tuple[str, ...]
 
 
@@ -206,7 +206,7 @@ def _trie_pattern(words: Collection[str]) -> str:
     return "|".join(branches)
 
 
-def _by_last(word_kinds: Mapping[str, str]) -> WordsByLast:
+def _by_last(word_kinds: Mapping[str, str]) -> _WordsByLast:
     grouped: dict[str, list[tuple[str, str]]] = {}
     for word in sorted(word_kinds, key=len, reverse=True):
         grouped.setdefault(word[-1], []).append((word, word_kinds[word]))
