@@ -5,8 +5,9 @@ original string and a kind read from its context. `restore_placeholders` puts th
 back and `apply_placeholders` replays the replacement from the annotations, so the stage can
 be audited in both directions.
 
-What is a placeholder (one compiled regex finds the candidates in a single scan, then cheap
-checks of the characters around each candidate decide):
+What is a placeholder (one compiled regex finds the candidates, tried only where a character
+class scan says one can start; then cheap checks of the characters around each candidate
+decide):
 
 * A run of Latin X (`X`, `x`, `Ｘ`, `ｘ`; `XXXX` is one placeholder) in Chinese context. Not
   when it touches a Latin letter or digit (`XML`, `Xbox`, `XXL`, `3x4`, `XII`), forms a
@@ -47,7 +48,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -76,32 +77,70 @@ _CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
 _CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
 _CENTURY = "(?:[1１][9９]|[2２][0０])"
 
-# One scan finds every candidate; the named group says which family it belongs to. A year is
-# not read right after a run that must be left alone because it touches the year's first
-# digit (`×20XX`, `○二〇XX`): a second pass would see the token there instead of the digit and
-# decide differently about the run.
+# Every candidate; the named group says which family it belongs to. The families open with
+# different characters, so their order changes no match: the commonest go first and the year,
+# whose lookbehinds are tried before its first character, goes last. A year is not read right
+# after a run that must be left alone because it touches the year's first digit (`×20XX`,
+# `○二〇XX`): a second pass would see the token there instead of the digit and decide
+# differently about the run.
 _PLACEHOLDER = re.compile(
     rf"""
-    (?P<year>
+    (?P<latin>[{_X_LETTERS}]+(?:\.[{_X_LETTERS}]+)*)
+    | (?P<times>[{_TIMES_SIGNS}]+)
+    | (?P<star>[{_STARS}]+)
+    | (?P<circle>[{_CIRCLES}]+)
+    | (?P<mou>某{{2,}})
+    | (?P<year>
         (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
         {_CENTURY}(?:[{_X_LETTERS}]{{2}}|[{_DIGIT_CLASS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
       | (?<![{_CHINESE_NUMERALS}{_CIRCLES}])
         [一二][〇○零九](?:[{_X_LETTERS}]{{2}}|[{_CHINESE_NUMERALS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
     )
-    | (?P<latin>[{_X_LETTERS}]+(?:\.[{_X_LETTERS}]+)*)
-    | (?P<times>[{_TIMES_SIGNS}]+)
-    | (?P<star>[{_STARS}]+)
-    | (?P<circle>[{_CIRCLES}]+)
-    | (?P<mou>某{{2,}})
     """,
     re.VERBOSE,
 )
 
-_LATIN_ALNUM_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]")
-_LATIN_LETTER_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_LETTER_CLASS}]")
-_DIGIT = re.compile(f"[{_DIGIT_CLASS}]")
+# Where a match of `_PLACEHOLDER` can start. It opens with one character class, which the regex
+# engine skips to at C speed, whereas the alternation above is tried at every position of the
+# text (over ten times slower); the lookbehind then drops the digits and numerals that do not
+# open a year, so ordinary numbers never reach Python.
+_CANDIDATE_START = re.compile(
+    rf"""
+    [{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某1１2２一二]
+    (?<=[{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某]|[1１2２](?=[9９0０])|[一二](?=[〇○零九]))
+    """,
+    re.VERBOSE,
+)
+
+
+def _class_chars(char_class: str) -> frozenset[str]:
+    """The characters of a regex class body made of single characters and `a-z` ranges."""
+    chars: set[str] = set()
+    index = 0
+    while index < len(char_class):
+        if char_class[index + 1 : index + 2] == "-" and index + 2 < len(char_class):
+            chars.update(map(chr, range(ord(char_class[index]), ord(char_class[index + 2]) + 1)))
+            index += 3
+        else:
+            chars.add(char_class[index])
+            index += 1
+    return frozenset(chars)
+
+
+# Sets rather than regexes for the one-character checks every candidate goes through: a set
+# lookup costs a fraction of a regex call.
+_LATIN_ALNUM_NOT_X = _class_chars(_LATIN_ALNUM_CLASS) - frozenset(_X_LETTERS)
+_LATIN_LETTER_NOT_X = _class_chars(_LATIN_LETTER_CLASS) - frozenset(_X_LETTERS)
+_DIGITS = _class_chars(_DIGIT_CLASS)
 # 〇 is the ideographic zero: Han for context, a digit beside other numerals.
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇]")
+_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇"
+_HAN = re.compile(f"[{_HAN_CLASS}]")
+# A Han character that is a letter or digit (`str.isalnum`, which `[^\W_]` is): what makes a
+# context side Han. Unassigned code points in the Han blocks are not.
+_HAN_LETTER = re.compile(f"(?=[^\\W_])[{_HAN_CLASS}]")
+# Every code point of this block is assigned (since Unicode 14, which Python 3.11 has), so each
+# is a Han letter: the test suite checks it.
+_UNIFIED_FIRST, _UNIFIED_LAST = "\u4e00", "\u9fff"
 # Punctuation that ends or splits a phrase: Markdown emphasis does not open on it (张*、李*).
 _PHRASE_END_PUNCTUATION = frozenset("、，。；：！？）》」』】”’")
 _CHINESE_PUNCTUATION = re.compile(
@@ -117,14 +156,23 @@ _HAN_SIDE, _OTHER_SIDE, _EMPTY_SIDE = "han", "other", "empty"
 _MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*＊])") for length in (1, 2, 3)}
 
 
+# A table's words that end with one character, longest first, each with its kind.
+_WordsByLast = Mapping[str, tuple[tuple[str, str], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class ContextTables:
-    """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind."""
+    """Word -> kind; a neutral word maps to "" so it overrides a shorter word without a kind.
+
+    `suffix_pattern` matches the longest suffix word at a position in one regex call (every
+    candidate needs it); `prefixes_by_last` indexes the prefix words by the character next to
+    the placeholder, so the longest match is a couple of `endswith` checks.
+    """
 
     suffixes: Mapping[str, str]
     prefixes: Mapping[str, str]
-    longest_suffix: int
-    longest_prefix: int
+    suffix_pattern: re.Pattern[str]
+    prefixes_by_last: _WordsByLast
     latin_compounds: tuple[str, ...]
 
 
@@ -140,6 +188,31 @@ def _word_kinds(section: Mapping[str, list[str]], table: str) -> dict[str, str]:
     return word_kinds
 
 
+def _trie_pattern(words: Collection[str]) -> str:
+    """A regex whose match at a position is the longest of `words` that starts there.
+
+    The words are laid out as a trie: the branches at each level open with different characters,
+    so at most one of them can go on, and the greedy `?` after a word that ends early tries the
+    longer words first. (A flat alternation would try every word in turn.)
+    """
+    rests_by_first: dict[str, list[str]] = {}
+    for word in words:
+        rests_by_first.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for first, rests in rests_by_first.items():
+        longer = [rest for rest in rests if rest]
+        optional = "?" if "" in rests else ""
+        branches.append(re.escape(first) + (f"(?:{_trie_pattern(longer)}){optional}" if longer else ""))
+    return "|".join(branches)
+
+
+def _by_last(word_kinds: Mapping[str, str]) -> _WordsByLast:
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for word in sorted(word_kinds, key=len, reverse=True):
+        grouped.setdefault(word[-1], []).append((word, word_kinds[word]))
+    return {char: tuple(words) for char, words in grouped.items()}
+
+
 @cache
 def context_tables() -> ContextTables:
     raw = tomllib.loads(resources.files("docclean").joinpath("rules", "placeholders.toml").read_text("utf-8"))
@@ -148,8 +221,8 @@ def context_tables() -> ContextTables:
     return ContextTables(
         suffixes=suffixes,
         prefixes=prefixes,
-        longest_suffix=max(map(len, suffixes)),
-        longest_prefix=max(map(len, prefixes)),
+        suffix_pattern=re.compile(_trie_pattern(suffixes)),
+        prefixes_by_last=_by_last(prefixes),
         latin_compounds=tuple(raw["latin"]["compounds"]),
     )
 
@@ -160,25 +233,37 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
     Offsets in the result index the returned text: `result.text[p.start:p.end] == token`.
     """
     tables = context_tables()
-    pieces: list[str] = []
+    gaps: list[str] = []  # the text between placeholders: the output is `token.join(gaps)`
     placeholders: list[Placeholder] = []
     position = 0
     shift = 0  # how much longer the output is than the input so far
     # Starts of star runs that close a Markdown emphasis opened earlier on their line.
     markdown_closers: set[int] = set()
-    for match in _PLACEHOLDER.finditer(text):
+    for match in _candidates(text):
         start, end = match.span()
         if start in markdown_closers:
             continue
         kind = _classify(text, match, tables, markdown_closers)
         if kind is None:
             continue
-        pieces += [text[position:start], token]
+        gaps.append(text[position:start])
         placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
         shift += len(token) - (end - start)
         position = end
-    pieces.append(text[position:])
-    return Replaced("".join(pieces), tuple(placeholders))
+    gaps.append(text[position:])
+    return Replaced(token.join(gaps), tuple(placeholders))
+
+
+def _candidates(text: str) -> Iterator[re.Match[str]]:
+    """The matches `_PLACEHOLDER.finditer(text)` yields, trying the pattern only where one can start."""
+    position = 0
+    while (start := _CANDIDATE_START.search(text, position)) is not None:
+        match = _PLACEHOLDER.match(text, start.start())
+        if match is None:
+            position = start.start() + 1
+        else:
+            position = match.end()
+            yield match
 
 
 def restore_placeholders(text: str, placeholders: Sequence[Placeholder]) -> str:
@@ -222,51 +307,60 @@ def _classify(
 ) -> str | None:
     """The kind of the candidate `match`, or None when it is not a placeholder."""
     family = match.lastgroup
-    start, end = match.span()
     if family == "year":
         return "date"
-    suffix_kind = _longest_word_kind(tables.suffixes, text[end : end + tables.longest_suffix])
-    if family != "mou" and _touches_latin_alnum(text, start, end):
+    start, end = match.span()
+    before = text[start - 1] if start else ""
+    after = text[end] if end < len(text) else ""
+    # Latin X beside another family's run is a second placeholder, not a word (`×X`).
+    if family != "mou" and (before in _LATIN_ALNUM_NOT_X or after in _LATIN_ALNUM_NOT_X):
         return None
+    # Most placeholders have a Han letter right beside them: that side is Han, and the context
+    # need not be walked. Most Han is in the Unified Ideographs block, where a comparison
+    # answers without a regex call.
+    beside_han = (
+        _UNIFIED_FIRST <= before <= _UNIFIED_LAST
+        or _UNIFIED_FIRST <= after <= _UNIFIED_LAST
+        or bool(_HAN_LETTER.match(before) or _HAN_LETTER.match(after))
+    )
+    suffix = tables.suffix_pattern.match(text, end)
+    suffix_kind = tables.suffixes[suffix.group()] if suffix else ""
     match family:
         case "latin":
-            if not _is_latin_placeholder(text, start, end, tables):
+            if _is_latin_word(text, start, end, before, after, tables):
+                return None
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
             if "." in match.group():
                 return "number"
         case "times":
-            if not _in_chinese_context(text, start, end):
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(text, start, end) or not _in_chinese_context(text, start, end):
+            if _is_numeral_or_bullet(before, after, end - start):
+                return None
+            if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "star":
             # A run followed by a context word is a placeholder even where Markdown could pair it.
             if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
                 markdown_closers.add(closer)
                 return None
-            if not _is_star_placeholder(text, start, end):
+            if not _is_star_placeholder(text, start, end, before, after, beside_han):
                 return None
-    prefix = text[max(0, start - tables.longest_prefix) : start]
-    return suffix_kind or _longest_word_kind(tables.prefixes, prefix, at_end=True) or "unknown"
+    return suffix_kind or _longest_prefix_kind(text, start, tables) or "unknown"
 
 
-def _longest_word_kind(word_kinds: Mapping[str, str], context: str, at_end: bool = False) -> str:
-    """The kind of the longest table word that opens `context` (or ends it), "" if none."""
-    for length in range(len(context), 0, -1):
-        word = context[-length:] if at_end else context[:length]
-        if word in word_kinds:
-            return word_kinds[word]
+def _longest_prefix_kind(text: str, start: int, tables: ContextTables) -> str:
+    """The kind of the longest `[prefix]` word that ends `text[:start]`, "" if none."""
+    for word, kind in tables.prefixes_by_last.get(text[start - 1 : start], ()):
+        if text.endswith(word, 0, start):
+            return kind
     return ""
 
 
 def _char_at(text: str, index: int) -> str:
     return text[index] if 0 <= index < len(text) else ""
-
-
-def _touches_latin_alnum(text: str, start: int, end: int) -> bool:
-    # Latin X beside another family's run is a second placeholder, not a word (`×X`).
-    return any(_LATIN_ALNUM_NOT_X.match(char) for char in (_char_at(text, start - 1), _char_at(text, end)))
 
 
 def _context_side(text: str, index: int, step: int) -> str:
@@ -299,36 +393,34 @@ def _in_chinese_context(text: str, start: int, end: int) -> bool:
     return _HAN_SIDE in sides or sides == (_EMPTY_SIDE, _EMPTY_SIDE)
 
 
-def _is_latin_placeholder(text: str, start: int, end: int, tables: ContextTables) -> bool:
-    before, after = _char_at(text, start - 1), _char_at(text, end)
-    if before == "." and _DIGIT.match(_char_at(text, start - 2)):
-        return False  # a version wildcard: 3.X, v2.x
-    if (before == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, start - 2))) or (
-        after == "-" and _LATIN_LETTER_NOT_X.match(_char_at(text, end + 1))
+def _is_latin_word(text: str, start: int, end: int, before: str, after: str, tables: ContextTables) -> bool:
+    """Whether the X run is (part of) a Latin word or a version number rather than a placeholder."""
+    if before == "." and text[start - 2 : start - 1] in _DIGITS:
+        return True  # a version wildcard: 3.X, v2.x
+    if (before == "-" and text[start - 2 : start - 1] in _LATIN_LETTER_NOT_X) or (
+        after == "-" and text[end + 1 : end + 2] in _LATIN_LETTER_NOT_X
     ):
         # A hyphenated word: X-ray, T-X. Letters only: after a hyphen a digit may open a
         # year placeholder (X-20XX), which the token would then hide on a second pass.
-        return False
-    if end - start == 1 and text.startswith(tables.latin_compounds, end):
-        return False  # the letter itself: X光, X射线
-    return _in_chinese_context(text, start, end)
+        return True
+    # The letter itself: X光, X射线.
+    return end - start == 1 and text.startswith(tables.latin_compounds, end)
 
 
-def _is_numeral_or_bullet(text: str, start: int, end: int) -> bool:
-    if {_char_at(text, start - 1), _char_at(text, end)} & _CHINESE_NUMERAL_CHARS:
+def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
+    if before in _CHINESE_NUMERAL_CHARS or after in _CHINESE_NUMERAL_CHARS:
         return True  # a zero: 二〇二〇, 二○○八
-    return end - start == 1 and _char_at(text, start - 1) in ("", "\n")  # ○ 坚持…: a bullet
+    return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
 
 
-def _is_star_placeholder(text: str, start: int, end: int) -> bool:
+def _is_star_placeholder(text: str, start: int, end: int, before: str, after: str, beside_han: bool) -> bool:
     if end - start == 1:
         # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志).
-        after = _char_at(text, end)
-        return bool(_HAN.match(_char_at(text, start - 1))) and (
+        return bool(_HAN.match(before)) and (
             after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
         )
     # Star rows with nothing beside them are separators, not redactions.
-    return _HAN_SIDE in _context_sides(text, start, end)
+    return beside_han or _HAN_SIDE in _context_sides(text, start, end)
 
 
 def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
