@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import ctypes
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -92,7 +94,12 @@ class _ServerProcess(abc.ABC):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=self.preexec(),
             )
+
+    def preexec(self) -> Callable[[], None] | None:
+        """What the child runs between fork and exec; None for nothing."""
+        return None
 
     def start(self) -> None:
         self.launch()
@@ -218,9 +225,20 @@ class TemporaryPrefectServer(_ServerProcess):
         super().launch()
         atexit.register(self.stop)
 
+    def preexec(self) -> Callable[[], None] | None:
+        # A run killed outright (SIGKILL, OOM killer) runs no exit handler: the kernel stops the
+        # server with it, which its own session would otherwise keep alive.
+        return _die_with_parent if sys.platform == "linux" else None
+
     def stop(self) -> None:
         super().stop()
         atexit.unregister(self.stop)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel send SIGTERM to this (child) process when its parent dies (Linux prctl)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:
