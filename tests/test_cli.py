@@ -103,12 +103,27 @@ def _many_files(raw: Path, count: int) -> None:
         os.utime(path, (time.time() - 60, time.time() - 60))
 
 
+def _running_prefect_servers() -> set[int]:
+    """Live (not zombie) processes serving Prefect's API app (Linux; none elsewhere, like the guarantee)."""
+    found = set()
+    for proc in Path("/proc").iterdir() if sys.platform == "linux" else ():
+        try:
+            command = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"prefect.server.api.server:create_app" in command and state != "Z":
+            found.add(int(proc.name))
+    return found
+
+
 def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     _many_files(raw, 20)
     assert docclean("run", cwd=tmp_path).returncode == 0
     _many_files(raw, 400)
+    servers_before = _running_prefect_servers()
     process = subprocess.Popen(
         [sys.executable, "-m", "docclean.cli", "run"],
         cwd=tmp_path,
@@ -120,6 +135,11 @@ def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tm
     time.sleep(9)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    # The temporary Prefect server the run started, in a session of its own, went with it.
+    deadline = time.monotonic() + 15
+    while _running_prefect_servers() - servers_before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running_prefect_servers() - servers_before
     table = ds.dataset(tmp_path / "curated" / "documents").to_table()  # loadable, old or new snapshot
     assert table.num_rows in (20, 400)
     assert docclean("run", cwd=tmp_path).returncode == 0
