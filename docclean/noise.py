@@ -10,6 +10,10 @@ inline rules (see docclean/rules.py for the rule format). A whole-line removal t
 adjacent line break with it: the following one, or the preceding one when no kept line
 follows (so the output never ends with a newline).
 
+Speed. A line or inline rule is searched only in the lines its prefilter admits (a literal
+the rule needs, a maximal length; see `Prefilter` in docclean/rules.py): lines no rule can
+match cost one scan of the whole text for the scope's literals, at C speed, and no regex call.
+
 Timeouts. A user's regex can backtrack catastrophically, so every regex call runs with the
 `regex` module's `timeout`. Each rule (and the combined alternation of the line or inline
 rules) gets a budget per document: `timeout` seconds (default 1 s, about 10^4 times what a
@@ -135,24 +139,25 @@ class _Scan:
             pos = match.start() + 1
         return None
 
-    def first_hit(self, scope: CombinedScope, subject: str, pos: int) -> _Hit | None:
+    def first_hit(self, scope: CombinedScope, subject: str, pos: int, admitted: Sequence[int]) -> _Hit | None:
         """The leftmost non-empty match of any rule of the scope from `pos`; first rule on a tie.
 
-        The combined alternation finds exactly that among its members in one call, unless it
-        stops at an empty match, which could hide another member's match at the same place:
-        then (and when combining is off) the members are searched one by one.
+        `admitted` are the rules whose prefilter lets `subject` through (the others cannot
+        match in it). The combined alternation finds the hit among its members in one call,
+        unless it stops at an empty match, which could hide another member's match at the same
+        place: then (and when combining is off) the admitted rules are searched one by one.
         """
         candidates: list[_Hit] = []
-        one_by_one: Sequence[int] = scope.standalone
-        if self.use_combined and scope.combined is not None:
+        one_by_one: Sequence[int] = [rule for rule in admitted if rule in scope.standalone]
+        if self.use_combined and scope.combined is not None and len(admitted) > 1:
             match = self.search(scope.combined, None, subject, pos)
             if match is not None and match.end() > match.start():
                 rule = next(i for i in scope.members if match.start(group_name(i)) != -1)
                 candidates.append(_Hit(match.start(), match.end(), rule))
             elif match is not None:
-                one_by_one = scope.members + scope.standalone
+                one_by_one = admitted
         else:
-            one_by_one = scope.members + scope.standalone
+            one_by_one = admitted
         for rule in one_by_one:
             if rule not in self.skipped:
                 hit = self.first_nonempty(rule, subject, pos)
@@ -177,9 +182,10 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                 line_rule[index] = rule
                 line_unit[index] = unit
 
-    for index, line in enumerate(lines):
-        if line_rule[index] is None:
-            hit = scan.first_hit(rules.line, line, 0)
+    for index in _candidate_lines(rules.line, text, starts):
+        line = lines[index]
+        if line_rule[index] is None and (admitted := _admitted(rules, rules.line, line)):
+            hit = scan.first_hit(rules.line, line, 0, admitted)
             if hit is not None:
                 line_rule[index] = hit.rule
 
@@ -189,10 +195,11 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
             line_rule[index] = watermarks[line]
 
     inline: list[Removal] = []
-    for index, line in enumerate(lines):
-        if line_rule[index] is not None:
+    for index in _candidate_lines(rules.inline, text, starts):
+        line = lines[index]
+        if line_rule[index] is not None or not (admitted := _admitted(rules, rules.inline, line)):
             continue
-        spans = _inline_spans(line, rules, scan)
+        spans = _inline_spans(line, admitted, rules, scan)
         if not spans:
             continue
         if _leaves_nothing(line, spans):
@@ -207,6 +214,30 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     removed = inline + _line_removals(text, lines, starts, line_rule, line_unit, rules)
     removed.sort(key=lambda removal: removal.offset)
     return Stripped(apply_removals(text, removed), tuple(removed))
+
+
+def _candidate_lines(scope: CombinedScope, text: str, starts: list[int]) -> Sequence[int]:
+    """The indexes, in order, of the lines holding a literal of the scope's prefilters."""
+    if scope.finder is None:
+        return range(len(starts))
+    found: list[int] = []
+    pos = 0
+    while (match := scope.finder.search(text, pos)) is not None:
+        index = bisect.bisect_right(starts, match.start()) - 1
+        found.append(index)
+        if index + 1 == len(starts):
+            break
+        pos = starts[index + 1]
+    return found
+
+
+def _admitted(rules: RuleSet, scope: CombinedScope, line: str) -> list[int]:
+    """The rules of the scope that may match in `line`, in rule order."""
+    return [
+        rule
+        for rule in sorted(scope.members + scope.standalone)
+        if (prefilter := rules.prefilters[rule]) is None or prefilter.admits(line)
+    ]
 
 
 def _block_matches(text: str, starts: list[int], rules: RuleSet, scan: _Scan) -> list[tuple[int, int, int]]:
@@ -240,11 +271,11 @@ def _repeated_lines(lines: list[str], rules: RuleSet, scan: _Scan) -> dict[str, 
     return marked
 
 
-def _inline_spans(line: str, rules: RuleSet, scan: _Scan) -> list[_Hit]:
+def _inline_spans(line: str, admitted: list[int], rules: RuleSet, scan: _Scan) -> list[_Hit]:
     """Non-overlapping inline matches, each widened by the spaces its removal would strand."""
     hits: list[_Hit] = []
     pos = 0
-    while (hit := scan.first_hit(rules.inline, line, pos)) is not None:
+    while (hit := scan.first_hit(rules.inline, line, pos, admitted)) is not None:
         hits.append(hit)
         pos = hit.end
     widened: list[_Hit] = []
