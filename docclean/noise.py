@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import regex
 
 from docclean.record import Removal, Stripped
-from docclean.rules import CombinedScope, RuleSet, group_name
+from docclean.rules import CombinedScope, Prefilter, RuleSet, group_name
 
 DEFAULT_TIMEOUT_SECONDS = 1.0
 # Documents longer than this get a proportionally larger budget per rule.
@@ -182,10 +182,9 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                 line_rule[index] = rule
                 line_unit[index] = unit
 
-    for index in _candidate_lines(rules.line, text, starts):
-        line = lines[index]
-        if line_rule[index] is None and (admitted := _admitted(rules, rules.line, line)):
-            hit = scan.first_hit(rules.line, line, 0, admitted)
+    for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
+        if line_rule[index] is None:
+            hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
                 line_rule[index] = hit.rule
 
@@ -195,9 +194,9 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
             line_rule[index] = watermarks[line]
 
     inline: list[Removal] = []
-    for index in _candidate_lines(rules.inline, text, starts):
+    for index, admitted in _lines_to_search(rules.inline, rules, lines, text, starts):
         line = lines[index]
-        if line_rule[index] is not None or not (admitted := _admitted(rules, rules.inline, line)):
+        if line_rule[index] is not None:
             continue
         spans = _inline_spans(line, admitted, rules, scan)
         if not spans:
@@ -216,10 +215,49 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     return Stripped(apply_removals(text, removed), tuple(removed))
 
 
-def _candidate_lines(scope: CombinedScope, text: str, starts: list[int]) -> Sequence[int]:
-    """The indexes, in order, of the lines holding a literal of the scope's prefilters."""
+def _lines_to_search(
+    scope: CombinedScope, rules: RuleSet, lines: list[str], text: str, starts: list[int]
+) -> list[tuple[int, list[int]]]:
+    """Each line (by index, in order) that some rule of the scope may match, with those rules."""
+    prefilters = rules.prefilters
+    found: list[tuple[int, list[int]]] = []
+    if scope.max_length is not None:
+        # Paragraphs are long and the bounded rules look for short lines: a length test per
+        # line rejects most of the text before any search.
+        everyone = sorted(scope.members + scope.standalone)
+        for index, line in enumerate(lines):
+            if len(line) <= scope.max_length:
+                admitted = [rule for rule in everyone if _admits(prefilters[rule], line)]
+                if admitted:
+                    found.append((index, admitted))
+        return found
+    with_literal = _lines_with_a_literal(scope, text, starts)
+    open_rules = scope.open_rules
+    if not open_rules:
+        for index in with_literal:
+            admitted = [rule for rule in scope.literal_rules if _admits(prefilters[rule], lines[index])]
+            if admitted:
+                found.append((index, admitted))
+        return found
+    marked = set(with_literal)
+    for index, line in enumerate(lines):
+        admitted = [rule for rule in open_rules if _admits(prefilters[rule], line)]
+        if index in marked:
+            admitted += [rule for rule in scope.literal_rules if _admits(prefilters[rule], line)]
+            admitted.sort()
+        if admitted:
+            found.append((index, admitted))
+    return found
+
+
+def _admits(prefilter: Prefilter | None, line: str) -> bool:
+    return prefilter is None or prefilter.admits(line)
+
+
+def _lines_with_a_literal(scope: CombinedScope, text: str, starts: list[int]) -> list[int]:
+    """The indexes, in order, of the lines holding a literal of the scope's literal rules."""
     if scope.finder is None:
-        return range(len(starts))
+        return []
     found: list[int] = []
     pos = 0
     while (match := scope.finder.search(text, pos)) is not None:
@@ -229,15 +267,6 @@ def _candidate_lines(scope: CombinedScope, text: str, starts: list[int]) -> Sequ
             break
         pos = starts[index + 1]
     return found
-
-
-def _admitted(rules: RuleSet, scope: CombinedScope, line: str) -> list[int]:
-    """The rules of the scope that may match in `line`, in rule order."""
-    return [
-        rule
-        for rule in sorted(scope.members + scope.standalone)
-        if (prefilter := rules.prefilters[rule]) is None or prefilter.admits(line)
-    ]
 
 
 def _block_matches(text: str, starts: list[int], rules: RuleSet, scan: _Scan) -> list[tuple[int, int, int]]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from docclean.noise import apply_removals, strip_noise
 from docclean.record import Removal, Stripped
-from docclean.rules import CombinedScope, RuleSet, compile_rules, load_rules, parse_rules
+from docclean.rules import RuleSet, compile_rules, load_rules, parse_rules
 
 CASES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "noise_cases.json").read_text("utf-8"))
 BUILTIN = load_rules()
@@ -36,8 +36,12 @@ def one_by_one(rules: RuleSet) -> RuleSet:
     """The same rules with the combined alternations switched off: every rule searched alone."""
     return dataclasses.replace(
         rules,
-        line=CombinedScope(None, (), rules.line.members + rules.line.standalone),
-        inline=CombinedScope(None, (), rules.inline.members + rules.inline.standalone),
+        line=dataclasses.replace(
+            rules.line, combined=None, members=(), standalone=rules.line.members + rules.line.standalone
+        ),
+        inline=dataclasses.replace(
+            rules.inline, combined=None, members=(), standalone=rules.inline.members + rules.inline.standalone
+        ),
     )
 
 

@@ -73,6 +73,8 @@ TOKENS = [
     *"甲乙丙丁戊己庚辛壬癸子丑寅卯ABCabc.  同志们，。0123456789@-/",
     *("QQ", "加V", "微信", "www.", ".com", "http://", "第", "页", "本文系", "仅供参考", "未经许可"),
     *("酷乐文行", "会员群：", "电话：", "138", "0755-", "13812345678", "a.b", "卯卯"),
+    # Long enough to push a line past every length bound of the built-in rules.
+    "我们要坚持以人民为中心的发展思想" * 4,
     "\n",
     "\n",
 ]
@@ -149,8 +151,8 @@ def without_prefilters(rules: RuleSet) -> RuleSet:
     return dataclasses.replace(
         rules,
         prefilters=(None,) * len(rules.rules),
-        line=dataclasses.replace(rules.line, finder=None),
-        inline=dataclasses.replace(rules.inline, finder=None),
+        line=dataclasses.replace(rules.line, literal_rules=(), finder=None, max_length=None),
+        inline=dataclasses.replace(rules.inline, literal_rules=(), finder=None, max_length=None),
     )
 
 
@@ -167,3 +169,8 @@ def test_the_analysis_gives_up_on_unmodelled_syntax() -> None:
     assert by_id["property"] is None
     assert by_id["verbose"] is not None and by_id["verbose"].literals == frozenset({"癸"})
     assert by_id["literal"] is not None and by_id["literal"].literals == frozenset({"a.b"})
+
+
+def test_every_builtin_line_rule_is_bounded() -> None:
+    # The fast path of the line scope: lines longer than every bound are never searched.
+    assert BUILTIN.line.max_length is not None
