@@ -27,6 +27,7 @@ alternation times out, the document is re-scanned rule by rule to find the culpr
 from __future__ import annotations
 
 import bisect
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 import regex
 
 from docclean.record import Removal, Stripped
-from docclean.rules import CombinedScope, Prefilter, RuleSet, group_name
+from docclean.rules import CombinedScope, RuleSet, group_name
 
 DEFAULT_TIMEOUT_SECONDS = 1.0
 # Documents longer than this get a proportionally larger budget per rule.
@@ -219,39 +220,58 @@ def _lines_to_search(
     scope: CombinedScope, rules: RuleSet, lines: list[str], text: str, starts: list[int]
 ) -> list[tuple[int, list[int]]]:
     """Each line (by index, in order) that some rule of the scope may match, with those rules."""
-    prefilters = rules.prefilters
     found: list[tuple[int, list[int]]] = []
     if scope.max_length is not None:
         # Paragraphs are long and the bounded rules look for short lines: a length test per
         # line rejects most of the text before any search.
-        everyone = sorted(scope.members + scope.standalone)
+        everyone = _checks(rules, sorted(scope.members + scope.standalone))
         for index, line in enumerate(lines):
-            if len(line) <= scope.max_length:
-                admitted = [rule for rule in everyone if _admits(prefilters[rule], line)]
-                if admitted:
-                    found.append((index, admitted))
-        return found
-    with_literal = _lines_with_a_literal(scope, text, starts)
-    open_rules = scope.open_rules
-    if not open_rules:
-        for index in with_literal:
-            admitted = [rule for rule in scope.literal_rules if _admits(prefilters[rule], lines[index])]
-            if admitted:
+            if len(line) <= scope.max_length and (admitted := _admitted(everyone, line)):
                 found.append((index, admitted))
         return found
+    with_literal = _lines_with_a_literal(scope, text, starts)
+    literal_rules = _checks(rules, scope.literal_rules)
+    if not scope.open_rules:
+        for index in with_literal:
+            if admitted := _admitted(literal_rules, lines[index]):
+                found.append((index, admitted))
+        return found
+    open_rules = _checks(rules, scope.open_rules)
     marked = set(with_literal)
     for index, line in enumerate(lines):
-        admitted = [rule for rule in open_rules if _admits(prefilters[rule], line)]
+        admitted = _admitted(open_rules, line)
         if index in marked:
-            admitted += [rule for rule in scope.literal_rules if _admits(prefilters[rule], line)]
-            admitted.sort()
+            admitted = sorted(admitted + _admitted(literal_rules, line))
         if admitted:
             found.append((index, admitted))
     return found
 
 
-def _admits(prefilter: Prefilter | None, line: str) -> bool:
-    return prefilter is None or prefilter.admits(line)
+# A rule, the longest line it can match, and a test that the line holds one of its literals.
+_Check = tuple[int, int, Callable[[str], object] | None]
+
+
+def _checks(rules: RuleSet, indexes: Sequence[int]) -> list[_Check]:
+    """The rules' prefilters unpacked, to be tested on every line without a call per rule."""
+    checks: list[_Check] = []
+    for rule in indexes:
+        prefilter = rules.prefilters[rule]
+        if prefilter is None:
+            checks.append((rule, sys.maxsize, None))
+        else:
+            bound = sys.maxsize if prefilter.max_length is None else prefilter.max_length
+            checks.append((rule, bound, None if prefilter.finder is None else prefilter.finder.search))
+    return checks
+
+
+def _admitted(checks: list[_Check], line: str) -> list[int]:
+    """The rules whose prefilter lets `line` through, in the order of `checks`."""
+    length = len(line)
+    return [
+        rule
+        for rule, bound, search in checks
+        if length <= bound and (search is None or search(line) is not None)
+    ]
 
 
 def _lines_with_a_literal(scope: CombinedScope, text: str, starts: list[int]) -> list[int]:
