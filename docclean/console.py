@@ -27,6 +27,7 @@ class RunCounts(Protocol):
     cleaned: int
     rejected: int
     wrote: bool
+    seconds: float
     noise_by_category: Counter[str]
     placeholders_by_kind: Counter[str]
     encodings: Counter[str]
@@ -52,7 +53,7 @@ def print_summary(counts: RunCounts, curated: str) -> None:
     line = (
         f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
         f"{counts.pending} pending. Cleaned {counts.cleaned}, reused {counts.reused + counts.renamed}, "
-        f"rejected {counts.rejected}."
+        f"rejected {counts.rejected}, in {counts.seconds:.1f} s."
     )
     console.print(line)
     for title, table in (

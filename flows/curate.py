@@ -11,6 +11,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -79,6 +80,8 @@ class RunSummary:
     placeholders_by_kind: Counter[str] = field(default_factory=Counter)
     encodings: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
+    # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
+    seconds: float = 0.0
 
     def add_batch(self, outcome: BatchOutcome) -> None:
         self.cleaned += outcome.cleaned
@@ -424,14 +427,18 @@ def curate(
         return on_dask(
             raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
         )
+    started = time.perf_counter()
     logger = get_run_logger()
     config = CleanConfig(
         rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)
-    if isinstance(raw_path, Path) and not raw_path.is_dir():
-        raise FileNotFoundError(f"The raw folder {raw_path} does not exist.")
+    if isinstance(raw_path, Path):
+        if not raw_path.is_dir():
+            raise FileNotFoundError(f"The raw folder {raw_path} does not exist.")
+        # The batches may run on a Dask worker with a working directory of its own.
+        raw_path = raw_path.absolute()
     store = open_store(curated)
     summary = RunSummary()
     with store.lock(wait_seconds):
@@ -468,6 +475,7 @@ def curate(
         if nothing_to_do and store.has_snapshot():
             logger.info("Nothing new or changed: the dataset is left as it is.")
             summary.rejected = len(old_reject_paths)
+            summary.seconds = time.perf_counter() - started
             return summary
         now = datetime.now(UTC)
         existing_ids = dict(
@@ -552,5 +560,8 @@ def curate(
         key="docclean-run-report",
         description="What this docclean run did",
     )
-    logger.info("Cleaned %d documents, rejected %d files.", summary.cleaned, len(rejects))
+    summary.seconds = time.perf_counter() - started
+    logger.info(
+        "Cleaned %d documents, rejected %d files in %.1f s.", summary.cleaned, len(rejects), summary.seconds
+    )
     return summary

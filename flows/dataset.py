@@ -25,7 +25,8 @@ TABLES = {"documents": DOCUMENT_SCHEMA, "rejects": REJECT_SCHEMA}
 
 def open_store(curated: str) -> CuratedStore | ObjectStore:
     location = parse_location(curated)
-    return CuratedStore(location) if isinstance(location, Path) else ObjectStore(location)
+    # Absolute: the part files may be written by a Dask worker with a working directory of its own.
+    return CuratedStore(location.absolute()) if isinstance(location, Path) else ObjectStore(location)
 
 
 def current_location(curated: str, table: str = "documents") -> Path | ObjectPath:

@@ -5,8 +5,10 @@ worker's own settings name. With Prefect's embedded API that is nothing, so ever
 start a temporary server of its own and its task runs would go missing from the UI (a known
 Prefect issue). The flow and the workers therefore share one API: the configured server if
 there is one, else the temporary server `docclean run` starts, whose address (PREFECT_API_URL
-in the environment) the LocalCluster's workers inherit. Workers of an existing cluster cannot
-reach that loopback server: `check_shared_api` says so before anything runs.
+in the environment) the LocalCluster's workers inherit. An existing cluster's workers get the
+client's API settings from a worker plugin registered with its scheduler (`share_prefect_api`),
+whatever their own environment says. They cannot reach a temporary server on the client's
+loopback, though: `check_shared_api` says so before anything runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import os
 from docclean.errors import DoccleanError
 
 RUNNERS = ("local", "dask")
+# Long enough for a scheduler across a network, short enough that a wrong address fails soon.
+CONNECT_TIMEOUT_SECONDS = 30
 
 
 class RunnerError(DoccleanError):
@@ -30,6 +34,7 @@ def dask_task_runner(address: str | None, workers: int | None):  # -> prefect_da
             "The Dask runner needs prefect-dask: pip install 'docclean[dask]' (or pip install prefect-dask)."
         ) from error
     if address:
+        share_prefect_api(address)
         return DaskTaskRunner(address=address)
     # One single-threaded worker process per core: cleaning is CPU-bound Python, so threads
     # inside a worker would only contend for its GIL.
@@ -49,3 +54,31 @@ def check_shared_api(address: str | None, api_is_temporary: bool) -> None:
             f"Workers of the Dask cluster at {address} must report to the same Prefect API as this client: "
             "set PREFECT_API_URL (for example to a server started with `prefect server start`) here and on the workers."
         )
+
+
+def prefect_api_environment() -> dict[str, str]:
+    """This process's Prefect API settings (from the environment, a profile or a file) as variables."""
+    from prefect.settings import get_current_settings
+
+    api = get_current_settings().api
+    environment = {"PREFECT_API_URL": api.url} if api.url else {}
+    if api.key is not None:
+        environment["PREFECT_API_KEY"] = api.key.get_secret_value()
+    if api.auth_string is not None:
+        environment["PREFECT_API_AUTH_STRING"] = api.auth_string.get_secret_value()
+    if api.tls_insecure_skip_verify:
+        environment["PREFECT_API_TLS_INSECURE_SKIP_VERIFY"] = "true"
+    return environment
+
+
+def share_prefect_api(address: str) -> None:
+    """Give every worker of the cluster at `address`, now and later, this process's Prefect API."""
+    from distributed import Client
+
+    from flows.dask_plugin import PrefectApiPlugin
+
+    try:
+        with Client(address, timeout=CONNECT_TIMEOUT_SECONDS) as client:
+            client.register_plugin(PrefectApiPlugin(prefect_api_environment()), name=PrefectApiPlugin.name)
+    except OSError as error:
+        raise RunnerError(f"Cannot reach the Dask scheduler at {address}: {error}") from error

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip i
 ENV = {**{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}, "PREFECT_LOGGING_LEVEL": "INFO"}
 
 
-def _curate(tmp_path: Path, name: str, *args: str) -> list[dict]:
+def _curate(tmp_path: Path, name: str, *args: str, env: dict[str, str] = ENV) -> list[dict]:
     folder = tmp_path / name
     shutil.copytree(SAMPLES_DIR, folder / "raw")
     for path in (folder / "raw").iterdir():
@@ -28,7 +29,7 @@ def _curate(tmp_path: Path, name: str, *args: str) -> list[dict]:
     result = subprocess.run(
         [sys.executable, "-m", "docclean.cli", "run", *args],
         cwd=folder,
-        env=ENV,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -70,3 +71,80 @@ def test_serve_takes_the_same_runner_options_as_run() -> None:
     for command in ("run", "serve"):
         args = build_parser().parse_args([command, "--runner", "dask", "--address", "tcp://127.0.0.1:8786"])
         assert (args.runner, args.address) == ("dask", "tcp://127.0.0.1:8786")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _worker_api_urls(address: str) -> set[str | None]:
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        return set(client.run(lambda: os.environ.get("PREFECT_API_URL")).values())
+
+
+def test_workers_of_an_existing_cluster_report_to_the_clients_prefect_api(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    from distributed import Client
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import get_current_settings
+
+    api_url = get_current_settings().api.url
+    assert api_url
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    # The workers know nothing of the client's API: no PREFECT_API_* variable, a home of their own.
+    worker_env = {k: v for k, v in ENV.items() if not k.startswith("PREFECT_API")}
+    worker_env["PREFECT_HOME"] = str(tmp_path / "worker-home")
+    worker_log = tmp_path / "worker.log"
+    with open(worker_log, "wb") as log:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", address.rsplit(":", 1)[1], "--dashboard-address", ":0"],
+            env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+             "--nthreads", "1", "--dashboard-address", ":0"],
+            env=worker_env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        assert _worker_api_urls(address) == {None}
+
+        rows = _curate(
+            tmp_path,
+            "remote",
+            "--runner",
+            "dask",
+            "--address",
+            address,
+            env={**ENV, "PREFECT_API_URL": api_url},
+        )
+
+        assert len(rows) == 5
+        assert _worker_api_urls(address) == {api_url}
+        assert "temporary server" not in worker_log.read_text("utf-8", "replace")
+        # The batches' task runs are in the client's API, under the run's flow run.
+        with get_client(sync_client=True) as client:
+            flow_run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+            )
+        batches = [run for run in task_runs if run.name.startswith("clean-batch")]
+        assert flow_run.state is not None and flow_run.state.is_completed()
+        assert batches and all(run.state is not None and run.state.is_completed() for run in batches)
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
