@@ -188,7 +188,7 @@ def _reported_work_seconds(output: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def work(run: ProcessRun) -> float:
+def own_work(run: ProcessRun) -> float:
     """The run's own work in seconds; a run that printed no summary failed and was reported."""
     return run.seconds if run.work_seconds is None else run.work_seconds
 
@@ -489,15 +489,15 @@ def main() -> int:
     # Derived figures. Cost per MB is what a run takes beyond its fixed start-up.
     floor_per_mb = floor_seconds / megabytes
     core_per_mb = core_seconds / (tenth.total_bytes / MB)
-    one_per_mb = work(full_one) / megabytes
-    two_per_mb = work(full_two) / megabytes
-    tenth_per_mb = work(tenth_run) / (tenth.total_bytes / MB)
+    one_per_mb = own_work(full_one) / megabytes
+    two_per_mb = own_work(full_two) / megabytes
+    tenth_per_mb = own_work(tenth_run) / (tenth.total_bytes / MB)
     speedup = one_per_mb / two_per_mb
     rss_growth = full_one.max_process_rss_mb / tenth_run.max_process_rss_mb
     docclean_runs = [r for r in bench.runs if not r.label.startswith("prefect")]
     peak_rss = max(r.max_process_rss_mb for r in docclean_runs)
     peak_tree = max(r.peak_tree_pss_mb for r in docclean_runs)
-    rerun_extra = statistics.median(work(r) for r in reruns)
+    rerun_extra = statistics.median(own_work(r) for r in reruns)
     # A child's ru_maxrss can never read below what this process held when it forked the child.
     bench_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
     if bench_rss >= min(r.max_process_rss_mb for r in docclean_runs):
@@ -527,8 +527,8 @@ def main() -> int:
         ),
         (
             "  beyond start-up",
-            f"{work(full_one):.1f} s",
-            f"{args.docs / work(full_one):.0f} docs/s, {one_per_mb * 1000:.0f} ms/MB (the run's own figure)",
+            f"{own_work(full_one):.1f} s",
+            f"{args.docs / own_work(full_one):.0f} docs/s, {one_per_mb * 1000:.0f} ms/MB (the run's own figure)",
         ),
         ("  a tenth of the corpus", f"{tenth_run.seconds:.1f} s", f"{tenth_per_mb * 1000:.0f} ms/MB"),
         (
@@ -563,7 +563,7 @@ def main() -> int:
                 f"Dask LocalCluster, {workers} worker{'s' if workers > 1 else ''}",
                 f"{run.seconds:.1f} s",
                 f"{args.docs / run.seconds:.0f} docs/s, {megabytes / run.seconds:.2f} MB/s; "
-                f"beyond start-up {work(run) / megabytes * 1000:.0f} ms/MB",
+                f"beyond start-up {own_work(run) / megabytes * 1000:.0f} ms/MB",
             )
             for workers, run in dask_runs.items()
         ),
@@ -649,7 +649,7 @@ def main() -> int:
                 "seconds": run.seconds,
                 "docs_per_second": args.docs / run.seconds,
                 "mb_per_second": megabytes / run.seconds,
-                "seconds_per_mb_beyond_startup": work(run) / megabytes,
+                "seconds_per_mb_beyond_startup": own_work(run) / megabytes,
                 "exit_code": run.exit_code,
             }
             for workers, run in dask_runs.items()

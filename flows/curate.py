@@ -198,18 +198,34 @@ def _clean_and_write(
     return outcome
 
 
+class Batch:
+    """The files one batch task cleans, and the doc_ids they keep from earlier runs.
+
+    A plain class on purpose: Prefect walks a list, dict or dataclass argument item by item
+    looking for futures, twice per task and in the flow's process (a tenth of a core with two
+    workers), and leaves other objects alone. Its `quote` would say the same, but a quoted
+    value does not survive Dask, which unpacks tuples.
+    """
+
+    __slots__ = ("doc_ids", "entries")
+
+    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str]) -> None:
+        self.entries = entries
+        self.doc_ids = doc_ids
+
+
 @task(name="clean-batch", cache_policy=NO_CACHE)
 def clean_batch(
-    entries: list[RawEntry],
+    batch: Batch,
     config: CleanConfig,
     part: Path | ObjectPath,
     ingested_at: datetime,
-    doc_ids: dict[str, str],
     executor: Executor | None,
 ) -> BatchOutcome:
+    arguments = (batch.entries, config, part, ingested_at, batch.doc_ids)
     if executor is None:
-        return clean_and_write(entries, config, part, ingested_at, doc_ids)
-    return executor.submit(clean_and_write, entries, config, part, ingested_at, doc_ids).result()
+        return clean_and_write(*arguments)
+    return executor.submit(clean_and_write, *arguments).result()
 
 
 def _batches_in_flight(executor: Executor | None) -> int | None:
@@ -512,13 +528,11 @@ def curate(
                 for batch in make_batches(plan.to_clean):
                     while limit is not None and len(in_flight) >= limit:
                         collect_oldest()
+                    doc_ids = {
+                        e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids
+                    }
                     future = clean_batch.submit(
-                        batch,
-                        config,
-                        writer.next_part("documents"),
-                        now,
-                        {e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids},
-                        executor,
+                        Batch(batch, doc_ids), config, writer.next_part("documents"), now, executor
                     )
                     in_flight.append((future, batch))
                 while in_flight:
