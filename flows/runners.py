@@ -77,8 +77,32 @@ def share_prefect_api(address: str) -> None:
 
     from flows.dask_plugin import PrefectApiPlugin
 
+    def installed_docclean() -> str | None:
+        # Defined here so that it travels by value: it must run where docclean may be missing.
+        from importlib import metadata
+
+        try:
+            return metadata.version("docclean")
+        except metadata.PackageNotFoundError:
+            return None
+
     try:
         with Client(address, timeout=CONNECT_TIMEOUT_SECONDS) as client:
+            check_worker_versions(address, installed_docclean(), client.run(installed_docclean))
             client.register_plugin(PrefectApiPlugin(prefect_api_environment()), name=PrefectApiPlugin.name)
     except OSError as error:
         raise RunnerError(f"Cannot reach the Dask scheduler at {address}: {error}") from error
+
+
+def check_worker_versions(address: str, client_version: str | None, workers: dict[str, str | None]) -> None:
+    """Workers without docclean, or with another version, would fail or clean differently: say so first.
+
+    Only the workers there now are checked: an adaptive cluster may have none yet.
+    """
+    odd = sorted(worker for worker, version in workers.items() if version != client_version)
+    if odd:
+        found = ", ".join(f"{worker} ({workers[worker] or 'not installed'})" for worker in odd)
+        raise RunnerError(
+            f"Every worker of the Dask cluster at {address} needs docclean {client_version}, as installed here; "
+            f"these have another or none: {found}. Install it there: pip install 'docclean[dask]=={client_version}'."
+        )

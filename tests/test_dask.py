@@ -148,3 +148,20 @@ def test_workers_of_an_existing_cluster_report_to_the_clients_prefect_api(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_workers_without_docclean_or_with_another_version_are_named_before_the_run() -> None:
+    from flows.runners import RunnerError, check_worker_versions
+
+    address = "tcp://scheduler:8786"
+    check_worker_versions(address, "0.1.0", {"tcp://a:1": "0.1.0", "tcp://b:1": "0.1.0"})
+    check_worker_versions(address, "0.1.0", {})  # an adaptive cluster before it scales up
+    with pytest.raises(RunnerError) as error:
+        check_worker_versions(
+            address, "0.1.0", {"tcp://a:1": "0.1.0", "tcp://c:1": None, "tcp://b:1": "0.0.9"}
+        )
+    assert str(error.value) == (
+        "Every worker of the Dask cluster at tcp://scheduler:8786 needs docclean 0.1.0, as installed here; "
+        "these have another or none: tcp://b:1 (0.0.9), tcp://c:1 (not installed). "
+        "Install it there: pip install 'docclean[dask]==0.1.0'."
+    )
