@@ -11,8 +11,9 @@ adjacent line break with it: the following one, or the preceding one when no kep
 follows (so the output never ends with a newline).
 
 Speed. A line or inline rule is searched only in the lines its prefilter admits (a literal
-the rule needs, a maximal length; see `Prefilter` in docclean/rules.py): lines no rule can
-match cost one scan of the whole text for the scope's literals, at C speed, and no regex call.
+the rule needs, a maximal length; see docclean/prefilter.py): a line no rule can match costs
+a length test, or its share of one scan of the whole text for the scope's literals, and no
+regex call.
 
 Timeouts. A user's regex can backtrack catastrophically, so every regex call runs with the
 `regex` module's `timeout`. Each rule (and the combined alternation of the line or inline

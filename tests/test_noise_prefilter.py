@@ -1,4 +1,4 @@
-"""The prefilters (docclean/rules.py) only skip lines a rule cannot match: strip_noise agrees
+"""The prefilters (docclean/prefilter.py) only skip lines a rule cannot match: strip_noise agrees
 with a plain reference that searches every rule in every line."""
 
 from __future__ import annotations
