@@ -141,18 +141,6 @@ class BatchOutcome:
     encodings: Counter[str] = field(default_factory=Counter)
 
 
-def clean_and_write(
-    entries: list[RawEntry],
-    config: CleanConfig,
-    part: Path | ObjectPath,
-    ingested_at: datetime,
-    doc_ids: dict[str, str],
-) -> BatchOutcome:
-    """Clean a batch and write its documents to one part file of the staged snapshot."""
-    with _cyclic_gc_paused():
-        return _clean_and_write(entries, config, part, ingested_at, doc_ids)
-
-
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Hold Python's cycle collector for the length of one batch.
@@ -171,13 +159,15 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _clean_and_write(
+@_cyclic_gc_paused()
+def clean_and_write(
     entries: list[RawEntry],
     config: CleanConfig,
     part: Path | ObjectPath,
     ingested_at: datetime,
     doc_ids: dict[str, str],
 ) -> BatchOutcome:
+    """Clean a batch and write its documents to one part file of the staged snapshot."""
     outcome = BatchOutcome()
     records: list[Record] = []
     mtimes: list[int] = []
