@@ -77,8 +77,11 @@ QUIET_PREFECT_ENV = {
     "PREFECT_LOGGING_LOG_PRINTS": "false",
 }
 BARE_FLOW = "from prefect import flow\n@flow\ndef noop() -> None:\n    pass\nnoop()\n"
-# /proc is sampled this often for the memory of the whole process tree (ru_maxrss is per process).
-RSS_SAMPLE_SECONDS = 0.2
+# /proc is sampled this often for the memory of the whole process tree (ru_maxrss is per process):
+# often enough to catch the plateau of a run that lasts tens of seconds, rarely enough that the
+# sampling (a /proc scan and an smaps_rollup read per process) takes next to no CPU from the runs
+# it times, which on two cores have none to spare with two workers.
+RSS_SAMPLE_SECONDS = 1.0
 # A Prefect server started for the "running server" start-up figure must answer within this.
 SERVER_READY_SECONDS = 90.0
 
