@@ -241,6 +241,7 @@ def command_serve(args: argparse.Namespace) -> int:
         print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", flush=True)
     try:
         from flows.serve import DEFAULT_CRON, serve_curate
+        from flows.storage import is_url
 
         parameters = {
             "raw": _absolute(args.raw),
@@ -255,7 +256,7 @@ def command_serve(args: argparse.Namespace) -> int:
         cron = args.cron or DEFAULT_CRON
         print(
             f"Serving: curate runs on '{cron}'"
-            + ("" if args.no_watch or "://" in args.raw else f" and when files land in {args.raw}")
+            + ("" if args.no_watch or is_url(args.raw) else f" and when files land in {args.raw}")
             + ". Stop with Ctrl-C.",
             flush=True,
         )
@@ -272,7 +273,9 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def _absolute(location: str) -> str:
     # A served run starts in another working directory: folders are made absolute, URLs kept.
-    return location if "://" in location else str(Path(location).resolve())
+    from flows.storage import is_url
+
+    return location if is_url(location) else str(Path(location).resolve())
 
 
 def command_path(args: argparse.Namespace) -> int:

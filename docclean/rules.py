@@ -119,7 +119,7 @@ class CombinedScope:
     finds any of their literals in a whole text, so only the lines it finds are tried with
     them; every other rule of the scope (the `open_rules`) is tried on every line.
     `max_length` bounds the lines any rule of the scope can match (None: some rule has no
-    bound); when it is known, the lines are sorted by length before anything else.
+    bound); when it is known, every longer line is passed over before any other test.
     """
 
     combined: regex.Pattern[str] | None

@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
 
 from flows.curate import curate
+from flows.storage import is_url
 
 DEPLOYMENT_NAME = "docclean"
 FULL_DEPLOYMENT_NAME = f"curate/{DEPLOYMENT_NAME}"
@@ -105,7 +106,7 @@ def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch:
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     # Object storage sends no change events docclean could watch: there, the schedule picks files up.
-    local_raw = "://" not in str(parameters["raw"])
+    local_raw = not is_url(str(parameters["raw"]))
     watcher = DropFolderWatcher(Path(str(parameters["raw"])), parameters) if watch and local_raw else None
     if watcher:
         watcher.start()

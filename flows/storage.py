@@ -56,9 +56,14 @@ class ObjectPath:
         return self.filesystem.open_input_stream(self.path)
 
 
+def is_url(location: str) -> bool:
+    """Whether `--raw` or `--curated` names storage by URL (`s3://…`) rather than a local folder."""
+    return "://" in location
+
+
 def parse_location(text: str) -> Path | ObjectPath:
     """A local folder stays a Path, exactly as before; an `s3://bucket/prefix` URL becomes an ObjectPath."""
-    if "://" not in text:
+    if not is_url(text):
         return Path(text)
     parts = urlsplit(text)
     shown = display_url(text)
