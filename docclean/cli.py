@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -10,8 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Nothing heavier at module level: `docclean run` launches its temporary Prefect server before
+# it imports the cleaning core, so that the server boots while the rest loads.
+from docclean import DEFAULT_MAX_FILE_BYTES
 from docclean.errors import DoccleanError
-from docclean.pipeline import DEFAULT_MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from flows.server import TemporaryPrefectServer
@@ -189,14 +192,15 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
     from flows import progress
     from flows.curate import curate
     from flows.runners import check_shared_api, dask_task_runner
-    from flows.server import adopt_temporary_server
+    from flows.server import adopt_temporary_server, temporary_api_settings
 
     temporary_api = server is not None and adopt_temporary_server(server)
     flow_run = curate
     if args.runner == "dask":
         check_shared_api(args.address, temporary_api)
         flow_run = curate.with_options(task_runner=dask_task_runner(args.address, args.workers))
-    with progress_bar() as advance:
+    settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
+    with settings, progress_bar() as advance:
         token = progress.hook.set(advance)
         try:
             summary = flow_run(

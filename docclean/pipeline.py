@@ -12,7 +12,7 @@ from pathlib import Path
 
 import opencc
 
-from docclean import PIPELINE_VERSION
+from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.decode import decode_bytes
 from docclean.errors import RejectedInput
 from docclean.noise import apply_removals, strip_noise
@@ -21,10 +21,6 @@ from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_pla
 from docclean.record import Record
 from docclean.rules import RuleSet, load_rules
 from docclean.structure import find_structure
-
-# A speech manuscript is tens of kilobytes; 50 MiB is a thousand of them. Larger files are
-# rejected before they are read, so one stray dump cannot exhaust a worker's memory.
-DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,9 @@ from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from docclean import PIPELINE_VERSION
+from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.errors import RejectedInput
-from docclean.pipeline import DEFAULT_MAX_FILE_BYTES, CleanConfig, Cleaner, make_doc_id
+from docclean.pipeline import CleanConfig, Cleaner, make_doc_id
 from docclean.record import Record, Reject
 from docclean.report import dataset_report_markdown
 from docclean.rules import load_rules

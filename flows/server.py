@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -27,7 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -258,5 +259,23 @@ def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:
     os.environ["PREFECT_API_URL"] = server.api_url
     # Prefect read its settings when it was imported; its process-wide context must see the URL.
     refresh_global_settings_context()
+    # Prefect imports FastAPI's encoder (0.4 s) only when the flow is called, after the server
+    # answers; imported now, it loads while the server is still booting.
+    import fastapi.encoders  # noqa: F401
+
     server.wait_healthy()
     return True
+
+
+@contextlib.contextmanager
+def temporary_api_settings() -> Iterator[None]:
+    """Prefect's settings for a flow run against a temporary server: no flow-run heartbeats.
+
+    Heartbeats tell a long-lived server that a run is still alive; a temporary server stops with
+    the run, so nothing reads them, and Prefect waits for its heartbeat thread (up to a second)
+    when the flow ends.
+    """
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+        yield

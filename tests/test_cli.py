@@ -92,6 +92,27 @@ def test_run_twice_gives_the_same_dataset_and_clean_output(workdir: Path) -> Non
     assert again.equals(table)
 
 
+def test_the_command_module_loads_nothing_heavy_before_the_server_launches() -> None:
+    # `docclean run` launches its temporary Prefect server first thing; whatever the CLI module
+    # imports at load time delays that launch, and every run's start-up with it.
+    heavy = ("prefect", "pyarrow", "opencc", "pandas", "docclean.pipeline")
+    probe = f"import sys, docclean.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_runs_on_a_temporary_server_send_no_flow_run_heartbeats() -> None:
+    from prefect.settings import get_current_settings
+
+    from flows.server import temporary_api_settings
+
+    before = get_current_settings().flows.heartbeat_frequency
+    assert before is not None
+    with temporary_api_settings():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == before
+
+
 def _many_files(raw: Path, count: int) -> None:
     body = (
         "在全县工作会议上的讲话\n同志们：\n"
