@@ -288,6 +288,9 @@ def plan_run(
     by_sha: dict[str, list[str]] = {}
     for path, row in current.items():
         by_sha.setdefault(row["source_sha256"], []).append(path)
+    # Content seen before has its row's size. A file of any other size is new content: hashing
+    # it here would read it twice, since its batch reads (and hashes) it again to clean it.
+    current_sizes = {row["source_bytes"] for row in current.values()}
     old_rejects = {row["source_path"]: row for row in rejects.to_pylist()}
     seen = {e.rel_path for e in entries}
     vanished_paths = {p for p in rows if p not in seen}
@@ -318,6 +321,9 @@ def plan_run(
             summary.changed += 1
         else:
             summary.new += 1
+        if entry.size not in current_sizes:
+            plan.to_clean.append(entry)
+            continue
         try:
             sha = file_sha256(entry.abs_path)
         except OSError:

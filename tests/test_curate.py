@@ -7,10 +7,15 @@ import shutil
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+import flows.curate as curate_module
+from docclean import PIPELINE_VERSION
+from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
+from flows.scan import RawEntry
 from tests.conftest import SAMPLES_DIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -98,6 +103,40 @@ def test_new_changed_copied_renamed_and_missing_files(folders: tuple[Path, Path]
 
     run(raw, curated, prune=True)
     assert {r["source_path"] for r in rows(curated)} == {"a.txt"}
+
+
+def test_the_plan_hashes_only_files_of_a_size_some_current_row_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy or a touched file has its row's size; a file of any other size is new content and
+    # is read once, by its batch, not hashed beforehand as well.
+    hashed: list[bytes] = []
+
+    def sha256_of(path: bytes) -> str:
+        hashed.append(path)
+        return "c" * 64
+
+    monkeypatch.setattr(curate_module, "file_sha256", sha256_of)
+    row = {
+        "doc_id": "d1",
+        "source_path": "old.txt",
+        "source_sha256": "c" * 64,
+        "source_bytes": 200,
+        "source_mtime_ns": 1,
+        "rules_version": "r1",
+        "pipeline_version": PIPELINE_VERSION,
+        "source_present": True,
+    }
+    documents = pa.Table.from_pylist([row], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in row]))
+    entries = [
+        RawEntry("new.txt", b"/raw/new.txt", 100, 5),
+        RawEntry("copy.txt", b"/raw/copy.txt", 200, 5),
+        RawEntry("old.txt", b"/raw/old.txt", 200, 1),
+    ]
+    summary = curate_module.RunSummary()
+    plan = curate_module.plan_run(entries, documents, REJECT_SCHEMA.empty_table(), "r1", False, summary)
+    assert hashed == [b"/raw/copy.txt"]
+    assert [e.rel_path for e in plan.to_clean] == ["new.txt"]
+    assert plan.reuse == [("old.txt", "copy.txt", 5, False)]
+    assert (summary.new, summary.unchanged, summary.reused) == (2, 1, 1)
 
 
 def test_changed_rules_file_recleans_documents(folders: tuple[Path, Path], tmp_path: Path) -> None:
