@@ -122,10 +122,7 @@ def append_dropped(normalized: str, dropped: tuple[Dropped, ...]) -> tuple[str, 
     for item, line in zip(dropped, lines, strict=True):
         if not line:
             continue
-        if position == 0:
-            span = line
-        else:
-            span = "\n" + line
+        span = line if position == 0 else "\n" + line
         removals.append(Removal(item.rule, item.category, span, position))
         pieces.append(span)
         position += len(span)

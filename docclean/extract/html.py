@@ -35,9 +35,12 @@ DECLARATION_BYTES = 4096
 BOILERPLATE_RULE = "html_boilerplate"
 _DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "cp950": "big5hkscs"}
-_BLOCK_TAGS = frozenset(
-    ["p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "section", "article", "aside", "nav", "header", "footer", "blockquote", "pre", "dd", "dt", "dl", "form", "title", "option"]
+# Elements that end a line of visible text (the HTML standard's block-level rendering, in short).
+_BLOCK_TAG_NAMES = (
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 tr td th table section article aside nav header footer "
+    "blockquote pre dd dt dl form title option"
 )
+_BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split(" "))
 _SPACES = re.compile(r"\s+")
 
 
