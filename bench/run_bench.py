@@ -304,6 +304,47 @@ def measure_clean_core(corpus: Corpus) -> float:
     return time.perf_counter() - started
 
 
+def measure_formats(docs: int) -> int:
+    """Print extraction ms per MB of file per format, over `docs` documents built from the samples.
+
+    Each project sample becomes a .docx, a PDF and a saved page (tests/extract_documents.py,
+    which needs the `test` extra); extraction alone is timed (`docclean.extract.extract`), then
+    the whole `Cleaner.clean` for comparison. Sizes are of the files, not of their text.
+    """
+    sys.path.insert(0, str(REPO_DIR))
+    from docclean.extract import extract
+    from tests.extract_documents import docx_bytes, html_page, pdf_bytes
+
+    texts = [path.read_bytes() for path in sorted((REPO_DIR / "raw").glob("*.txt"))]
+    cleaner = Cleaner()
+    plain = [cleaner.clean(data, "sample").normalized_text for data in texts]
+    builders = {
+        "docx": lambda text: docx_bytes(
+            text.split("\n"), table_rows=[[line] for line in text.split("\n")[:3]]
+        ),
+        "pdf": lambda text: pdf_bytes(text, pages_at_least=2),
+        "html": lambda text: html_page(text, "utf-8"),
+    }
+    print(f"{'format':<8}{'files':>6}{'MB':>8}{'extract ms/MB':>16}{'clean ms/MB':>14}")
+    for name, build in builders.items():
+        files = [build(plain[index % len(plain)]) for index in range(docs)]
+        megabytes = sum(len(data) for data in files) / 1e6
+        # Warm-up: the first call imports the library (and pypdf loads its CJK CMaps).
+        cleaner.clean(files[0], name)
+        started = time.perf_counter()
+        for data in files:
+            extract(data)
+        extracted = time.perf_counter() - started
+        started = time.perf_counter()
+        for data in files:
+            cleaner.clean(data, name)
+        cleaned = time.perf_counter() - started
+        print(
+            f"{name:<8}{len(files):>6}{megabytes:>8.2f}{extracted * 1000 / megabytes:>16.0f}{cleaned * 1000 / megabytes:>14.0f}"
+        )
+    return 0
+
+
 def corpus_dir(docs: int, seed: int) -> Path:
     return OUT_DIR / f"corpus-{docs}-{seed}"
 
@@ -380,7 +421,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="corpus seed (default: %(default)s)")
     # Internal: the in-process measurements run in a child of their own (see measure_in_child).
     parser.add_argument("--measure", choices=("floor", "core"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--formats", action="store_true", help="only print extraction ms per MB per format (.docx, PDF, HTML)"
+    )
     args = parser.parse_args()
+    if args.formats:
+        return measure_formats(args.docs)
     if args.docs < 10:
         parser.error("--docs must be at least 10 (a tenth of the corpus is measured too)")
     if args.measure:

@@ -92,6 +92,10 @@ def print_inspection(record: Record, show_text: bool = False) -> None:
     console = Console()
     facts = Table(show_header=False, box=None)
     facts.add_row("file", record.source_path)
+    if record.source_format != "text":
+        pages = f", {record.page_count} pages" if record.page_count is not None else ""
+        found = ", ".join(f"{part} {count}" for part, count in record.extraction)
+        facts.add_row("extracted", f"{record.source_format}{pages}" + (f" ({found})" if found else ""))
     facts.add_row(
         "encoding",
         f"{record.encoding} (confidence {record.encoding_confidence:.2f}, {record.encoding_method})",

@@ -1,5 +1,9 @@
 """Bytes in, one record out: the five stages in order, and the replay that audits them.
 
+A document format (docx, PDF, a saved page) is first extracted to text (`docclean.extract`);
+the lines extraction dropped follow the normalized text and are recorded in `removed` like
+any rule's, so replay from `normalized_text` stays exact.
+
 `Cleaner` holds what is expensive to build (compiled rules, opencc converters) so a process
 builds it once and cleans many documents with it; cleaning itself keeps no state.
 """
@@ -7,7 +11,7 @@ builds it once and cleans many documents with it; cleaning itself keeps no state
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import opencc
@@ -15,10 +19,11 @@ import opencc
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.decode import decode_bytes
 from docclean.errors import RejectedInput
+from docclean.extract import Extracted, append_dropped, extract
 from docclean.noise import apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
-from docclean.record import Record
+from docclean.record import Decoded, Record
 from docclean.rules import RuleSet, load_rules
 from docclean.structure import find_structure
 
@@ -64,12 +69,16 @@ class Cleaner:
         """Clean one document. Raises RejectedInput for a file that cannot become a document."""
         sha = hashlib.sha256(data).hexdigest()
         self.config.check_size(len(data))
-        decoded = decode_bytes(data)
+        extracted = extract(data)
+        decoded = _decoded(extracted) if extracted is not None else decode_bytes(data)
         if not decoded.text.strip():
             raise RejectedInput("empty", "The file holds no text (it is empty or only whitespace).")
         normalized = normalize_text(decoded.text, self.converters)
         timed_out: list[str] = []
         stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append)
+        normalized_text, extraction_removed = (
+            append_dropped(normalized.text, extracted.dropped) if extracted else (normalized.text, ())
+        )
         replaced = replace_placeholders(stripped.text, self.config.placeholder_token)
         structure = find_structure(replaced.text)
         flags = list(decoded.flags)
@@ -81,7 +90,7 @@ class Cleaner:
             source_path=source_path,
             source_sha256=sha,
             source_bytes=len(data),
-            encoding=decoded.encoding,
+            encoding=None if extracted is not None and extracted.decoded is None else decoded.encoding,
             encoding_confidence=decoded.confidence,
             encoding_method=decoded.method,
             encoding_segments=decoded.segments,
@@ -91,15 +100,26 @@ class Cleaner:
             doc_type=structure.doc_type,
             text=replaced.text,
             placeholders=replaced.placeholders,
-            removed=stripped.removed,
+            removed=stripped.removed + extraction_removed,
             normalizations=normalized.edits,
             outline=structure.outline,
             flags=tuple(dict.fromkeys(flags)),
             char_count=len(replaced.text),
             pipeline_version=PIPELINE_VERSION,
             rules_version=self.rules.version,
-            normalized_text=normalized.text,
+            source_format=extracted.source_format if extracted is not None else "text",
+            page_count=extracted.page_count if extracted is not None else None,
+            extraction=extracted.found if extracted is not None else (),
+            normalized_text=normalized_text,
         )
+
+
+def _decoded(extracted: Extracted) -> Decoded:
+    """The decode stage's view of an extracted document: its page's decoding, or none needed."""
+    if extracted.decoded is not None:
+        return replace(extracted.decoded, text=extracted.text)
+    # `container`: the format carries its own text encoding; no codec was chosen.
+    return Decoded(extracted.text, "", 1.0, "container")
 
 
 def replay(record: Record, normalized_text: str, token: str = DEFAULT_TOKEN) -> str:

@@ -113,7 +113,8 @@ class Record:
     source_path: str
     source_sha256: str
     source_bytes: int
-    encoding: str
+    # None for a format that carries its own text encoding (docx, PDF).
+    encoding: str | None
     encoding_confidence: float
     encoding_method: str
     encoding_segments: tuple[Segment, ...]
@@ -130,6 +131,12 @@ class Record:
     char_count: int
     pipeline_version: str
     rules_version: str
+    # text, docx, pdf, html, mhtml: what the file's content was read as (see docclean.extract).
+    source_format: str = "text"
+    # Pages of a PDF; None for every other format.
+    page_count: int | None = None
+    # What extraction found in the document, as (part, count) pairs; shown by `docclean inspect`.
+    extraction: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
     # The normalized text the removals index into; kept on the record for replay and
     # `docclean inspect`, not written to the dataset (text + removed reconstruct it).
     normalized_text: str = field(default="", repr=False, compare=False)

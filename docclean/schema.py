@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from docclean.record import Record, Reject
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 
 def _field(name: str, type_: pa.DataType, description: str, nullable: bool = False) -> pa.Field:
@@ -44,13 +44,18 @@ _RECORD_FIELDS = [
     _field("source_sha256", pa.string(), "SHA-256 of the raw file's bytes, hex."),
     _field("source_bytes", pa.int64(), "Size of the raw file in bytes."),
     _field(
-        "encoding", pa.string(), "Python codec the text was decoded with, lower case (utf-8, gb18030, ...)."
+        "encoding",
+        pa.string(),
+        "Python codec the text was decoded with, lower case (utf-8, gb18030, ...); null for a format that "
+        "carries its own text encoding (docx, pdf).",
+        True,
     ),
     _field("encoding_confidence", pa.float32(), "Confidence in the encoding, 0 to 1."),
     _field(
         "encoding_method",
         pa.string(),
-        "How the encoding was decided: bom, utf-8, detector, trial, mixed, replace.",
+        "How the encoding was decided: bom, utf-8, detector, trial, mixed, replace; declared (an HTML page's "
+        "own declaration), container (docx, pdf: no codec chosen).",
     ),
     _field(
         "encoding_segments",
@@ -90,8 +95,9 @@ _RECORD_FIELDS = [
     _field(
         "removed",
         pa.list_(REMOVAL_TYPE),
-        "Every span the noise stage removed: rule id, category, the removed text, and its offset in the "
-        "normalized text (text before removals and placeholder replacement).",
+        "Every span the noise stage or extraction removed: rule id, category, the removed text, and its offset "
+        "in the normalized text (text before removals and placeholder replacement; the lines extraction "
+        "dropped follow the document's text in it).",
     ),
     _field(
         "normalizations",
@@ -107,6 +113,12 @@ _RECORD_FIELDS = [
     _field("char_count", pa.int64(), "Number of characters in text."),
     _field("pipeline_version", pa.string(), "Version of the cleaning pipeline that made the row."),
     _field("rules_version", pa.string(), "Hash of the effective noise rules that made the row."),
+    _field(
+        "source_format",
+        pa.string(),
+        "What the raw file's content was read as, by its magic bytes: text, docx, pdf, html, mhtml.",
+    ),
+    _field("page_count", pa.int32(), "Number of pages of a PDF; null for every other format.", True),
 ]
 
 # Columns the curate flow adds about the raw file's life, not about its cleaning.

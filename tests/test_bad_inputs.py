@@ -36,9 +36,10 @@ def _docx_bytes() -> bytes:
 
 BAD_FILES: dict[str, tuple[bytes, str]] = {
     "png.txt": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "binary"),
-    "docx.txt": (_docx_bytes(), "binary"),
-    "pdf.txt": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n", "binary"),
-    "ole.doc.txt": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "binary"),
+    # Word, PDF and OLE2 files go to extraction (issue #20): these are damaged ones.
+    "docx.txt": (_docx_bytes(), "malformed"),
+    "pdf.txt": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n", "malformed"),
+    "ole.doc.txt": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "malformed"),
     "zero.txt": (b"", "empty"),
     "spaces.txt": (" \n\t\r\n\u3000\n".encode(), "empty"),
 }

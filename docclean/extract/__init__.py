@@ -1,0 +1,136 @@
+"""Stage 0, extract: a document format's bytes to plain text, before decoding.
+
+`extract(data)` recognises a format by its content (magic bytes, never the file name) and
+hands it to one module per format, each a pure function from bytes to an `Extracted`:
+
+- `docx`: a ZIP archive holding `word/document.xml` (Office Open XML);
+- `pdf`: `%PDF-` at the start;
+- `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
+  (an `EncryptedPackage` stream);
+- `html`: a page (`<!DOCTYPE html`, `<html`) or a saved MHTML archive (MIME `multipart/related`),
+  whatever the file is named.
+
+Anything else returns None and goes to `decode.decode_bytes` as text (which still rejects the
+binary formats no module reads: images, other archives, a ZIP that is not a .docx).
+
+An `Extracted` carries the text the later stages clean, lines separated by `\\n`, and the lines
+extraction left out (`dropped`, each with its rule), which the pipeline records in `removed` so
+that nothing a reader saw in the document is lost without a trace.
+
+Errors: `RejectedInput` with reason `malformed` (the format's structure is damaged),
+`encrypted`, `too_large` (a document bomb: see each module's limits), `no_text_layer` (a
+scanned PDF) or `unsupported_format` (a `.doc`, or the optional libraries are missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docclean.errors import RejectedInput
+from docclean.record import Decoded, Removal
+
+FORMATS_EXTRA = "pip install 'docclean[formats]'"
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A line of the document that extraction left out of the text, and the rule that did."""
+
+    rule: str
+    category: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What a format module made of a document's bytes."""
+
+    # text, docx, pdf, html, mhtml: the format the content was recognised as.
+    source_format: str
+    # The text to clean: lines separated by "\n".
+    text: str
+    dropped: tuple[Dropped, ...] = ()
+    # What the module found, as (part, count) pairs, e.g. ("paragraphs", 120), ("header_lines", 2).
+    found: tuple[tuple[str, int], ...] = ()
+    page_count: int | None = None
+    # How the bytes of a format that needs a codec (HTML) were decoded; None for formats that
+    # carry their own text encoding (docx, PDF).
+    decoded: Decoded | None = None
+
+
+def missing_library(format_name: str, library: str) -> RejectedInput:
+    """The reject for a format whose optional library is not installed."""
+    return RejectedInput(
+        "unsupported_format",
+        f"The file is a {format_name} document, which needs the optional library {library}: "
+        f"install it with `{FORMATS_EXTRA}` and run again.",
+    )
+
+
+def sniff(data: bytes) -> str | None:
+    """The format module for `data`, by its first bytes: docx, pdf, ole, html, mhtml, or None."""
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"
+    if data.startswith(b"PK\x03\x04"):
+        # Only a ZIP whose directory names the main Word part is a .docx; the module checks.
+        return "docx" if b"word/document.xml" in data else None
+    from docclean.extract.html import sniff_page
+
+    return sniff_page(data)
+
+
+def extract(data: bytes) -> Extracted | None:
+    """Extract the text of a document format, or None when `data` is not one (plain text).
+
+    Raises RejectedInput (see the module docstring for the reasons).
+    """
+    kind = sniff(data)
+    if kind is None:
+        return None
+    if kind == "docx":
+        from docclean.extract.docx import extract_docx
+
+        return extract_docx(data)
+    if kind == "pdf":
+        from docclean.extract.pdf import extract_pdf
+
+        return extract_pdf(data)
+    if kind == "ole":
+        from docclean.extract.ole import extract_ole
+
+        return extract_ole(data)
+    from docclean.extract.html import extract_html
+
+    return extract_html(data, mhtml=kind == "mhtml")
+
+
+def append_dropped(normalized: str, dropped: tuple[Dropped, ...]) -> tuple[str, tuple[Removal, ...]]:
+    """The normalized text with extraction's dropped lines after it, and their removals.
+
+    The dropped lines follow the document's text, each on a line of its own, and each is
+    removed with one adjacent line break (the one before it, or after it when the text is
+    empty), so `apply_removals(text, removals) == normalized`: the noise stage's offsets into
+    `normalized` stay valid and replay stays exact. Whitespace runs in a line (line breaks
+    included) become one space, as the normalize stage's output requires.
+    """
+    lines = [" ".join(d.text.split()) for d in dropped]
+    pieces = [normalized]
+    removals: list[Removal] = []
+    position = len(normalized)
+    for item, line in zip(dropped, lines, strict=True):
+        if not line:
+            continue
+        span = line if position == 0 else "\n" + line
+        removals.append(Removal(item.rule, item.category, span, position))
+        pieces.append(span)
+        position += len(span)
+    if removals and not normalized:
+        # The first line has no line break before it: it takes the one after it instead.
+        first = removals[0]
+        if len(removals) > 1:
+            second = removals[1]
+            removals[0] = Removal(first.rule, first.category, first.text + "\n", 0)
+            removals[1] = Removal(second.rule, second.category, second.text[1:], second.offset + 1)
+    return "".join(pieces), tuple(removals)

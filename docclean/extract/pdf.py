@@ -1,0 +1,145 @@
+"""PDF with a text layer to text, with pypdf.
+
+Each page's text layer in reading order, pages one after another. Page furniture is dropped
+with rule `pdf_page_furniture` (category `page_marker`): among the first and last
+`EDGE_LINES` lines of each page, a line that repeats (digits aside) at the same edge on at
+least half the pages and on two or more, which is a running header or footer, and a page
+number (`3`, `- 3 -`, `第3页`, `3/12`, `Page 3 of 12`). Hard-wrapped lines stay as they are:
+the normalize stage rejoins them, across page breaks too since the furniture between them is
+gone.
+
+Rejects: `encrypted` (a password is needed to read the text), `no_text_layer` (no page has
+text: a scan, which docclean does not OCR), `too_large` (over `MAX_PAGES` pages, checked
+before any page is read, or over `MAX_TEXT_CHARS` of text), `malformed` (pypdf cannot parse
+it, including nesting deep enough to exhaust the recursion limit).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+
+from docclean.errors import RejectedInput
+from docclean.extract import Dropped, Extracted, missing_library
+
+# A long book is a thousand pages; a PDF claiming a hundred thousand is a bomb or a scan archive.
+MAX_PAGES = 5_000
+# Ten times the largest speech collections seen: the text of about 20,000 pages.
+MAX_TEXT_CHARS = 20_000_000
+EDGE_LINES = 2
+FURNITURE_RULE = "pdf_page_furniture"
+_PAGE_NUMBER = re.compile(
+    r"^(?:[-–—_·\s]*\d{1,5}[-–—_·\s]*|第\s*\d{1,5}\s*页(?:\s*[,，/]?\s*共\s*\d{1,5}\s*页)?|\d{1,5}\s*/\s*\d{1,5}"
+    r"|(?i:page)\s*\d{1,5}(?:\s*(?i:of)\s*\d{1,5})?)$"
+)
+_DIGITS = re.compile(r"\d+")
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    """A PDF's text layer without its page furniture (see the module docstring). Raises RejectedInput."""
+    try:
+        import pypdf
+        from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    except ImportError:
+        raise missing_library("PDF", "pypdf") from None
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and _needs_password(reader, DependencyError):
+            raise RejectedInput(
+                "encrypted",
+                "The PDF is encrypted with a password: save an unprotected copy and drop that instead.",
+            )
+        page_count = len(reader.pages)
+        if page_count > MAX_PAGES:
+            raise RejectedInput(
+                "too_large", f"The PDF has {page_count:,} pages, over the limit of {MAX_PAGES:,} pages."
+            )
+        pages: list[list[str]] = []
+        chars = 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            chars += len(text)
+            if chars > MAX_TEXT_CHARS:
+                raise RejectedInput(
+                    "too_large", f"The PDF's text is over the limit of {MAX_TEXT_CHARS:,} characters."
+                )
+            # Indentation stays: the normalize stage reads it as a paragraph's start.
+            pages.append([line.rstrip() for line in text.split("\n") if line.strip()])
+    except RejectedInput:
+        raise
+    except FileNotDecryptedError:
+        raise RejectedInput(
+            "encrypted",
+            "The PDF is encrypted with a password: save an unprotected copy and drop that instead.",
+        ) from None
+    except RecursionError:
+        raise RejectedInput(
+            "malformed", "The PDF's objects are nested too deeply to read: the file is damaged or hostile."
+        ) from None
+    except (PdfReadError, Exception) as error:
+        # pypdf raises many kinds on damaged input (ValueError, KeyError, struct.error, ...).
+        raise RejectedInput(
+            "malformed", f"The PDF cannot be read ({type(error).__name__}: {error})."
+        ) from None
+    if not any(pages):
+        raise RejectedInput(
+            "no_text_layer",
+            f"The PDF's {page_count} page(s) have no text layer (a scan): docclean does not OCR; "
+            "run OCR first (e.g. ocrmypdf) and drop the result.",
+        )
+    kept, dropped = split_furniture(pages)
+    found = (
+        ("pages", page_count),
+        ("pages_with_text", sum(1 for page in pages if page)),
+        ("furniture_lines", len(dropped)),
+    )
+    return Extracted("pdf", "\n".join(kept), dropped=dropped, found=found, page_count=page_count)
+
+
+def _needs_password(reader: object, dependency_error: type[Exception]) -> bool:
+    """Whether the PDF stays locked with the empty user password (an owner-only lock opens with it)."""
+    try:
+        return not reader.decrypt("")
+    except dependency_error:
+        # AES needs the cryptography package, which docclean does not require.
+        return True
+    except Exception:
+        return True
+
+
+def split_furniture(pages: list[list[str]]) -> tuple[list[str], tuple[Dropped, ...]]:
+    """Body lines of all pages in order, and the page furniture left out of them.
+
+    `pages` holds each page's non-empty lines, which may be indented. See the module docstring
+    for what counts as furniture; a dropped line is stripped of its edge space.
+    """
+    edges = [_edge_positions(len(page)) for page in pages]
+    tops: Counter[str] = Counter()
+    bottoms: Counter[str] = Counter()
+    for page, (top, bottom) in zip(pages, edges, strict=True):
+        tops.update({_DIGITS.sub("#", page[i].strip()) for i in top})
+        bottoms.update({_DIGITS.sub("#", page[i].strip()) for i in bottom})
+    needed = max(2, (len(pages) + 1) // 2)
+    kept: list[str] = []
+    dropped: list[Dropped] = []
+    for page, (top, bottom) in zip(pages, edges, strict=True):
+        for index, raw in enumerate(page):
+            line = raw.strip()
+            shape = _DIGITS.sub("#", line)
+            furniture = (index in top or index in bottom) and (
+                _PAGE_NUMBER.match(line)
+                or (index in top and tops[shape] >= needed)
+                or (index in bottom and bottoms[shape] >= needed)
+            )
+            if furniture:
+                dropped.append(Dropped(FURNITURE_RULE, "page_marker", line))
+            else:
+                kept.append(raw)
+    return kept, tuple(dropped)
+
+
+def _edge_positions(count: int) -> tuple[set[int], set[int]]:
+    top = set(range(min(EDGE_LINES, count)))
+    bottom = set(range(max(0, count - EDGE_LINES), count))
+    return top, bottom
