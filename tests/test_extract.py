@@ -402,8 +402,8 @@ def test_missing_library_is_unsupported_format_naming_the_extra(monkeypatch: pyt
         extract(_DOCX)
     assert rejected.value.reason == "unsupported_format"
     assert rejected.value.detail == (
-        "The file is a .docx document, which needs the optional library python-docx: "
-        "install it with `pip install 'docclean[formats]'` and run again."
+        "The file is a .docx document, which needs the library python-docx, a dependency of docclean that "
+        "cannot be imported here: reinstall docclean (`pip install docclean`) and run again."
     )
 
 

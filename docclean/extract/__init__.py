@@ -19,7 +19,7 @@ that nothing a reader saw in the document is lost without a trace.
 
 Errors: `RejectedInput` with reason `malformed` (the format's structure is damaged),
 `encrypted`, `too_large` (a document bomb: see each module's limits), `no_text_layer` (a
-scanned PDF) or `unsupported_format` (a `.doc`, or the optional libraries are missing).
+scanned PDF) or `unsupported_format` (a `.doc`, or a format library that cannot be imported).
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from dataclasses import dataclass
 
 from docclean.errors import RejectedInput
 from docclean.record import Decoded, Removal
-
-FORMATS_EXTRA = "pip install 'docclean[formats]'"
-
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
@@ -59,11 +56,11 @@ class Extracted:
 
 
 def missing_library(format_name: str, library: str) -> RejectedInput:
-    """The reject for a format whose optional library is not installed."""
+    """The reject for a format whose library cannot be imported: a damaged or partial install."""
     return RejectedInput(
         "unsupported_format",
-        f"The file is a {format_name} document, which needs the optional library {library}: "
-        f"install it with `{FORMATS_EXTRA}` and run again.",
+        f"The file is a {format_name} document, which needs the library {library}, a dependency of "
+        f"docclean that cannot be imported here: reinstall docclean (`pip install docclean`) and run again.",
     )
 
 
