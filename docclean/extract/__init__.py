@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from docclean.errors import RejectedInput
 from docclean.record import Decoded, Removal
 
+
 @dataclass(frozen=True, slots=True)
 class Dropped:
     """A line of the document that extraction left out of the text, and the rule that did."""
