@@ -136,8 +136,29 @@ _FILE_FIELDS = [
     ),
 ]
 
+# Columns of the corpus view (docclean.dedup), filled by the curate flow across documents; null
+# only in a row written by a batch before the corpus pass of its run.
+_CORPUS_FIELDS = [
+    _field("text_sha256", pa.string(), "SHA-256 of the clean text's UTF-8 bytes, hex.", True),
+    _field(
+        "dup_cluster",
+        pa.string(),
+        "doc_id of the representative of the document's duplicate cluster (its earliest ingested member); "
+        "the document's own doc_id when it is a representative or alone. doc_id = dup_cluster selects the "
+        "deduplicated corpus.",
+        True,
+    ),
+    _field(
+        "dup_similarity",
+        pa.float32(),
+        "Estimated Jaccard similarity (MinHash of character 5-grams) to the representative; 1.0 for the "
+        "representative and exact copies.",
+        True,
+    ),
+]
+
 DOCUMENT_SCHEMA = pa.schema(
-    _RECORD_FIELDS + _FILE_FIELDS,
+    _RECORD_FIELDS + _FILE_FIELDS + _CORPUS_FIELDS,
     metadata={"docclean.table": "documents", "docclean.schema_version": SCHEMA_VERSION},
 )
 
@@ -205,6 +226,8 @@ def records_to_table(
             arrays.append(pa.array([ingested_at] * len(records), type=field.type))
         elif field.name == "source_present":
             arrays.append(pa.array([present] * len(records), type=field.type))
+        else:
+            arrays.append(pa.nulls(len(records), type=field.type))
     return pa.Table.from_arrays(arrays, schema=DOCUMENT_SCHEMA)
 
 

@@ -38,6 +38,7 @@ from docclean.report import dataset_report_markdown
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows import progress
+from flows.corpus import CorpusOutcome, update_corpus
 from flows.dataset import open_store
 from flows.objectstore import ObjectStore
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
@@ -82,6 +83,8 @@ class RunSummary:
     rejects: list[Reject] = field(default_factory=list)
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
+    # Duplicate clusters and learned boilerplate (flows/corpus.py); None on object storage.
+    corpus: CorpusOutcome | None = None
 
     def add_batch(self, outcome: BatchOutcome) -> None:
         self.cleaned += outcome.cleaned
@@ -551,6 +554,14 @@ def curate(
                 now,
             )
             writer.set_rejects(pa.concat_tables([kept_rejects, fresh]))
+            # Corpus pass (#19): across documents, after the batches, before the commit.
+            if isinstance(store, CuratedStore):
+                summary.corpus = update_corpus(writer.staged, store.current_dir())
+                logger.info(
+                    "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
+                    summary.corpus.recleaned,
+                    summary.corpus.rewritten,
+                )
             writer.commit()
         except BaseException:
             writer.abandon()

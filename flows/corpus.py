@@ -1,0 +1,197 @@
+"""The corpus pass of a curate run: duplicate clusters and boilerplate learned from the drop.
+
+It runs after the cleaning batches have written their parts into the staged snapshot and
+before the commit. Its state (the duplicate index and the per-document line counts) lives in the
+snapshot beside the documents, `corpus/dedup.parquet` and `corpus/lines.parquet`, so it is
+committed (and survives a kill) exactly as the dataset is, and each file loads by itself.
+
+The pass: rows this run wrote (their `text_sha256` is still null) and rows the state does not
+know are counted; rows that left the dataset are removed from the state. When a line becomes
+boilerplate or stops being one, every document holding it is cleaned again here, so the dataset
+never depends on the order files arrived in. Then signatures are computed for the rows whose text
+is new, the index is updated, and only the part files holding a row whose columns changed are
+rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from docclean.boilerplate import LineCounts, apply_boilerplate, base_text
+from docclean.dedup import DedupIndex, signature, text_sha256
+from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Removal, Segment
+from docclean.schema import DOCUMENT_SCHEMA
+from flows.store import write_part
+
+CORPUS_FOLDER = "corpus"
+DEDUP_FILE = "dedup.parquet"
+LINES_FILE = "lines.parquet"
+# Columns a re-cleaning by the corpus pass may change.
+_CLEAN_COLUMNS = ("text", "placeholders", "removed", "title", "doc_type", "outline", "flags", "char_count")
+
+
+@dataclass
+class CorpusOutcome:
+    """What the corpus pass changed, for the run summary."""
+
+    recleaned: int = 0
+    rewritten: int = 0
+    boilerplate_lines: int = 0
+    clusters: int = 0
+    duplicates: int = 0
+
+
+def load_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts]:
+    """The corpus state of a committed snapshot folder; empty for none or a snapshot without one."""
+    folder = snapshot / CORPUS_FOLDER if snapshot is not None else None
+    if folder is None or not (folder / DEDUP_FILE).is_file() or not (folder / LINES_FILE).is_file():
+        return DedupIndex(), LineCounts()
+    return (
+        DedupIndex.from_table(pq.read_table(folder / DEDUP_FILE)),
+        LineCounts.from_table(pq.read_table(folder / LINES_FILE)),
+    )
+
+
+def write_state(staged: Path, index: DedupIndex, counts: LineCounts) -> None:
+    folder = staged / CORPUS_FOLDER
+    folder.mkdir(exist_ok=True)
+    pq.write_table(index.to_table(), folder / DEDUP_FILE, compression="zstd")
+    pq.write_table(counts.to_table(), folder / LINES_FILE, compression="zstd")
+
+
+def record_of(row: Mapping[str, Any]) -> Record:
+    """A Record rebuilt from a documents row (its normalized text is rebuilt on demand)."""
+    return Record(
+        doc_id=row["doc_id"],
+        source_path=row["source_path"],
+        source_sha256=row["source_sha256"],
+        source_bytes=row["source_bytes"],
+        encoding=row["encoding"],
+        encoding_confidence=row["encoding_confidence"],
+        encoding_method=row["encoding_method"],
+        encoding_segments=tuple(Segment(**s) for s in row["encoding_segments"]),
+        repair=row["repair"],
+        source_script=row["source_script"],
+        title=row["title"],
+        doc_type=row["doc_type"],
+        text=row["text"],
+        placeholders=tuple(Placeholder(**p) for p in row["placeholders"]),
+        removed=tuple(Removal(**r) for r in row["removed"]),
+        normalizations=tuple(NormalizeEdit(**n) for n in row["normalizations"]),
+        outline=tuple(OutlineEntry(**o) for o in row["outline"]),
+        flags=tuple(row["flags"]),
+        char_count=row["char_count"],
+        pipeline_version=row["pipeline_version"],
+        rules_version=row["rules_version"],
+        source_format=row["source_format"],
+        page_count=row["page_count"],
+    )
+
+
+def _as_row(record: Record) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _CLEAN_COLUMNS:
+        value = getattr(record, name)
+        if name in ("placeholders", "removed", "outline"):
+            value = [{f: getattr(item, f) for f in item.__slots__} for item in value]
+        elif name == "flags":
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
+    """Run the corpus pass over the staged snapshot folder and write its state into it.
+
+    `snapshot` is the committed snapshot the run started from (None for the first run).
+    Rewrites the staged part files that hold a changed row; raises what pyarrow raises on
+    unreadable parts (the run then abandons its snapshot).
+    """
+    index, counts = load_state(snapshot)
+    parts = sorted((staged / "documents").glob("*.parquet"))
+    keyed = pq.read_table(parts, columns=["doc_id", "text_sha256"]) if parts else None
+    present = set(keyed.column("doc_id").to_pylist()) if keyed is not None else set()
+    fresh = (
+        set(keyed.filter(pc.is_null(keyed.column("text_sha256"))).column("doc_id").to_pylist())
+        if keyed is not None
+        else set()
+    )
+    fresh |= present - set(counts.doc_ids())
+    gone = set(counts.doc_ids()) - present
+    before = counts.boilerplate()
+    for doc_id in gone:
+        counts.remove_document(doc_id)
+    rows = _read_rows(parts, fresh)
+    for doc_id in sorted(fresh):
+        counts.set_document(doc_id, base_text(record_of(rows[doc_id])))
+    after = counts.boilerplate()
+    crossed = before ^ after
+    to_clean = fresh | (counts.holders(crossed) if crossed else set())
+    rows.update(_read_rows(parts, to_clean - rows.keys()))
+    updates: dict[str, dict[str, Any]] = {}
+    recleaned = 0
+    added: list[tuple[str, str, bytes]] = []
+    for doc_id in sorted(to_clean, key=lambda d: (rows[d]["source_path"], d)):
+        row = rows[doc_id]
+        record = record_of(row)
+        cleaned = apply_boilerplate(record, after.__contains__)
+        change = _as_row(cleaned) if cleaned is not record else {}
+        if doc_id not in fresh and change:
+            recleaned += 1
+        sha = text_sha256(cleaned.text)
+        if doc_id in fresh or sha != row["text_sha256"] or doc_id not in index:
+            added.append((doc_id, sha, signature(cleaned.text, cleaned.placeholders, index.params)))
+        updates[doc_id] = change
+    for doc_id, assignment in index.update(added, removed=gone).items():
+        updates.setdefault(doc_id, {}).update(
+            text_sha256=assignment.text_sha256,
+            dup_cluster=assignment.dup_cluster,
+            dup_similarity=assignment.dup_similarity,
+        )
+    updates = {k: v for k, v in updates.items() if v}
+    _rewrite(parts, updates)
+    write_state(staged, index, counts)
+    assignments = index.assignments()
+    representatives = {a.dup_cluster for a in assignments.values()}
+    return CorpusOutcome(
+        recleaned=recleaned,
+        rewritten=len(updates),
+        boilerplate_lines=len(after),
+        clusters=len(representatives),
+        duplicates=len(assignments) - len(representatives),
+    )
+
+
+def _read_rows(parts: list[Path], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
+    if not doc_ids or not parts:
+        return {}
+    wanted = pa.array(sorted(doc_ids), pa.string())
+    table = pq.read_table(parts, schema=DOCUMENT_SCHEMA, filters=pc.field("doc_id").isin(wanted))
+    return {row["doc_id"]: row for row in table.to_pylist()}
+
+
+def _rewrite(parts: list[Path], updates: Mapping[str, Mapping[str, Any]]) -> None:
+    """Replace each part holding an updated row by a new part file with the rows updated."""
+    if not updates:
+        return
+    wanted = pa.array(sorted(updates), pa.string())
+    for part in parts:
+        ids = pq.read_table(part, columns=["doc_id"]).column("doc_id")
+        if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
+            continue
+        rows = pq.read_table(part, schema=DOCUMENT_SCHEMA).to_pylist()
+        for row in rows:
+            row.update(updates.get(row["doc_id"], {}))
+        table = pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
+        replacement = part.with_name(part.stem + "-corpus.parquet")
+        write_part(table, replacement)
+        # The staged part may be a hard link to the committed snapshot's: unlinking it here
+        # leaves the committed file untouched.
+        part.unlink()

@@ -1,0 +1,178 @@
+"""Boilerplate learned from the drop (docclean/boilerplate.py): signals, conventions, exact replay."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docclean.boilerplate import (
+    RULE_ID,
+    LineCounts,
+    apply_boilerplate,
+    base_text,
+    default_boilerplate_rules,
+    line_key,
+    normalized_text_of,
+    parse_boilerplate_rules,
+)
+from docclean.pipeline import Cleaner, replay
+from docclean.record import Record
+
+CASES = json.loads((Path(__file__).parent / "data" / "boilerplate_cases.json").read_text(encoding="utf-8"))
+SEEDS = Path("/work/shared/seeds")
+VENDOR_LINE = "（本文由青松文档工作室整理，加V：qs2024获取更多）"
+BODY = [
+    "今天召开全县乡村振兴推进会，主要任务是总结前一阶段工作，部署下一步任务。",
+    "一、提高思想认识，增强责任感和紧迫感",
+    "XX县各级干部要把思想和行动统一到县委的决策部署上来，第{i}次会议精神要落实到位。",
+    "二、突出工作重点，推动各项任务落地见效",
+    "要抓好产业发展、人才培养、文化建设、生态保护和组织建设五个方面的工作，编号{i}。",
+]
+
+
+@pytest.fixture(scope="module")
+def cleaner() -> Cleaner:
+    return Cleaner()
+
+
+def speech(i: int, tail: str = VENDOR_LINE) -> bytes:
+    lines = [
+        f"在全县第{i}次工作会议上的讲话",
+        "同志们：",
+        *(line.format(i=i) for line in BODY),
+        "谢谢大家！",
+        tail,
+    ]
+    return "\n".join(lines).encode()
+
+
+def judge(line: str, documents: int = 20) -> str:
+    rules = default_boilerplate_rules()
+    key = line_key(line)
+    if rules.is_boilerplate(key, documents):
+        return "boilerplate"
+    return "convention" if rules.is_convention(key) else "candidate"
+
+
+@pytest.mark.parametrize("line", CASES["boilerplate"])
+def test_recurring_lines_with_a_signal_are_boilerplate(line: str) -> None:
+    assert judge(line) == "boilerplate"
+    assert judge(line, documents=default_boilerplate_rules().min_documents - 1) != "boilerplate"
+
+
+@pytest.mark.parametrize("line", CASES["convention"])
+def test_speech_conventions_are_content_however_often_they_recur(line: str) -> None:
+    assert judge(line, documents=10_000) == "convention"
+
+
+@pytest.mark.parametrize("line", CASES["candidate"])
+def test_recurring_lines_without_a_signal_are_candidates(line: str) -> None:
+    assert judge(line) == "candidate"
+
+
+@pytest.mark.parametrize("case", CASES["known_failure"], ids=lambda c: c["line"])
+def test_known_failures_keep_their_documented_verdict(case: dict[str, str]) -> None:
+    assert judge(case["line"]) == case["verdict"]
+
+
+def test_line_key_folds_whitespace_digits_and_the_token() -> None:
+    assert (
+        line_key(" 加 QQ：１２３45 [MASK]同志 ") == line_key("加QQ：99999 [MASK] 同志") == "加QQ：00000□同志"
+    )
+
+
+def _counted(records: list[Record]) -> LineCounts:
+    counts = LineCounts()
+    for record in records:
+        counts.set_document(record.doc_id, base_text(record))
+    return counts
+
+
+def test_a_vendor_line_in_twenty_documents_is_removed_from_all_and_salutations_kept(cleaner: Cleaner) -> None:
+    records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(20)]
+    counts = _counted(records)
+    boilerplate = counts.boilerplate()
+    assert boilerplate == {line_key(line) for line in counts_lines(records) if "青松" in line}
+    for record in records:
+        cleaned = apply_boilerplate(record, boilerplate.__contains__)
+        assert "青松" not in cleaned.text
+        assert "同志们：" in cleaned.text.split("\n") and "谢谢大家！" in cleaned.text.split("\n")
+        assert any(r.rule == RULE_ID and r.category == "advertising" for r in cleaned.removed)
+        assert replay(cleaned, normalized_text_of(replace(cleaned, normalized_text=""))) == cleaned.text
+        assert base_text(replace(cleaned, normalized_text="")) == record.text
+        assert apply_boilerplate(cleaned, boilerplate.__contains__) is cleaned
+    candidates = [stat.line for stat in counts.candidates()]
+    assert "同志们：" not in candidates and "谢谢大家！" not in candidates
+
+
+def counts_lines(records: list[Record]) -> set[str]:
+    return {line for record in records for line in record.text.split("\n")}
+
+
+def test_below_the_threshold_nothing_is_removed(cleaner: Cleaner) -> None:
+    rules = default_boilerplate_rules()
+    records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(rules.min_documents - 1)]
+    assert _counted(records).boilerplate() == frozenset()
+
+
+def test_counts_are_incremental_and_survive_serialization(cleaner: Cleaner) -> None:
+    records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(8)]
+    whole = _counted(records)
+    part = _counted(records[:3])
+    part = LineCounts.from_table(part.to_table())
+    for record in records[3:]:
+        part.set_document(record.doc_id, record.text)
+    assert part.to_table().equals(whole.to_table())
+    for record in records[:4]:
+        whole.remove_document(record.doc_id)
+    assert whole.boilerplate() == frozenset()
+    assert whole.holders({line_key(VENDOR_LINE)}) <= {r.doc_id for r in records[4:]}
+
+
+def test_candidates_are_recurring_lines_without_a_signal_most_frequent_first(cleaner: Cleaner) -> None:
+    records = [
+        cleaner.clean(speech(i, "精品资料 值得收藏" if i < 12 else "本篇完"), f"{i}.txt") for i in range(20)
+    ]
+    stats = _counted(records).candidates()
+    lines = [s.line for s in stats]
+    assert lines.index("精品资料 值得收藏") < lines.index("本篇完")
+    first = stats[lines.index("精品资料 值得收藏")]
+    assert (first.documents, first.last) == (12, 12)
+
+
+def test_an_invalid_table_names_the_file() -> None:
+    with pytest.raises(ValueError, match=r"^mine\.toml: the boilerplate table is invalid"):
+        parse_boilerplate_rules("min_documents = 3\nedge_lines = 2\n[signals]\nx = '('\n", "mine.toml")
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents are not present")
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_replay_stays_exact_whatever_lines_are_removed(data: st.DataObject) -> None:
+    cleaner = _module_cleaner()
+    paths = sorted(SEEDS.iterdir())
+    path = data.draw(st.sampled_from(paths))
+    record = cleaner.clean(path.read_bytes(), path.name)
+    keys = sorted({line_key(line) for line in record.text.split("\n") if line.strip()})
+    chosen = set(data.draw(st.lists(st.sampled_from(keys), max_size=len(keys))))
+    cleaned = apply_boilerplate(record, chosen.__contains__)
+    row = replace(cleaned, normalized_text="")
+    normalized = normalized_text_of(row)
+    assert normalized == record.normalized_text
+    assert replay(row, normalized) == cleaned.text
+    assert all(line_key(line) not in chosen for line in cleaned.text.split("\n") if line.strip())
+    assert base_text(row) == record.text
+
+
+_CLEANER: list[Cleaner] = []
+
+
+def _module_cleaner() -> Cleaner:
+    if not _CLEANER:
+        _CLEANER.append(Cleaner())
+    return _CLEANER[0]

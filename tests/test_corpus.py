@@ -1,0 +1,142 @@
+"""The corpus pass of the curate flow (flows/corpus.py): clusters and learned boilerplate in the dataset."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from docclean.boilerplate import RULE_ID, normalized_text_of
+from docclean.pipeline import replay
+from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
+from flows.curate import curate
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+SEEDS = Path("/work/shared/seeds")
+VENDOR_LINE = "（本文由青松文档工作室整理，加V：qs2024获取更多）"
+HEADER = "本文档由星辰文库整理 更多范文请访问 www.xcwk-demo.com"
+FOOTER = "关注公众号：星辰范文 获取更多资料 QQ群 987654321"
+
+
+def run(raw: Path, curated: Path, **kwargs: object):
+    return curate(raw=str(raw), curated=str(curated), settle_seconds=0, **kwargs)
+
+
+def rows(curated: Path) -> dict[str, dict]:
+    table = ds.dataset(curated / "documents", format="parquet").to_table()
+    return {row["source_path"]: row for row in table.to_pylist()}
+
+
+def speech(i: int) -> str:
+    return "\n".join(
+        [
+            f"在全县第{i}次安全生产工作会议上的讲话",
+            "同志们：",
+            f"今天召开第{i}次会议，主要任务是总结前一阶段工作，部署下一步任务。" * 3,
+            f"一、提高思想认识，{i}个方面的工作要落实到位",
+            "安全生产是底线，必须时刻绷紧这根弦，压实各方责任，编号" + str(i * 7919) + "。",
+            "谢谢大家！",
+            VENDOR_LINE,
+        ]
+    )
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents are not present")
+def test_seeds_and_their_copies_land_in_five_clusters_with_the_originals_as_representatives(
+    tmp_path: Path,
+) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    for i, path in enumerate(sorted(SEEDS.iterdir())):
+        text = path.read_text(encoding="utf-8")
+        paras = text.split("\n")
+        long = [k for k, p in enumerate(paras) if len(p) > 40]
+        (raw / f"a{i}.txt").write_text(text, encoding="utf-8")
+        (raw / f"b{i}_vendor.txt").write_text("\n".join([HEADER, *paras, FOOTER]), encoding="utf-8")
+        shortened = "\n".join(p for k, p in enumerate(paras) if k != long[len(long) // 2])
+        (raw / f"c{i}_short.txt").write_text(shortened, encoding="utf-8")
+        (raw / f"d{i}_gbk.txt").write_bytes(text.encode("gbk", errors="replace"))
+    run(raw, curated)
+    got = rows(curated)
+    representatives = {row["dup_cluster"] for row in got.values()}
+    assert representatives == {got[f"a{i}.txt"]["doc_id"] for i in range(5)}
+    for path, row in got.items():
+        assert row["dup_cluster"] == got[f"a{path[1]}.txt"]["doc_id"], path
+        assert 0.5 <= row["dup_similarity"] <= 1.0
+        assert row["text_sha256"] is not None
+    assert (curated / "current" / CORPUS_FOLDER / DEDUP_FILE).is_file()
+
+
+def _removals(row: dict) -> list[tuple[str, str]]:
+    return sorted((r["rule"], r["text"]) for r in row["removed"] if r["rule"] == RULE_ID)
+
+
+def test_a_vendor_line_in_twenty_documents_is_removed_from_all_and_the_salutation_kept(
+    tmp_path: Path,
+) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    for i in range(20):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    run(raw, curated)
+    got = rows(curated)
+    assert len(got) == 20
+    for row in got.values():
+        lines = row["text"].split("\n")
+        assert "青松" not in row["text"] and "同志们：" in lines and "谢谢大家！" in lines
+        assert _removals(row), row["source_path"]
+        record = record_of(row)
+        assert replay(record, normalized_text_of(record)) == row["text"]
+    counts = pq.read_table(curated / "current" / CORPUS_FOLDER / LINES_FILE)
+    assert set(counts.column("doc_id").to_pylist()) == {row["doc_id"] for row in got.values()}
+
+
+def test_two_drops_give_the_same_dataset_as_one_and_earlier_documents_are_cleaned_again(
+    tmp_path: Path,
+) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    for i in range(3):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    (raw / "00_copy.txt").write_text(speech(0) + "\n补充一句。", encoding="utf-8")
+    first = run(raw, curated)
+    assert first.corpus is not None and first.corpus.recleaned == 0
+    assert all(not _removals(row) for row in rows(curated).values())  # three documents are too few
+    for i in range(3, 20):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    second = run(raw, curated)
+    assert second.corpus is not None and second.corpus.recleaned == 4
+    whole_raw, whole_curated = tmp_path / "raw2", tmp_path / "curated2"
+    shutil.copytree(raw, whole_raw)
+    run(whole_raw, whole_curated)
+    columns = ("text", "removed", "placeholders", "title", "outline", "text_sha256", "dup_similarity")
+    two, one = rows(curated), rows(whole_curated)
+    assert two.keys() == one.keys()
+    ids_two = {row["doc_id"]: path for path, row in two.items()}
+    ids_one = {row["doc_id"]: path for path, row in one.items()}
+    for path in one:
+        assert {c: two[path][c] for c in columns} == {c: one[path][c] for c in columns}, path
+        assert ids_two[two[path]["dup_cluster"]] == ids_one[one[path]["dup_cluster"]], path
+    assert two["00_copy.txt"]["dup_cluster"] == two["00.txt"]["doc_id"]
+
+
+def test_pruning_a_representative_hands_the_cluster_to_the_next_member(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    (raw / "a.txt").write_text(speech(1), encoding="utf-8")
+    (raw / "b.txt").write_text(speech(1) + "\n补充一句。", encoding="utf-8")
+    (raw / "c.txt").write_text(speech(1) + "\n再补充一句。", encoding="utf-8")
+    run(raw, curated)
+    before = rows(curated)
+    assert before["c.txt"]["dup_cluster"] == before["a.txt"]["doc_id"]
+    (raw / "a.txt").unlink()
+    run(raw, curated, prune=True)
+    after = rows(curated)
+    assert set(after) == {"b.txt", "c.txt"}
+    assert (
+        after["b.txt"]["dup_cluster"] == after["b.txt"]["doc_id"] and after["b.txt"]["dup_similarity"] == 1.0
+    )
+    assert after["c.txt"]["dup_cluster"] == after["b.txt"]["doc_id"]

@@ -1,0 +1,226 @@
+"""Duplicate clusters (docclean/dedup.py): seeds and their variants, unrelated documents, stability."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docclean.dedup import DedupIndex, DedupParams, shingles, signature, text_sha256
+from docclean.pipeline import Cleaner
+from docclean.record import Record
+
+SEEDS = Path("/work/shared/seeds")
+RAW_SAMPLES = Path(__file__).resolve().parent.parent / "raw"
+CASES = json.loads((Path(__file__).parent / "data" / "dedup_cases.json").read_text(encoding="utf-8"))["cases"]
+VENDOR_HEADER = "本文档由星辰文库整理 更多范文请访问 www.xcwk-demo.com"
+VENDOR_FOOTER = "关注公众号：星辰范文 获取更多资料 QQ群 987654321"
+
+needs_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents are not present")
+
+
+@pytest.fixture(scope="module")
+def cleaner() -> Cleaner:
+    return Cleaner()
+
+
+def seed_texts() -> list[str]:
+    return [p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir())]
+
+
+def variant(op: str, text: str, other: str) -> bytes:
+    paras = text.split("\n")
+    if op == "vendor_wrap":
+        return "\n".join([VENDOR_HEADER, *paras, VENDOR_FOOTER]).encode()
+    if op == "drop_middle_paragraph":
+        body = [i for i, p in enumerate(paras) if len(p) > 40]
+        drop = body[len(body) // 2]
+        return "\n".join(p for i, p in enumerate(paras) if i != drop).encode()
+    if op == "drop_every_fifth":
+        return "\n".join(p for i, p in enumerate(paras) if i % 5 != 2).encode()
+    if op == "change_title":
+        return "\n".join(["关于做好当前重点工作的讲话（修订稿）", *paras[1:]]).encode()
+    if op == "gbk":
+        return text.encode("gbk", errors="replace")
+    if op == "reflow":
+        return "\n\n".join(p[i : i + 30] for p in paras for i in range(0, max(1, len(p)), 30)).encode()
+    if op == "redact":
+        return text.replace("同志", "XX同志").replace("县", "XX县").encode()
+    if op == "first_third":
+        return "\n".join(paras[: max(1, len(paras) // 3)]).encode()
+    if op == "reverse_paragraphs":
+        return "\n".join(reversed(paras)).encode()
+    if op == "other_seed":
+        return other.encode()
+    raise AssertionError(f"unknown op {op}")
+
+
+def entry(record: Record, params: DedupParams | None = None) -> tuple[str, str, bytes]:
+    return record.doc_id, text_sha256(record.text), signature(record.text, record.placeholders, params)
+
+
+@needs_seeds
+def test_five_seeds_with_vendor_copies_shortened_and_gbk_form_five_clusters(cleaner: Cleaner) -> None:
+    texts = seed_texts()
+    originals = [cleaner.clean(t.encode(), f"a/{i}.txt") for i, t in enumerate(texts)]
+    copies = []
+    for i, text in enumerate(texts):
+        for op in ("vendor_wrap", "drop_middle_paragraph", "gbk"):
+            copies.append((i, cleaner.clean(variant(op, text, ""), f"b/{i}-{op}.txt")))
+    index = DedupIndex()
+    index.update([entry(r) for r in originals] + [entry(r) for _, r in copies])
+    clusters = {index.assignment(r.doc_id).dup_cluster for r in originals + [r for _, r in copies]}
+    assert clusters == {r.doc_id for r in originals}
+    for i, record in copies:
+        assigned = index.assignment(record.doc_id)
+        assert assigned.dup_cluster == originals[i].doc_id
+        assert 0.5 <= assigned.dup_similarity <= 1.0
+    for record in originals:
+        assert index.assignment(record.doc_id).dup_similarity == 1.0
+
+
+@needs_seeds
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_variant_cases(case: dict[str, str], cleaner: Cleaner) -> None:
+    texts = seed_texts()
+    for i, text in enumerate(texts):
+        original = cleaner.clean(text.encode(), f"{i}.txt")
+        copy = cleaner.clean(variant(case["op"], text, texts[(i + 1) % len(texts)]), f"{i}-copy.txt")
+        index = DedupIndex()
+        index.update([entry(original), entry(copy)])
+        joined = index.assignment(copy.doc_id).dup_cluster == original.doc_id
+        assert joined == (case["expect"] == "same"), (case["name"], i)
+
+
+def _all_samples(cleaner: Cleaner) -> list[Record]:
+    paths = sorted(SEEDS.iterdir()) if SEEDS.is_dir() else []
+    paths += sorted(p for p in RAW_SAMPLES.iterdir() if p.is_file())
+    return [cleaner.clean(p.read_bytes(), p.name) for p in paths]
+
+
+def test_unrelated_documents_never_share_a_cluster(cleaner: Cleaner) -> None:
+    records = _all_samples(cleaner)
+    assert len(records) >= 5
+    for a, b in itertools.combinations(records, 2):
+        index = DedupIndex()
+        index.update([entry(a), entry(b)])
+        assert index.assignment(b.doc_id).dup_cluster == b.doc_id, (a.source_path, b.source_path)
+    index = DedupIndex()
+    index.update(entry(r) for r in records)
+    assert {index.assignment(r.doc_id).dup_cluster for r in records} == {r.doc_id for r in records}
+
+
+def test_exact_copies_share_the_hash_and_similarity_one(cleaner: Cleaner) -> None:
+    text = "同志们：\n今天召开全县乡村振兴推进会，主要任务是总结工作、部署任务。\n谢谢大家！"
+    a = cleaner.clean(text.encode(), "a.txt")
+    b = cleaner.clean(text.encode("gb18030"), "b.txt")
+    index = DedupIndex()
+    index.update([entry(a), entry(b)])
+    assert index.assignment(b.doc_id) == index.assignment(a.doc_id).__class__(
+        text_sha256(a.text), a.doc_id, 1.0
+    )
+
+
+def _docs(n: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+    """n documents in groups of three near copies of one invented text each."""
+    out = []
+    for i in range(n):
+        group = i // 3
+        body = "".join(f"第{group}组第{k}段落的内容各不相同，编号{group * 7919 + k}。" for k in range(12))
+        text = body if i % 3 == 0 else body[: -10 * (i % 3)]
+        out.append((f"doc{i:03d}", text_sha256(text), signature(text)))
+    return out
+
+
+def test_removing_a_representative_hands_its_role_to_the_next_earliest_member() -> None:
+    docs = _docs(9)
+    index = DedupIndex()
+    index.update(docs)
+    assert index.assignment("doc001").dup_cluster == "doc000"
+    changed = index.update([], removed=["doc000"])
+    assert set(changed) == {"doc001", "doc002"}
+    assert changed["doc001"].dup_cluster == "doc001" and changed["doc001"].dup_similarity == 1.0
+    assert changed["doc002"].dup_cluster == "doc001"
+    assert "doc000" not in index
+
+
+def test_incremental_updates_equal_one_update_and_survive_serialization() -> None:
+    docs = _docs(30)
+    whole = DedupIndex()
+    whole.update(docs)
+    halves = DedupIndex()
+    halves.update(docs[:14])
+    halves = DedupIndex.from_table(halves.to_table())
+    changed = halves.update(docs[14:])
+    assert set(changed) == {d[0] for d in docs[14:]}
+    assert halves.assignments() == whole.assignments()
+    assert DedupIndex.from_table(whole.to_table()).assignments() == whole.assignments()
+
+
+def test_a_changed_document_keeps_its_place_in_the_ingest_order() -> None:
+    docs = _docs(3)
+    index = DedupIndex()
+    index.update(docs)
+    rewritten = "全新的内容，与此前任何文档都不相同。" * 20
+    changed = index.update([("doc000", text_sha256(rewritten), signature(rewritten))])
+    assert changed["doc000"].dup_cluster == "doc000"
+    assert changed["doc001"].dup_cluster == "doc001"
+    assert changed["doc002"].dup_cluster == "doc001"
+    back = index.update([docs[0]])
+    assert back["doc001"].dup_cluster == "doc000"
+
+
+def test_loading_an_index_built_with_other_parameters_fails_clearly() -> None:
+    index = DedupIndex(DedupParams(ngram=3))
+    index.update(_docs(2, 0))
+    with pytest.raises(ValueError, match="built with ngram=3, not 5; rebuild it"):
+        DedupIndex.from_table(index.to_table())
+
+
+@pytest.mark.parametrize("kwargs", [{"ngram": 0}, {"threshold": 0.0}, {"threshold": 1.5}, {"num_perm": 100}])
+def test_invalid_parameters_are_refused(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        DedupParams(**kwargs)
+
+
+def test_query_tells_the_cluster_a_new_document_would_join() -> None:
+    docs = _docs(6)
+    index = DedupIndex()
+    index.update(docs)
+    assert index.query(docs[1][1], docs[1][2]).dup_cluster == "doc000"
+    other = "毫不相干的一段话" * 30
+    assert index.query(text_sha256(other), signature(other)).dup_cluster == ""
+
+
+HAN_CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经"
+hans = st.text(alphabet=st.sampled_from(list(HAN_CHARS)), max_size=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(hans, min_size=1, max_size=12), st.integers(0, 11))
+def test_cluster_invariants(texts: list[str], cut: int) -> None:
+    docs = [(f"d{i:02d}", text_sha256(t), signature(t)) for i, t in enumerate(texts)]
+    index = DedupIndex()
+    index.update(docs[:cut])
+    index.update(docs[cut:])
+    whole = DedupIndex()
+    whole.update(docs)
+    assert index.assignments() == whole.assignments()
+    order = [d[0] for d in docs]
+    for doc_id, assigned in whole.assignments().items():
+        representative = assigned.dup_cluster
+        assert whole.assignment(representative).dup_cluster == representative
+        assert order.index(representative) <= order.index(doc_id)
+        if representative == doc_id:
+            assert assigned.dup_similarity == 1.0
+        assert assigned.dup_similarity >= whole.params.threshold
+
+
+@given(hans)
+def test_shingles_ignore_whitespace(text: str) -> None:
+    spaced = " \n".join(text[i : i + 7] for i in range(0, len(text), 7))
+    assert shingles(spaced) == shingles(text)
