@@ -408,7 +408,12 @@ def plan_run(
             and old_reject["source_bytes"] == entry.size
             and old_reject["source_mtime_ns"] == entry.mtime_ns
             and old_reject["reason"] not in TRANSIENT_REASONS
-            and (not verify or _sha_or_none(entry) in (None, old_reject["source_sha256"]))
+            # A reject keeps no hash when its bytes were never fully read: size and mtime decide then.
+            and (
+                not verify
+                or old_reject["source_sha256"] is None
+                or _sha_or_none(entry) in (None, old_reject["source_sha256"])
+            )
         ):
             plan.carried_rejects.append(path)
             summary.unchanged += 1
@@ -558,9 +563,13 @@ def report_markdown(summary: RunSummary) -> str:
         f"{summary.renamed} | {summary.missing} | {summary.pending} | {summary.cleaned} | {summary.rejected} |\n"
     )
     rejects = "\n".join(f"- `{r.source_path}`: {r.reason}: {r.detail}" for r in summary.rejects[:50])
+    future = "".join(f"- `{path}`\n" for path in summary.future_mtime[:50])
     return "\n".join(
         [
             head,
+            f"**Modification time in the future** (curated anyway; check the clock that wrote them)\n\n{future}"
+            if future
+            else "",
             table("Noise removed by category", summary.noise_by_category),
             table("Placeholders by kind", summary.placeholders_by_kind),
             table("Encodings seen", summary.encodings),

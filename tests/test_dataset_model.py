@@ -80,11 +80,11 @@ class DropFolder(RuleBasedStateMachine):
         if name in self.files and len(content) == len(self.files[name]):
             self._write(name, content, (self.raw / name).stat().st_mtime_ns)
 
-    @rule(source=st.sampled_from(NAMES), target=st.sampled_from(NAMES))
-    def rename(self, source: str, target: str) -> None:
-        if source in self.files and target not in self.files:
-            os.rename(self.raw / source, self.raw / target)
-            self.files[target] = self.files.pop(source)
+    @rule(old=st.sampled_from(NAMES), new=st.sampled_from(NAMES))
+    def rename(self, old: str, new: str) -> None:
+        if old in self.files and new not in self.files:
+            os.rename(self.raw / old, self.raw / new)
+            self.files[new] = self.files.pop(old)
 
     @rule(name=st.sampled_from(NAMES))
     def delete(self, name: str) -> None:

@@ -6,6 +6,8 @@ import logging
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import unicodedata
@@ -459,3 +461,42 @@ def test_settle_and_wait_must_be_finite(folders: tuple[Path, Path]) -> None:
     assert not curated.exists()
     with pytest.raises(ValueError, match="settle time must be a number of seconds"):
         scan_raw(os.fsencode(raw), math.nan)
+
+
+# --- the command, as a user meets it -----------------------------------------------------------
+
+
+def docclean_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "docclean.cli", "run", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_the_command_verifies_and_prints_no_control_character(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    doc = raw / "evil\x1b[2J\x07.txt"
+    write_aged(doc, SPEECH)
+    write_aged(raw / "bad\x1b]0;title\x07\n.txt", "")
+    first = docclean_run(tmp_path)
+    assert first.returncode == 3, first.stderr
+    assert r"bad\x1b]0;title\x07\x0a.txt: " in first.stderr  # the reject's warning, escaped
+    stat = doc.stat()
+    doc.write_bytes(SPEECH.replace("安全生产", "防汛抗旱").encode())
+    os.utime(doc, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "0 changed" in docclean_run(tmp_path).stdout
+    verified = docclean_run(tmp_path, "--verify")
+    assert verified.returncode == 3, verified.stderr
+    assert "2 files seen: 0 new, 1 changed, 1 unchanged" in verified.stdout
+    for result in (first, verified):
+        output = result.stdout + result.stderr
+        assert "\x1b" not in output and "\x07" not in output
+    table = ds.dataset(tmp_path / "curated" / "documents").to_table().to_pylist()
+    assert_one_row_per_document(table)
+    assert "防汛抗旱" in table[0]["text"]
