@@ -363,14 +363,19 @@ def plan_run(
     old_rejects = {row["source_path"]: row for row in rejects.to_pylist()}
     seen = {e.rel_path for e in entries} | other_paths
     vanished = {path for path in rows if path not in seen}
-    renamed_from: set[str] = set()
+    # Rows written under the old spelling of a path (see flows.scan.legacy_source_path) go to
+    # their file first, before any content match could take them for a rename.
+    legacy_origins: dict[str, str] = {}
+    for entry in entries:
+        legacy = legacy_source_path(entry.rel_path)
+        if entry.rel_path not in rows and legacy != entry.rel_path and legacy in vanished:
+            legacy_origins.setdefault(entry.rel_path, legacy)
+    renamed_from: set[str] = set(legacy_origins.values())
+    plan.drop.update(renamed_from)
     for entry in entries:
         path = entry.rel_path
-        origin = path if path in rows else _legacy_origin(path, vanished, renamed_from)
+        origin = path if path in rows else legacy_origins.get(path)
         row = rows[origin] if origin is not None else None
-        if origin is not None and origin != path:
-            renamed_from.add(origin)
-            plan.drop.add(origin)
         kept_id = str(row["doc_id"]) if row is not None and origin not in plan.fresh_ids else None
         same_stat = (
             row is not None
@@ -457,14 +462,6 @@ def plan_run(
     for entry in plan.to_clean:
         plan.drop.add(entry.rel_path)
     return plan
-
-
-def _legacy_origin(path: str, vanished: set[str], renamed_from: set[str]) -> str | None:
-    """The vanished path that names this file in the old spelling of source_path, if any."""
-    legacy = legacy_source_path(path)
-    if legacy != path and legacy in vanished and legacy not in renamed_from:
-        return legacy
-    return None
 
 
 def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str]) -> str | None:
