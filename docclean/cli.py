@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_FILE_BYTES,
         help=f"reject files larger than this many bytes (default: {DEFAULT_MAX_FILE_BYTES:,})",
     )
+    run.add_argument(
+        "--verify",
+        action="store_true",
+        help="hash every raw file, not only those whose size or mtime changed, and clean again what differs",
+    )
     run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
 
     serve = commands.add_parser(
@@ -213,6 +218,7 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
                 settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
                 wait_seconds=args.wait,
                 max_file_bytes=args.max_bytes,
+                verify=args.verify,
             )
         finally:
             progress.hook.reset(token)

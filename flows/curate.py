@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import math
 import os
 import time
 from collections import Counter, deque
@@ -41,16 +42,24 @@ from flows import progress
 from flows.corpus import CorpusOutcome, update_corpus
 from flows.dataset import open_store
 from flows.objectstore import ObjectStore
-from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
+from flows.scan import (
+    DEFAULT_SETTLE_SECONDS,
+    ChangedDuringRead,
+    RawEntry,
+    legacy_source_path,
+    open_scanned,
+    printable,
+    scan_raw,
+)
 from flows.storage import ObjectPath, parse_location, scan_objects
-from flows.store import CuratedStore, write_part
+from flows.store import CuratedStore, read_part, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_FILES = 500
 # Reasons worth retrying on the next run: the file may be readable or present by then.
-TRANSIENT_REASONS = {"unreadable", "vanished"}
+TRANSIENT_REASONS = {"unreadable", "vanished", "changed_during_read"}
 PLAN_COLUMNS = [
     "doc_id",
     "source_path",
@@ -81,6 +90,8 @@ class RunSummary:
     placeholders_by_kind: Counter[str] = field(default_factory=Counter)
     encodings: Counter[str] = field(default_factory=Counter)
     rejects: list[Reject] = field(default_factory=list)
+    # Files curated although their modification time is ahead of the clock (flows.scan.scan_raw).
+    future_mtime: list[str] = field(default_factory=list)
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
     # Duplicate clusters and learned boilerplate (flows/corpus.py); None on object storage.
@@ -99,20 +110,34 @@ def _cleaner(config: CleanConfig) -> Cleaner:
     return Cleaner(config)
 
 
-def open_raw(source: bytes | ObjectPath) -> AbstractContextManager:
+def open_raw(entry: RawEntry) -> AbstractContextManager:
+    """The raw file or object of `entry`, open for reading; a local file only if the scan saw it.
+
+    Raises ChangedDuringRead when a local path no longer names the file the scan saw (see
+    flows.scan.open_scanned), or the OSError of the open.
+    """
     # An object is read by the process that runs the batch (a Dask worker too), not the flow's.
-    return source.open() if isinstance(source, ObjectPath) else open(source, "rb")
+    source = entry.abs_path
+    return source.open() if isinstance(source, ObjectPath) else open_scanned(entry)
 
 
 def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
     """Read one raw file and clean it; every failure becomes a Reject naming the cause."""
     try:
         config.check_size(entry.size)
-        with open_raw(entry.abs_path) as handle:
+        with open_raw(entry) as handle:
             data = handle.read(config.max_file_bytes + 1)
         return _cleaner(config).clean(data, entry.rel_path)
     except RejectedInput as error:
         return Reject(entry.rel_path, None, error.reason, f"{entry.rel_path}: {error.detail}")
+    except ChangedDuringRead as error:
+        return Reject(
+            entry.rel_path,
+            None,
+            "changed_during_read",
+            f"{entry.rel_path}: the file changed between the scan and the read ({error.strerror}); "
+            "it is read again on the next run.",
+        )
     except FileNotFoundError:
         return Reject(
             entry.rel_path,
@@ -142,6 +167,8 @@ class BatchOutcome:
     noise_by_category: Counter[str] = field(default_factory=Counter)
     placeholders_by_kind: Counter[str] = field(default_factory=Counter)
     encodings: Counter[str] = field(default_factory=Counter)
+    # (source_path, doc_id, source_sha256) of each document whose id the batch made itself.
+    minted: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -180,7 +207,10 @@ def clean_and_write(
             outcome.rejects.append(result)
             continue
         # An edited file keeps the id its path had: it is the same document, revised.
-        records.append(replace(result, doc_id=doc_ids.get(result.source_path, result.doc_id)))
+        kept_id = doc_ids.get(result.source_path)
+        if kept_id is None:
+            outcome.minted.append((result.source_path, result.doc_id, result.source_sha256))
+        records.append(replace(result, doc_id=kept_id or result.doc_id))
         mtimes.append(entry.mtime_ns)
         outcome.encodings[result.encoding] += 1
         outcome.noise_by_category.update(r.category for r in result.removed)
@@ -254,23 +284,40 @@ def make_batches(entries: list[RawEntry]) -> Iterator[list[RawEntry]]:
         yield batch
 
 
-def file_sha256(path: bytes | ObjectPath) -> str:
+def file_sha256(entry: RawEntry) -> str:
     digest = hashlib.sha256()
-    with open_raw(path) as handle:
+    with open_raw(entry) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
+def _sha_or_none(entry: RawEntry) -> str | None:
+    try:
+        return file_sha256(entry)
+    except OSError:
+        return None  # read_and_clean turns the failure into a reject, if the file is cleaned
+
+
 @dataclass
 class Plan:
+    """What a run does with each path; every path of the current snapshot ends in exactly one row or none.
+
+    A path in `reuse` (as new path), `mark_missing` or `to_clean` is also in `drop`: its old row
+    goes, and the row the run writes for it replaces it.
+    """
+
     to_clean: list[RawEntry] = field(default_factory=list)
-    # (existing row's path, new path, new mtime, keep doc_id): rows carried over without cleaning.
+    # (existing row's path, new path, new mtime, keep the existing row's doc_id): rows carried over without cleaning.
     reuse: list[tuple[str, str, int, bool]] = field(default_factory=list)
     drop: set[str] = field(default_factory=set)
     mark_missing: list[str] = field(default_factory=list)
     carried_rejects: list[str] = field(default_factory=list)
     new_rejects: list[Reject] = field(default_factory=list)
+    # The doc_id a path keeps from its earlier row, whatever row its new content comes from.
+    doc_ids: dict[str, str] = field(default_factory=dict)
+    # Paths whose row shares its doc_id with another path's (written by an earlier version): a new id.
+    fresh_ids: set[str] = field(default_factory=set)
 
 
 def plan_run(
@@ -280,81 +327,143 @@ def plan_run(
     rules_version: str,
     prune: bool,
     summary: RunSummary,
+    other_paths: frozenset[str] = frozenset(),
+    verify: bool = False,
 ) -> Plan:
+    """Decide, for every scanned file and every row of the current snapshot, what this run does.
+
+    `entries` are the files to curate; `other_paths` the paths the scan saw but does not hand
+    over (pending, or a problem that becomes a reject): their rows are neither missing nor reused
+    here. `documents` needs PLAN_COLUMNS. With `verify`, a file whose size and mtime match its
+    row is hashed as well, and cleaned again when its content differs.
+    """
     plan = Plan()
-    rows = {row["source_path"]: row for row in documents.to_pylist()}
+    table_rows = documents.to_pylist()
+    rows: dict[str, dict[str, object]] = {}
+    for row in table_rows:
+        rows.setdefault(str(row["source_path"]), row)
+    # An earlier version could leave one path twice, or one doc_id on two paths: such rows are
+    # rewritten, once each, with a doc_id of their own.
+    duplicated = {path for path, n in Counter(r["source_path"] for r in table_rows).items() if n > 1}
+    id_owner: dict[object, str] = {}
+    for path in sorted(rows):
+        if rows[path]["doc_id"] in id_owner:
+            plan.fresh_ids.add(path)
+        else:
+            id_owner[rows[path]["doc_id"]] = path
+    rewrite = duplicated | plan.fresh_ids
     current = {
-        r: row
-        for r, row in rows.items()
+        path
+        for path, row in rows.items()
         if row["rules_version"] == rules_version and row["pipeline_version"] == PIPELINE_VERSION
     }
-    by_sha: dict[str, list[str]] = {}
-    for path, row in current.items():
-        by_sha.setdefault(row["source_sha256"], []).append(path)
+    by_sha: dict[object, list[str]] = {}
+    for path in sorted(current):
+        by_sha.setdefault(rows[path]["source_sha256"], []).append(path)
     # Content seen before has its row's size. A file of any other size is new content: hashing
     # it here would read it twice, since its batch reads (and hashes) it again to clean it.
-    current_sizes = {row["source_bytes"] for row in current.values()}
+    current_sizes = {rows[path]["source_bytes"] for path in current}
     old_rejects = {row["source_path"]: row for row in rejects.to_pylist()}
-    seen = {e.rel_path for e in entries}
-    vanished_paths = {p for p in rows if p not in seen}
-    renamed_from: set[str] = set()
+    seen = {e.rel_path for e in entries} | other_paths
+    vanished = {path for path in rows if path not in seen}
+    # Rows written under the old spelling of a path (see flows.scan.legacy_source_path) go to
+    # their file first, before any content match could take them for a rename.
+    legacy_origins: dict[str, str] = {}
     for entry in entries:
-        row = rows.get(entry.rel_path)
-        if (
-            row
+        legacy = legacy_source_path(entry.rel_path)
+        if entry.rel_path not in rows and legacy != entry.rel_path and legacy in vanished:
+            legacy_origins.setdefault(entry.rel_path, legacy)
+    renamed_from: set[str] = set(legacy_origins.values())
+    plan.drop.update(renamed_from)
+    for entry in entries:
+        path = entry.rel_path
+        origin = path if path in rows else legacy_origins.get(path)
+        row = rows[origin] if origin is not None else None
+        kept_id = str(row["doc_id"]) if row is not None and origin not in plan.fresh_ids else None
+        same_stat = (
+            row is not None
             and row["source_bytes"] == entry.size
             and row["source_mtime_ns"] == entry.mtime_ns
-            and entry.rel_path in current
-            and row["source_present"]
-        ):
-            summary.unchanged += 1
+            and origin in current
+        )
+        if same_stat and origin == path and row["source_present"] and path not in rewrite:
+            if not verify:
+                summary.unchanged += 1
+                continue
+            sha = _sha_or_none(entry)
+            # A file that cannot be read now keeps its row: verifying never loses a document.
+            if sha is None or sha == row["source_sha256"]:
+                summary.unchanged += 1
+                continue
+            summary.changed += 1
+            plan.to_clean.append(entry)
+            plan.doc_ids[path] = str(kept_id)
             continue
-        old_reject = old_rejects.get(entry.rel_path)
+        if same_stat and not verify:
+            # The file of the row by the quick test: the row moves to the new spelling of its
+            # path, is present again, or is written once instead of twice.
+            plan.reuse.append((str(origin), path, entry.mtime_ns, kept_id is not None))
+            plan.drop.add(path)
+            if origin != path:
+                summary.renamed += 1
+            else:
+                summary.changed += 1
+            continue
+        old_reject = old_rejects.get(path)
         if (
-            old_reject
+            row is None
+            and old_reject
             and old_reject["source_bytes"] == entry.size
             and old_reject["source_mtime_ns"] == entry.mtime_ns
             and old_reject["reason"] not in TRANSIENT_REASONS
-            and entry.rel_path not in rows
+            # A reject keeps no hash when its bytes were never fully read: size and mtime decide then.
+            and (
+                not verify
+                or old_reject["source_sha256"] is None
+                or _sha_or_none(entry) in (None, old_reject["source_sha256"])
+            )
         ):
-            plan.carried_rejects.append(entry.rel_path)
+            plan.carried_rejects.append(path)
             summary.unchanged += 1
             continue
-        if row:
-            summary.changed += 1
-        else:
+        if row is None:
             summary.new += 1
-        if entry.size not in current_sizes:
-            plan.to_clean.append(entry)
-            continue
-        try:
-            sha = file_sha256(entry.abs_path)
-        except OSError:
-            plan.to_clean.append(entry)  # read_and_clean turns the failure into a reject
-            continue
-        source = entry.rel_path if row and row["source_sha256"] == sha and entry.rel_path in current else None
-        if source is None:
-            source = _reusable_source(by_sha.get(sha, []), vanished_paths, renamed_from)
-        if source is None:
-            plan.to_clean.append(entry)
-            continue
-        renamed = source in vanished_paths and source not in renamed_from and source != entry.rel_path
-        if renamed:
-            renamed_from.add(source)
-            plan.drop.add(source)
+        elif origin != path:
             summary.renamed += 1
-        elif source != entry.rel_path:
-            summary.reused += 1
-        plan.reuse.append((source, entry.rel_path, entry.mtime_ns, renamed or source == entry.rel_path))
-        plan.drop.add(entry.rel_path)
-    for path in sorted(vanished_paths - renamed_from):
+        else:
+            summary.changed += 1
+        sha = _sha_or_none(entry) if verify or entry.size in current_sizes else None
+        source: str | None = None
+        keep = False
+        if sha is not None and row is not None and origin in current and row["source_sha256"] == sha:
+            source, keep = origin, kept_id is not None
+        elif sha is not None:
+            source = _reusable_source(by_sha.get(sha, []), vanished, renamed_from)
+            if source is not None and source in vanished and source not in renamed_from and source != path:
+                renamed_from.add(source)
+                plan.drop.add(source)
+                summary.renamed += 1
+                keep = source not in plan.fresh_ids
+            elif source is not None:
+                summary.reused += 1
+                if kept_id is not None:
+                    plan.doc_ids[path] = kept_id  # an edited file that now copies another keeps its id
+        if source is None:
+            plan.to_clean.append(entry)
+            if kept_id is not None:
+                plan.doc_ids[path] = kept_id
+            continue
+        plan.reuse.append((source, path, entry.mtime_ns, keep))
+        plan.drop.add(path)
+    for path in sorted(vanished - renamed_from):
         if prune:
             plan.drop.add(path)
-        elif rows[path]["source_present"]:
+        elif rows[path]["source_present"] or path in rewrite:
             plan.mark_missing.append(path)
-            summary.missing += 1
-    for path in plan.to_clean:
-        plan.drop.add(path.rel_path)
+            plan.drop.add(path)
+            summary.missing += bool(rows[path]["source_present"])
+    for entry in plan.to_clean:
+        plan.drop.add(entry.rel_path)
     return plan
 
 
@@ -366,22 +475,74 @@ def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str
     return paths[0] if paths else None
 
 
-def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime) -> pa.Table | None:
+class DocIds:
+    """Hands out doc_ids that no other row of the snapshot being written holds.
+
+    A new document's id is make_doc_id(path, sha256); a rename keeps its id, so a later file
+    with the old path and content would get the same one. Then the id is derived again with a
+    counter appended to the hash, the first free one: still the same for the same history.
+    """
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+
+    def claim(self, path: str, doc_id: str, sha256: str) -> str:
+        """`doc_id` if no row holds it yet, else a new one for (path, sha256); the result is taken."""
+        candidate, n = doc_id, 0
+        while candidate in self.taken:
+            n += 1
+            candidate = make_doc_id(path, f"{sha256}\0{n}")
+        self.taken.add(candidate)
+        return candidate
+
+    def mint(self, path: str, sha256: str) -> str:
+        return self.claim(path, make_doc_id(path, sha256), sha256)
+
+
+def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]], ids: DocIds) -> None:
+    """Give a new id to each document a batch made whose id another row holds, in its part file."""
+    for outcome, part in outcomes:
+        changes: dict[str, str] = {}
+        for path, doc_id, sha in outcome.minted:
+            claimed = ids.claim(path, doc_id, sha)
+            if claimed != doc_id:
+                changes[path] = claimed
+        if changes:
+            table = read_part(part)
+            new_ids = [
+                changes.get(path, doc_id)
+                for path, doc_id in zip(
+                    table.column("source_path").to_pylist(), table.column("doc_id").to_pylist(), strict=True
+                )
+            ]
+            index = table.schema.get_field_index("doc_id")
+            write_part(
+                table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string())), part
+            )
+
+
+def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
     """Rows carried over without cleaning: copies, renames, touched files and missing files."""
     wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
     if not wanted or not store.has_snapshot():
         return None
-    by_path = {row["source_path"]: row for row in store.read_documents_of(sorted(wanted)).to_pylist()}
+    by_path: dict[str, dict[str, object]] = {}
+    for row in store.read_documents_of(sorted(wanted)).to_pylist():
+        by_path.setdefault(str(row["source_path"]), row)  # the first of twins, as plan_run took it
     out: list[dict[str, object]] = []
     for source, new_path, mtime_ns, keep_id in plan.reuse:
         row = dict(by_path[source])
         row.update(source_path=new_path, source_mtime_ns=mtime_ns, ingested_at=now, source_present=True)
-        if not keep_id:
-            row["doc_id"] = make_doc_id(new_path, row["source_sha256"])
+        if new_path in plan.doc_ids:
+            row["doc_id"] = plan.doc_ids[new_path]
+        elif not keep_id:
+            row["doc_id"] = ids.mint(new_path, str(row["source_sha256"]))
         out.append(row)
     for path in plan.mark_missing:
         row = dict(by_path[path])
         row["source_present"] = False
+        if path in plan.fresh_ids:
+            row["doc_id"] = ids.mint(path, str(row["source_sha256"]))
         out.append(row)
     return pa.Table.from_pylist(out, schema=DOCUMENT_SCHEMA)
 
@@ -402,9 +563,13 @@ def report_markdown(summary: RunSummary) -> str:
         f"{summary.renamed} | {summary.missing} | {summary.pending} | {summary.cleaned} | {summary.rejected} |\n"
     )
     rejects = "\n".join(f"- `{r.source_path}`: {r.reason}: {r.detail}" for r in summary.rejects[:50])
+    future = "".join(f"- `{path}`\n" for path in summary.future_mtime[:50])
     return "\n".join(
         [
             head,
+            f"**Modification time in the future** (curated anyway; check the clock that wrote them)\n\n{future}"
+            if future
+            else "",
             table("Noise removed by category", summary.noise_by_category),
             table("Placeholders by kind", summary.placeholders_by_kind),
             table("Encodings seen", summary.encodings),
@@ -426,6 +591,7 @@ def curate(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     runner: str = "local",
     address: str | None = None,
+    verify: bool = False,
 ) -> RunSummary:
     """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
 
@@ -433,14 +599,30 @@ def curate(
     process (default 1), or with `runner="dask"` the LocalCluster's worker processes (default
     one per core). `runner="dask"` (and `address`) is for runs started by a deployment, whose
     flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
-    dask` sets the task runner itself.
+    dask` sets the task runner itself. `verify` hashes every file, not only those whose size or
+    mtime changed, and cleans again what differs from its row.
+
+    Raises ValueError when `settle_seconds` or `wait_seconds` is not a finite number, zero or more.
     """
+    for name, seconds in (("settle_seconds", settle_seconds), ("wait_seconds", wait_seconds)):
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"{name} must be a number of seconds, zero or more; got {seconds}.")
     if runner == "dask" and not _on_dask():
         from flows.runners import dask_task_runner
 
         on_dask = curate.with_options(task_runner=dask_task_runner(address, workers))
         return on_dask(
-            raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
+            raw,
+            curated,
+            rules_file,
+            1,
+            prune,
+            settle_seconds,
+            wait_seconds,
+            max_file_bytes,
+            runner,
+            address,
+            verify,
         )
     started = time.perf_counter()
     logger = get_run_logger()
@@ -460,11 +642,29 @@ def curate(
         if isinstance(raw_path, ObjectPath):
             scan = scan_objects(raw_path, settle_seconds)
         else:
-            scan = scan_raw(os.fsencode(raw_path), settle_seconds)
+            # The curated folder inside raw/ holds docclean's own output and state, never input.
+            skip = (os.fsencode(store.root),) if isinstance(store, CuratedStore) else ()
+            scan = scan_raw(os.fsencode(raw_path), settle_seconds, skip=skip)
         summary.seen = len(scan.files) + len(scan.problems)
         summary.pending = len(scan.pending)
+        summary.future_mtime = list(scan.future_mtime)
+        for path in scan.future_mtime:
+            logger.warning(
+                "%s has a modification time in the future; it is curated now, since no copy in progress "
+                "stamps a file ahead of the clock. Check the clock of the machine that wrote it.",
+                path,
+            )
         snapshot = store.read(columns=PLAN_COLUMNS)
-        plan = plan_run(scan.files, snapshot.documents, snapshot.rejects, rules.version, prune, summary)
+        plan = plan_run(
+            scan.files,
+            snapshot.documents,
+            snapshot.rejects,
+            rules.version,
+            prune,
+            summary,
+            other_paths=frozenset(scan.pending) | {p.rel_path for p in scan.problems},
+            verify=verify,
+        )
         problem_rejects = [
             Reject(p.rel_path, None, p.reason, f"{p.rel_path}: {p.detail}") for p in scan.problems
         ]
@@ -472,7 +672,7 @@ def curate(
         stats.update({p.rel_path: (p.mtime_ns, p.size) for p in scan.problems})
         logger.info(
             "Scanned %s: %d files, %d to clean, %d pending.",
-            raw,
+            printable(raw),
             summary.seen,
             len(plan.to_clean),
             summary.pending,
@@ -493,13 +693,7 @@ def curate(
             summary.seconds = time.perf_counter() - started
             return summary
         now = datetime.now(UTC)
-        existing_ids = dict(
-            zip(
-                snapshot.documents.column("source_path").to_pylist(),
-                snapshot.documents.column("doc_id").to_pylist(),
-                strict=True,
-            )
-        )
+        ids = DocIds(set(snapshot.documents.column("doc_id").to_pylist()))
         writer = store.begin()
         try:
             rejects = list(problem_rejects)
@@ -510,13 +704,17 @@ def curate(
             )
             try:
                 limit = _batches_in_flight(executor)
-                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry]]] = deque()
+                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry], Path | ObjectPath]] = (
+                    deque()
+                )
+                outcomes: list[tuple[BatchOutcome, Path | ObjectPath]] = []
                 done = 0
 
                 def collect_oldest() -> None:
                     nonlocal done
-                    future, batch = in_flight.popleft()
+                    future, batch, part = in_flight.popleft()
                     outcome = future.result()
+                    outcomes.append((outcome, part))
                     rejects.extend(outcome.rejects)
                     summary.add_batch(outcome)
                     done += len(batch)
@@ -528,19 +726,19 @@ def curate(
                     while limit is not None and len(in_flight) >= limit:
                         collect_oldest()
                     doc_ids = {
-                        e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids
+                        e.rel_path: plan.doc_ids[e.rel_path] for e in batch if e.rel_path in plan.doc_ids
                     }
-                    future = clean_batch.submit(
-                        Batch(batch, doc_ids), config, writer.next_part("documents"), now, executor
-                    )
-                    in_flight.append((future, batch))
+                    part = writer.next_part("documents")
+                    future = clean_batch.submit(Batch(batch, doc_ids), config, part, now, executor)
+                    in_flight.append((future, batch, part))
                 while in_flight:
                     collect_oldest()
             finally:
                 if executor:
                     executor.shutdown()
             reject_paths = {r.source_path for r in rejects}
-            writer.carry_documents(plan.drop | reject_paths, reused_rows(store, plan, now))
+            reassign_clashing_ids(outcomes, ids)
+            writer.carry_documents(plan.drop | reject_paths, reused_rows(store, plan, now, ids))
             kept_rejects = snapshot.rejects.filter(
                 pc.is_in(
                     snapshot.rejects.column("source_path"),

@@ -33,7 +33,15 @@ import pyarrow.parquet as pq
 
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.storage import ObjectPath, storage_error
-from flows.store import KEEP_PREVIOUS_SNAPSHOTS, SNAPSHOTS, RunLockedError, Snapshot, StoreError, write_part
+from flows.store import (
+    KEEP_PREVIOUS_SNAPSHOTS,
+    SNAPSHOTS,
+    RunLockedError,
+    Snapshot,
+    StoreError,
+    check_one_row_per_document,
+    write_part,
+)
 
 POINTER = "current.json"
 LOCK = ".lock"
@@ -297,6 +305,13 @@ class ObjectSnapshotWriter:
         return self.staged.child(f"{table_name}/part-{self._parts:05d}.parquet")
 
     def commit(self) -> None:
+        check_one_row_per_document(
+            [
+                ObjectPath(self.store.fs, path, path)
+                for path in self.store.parts(self.staged.child("documents"))
+            ],
+            f"the new snapshot of {self.store.root.url}",
+        )
         self.store.commit(self.snapshot_id, self.base)
 
     def abandon(self) -> None:

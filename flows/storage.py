@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from docclean.errors import StorageError
-from flows.scan import RawEntry, ScanResult, is_partial_name
+from flows.scan import RawEntry, ScanResult, is_partial_name, source_path_of
 
 # Endpoint variables in the AWS SDKs' order of precedence: the S3-specific one first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
@@ -133,11 +133,14 @@ def scan_objects(raw: ObjectPath, settle_seconds: float, now_ns: int | None = No
         names = rel.split("/")
         partial = next((i for i, name in enumerate(names) if is_partial_name(name)), None)
         if partial is not None:
-            pending.add("/".join(names[: partial + 1]))
+            pending.add(source_path_of("/".join(names[: partial + 1]).encode()))
         elif now_ns - info.mtime_ns < settle_ns:
-            pending.add(rel)
+            pending.add(source_path_of(rel.encode()))
         else:
-            result.files.append(RawEntry(rel, raw.child(rel), info.size, info.mtime_ns))
+            # Keys are UTF-8, but may hold a backslash or a control character: escaped as on a disk.
+            result.files.append(
+                RawEntry(source_path_of(rel.encode()), raw.child(rel), info.size, info.mtime_ns)
+            )
     result.pending = sorted(pending)
     result.files.sort(key=lambda e: e.rel_path)
     return result

@@ -193,6 +193,10 @@ class SnapshotWriter:
         self._write("rejects", table.cast(REJECT_SCHEMA))
 
     def commit(self) -> Path:
+        """Make the staged snapshot current; raises StoreError, committing nothing, if a document is there twice."""
+        check_one_row_per_document(
+            sorted((self.staged / "documents").glob("*.parquet")), f"the new snapshot of {self.store.root}"
+        )
         return self.store.commit(self.staged)
 
     def abandon(self) -> None:
@@ -232,6 +236,38 @@ def write_part(table: pa.Table, target: Path | ObjectPath) -> None:
             f"Could not write {target}: {error.strerror or error}. The previous dataset is intact; "
             "free disk space or fix permissions on the curated folder and run again."
         ) from error
+
+
+def read_part(part: Path | ObjectPath, columns: list[str] | None = None) -> pa.Table:
+    """One part file of the documents table, from the local disk or object storage."""
+    if isinstance(part, ObjectPath):
+        return pq.read_table(part.path, columns=columns, filesystem=part.filesystem, schema=DOCUMENT_SCHEMA)
+    return pq.read_table(part, columns=columns, schema=DOCUMENT_SCHEMA)
+
+
+# The identity of a document: a snapshot holds each value of these columns at most once.
+UNIQUE_COLUMNS = ("source_path", "doc_id")
+
+
+def check_one_row_per_document(parts: list[Path] | list[ObjectPath], snapshot: str) -> None:
+    """Raise StoreError when two rows of the documents `parts` share a source_path or a doc_id.
+
+    Run on every commit: whatever a run planned, a snapshot that would hold a document twice is
+    never made current. The check reads two columns of every part.
+    """
+    if not parts:
+        return
+    table = pa.concat_tables([read_part(part, list(UNIQUE_COLUMNS)) for part in parts])
+    for column in UNIQUE_COLUMNS:
+        counts = pc.value_counts(table.column(column))
+        twice = counts.filter(pc.greater(counts.field("counts"), 1))
+        if len(twice):
+            value = twice.field("values")[0].as_py()
+            raise StoreError(
+                f"The run would have written {len(twice)} {column} value(s) more than once (e.g. {value!r}, "
+                f"{twice.field('counts')[0].as_py()} rows) to {snapshot}; nothing was committed and the previous "
+                "dataset is intact. This is a fault in docclean: please report it with the run's log."
+            )
 
 
 def _read_table(folder: Path, schema: pa.Schema, columns: list[str] | None) -> pa.Table:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,35 @@ def seeds() -> dict[str, bytes]:
             f"the seed documents are not here ({SEEDS_DIR} is absent): they ship beside the project only"
         )
     return {path.name: path.read_bytes() for path in files}
+
+
+def assert_one_row_per_document(rows: list[dict]) -> None:
+    """The dataset's identity invariant: no source_path and no doc_id on two rows (rows counted, not keyed)."""
+    for column in ("source_path", "doc_id"):
+        repeated = {value: n for value, n in Counter(row[column] for row in rows).items() if n > 1}
+        assert not repeated, f"{column} on more than one row: {repeated}"
+
+
+@pytest.fixture(autouse=True)
+def every_commit_holds_one_row_per_document(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """After every commit any test makes (a local folder or object storage), read the dataset back and count.
+
+    The CLI tests run docclean in subprocesses: they call assert_one_row_per_document themselves.
+    """
+    from flows.objectstore import ObjectSnapshotWriter
+    from flows.store import SnapshotWriter
+
+    for writer in (SnapshotWriter, ObjectSnapshotWriter):
+        commit = writer.commit
+
+        def checked_commit(self, _commit=commit):  # type: ignore[no-untyped-def]
+            result = _commit(self)
+            documents = self.store.read(columns=["source_path", "doc_id"]).documents
+            assert_one_row_per_document(documents.to_pylist())
+            return result
+
+        monkeypatch.setattr(writer, "commit", checked_commit)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import pytest
 
 from docclean.cli import main
 from docclean.errors import RulesError
-from flows import curate as curate_module
+from flows import scan as scan_module
 from flows import store as store_module
 from flows.curate import curate
 from flows.store import StoreError
@@ -152,18 +152,18 @@ def test_unreadable_and_vanishing_files(folders: tuple[Path, Path], monkeypatch:
     raw, curated = folders
     _write_aged(raw / "locked.txt", SPEECH.encode("utf-8"))
     _write_aged(raw / "vanishing.txt", SPEECH.encode("utf-8"))
-    real_open = open
+    real_open = os.open
 
-    def guarded_open(file, mode="r", *args, **kwargs):
+    def guarded_open(file, flags, *args, **kwargs):
         name = os.fsdecode(file)
         if name.endswith("locked.txt"):
             raise PermissionError(errno.EACCES, "Permission denied", name)
         if name.endswith("vanishing.txt"):
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", name)
-        return real_open(file, mode, *args, **kwargs)
+        return real_open(file, flags, *args, **kwargs)
 
     # Tests run as root in CI, where chmod cannot make a file unreadable: simulate the OS answer.
-    monkeypatch.setattr(curate_module, "open", guarded_open, raising=False)
+    monkeypatch.setattr(scan_module.os, "open", guarded_open)
     summary = _run(raw, curated)
     rejected = _rejects(curated)
     assert rejected["locked.txt"]["reason"] == "unreadable"

@@ -15,7 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from docclean.cli import build_parser, main
-from tests.conftest import ROOT, SAMPLES_DIR
+from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
@@ -86,6 +86,7 @@ def test_run_twice_gives_the_same_dataset_and_clean_output(workdir: Path) -> Non
     assert "Traceback" not in first.stderr and "database is locked" not in first.stderr
     table = ds.dataset(workdir / "curated" / "documents").to_table()
     assert table.num_rows == 5
+    assert_one_row_per_document(table.to_pylist())
     second = docclean("run", cwd=workdir)
     assert second.returncode == 0 and "(unchanged)" in second.stdout
     again = ds.dataset(workdir / "curated" / "documents").to_table()

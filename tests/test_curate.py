@@ -110,8 +110,8 @@ def test_the_plan_hashes_only_files_of_a_size_some_current_row_has(monkeypatch: 
     # is read once, by its batch, not hashed beforehand as well.
     hashed: list[bytes] = []
 
-    def sha256_of(path: bytes) -> str:
-        hashed.append(path)
+    def sha256_of(entry: RawEntry) -> str:
+        hashed.append(entry.abs_path)
         return "c" * 64
 
     monkeypatch.setattr(curate_module, "file_sha256", sha256_of)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from tests.conftest import SAMPLES_DIR
+from tests.conftest import SAMPLES_DIR, assert_one_row_per_document
 
 pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip install 'docclean[dask]')")
 
@@ -39,6 +39,7 @@ def _curate(tmp_path: Path, name: str, *args: str, env: dict[str, str] = ENV) ->
     # neither Prefect in the client nor any worker started a temporary server of its own.
     assert "Starting temporary server" not in result.stderr
     rows = ds.dataset(folder / "curated" / "documents").to_table().to_pylist()
+    assert_one_row_per_document(rows)
     for row in rows:
         del row["ingested_at"], row["source_mtime_ns"]  # when, not what
     return sorted(rows, key=lambda row: row["source_path"])
