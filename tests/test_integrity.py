@@ -148,6 +148,7 @@ def _document_row(path: str, doc_id: str, present: bool = True) -> dict:
         encoding_confidence=1.0,
         encoding_method="utf-8",
         source_script="none",
+        source_format="text",
         ingested_at=datetime.now(UTC),
     )
     for name in ("encoding_segments", "placeholders", "removed", "normalizations", "outline", "flags"):
