@@ -56,6 +56,8 @@ class Normalized:
     edits: tuple[NormalizeEdit, ...]
     # Hans, Hant, mixed, or none when the text has no Han characters.
     source_script: str
+    # Document flags the normalize stage raises (`html`).
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
