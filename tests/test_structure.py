@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 
+import opencc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from docclean.normalize import ScriptConverters, normalize_text
 from docclean.structure import _match_marker, default_tables, find_structure
 from tests.conftest import DATA_DIR
 
@@ -94,3 +96,13 @@ def test_a_title_is_made_of_heading_lines_only(head: list[str], salutation: str,
         assert "08:30" not in line and "上午" not in line and "第一天" not in line and "  " not in line
         assert line.rstrip("：，！") not in _SALUTATIONS
     assert structure.doc_type is None or structure.doc_type in structure.title
+
+
+def test_kangxi_numeral_heading_is_an_outline_entry_once_normalized() -> None:
+    t2s, s2t = opencc.OpenCC("t2s").convert, opencc.OpenCC("s2t").convert
+    converters = ScriptConverters(to_simplified=t2s, to_traditional=s2t, target=t2s, target_name="t2s")
+    text = normalize_text("工作报告\n⼀、总体情况\n⼆、下步打算", converters).text
+    assert [(entry.marker, entry.heading) for entry in find_structure(text).outline] == [
+        ("一、", "总体情况"),
+        ("二、", "下步打算"),
+    ]
