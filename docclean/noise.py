@@ -196,9 +196,12 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                 elif units:
                     noise_units[index] = units
     for index in _lines_for_units(rules, lines, text, starts):
-        if line_rule[index] is None and index not in noise_units:
-            if units := _noise_units(lines[index], rules, scan, pasted=True):
-                noise_units[index] = units
+        if (
+            line_rule[index] is None
+            and index not in noise_units
+            and (units := _noise_units(lines[index], rules, scan, pasted=True))
+        ):
+            noise_units[index] = units
 
     watermarks = _repeated_lines(lines, rules, scan)
     for index, line in enumerate(lines):
@@ -331,16 +334,17 @@ def _take_stranded_comma(line: str, span: _Hit, spans: list[_Hit]) -> _Hit:
     would leave `。，`); a span closing its sentence takes the one before it (`…印发，如需电子版
     可联系QQ…。` would leave `，。`).
     """
+    # A neighbouring span that touches the separator keeps it out of reach.
+    touching = {other.start for other in spans if other != span} | {
+        other.end for other in spans if other != span
+    }
     opens = span.start == 0 or line[span.start - 1] in _SENTENCE_OPENERS
-    if opens and span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS:
-        if not any(other.start == span.end for other in spans):
-            return _Hit(span.start, span.end + 1, span.rule)
+    if opens and span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS and span.end not in touching:
+        return _Hit(span.start, span.end + 1, span.rule)
     closes = span.end < len(line) and line[span.end] in _SENTENCE_ENDS
-    if closes and span.start > 0 and line[span.start - 1] in _CLAUSE_SEPARATORS:
-        if not any(
-            other.end == span.start - 1 or other.end == span.start for other in spans if other != span
-        ):
-            return _Hit(span.start - 1, span.end, span.rule)
+    separated = span.start > 0 and line[span.start - 1] in _CLAUSE_SEPARATORS
+    if closes and separated and not touching & {span.start - 1, span.start}:
+        return _Hit(span.start - 1, span.end, span.rule)
     return span
 
 
