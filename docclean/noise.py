@@ -28,6 +28,8 @@ alternation times out, the document is re-scanned rule by rule to find the culpr
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import re
 import sys
 import time
 from collections import Counter
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import regex
 
+from docclean.prefilter import literal_finder
 from docclean.record import Removal, Stripped
 from docclean.rules import CombinedScope, RuleSet, group_name
 
@@ -186,11 +189,14 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
 
     # Spans of lines that hold content besides what a line rule matched: only these go.
     noise_units: dict[int, list[_Hit]] = {}
+    line_rules = sorted(rules.line.members + rules.line.standalone)
+    line_checks = _checks(rules, line_rules)
+    pasted_checks = _checks(rules, [rule for rule in line_rules if _may_be_pasted(rules, rule)])
     for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
         if line_rule[index] is None:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
-                units = _noise_units(lines[index], rules, scan)
+                units = _noise_units(lines[index], rules, scan, line_checks)
                 if units is None:
                     line_rule[index] = hit.rule
                 elif units:
@@ -199,7 +205,7 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
         if (
             line_rule[index] is None
             and index not in noise_units
-            and (units := _noise_units(lines[index], rules, scan, pasted=True))
+            and (units := _noise_units(lines[index], rules, scan, pasted_checks, pasted=True))
         ):
             noise_units[index] = units
 
@@ -247,18 +253,24 @@ _UNIT = regex.compile(
 )
 
 
-def _noise_units(line: str, rules: RuleSet, scan: _Scan, pasted: bool = False) -> list[_Hit] | None:
+def _noise_units(
+    line: str, rules: RuleSet, scan: _Scan, checks: list[_Check], pasted: bool = False
+) -> list[_Hit] | None:
     """The units of `line` that a line rule matches alone; None when the whole line is noise.
 
     An empty list: no unit is noise by itself (the line keeps everything). A line of one unit
     is judged whole by the caller's match, as a line rule is written to do. With `pasted`
     (no rule matched the whole line), only a unit that is a whole sentence or a bracketed
-    aside is tried: what was pasted into a paragraph, not a fragment of one.
+    aside is tried: what was pasted into a paragraph, not a fragment of one. `checks` are the
+    line rules' prefilters; a literal missing from the line is missing from each unit, so it
+    is looked for once per line.
     """
+    in_line = [check for check in checks if check[2] is None or check[2](line) is not None]
+    if not in_line:
+        return [] if pasted else None
     units = [match.span() for match in _UNIT.finditer(line)]
     if len(units) < 2:
         return [] if pasted else None
-    checks = _checks(rules, sorted(rules.line.members + rules.line.standalone))
     found: list[_Hit] = []
     content_left = False
     for start, end in units:
@@ -266,7 +278,7 @@ def _noise_units(line: str, rules: RuleSet, scan: _Scan, pasted: bool = False) -
         if pasted and not _is_whole_unit(unit):
             content_left = True
             continue
-        admitted = _admitted(checks, unit)
+        admitted = _admitted(in_line, unit)
         hit = scan.first_hit(rules.line, unit, 0, admitted) if admitted else None
         if hit is not None:
             found.append(_Hit(start, end, hit.rule))
@@ -284,19 +296,53 @@ def _is_whole_unit(unit: str) -> bool:
 _UNIT_ENDS = tuple("。！？!?；;")
 
 
+def _may_be_pasted(rules: RuleSet, rule: int) -> bool:
+    """Whether a line rule's noise can be pasted into a paragraph as a sentence of its own.
+
+    Page markers cannot: they are page furniture, never a sentence (the normalize stage takes
+    those a page break left inside a paragraph). A phone number in a paragraph is taken by the
+    phone inline rule whatever sentence holds it; the phone line rules' literals (digits) are
+    in most paragraphs, so trying them on every sentence would cost a regex call for nothing.
+    """
+    return rules.rules[rule].category not in _NEVER_PASTED
+
+
+_NEVER_PASTED = frozenset({"page_marker", "phone"})
+
+
 def _lines_for_units(rules: RuleSet, lines: list[str], text: str, starts: list[int]) -> Sequence[int]:
     """The lines whose units a line rule may match although it matched no whole line.
 
     A line rule is written for a line that is noise from its start (`^…`) and bounded in
     length; an ad sentence pasted into a paragraph, or after a sentence of content, is found
     by trying the rules on the line's units. Only a line holding a literal some rule needs is
-    worth it (one scan of the text finds them), unless a rule needs none.
+    worth it (one scan of the text finds them), unless a rule that may be pasted needs none.
     """
-    if rules.line.open_rules:
+    if any(_may_be_pasted(rules, rule) for rule in rules.line.open_rules):
         return range(len(lines))
-    if rules.line.finder is None:
+    finder = _pasted_finder(rules)
+    if finder is None:
         return []
-    return _lines_with_a_literal(rules.line, text, starts)
+    return _lines_with_a_literal(dataclasses.replace(rules.line, finder=finder), text, starts)
+
+
+def _pasted_finder(rules: RuleSet) -> re.Pattern[str] | None:
+    """A finder of the literals of the line rules that may be pasted (see `_may_be_pasted`).
+
+    Built once per rule set: `rules.version` names the effective rules.
+    """
+    key = (rules.version, rules.line.literal_rules)
+    if key not in _PASTED_FINDERS:
+        literals: set[str] = set()
+        for rule in rules.line.literal_rules:
+            prefilter = rules.prefilters[rule]
+            if _may_be_pasted(rules, rule) and prefilter is not None and prefilter.literals:
+                literals |= prefilter.literals
+        _PASTED_FINDERS[key] = literal_finder(literals) if literals else None
+    return _PASTED_FINDERS[key]
+
+
+_PASTED_FINDERS: dict[tuple[str, tuple[int, ...]], re.Pattern[str] | None] = {}
 
 
 def _merge_spans(line: str, units: list[_Hit], inline: list[_Hit]) -> list[_Hit]:
