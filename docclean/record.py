@@ -41,8 +41,9 @@ class NormalizeEdit:
     """One normalization rule's effect on a document.
 
     Conversions (width folding, punctuation, script) are counted; deletions of characters
-    that are not whitespace keep every deleted character in `removed`, so nothing visible
-    disappears without a trace.
+    that are not whitespace keep every deleted character in `removed` (page furniture: the
+    lines, joined by `\\n`), so nothing visible disappears without a trace. Look-alike folds
+    keep the distinct characters they replaced.
     """
 
     rule: str
