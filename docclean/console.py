@@ -112,7 +112,7 @@ def print_inspection(record: Record, show_text: bool = False) -> None:
     for edit in record.normalizations:
         facts.add_row(
             "normalized",
-            f"{edit.rule}: {edit.count}" + (f" deleted {edit.removed!r}" if edit.removed else ""),
+            f"{edit.rule}: {edit.count}" + (f" took out {edit.removed!r}" if edit.removed else ""),
         )
     console.print(facts)
     console.rule(f"removed ({len(record.removed)})")

@@ -28,6 +28,8 @@ alternation times out, the document is re-scanned rule by rule to find the culpr
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import re
 import sys
 import time
 from collections import Counter
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 
 import regex
 
+from docclean.prefilter import literal_finder
 from docclean.record import Removal, Stripped
 from docclean.rules import CombinedScope, RuleSet, group_name
 
@@ -184,11 +187,27 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                 line_rule[index] = rule
                 line_unit[index] = unit
 
+    # Spans of lines that hold content besides what a line rule matched: only these go.
+    noise_units: dict[int, list[_Hit]] = {}
+    line_rules = sorted(rules.line.members + rules.line.standalone)
+    line_checks = _checks(rules, line_rules)
+    pasted_checks = _checks(rules, [rule for rule in line_rules if _may_be_pasted(rules, rule)])
     for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
         if line_rule[index] is None:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
-                line_rule[index] = hit.rule
+                units = _noise_units(lines[index], rules, scan, line_checks)
+                if units is None:
+                    line_rule[index] = hit.rule
+                elif units:
+                    noise_units[index] = units
+    for index in _lines_for_units(rules, lines, text, starts):
+        if (
+            line_rule[index] is None
+            and index not in noise_units
+            and (units := _noise_units(lines[index], rules, scan, pasted_checks, pasted=True))
+        ):
+            noise_units[index] = units
 
     watermarks = _repeated_lines(lines, rules, scan)
     for index, line in enumerate(lines):
@@ -196,11 +215,17 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
             line_rule[index] = watermarks[line]
 
     inline: list[Removal] = []
-    for index, admitted in _lines_to_search(rules.inline, rules, lines, text, starts):
+    inline_lines = _lines_to_search(rules.inline, rules, lines, text, starts)
+    searched = {index for index, _ in inline_lines}
+    inline_lines += [(index, []) for index in noise_units if index not in searched]
+    inline_lines.sort(key=lambda item: item[0])
+    for index, admitted in inline_lines:
         line = lines[index]
         if line_rule[index] is not None:
             continue
-        spans = _inline_spans(line, admitted, rules, scan)
+        spans = _merge_spans(
+            line, noise_units.get(index, []), _inline_spans(line, admitted, rules, scan) if admitted else []
+        )
         if not spans:
             continue
         if _leaves_nothing(line, spans):
@@ -215,6 +240,173 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     removed = inline + _line_removals(text, lines, starts, line_rule, line_unit, rules)
     removed.sort(key=lambda removal: removal.offset)
     return Stripped(apply_removals(text, removed), tuple(removed))
+
+
+# A line splits into units: a bracketed aside (with its brackets), or a sentence up to its end
+# punctuation and the closing quotes after it. A line rule removes the whole line only when
+# every unit with a word in it is noise by itself; otherwise only the noise units go, so
+# `一是提高认识。（更多资料请关注公众号：文稿之家）要切实提高政治站位。` keeps its two sentences.
+_UNIT = regex.compile(
+    r"[（(【\[〔][^（）()【】\[\]〔〕\n]*[）)】\]〕]"
+    r"|[^。！？!?；;（(【\[〔\n]+(?:[。！？!?；;]+[”’」』]*|(?=[（(【\[〔])|$)"
+    r"|[。！？!?；;]+[”’」』]*|[（(【\[〔]"
+)
+
+
+def _noise_units(
+    line: str, rules: RuleSet, scan: _Scan, checks: list[_Check], pasted: bool = False
+) -> list[_Hit] | None:
+    """The units of `line` that a line rule matches alone; None when the whole line is noise.
+
+    An empty list: no unit is noise by itself (the line keeps everything). A line of one unit
+    is judged whole by the caller's match, as a line rule is written to do. With `pasted`
+    (no rule matched the whole line), only a unit that is a whole sentence or a bracketed
+    aside is tried: what was pasted into a paragraph, not a fragment of one. `checks` are the
+    line rules' prefilters; a literal missing from the line is missing from each unit, so it
+    is looked for once per line.
+    """
+    in_line = [check for check in checks if check[2] is None or check[2](line) is not None]
+    if not in_line:
+        return [] if pasted else None
+    units = [match.span() for match in _UNIT.finditer(line)]
+    if len(units) < 2:
+        return [] if pasted else None
+    found: list[_Hit] = []
+    content_left = False
+    for start, end in units:
+        unit = line[start:end]
+        if pasted and not _is_whole_unit(unit):
+            content_left = True
+            continue
+        admitted = _admitted(in_line, unit)
+        hit = scan.first_hit(rules.line, unit, 0, admitted) if admitted else None
+        if hit is not None:
+            found.append(_Hit(start, end, hit.rule))
+        elif any(char.isalnum() for char in unit):
+            content_left = True
+    if not content_left:
+        return None if found else []
+    return found
+
+
+def _is_whole_unit(unit: str) -> bool:
+    return unit.rstrip("”’」』").endswith(_UNIT_ENDS) or (unit[:1] in "（(【[〔" and unit[-1:] in "）)】]〕")
+
+
+_UNIT_ENDS = tuple("。！？!?；;")
+
+
+def _may_be_pasted(rules: RuleSet, rule: int) -> bool:
+    """Whether a line rule's noise can be pasted into a paragraph as a sentence of its own.
+
+    Page markers cannot: they are page furniture, never a sentence (the normalize stage takes
+    those a page break left inside a paragraph). A phone number in a paragraph is taken by the
+    phone inline rule whatever sentence holds it; the phone line rules' literals (digits) are
+    in most paragraphs, so trying them on every sentence would cost a regex call for nothing.
+    """
+    return rules.rules[rule].category not in _NEVER_PASTED
+
+
+_NEVER_PASTED = frozenset({"page_marker", "phone"})
+
+
+def _lines_for_units(rules: RuleSet, lines: list[str], text: str, starts: list[int]) -> Sequence[int]:
+    """The lines whose units a line rule may match although it matched no whole line.
+
+    A line rule is written for a line that is noise from its start (`^…`) and bounded in
+    length; an ad sentence pasted into a paragraph, or after a sentence of content, is found
+    by trying the rules on the line's units. Only a line holding a literal some rule needs is
+    worth it (one scan of the text finds them), unless a rule that may be pasted needs none.
+    """
+    if any(_may_be_pasted(rules, rule) for rule in rules.line.open_rules):
+        return range(len(lines))
+    finder = _pasted_finder(rules)
+    if finder is None:
+        return []
+    return _lines_with_a_literal(dataclasses.replace(rules.line, finder=finder), text, starts)
+
+
+def _pasted_finder(rules: RuleSet) -> re.Pattern[str] | None:
+    """A finder of the literals of the line rules that may be pasted (see `_may_be_pasted`).
+
+    Built once per rule set: `rules.version` names the effective rules.
+    """
+    key = (rules.version, rules.line.literal_rules)
+    if key not in _PASTED_FINDERS:
+        literals: set[str] = set()
+        for rule in rules.line.literal_rules:
+            prefilter = rules.prefilters[rule]
+            if _may_be_pasted(rules, rule) and prefilter is not None and prefilter.literals:
+                literals |= prefilter.literals
+        _PASTED_FINDERS[key] = literal_finder(literals) if literals else None
+    return _PASTED_FINDERS[key]
+
+
+_PASTED_FINDERS: dict[tuple[str, tuple[int, ...]], re.Pattern[str] | None] = {}
+
+
+def _merge_spans(line: str, units: list[_Hit], inline: list[_Hit]) -> list[_Hit]:
+    """The noise units and inline spans of a line, without overlaps, in line order.
+
+    Where inline spans already take every word of a noise unit, they stand for it (the more
+    precise rule is on record); otherwise the unit replaces the spans inside it. A sentence
+    or aside that the inline spans leave without a word goes whole, with its punctuation:
+    `…。想要全套范文请加微信：abc123。…` loses its second sentence, not all but `。`.
+    """
+    merged = list(inline)
+    for unit in units:
+        inside = [span for span in merged if span.start < unit.end and unit.start < span.end]
+        if inside and _leaves_nothing(line[unit.start : unit.end], _relative(inside, unit)):
+            continue
+        merged = [span for span in merged if span not in inside]
+        merged.append(unit)
+    merged.sort(key=lambda span: span.start)
+    if not merged or _leaves_nothing(line, merged):
+        return merged
+    for match in _UNIT.finditer(line):
+        unit = _Hit(match.start(), match.end(), -1)
+        inside = [span for span in merged if span.start < unit.end and unit.start < span.end]
+        if inside and _leaves_nothing(line[unit.start : unit.end], _relative(inside, unit)):
+            start, end = min(unit.start, inside[0].start), max(unit.end, inside[-1].end)
+            merged = [span for span in merged if span not in inside] + [_Hit(start, end, inside[0].rule)]
+            merged.sort(key=lambda span: span.start)
+    return [_take_stranded_comma(line, span, merged) for span in merged]
+
+
+def _take_stranded_comma(line: str, span: _Hit, spans: list[_Hit]) -> _Hit:
+    """The span, with the clause separator that its removal would strand.
+
+    A span opening its sentence takes the separator after it (`…工作。如需全文请咨询QQ…，各级…`
+    would leave `。，`); a span closing its sentence takes the one before it (`…印发，如需电子版
+    可联系QQ…。` would leave `，。`).
+    """
+    # A neighbouring span that touches the separator keeps it out of reach.
+    touching = {other.start for other in spans if other != span} | {
+        other.end for other in spans if other != span
+    }
+    opens = span.start == 0 or line[span.start - 1] in _SENTENCE_OPENERS
+    if opens and span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS and span.end not in touching:
+        return _Hit(span.start, span.end + 1, span.rule)
+    closes = span.end < len(line) and line[span.end] in _SENTENCE_ENDS
+    separated = span.start > 0 and line[span.start - 1] in _CLAUSE_SEPARATORS
+    if closes and separated and not touching & {span.start - 1, span.start}:
+        return _Hit(span.start - 1, span.end, span.rule)
+    return span
+
+
+_CLAUSE_SEPARATORS = "，,、；;：:"
+_SENTENCE_ENDS = "。！？!?"
+
+
+_SENTENCE_OPENERS = "。！？!?；;…（(【[「『“"
+
+
+def _relative(spans: list[_Hit], unit: _Hit) -> list[_Hit]:
+    """`spans` clipped to `unit`, with offsets relative to its start."""
+    return [
+        _Hit(max(span.start, unit.start) - unit.start, min(span.end, unit.end) - unit.start, span.rule)
+        for span in spans
+    ]
 
 
 def _lines_to_search(

@@ -11,43 +11,62 @@ punctuation a Chinese text needs. Each fix below changes only what it names.
 from __future__ import annotations
 
 import bisect
+import html
 import operator
 import re
+import sys
+import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import regex
 
 from docclean.record import Normalized, NormalizeEdit
 
 Converter = Callable[[str], str]
 
-_LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b\x0c]")
+# A form feed is a page break: `remove_page_furniture` handles it with the furniture around it.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b]")
 # Substring tests run at memchr speed, 10x faster than a regex pass: most files need no fix.
-_LINE_BREAK_CHARS = ("\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
+_LINE_BREAK_CHARS = ("\r", "\u2028", "\u2029", "\x85", "\x0b")
 
-# Zero-width and format characters that carry nothing a reader sees, stray BOMs, and C0/C1
-# controls other than tab and newline (tab is handled as whitespace by the line fixes).
-_INVISIBLE = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u206a-\u206f\ufeff\u00ad\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]"
-)
+# C0/C1 controls other than tab, newline and form feed (tab is whitespace to the line fixes,
+# the form feed a page break); the invisible characters proper come from Unicode's data.
+_CONTROLS = "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
 
 _FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HALFWIDTH_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）"}
-# A separator is converted only between two Han characters, where it cannot be part of a
-# number (3,000), a time (10:30), a URL or an English sentence. `:` `?` `!` also at the end of
-# a line after Han, which is how a salutation (`同志们:`) or a question ends.
-# The punctuation comes first and the Han before it is a lookbehind: a pattern that opens with
-# a character class lets `re` skip ahead at C speed (3x faster than opening with the lookbehind).
-_SEPARATOR_BETWEEN_HAN = re.compile(f"[,;:?!](?<=[{_HAN}].)(?=[{_HAN}])|[:?!](?<=[{_HAN}].)$", re.MULTILINE)
-# Parentheses are converted as a pair, when they follow Han and enclose Han: `条例(试行)`.
-_PAREN_AFTER_HAN = re.compile(f"\\((?<=[{_HAN}]\\()([^()\\n]*[{_HAN}][^()\\n]*)\\)")
+_HAN_CHAR = re.compile(f"[{_HAN}]")
+_HALFWIDTH_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）", ".": "。"}
+# Chinese context for a half-width mark: Han, or full-width punctuation, quotes and brackets.
+# A mark is widened only with such a neighbour on each side (or a line end after it), where it
+# cannot be part of a number (3,000), a time (10:30), a file name (报告.docx), an address or
+# an English sentence: a line of ASCII never changes.
+_CJK_PUNCT = "、。，；：？！…—“”‘’「」『』《》〈〉【】〔〕（）"
+_CJK_BEFORE = f"{_HAN}{_CJK_PUNCT}"
+_CJK_AFTER = f"{_HAN}{_CJK_PUNCT}"
+# The punctuation comes first and the context before it is a lookbehind: a pattern that opens
+# with a character class lets `re` skip ahead at C speed (3x faster than opening with the
+# lookbehind). A `.` counts only alone (`等等...` is an ellipsis, not three full stops) and
+# only after Han or closing punctuation: after an opening quote it is not a full stop.
+_SEPARATOR_IN_CHINESE = re.compile(f"[,.;:?!](?<=[{_CJK_BEFORE}].)(?=[{_CJK_AFTER}]|$)", re.MULTILINE)
+_BEFORE_FULL_STOP = re.compile(f"[{_HAN}”’」』》）】〕〉]")
+# Parentheses are converted as a pair, when they follow Chinese context (or open a line) and
+# enclose Han: `条例(试行)`, `(一)加强学习`.
+_PAREN_IN_CHINESE = re.compile(
+    f"\\((?:(?<=^\\()|(?<=[{_CJK_BEFORE}]\\())([^()\\n]*[{_HAN}][^()\\n]*)\\)", re.MULTILINE
+)
+# Addresses keep their ASCII punctuation: a URL may hold Han (`http://x.cn/新闻,通知`).
+_ADDRESS = re.compile(
+    r"(?:https?|ftp)://[^\s，。！？；、“”‘’（）《》【】<>\"']+|www\.[^\s，。！？；、“”‘’（）《》【】<>\"']+"
+)
 
 # Runs, not characters: counting a few runs' lengths is 4x faster than a list of every Han character.
 _HAN_RUN = re.compile(f"[{_HAN}]+")
@@ -111,29 +130,445 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
 
+# Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `第3页`,
+# `第 3 页 共 10 页`, `Page 3 of 10`. Anywhere in a document they are furniture; a bare number
+# or `3/10` only next to a form feed, where it cannot be a paragraph of its own.
+_PAGE_NUMBER = re.compile(
+    r"(?:[-—–－─━~～]+\s*\d{1,4}\s*[-—–－─━~～]+"
+    r"|第\s*\d{1,4}\s*页(?:\s*[/，,、|]?\s*共\s*\d{1,4}\s*页)?"
+    r"|共\s*\d{1,4}\s*页\s*[/，,、|]?\s*第\s*\d{1,4}\s*页"
+    r"|[Pp](?:age|AGE)\s*\d{1,4}(?:\s*(?:of|OF|/)\s*\d{1,4})?)"
+)
+_PAGE_NUMBER_NEAR_BREAK = re.compile(r"\d{1,4}(?:\s*/\s*\d{1,4})?")
+_PAGE_NUMBER_MAX_CHARS = 30
+# How a page-number line opens (after its indentation): the prefilter of the furniture pass.
+_PAGE_NUMBER_HINT = re.compile(
+    "\n[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]*"
+    r"(?:[-—–－─━~～]+\s*\d|第\s*\d{1,4}\s*页|共\s*\d{1,4}\s*页|[Pp](?:age|AGE)\s*\d)"
+)
+# A running header or footer: a short line repeated at page edges at least this many times.
+_RUNNING_LINE_MIN_COUNT = 3
+_RUNNING_LINE_MAX_CHARS = 40
+
+
+def remove_page_furniture(text: str) -> tuple[str, list[str]]:
+    """Remove form feeds, page numbers and running headers/footers; rejoin split sentences.
+
+    Runs before the hard wraps are rejoined, so that a sentence cut by a page break
+    (`切实把责任\\n\\f— 3 —\\n扛在肩上`) is one line again and the page number is not glued
+    into it. A page edge is a form feed or a page-number line; a bare number or `3/10` counts
+    only right after or before a form feed. A line repeated at least 3 times, 40 characters
+    at most, that always sits next to a page edge (blank lines aside; the document's first and
+    last lines count when it has page edges) is a running header or footer. Across the removed
+    furniture, the line before and the line after are joined when the one before does not end
+    a sentence and the one after is neither indented nor an outline item. Returns the text and
+    the removed lines (a form feed counts as "\\f"). Text without a form feed or a page number
+    comes back unchanged at the cost of a few substring tests.
+    """
+    if "\f" not in text and not _may_hold_a_page_number(text):
+        return text, []
+    lines: list[str] = []
+    page_break_before: set[int] = set()
+    for page_index, page in enumerate(text.split("\f")):
+        if page_index:
+            page_break_before.add(len(lines))
+        lines.extend(page.split("\n"))
+    stripped = [line.strip(_EDGE_SPACE) for line in lines]
+    furniture = [
+        bool(line) and len(line) <= _PAGE_NUMBER_MAX_CHARS and _PAGE_NUMBER.fullmatch(line) is not None
+        for line in stripped
+    ]
+    # The nonblank lines on either side of each form feed, then of each page-number line.
+    at_break = _edge_neighbours(stripped, furniture, sorted(page_break_before))
+    for index in at_break:
+        if _PAGE_NUMBER_NEAR_BREAK.fullmatch(stripped[index]):
+            furniture[index] = True
+    edges = sorted(
+        page_break_before
+        | {i for i, gone in enumerate(furniture) if gone}
+        | {i + 1 for i, gone in enumerate(furniture) if gone}
+    )
+    if not edges:
+        return text, []
+    neighbours = _edge_neighbours(stripped, furniture, edges)
+    nonblank = [index for index, line in enumerate(stripped) if line and not furniture[index]]
+    if nonblank:
+        neighbours |= {nonblank[0], nonblank[-1]}
+    at_edges = Counter(stripped[i] for i in neighbours if len(stripped[i]) <= _RUNNING_LINE_MAX_CHARS)
+    running = {line for line, count in at_edges.items() if count >= _RUNNING_LINE_MIN_COUNT}
+    if running:
+        everywhere = Counter(line for line in stripped if line in running)
+        running = {line for line in running if everywhere[line] == at_edges[line]}
+        for index in neighbours:
+            if stripped[index] in running:
+                furniture[index] = True
+    removed = ["\f"] * len(page_break_before) + [
+        line for line, gone in zip(stripped, furniture, strict=True) if gone
+    ]
+    if not removed:
+        return text, []
+    kept: list[str] = []
+    # Whether furniture (or a page break) lies between the last kept line and the next one.
+    after_furniture = False
+    for index, line in enumerate(lines):
+        if index in page_break_before:
+            after_furniture = True
+        if furniture[index]:
+            after_furniture = True
+            continue
+        if not stripped[index]:
+            if not after_furniture:
+                kept.append(line)
+            continue
+        if after_furniture and kept and _continues_across_page(kept, line):
+            while not kept[-1].strip(_EDGE_SPACE):
+                kept.pop()
+            kept[-1] = kept[-1].rstrip(_EDGE_SPACE) + line.strip(_EDGE_SPACE)
+        else:
+            kept.append(line)
+        after_furniture = False
+    return "\n".join(kept), removed
+
+
+def _may_hold_a_page_number(text: str) -> bool:
+    """Whether some line of `text` opens like a page number; one search from each line break."""
+    return _PAGE_NUMBER_HINT.search(text) is not None or _PAGE_NUMBER_HINT.match("\n" + text[:40]) is not None
+
+
+def _edge_neighbours(stripped: list[str], furniture: list[bool], edges: list[int]) -> set[int]:
+    """The nearest nonblank, non-furniture line on each side of each edge (an edge before line i)."""
+    found: set[int] = set()
+    for edge in edges:
+        before = edge - 1
+        while before >= 0 and (not stripped[before] or furniture[before]):
+            before -= 1
+        if before >= 0:
+            found.add(before)
+        after = edge
+        while after < len(stripped) and (not stripped[after] or furniture[after]):
+            after += 1
+        if after < len(stripped):
+            found.add(after)
+    return found
+
+
+def _continues_across_page(kept: list[str], line: str) -> bool:
+    previous = next((earlier for earlier in reversed(kept) if earlier.strip(_EDGE_SPACE)), "")
+    previous = previous.strip(_EDGE_SPACE)
+    if not previous or previous.endswith(_PARAGRAPH_END) or _OUTLINE_START.match(previous):
+        return False
+    if line[:1] in _EDGE_SPACE:
+        return False
+    return not _OUTLINE_START.match(line)
+
+
 def unify_line_endings(text: str) -> tuple[str, int]:
     if not any(char in text for char in _LINE_BREAK_CHARS):
         return text, 0
     return _LINE_BREAKS.subn("\n", text)
 
 
+@cache
+def _ucd_tables() -> tuple[dict[int, int], frozenset[str], tuple[str, ...]]:
+    """docclean/rules/ucd_tables.toml: look-alike folds, variation sequences, default-ignorables.
+
+    The table is generated by tools/gen_ucd_tables.py from the Unicode Character Database
+    (EquivalentUnifiedIdeograph.txt, UnicodeData.txt, StandardizedVariants.txt,
+    DerivedCoreProperties.txt).
+    """
+    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "ucd_tables.toml").read_text("utf-8"))
+    folds = {int(source, 16): int(target, 16) for source, target in raw["fold"].items()}
+    variants = frozenset(
+        "".join(chr(int(code, 16)) for code in sequence.split()) for sequence in raw["standardized_variants"]
+    )
+    return folds, variants, tuple(raw["default_ignorable"])
+
+
+# The BMP blocks the folds come from (CJK radicals, compatibility ideographs): a three-range
+# class finds nothing in most text faster than the exact one.
+_LOOK_ALIKE_BLOCKS = re.compile("[\u2e80-\u2fdf\uf900-\ufaff]")
+
+
+@cache
+def _look_alike_class() -> re.Pattern[str]:
+    """The fold sources as a class of ranges: a class of 1,330 single characters is 30x slower."""
+    ranges: list[list[int]] = []
+    for code in sorted(_ucd_tables()[0]):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return re.compile(
+        "[" + "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}" for first, last in ranges) + "]"
+    )
+
+
+def fold_look_alike_ideographs(text: str) -> tuple[str, int, str]:
+    """Fold CJK radicals and compatibility ideographs to the unified ideograph they stand for.
+
+    PDF text layers write `⼈` (Kangxi radical U+2F08) for 人 and `⺠` (U+2EA0) for 民; search,
+    titles and outline markers (`⼆、`) need the unified ideograph. Returns the text, the number
+    of characters folded and the distinct source characters (in order of appearance). Table:
+    docclean/rules/ucd_tables.toml, from Unicode's EquivalentUnifiedIdeograph.txt and the
+    canonical decompositions of the CJK Compatibility Ideographs.
+    """
+    if _LOOK_ALIKE_BLOCKS.search(text) is None and not _may_hold_astral(text):
+        return text, 0, ""
+    found = _look_alike_class().findall(text)
+    if not found:
+        return text, 0, ""
+    folds = _ucd_tables()[0]
+    return text.translate(folds), len(found), "".join(dict.fromkeys(found))
+
+
+@cache
+def _invisible_classes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Unicode's Default_Ignorable_Code_Point set and the C0/C1 controls: the BMP part, and all.
+
+    The set (U+00AD, U+034F, U+115F, U+180E, U+200B-200F, U+3164, variation selectors,
+    tags, ...) is read from docclean/rules/ucd_tables.toml, generated from the UCD's
+    DerivedCoreProperties.txt. With astral ranges in a class `re` searches 3x slower, so the
+    BMP class is searched first and the whole one only in text with astral characters.
+    """
+    bmp: list[str] = []
+    astral: list[str] = []
+    for code_range in _ucd_tables()[2]:
+        first, _, last = code_range.partition("..")
+        item = re.escape(chr(int(first, 16))) + (f"-{re.escape(chr(int(last, 16)))}" if last else "")
+        (bmp if int(first, 16) < 0x10000 else astral).append(item)
+    return re.compile(f"[{_CONTROLS}{''.join(bmp)}]"), re.compile(f"[{_CONTROLS}{''.join(bmp + astral)}]")
+
+
+@cache
+def _rare_chars() -> re.Pattern[str]:
+    """Any BMP character that `remove_invisible`, `fold_fullwidth_alnum` or
+    `fold_look_alike_ideographs` changes, as one class: one scan instead of three."""
+    bmp = _invisible_classes()[0].pattern[1:-1]
+    return re.compile(f"[{bmp}\u2e80-\u2fdf\uf900-\ufaff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+
+
+def _may_hold_astral(text: str) -> bool:
+    """False only when `text` has no character beyond the BMP; O(1).
+
+    CPython stores a str with 4 bytes a character only when it holds an astral character,
+    and `sys.getsizeof` reports the storage: a regex scan for astral characters costs 30 ms/MB.
+    A BMP string with a cached UTF-8 copy can look as big: that only costs the exact scan.
+    """
+    return sys.getsizeof(text) >= 4 * (len(text) + 1)
+
+
+_ZWJ = "\u200d"
+_EMOJI_MODIFIERS = "\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff"
+_EXTENDED_PICTOGRAPHIC = regex.compile(r"\p{Extended_Pictographic}")
+_IDEOGRAPHIC_VARIATION_SELECTORS = ("\U000e0100", "\U000e01ef")
+_TAGS = ("\U000e0020", "\U000e007f")
+_BLACK_FLAG = "\U0001f3f4"
+
+
+def _is_meaningful(text: str, position: int) -> bool:
+    """Whether the ignorable character at `position` belongs to a sequence that needs it.
+
+    Kept: a ZWJ joining two emoji (👨‍👩‍👧), a variation selector after an emoji or a keycap
+    base (❤️, 1️⃣), a standardized variation sequence (Unicode's StandardizedVariants.txt),
+    an ideographic variation selector (U+E0100-E01EF) after a Han character, and the tag
+    characters of an emoji flag (🏴 + tags). Everything else default-ignorable is removed,
+    so that it cannot split a word a noise rule looks for (`加\u115f微\u115f信`).
+    """
+    char = text[position]
+    before = text[position - 1] if position else ""
+    if char == _ZWJ:
+        # The emoji before the joiner may carry a presentation selector or a skin tone.
+        base = before
+        if base and base in _EMOJI_MODIFIERS and position > 1:
+            base = text[position - 2]
+        after = text[position + 1 : position + 2]
+        return bool(
+            base and after and _EXTENDED_PICTOGRAPHIC.match(base) and _EXTENDED_PICTOGRAPHIC.match(after)
+        )
+    if "\ufe00" <= char <= "\ufe0f":
+        if (
+            char in "\ufe0e\ufe0f"
+            and before
+            and (_EXTENDED_PICTOGRAPHIC.match(before) or text[position + 1 : position + 2] == "\u20e3")
+        ):
+            return True
+        return before + char in _ucd_tables()[1]
+    if _IDEOGRAPHIC_VARIATION_SELECTORS[0] <= char <= _IDEOGRAPHIC_VARIATION_SELECTORS[1]:
+        return bool(before) and _HAN_CHAR.match(before) is not None
+    if _TAGS[0] <= char <= _TAGS[1]:
+        start = position
+        while start and _TAGS[0] <= text[start - 1] <= _TAGS[1]:
+            start -= 1
+        return start > 0 and text[start - 1] == _BLACK_FLAG
+    return False
+
+
 def remove_invisible(text: str) -> tuple[str, str]:
-    """Delete zero-width, format and control characters; return them so they stay on record."""
-    removed = "".join(_INVISIBLE.findall(text))
-    return (_INVISIBLE.sub("", text), removed) if removed else (text, "")
+    """Delete default-ignorable and control characters; return them so they stay on record.
+
+    Sequences that need their ignorable character (emoji ZWJ sequences, variation sequences,
+    emoji flag tags; see `_is_meaningful`) keep it.
+    """
+    bmp, invisible = _invisible_classes()
+    if bmp.search(text) is None and (not _may_hold_astral(text) or invisible.search(text) is None):
+        return text, ""
+    parts: list[str] = []
+    removed: list[str] = []
+    position = 0
+    for match in invisible.finditer(text):
+        if _is_meaningful(text, match.start()):
+            continue
+        parts.append(text[position : match.start()])
+        removed.append(match.group())
+        position = match.end()
+    if not removed:
+        return text, ""
+    parts.append(text[position:])
+    return "".join(parts), "".join(removed)
+
+
+# A character reference with its semicolon: `&mdash;` `&#8212;` `&#x3001;`. Without the
+# semicolon (`&copy` in `?a=1&copy=2`) it is left alone, although html.unescape would decode it.
+_CHARACTER_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_HTML_PAGE = re.compile(r"\A\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
+_HTML_BODY = re.compile(r"<(?:body|head|/html)[\s>]", re.IGNORECASE)
+
+
+def decode_character_references(text: str) -> tuple[str, int]:
+    """Decode the HTML character references a page saved as text keeps (`&rsquo;` -> ’).
+
+    Only complete references (with their semicolon) that HTML5 defines are decoded; an unknown
+    name stays as written.
+    """
+    if "&" not in text:
+        return text, 0
+    count = 0
+
+    def decode(match: re.Match[str]) -> str:
+        nonlocal count
+        decoded = html.unescape(match.group())
+        if decoded == match.group():
+            return decoded
+        count += 1
+        return decoded
+
+    return _CHARACTER_REFERENCE.sub(decode, text), count
+
+
+def is_html_page(text: str) -> bool:
+    """Whether the text is a whole HTML page (a doctype or <html> first, and a head or body)."""
+    return _HTML_PAGE.match(text) is not None and _HTML_BODY.search(text) is not None
 
 
 def fold_fullwidth_alnum(text: str) -> tuple[str, int]:
     return _FULLWIDTH_ALNUM.subn(lambda m: chr(ord(m.group()) - 0xFEE0), text)
 
 
-def widen_punctuation_between_han(text: str) -> tuple[str, int]:
+def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
+    """Widen `, . ; : ? ! ( )` written half-width inside Chinese text; count the marks widened.
+
+    `召开了“务虚会”,研究了《方案》.` -> `召开了“务虚会”，研究了《方案》。`. A mark is widened only
+    between Chinese neighbours (Han, full-width punctuation, quotes, brackets) or after one at
+    the end of a line; never inside a URL. See `_SEPARATOR_IN_CHINESE` for what stays.
+    """
+    if not any(char in text for char in ",.;:?!("):
+        return text, 0
+    addresses = _address_spans(text)
     pairs = separators = 0
+
+    def widen_pair(match: re.Match[str]) -> str:
+        nonlocal pairs
+        if _inside(addresses, match.start()):
+            return match.group()
+        pairs += 1
+        return f"（{match.group(1)}）"
+
+    def widen(match: re.Match[str]) -> str:
+        nonlocal separators
+        if _inside(addresses, match.start()):
+            return match.group()
+        if match.group() == "." and not _BEFORE_FULL_STOP.match(text, match.start() - 1):
+            return match.group()
+        separators += 1
+        return _HALFWIDTH_PUNCT[match.group()]
+
     if "(" in text:
-        text, pairs = _PAREN_AFTER_HAN.subn(r"（\1）", text)
-    if any(char in text for char in ",;:?!"):
-        text, separators = _SEPARATOR_BETWEEN_HAN.subn(lambda m: _HALFWIDTH_PUNCT[m.group()], text)
+        text = _PAREN_IN_CHINESE.sub(widen_pair, text)
+        if pairs:
+            addresses = _address_spans(text)
+    text = _SEPARATOR_IN_CHINESE.sub(widen, text)
     return text, pairs * 2 + separators
+
+
+def _address_spans(text: str) -> list[tuple[int, int]]:
+    if "://" not in text and "www." not in text:
+        return []
+    return [match.span() for match in _ADDRESS.finditer(text)]
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    index = bisect.bisect_right(spans, (position, sys.maxsize)) - 1
+    return index >= 0 and spans[index][0] <= position < spans[index][1]
+
+
+# Spaces (ASCII, no-break, thin; not the ideographic space a writer types on purpose) between
+# two Han characters: a PDF text layer spaces the letters out (`推 进 乡村振 兴 工作`).
+_INNER_SPACE = " \u00a0\u2002-\u200a\u202f"
+_SPACE_BETWEEN_HAN = re.compile(f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_HAN}])")
+_SPACE_BEFORE_CLOSING = re.compile(
+    f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[，。、；：？！）」』】》”’])"
+)
+# A line spaced out this often is letter-spaced throughout, not two phrases set apart.
+_LETTER_SPACED_GAPS = 3
+
+
+def remove_spaces_between_han(text: str) -> tuple[str, int]:
+    """Delete the spaces a PDF copy puts between Han characters; count the gaps closed.
+
+    A gap between two Han characters closes when a single Han character stands on one side of
+    it (`推 进`, `振 兴`) or when its line has at least three such gaps (letter-spaced
+    throughout). A lone gap between two words (`仅供学习 禁止外传`) is a phrase separator and
+    stays; so does the ideographic space, and any space next to a Latin letter or a digit
+    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`) goes too.
+    """
+    if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
+        return text, 0
+    closed = 0
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
+        if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
+            continue
+        spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
+        parts: list[str] = []
+        position = 0
+        for gap in gaps:
+            start, end = gap.span()
+            single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
+            single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
+            if spaced_out or single_before or single_after:
+                parts.append(line[position:start])
+                position = end
+                closed += 1
+        parts.append(line[position:])
+        line = "".join(parts)
+        line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
+        closed += before_closing
+        lines[index] = line
+    return ("\n".join(lines), closed) if closed else (text, 0)
+
+
+_CLOSING_PUNCT = "。，、；：？！）」』】》”’"
+_LINE_OPENING_WITH_CLOSING = re.compile(f"\n(?=[{_CLOSING_PUNCT}])")
+
+
+def rejoin_orphan_punctuation(text: str) -> tuple[str, int]:
+    """Join a line that opens with closing punctuation (`。`, `）`, `”`) to the line before it.
+
+    PDF extraction pushes the full stop that ended a line onto a line of its own; no line of
+    Chinese text starts with closing punctuation.
+    """
+    return _LINE_OPENING_WITH_CLOSING.subn("", text)
 
 
 def detect_script(text: str, converters: ScriptConverters) -> str:
@@ -336,22 +771,40 @@ def drop_empty_lines(text: str) -> tuple[str, int]:
 
 
 def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
-    """Run every normalization fix in order and record what each one did."""
+    """Run every normalization fix in order and record what each one did.
+
+    Flags: `html` when the text is a whole HTML page (its markup stays; see `is_html_page`).
+    """
     edits: list[NormalizeEdit] = []
+    flags: list[str] = []
 
     def count(rule: str, changes: int) -> None:
         if changes:
             edits.append(NormalizeEdit(rule, changes))
 
+    if "<" in text and is_html_page(text):
+        flags.append("html")
+    text, n = decode_character_references(text)
+    count("html_character_references", n)
     text, n = unify_line_endings(text)
     count("line_endings", n)
-    text, removed = remove_invisible(text)
-    if removed:
-        edits.append(NormalizeEdit("invisible_chars", len(removed), removed))
-    text, n = fold_fullwidth_alnum(text)
-    count("fullwidth_alnum", n)
-    text, n = widen_punctuation_between_han(text)
-    count("punctuation_between_han", n)
+    text, furniture = remove_page_furniture(text)
+    if furniture:
+        edits.append(NormalizeEdit("page_furniture", len(furniture), "\n".join(furniture)))
+    # One scan for the characters the next three fixes look for: most text holds none of them.
+    if _rare_chars().search(text) is not None or _may_hold_astral(text):
+        text, removed = remove_invisible(text)
+        if removed:
+            edits.append(NormalizeEdit("invisible_chars", len(removed), removed))
+        text, n = fold_fullwidth_alnum(text)
+        count("fullwidth_alnum", n)
+        text, n, folded = fold_look_alike_ideographs(text)
+        if n:
+            edits.append(NormalizeEdit("look_alike_ideographs", n, folded))
+    text, n = remove_spaces_between_han(text)
+    count("spaces_between_han", n)
+    text, n = widen_punctuation_in_chinese(text)
+    count("punctuation_in_chinese", n)
     script, sample_simplified = _detect_script(text, converters)
     if script in ("Hant", "mixed") and converters.target is not None:
         converted = (
@@ -371,4 +824,6 @@ def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
     count("strip_line_edges", n)
     text, n = drop_empty_lines(text)
     count("drop_empty_lines", n)
-    return Normalized(text=text, edits=tuple(edits), source_script=script)
+    text, n = rejoin_orphan_punctuation(text)
+    count("orphan_punctuation", n)
+    return Normalized(text=text, edits=tuple(edits), source_script=script, flags=tuple(flags))

@@ -81,7 +81,7 @@ class Cleaner:
         )
         replaced = replace_placeholders(stripped.text, self.config.placeholder_token)
         structure = find_structure(replaced.text)
-        flags = list(decoded.flags)
+        flags = list(decoded.flags) + list(normalized.flags)
         flags += [f"rule_timeout:{rule}" for rule in timed_out]
         if not replaced.text:
             flags.append("empty_after_cleaning")

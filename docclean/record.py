@@ -41,8 +41,9 @@ class NormalizeEdit:
     """One normalization rule's effect on a document.
 
     Conversions (width folding, punctuation, script) are counted; deletions of characters
-    that are not whitespace keep every deleted character in `removed`, so nothing visible
-    disappears without a trace.
+    that are not whitespace keep every deleted character in `removed` (page furniture: the
+    lines, joined by `\\n`), so nothing visible disappears without a trace. Look-alike folds
+    keep the distinct characters they replaced.
     """
 
     rule: str
@@ -56,6 +57,8 @@ class Normalized:
     edits: tuple[NormalizeEdit, ...]
     # Hans, Hant, mixed, or none when the text has no Han characters.
     source_script: str
+    # Document flags the normalize stage raises (`html`).
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,15 @@ _TITLE_MAX_CHARS = 60
 # the top are a list, not a title.
 _TITLE_MAX_LINES = 3
 _SENTENCE_END = tuple("。！？；，、…")
+# A heading holds no sentence inside it either: `培训安排。请准时参加` is a notice, not a title.
+_SENTENCE_PUNCTUATION = re.compile(r"[。！？；!?;]")
 # `同志们：`, `各位领导、同志们：`: a salutation opens the body.
 _SALUTATION = re.compile(r"^[^。！？，]{1,20}[：:]$")
+# Lines of a schedule or a table are not headings: a time (`08:30`, `上午`), a day of a
+# programme (`第一天`), or fields set apart by a run of spaces (`第一天  上午  报到`).
+_SCHEDULE_LINE = re.compile(
+    r"\d{1,2}\s*[:：]\s*\d{2}|[上中下]午|晚上|第[一二三四五六七八九十\d]+天|星期[一二三四五六日天]|\S(?:\s{2,}|\t|\u3000)\S"
+)
 # A date or byline under the title: `（2019年3月5日）`, `——在…会上的讲话`.
 _BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
 # Outline headings stop at the end of their first sentence; a marker opening a long paragraph
@@ -41,6 +48,8 @@ class OutlineMarker:
 class StructureTables:
     doc_types: tuple[str, ...]
     markers: tuple[OutlineMarker, ...]
+    # A line made of these forms of address (`同志们`, `尊敬的各位领导、同志们：`) is a salutation.
+    salutation: re.Pattern[str] = field(default=re.compile("(?!)"))
     # All markers as one alternation in rank order: one `match` a line instead of one per marker
     # (alternatives are tried in order, so the first marker that matches still wins). Each
     # marker is wrapped in a group, the last to close when it matches: `lastindex` names it.
@@ -65,7 +74,9 @@ def default_tables() -> StructureTables:
         OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
         for rank, entry in enumerate(raw["marker"])
     )
-    return StructureTables(doc_types=tuple(raw["doc_types"]), markers=markers)
+    terms = "|".join(f"(?:{term})" for term in raw["salutations"])
+    salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
+    return StructureTables(doc_types=tuple(raw["doc_types"]), markers=markers, salutation=salutation)
 
 
 def find_structure(text: str, tables: StructureTables | None = None) -> Structure:
@@ -80,10 +91,15 @@ def find_structure(text: str, tables: StructureTables | None = None) -> Structur
 
 
 def _is_title_line(line: str, tables: StructureTables) -> bool:
+    """Whether a line looks like a heading: short, no sentence, no time or schedule fields,
+    no salutation, byline or outline marker."""
     return (
         0 < len(line) <= _TITLE_MAX_CHARS
         and not line.endswith(_SENTENCE_END)
+        and not _SENTENCE_PUNCTUATION.search(line)
         and not _SALUTATION.match(line)
+        and not tables.salutation.match(line)
+        and not _SCHEDULE_LINE.search(line)
         and not _BYLINE.match(line)
         and _match_marker(line, tables) is None
     )
@@ -105,6 +121,8 @@ def find_title(lines: list[str], tables: StructureTables) -> str | None:
 
 
 def find_doc_type(title: str, tables: StructureTables) -> str | None:
+    """The document type named by the title alone (never by the body): the first of
+    `doc_types` (docclean/rules/structure.toml) that ends the title, else the first in it."""
     for name in tables.doc_types:
         if title.endswith(name):
             return name

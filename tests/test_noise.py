@@ -2,20 +2,28 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
+import opencc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean.noise import apply_removals, strip_noise
+from docclean.normalize import ScriptConverters, normalize_text
 from docclean.record import Removal, Stripped
 from docclean.rules import RuleSet, compile_rules, load_rules, parse_rules
+from tests.conftest import seed_files
 
 CASES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "noise_cases.json").read_text("utf-8"))
 BUILTIN = load_rules()
+_T2S = opencc.OpenCC("t2s").convert
+CONVERTERS = ScriptConverters(
+    to_simplified=_T2S, to_traditional=opencc.OpenCC("s2t").convert, target=_T2S, target_name="t2s"
+)
 
 
 def rule_set(toml_text: str) -> RuleSet:
@@ -327,3 +335,67 @@ def test_seed_004_promo_block_header_and_footer_are_removed(seeds: dict[str, byt
     ]
     assert stripped.text.startswith("在县委党建工作领导小组第三季度例会上的讲话\n同志们：\n")
     assert "酷乐文行" not in stripped.text and "QQ" not in stripped.text
+
+
+# An ad pasted into content ------------------------------------------------------------
+
+ADS = [
+    "（更多资料请关注公众号：文稿之家）",
+    "【免费下载更多精品范文】",
+    "更多精品资料请访问某某资料网。",
+    "扫码关注公众号领取全套资料！",
+    "想要全套范文请加微信：abc12345。",
+    "如需资料请加QQ12345678。",
+    "本文系作者原创投稿，仅供学习参考，请勿照搬照抄！",
+    "（仅供参考，请勿转载）",
+    "开通VIP会员免费下载全文。",
+    "本店出售各类精品范文。",
+]
+_SENTENCE_END = re.compile("[。！？][”’」』]*")
+
+
+def _content_paragraphs() -> list[str]:
+    """Lines of content the built-in rules keep whole: from the golden cases and the seeds."""
+    candidates: list[str] = []
+    for case in CASES["negative"]:
+        candidates += case["input"].split("\n")
+    for case in CASES["positive"]:
+        candidates += case["output"].split("\n")
+    for path in seed_files():
+        candidates += normalize(path.read_text("utf-8")).split("\n")
+    return sorted(
+        {
+            line
+            for line in candidates
+            if _SENTENCE_END.search(line) and strip_noise(line, BUILTIN).text == line and len(line) >= 8
+        }
+    )
+
+
+PARAGRAPHS = _content_paragraphs()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(PARAGRAPHS), st.sampled_from(ADS), st.integers(min_value=0))
+def test_an_ad_pasted_between_sentences_of_content_leaves_the_content_whole(
+    paragraph: str, ad: str, boundary: int
+) -> None:
+    boundaries = [0] + [match.end() for match in _SENTENCE_END.finditer(paragraph)]
+    cut = boundaries[boundary % len(boundaries)]
+    text = paragraph[:cut] + ad + paragraph[cut:]
+    stripped = strip_noise(text, BUILTIN)
+    assert_well_formed(text, stripped)
+    assert stripped.text == paragraph
+
+
+_CONTACT = "会议材料已经印发。如需资料请加微信abc12345。"
+_HIDERS = ["\u115f", "\u3164", "\u200b", "\u034f", "\u180e", "\u2060", "\ufe00", "\U000e0041", "\u00ad"]
+
+
+@given(st.lists(st.tuples(st.integers(min_value=10, max_value=24), st.sampled_from(_HIDERS)), max_size=6))
+def test_no_invisible_character_hides_a_contact_from_the_rules(insertions: list[tuple[int, str]]) -> None:
+    text = _CONTACT
+    for position, hider in sorted(insertions, reverse=True):
+        text = text[:position] + hider + text[position:]
+    normalized = normalize_text(text, CONVERTERS).text
+    assert strip_noise(normalized, BUILTIN).text == "会议材料已经印发。"

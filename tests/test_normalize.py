@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import opencc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from docclean.normalize import ScriptConverters, detect_script, normalize_text, rejoin_wrapped_lines
+from docclean.normalize import (
+    ScriptConverters,
+    decode_character_references,
+    detect_script,
+    fold_look_alike_ideographs,
+    normalize_text,
+    rejoin_wrapped_lines,
+    remove_spaces_between_han,
+    widen_punctuation_in_chinese,
+)
 from tests.conftest import DATA_DIR
 
 CASES = json.loads((DATA_DIR / "normalize_cases.json").read_text("utf-8"))
@@ -149,3 +160,103 @@ def test_display_widths_match_unicodedata(lines: list[str]) -> None:
     lines = [line.replace("\n", " ") for line in lines]
     expected = [sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line) for line in lines]
     assert _display_widths(lines) == expected
+
+
+@pytest.mark.parametrize("case", CASES["known_failures"], ids=lambda c: c["name"])
+def test_known_failure(case: dict[str, str]) -> None:
+    if normalize_text(case["input"], CONVERTERS).text != case["expected"]:
+        pytest.xfail(case["reason"])
+    pytest.fail(f"known failure {case['name']!r} now passes: move it to the cases")
+
+
+# Invariants of the fixes for what PDF, Word and web copies leave behind ------------------
+
+_ASCII_PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+
+
+@given(st.text(alphabet=_ASCII_PRINTABLE, max_size=200))
+def test_ascii_text_is_never_widened_spaced_or_decoded_as_chinese(text: str) -> None:
+    assert widen_punctuation_in_chinese(text) == (text, 0)
+    assert remove_spaces_between_han(text) == (text, 0)
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=_ASCII_PRINTABLE, min_size=1, max_size=30),
+            st.text(
+                alphabet=st.sampled_from(list("会议学习“”《》（），。,.;:?!() ")), min_size=1, max_size=30
+            ),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_ascii_only_lines_never_change(lines: list[str]) -> None:
+    widened, _ = widen_punctuation_in_chinese("\n".join(lines))
+    for before, after in zip(lines, widened.split("\n"), strict=True):
+        if before.isascii():
+            assert after == before
+
+
+@given(st.text(alphabet=st.sampled_from(list("学习贯彻ab12 ,.")), max_size=80))
+def test_removing_spaces_between_han_deletes_only_spaces_between_han(text: str) -> None:
+    out, _ = remove_spaces_between_han(text)
+    assert out.replace(" ", "") == text.replace(" ", "")
+    # A space next to anything but Han stays.
+    assert out.count(" ") >= len(re.findall("(?<=[ab12,.]) | (?=[ab12,.])", text))
+
+
+_FOLD_SOURCES = "⼈⺠⼆⼒⾔⻘\uf967\uf9b2\U0002f800"
+
+
+@given(st.text(alphabet=st.sampled_from(list(_FOLD_SOURCES + "人民群众的力量、")), max_size=60))
+def test_look_alike_folding_leaves_no_look_alike_and_is_idempotent(text: str) -> None:
+    folded, count, sources = fold_look_alike_ideographs(text)
+    assert not any(char in folded for char in _FOLD_SOURCES)
+    assert count == sum(char in _FOLD_SOURCES for char in text)
+    assert set(sources) == {char for char in text if char in _FOLD_SOURCES}
+    assert fold_look_alike_ideographs(folded) == (folded, 0, "")
+
+
+# Default-ignorable characters that no sequence of Han text needs (variation selectors aside).
+_IGNORABLES = list(
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u180b\u180e\u200b\u200c\u200d\u2060\u2064\u3164\uffa0"
+)
+_IGNORABLES += ["\U0001bca0", "\U0001d173", "\U000e0001", "\U000e0041", "\U000e0fff"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list("加微信学习，。")), st.lists(st.sampled_from(_IGNORABLES))),
+        max_size=30,
+    )
+)
+def test_no_default_ignorable_survives_in_han_text(pieces: list[tuple[str, list[str]]]) -> None:
+    visible = "".join(char for char, _ in pieces)
+    hidden = "".join(char + "".join(invisible) for char, invisible in pieces)
+    assert normalize_text(hidden, CONVERTERS).text == normalize_text(visible, CONVERTERS).text
+
+
+@given(st.text(alphabet=st.sampled_from(list("学习&;#x3001amp")), max_size=60))
+def test_character_references_decode_like_the_standard_library(text: str) -> None:
+    decoded, _ = decode_character_references(text)
+    # Every complete reference is what html.unescape makes of it; the rest is left as written.
+    reference = re.sub(
+        r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});",
+        lambda m: html.unescape(m.group()),
+        text,
+    )
+    assert decoded == reference
+
+
+_SENTENCE = "我们要坚持以人民为中心的发展思想不断实现人民对美好生活的向往"
+
+
+@given(
+    st.integers(min_value=1, max_value=len(_SENTENCE) - 1),
+    st.sampled_from(["\n\f— 3 —\n", "\n- 12 -\n", "\f", "\n\f", "\n第 4 页 共 9 页\n", "\nPage 7 of 9\n\f"]),
+)
+def test_a_sentence_cut_by_a_page_break_is_whole_again(cut: int, furniture: str) -> None:
+    text = _SENTENCE[:cut] + furniture + _SENTENCE[cut:]
+    assert normalize_text(text, CONVERTERS).text == _SENTENCE

@@ -18,6 +18,7 @@ BUILTIN_IDS = {
     "vendor_inline": "advertising",
     "site_watermark": "watermark",
     "advertising_line": "advertising",
+    "shop_line": "advertising",
     "contact_line": "contact",
     "contact_inline": "contact",
     "phone_line": "phone",

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import json
 
+import opencc
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from docclean.normalize import ScriptConverters, normalize_text
 from docclean.structure import _match_marker, default_tables, find_structure
 from tests.conftest import DATA_DIR
 
-CASES = json.loads((DATA_DIR / "structure_cases.json").read_text("utf-8"))["cases"]
+DATA = json.loads((DATA_DIR / "structure_cases.json").read_text("utf-8"))
+CASES = DATA["cases"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
@@ -40,3 +43,66 @@ def test_one_alternation_finds_the_marker_each_pattern_finds_in_rank_order(line:
         None,
     )
     assert _match_marker(line, tables) == expected
+
+
+@pytest.mark.parametrize("case", DATA["known_failures"], ids=lambda c: c["name"])
+def test_known_failure(case: dict) -> None:
+    structure = find_structure(case["text"])
+    if (structure.title, structure.doc_type) != (case["title"], case["doc_type"]):
+        pytest.xfail(case["reason"])
+    pytest.fail(f"known failure {case['name']!r} now passes: move it to the cases")
+
+
+_SALUTATIONS = ["同志们", "各位领导", "尊敬的各位来宾", "女士们、先生们", "各位代表、同志们", "朋友们"]
+_TITLE_PIECES = [
+    "在全县",
+    "工作会议上的",
+    "讲话",
+    "培训",
+    "安排",
+    "08:30",
+    "上午",
+    "第一天",
+    "  ",
+    "。",
+    "！",
+    "，",
+    "：",
+    "一、",
+]
+
+
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_TITLE_PIECES + _SALUTATIONS), min_size=1, max_size=5).map("".join),
+        max_size=5,
+    ),
+    st.sampled_from(_SALUTATIONS),
+    st.sampled_from(["", "：", "，", "！"]),
+)
+def test_a_title_is_made_of_heading_lines_only(head: list[str], salutation: str, end: str) -> None:
+    # Final text: no empty lines, no spaces at a line's edges.
+    head = [line.strip() for line in head if line.strip()]
+    text = "\n".join([*head, salutation + end, "今天我们召开会议，研究部署工作。"])
+    structure = find_structure(text)
+    lines = text.split("\n")
+    if structure.title is None:
+        return
+    # The title is the first lines joined, each of them a heading: never the salutation, a
+    # sentence, a time or a schedule line; its type comes from the title's own words.
+    count = next(n for n in range(1, 4) if "".join(lines[:n]) == structure.title)
+    for line in lines[:count]:
+        assert not any(mark in line for mark in "。！？；")
+        assert "08:30" not in line and "上午" not in line and "第一天" not in line and "  " not in line
+        assert line.rstrip("：，！") not in _SALUTATIONS
+    assert structure.doc_type is None or structure.doc_type in structure.title
+
+
+def test_kangxi_numeral_heading_is_an_outline_entry_once_normalized() -> None:
+    t2s, s2t = opencc.OpenCC("t2s").convert, opencc.OpenCC("s2t").convert
+    converters = ScriptConverters(to_simplified=t2s, to_traditional=s2t, target=t2s, target_name="t2s")
+    text = normalize_text("工作报告\n⼀、总体情况\n⼆、下步打算", converters).text
+    assert [(entry.marker, entry.heading) for entry in find_structure(text).outline] == [
+        ("一、", "总体情况"),
+        ("二、", "下步打算"),
+    ]
