@@ -32,9 +32,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.errors import RejectedInput
-from docclean.pipeline import CleanConfig, Cleaner, make_doc_id
+from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner, make_doc_id
+from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record, Reject
-from docclean.report import dataset_report_markdown
+from docclean.report import dataset_report_markdown, write_report
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows import progress
@@ -423,6 +424,9 @@ def curate(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     runner: str = "local",
     address: str | None = None,
+    placeholder_token: str = DEFAULT_TOKEN,
+    script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION,
+    html_report: bool = False,
 ) -> RunSummary:
     """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
 
@@ -430,19 +434,36 @@ def curate(
     process (default 1), or with `runner="dask"` the LocalCluster's worker processes (default
     one per core). `runner="dask"` (and `address`) is for runs started by a deployment, whose
     flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
-    dask` sets the task runner itself.
+    dask` sets the task runner itself. `placeholder_token` and `script_conversion` are
+    CleanConfig's (None keeps Traditional script). `html_report` rewrites a local dataset's HTML
+    report after a run that changed it, before the run report that links to it (`docclean serve`).
     """
     if runner == "dask" and not _on_dask():
         from flows.runners import dask_task_runner
 
         on_dask = curate.with_options(task_runner=dask_task_runner(address, workers))
         return on_dask(
-            raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
+            raw,
+            curated,
+            rules_file,
+            1,
+            prune,
+            settle_seconds,
+            wait_seconds,
+            max_file_bytes,
+            runner,
+            address,
+            placeholder_token,
+            script_conversion,
+            html_report,
         )
     started = time.perf_counter()
     logger = get_run_logger()
     config = CleanConfig(
-        rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
+        rules_file=Path(rules_file).resolve() if rules_file else None,
+        max_file_bytes=max_file_bytes,
+        placeholder_token=placeholder_token,
+        script_conversion=script_conversion,
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)
@@ -564,6 +585,8 @@ def curate(
         logger.warning("Rejected %s", reject.detail)
     # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
     # The whole-dataset part reads a local folder; on object storage the run's own counts stand alone.
+    if html_report and isinstance(store, CuratedStore):
+        write_report(Path(curated))
     whole = dataset_report_markdown(Path(curated)) if isinstance(store, CuratedStore) else ""
     create_markdown_artifact(
         markdown=report_markdown(summary) + "\n" + whole,
