@@ -18,13 +18,20 @@ from docclean.cli import build_parser, main
 from tests.conftest import ROOT, SAMPLES_DIR
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# Lines a healthy run, a verbose run or a serve start and stop must never print.
+FALSE_ALARMS = re.compile(
+    r"Traceback|Error logging to API|All connection attempts failed|Unable to connect|never awaited"
+    r"|anonymous usage data|database is locked"
+)
 
 
-def docclean(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def docclean(
+    *args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "docclean.cli", *args],
+        [sys.executable, "-m", "docclean", *args],
         cwd=cwd,
-        env=ENV,
+        env=env or ENV,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -43,12 +50,33 @@ def test_every_command_is_documented_in_the_readme() -> None:
         assert f"docclean {command}" in readme, f"`docclean {command}` is not documented in README.md"
 
 
-def test_readme_quick_start_commands_are_the_ones_ci_runs() -> None:
+def _quick_start_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text("utf-8")
-    ci = (ROOT / ".ci" / "run").read_text("utf-8")
-    test_command = "python3 -m pip install -e '.[test]' && python3 -m pytest"
-    assert test_command in readme and test_command in ci
-    assert "python3 -m pip install -e . && docclean run" in readme
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)\n```", quick_start, flags=re.DOTALL)
+
+
+def test_readme_quick_start_works_without_pip_on_the_system_python_and_ci_runs_it() -> None:
+    # A stock Debian or Ubuntu Python refuses `pip install` outside a virtual environment (PEP 668),
+    # and an unactivated venv's scripts are not on PATH: each command makes and names its venv.
+    run_command, test_command = _quick_start_commands()
+    assert run_command == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/docclean run"
+    assert test_command == (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    )
+    ci_lines = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
+    assert test_command in ci_lines
+
+
+def test_version_and_python_dash_m(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    for command in (
+        [sys.executable, "-m", "docclean", "--version"],
+        [sys.executable, "-m", "docclean.cli", "--version"],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+        assert (result.returncode, result.stdout) == (0, f"docclean {version('docclean')}\n")
 
 
 @pytest.mark.parametrize("command", _commands())
@@ -68,7 +96,9 @@ def test_inspect_shows_encoding_removals_and_placeholders(capsys: pytest.Capture
 
 def test_inspect_names_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path / "nope.txt")]) == 1
-    assert f"docclean: {tmp_path / 'nope.txt'} is not a file." in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"docclean: FILE {tmp_path / 'nope.txt'} does not exist; check the name, or name another file.\n"
+    )
 
 
 @pytest.fixture
@@ -200,3 +230,220 @@ def test_second_run_without_wait_says_another_run_is_writing(tmp_path: Path) -> 
         result = docclean("run", cwd=tmp_path)
     assert result.returncode == 1
     assert "Another docclean run is writing" in result.stderr
+
+
+# Mistakes a new user makes, each answered in one sentence before any server starts: (arguments,
+# what to create in the working folder first, the exact stderr). {cwd} is the working folder.
+def _make(cwd: Path, *paths: str) -> None:
+    for path in paths:
+        target = cwd / path.rstrip("/")
+        if path.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("x", encoding="utf-8")
+
+
+MISTAKES = [
+    (
+        ["run"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+    (
+        ["run", "--raw", "notes.txt"],
+        ["notes.txt"],
+        "--raw notes.txt ({cwd}/notes.txt) is a file, not a folder; name the folder that holds the documents.",
+    ),
+    (
+        ["run", "--curated", "out.parquet"],
+        ["raw/", "out.parquet"],
+        "--curated out.parquet ({cwd}/out.parquet) is a file, not a folder; name a folder for the dataset.",
+    ),
+    (
+        ["run", "--curated", "raw"],
+        ["raw/"],
+        "--raw raw ({cwd}/raw) and --curated raw ({cwd}/raw) are the same folder; use two separate folders.",
+    ),
+    (
+        ["run", "--curated", "raw/out"],
+        ["raw/"],
+        "--raw raw ({cwd}/raw) and --curated raw/out ({cwd}/raw/out) overlap: the dataset would be inside the documents it is made of; use two separate folders.",
+    ),
+    (
+        ["run", "--raw", "data/raw", "--curated", "data"],
+        ["data/raw/"],
+        "--raw data/raw ({cwd}/data/raw) and --curated data ({cwd}/data) overlap: the documents would be inside the dataset; use two separate folders.",
+    ),
+    (
+        ["serve", "--no-watch"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+    (
+        ["serve", "--cron", "every hour"],
+        ["raw/"],
+        "--cron 'every hour' is not a cron schedule; write five fields, minute hour day month weekday, e.g. '*/10 * * * *' (every 10 minutes) or '0 * * * *' (hourly).",
+    ),
+    (
+        ["serve", "--cron", "H * * * *"],
+        ["raw/"],
+        "--cron 'H * * * *' is not a cron schedule; write five fields, minute hour day month weekday, e.g. '*/10 * * * *' (every 10 minutes) or '0 * * * *' (hourly).",
+    ),
+    (["serve", "--port", "70000"], ["raw/"], "--port 70000 is not a port; give a number from 1 to 65535."),
+    (["run", "--workers", "0"], ["raw/"], "--workers 0 is not allowed; give 1 or more."),
+    (
+        ["run", "--settle", "-5"],
+        ["raw/"],
+        "--settle -5.0 is not allowed; give a number of seconds, 0 or more.",
+    ),
+    (
+        ["run", "--settle", "nan"],
+        ["raw/"],
+        "--settle nan is not allowed; give a number of seconds, 0 or more.",
+    ),
+    (["run", "--wait", "-1"], ["raw/"], "--wait -1.0 is not allowed; give a number of seconds, 0 or more."),
+    (
+        ["run", "--max-bytes", "10 parsecs"],
+        ["raw/"],
+        "--max-bytes 10 parsecs is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K).",
+    ),
+    (
+        ["run", "--max-bytes", "0"],
+        ["raw/"],
+        "--max-bytes 0 is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K).",
+    ),
+    (
+        ["run", "--mask-token", ""],
+        ["raw/"],
+        "--mask-token '' is not allowed; give visible text on one line, e.g. [MASK] or ＿＿.",
+    ),
+    (
+        ["run", "--rules", "mine.toml"],
+        ["raw/"],
+        "--rules mine.toml ({cwd}/mine.toml) does not exist; check the name, or name another file.",
+    ),
+    (
+        ["run", "--address", "tcp://127.0.0.1:8786"],
+        ["raw/"],
+        "--address tcp://127.0.0.1:8786 names a Dask scheduler, but the runner is local; add --runner dask, or leave --address out.",
+    ),
+    (
+        ["run", "--runner", "dask", "--address", "8786"],
+        ["raw/"],
+        "--address 8786 is not a Dask scheduler address; write tcp://HOST:PORT (the scheduler's default port is 8786).",
+    ),
+    (
+        ["path", "raw"],
+        ["raw/"],
+        "raw ({cwd}/raw) is not a curated dataset (it holds no snapshot); name the folder `docclean run --curated` wrote, or make one with `docclean run --curated raw`.",
+    ),
+    (
+        ["report", "--curated", "s3://bucket/curated"],
+        [],
+        "docclean report reads local folders only, and --curated s3://bucket/curated is object storage; copy the dataset to a folder first, e.g. `aws s3 sync s3://bucket/curated curated`.",
+    ),
+    (["inspect", "raw"], ["raw/"], "FILE raw ({cwd}/raw) is a folder, not a file; name one file."),
+    (
+        ["rules", "check"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "message"), MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
+def test_a_mistake_is_one_sentence_before_anything_starts(
+    tmp_path: Path, args: list[str], setup: list[str], message: str
+) -> None:
+    _make(tmp_path, *setup)
+    result = docclean(*args, cwd=tmp_path, timeout=60)
+    # Nothing on stdout: `serve` says there when it starts its server, before anything else.
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"docclean: {message.format(cwd=tmp_path)}\n"
+
+
+def test_an_unreachable_dask_scheduler_is_named_as_such(tmp_path: Path) -> None:
+    import socket
+
+    _make(tmp_path, "raw/")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = docclean(
+        "run", "--runner", "dask", "--address", f"tcp://127.0.0.1:{port}", cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"docclean: The Dask scheduler tcp://127.0.0.1:{port} cannot be reached (Connection refused); "
+        f"start it (`dask scheduler --port {port}`) or fix --address.\n"
+    )
+
+
+def test_max_bytes_takes_units() -> None:
+    from docclean.arguments import byte_size
+
+    assert [byte_size("--max-bytes", t) for t in ("1", "512K", "10M", "1G", "1.5GiB", "2mb")] == [
+        1,
+        512 * 1024,
+        10 * 1024**2,
+        1024**3,
+        3 * 1024**3 // 2,
+        2 * 1024**2,
+    ]
+
+
+def _without_root_override() -> list[str]:
+    """A command prefix under which file permissions bind, as they do for every user but root."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+    # Without these two capabilities root is held to a file's mode bits like its owner.
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.parametrize("entry", [None, ".lock", ".snapshots"])
+def test_a_curated_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path, entry: str | None) -> None:
+    (tmp_path / "raw").mkdir()
+    curated = tmp_path / "curated"
+    curated.mkdir()
+    denied = curated if entry is None else curated / entry
+    if entry == ".lock":
+        denied.touch()
+    elif entry == ".snapshots":
+        denied.mkdir()
+    denied.chmod(0o444 if entry == ".lock" else 0o555)
+    try:
+        result = subprocess.run(
+            [*_without_root_override(), sys.executable, "-m", "docclean", "run"],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        denied.chmod(0o755)
+    what_to_do = (
+        "fix its permissions or name another folder"
+        if entry is None
+        else "fix its permissions (or run as its owner)"
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"docclean: --curated curated ({curated}) cannot be written: {denied} is not writable by this user; "
+        f"{what_to_do}.\n",
+    )
+
+
+def test_clean_given_text_says_it_wants_bytes() -> None:
+    from docclean.pipeline import Cleaner
+
+    with pytest.raises(TypeError) as raised:
+        Cleaner().clean("在全县工作会议上的讲话", "a.txt")  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "Cleaner.clean wants the file's bytes, not str: pass path.read_bytes() (or text.encode() for text you already have)."
+    )
