@@ -380,6 +380,7 @@ def command_path(args: argparse.Namespace) -> int:
 def command_inspect(args: argparse.Namespace) -> int:
     from docclean.console import print_clean_text, print_inspection
     from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner
+    from flows.scan import display_path
 
     path: Path = args.file
     config = CleanConfig(
@@ -388,7 +389,8 @@ def command_inspect(args: argparse.Namespace) -> int:
         script_conversion=None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
     )
     try:
-        record = Cleaner(config).clean(path.read_bytes(), os.fsdecode(path.name))
+        # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
+        record = Cleaner(config).clean(path.read_bytes(), display_path(os.fsencode(path.name)))
     except DoccleanError as error:
         print(f"docclean: {shown(path)}: rejected: {arguments.escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS

@@ -134,7 +134,8 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
     files = 0
     for path in raw_files(raw):
         files += 1
-        name = path.relative_to(raw).as_posix()
+        # Named as a run names it (flows.scan.display_path): bytes that are not UTF-8 as \xNN.
+        name = os.fsencode(path.relative_to(raw).as_posix()).decode("utf-8", "backslashreplace")
         try:
             record = cleaner.clean(path.read_bytes(), name)
         except RejectedInput as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docclean.cli import build_parser, main
+from docclean.console import placeholder_context
+from docclean.pipeline import CleanConfig, Cleaner
 from tests.conftest import ROOT, SAMPLES_DIR
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -447,3 +452,170 @@ def test_clean_given_text_says_it_wants_bytes() -> None:
     assert str(raised.value) == (
         "Cleaner.clean wants the file's bytes, not str: pass path.read_bytes() (or text.encode() for text you already have)."
     )
+
+
+def test_a_healthy_run_ends_clean_with_a_reject_and_with_verbose(workdir: Path) -> None:
+    # A reject and --verbose both make Prefect send logs and events to the temporary server
+    # right before it stops: they must all be delivered, not reported as failures.
+    (workdir / "raw" / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n0000")
+    os.utime(workdir / "raw" / "picture.txt", (time.time() - 60, time.time() - 60))
+    first = docclean("run", cwd=workdir)
+    assert first.returncode == 3, first.stderr
+    assert not FALSE_ALARMS.search(first.stdout + first.stderr), first.stdout + first.stderr
+    verbose = docclean("run", "--verbose", "--prune", cwd=workdir)
+    assert verbose.returncode == 3, verbose.stderr
+    assert not FALSE_ALARMS.search(verbose.stdout + verbose.stderr), verbose.stdout + verbose.stderr
+
+
+def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
+    result = docclean("run", "--mask-token", "＿＿", "--keep-script", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    rows = ds.dataset(workdir / "curated" / "documents").to_table().to_pylist()
+    assert rows and all("[MASK]" not in row["text"] for row in rows)
+    assert all(row["text"][p["start"] : p["end"]] == "＿＿" for row in rows for p in row["placeholders"])
+    [big5] = [row for row in rows if row["encoding"] == "big5hkscs"]
+    assert big5["source_script"] == "Hant" and big5["title"] == "在全市教育工作座談會上的講話"
+    assert big5["doc_type"] == "讲话"
+
+
+def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir: Path) -> None:
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = workdir / "serve.log"
+    with open(log, "w") as handle:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "docclean", "serve", "--port", str(port), "--state-dir", "state"],
+            cwd=workdir,
+            env={k: v for k, v in ENV.items() if k != "PREFECT_API_URL"},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            # The watcher wakes one run at start for what raw/ already holds; it writes the HTML report.
+            while not (workdir / "curated" / "report.html").is_file():
+                assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/artifacts/filter",
+                data=json.dumps({"artifacts": {"key": {"any_": ["docclean-run-report"]}}}).encode(),
+                headers={"content-type": "application/json"},
+            )
+            while True:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    artifacts = json.load(response)
+                if artifacts or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=90)
+    output = log.read_text()
+    assert f"Prefect UI: http://127.0.0.1:{port}" in output
+    [artifact] = artifacts
+    made = time.strftime("%Y-%m-%d", time.gmtime((workdir / "curated" / "report.html").stat().st_mtime))
+    assert f"{workdir / 'curated' / 'report.html'}` (made {made}" in artifact["data"]
+    assert serve.returncode == 0, output
+    assert not FALSE_ALARMS.search(output), output
+    assert "Stopped the local Prefect server." in output
+
+
+LONG_LINE = "今天我们召开会议，部署下一阶段的重点工作，XX局要抓好落实，" * 12
+
+
+@pytest.fixture
+def document(tmp_path: Path) -> Path:
+    path = tmp_path / "讲话.txt"
+    body = f"在全县工作会议上的讲话\n同志们：\n{LONG_LINE}\n更多精品资料请访问 www.example.com\nXX县XX乡××同志XX次发言。\n"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_inspect_piped_keeps_the_texts_lines_and_marks_removals_in_brackets(document: Path) -> None:
+    from docclean.pipeline import Cleaner
+
+    record = Cleaner().clean(document.read_bytes(), document.name)
+    result = docclean("inspect", str(document), "--text", cwd=document.parent, timeout=60)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.split("── normalized text with removals ──\n", 1)[1]
+    # No line added by wrapping at 80 columns: the long paragraph is one line, as in the file.
+    assert LONG_LINE in shown.splitlines()
+    assert all(f"[-{r.text}-]⟦{r.rule}⟧" in shown for r in record.removed) and record.removed
+    # Take the marks out and the normalized text is back, line for line.
+    for removal in record.removed:
+        shown = shown.replace(f"[-{removal.text}-]⟦{removal.rule}⟧", removal.text, 1)
+    assert shown == record.normalized_text + "\n"
+
+
+def test_inspect_clean_prints_exactly_the_final_text(document: Path) -> None:
+    from docclean.pipeline import CleanConfig, Cleaner
+
+    result = docclean(
+        "inspect", str(document), "--clean", "--mask-token", "〔隐〕", cwd=document.parent, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == Cleaner(CleanConfig(placeholder_token="〔隐〕")).clean(document.read_bytes(), "x").text + "\n"
+    )
+
+
+def test_inspect_keep_script_types_a_traditional_title(tmp_path: Path) -> None:
+    [big5] = SAMPLES_DIR.glob("*big5*")
+    result = docclean("inspect", str(big5), "--keep-script", cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    facts = dict(line.split(None, 1) for line in result.stdout.split("──", 1)[0].splitlines() if line.strip())
+    assert facts["title"].strip() == "在全市教育工作座談會上的講話" and facts["type"].strip() == "讲话"
+
+
+@functools.cache
+def _cleaner_with_token(token: str) -> Cleaner:
+    return Cleaner(CleanConfig(placeholder_token=token))
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=8),
+    token=st.sampled_from(["[MASK]", "〔隐〕", "＿"]),
+)
+def test_a_placeholders_context_never_cuts_a_token(gaps: list[int], token: str) -> None:
+
+    text = (
+        "在全县工作会议上的讲话\n同志们：\n" + "".join("会" * gap + "XX局" for gap in gaps) + "要抓好落实。\n"
+    )
+    record = _cleaner_with_token(token).clean(text.encode(), "a.txt")
+    for placeholder in record.placeholders:
+        context = placeholder_context(record, placeholder)
+        start = record.text.replace("\n", "↵").index(context)
+        # Every token the context touches lies wholly inside it.
+        for other in record.placeholders:
+            inside = start < other.end and other.start < start + len(context)
+            assert not inside or (start <= other.start and other.end <= start + len(context))
+
+
+NON_UTF8_NAME = b"\xd6\xd0\xce\xc4.txt"  # 中文.txt in GBK, as an unzipped Windows archive leaves it
+
+
+@pytest.mark.parametrize("environment", [{}, {"LC_ALL": "C"}, {"PYTHONIOENCODING": "ascii"}], ids=str)
+def test_inspect_and_rules_check_never_crash_on_a_name_or_a_terminal_that_is_not_utf8(
+    tmp_path: Path, environment: dict[str, str]
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    path = os.path.join(os.fsencode(raw), NON_UTF8_NAME)
+    with open(path, "wb") as handle:
+        handle.write(
+            "在全县工作会议上的讲话\n同志们：\n今天召开会议，XX局要抓好落实。\n会上大家谈到微信工作群的管理，要求各单位规范使用。\n".encode(
+                "gbk"
+            )
+        )
+    env = {**ENV, **environment}
+    for args in (["inspect", os.fsdecode(path)], ["rules", "check"]):
+        result = docclean(*args, cwd=tmp_path, timeout=60, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and "\\xd6\\xd0\\xce\\xc4.txt" in result.stdout
