@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from prefect import Runner
+from prefect.runner import Runner
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
