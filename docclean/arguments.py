@@ -44,9 +44,7 @@ def shown(given: str | os.PathLike[str]) -> str:
 
 def escape(text: str) -> str:
     """Text safe to print on any terminal: control characters and undecodable bytes as escapes."""
-    return "".join(
-        char if char.isprintable() and not 0xDC80 <= ord(char) <= 0xDCFF else _escaped(char) for char in text
-    )
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
 
 
 def _escaped(char: str) -> str:

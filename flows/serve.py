@@ -12,10 +12,10 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from prefect.runner import Runner
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
+from prefect.runner import Runner
 
 from flows.curate import curate
 from flows.storage import is_url
