@@ -342,7 +342,11 @@ def command_serve(args: argparse.Namespace) -> int:
         cron = args.cron or DEFAULT_CRON
         print(
             f"Serving: curate runs on '{cron}'"
-            + ("" if args.no_watch or arguments.is_url(args.raw) else f" and when files land in {args.raw}")
+            + (
+                ""
+                if args.no_watch or arguments.is_url(args.raw)
+                else f" and when files land in {shown(args.raw)}"
+            )
             + ". Stop with Ctrl-C.",
             flush=True,
         )
