@@ -7,13 +7,14 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Nothing heavier at module level: `docclean run` launches its temporary Prefect server before
 # it imports the cleaning core, so that the server boots while the rest loads.
-from docclean import DEFAULT_MAX_FILE_BYTES
+from docclean import DEFAULT_MAX_FILE_BYTES, DEFAULT_PLACEHOLDER_TOKEN, __version__, arguments
+from docclean.arguments import ArgumentError, shown
 from docclean.errors import DoccleanError
 
 if TYPE_CHECKING:
@@ -26,10 +27,16 @@ EXIT_ERROR = 1
 EXIT_REJECTS = 3
 
 
-def _quiet_prefect() -> None:
-    # The temporary server's telemetry heartbeat is what printed "database is locked"
-    # tracebacks on the ephemeral API; INFO logs would bury the summary a user reads.
+def _no_telemetry() -> None:
+    # docclean promises no network beyond the user's own servers: Prefect's server heartbeat
+    # (which also printed "database is locked" on the temporary API) and its client's usage
+    # events and first-start notice are both off. DO_NOT_TRACK is the client's switch.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _quiet_prefect() -> None:
+    # INFO logs would bury the summary a user reads.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
@@ -45,7 +52,7 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
         default="curated",
         help="folder or s3://bucket/prefix URL of the curated dataset (default: ./curated)",
     )
-    parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    add_clean_options(parser)
     parser.add_argument(
         "--workers",
         type=int,
@@ -65,11 +72,27 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_clean_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the cleaning itself (CleanConfig): `run`, `serve` and `inspect` share them."""
+    parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
+    parser.add_argument(
+        "--mask-token",
+        default=DEFAULT_PLACEHOLDER_TOKEN,
+        help=f"what replaces a redaction placeholder in the text (default: {DEFAULT_PLACEHOLDER_TOKEN})",
+    )
+    parser.add_argument(
+        "--keep-script",
+        action="store_true",
+        help="keep Traditional script as it is (default: convert it to Simplified with OpenCC t2s)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docclean",
         description="Turn messy drops of Chinese documents into a clean, annotated Parquet corpus.",
     )
+    parser.add_argument("--version", action="version", version=f"docclean {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
@@ -88,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-bytes",
-        type=int,
-        default=DEFAULT_MAX_FILE_BYTES,
-        help=f"reject files larger than this many bytes (default: {DEFAULT_MAX_FILE_BYTES:,})",
+        default=str(DEFAULT_MAX_FILE_BYTES),
+        help="reject files larger than this: bytes, or K, M, G (binary: 10M is 10 MiB) "
+        f"(default: 50M, {DEFAULT_MAX_FILE_BYTES:,} bytes)",
     )
     run.add_argument(
         "--verify",
@@ -109,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-watch", action="store_true", help="rely on the schedule only; do not watch raw/")
     serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="loopback port of the local Prefect server and its UI (default: a free port)",
+    )
+    serve.add_argument(
         "--state-dir",
         default=".docclean/prefect",
         help="where the local Prefect server keeps its database when PREFECT_API_URL is not set "
@@ -119,8 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
         "inspect", help="Show how one file is cleaned: encoding, removals, placeholders."
     )
     inspect.add_argument("file", type=Path)
-    inspect.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
-    inspect.add_argument("--text", action="store_true", help="also print the whole clean text")
+    add_clean_options(inspect)
+    shown_text = inspect.add_mutually_exclusive_group()
+    shown_text.add_argument(
+        "--text", action="store_true", help="also print the normalized text with its removals marked"
+    )
+    shown_text.add_argument(
+        "--clean",
+        action="store_true",
+        help="print only the final clean text, as the dataset's `text` holds it",
+    )
 
     report = commands.add_parser(
         "report", help="Write one self-contained HTML page describing the curated dataset, with plots."
@@ -149,25 +186,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_curate_arguments(args: argparse.Namespace) -> None:
+    """What `run` and `serve` are given, checked before a Prefect server starts."""
+    arguments.readable_folder("--raw", args.raw)
+    arguments.writable_folder("--curated", args.curated)
+    arguments.separate_folders(args.raw, args.curated)
+    arguments.readable_file("--rules", args.rules)
+    arguments.placeholder_token("--mask-token", args.mask_token)
+    arguments.at_least_one("--workers", args.workers)
+    arguments.dask_address_needs_dask(args.address, args.runner)
+    arguments.reachable_scheduler(args.address)
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    check_curate_arguments(args)
+    arguments.seconds("--settle", args.settle)
+    arguments.seconds("--wait", args.wait)
+    args.max_bytes = arguments.byte_size("--max-bytes", args.max_bytes)
+
+
+def check_serve_arguments(args: argparse.Namespace) -> None:
+    check_curate_arguments(args)
+    arguments.cron_expression("--cron", args.cron)
+    arguments.free_port("--port", args.port)
+
+
+def check_inspect_arguments(args: argparse.Namespace) -> None:
+    arguments.readable_file("FILE", str(args.file))
+    arguments.readable_file("--rules", args.rules)
+    arguments.placeholder_token("--mask-token", args.mask_token)
+
+
+def check_report_arguments(args: argparse.Namespace) -> None:
+    arguments.local_only("docclean report", "--curated", args.curated)
+
+
+def check_rules_arguments(args: argparse.Namespace) -> None:
+    arguments.readable_folder("--raw", args.raw)
+    arguments.readable_file("--rules", args.rules)
+
+
+def check_nothing(args: argparse.Namespace) -> None:
+    """`path` checks what it is given where it reads it: an s3:// dataset is known only there."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Chinese text and file names must never crash the output on a terminal that cannot show
+    # them (LC_ALL=C, PYTHONIOENCODING=ascii): what it cannot encode is printed as an escape.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+    _no_telemetry()
     args = build_parser().parse_args(argv)
+    check, command = COMMANDS[args.command]
     try:
-        if args.command == "run":
-            return command_run(args)
-        if args.command == "serve":
-            return command_serve(args)
-        if args.command == "report":
-            return command_report(args)
-        if args.command == "rules":
-            return command_rules_check(args)
-        if args.command == "path":
-            return command_path(args)
-        return command_inspect(args)
-    except DoccleanError as error:
-        print(f"docclean: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    except FileNotFoundError as error:
-        print(f"docclean: {error}", file=sys.stderr)
+        check(args)
+        return command(args)
+    except (DoccleanError, FileNotFoundError) as error:
+        print(f"docclean: {arguments.escape(str(error))}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -189,6 +265,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None) -> int:
+    from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
     from docclean.rules import load_rules
     from flows.scan import DEFAULT_SETTLE_SECONDS
 
@@ -212,6 +289,8 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
                 raw=args.raw,
                 curated=args.curated,
                 rules_file=args.rules,
+                placeholder_token=args.mask_token,
+                script_conversion=None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
                 # On Dask the cluster is the parallelism: no process pool inside a batch.
                 workers=args.workers or 1 if args.runner == "local" else 1,
                 prune=args.prune,
@@ -227,10 +306,10 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
     from docclean.rules import load_rules
 
     load_rules(Path(args.rules) if args.rules else None)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The served runner looks for due runs this often; Prefect's 10 s default would make a
     # dropped file wait up to 10 s more before its run even starts.
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
@@ -241,7 +320,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
     server = None
     if not os.environ.get("PREFECT_API_URL"):
-        server = LocalPrefectServer(Path(args.state_dir))
+        server = LocalPrefectServer(Path(args.state_dir), port=args.port)
         print(f"Starting a local Prefect server (state in {server.state_dir}) ...", flush=True)
         server.start()
         # Set before Prefect is imported, so the flow, the runner and the watcher all use it.
@@ -251,22 +330,29 @@ def command_serve(args: argparse.Namespace) -> int:
         print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", flush=True)
     try:
         from flows.serve import DEFAULT_CRON, serve_curate
-        from flows.storage import is_url
 
         parameters = {
             "raw": _absolute(args.raw),
             "curated": _absolute(args.curated),
             "rules_file": str(Path(args.rules).resolve()) if args.rules else None,
+            "placeholder_token": args.mask_token,
+            "script_conversion": None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
             "workers": args.workers,
             "runner": args.runner,
             "address": args.address,
             # A scheduled run waits for a manual one instead of failing on the lock.
             "wait_seconds": 600.0,
+            # The run report links to the HTML report: each served run refreshes it first.
+            "html_report": True,
         }
         cron = args.cron or DEFAULT_CRON
         print(
             f"Serving: curate runs on '{cron}'"
-            + ("" if args.no_watch or is_url(args.raw) else f" and when files land in {args.raw}")
+            + (
+                ""
+                if args.no_watch or arguments.is_url(args.raw)
+                else f" and when files land in {shown(args.raw)}"
+            )
             + ". Stop with Ctrl-C.",
             flush=True,
         )
@@ -283,39 +369,52 @@ def command_serve(args: argparse.Namespace) -> int:
 
 def _absolute(location: str) -> str:
     # A served run starts in another working directory: folders are made absolute, URLs kept.
-    from flows.storage import is_url
-
-    return location if is_url(location) else str(Path(location).resolve())
+    return location if arguments.is_url(location) else str(Path(location).resolve())
 
 
 def command_path(args: argparse.Namespace) -> int:
-    from flows.dataset import current_url
+    from flows.dataset import current_url, open_store
+    from flows.store import CuratedStore
+
+    store = open_store(args.curated)
+    if isinstance(store, CuratedStore) and not store.has_snapshot():
+        raise ArgumentError(
+            f"{shown(args.curated)} is not a curated dataset (it holds no snapshot); name the folder "
+            f"`docclean run --curated` wrote, or make one with `docclean run --curated {arguments.escape(args.curated)}`."
+        )
 
     print(current_url(args.curated, "rejects" if args.rejects else "documents"))
     return EXIT_OK
 
 
 def command_inspect(args: argparse.Namespace) -> int:
-    from docclean.console import print_inspection
-    from docclean.pipeline import CleanConfig, Cleaner
+    from docclean.console import print_clean_text, print_inspection
+    from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner
+    from flows.scan import display_path
 
     path: Path = args.file
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is not a file.")
-    cleaner = Cleaner(CleanConfig(rules_file=Path(args.rules) if args.rules else None))
+    config = CleanConfig(
+        rules_file=Path(args.rules) if args.rules else None,
+        placeholder_token=args.mask_token,
+        script_conversion=None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
+    )
     try:
-        record = cleaner.clean(path.read_bytes(), path.name)
+        # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
+        record = Cleaner(config).clean(path.read_bytes(), display_path(os.fsencode(path.name)))
     except DoccleanError as error:
-        print(f"docclean: {path}: rejected: {error}", file=sys.stderr)
+        print(f"docclean: {shown(path)}: rejected: {arguments.escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS
-    print_inspection(record, show_text=args.text)
+    if args.clean:
+        print_clean_text(record)
+    else:
+        print_inspection(record, show_text=args.text)
     return EXIT_OK
 
 
 def command_report(args: argparse.Namespace) -> int:
     from docclean.report import write_report
 
-    out, summary = write_report(Path(args.curated), args.out)
+    out, summary = write_report(Path(args.curated), args.out)  # local: checked before
     print(f"Wrote {out}: {summary.documents} documents, {summary.reject_count} rejected files.")
     return EXIT_OK
 
@@ -325,6 +424,16 @@ def command_rules_check(args: argparse.Namespace) -> int:
 
     print_rule_check(check_rules(Path(args.raw), Path(args.rules) if args.rules else None))
     return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], Callable[[argparse.Namespace], int]]] = {
+    "run": (check_run_arguments, command_run),
+    "serve": (check_serve_arguments, command_serve),
+    "inspect": (check_inspect_arguments, command_inspect),
+    "report": (check_report_arguments, command_report),
+    "path": (check_nothing, command_path),
+    "rules": (check_rules_arguments, command_rules_check),
+}
 
 
 if __name__ == "__main__":

@@ -27,12 +27,15 @@ from docclean.record import Decoded, Record
 from docclean.rules import RuleSet, load_rules
 from docclean.structure import find_structure
 
+# opencc configuration applied to Traditional or mixed documents.
+DEFAULT_SCRIPT_CONVERSION = "t2s"
+
 
 @dataclass(frozen=True, slots=True)
 class CleanConfig:
     placeholder_token: str = DEFAULT_TOKEN
     # opencc configuration applied to Traditional or mixed documents; None keeps the script.
-    script_conversion: str | None = "t2s"
+    script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rules_file: Path | None = field(default=None)
 
@@ -66,7 +69,15 @@ class Cleaner:
         )
 
     def clean(self, data: bytes, source_path: str, doc_id: str | None = None) -> Record:
-        """Clean one document. Raises RejectedInput for a file that cannot become a document."""
+        """Clean one document. Raises RejectedInput for a file that cannot become a document.
+
+        `data` is the file's bytes, undecoded (decoding is the first stage): a `str` raises TypeError.
+        """
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(
+                f"Cleaner.clean wants the file's bytes, not {type(data).__name__}: pass "
+                "path.read_bytes() (or text.encode() for text you already have)."
+            )
         sha = hashlib.sha256(data).hexdigest()
         self.config.check_size(len(data))
         extracted = extract(data)

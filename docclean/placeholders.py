@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from docclean import DEFAULT_PLACEHOLDER_TOKEN
 from docclean.record import Placeholder, Replaced
 
 # `[MASK]` is ASCII, so it survives any encoding and tokenizer; it is the mask token BERT-style
@@ -61,7 +62,7 @@ from docclean.record import Placeholder, Replaced
 # (a bracket, Latin letters) never makes that run look more like a placeholder than the
 # original did, so a second pass finds nothing new at all: cleaning is idempotent (the
 # property tests check this; a custom token containing X or 某 gives that up).
-DEFAULT_TOKEN = "[MASK]"
+DEFAULT_TOKEN = DEFAULT_PLACEHOLDER_TOKEN
 
 KINDS = ("number", "place", "person", "organization", "date", "unknown")
 

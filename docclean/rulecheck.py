@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from docclean.arguments import escape
+from docclean.console import make_console
 from docclean.errors import DoccleanError, RejectedInput
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.record import Record
@@ -132,7 +134,8 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
     files = 0
     for path in raw_files(raw):
         files += 1
-        name = path.relative_to(raw).as_posix()
+        # Named as a run names it (flows.scan.display_path): bytes that are not UTF-8 as \xNN.
+        name = os.fsencode(path.relative_to(raw).as_posix()).decode("utf-8", "backslashreplace")
         try:
             record = cleaner.clean(path.read_bytes(), name)
         except RejectedInput as error:
@@ -170,12 +173,12 @@ def _shown(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
 
 def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
     # Every cell is a Text, never markup: documents contain brackets such as [MASK].
-    console = console or Console()
+    console = console or make_console()
     cleaned = check.files - len(check.rejected)
     # Headings are lines of their own: a table title would wrap to the table's width.
     console.print(
         Text(
-            f"Noise rules over {check.raw}: {cleaned} files cleaned, {len(check.rejected)} rejected",
+            f"Noise rules over {escape(check.raw)}: {cleaned} files cleaned, {len(check.rejected)} rejected",
             style="bold",
         )
     )
@@ -207,7 +210,7 @@ def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
     if check.rejected:
         console.print(Text(f"Rejected files ({len(check.rejected)}):"))
         for name, detail in check.rejected:
-            console.print(Text(f"  {name}: {detail}"))
+            console.print(Text(f"  {escape(name)}: {escape(detail)}"))
     if not check.candidates:
         console.print(Text("No kept line looks like noise: no candidate for a new rule."))
         return
@@ -228,7 +231,7 @@ def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
             str(len(candidate.files)),
             Text(", ".join(candidate.signals)),
             Text(_shown(candidate.line)),
-            Text(candidate.files[0]),
+            Text(escape(candidate.files[0])),
         )
     console.print(lines)
     if len(check.candidates) > len(shown):

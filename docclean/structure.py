@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+
+import opencc
 
 from docclean.record import OutlineEntry, Structure
 
@@ -122,14 +125,29 @@ def find_title(lines: list[str], tables: StructureTables) -> str | None:
 
 def find_doc_type(title: str, tables: StructureTables) -> str | None:
     """The document type named by the title alone (never by the body): the first of
-    `doc_types` (docclean/rules/structure.toml) that ends the title, else the first in it."""
+    `doc_types` (docclean/rules/structure.toml) that ends the title, else the first in it.
+
+    The title is matched as written and in Simplified script (OpenCC t2s, which folds every
+    Traditional variant of a character), so a document whose script is kept (`--keep-script`)
+    gets the type its converted twin gets: 座談會上的講話 is a 讲话.
+    """
+    titles = dict.fromkeys((title, _to_simplified(title)))
     for name in tables.doc_types:
-        if title.endswith(name):
+        if any(t.endswith(name) for t in titles):
             return name
     for name in tables.doc_types:
-        if name in title:
+        if any(name in t for t in titles):
             return name
     return None
+
+
+@cache
+def _simplified_converter() -> Callable[[str], str]:
+    return opencc.OpenCC("t2s").convert
+
+
+def _to_simplified(text: str) -> str:
+    return _simplified_converter()(text)
 
 
 def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, str] | None:

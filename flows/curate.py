@@ -33,9 +33,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.errors import RejectedInput
-from docclean.pipeline import CleanConfig, Cleaner, make_doc_id
+from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner, make_doc_id
+from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record, Reject
-from docclean.report import dataset_report_markdown
+from docclean.report import dataset_report_markdown, write_report
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows import progress
@@ -592,6 +593,9 @@ def curate(
     runner: str = "local",
     address: str | None = None,
     verify: bool = False,
+    placeholder_token: str = DEFAULT_TOKEN,
+    script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION,
+    html_report: bool = False,
 ) -> RunSummary:
     """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
 
@@ -600,7 +604,9 @@ def curate(
     one per core). `runner="dask"` (and `address`) is for runs started by a deployment, whose
     flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
     dask` sets the task runner itself. `verify` hashes every file, not only those whose size or
-    mtime changed, and cleans again what differs from its row.
+    mtime changed, and cleans again what differs from its row. `placeholder_token` and `script_conversion` are
+    CleanConfig's (None keeps Traditional script). `html_report` rewrites a local dataset's HTML
+    report after a run that changed it, before the run report that links to it (`docclean serve`).
 
     Raises ValueError when `settle_seconds` or `wait_seconds` is not a finite number, zero or more.
     """
@@ -623,11 +629,17 @@ def curate(
             runner,
             address,
             verify,
+            placeholder_token,
+            script_conversion,
+            html_report,
         )
     started = time.perf_counter()
     logger = get_run_logger()
     config = CleanConfig(
-        rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
+        rules_file=Path(rules_file).resolve() if rules_file else None,
+        max_file_bytes=max_file_bytes,
+        placeholder_token=placeholder_token,
+        script_conversion=script_conversion,
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)
@@ -773,6 +785,8 @@ def curate(
         logger.warning("Rejected %s", reject.detail)
     # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
     # The whole-dataset part reads a local folder; on object storage the run's own counts stand alone.
+    if html_report and isinstance(store, CuratedStore):
+        write_report(Path(curated))
     whole = dataset_report_markdown(Path(curated)) if isinstance(store, CuratedStore) else ""
     create_markdown_artifact(
         markdown=report_markdown(summary) + "\n" + whole,

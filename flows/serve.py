@@ -6,14 +6,16 @@ missed or doubled event does no harm, and the cron schedule is the safety net.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
+from types import FrameType
 
-from prefect import serve
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
+from prefect.runner import Runner
 
 from flows.curate import curate
 from flows.storage import is_url
@@ -97,6 +99,18 @@ class DropFolderWatcher(threading.Thread):
         self.stop_event.set()
 
 
+class _Runner(Runner):
+    """Prefect's runner, stopped by SIGTERM the way Ctrl-C stops it.
+
+    Prefect's own SIGTERM handler calls the runner's `stop` inside the running event loop, where
+    it only makes a coroutine that nobody awaits ("coroutine 'Runner.astop' was never awaited"),
+    and exits at once. A KeyboardInterrupt unwinds `start` instead, which shuts down cleanly.
+    """
+
+    def handle_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+
 def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch: bool = True) -> None:
     deployment = curate.to_deployment(
         name=DEPLOYMENT_NAME,
@@ -113,7 +127,9 @@ def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch:
     try:
         # pause_on_shutdown=False: stopping serve must not leave the schedule paused for the
         # next start (Prefect pauses it by default).
-        serve(deployment, pause_on_shutdown=False, limit=1, print_starting_message=False)
+        runner = _Runner(pause_on_shutdown=False, limit=1)
+        runner.add_deployment(deployment)
+        asyncio.run(runner.start())
     finally:
         if watcher:
             watcher.stop()

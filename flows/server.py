@@ -133,6 +133,7 @@ class _ServerProcess(abc.ABC):
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        flush_prefect_clients()
         os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
@@ -234,6 +235,21 @@ class TemporaryPrefectServer(_ServerProcess):
     def stop(self) -> None:
         super().stop()
         atexit.unregister(self.stop)
+
+
+def flush_prefect_clients(timeout: float = 5.0) -> None:
+    """Send what Prefect's log and event workers still hold to the API, waiting up to `timeout` s each.
+
+    They send in the background, in batches; Prefect drains them at interpreter exit, which is
+    after a server docclean started has stopped: each then failed against the closed port and
+    printed "--- Error logging to API ---" or "Unable to connect to 'ws://…/events/in'". Called
+    before such a server stops. Nothing to do in a process that never loaded them.
+    """
+    handlers = sys.modules.get("prefect.logging.handlers")
+    events = sys.modules.get("prefect.events.worker")
+    for worker in (getattr(handlers, "APILogWorker", None), getattr(events, "EventsWorker", None)):
+        if worker is not None:
+            worker.drain_all(timeout=timeout)
 
 
 def _die_with_parent() -> None:

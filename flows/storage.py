@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from docclean.arguments import is_url
 from docclean.errors import StorageError
 from flows.scan import RawEntry, ScanResult, is_partial_name, source_path_of
 
@@ -54,11 +55,6 @@ class ObjectPath:
 
     def open(self) -> pa.NativeFile:
         return self.filesystem.open_input_stream(self.path)
-
-
-def is_url(location: str) -> bool:
-    """Whether `--raw` or `--curated` names storage by URL (`s3://…`) rather than a local folder."""
-    return "://" in location
 
 
 def parse_location(text: str) -> Path | ObjectPath:

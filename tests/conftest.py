@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The real seed documents live in ../shared/seeds beside the project in CI and on the
 # developers' machines, never in a user's clone: tests that need them skip without them.
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
-SAMPLES_DIR = ROOT / "raw"
+# Copies of the sample documents in raw/: a user adding a file to raw/ must not change what tests see.
+SAMPLES_DIR = Path(__file__).resolve().parent / "data" / "samples"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import functools
 import os
 import re
 import shutil
@@ -13,18 +15,29 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docclean.cli import build_parser, main
+from docclean.console import placeholder_context
+from docclean.pipeline import CleanConfig, Cleaner
 from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# Lines a healthy run, a verbose run or a serve start and stop must never print.
+FALSE_ALARMS = re.compile(
+    r"Traceback|Error logging to API|All connection attempts failed|Unable to connect|never awaited"
+    r"|anonymous usage data|database is locked"
+)
 
 
-def docclean(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def docclean(
+    *args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "docclean.cli", *args],
+        [sys.executable, "-m", "docclean", *args],
         cwd=cwd,
-        env=ENV,
+        env=env or ENV,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -37,18 +50,71 @@ def _commands() -> list[str]:
     return list(subparsers.choices)
 
 
-def test_every_command_is_documented_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text("utf-8")
-    for command in _commands():
-        assert f"docclean {command}" in readme, f"`docclean {command}` is not documented in README.md"
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for a in parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
 
 
-def test_readme_quick_start_commands_are_the_ones_ci_runs() -> None:
+def _help_commands() -> dict[str, set[str]]:
+    """Every command of `docclean --help`, nested ones too ("rules check"), with its long options."""
+    found: dict[str, set[str]] = {}
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> None:
+        children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not children:
+            found[name] = _options(parser)
+        for child in children:
+            for command, subparser in child.choices.items():
+                walk(subparser, f"{name} {command}".strip())
+
+    parser = build_parser()
+    found[""] = _options(parser)
+    walk(parser, "")
+    return found
+
+
+def _readme_commands() -> dict[str, set[str]]:
+    """The synopsis of each bullet of the README's Commands section, with the options it names."""
     readme = (ROOT / "README.md").read_text("utf-8")
-    ci = (ROOT / ".ci" / "run").read_text("utf-8")
-    test_command = "python3 -m pip install -e '.[test]' && python3 -m pytest"
-    assert test_command in readme and test_command in ci
-    assert "python3 -m pip install -e . && docclean run" in readme
+    section = readme.split("\n## Commands\n", 1)[1].split("\n### ", 1)[0]
+    found: dict[str, set[str]] = {}
+    for synopsis in re.findall(r"^- `docclean ([^`]*)`", section, flags=re.MULTILINE):
+        name = " ".join(re.match(r"((?:[a-z]+ ?)*)", synopsis).group(1).split())
+        found.setdefault(name, set()).update(re.findall(r"--[a-z][a-z-]*", synopsis))
+    return found
+
+
+def test_help_and_readme_agree_on_every_command_and_option() -> None:
+    # As sqlite-utils checks its documentation: a command or option added to one and not the other fails.
+    assert _readme_commands() == _help_commands()
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)\n```", quick_start, flags=re.DOTALL)
+
+
+def test_readme_quick_start_works_without_pip_on_the_system_python_and_ci_runs_it() -> None:
+    # A stock Debian or Ubuntu Python refuses `pip install` outside a virtual environment (PEP 668),
+    # and an unactivated venv's scripts are not on PATH: each command makes and names its venv.
+    run_command, test_command = _quick_start_commands()
+    assert run_command == "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/docclean run"
+    assert test_command == (
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    )
+    ci_lines = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
+    assert test_command in ci_lines
+
+
+def test_version_and_python_dash_m(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    for command in (
+        [sys.executable, "-m", "docclean", "--version"],
+        [sys.executable, "-m", "docclean.cli", "--version"],
+    ):
+        result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+        assert (result.returncode, result.stdout) == (0, f"docclean {version('docclean')}\n")
 
 
 @pytest.mark.parametrize("command", _commands())
@@ -68,7 +134,9 @@ def test_inspect_shows_encoding_removals_and_placeholders(capsys: pytest.Capture
 
 def test_inspect_names_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path / "nope.txt")]) == 1
-    assert f"docclean: {tmp_path / 'nope.txt'} is not a file." in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"docclean: FILE {tmp_path / 'nope.txt'} does not exist; check the name, or name another file.\n"
+    )
 
 
 @pytest.fixture
@@ -201,3 +269,387 @@ def test_second_run_without_wait_says_another_run_is_writing(tmp_path: Path) -> 
         result = docclean("run", cwd=tmp_path)
     assert result.returncode == 1
     assert "Another docclean run is writing" in result.stderr
+
+
+# Mistakes a new user makes, each answered in one sentence before any server starts: (arguments,
+# what to create in the working folder first, the exact stderr). {cwd} is the working folder.
+def _make(cwd: Path, *paths: str) -> None:
+    for path in paths:
+        target = cwd / path.rstrip("/")
+        if path.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("x", encoding="utf-8")
+
+
+MISTAKES = [
+    (
+        ["run"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+    (
+        ["run", "--raw", "notes.txt"],
+        ["notes.txt"],
+        "--raw notes.txt ({cwd}/notes.txt) is a file, not a folder; name the folder that holds the documents.",
+    ),
+    (
+        ["run", "--curated", "out.parquet"],
+        ["raw/", "out.parquet"],
+        "--curated out.parquet ({cwd}/out.parquet) is a file, not a folder; name a folder for the dataset.",
+    ),
+    (
+        ["run", "--curated", "raw"],
+        ["raw/"],
+        "--raw raw ({cwd}/raw) and --curated raw ({cwd}/raw) are the same folder; use two separate folders.",
+    ),
+    (
+        ["run", "--curated", "raw/out"],
+        ["raw/"],
+        "--raw raw ({cwd}/raw) and --curated raw/out ({cwd}/raw/out) overlap: the dataset would be inside the documents it is made of; use two separate folders.",
+    ),
+    (
+        ["run", "--raw", "data/raw", "--curated", "data"],
+        ["data/raw/"],
+        "--raw data/raw ({cwd}/data/raw) and --curated data ({cwd}/data) overlap: the documents would be inside the dataset; use two separate folders.",
+    ),
+    (
+        ["serve", "--no-watch"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+    (
+        ["serve", "--cron", "every hour"],
+        ["raw/"],
+        "--cron 'every hour' is not a cron schedule; write five fields, minute hour day month weekday, e.g. '*/10 * * * *' (every 10 minutes) or '0 * * * *' (hourly).",
+    ),
+    (
+        ["serve", "--cron", "H * * * *"],
+        ["raw/"],
+        "--cron 'H * * * *' is not a cron schedule; write five fields, minute hour day month weekday, e.g. '*/10 * * * *' (every 10 minutes) or '0 * * * *' (hourly).",
+    ),
+    (["serve", "--port", "70000"], ["raw/"], "--port 70000 is not a port; give a number from 1 to 65535."),
+    (["run", "--workers", "0"], ["raw/"], "--workers 0 is not allowed; give 1 or more."),
+    (
+        ["run", "--settle", "-5"],
+        ["raw/"],
+        "--settle -5.0 is not allowed; give a number of seconds, 0 or more.",
+    ),
+    (
+        ["run", "--settle", "nan"],
+        ["raw/"],
+        "--settle nan is not allowed; give a number of seconds, 0 or more.",
+    ),
+    (["run", "--wait", "-1"], ["raw/"], "--wait -1.0 is not allowed; give a number of seconds, 0 or more."),
+    (
+        ["run", "--max-bytes", "10 parsecs"],
+        ["raw/"],
+        "--max-bytes 10 parsecs is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K).",
+    ),
+    (
+        ["run", "--max-bytes", "0"],
+        ["raw/"],
+        "--max-bytes 0 is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K).",
+    ),
+    (
+        ["run", "--mask-token", ""],
+        ["raw/"],
+        "--mask-token '' is not allowed; give visible text on one line, e.g. [MASK] or ＿＿.",
+    ),
+    (
+        ["run", "--rules", "mine.toml"],
+        ["raw/"],
+        "--rules mine.toml ({cwd}/mine.toml) does not exist; check the name, or name another file.",
+    ),
+    (
+        ["run", "--address", "tcp://127.0.0.1:8786"],
+        ["raw/"],
+        "--address tcp://127.0.0.1:8786 names a Dask scheduler, but the runner is local; add --runner dask, or leave --address out.",
+    ),
+    (
+        ["run", "--runner", "dask", "--address", "8786"],
+        ["raw/"],
+        "--address 8786 is not a Dask scheduler address; write tcp://HOST:PORT (the scheduler's default port is 8786).",
+    ),
+    (
+        ["path", "raw"],
+        ["raw/"],
+        "raw ({cwd}/raw) is not a curated dataset (it holds no snapshot); name the folder `docclean run --curated` wrote, or make one with `docclean run --curated raw`.",
+    ),
+    (
+        ["report", "--curated", "s3://bucket/curated"],
+        [],
+        "docclean report reads local folders only, and --curated s3://bucket/curated is object storage; copy the dataset to a folder first, e.g. `aws s3 sync s3://bucket/curated curated`.",
+    ),
+    (["inspect", "raw"], ["raw/"], "FILE raw ({cwd}/raw) is a folder, not a file; name one file."),
+    (
+        ["rules", "check"],
+        [],
+        "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "setup", "message"), MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
+def test_a_mistake_is_one_sentence_before_anything_starts(
+    tmp_path: Path, args: list[str], setup: list[str], message: str
+) -> None:
+    _make(tmp_path, *setup)
+    result = docclean(*args, cwd=tmp_path, timeout=60)
+    # Nothing on stdout: `serve` says there when it starts its server, before anything else.
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"docclean: {message.format(cwd=tmp_path)}\n"
+
+
+def test_an_unreachable_dask_scheduler_is_named_as_such(tmp_path: Path) -> None:
+    import socket
+
+    _make(tmp_path, "raw/")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = docclean(
+        "run", "--runner", "dask", "--address", f"tcp://127.0.0.1:{port}", cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"docclean: The Dask scheduler tcp://127.0.0.1:{port} cannot be reached (Connection refused); "
+        f"start it (`dask scheduler --port {port}`) or fix --address.\n"
+    )
+
+
+def test_max_bytes_takes_units() -> None:
+    from docclean.arguments import byte_size
+
+    assert [byte_size("--max-bytes", t) for t in ("1", "512K", "10M", "1G", "1.5GiB", "2mb")] == [
+        1,
+        512 * 1024,
+        10 * 1024**2,
+        1024**3,
+        3 * 1024**3 // 2,
+        2 * 1024**2,
+    ]
+
+
+def _without_root_override() -> list[str]:
+    """A command prefix under which file permissions bind, as they do for every user but root."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: permissions cannot be made to bind")
+    # Without these two capabilities root is held to a file's mode bits like its owner.
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.parametrize("entry", [None, ".lock", ".snapshots"])
+def test_a_curated_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path, entry: str | None) -> None:
+    (tmp_path / "raw").mkdir()
+    curated = tmp_path / "curated"
+    curated.mkdir()
+    denied = curated if entry is None else curated / entry
+    if entry == ".lock":
+        denied.touch()
+    elif entry == ".snapshots":
+        denied.mkdir()
+    denied.chmod(0o444 if entry == ".lock" else 0o555)
+    try:
+        result = subprocess.run(
+            [*_without_root_override(), sys.executable, "-m", "docclean", "run"],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        denied.chmod(0o755)
+    what_to_do = (
+        "fix its permissions or name another folder"
+        if entry is None
+        else "fix its permissions (or run as its owner)"
+    )
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"docclean: --curated curated ({curated}) cannot be written: {denied} is not writable by this user; "
+        f"{what_to_do}.\n",
+    )
+
+
+def test_clean_given_text_says_it_wants_bytes() -> None:
+    from docclean.pipeline import Cleaner
+
+    with pytest.raises(TypeError) as raised:
+        Cleaner().clean("在全县工作会议上的讲话", "a.txt")  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "Cleaner.clean wants the file's bytes, not str: pass path.read_bytes() (or text.encode() for text you already have)."
+    )
+
+
+def test_a_healthy_run_ends_clean_with_a_reject_and_with_verbose(workdir: Path) -> None:
+    # A reject and --verbose both make Prefect send logs and events to the temporary server
+    # right before it stops: they must all be delivered, not reported as failures.
+    (workdir / "raw" / "picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n0000")
+    os.utime(workdir / "raw" / "picture.txt", (time.time() - 60, time.time() - 60))
+    first = docclean("run", cwd=workdir)
+    assert first.returncode == 3, first.stderr
+    assert not FALSE_ALARMS.search(first.stdout + first.stderr), first.stdout + first.stderr
+    verbose = docclean("run", "--verbose", "--prune", cwd=workdir)
+    assert verbose.returncode == 3, verbose.stderr
+    assert not FALSE_ALARMS.search(verbose.stdout + verbose.stderr), verbose.stdout + verbose.stderr
+
+
+def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
+    result = docclean("run", "--mask-token", "＿＿", "--keep-script", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    rows = ds.dataset(workdir / "curated" / "documents").to_table().to_pylist()
+    assert rows and all("[MASK]" not in row["text"] for row in rows)
+    assert all(row["text"][p["start"] : p["end"]] == "＿＿" for row in rows for p in row["placeholders"])
+    [big5] = [row for row in rows if row["encoding"] == "big5hkscs"]
+    assert big5["source_script"] == "Hant" and big5["title"] == "在全市教育工作座談會上的講話"
+    assert big5["doc_type"] == "讲话"
+
+
+def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir: Path) -> None:
+    import json
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = workdir / "serve.log"
+    with open(log, "w") as handle:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "docclean", "serve", "--port", str(port), "--state-dir", "state"],
+            cwd=workdir,
+            env={k: v for k, v in ENV.items() if k != "PREFECT_API_URL"},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            # The watcher wakes one run at start for what raw/ already holds; it writes the HTML report.
+            while not (workdir / "curated" / "report.html").is_file():
+                assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.5)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/artifacts/filter",
+                data=json.dumps({"artifacts": {"key": {"any_": ["docclean-run-report"]}}}).encode(),
+                headers={"content-type": "application/json"},
+            )
+            while True:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    artifacts = json.load(response)
+                if artifacts or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(timeout=90)
+    output = log.read_text()
+    assert f"Prefect UI: http://127.0.0.1:{port}" in output
+    [artifact] = artifacts
+    made = time.strftime("%Y-%m-%d", time.gmtime((workdir / "curated" / "report.html").stat().st_mtime))
+    assert f"{workdir / 'curated' / 'report.html'}` (made {made}" in artifact["data"]
+    assert serve.returncode == 0, output
+    assert not FALSE_ALARMS.search(output), output
+    assert "Stopped the local Prefect server." in output
+
+
+LONG_LINE = "今天我们召开会议，部署下一阶段的重点工作，XX局要抓好落实，" * 12
+
+
+@pytest.fixture
+def document(tmp_path: Path) -> Path:
+    path = tmp_path / "讲话.txt"
+    body = f"在全县工作会议上的讲话\n同志们：\n{LONG_LINE}\n更多精品资料请访问 www.example.com\nXX县XX乡××同志XX次发言。\n"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_inspect_piped_keeps_the_texts_lines_and_marks_removals_in_brackets(document: Path) -> None:
+    from docclean.pipeline import Cleaner
+
+    record = Cleaner().clean(document.read_bytes(), document.name)
+    result = docclean("inspect", str(document), "--text", cwd=document.parent, timeout=60)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout.split("── normalized text with removals ──\n", 1)[1]
+    # No line added by wrapping at 80 columns: the long paragraph is one line, as in the file.
+    assert LONG_LINE in shown.splitlines()
+    assert all(f"[-{r.text}-]⟦{r.rule}⟧" in shown for r in record.removed) and record.removed
+    # Take the marks out and the normalized text is back, line for line.
+    for removal in record.removed:
+        shown = shown.replace(f"[-{removal.text}-]⟦{removal.rule}⟧", removal.text, 1)
+    assert shown == record.normalized_text + "\n"
+
+
+def test_inspect_clean_prints_exactly_the_final_text(document: Path) -> None:
+    from docclean.pipeline import CleanConfig, Cleaner
+
+    result = docclean(
+        "inspect", str(document), "--clean", "--mask-token", "〔隐〕", cwd=document.parent, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout
+        == Cleaner(CleanConfig(placeholder_token="〔隐〕")).clean(document.read_bytes(), "x").text + "\n"
+    )
+
+
+def test_inspect_keep_script_types_a_traditional_title(tmp_path: Path) -> None:
+    [big5] = SAMPLES_DIR.glob("*big5*")
+    result = docclean("inspect", str(big5), "--keep-script", cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    facts = dict(line.split(None, 1) for line in result.stdout.split("──", 1)[0].splitlines() if line.strip())
+    assert facts["title"].strip() == "在全市教育工作座談會上的講話" and facts["type"].strip() == "讲话"
+
+
+@functools.cache
+def _cleaner_with_token(token: str) -> Cleaner:
+    return Cleaner(CleanConfig(placeholder_token=token))
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=8),
+    token=st.sampled_from(["[MASK]", "〔隐〕", "＿"]),
+)
+def test_a_placeholders_context_never_cuts_a_token(gaps: list[int], token: str) -> None:
+
+    text = (
+        "在全县工作会议上的讲话\n同志们：\n" + "".join("会" * gap + "XX局" for gap in gaps) + "要抓好落实。\n"
+    )
+    record = _cleaner_with_token(token).clean(text.encode(), "a.txt")
+    for placeholder in record.placeholders:
+        context = placeholder_context(record, placeholder)
+        start = record.text.replace("\n", "↵").index(context)
+        # Every token the context touches lies wholly inside it.
+        for other in record.placeholders:
+            inside = start < other.end and other.start < start + len(context)
+            assert not inside or (start <= other.start and other.end <= start + len(context))
+
+
+NON_UTF8_NAME = b"\xd6\xd0\xce\xc4.txt"  # 中文.txt in GBK, as an unzipped Windows archive leaves it
+
+
+@pytest.mark.parametrize("environment", [{}, {"LC_ALL": "C"}, {"PYTHONIOENCODING": "ascii"}], ids=str)
+def test_inspect_and_rules_check_never_crash_on_a_name_or_a_terminal_that_is_not_utf8(
+    tmp_path: Path, environment: dict[str, str]
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    path = os.path.join(os.fsencode(raw), NON_UTF8_NAME)
+    with open(path, "wb") as handle:
+        handle.write(
+            "在全县工作会议上的讲话\n同志们：\n今天召开会议，XX局要抓好落实。\n会上大家谈到微信工作群的管理，要求各单位规范使用。\n".encode(
+                "gbk"
+            )
+        )
+    env = {**ENV, **environment}
+    for args in (["inspect", os.fsdecode(path)], ["rules", "check"]):
+        result = docclean(*args, cwd=tmp_path, timeout=60, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and "\\xd6\\xd0\\xce\\xc4.txt" in result.stdout

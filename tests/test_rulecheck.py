@@ -151,5 +151,6 @@ def test_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     assert isinstance(raised.value, DoccleanError)
     assert main(["rules", "check", "--raw", str(missing)]) == 1
     assert capsys.readouterr().err == (
-        f"docclean: The raw folder {missing} does not exist; pass the folder of raw documents with --raw.\n"
+        f"docclean: --raw {missing} does not exist; create it and put the documents there, "
+        "or name another folder with --raw.\n"
     )
