@@ -390,7 +390,7 @@ def command_path(args: argparse.Namespace) -> int:
 def command_inspect(args: argparse.Namespace) -> int:
     from docclean.console import print_clean_text, print_inspection
     from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner
-    from flows.scan import display_path
+    from docclean.sourcepath import source_path_of
 
     path: Path = args.file
     config = CleanConfig(
@@ -400,7 +400,7 @@ def command_inspect(args: argparse.Namespace) -> int:
     )
     try:
         # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
-        record = Cleaner(config).clean(path.read_bytes(), display_path(os.fsencode(path.name)))
+        record = Cleaner(config).clean(path.read_bytes(), source_path_of(os.fsencode(path.name)))
     except DoccleanError as error:
         print(f"docclean: {shown(path)}: rejected: {arguments.escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS

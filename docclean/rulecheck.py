@@ -25,6 +25,7 @@ from docclean.errors import DoccleanError, RejectedInput
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.record import Record
 from docclean.rules import NoiseRule
+from docclean.sourcepath import source_path_of
 
 SAMPLES_PER_RULE = 3
 # Candidate lines printed; the rest are counted in one sentence.
@@ -134,8 +135,7 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
     files = 0
     for path in raw_files(raw):
         files += 1
-        # Named as a run names it (flows.scan.display_path): bytes that are not UTF-8 as \xNN.
-        name = os.fsencode(path.relative_to(raw).as_posix()).decode("utf-8", "backslashreplace")
+        name = source_path_of(os.fsencode(path.relative_to(raw)))
         try:
             record = cleaner.clean(path.read_bytes(), name)
         except RejectedInput as error:

@@ -32,6 +32,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
+from docclean.arguments import escape
 from docclean.errors import RejectedInput
 from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner, make_doc_id
 from docclean.placeholders import DEFAULT_TOKEN
@@ -39,6 +40,7 @@ from docclean.record import Record, Reject
 from docclean.report import dataset_report_markdown, write_report
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
+from docclean.sourcepath import legacy_source_path
 from flows import progress
 from flows.corpus import CorpusOutcome, update_corpus
 from flows.dataset import open_store
@@ -47,9 +49,7 @@ from flows.scan import (
     DEFAULT_SETTLE_SECONDS,
     ChangedDuringRead,
     RawEntry,
-    legacy_source_path,
     open_scanned,
-    printable,
     scan_raw,
 )
 from flows.storage import ObjectPath, parse_location, scan_objects
@@ -367,7 +367,7 @@ def plan_run(
     old_rejects = {row["source_path"]: row for row in rejects.to_pylist()}
     seen = {e.rel_path for e in entries} | other_paths
     vanished = {path for path in rows if path not in seen}
-    # Rows written under the old spelling of a path (see flows.scan.legacy_source_path) go to
+    # Rows written under the old spelling of a path (see docclean.sourcepath.legacy_source_path) go to
     # their file first, before any content match could take them for a rename.
     legacy_origins: dict[str, str] = {}
     for entry in entries:
@@ -684,7 +684,7 @@ def curate(
         stats.update({p.rel_path: (p.mtime_ns, p.size) for p in scan.problems})
         logger.info(
             "Scanned %s: %d files, %d to clean, %d pending.",
-            printable(raw),
+            escape(raw),
             summary.seen,
             len(plan.to_clean),
             summary.pending,

@@ -22,7 +22,8 @@ import pyarrow.fs as pafs
 
 from docclean.arguments import is_url
 from docclean.errors import StorageError
-from flows.scan import RawEntry, ScanResult, is_partial_name, source_path_of
+from docclean.sourcepath import source_path_of
+from flows.scan import RawEntry, ScanResult, is_partial_name
 
 # Endpoint variables in the AWS SDKs' order of precedence: the S3-specific one first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
