@@ -22,8 +22,10 @@ Decisions, first match wins:
    flag `replacement_chars`), preferred over a strict but implausible codec: a UTF-8 file cut
    inside its last character stays UTF-8.
 
-Then mojibake is reversed (`repair.repair_mojibake`, flag `mojibake_repaired`) and traces of
-earlier lossy conversions are counted (flag `lossy_conversion_traces`). A confidence below
+Then mojibake is reversed, in the whole text or line by line, lossy mojibake included
+(`repair.repair_segments`, flag `mojibake_repaired`; lines that look like mojibake but do not
+reverse: flag `mojibake_suspected`), and traces of earlier lossy conversions are counted (flag
+`lossy_conversion_traces`). A confidence below
 `LOW_CONFIDENCE` adds the flag `low_confidence_encoding`.
 
 Codec names are Python's, lower case, with the Chinese families widened to their supersets:
@@ -59,13 +61,15 @@ from docclean.plausibility import (
     unreadable_share,
 )
 from docclean.record import Decoded, Segment
-from docclean.repair import count_lossy_traces, repair_mojibake
+from docclean.repair import count_lossy_traces, repair_segments
 
 FLAG_LOW_CONFIDENCE = "low_confidence_encoding"
 FLAG_REPLACEMENT = "replacement_chars"
 FLAG_MIXED = "mixed_encoding"
 FLAG_MOJIBAKE = "mojibake_repaired"
 FLAG_LOSSY = "lossy_conversion_traces"
+# Lines that look like mojibake and could not be reversed: OpenCC must leave them alone.
+FLAG_MOJIBAKE_SUSPECTED = "mojibake_suspected"
 
 # chardet reads ~50 MB/s; 64 KiB is tens of pages of Chinese, plenty to tell codecs apart.
 # A multiple of 4, so a UTF-16/32 sample never cuts a code unit.
@@ -376,10 +380,13 @@ def _discount(confidence: float, replaced: int, text: str) -> float:
 
 def _finish(decoded: Decoded) -> Decoded:
     """Repair mojibake, count earlier damage, flag a weak choice. `damaged_chars` so far = replaced."""
-    text, transform = repair_mojibake(decoded.text)
+    repaired = repair_segments(decoded.text)
+    text, transform = repaired.text, repaired.transform
     flags = list(decoded.flags)
     if transform:
         flags.append(FLAG_MOJIBAKE)
+    if repaired.suspected:
+        flags.append(FLAG_MOJIBAKE_SUSPECTED)
     # The traces include the U+FFFD this decode inserted; only more than those is earlier damage.
     damaged = count_lossy_traces(text)
     if damaged > decoded.damaged_chars:

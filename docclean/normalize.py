@@ -335,8 +335,13 @@ def drop_empty_lines(text: str) -> tuple[str, int]:
     return "\n".join(kept), len(lines) - len(kept)
 
 
-def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
-    """Run every normalization fix in order and record what each one did."""
+def normalize_text(text: str, converters: ScriptConverters, convert_script: bool = True) -> Normalized:
+    """Run every normalization fix in order and record what each one did.
+
+    `convert_script=False` keeps the script whatever it is: the caller's word that the text is
+    not Chinese (Japanese kanji are not Traditional Chinese) or holds suspected mojibake, whose
+    characters OpenCC would rewrite beyond recovery.
+    """
     edits: list[NormalizeEdit] = []
 
     def count(rule: str, changes: int) -> None:
@@ -353,7 +358,7 @@ def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
     text, n = widen_punctuation_between_han(text)
     count("punctuation_between_han", n)
     script, sample_simplified = _detect_script(text, converters)
-    if script in ("Hant", "mixed") and converters.target is not None:
+    if script in ("Hant", "mixed") and converters.target is not None and convert_script:
         converted = (
             # Detection converted the whole text already when it fit in the sample.
             sample_simplified

@@ -13,8 +13,9 @@ from pathlib import Path
 import opencc
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
-from docclean.decode import decode_bytes
+from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
 from docclean.errors import RejectedInput
+from docclean.language import CANDIDATE_CODES, detect_language, language_name
 from docclean.noise import apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
@@ -30,6 +31,19 @@ class CleanConfig:
     script_conversion: str | None = "t2s"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rules_file: Path | None = field(default=None)
+    # ISO 639-1 codes of the languages to keep (`--languages zh,en`); a document detected in
+    # another language is rejected with reason `language`. None keeps every document.
+    languages: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.languages is None:
+            return
+        unknown = [code for code in self.languages if code not in CANDIDATE_CODES]
+        if unknown or not self.languages:
+            raise ValueError(
+                f"--languages: {', '.join(unknown) or 'no language'} is not a language code the detector "
+                f"knows; use ISO 639-1 codes among {', '.join(sorted(CANDIDATE_CODES))}."
+            )
 
     def check_size(self, size: int) -> None:
         """Reject a file over the size limit; the curate flow calls it before reading the file."""
@@ -67,7 +81,18 @@ class Cleaner:
         decoded = decode_bytes(data)
         if not decoded.text.strip():
             raise RejectedInput("empty", "The file holds no text (it is empty or only whitespace).")
-        normalized = normalize_text(decoded.text, self.converters)
+        guess = detect_language(decoded.text, decoded.encoding)
+        wanted = self.config.languages
+        if wanted and guess.language is not None and guess.language not in wanted:
+            raise RejectedInput(
+                "language",
+                f"The document is in {language_name(guess.language)} ({guess.language}, confidence "
+                f"{guess.confidence:.2f}), not in the languages asked for ({', '.join(wanted)}); "
+                f"add {guess.language} to --languages to keep it.",
+            )
+        # OpenCC only on Chinese, and never on suspected mojibake it would rewrite beyond repair.
+        convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
+        normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
         timed_out: list[str] = []
         stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append)
         replaced = replace_placeholders(stripped.text, self.config.placeholder_token)
@@ -98,6 +123,8 @@ class Cleaner:
             char_count=len(replaced.text),
             pipeline_version=PIPELINE_VERSION,
             rules_version=self.rules.version,
+            language=guess.language,
+            language_confidence=guess.confidence,
             normalized_text=normalized.text,
         )
 

@@ -107,6 +107,19 @@ _RECORD_FIELDS = [
     _field("char_count", pa.int64(), "Number of characters in text."),
     _field("pipeline_version", pa.string(), "Version of the cleaning pipeline that made the row."),
     _field("rules_version", pa.string(), "Hash of the effective noise rules that made the row."),
+    _field(
+        "language",
+        pa.string(),
+        "ISO 639-1 code of the document's language (zh, ja, ko, en, ...), detected on its first 2,000 "
+        "characters; null when they hold no letters to judge, and in rows written before the column existed.",
+        True,
+    ),
+    _field(
+        "language_confidence",
+        pa.float32(),
+        "The language detector's confidence in `language`, 0 to 1; null in rows written before the column existed.",
+        True,
+    ),
 ]
 
 # Columns the curate flow adds about the raw file's life, not about its cleaning.
