@@ -47,6 +47,12 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     parser.add_argument(
+        "--languages",
+        type=_languages,
+        help="keep only documents in these languages, ISO 639-1 codes such as zh or zh,en; the others are "
+        "rejected with reason 'language' (default: keep all, each annotated with its language)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -63,6 +69,15 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
         help="with --runner dask: the scheduler of an existing cluster, e.g. tcp://HOST:8786 "
         "(default: start a LocalCluster with one worker per core, or --workers)",
     )
+
+
+def _languages(value: str) -> list[str]:
+    from docclean.language import parse_languages
+
+    try:
+        return list(parse_languages(value))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +228,7 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
                 settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
                 wait_seconds=args.wait,
                 max_file_bytes=args.max_bytes,
+                languages=args.languages,
             )
         finally:
             progress.hook.reset(token)
@@ -254,6 +270,7 @@ def command_serve(args: argparse.Namespace) -> int:
             "workers": args.workers,
             "runner": args.runner,
             "address": args.address,
+            "languages": args.languages,
             # A scheduled run waits for a manual one instead of failing on the lock.
             "wait_seconds": 600.0,
         }

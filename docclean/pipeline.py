@@ -15,7 +15,7 @@ import opencc
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
 from docclean.errors import RejectedInput
-from docclean.language import CANDIDATE_CODES, detect_language, language_name
+from docclean.language import detect_language, language_name, parse_languages
 from docclean.noise import apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
@@ -36,14 +36,9 @@ class CleanConfig:
     languages: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.languages is None:
-            return
-        unknown = [code for code in self.languages if code not in CANDIDATE_CODES]
-        if unknown or not self.languages:
-            raise ValueError(
-                f"--languages: {', '.join(unknown) or 'no language'} is not a language code the detector "
-                f"knows; use ISO 639-1 codes among {', '.join(sorted(CANDIDATE_CODES))}."
-            )
+        if self.languages is not None:
+            # Normalized and checked here too: a flow run's parameters need not come from the CLI.
+            object.__setattr__(self, "languages", parse_languages(",".join(self.languages)))
 
     def check_size(self, size: int) -> None:
         """Reject a file over the size limit; the curate flow calls it before reading the file."""

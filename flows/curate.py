@@ -423,6 +423,7 @@ def curate(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     runner: str = "local",
     address: str | None = None,
+    languages: list[str] | None = None,
 ) -> RunSummary:
     """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
 
@@ -430,19 +431,32 @@ def curate(
     process (default 1), or with `runner="dask"` the LocalCluster's worker processes (default
     one per core). `runner="dask"` (and `address`) is for runs started by a deployment, whose
     flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
-    dask` sets the task runner itself.
+    dask` sets the task runner itself. `languages` (ISO 639-1 codes) keeps only documents in
+    those languages; the others are rejected with reason `language`.
     """
     if runner == "dask" and not _on_dask():
         from flows.runners import dask_task_runner
 
         on_dask = curate.with_options(task_runner=dask_task_runner(address, workers))
         return on_dask(
-            raw, curated, rules_file, 1, prune, settle_seconds, wait_seconds, max_file_bytes, runner, address
+            raw,
+            curated,
+            rules_file,
+            1,
+            prune,
+            settle_seconds,
+            wait_seconds,
+            max_file_bytes,
+            runner,
+            address,
+            languages,
         )
     started = time.perf_counter()
     logger = get_run_logger()
     config = CleanConfig(
-        rules_file=Path(rules_file).resolve() if rules_file else None, max_file_bytes=max_file_bytes
+        rules_file=Path(rules_file).resolve() if rules_file else None,
+        max_file_bytes=max_file_bytes,
+        languages=tuple(languages) if languages else None,
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)
