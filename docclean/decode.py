@@ -298,7 +298,7 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
         piece_codecs: list[str | None] = []
         for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True)):
             if index in contested:
-                for x, y, codec in _split_line(body, a, b, kind, contested[index], choice.codec):
+                for x, y, codec in _split_line(body, a, b, kind, choice.codec):
                     pieces.append((a + x, a + y))
                     piece_codecs.append(codec)
             else:
@@ -478,7 +478,17 @@ def _lines_that_may_hold_runs(body: bytes, spans: list[tuple[int, int]], kinds: 
 
 
 def _contested_runs(line: bytes, kind: str) -> list[tuple[int, int]]:
-    """(start, end) in `line` of each byte run whose codec is in question.
+    """(start, end) in `line` of each byte run whose codec is in question, scanned from its start."""
+    runs = []
+    position = 0
+    while (run := _next_contested_run(line, kind, position)) is not None:
+        runs.append(run)
+        position = run[1]
+    return runs
+
+
+def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int] | None:
+    """The first byte run at or after `position` whose codec is in question, or None.
 
     A run is made of two-byte UTF-8 sequences and bytes no UTF-8 sequence explains, with at
     most single longer sequences between them (an accident of legacy bytes). It is in question
@@ -486,8 +496,7 @@ def _contested_runs(line: bytes, kind: str) -> list[tuple[int, int]]:
     written in UTF-8 with two characters or more. Runs of one script standing apart (Ελλάδα,
     café) are text. In a legacy line every run is in question: the line's own codec competes.
     """
-    runs = []
-    for match in _SHORT_RUN.finditer(line):
+    for match in _SHORT_RUN.finditer(line, position):
         if match.start("run") < 0:
             continue
         a, b = match.span()
@@ -495,36 +504,33 @@ def _contested_runs(line: bytes, kind: str) -> list[tuple[int, int]]:
             try:
                 text = line[a:b].decode("utf-8")
             except UnicodeDecodeError:
-                pass  # invalid bytes: in question
-            else:
-                glued = (a > 0 and line[a - 1] >= 0x80) or (b < len(line) and line[b] >= 0x80)
-                # A CJK character between two-byte ones is an accident of legacy bytes; the
-                # punctuation cp1252 adds (“ ” … €) is not, it comes with Latin-1 mojibake.
-                accident = _CJK_OR_LATER.search(text) is not None or mixes_scripts(
-                    _NOT_TWO_BYTE.sub("", text)
-                )
-                if not accident and not (glued and len(text) >= 2):
-                    continue
-        runs.append((a, b))
-    return runs
+                return a, b  # invalid bytes: in question
+            glued = (a > 0 and line[a - 1] >= 0x80) or (b < len(line) and line[b] >= 0x80)
+            # A CJK character between two-byte ones is an accident of legacy bytes; the
+            # punctuation cp1252 adds (“ ” … €) is not, it comes with Latin-1 mojibake.
+            accident = _CJK_OR_LATER.search(text) is not None or mixes_scripts(_NOT_TWO_BYTE.sub("", text))
+            if not accident and not (glued and len(text) >= 2):
+                continue
+        return a, b
+    return None
 
 
-def _split_line(
-    body: bytes, a: int, b: int, kind: str, runs: list[tuple[int, int]], legacy: str
-) -> list[tuple[int, int, str | None]]:
+def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tuple[int, int, str | None]]:
     """Pieces (start, end, codec) of the line `body[a:b]`: each contested run with the codec
     that reads it best, the bytes between them in UTF-8 (None: ASCII, any codec).
 
-    A line that is not valid UTF-8 and that the legacy codec reads whole, strictly and at least
-    as plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
+    The runs are found again after each decision: a legacy reading that completes its last
+    character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
+    a pasted UTF-8 phrase: its trail byte and the GBK ， after it looked like one UTF-8 Hanzi).
+    A line that is not valid UTF-8 and that the legacy codec reads whole, strictly and more
+    plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
     cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
     """
     line = body[a:b]
     pieces: list[tuple[int, int, str | None]] = []
     position = 0
-    for x, y in runs:
-        if x < position:  # the run before took this byte as a legacy trail byte
-            x = position
+    while (run := _next_contested_run(line, kind, position)) is not None:
+        x, y = run
         if x > position:
             pieces.append((position, x, _gap_codec(line[position:x])))
         decided = _decide_run(line, x, y, legacy, at_end=b == len(body) and y == len(line))
@@ -534,7 +540,7 @@ def _split_line(
         pieces.append((position, len(line), _gap_codec(line[position:])))
     if kind != "utf-8":
         whole = _strict(line, legacy)
-        if whole is not None and plausibility(whole) >= plausibility(_read(line, pieces)):
+        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
             return [(0, len(line), legacy)]
     return pieces
 
@@ -560,16 +566,10 @@ def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[
     else:
         scored = _without_cut_tail(run) if at_end else run
         candidates.append((plausibility(scored.decode("utf-8", errors="replace")), 0, [(x, y, "utf-8")]))
-    end = y
-    as_legacy = _strict(run, legacy)
-    if as_legacy is None and y < len(line) and 0x40 <= line[y] <= 0x7E:
-        end = y + 1  # GBK, Big5 and Shift-JIS trail bytes include ASCII letters
-        as_legacy = _strict(line[x:end], legacy)
-        if as_legacy is None:
-            end = y
-    reading = as_legacy if as_legacy is not None else run.decode(legacy, errors="replace")
-    if (score := plausibility(reading)) >= RUN_READING_AT_LEAST:
-        candidates.append((score, 1, [(x, end, legacy)]))
+    for rank, codec in enumerate(dict.fromkeys((legacy, *CHINESE_CODECS)), 1):
+        end, reading = _legacy_reading(line, x, y, codec)
+        if (score := plausibility(reading)) >= RUN_READING_AT_LEAST:
+            candidates.append((score, rank, [(x, end, codec)]))
     longer = list(_LONG_SEQUENCE.finditer(run))
     if longer:
         parts: list[tuple[int, int, str | None]] = []
@@ -584,8 +584,22 @@ def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[
         candidates.append((plausibility(_read(line, parts)), 2, parts))
     as_cp1252 = _strict(run, "cp1252")
     if as_cp1252 is not None and (score := plausibility(as_cp1252)) >= PLAUSIBLE:
-        candidates.append((score, 3, [(x, y, "cp1252")]))
+        candidates.append((score, 9, [(x, y, "cp1252")]))
     return max(candidates, key=lambda candidate: (candidate[0], -candidate[1]))[2]
+
+
+def _legacy_reading(line: bytes, x: int, y: int, codec: str) -> tuple[int, str]:
+    """(end, text): `line[x:y]` in `codec`, strictly if possible, taking up to three more bytes
+    of the line when they complete its last character (GBK, Big5 and Shift-JIS trail bytes
+    include ASCII letters and UTF-8 continuation bytes; GB18030 characters run to four bytes).
+    """
+    for end in range(y, min(y + 4, len(line) + 1)):
+        text = _strict(line[x:end], codec)
+        if text is not None:
+            return end, text
+        if line[end - 1 : end] == b"\n":
+            break
+    return y, line[x:y].decode(codec, errors="replace")
 
 
 def _without_cut_tail(run: bytes) -> bytes:

@@ -175,10 +175,20 @@ def _looks_like_mojibake(line: str) -> bool:
                 raw = reversal.encode(window)
             except UnicodeEncodeError:
                 continue
-            if _decodes_so_far(raw, reversal.right) and (
+            try:
+                reversed_window = codecs.getincrementaldecoder(reversal.right)().decode(raw, final=False)
+            except UnicodeDecodeError:
+                continue
+            signal = (
                 outside_level1_share(piece) >= CJK_MOJIBAKE_SHARE
                 if reversal in _CJK_REVERSALS
                 else _latin_share(piece) > LATIN_MOJIBAKE_SHARE
+            )
+            # What the window reverses to must read as Chinese: àààààà reverses, to rare Hanzi.
+            if (
+                signal
+                and _non_ascii(reversed_window) >= MIN_REPAIRED_CHARS
+                and plausibility(reversed_window) >= REPAIRED_AT_LEAST
             ):
                 return True
     return False
