@@ -267,7 +267,7 @@ def _korean_weight(char: str) -> float:
     if _HANGUL_SYLLABLE_FIRST <= ord(char) <= _HANGUL_SYLLABLE_LAST:
         return LESS_COMMON  # cp949's 8,822 extra syllables: real, rarely used
     if char in KS_HANJA:
-        return LATIN_1
+        return LESS_COMMON  # legal and formal Korean still prints them: 國會, 法律
     return char_weight(char) if char_weight(char) < LESS_COMMON else RARE_HAN
 
 
