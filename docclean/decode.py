@@ -9,7 +9,11 @@ Decisions, first match wins:
 3. NUL bytes: only UTF-16/UTF-32 without a BOM can hold them. Those codecs are tried and
    judged by plausibility (method `trial`); if none reads as text, the file is binary.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
-   decodes to "": whether an empty document is acceptable is the pipeline's decision.
+   decodes to "": whether an empty document is acceptable is the pipeline's decision. Legacy
+   bytes can be valid UTF-8 by accident (GBK 学习 d1a7 cfb0 is ѧϰ): a body with two two-byte
+   characters in a row goes on to step 5's line and run analysis, which gives valid UTF-8 back
+   unchanged unless a run mixes scripts or touches a UTF-8 Hanzi and another codec reads it
+   better; a legacy reading of valid UTF-8 is as confident as `VALID_UTF8_EVIDENCE_CHARS` allow.
 5. Anything else is a legacy codec, possibly mixed with UTF-8 line by line. GB18030 and
    Big5-HKSCS each read the first `QUICK_TRIAL_BYTES` of a bounded sample; when one is
    clearly the more plausible, it stands (method `trial`, the usual case for a page or more).
@@ -18,7 +22,12 @@ Decisions, first match wins:
    `detector`); otherwise GB18030, Big5-HKSCS and chardet's answer are each decoded and the
    most plausible wins (method `trial`). Lines that are (nearly) valid UTF-8 and more
    plausible as UTF-8 are decoded as UTF-8 (method `mixed`, flag `mixed_encoding`, when both
-   codecs remain). Bytes that the chosen codec cannot decode become U+FFFD (method `replace`,
+   codecs remain). Inside a line, the byte runs UTF-8 does not explain (and valid runs that
+   look like legacy bytes) each take the codec that reads them best: UTF-8, the legacy codec,
+   GB18030, Big5-HKSCS or cp1252 (for its quotes and dashes), so a GBK name or a cp1252 “…”
+   pasted into a UTF-8 sentence is one segment of its own. A Japanese or Korean codec (cp932,
+   euc_jp, cp949) replaces the Chinese choice when its own language's model reads the sample
+   better. Bytes that the chosen codec cannot decode become U+FFFD (method `replace`,
    flag `replacement_chars`), preferred over a strict but implausible codec: a UTF-8 file cut
    inside its last character stays UTF-8.
 
@@ -31,8 +40,8 @@ reverse: flag `mojibake_suspected`), and traces of earlier lossy conversions are
 Codec names are Python's, lower case, with the Chinese families widened to their supersets:
 `utf-8` (with or without BOM), `utf-16` / `utf-32` (with BOM: the codec reads it), `utf-16-le`,
 `utf-16-be`, `utf-32-le`, `utf-32-be` (without BOM), `gb18030` (for GB2312, GBK, GB18030),
-`big5hkscs` (for Big5, cp950, HKSCS), or another codec chardet named, as `codecs.lookup`
-spells it (e.g. `cp1252`).
+`big5hkscs` (for Big5, cp950, HKSCS), `cp932` (for Shift-JIS), `euc_jp`, `cp949` (for EUC-KR),
+or another codec chardet named, as `codecs.lookup` spells it (e.g. `cp1252`).
 
 `segments` always describes the whole file: one Segment for a single-codec file, several for
 a mixed one. Decoding each segment's bytes with its codec (with errors="replace" when the
