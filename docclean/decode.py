@@ -136,7 +136,9 @@ _SHORT_RUN = re.compile(
 )
 _LONG_SEQUENCE = re.compile(_LONG)
 _TWO_BYTE_PAIR = re.compile(_TWO + _TWO)
-# Two Hanzi of U+4E00-U+9FFF in UTF-8, one pattern per first byte (a literal: see below).
+# Two Hanzi or more of U+4E00-U+9FFF in UTF-8: a pasted phrase inside a legacy line.
+_UTF8_HAN_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
+# The same two Hanzi, one pattern per first byte (a literal: see below).
 _UTF8_HAN_PAIR_BY_LEAD = tuple(
     re.compile(re.escape(bytes((lead,))) + rb"[\x80-\xbf]{2}[\xe4-\xe9][\x80-\xbf]{2}")
     for lead in range(0xE4, 0xEA)
@@ -290,10 +292,14 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
     # broken (cut inside its last character) has none, and its broken lines stand in; a valid
     # UTF-8 file has neither, and its contested runs stand in.
+    # A legacy line holding a pasted UTF-8 phrase gives the sample its bytes less the phrase:
+    # UTF-8 bytes read as EUC-JP are kana, and would vote for a Japanese codec.
     sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
     if sample_kind:
         sample_lines: Iterable[bytes] = (
-            body[a:b] for (a, b), kind in zip(spans, kinds, strict=True) if kind == sample_kind
+            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "legacy" and index in contested else body[a:b]
+            for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True))
+            if kind == sample_kind
         )
     else:
         sample_lines = (
@@ -558,14 +564,19 @@ def _gap_codec(gap: bytes) -> str | None:
     return None if gap.isascii() else "utf-8"
 
 
-def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[tuple[int, int, str | None]]:
+def _decide_run(
+    line: bytes, x: int, y: int, legacy: str, at_end: bool, limit: int | None = None
+) -> list[tuple[int, int, str | None]]:
     """The pieces of `line[x:y]` under the reading that scores best: UTF-8 (given a margin when
-    valid), the legacy codec (taking one more ASCII byte when that completes its last character),
-    cp1252 (only when it gives punctuation, the “ ” a Windows editor pasted), or, for a run with
-    longer UTF-8 characters inside, those characters in UTF-8 and each part between decided alone.
+    valid), the file's legacy codec, GB18030 or Big5-HKSCS (each taking up to three more bytes
+    when they complete its last character, and only when it reads the run as text), cp1252 (only
+    when it gives punctuation, the “ ” a Windows editor pasted), or, for a run with longer UTF-8
+    characters inside, those characters in UTF-8 and each part between decided alone. Ties go
+    to UTF-8, then to the legacy codecs in that order.
 
     Replacement characters score zero. At the end of the body an incomplete UTF-8 sequence is a
-    cut file, not evidence against UTF-8: it is left out of UTF-8's score.
+    cut file, not evidence against UTF-8: it is left out of UTF-8's score. No piece ends past
+    `limit` (default: the line's end).
     """
     run = line[x:y]
     candidates: list[tuple[float, int, list[tuple[int, int, str | None]]]] = []
@@ -576,7 +587,7 @@ def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[
         scored = _without_cut_tail(run) if at_end else run
         candidates.append((plausibility(scored.decode("utf-8", errors="replace")), 0, [(x, y, "utf-8")]))
     for rank, codec in enumerate(dict.fromkeys((legacy, *CHINESE_CODECS)), 1):
-        end, reading = _legacy_reading(line, x, y, codec)
+        end, reading = _legacy_reading(line, x, y, codec, len(line) if limit is None else limit)
         if (score := plausibility(reading)) >= RUN_READING_AT_LEAST:
             candidates.append((score, rank, [(x, end, codec)]))
     longer = list(_LONG_SEQUENCE.finditer(run))
@@ -585,7 +596,9 @@ def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[
         position = 0
         for match in longer:
             if match.start() > position:
-                parts += _decide_run(line, x + position, x + match.start(), legacy, at_end=False)
+                parts += _decide_run(
+                    line, x + position, x + match.start(), legacy, at_end=False, limit=x + match.start()
+                )
             parts.append((x + match.start(), x + match.end(), "utf-8"))
             position = match.end()
         if position < len(run):
@@ -597,12 +610,13 @@ def _decide_run(line: bytes, x: int, y: int, legacy: str, at_end: bool) -> list[
     return max(candidates, key=lambda candidate: (candidate[0], -candidate[1]))[2]
 
 
-def _legacy_reading(line: bytes, x: int, y: int, codec: str) -> tuple[int, str]:
+def _legacy_reading(line: bytes, x: int, y: int, codec: str, limit: int) -> tuple[int, str]:
     """(end, text): `line[x:y]` in `codec`, strictly if possible, taking up to three more bytes
-    of the line when they complete its last character (GBK, Big5 and Shift-JIS trail bytes
-    include ASCII letters and UTF-8 continuation bytes; GB18030 characters run to four bytes).
+    of the line, not past `limit`, when they complete its last character (GBK, Big5 and
+    Shift-JIS trail bytes include ASCII letters and UTF-8 continuation bytes; GB18030
+    characters run to four bytes).
     """
-    for end in range(y, min(y + 4, len(line) + 1)):
+    for end in range(y, min(y + 4, limit + 1)):
         text = _strict(line[x:end], codec)
         if text is not None:
             return end, text

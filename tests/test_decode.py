@@ -517,3 +517,20 @@ def _valid_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        # A Big5 lead byte completed by the first byte of a UTF-8 character inside the same run.
+        (b"\xa4\xe0\xa0\x800", None),
+        # UTF-8 bytes read as EUC-JP are kana: a pasted phrase must not vote for a Japanese codec.
+        ("丁七".encode("gbk") + "伤丢".encode(), "丁七伤丢"),
+    ],
+    ids=["no overlap", "pasted utf-8 does not pick the codec"],
+)
+def test_runs_found_by_hypothesis(data: bytes, text: str | None) -> None:
+    decoded = decode_bytes(data)
+    assert_segments_cover(data, decoded)
+    if text is not None:
+        assert decoded.text == text
