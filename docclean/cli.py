@@ -54,6 +54,12 @@ def add_curate_options(parser: argparse.ArgumentParser) -> None:
     )
     add_clean_options(parser)
     parser.add_argument(
+        "--languages",
+        type=_languages,
+        help="keep only documents in these languages, ISO 639-1 codes such as zh or zh,en; the others are "
+        "rejected with reason 'language' (default: keep all, each annotated with its language)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -85,6 +91,15 @@ def add_clean_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep Traditional script as it is (default: convert it to Simplified with OpenCC t2s)",
     )
+
+
+def _languages(value: str) -> list[str]:
+    from docclean.language import parse_languages
+
+    try:
+        return list(parse_languages(value))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +313,7 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
                 wait_seconds=args.wait,
                 max_file_bytes=args.max_bytes,
                 verify=args.verify,
+                languages=args.languages,
             )
         finally:
             progress.hook.reset(token)
@@ -340,6 +356,7 @@ def command_serve(args: argparse.Namespace) -> int:
             "workers": args.workers,
             "runner": args.runner,
             "address": args.address,
+            "languages": args.languages,
             # A scheduled run waits for a manual one instead of failing on the lock.
             "wait_seconds": 600.0,
             # The run report links to the HTML report: each served run refreshes it first.

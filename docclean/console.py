@@ -160,6 +160,10 @@ def print_inspection(record: Record, show_text: bool = False) -> None:
             facts.add_row("  segment", f"bytes {segment.start}-{segment.end}: {segment.encoding}")
     if record.repair:
         facts.add_row("repair", record.repair)
+    facts.add_row(
+        "language",
+        f"{record.language} (confidence {record.language_confidence:.2f})" if record.language else "(none)",
+    )
     facts.add_row("script", record.source_script)
     facts.add_row("title", Text(record.title or "(none)"))
     facts.add_row("type", record.doc_type or "(unknown)")

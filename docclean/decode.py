@@ -9,7 +9,11 @@ Decisions, first match wins:
 3. NUL bytes: only UTF-16/UTF-32 without a BOM can hold them. Those codecs are tried and
    judged by plausibility (method `trial`); if none reads as text, the file is binary.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
-   decodes to "": whether an empty document is acceptable is the pipeline's decision.
+   decodes to "": whether an empty document is acceptable is the pipeline's decision. Legacy
+   bytes can be valid UTF-8 by accident (GBK 学习 d1a7 cfb0 is ѧϰ): a body with two two-byte
+   characters in a row goes on to step 5's line and run analysis, which gives valid UTF-8 back
+   unchanged unless a run mixes scripts or touches a UTF-8 Hanzi and another codec reads it
+   better; a legacy reading of valid UTF-8 is as confident as `VALID_UTF8_EVIDENCE_CHARS` allow.
 5. Anything else is a legacy codec, possibly mixed with UTF-8 line by line. GB18030 and
    Big5-HKSCS each read the first `QUICK_TRIAL_BYTES` of a bounded sample; when one is
    clearly the more plausible, it stands (method `trial`, the usual case for a page or more).
@@ -18,19 +22,26 @@ Decisions, first match wins:
    `detector`); otherwise GB18030, Big5-HKSCS and chardet's answer are each decoded and the
    most plausible wins (method `trial`). Lines that are (nearly) valid UTF-8 and more
    plausible as UTF-8 are decoded as UTF-8 (method `mixed`, flag `mixed_encoding`, when both
-   codecs remain). Bytes that the chosen codec cannot decode become U+FFFD (method `replace`,
+   codecs remain). Inside a line, the byte runs UTF-8 does not explain (and valid runs that
+   look like legacy bytes) each take the codec that reads them best: UTF-8, the legacy codec,
+   GB18030, Big5-HKSCS or cp1252 (for its quotes and dashes), so a GBK name or a cp1252 “…”
+   pasted into a UTF-8 sentence is one segment of its own. A Japanese or Korean codec (cp932,
+   euc_jp, cp949) replaces the Chinese choice when its own language's model reads the sample
+   better. Bytes that the chosen codec cannot decode become U+FFFD (method `replace`,
    flag `replacement_chars`), preferred over a strict but implausible codec: a UTF-8 file cut
    inside its last character stays UTF-8.
 
-Then mojibake is reversed (`repair.repair_mojibake`, flag `mojibake_repaired`) and traces of
-earlier lossy conversions are counted (flag `lossy_conversion_traces`). A confidence below
+Then mojibake is reversed, in the whole text or line by line, lossy mojibake included
+(`repair.repair_segments`, flag `mojibake_repaired`; lines that look like mojibake but do not
+reverse: flag `mojibake_suspected`), and traces of earlier lossy conversions are counted (flag
+`lossy_conversion_traces`). A confidence below
 `LOW_CONFIDENCE` adds the flag `low_confidence_encoding`.
 
 Codec names are Python's, lower case, with the Chinese families widened to their supersets:
 `utf-8` (with or without BOM), `utf-16` / `utf-32` (with BOM: the codec reads it), `utf-16-le`,
 `utf-16-be`, `utf-32-le`, `utf-32-be` (without BOM), `gb18030` (for GB2312, GBK, GB18030),
-`big5hkscs` (for Big5, cp950, HKSCS), or another codec chardet named, as `codecs.lookup`
-spells it (e.g. `cp1252`).
+`big5hkscs` (for Big5, cp950, HKSCS), `cp932` (for Shift-JIS), `euc_jp`, `cp949` (for EUC-KR),
+or another codec chardet named, as `codecs.lookup` spells it (e.g. `cp1252`).
 
 `segments` always describes the whole file: one Segment for a single-codec file, several for
 a mixed one. Decoding each segment's bytes with its codec (with errors="replace" when the
@@ -41,22 +52,33 @@ file's `encoding` is the codec of most of its bytes.
 
 from __future__ import annotations
 
+import bisect
 import codecs
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import chardet
 
 from docclean.errors import RejectedInput
-from docclean.plausibility import plausibility, unreadable_share
+from docclean.plausibility import (
+    japanese_plausibility,
+    korean_plausibility,
+    mixes_scripts,
+    plausibility,
+    spaced_han_share,
+    unreadable_share,
+)
 from docclean.record import Decoded, Segment
-from docclean.repair import count_lossy_traces, repair_mojibake
+from docclean.repair import count_lossy_traces, repair_segments
 
 FLAG_LOW_CONFIDENCE = "low_confidence_encoding"
 FLAG_REPLACEMENT = "replacement_chars"
 FLAG_MIXED = "mixed_encoding"
 FLAG_MOJIBAKE = "mojibake_repaired"
 FLAG_LOSSY = "lossy_conversion_traces"
+# Lines that look like mojibake and could not be reversed: OpenCC must leave them alone.
+FLAG_MOJIBAKE_SUSPECTED = "mojibake_suspected"
 
 # chardet reads ~50 MB/s; 64 KiB is tens of pages of Chinese, plenty to tell codecs apart.
 # A multiple of 4, so a UTF-16/32 sample never cuts a code unit.
@@ -75,6 +97,9 @@ QUICK_TRIAL_SURE = 0.9
 PLAUSIBLE = 0.9
 # A trial won by this much plausibility (a full tier) is a confident choice; less scales down.
 DECISIVE_MARGIN = 0.2
+# Japanese and Korean are told from Chinese on this much of the legacy sample: a few hundred
+# characters, plenty for shares of kana, Hangul and spaced Hanzi.
+OTHER_CJK_SAMPLE_BYTES = 4096
 # Below this the choice was close or the text odd: flag it for a person to look at.
 LOW_CONFIDENCE = 0.5
 # A non-UTF-8 line whose UTF-8 reading has at most this share of U+FFFD (a truncated last
@@ -84,6 +109,48 @@ BROKEN_UTF8_SHARE = 0.34
 # Binary data read as UTF-16 has 7% and more controls, private-use characters and U+FFFD
 # (measured on executables, libraries, images, archives); text has next to none.
 WIDE_UNREADABLE_AT_MOST = 0.02
+
+# A valid UTF-8 reading keeps its bytes unless another reads them better by this much: the gap
+# between GB2312's Greek and pinyin letters (0.7: α粒子) and a common Hanzi (1.0), so that
+# letters Chinese text really uses stay, while debris (ѧϰ: 0.1) does not.
+UTF8_KEPT_MARGIN = 0.3
+# Bytes inside a UTF-8 line take another codec only when it reads them as text: at least the
+# mean of GB2312 level 2 Hanzi. Below that (stray bytes, rare Hanzi by accident), U+FFFD.
+RUN_READING_AT_LEAST = 0.6
+# Valid UTF-8 read with a legacy codec is certain only when this many characters decided it;
+# fewer (学习 alone is two) scale the confidence down, to `low_confidence_encoding` below 4.
+VALID_UTF8_EVIDENCE_CHARS = 8
+
+# Byte patterns of UTF-8 (RFC 3629, section 4): two-byte sequences, longer ones, and runs of
+# two-byte sequences and bytes no sequence explains, with single longer sequences inside them.
+_TWO = rb"[\xc2-\xdf][\x80-\xbf]"
+_LONG = (
+    rb"(?:\xe0[\xa0-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]|\xed[\x80-\x9f])[\x80-\xbf]"
+    rb"|(?:\xf0[\x90-\xbf]|[\xf1-\xf3][\x80-\xbf]|\xf4[\x80-\x8f])[\x80-\xbf]{2}"
+)
+_SHORT = rb"(?:" + _TWO + rb"|(?!" + _LONG + rb")[\x80-\xff])"
+# Scanned token by token from the line's start, so that a run never starts inside a sequence.
+_SHORT_RUN = re.compile(
+    rb"(?:" + _LONG + rb"|[\x00-\x7f])+|(?P<run>" + _SHORT + rb"+(?:(?:" + _LONG + rb")" + _SHORT + rb"+)*"
+    rb"(?:(?:" + _LONG + rb")(?!" + _LONG + rb"))?)"
+)
+_LONG_SEQUENCE = re.compile(_LONG)
+_TWO_BYTE_PAIR = re.compile(_TWO + _TWO)
+# Two Hanzi or more of U+4E00-U+9FFF in UTF-8: a pasted phrase inside a legacy line.
+_UTF8_HAN_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
+# The same two Hanzi, one pattern per first byte (a literal: see below).
+_UTF8_HAN_PAIR_BY_LEAD = tuple(
+    re.compile(re.escape(bytes((lead,))) + rb"[\x80-\xbf]{2}[\xe4-\xe9][\x80-\xbf]{2}")
+    for lead in range(0xE4, 0xEA)
+)
+# One pattern per lead byte: a literal first byte lets `re` skip ahead at memchr speed, where a
+# pattern opening with a class tests every byte (5x slower than the UTF-8 decode itself).
+_TWO_BYTE_PAIR_BY_LEAD = tuple(
+    (bytes((lead,)), re.compile(re.escape(bytes((lead,))) + rb"[\x80-\xbf]" + _TWO))
+    for lead in range(0xC2, 0xE0)
+)
+_NOT_TWO_BYTE = re.compile("[^\u0080-\u07ff]")
+_CJK_OR_LATER = re.compile("[\u2e80-\U0010ffff]")
 
 # Checked before the BOM: none of them starts like a BOM, and a binary file must never be
 # decoded. Longest signatures first is not needed: none is a prefix of another.
@@ -117,8 +184,18 @@ _BOMS = (
 )
 
 # Decoding with the superset is never worse: it decodes everything the subset does, the same way.
-_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs", "cp950": "big5hkscs"}
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "big5": "big5hkscs",
+    "cp950": "big5hkscs",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+}
 CHINESE_CODECS = ("gb18030", "big5hkscs")
+# Japanese and Korean files reach Chinese drops too; each codec is judged by the plausibility
+# model of its own language.
+OTHER_CJK_CODECS = {"cp932": "ja", "euc_jp": "ja", "cp949": "ko"}
 # Codecs a legacy (not all UTF-8, NUL-free) file cannot be in, whatever a detector says.
 _WIDE_CODECS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 _NOT_LEGACY = frozenset({"ascii", "utf-8", "utf-16", "utf-32", *_WIDE_CODECS})
@@ -172,6 +249,9 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
+    if _has_two_byte_pair(body):
+        # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
+        return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
 
 
@@ -195,18 +275,51 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
     return _single(text, choice.codec, choice.confidence, choice.method, segment, replaced)
 
 
-def _decode_legacy(body: bytes, start: int) -> Decoded:
+def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
+    """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
     spans, kinds = _classify_lines(body)
+    # Lines that may hold another codec inside a line: cut at the byte runs in question.
+    candidates = _lines_that_may_hold_runs(body, spans, kinds)
+    contested = {
+        index: runs
+        for index in candidates
+        if (runs := _contested_runs(body[slice(*spans[index])], kinds[index]))
+    }
+    if valid_utf8 and not contested:
+        return Decoded(
+            body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
+        )
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
-    # broken (cut inside its last character) has none, and its broken lines stand in.
-    sample_kind = "legacy" if "legacy" in kinds else "broken-utf-8"
-    sample_lines = (body[a:b] for (a, b), kind in zip(spans, kinds, strict=True) if kind == sample_kind)
+    # broken (cut inside its last character) has none, and its broken lines stand in; a valid
+    # UTF-8 file has neither, and its contested runs stand in.
+    # A legacy line holding a pasted UTF-8 phrase gives the sample its bytes less the phrase:
+    # UTF-8 bytes read as EUC-JP are kana, and would vote for a Japanese codec.
+    sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
+    if sample_kind:
+        sample_lines: Iterable[bytes] = (
+            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "legacy" and index in contested else body[a:b]
+            for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True))
+            if kind == sample_kind
+        )
+    else:
+        sample_lines = (
+            body[spans[index][0] + x : spans[index][0] + y]
+            for index, runs in contested.items()
+            for x, y in runs
+        )
     choice = _choose_legacy_codec(_bounded_sample(sample_lines))
-    if "utf-8" in kinds or "broken-utf-8" in kinds:
-        line_codecs = [
-            _line_codec(body[a:b], kind, choice.codec) for (a, b), kind in zip(spans, kinds, strict=True)
-        ]
-        runs = _merge_runs(spans, _fill_ascii_lines(line_codecs))
+    if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
+        pieces: list[tuple[int, int]] = []
+        piece_codecs: list[str | None] = []
+        for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True)):
+            if index in contested:
+                for x, y, codec in _split_line(body, a, b, kind, choice.codec):
+                    pieces.append((a + x, a + y))
+                    piece_codecs.append(codec)
+            else:
+                pieces.append((a, b))
+                piece_codecs.append(_line_codec(body[a:b], kind, choice.codec))
+        runs = _merge_runs(pieces, _fill_ascii_lines(piece_codecs))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -215,6 +328,20 @@ def _decode_legacy(body: bytes, start: int) -> Decoded:
         text, damaged = _decode_replacing(body[a:b], codec)
         texts.append(text)
         replaced += damaged
+    if valid_utf8:
+        if all(codec == "utf-8" for _, _, codec in runs):
+            return Decoded(
+                "".join(texts), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
+            )
+        # Valid UTF-8 read otherwise: as sure as the characters that decided it are many.
+        evidence = sum(
+            len(text) - len(text.encode("ascii", errors="ignore"))
+            for text, (_, _, codec) in zip(texts, runs, strict=True)
+            if codec != "utf-8"
+        )
+        choice = replace(
+            choice, confidence=round(min(choice.confidence, evidence / VALID_UTF8_EVIDENCE_CHARS), 3)
+        )
     segments = tuple(Segment(start + a, start + b, codec) for a, b, codec in runs)
     if len(segments) > 1:
         return _mixed("".join(texts), segments, choice, replaced)
@@ -268,10 +395,13 @@ def _discount(confidence: float, replaced: int, text: str) -> float:
 
 def _finish(decoded: Decoded) -> Decoded:
     """Repair mojibake, count earlier damage, flag a weak choice. `damaged_chars` so far = replaced."""
-    text, transform = repair_mojibake(decoded.text)
+    repaired = repair_segments(decoded.text)
+    text, transform = repaired.text, repaired.transform
     flags = list(decoded.flags)
     if transform:
         flags.append(FLAG_MOJIBAKE)
+    if repaired.suspected:
+        flags.append(FLAG_MOJIBAKE_SUSPECTED)
     # The traces include the U+FFFD this decode inserted; only more than those is earlier damage.
     damaged = count_lossy_traces(text)
     if damaged > decoded.damaged_chars:
@@ -330,6 +460,190 @@ def _bounded_sample(lines: Iterable[bytes]) -> bytes:
     return b"".join(parts)[:SAMPLE_BYTES]
 
 
+def _has_two_byte_pair(body: bytes) -> bool:
+    """Whether valid UTF-8 `body` has two two-byte characters in a row, where legacy bytes may hide.
+
+    Chinese UTF-8 is three-byte characters and ASCII: most files have no two-byte lead at all
+    (30 memchr scans, a fifth of the decode's time), the rest a few (× ·) to look behind.
+    """
+    return any(lead in body and pattern.search(body) for lead, pattern in _TWO_BYTE_PAIR_BY_LEAD)
+
+
+def _lines_that_may_hold_runs(body: bytes, spans: list[tuple[int, int]], kinds: list[str]) -> list[int]:
+    """Indexes of the lines that may hold bytes of another codec than the rest, in order.
+
+    A broken UTF-8 line always may; a valid one when it has two two-byte characters in a row
+    (where legacy CJK bytes that happen to be valid UTF-8 show); a legacy line when it holds
+    two UTF-8 Hanzi in a row (a pasted phrase; GBK text makes the pattern by accident in about
+    one line of a hundred, and `_split_line` then keeps the line whole). The legacy lines are
+    searched in one pass over the body, not one call per line.
+    """
+    lines = set()
+    for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True)):
+        if kind == "broken-utf-8" or (kind == "utf-8" and _TWO_BYTE_PAIR.search(body, a, b)):
+            lines.add(index)
+    if "legacy" in kinds:
+        starts = [a for a, _ in spans]
+        for pattern in _UTF8_HAN_PAIR_BY_LEAD:
+            for match in pattern.finditer(body):
+                index = bisect.bisect_right(starts, match.start()) - 1
+                if kinds[index] == "legacy":
+                    lines.add(index)
+    return sorted(lines)
+
+
+def _contested_runs(line: bytes, kind: str) -> list[tuple[int, int]]:
+    """(start, end) in `line` of each byte run whose codec is in question, scanned from its start."""
+    runs = []
+    position = 0
+    while (run := _next_contested_run(line, kind, position)) is not None:
+        runs.append(run)
+        position = run[1]
+    return runs
+
+
+def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int] | None:
+    """The first byte run at or after `position` whose codec is in question, or None.
+
+    A run is made of two-byte UTF-8 sequences and bytes no UTF-8 sequence explains, with at
+    most single longer sequences between them (an accident of legacy bytes). It is in question
+    when it holds invalid bytes; or, valid, when it mixes scripts (ѧϰ) or touches a Hanzi
+    written in UTF-8 with two characters or more. Runs of one script standing apart (Ελλάδα,
+    café) are text. In a legacy line every run is in question: the line's own codec competes.
+    """
+    for match in _SHORT_RUN.finditer(line, position):
+        if match.start("run") < 0:
+            continue
+        a, b = match.span()
+        if kind != "legacy":
+            try:
+                text = line[a:b].decode("utf-8")
+            except UnicodeDecodeError:
+                return a, b  # invalid bytes: in question
+            glued = (a > 0 and line[a - 1] >= 0x80) or (b < len(line) and line[b] >= 0x80)
+            # A CJK character between two-byte ones is an accident of legacy bytes; the
+            # punctuation cp1252 adds (“ ” … €) is not, it comes with Latin-1 mojibake.
+            accident = _CJK_OR_LATER.search(text) is not None or mixes_scripts(_NOT_TWO_BYTE.sub("", text))
+            if not accident and not (glued and len(text) >= 2):
+                continue
+        return a, b
+    return None
+
+
+def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tuple[int, int, str | None]]:
+    """Pieces (start, end, codec) of the line `body[a:b]`: each contested run with the codec
+    that reads it best, the bytes between them in UTF-8 (None: ASCII, any codec).
+
+    The runs are found again after each decision: a legacy reading that completes its last
+    character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
+    a pasted UTF-8 phrase: its trail byte and the GBK ， after it looked like one UTF-8 Hanzi).
+    A line that is not valid UTF-8 and that the legacy codec reads whole, strictly and more
+    plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
+    cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
+    """
+    line = body[a:b]
+    pieces: list[tuple[int, int, str | None]] = []
+    position = 0
+    while (run := _next_contested_run(line, kind, position)) is not None:
+        x, y = run
+        if x > position:
+            pieces.append((position, x, _gap_codec(line[position:x])))
+        decided = _decide_run(line, x, y, legacy, at_end=b == len(body) and y == len(line))
+        pieces += decided
+        position = decided[-1][1]
+    if position < len(line):
+        pieces.append((position, len(line), _gap_codec(line[position:])))
+    if kind != "utf-8":
+        whole = _strict(line, legacy)
+        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
+            return [(0, len(line), legacy)]
+    return pieces
+
+
+def _gap_codec(gap: bytes) -> str | None:
+    return None if gap.isascii() else "utf-8"
+
+
+def _decide_run(
+    line: bytes, x: int, y: int, legacy: str, at_end: bool, limit: int | None = None
+) -> list[tuple[int, int, str | None]]:
+    """The pieces of `line[x:y]` under the reading that scores best: UTF-8 (given a margin when
+    valid), the file's legacy codec, GB18030 or Big5-HKSCS (each taking up to three more bytes
+    when they complete its last character, and only when it reads the run as text), cp1252 (only
+    when it gives punctuation, the “ ” a Windows editor pasted), or, for a run with longer UTF-8
+    characters inside, those characters in UTF-8 and each part between decided alone. Ties go
+    to UTF-8, then to the legacy codecs in that order.
+
+    Replacement characters score zero. At the end of the body an incomplete UTF-8 sequence is a
+    cut file, not evidence against UTF-8: it is left out of UTF-8's score. No piece ends past
+    `limit` (default: the line's end).
+    """
+    run = line[x:y]
+    candidates: list[tuple[float, int, list[tuple[int, int, str | None]]]] = []
+    as_utf8 = _strict(run, "utf-8")
+    if as_utf8 is not None:
+        candidates.append((plausibility(as_utf8) + UTF8_KEPT_MARGIN, 0, [(x, y, "utf-8")]))
+    else:
+        scored = _without_cut_tail(run) if at_end else run
+        candidates.append((plausibility(scored.decode("utf-8", errors="replace")), 0, [(x, y, "utf-8")]))
+    for rank, codec in enumerate(dict.fromkeys((legacy, *CHINESE_CODECS)), 1):
+        end, reading = _legacy_reading(line, x, y, codec, len(line) if limit is None else limit)
+        if (score := plausibility(reading)) >= RUN_READING_AT_LEAST:
+            candidates.append((score, rank, [(x, end, codec)]))
+    longer = list(_LONG_SEQUENCE.finditer(run))
+    if longer:
+        parts: list[tuple[int, int, str | None]] = []
+        position = 0
+        for match in longer:
+            if match.start() > position:
+                parts += _decide_run(
+                    line, x + position, x + match.start(), legacy, at_end=False, limit=x + match.start()
+                )
+            parts.append((x + match.start(), x + match.end(), "utf-8"))
+            position = match.end()
+        if position < len(run):
+            parts += _decide_run(line, x + position, y, legacy, at_end)
+        candidates.append((plausibility(_read(line, parts)), 2, parts))
+    as_cp1252 = _strict(run, "cp1252")
+    if as_cp1252 is not None and (score := plausibility(as_cp1252)) >= PLAUSIBLE:
+        candidates.append((score, 9, [(x, y, "cp1252")]))
+    return max(candidates, key=lambda candidate: (candidate[0], -candidate[1]))[2]
+
+
+def _legacy_reading(line: bytes, x: int, y: int, codec: str, limit: int) -> tuple[int, str]:
+    """(end, text): `line[x:y]` in `codec`, strictly if possible, taking up to three more bytes
+    of the line, not past `limit`, when they complete its last character (GBK, Big5 and
+    Shift-JIS trail bytes include ASCII letters and UTF-8 continuation bytes; GB18030
+    characters run to four bytes).
+    """
+    for end in range(y, min(y + 4, limit + 1)):
+        text = _strict(line[x:end], codec)
+        if text is not None:
+            return end, text
+        if line[end - 1 : end] == b"\n":
+            break
+    return y, line[x:y].decode(codec, errors="replace")
+
+
+def _without_cut_tail(run: bytes) -> bytes:
+    """`run` without an incomplete UTF-8 sequence at its end (a file cut inside its last character)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    decoder.decode(run, final=False)
+    pending = len(decoder.getstate()[0])
+    return run[: len(run) - pending]
+
+
+def _strict(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _read(line: bytes, pieces: list[tuple[int, int, str | None]]) -> str:
+    return "".join(line[a:b].decode(codec or "ascii", errors="replace") for a, b, codec in pieces)
+
+
 def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     """The codec for one line; None for ASCII, which reads the same in all of them."""
     if kind == "ascii":
@@ -364,6 +678,34 @@ def _merge_runs(spans: list[tuple[int, int]], line_codecs: list[str]) -> list[tu
 
 
 def _choose_legacy_codec(sample: bytes) -> _Choice:
+    """The legacy codec of a sample: the Chinese choice, unless a Japanese or Korean codec reads it better."""
+    return _other_cjk(sample, _choose_chinese_codec(sample))
+
+
+def _other_cjk(sample: bytes, chinese: _Choice) -> _Choice:
+    """A Japanese or Korean codec when its reading beats the Chinese one by its own language's model.
+
+    The Chinese reading is discounted by its Hanzi that stand between single spaces (Korean
+    EUC-KR read as GBK is common Hanzi spaced like Korean words); ordinary Chinese (plausible,
+    unspaced) is not even compared, so its cost is one scoring of a `OTHER_CJK_SAMPLE_BYTES` sample.
+    """
+    sample = sample[:OTHER_CJK_SAMPLE_BYTES]
+    reading = _decode_replacing(sample, chinese.codec)[0]
+    chinese_fit = plausibility(reading) * (1 - spaced_han_share(reading))
+    if chinese_fit >= PLAUSIBLE:
+        return chinese
+    scored = []
+    for rank, (codec, language) in enumerate(OTHER_CJK_CODECS.items()):
+        text = _decode_replacing(sample, codec)[0]
+        fit = japanese_plausibility(text) if language == "ja" else korean_plausibility(text)
+        scored.append((fit, -rank, codec))
+    best, _, codec = max(scored)
+    if best < PLAUSIBLE or best <= chinese_fit:
+        return chinese
+    return _Choice(codec, round(best * min(1.0, (best - chinese_fit) / DECISIVE_MARGIN), 3), "trial")
+
+
+def _choose_chinese_codec(sample: bytes) -> _Choice:
     if len(sample) >= QUICK_TRIAL_BYTES:
         quick = _trial(sample[:QUICK_TRIAL_BYTES], CHINESE_CODECS)
         if quick.confidence >= QUICK_TRIAL_SURE:

@@ -770,10 +770,13 @@ def drop_empty_lines(text: str) -> tuple[str, int]:
     return "\n".join(kept), len(lines) - len(kept)
 
 
-def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
+def normalize_text(text: str, converters: ScriptConverters, convert_script: bool = True) -> Normalized:
     """Run every normalization fix in order and record what each one did.
 
     Flags: `html` when the text is a whole HTML page (its markup stays; see `is_html_page`).
+    `convert_script=False` keeps the script whatever it is: the caller's word that the text is
+    not Chinese (Japanese kanji are not Traditional Chinese) or holds suspected mojibake, whose
+    characters OpenCC would rewrite beyond recovery.
     """
     edits: list[NormalizeEdit] = []
     flags: list[str] = []
@@ -806,7 +809,7 @@ def normalize_text(text: str, converters: ScriptConverters) -> Normalized:
     text, n = widen_punctuation_in_chinese(text)
     count("punctuation_in_chinese", n)
     script, sample_simplified = _detect_script(text, converters)
-    if script in ("Hant", "mixed") and converters.target is not None:
+    if script in ("Hant", "mixed") and converters.target is not None and convert_script:
         converted = (
             # Detection converted the whole text already when it fit in the sample.
             sample_simplified

@@ -17,9 +17,10 @@ from pathlib import Path
 import opencc
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
-from docclean.decode import decode_bytes
+from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
+from docclean.language import detect_language, language_name, parse_languages
 from docclean.noise import apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
@@ -38,6 +39,14 @@ class CleanConfig:
     script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rules_file: Path | None = field(default=None)
+    # ISO 639-1 codes of the languages to keep (`--languages zh,en`); a document detected in
+    # another language is rejected with reason `language`. None keeps every document.
+    languages: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.languages is not None:
+            # Normalized and checked here too: a flow run's parameters need not come from the CLI.
+            object.__setattr__(self, "languages", parse_languages(",".join(self.languages)))
 
     def check_size(self, size: int) -> None:
         """Reject a file over the size limit; the curate flow calls it before reading the file."""
@@ -84,7 +93,18 @@ class Cleaner:
         decoded = _decoded(extracted) if extracted is not None else decode_bytes(data)
         if not decoded.text.strip():
             raise RejectedInput("empty", "The file holds no text (it is empty or only whitespace).")
-        normalized = normalize_text(decoded.text, self.converters)
+        guess = detect_language(decoded.text, decoded.encoding)
+        wanted = self.config.languages
+        if wanted and guess.language is not None and guess.language not in wanted:
+            raise RejectedInput(
+                "language",
+                f"The document is in {language_name(guess.language)} ({guess.language}, confidence "
+                f"{guess.confidence:.2f}), not in the languages asked for ({', '.join(wanted)}); "
+                f"add {guess.language} to --languages to keep it.",
+            )
+        # OpenCC only on Chinese, and never on suspected mojibake it would rewrite beyond repair.
+        convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
+        normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
         timed_out: list[str] = []
         stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append)
         normalized_text, extraction_removed = (
@@ -121,6 +141,8 @@ class Cleaner:
             source_format=extracted.source_format if extracted is not None else "text",
             page_count=extracted.page_count if extracted is not None else None,
             extraction=extracted.found if extracted is not None else (),
+            language=guess.language,
+            language_confidence=guess.confidence,
             normalized_text=normalized_text,
         )
 

@@ -167,6 +167,17 @@ def _tier_tables() -> tuple[str, re.Pattern[str]]:
     return table, re.compile(f"[{_character_class(ordinary)}]+")
 
 
+@cache
+def unusual_char() -> re.Pattern[str]:
+    """A regex of one character that is neither common (tier 1.0) nor neutral ASCII: clean
+    Chinese, Simplified or Traditional, has few; mojibake is made of them. Found at C speed."""
+    table, _ = _tier_tables()
+    ordinary = sorted(
+        {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
+    )
+    return re.compile(f"[^{_character_class(ordinary)}]")
+
+
 def _character_class(codes: list[int]) -> str:
     """A regex character class body for sorted code points, consecutive ones as ranges."""
     ranges: list[list[int]] = []
@@ -216,3 +227,164 @@ def _informative_share(text: str, selected: Callable[[str], bool]) -> float:
         if selected(char):
             picked += count
     return picked / total if total else 0.0
+
+
+# --- Japanese and Korean: the other CJK encodings a Chinese drop receives -----------------------
+#
+# The same tiers, from the repertoires of the Japanese and Korean national charsets, read out of
+# Python's own euc_jp and euc_kr codecs (row and cell ranges from JIS X 0208:1997 and KS X
+# 1001:2004):
+# - JIS X 0208 rows 4-5 (A4A1-A5F6): the 169 hiragana and katakana; level 1 kanji (B0A1-CFD3,
+#   2,965 everyday kanji, in on-reading order) and level 2 (D0A1-F4A6, 3,390 less common ones);
+# - KS X 1001 rows 16-40 (B0A1-C8FE): the 2,350 precomposed Hangul syllables of everyday Korean;
+#   rows 42-93 (CAA1-FDFE): 4,888 hanja, which modern Korean prints rarely.
+# Neither charset orders its characters by frequency, so no finer tier is claimed.
+
+_EUC_TRAIL = (range(0xA1, 0xFF),)
+KANA = _decodable("euc_jp", range(0xA4, 0xA6), _EUC_TRAIL) | frozenset("ー")
+JIS_LEVEL1_KANJI = _decodable("euc_jp", range(0xB0, 0xD0), _EUC_TRAIL)
+JIS_LEVEL2_KANJI = _decodable("euc_jp", range(0xD0, 0xF5), _EUC_TRAIL)
+KS_HANGUL = _decodable("euc_kr", range(0xB0, 0xC9), _EUC_TRAIL)
+KS_HANJA = _decodable("euc_kr", range(0xCA, 0xFE), _EUC_TRAIL)
+# JIS X 0208 row 1 holds the punctuation Japanese adds to the Chinese set: 々 〆 〜 ヽ ゝ.
+JAPANESE_PUNCTUATION = COMMON_PUNCTUATION | frozenset("、。「」『』・ー々〆〜ヽヾゝゞ〃")
+_HANGUL_SYLLABLE_FIRST, _HANGUL_SYLLABLE_LAST = 0xAC00, 0xD7A3
+# Japanese prose is 40-70% kana; a reading with less than this share of kana is a run of kanji
+# that a Chinese codec explains at least as well (or Chinese read with a Japanese codec).
+KANA_SHARE_AT_LEAST = 0.2
+# Modern Korean is almost all Hangul; GB2312 text read as EUC-KR is about 60% Hangul and 40%
+# hanja, since its level-1 lead bytes straddle both KS X 1001 blocks.
+HANGUL_SHARE_AT_LEAST = 0.8
+
+
+@cache
+def _japanese_weight(char: str) -> float:
+    if (
+        char in KANA
+        or char in JIS_LEVEL1_KANJI
+        or char in JAPANESE_PUNCTUATION
+        or "\uff01" <= char <= "\uff5e"
+    ):
+        return COMMON
+    if char in JIS_LEVEL2_KANJI:
+        return LESS_COMMON
+    return char_weight(char) if char_weight(char) < LESS_COMMON else RARE_HAN
+
+
+@cache
+def _korean_weight(char: str) -> float:
+    if char in KS_HANGUL or char in COMMON_PUNCTUATION or "\uff01" <= char <= "\uff5e":
+        return COMMON
+    if _HANGUL_SYLLABLE_FIRST <= ord(char) <= _HANGUL_SYLLABLE_LAST:
+        return LESS_COMMON  # cp949's 8,822 extra syllables: real, rarely used
+    if char in KS_HANJA:
+        return LESS_COMMON  # legal and formal Korean still prints them: 國會, 法律
+    return char_weight(char) if char_weight(char) < LESS_COMMON else RARE_HAN
+
+
+def japanese_plausibility(text: str) -> float:
+    """How much `text` looks like Japanese, in 0..1: the mean Japanese weight of its informative
+    characters, scaled down when kana are under `KANA_SHARE_AT_LEAST` of them.
+
+    Text without informative characters scores 1.0, as in `plausibility`. Counted per distinct
+    character: meant for bounded samples (a few KiB), not whole documents.
+    """
+    total, weighted, kana = _weigh(text, _japanese_weight, lambda char: char in KANA)
+    if not total:
+        return 1.0
+    return weighted / total * min(1.0, kana / total / KANA_SHARE_AT_LEAST)
+
+
+def korean_plausibility(text: str) -> float:
+    """How much `text` looks like Korean, in 0..1: the mean Korean weight of its informative
+    characters, scaled down when Hangul syllables are under `HANGUL_SHARE_AT_LEAST` of them.
+
+    Text without informative characters scores 1.0. Meant for bounded samples.
+    """
+
+    def is_hangul(char: str) -> bool:
+        return _HANGUL_SYLLABLE_FIRST <= ord(char) <= _HANGUL_SYLLABLE_LAST
+
+    total, weighted, hangul = _weigh(text, _korean_weight, is_hangul)
+    if not total:
+        return 1.0
+    return weighted / total * min(1.0, hangul / total / HANGUL_SHARE_AT_LEAST)
+
+
+# Hanzi separated by single spaces, as Korean words are: EUC-KR read as GBK gives common Hanzi
+# (the Hangul block lies on GB2312 level 1) with a space every three or four of them.
+# The space comes first: a pattern that opens with a literal lets `re` skip ahead at C speed.
+_SPACED_HAN = re.compile(" (?<=[\u3400-\u9fff] )(?=[\u3400-\u9fff])")
+_HAN = re.compile("[\u3400-\u9fff]")
+
+
+def spaced_han_share(text: str) -> float:
+    """Spaces standing alone between two Hanzi, per Hanzi: ~0 in Chinese, 0.2-0.4 in Korean read as Chinese.
+
+    Chinese extracted from PDFs can be spaced too (推 进 乡村振 兴): this is a tie-breaker
+    between a Korean and a Chinese reading, never evidence on its own.
+    """
+    if " " not in text:
+        return 0.0  # most Chinese text: found at memchr speed
+    spaced = len(_SPACED_HAN.findall(text))
+    return spaced / len(_HAN.findall(text)) if spaced else 0.0
+
+
+def _weigh(
+    text: str, weight: Callable[[str], float], marked: Callable[[str], bool]
+) -> tuple[int, float, int]:
+    """(informative characters, their summed weight, how many of them `marked` picks)."""
+    total = 0
+    weighted = 0.0
+    picked = 0
+    for char, count in Counter(text).items():
+        if char in NEUTRAL:
+            continue
+        total += count
+        weighted += weight(char) * count
+        if marked(char):
+            picked += count
+    return total, weighted, picked
+
+
+# --- Scripts of the characters UTF-8 writes in two bytes -----------------------------------------
+#
+# Legacy CJK bytes that happen to be valid UTF-8 decode to characters of U+0080-U+07FF (GBK
+# 学习 d1a7 cfb0 is ѧϰ): one character per pair of bytes, from whichever script the lead byte
+# points at. Real text in those scripts writes words of one script; the accident strews letters
+# of unrelated scripts side by side. Ranges from the Unicode block chart (Blocks.txt).
+_TWO_BYTE_SCRIPTS = (
+    # Latin-1's signs (° ± · ×) go with its letters: cp1252 mojibake (ÄãºÃ) is one script,
+    # left to the mojibake repair.
+    (0x0080, 0x024F, "Latin"),
+    (0x0250, 0x02AF, "Latin"),  # IPA
+    (0x02B0, 0x036F, ""),  # modifier letters and combining marks: they join any script
+    (0x0370, 0x03FF, "Greek"),
+    (0x0400, 0x052F, "Cyrillic"),
+    (0x0530, 0x058F, "Armenian"),
+    (0x0590, 0x05FF, "Hebrew"),
+    (0x0600, 0x06FF, "Arabic"),
+    (0x0700, 0x074F, "Syriac"),
+    (0x0750, 0x077F, "Arabic"),
+    (0x0780, 0x07BF, "Thaana"),
+    (0x07C0, 0x07FF, "NKo"),
+)
+
+
+def two_byte_script(char: str) -> str:
+    """The script of a character of U+0080-U+07FF ("" for marks that join any script)."""
+    code = ord(char)
+    for first, last, script in _TWO_BYTE_SCRIPTS:
+        if first <= code <= last:
+            return script
+    raise ValueError(f"{char!r} is not written in two bytes of UTF-8")
+
+
+def mixes_scripts(run: str) -> bool:
+    """True when a run of U+0080-U+07FF characters holds characters of two or more scripts.
+
+    ѧϰ (Cyrillic, Greek) mixes; Ελλάδα, Привет, ñé or an accented letter with its combining
+    mark do not.
+    """
+    scripts = {two_byte_script(char) for char in run} - {""}
+    return len(scripts) > 1

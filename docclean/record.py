@@ -140,6 +140,9 @@ class Record:
     page_count: int | None = None
     # What extraction found in the document, as (part, count) pairs; shown by `docclean inspect`.
     extraction: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
+    # ISO 639-1 code of the document's language (None: no letters to judge) and the detector's confidence.
+    language: str | None = None
+    language_confidence: float = 0.0
     # The normalized text the removals index into; kept on the record for replay and
     # `docclean inspect`, not written to the dataset (text + removed reconstruct it).
     normalized_text: str = field(default="", repr=False, compare=False)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from docclean.plausibility import outside_level1_share, plausibility
+from docclean.plausibility import outside_level1_share, plausibility, unusual_char
 
 # Characters examined by the signals and the first trial: enough for a stable mean, small
 # enough that a large clean file pays (almost) nothing.
@@ -43,6 +43,13 @@ REPAIRED_AT_LEAST = 0.9
 REPAIR_GAIN = 0.1
 # One repaired character is no evidence (锟 alone "reverses" to a truncated UTF-8 sequence).
 MIN_REPAIRED_CHARS = 2
+# Lines are repaired one by one within this many characters (a hundred pages): the scan for
+# them costs about 25 ns a character, three times the UTF-8 decode; beyond, only the whole-text
+# repair applies. Titles and pasted headers come first.
+LINE_REPAIR_CHARS = 200_000
+# A line is suspected of mojibake only with this many non-ASCII characters: on fewer, clean
+# Chinese passes a reversal's probe by chance (3% of two-character strings are valid UTF-8 in GBK).
+MIN_SUSPECT_CHARS = 6
 # A truncated last character leaves at most a UTF-8 sequence's or GBK character's head.
 MAX_TRUNCATED_BYTES = 3
 
@@ -98,16 +105,132 @@ _LATIN_REVERSALS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class MojibakeRepair:
+    """What `repair_segments` made of a text.
+
+    `transform` names what was reversed and where when only some lines were: e.g.
+    "utf-8 decoded as gbk" (the whole text) or "utf-8 decoded as gbk: lines 1-2". `suspected`
+    lists the 1-based numbers of lines that look like mojibake and could not be reversed.
+    """
+
+    text: str
+    transform: str | None
+    suspected: tuple[int, ...] = ()
+
+
+def repair_segments(text: str) -> MojibakeRepair:
+    """Reverse mojibake in the whole text, else line by line (a title double-decoded above a clean
+    body); report the lines that still look like mojibake.
+
+    A run of mojibake lines is the same as each of its lines reversed alone (the line breaks are
+    ASCII, the same bytes in every codec here), so lines are the segments. Each line is judged
+    as `repair_mojibake` judges a text, its cheap signals first: clean lines cost a probe each.
+    """
+    repaired, transform = repair_mojibake(text)
+    if transform:
+        return MojibakeRepair(repaired, transform)
+    lines = text.split("\n")
+    fixed: dict[str, list[int]] = {}
+    suspected: list[int] = []
+    for number in _lines_with_unusual_chars(text):
+        line = lines[number - 1]
+        new, name = repair_mojibake(line)
+        if name:
+            lines[number - 1] = new
+            fixed.setdefault(name, []).append(number)
+        elif _looks_like_mojibake(line):
+            suspected.append(number)
+    if not fixed:
+        return MojibakeRepair(text, None, tuple(suspected))
+    where = "; ".join(f"{name}: {_line_ranges(numbers)}" for name, numbers in fixed.items())
+    return MojibakeRepair("\n".join(lines), where, tuple(suspected))
+
+
+def _lines_with_unusual_chars(text: str) -> list[int]:
+    """1-based numbers of the lines, within the first `LINE_REPAIR_CHARS` characters, with at
+    least `MIN_REPAIRED_CHARS` characters that are not common Hanzi, punctuation or ASCII: the
+    only lines a reversal could improve. Clean text has few such characters, found at C speed,
+    so a clean document costs no per-line work."""
+    counts: dict[int, int] = {}
+    number, line_start, line_end = 1, 0, -1
+    for match in unusual_char().finditer(text, 0, LINE_REPAIR_CHARS):
+        position = match.start()
+        if position > line_end:
+            start = text.rfind("\n", 0, position) + 1
+            number += text.count("\n", line_start, start)
+            line_start = start
+            line_end = text.find("\n", position)
+            if line_end < 0:
+                line_end = len(text)
+        counts[number] = counts.get(number, 0) + 1
+    return [number for number, count in counts.items() if count >= MIN_REPAIRED_CHARS]
+
+
+def _line_ranges(numbers: list[int]) -> str:
+    """ "line 3" or "lines 1-2, 5" for sorted 1-based line numbers."""
+    ranges: list[list[int]] = []
+    for number in numbers:
+        if ranges and ranges[-1][1] == number - 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges]
+    return ("line " if len(numbers) == 1 else "lines ") + ", ".join(parts)
+
+
+def _looks_like_mojibake(line: str) -> bool:
+    """A line that passes a reversal's probe and its signal, yet was not repaired: suspect.
+
+    Clean Chinese fails every probe within a few characters; what passes and still fails the
+    full reversal is mojibake damaged in a way the bytes cannot undo, or too short to be sure.
+    """
+    # 锟斤拷 and its kin are damage already counted as such, not mojibake that could be undone.
+    pieces = [piece for piece in LOSSY_TRACES.split(line) if not piece.isascii()]
+    for piece in pieces:
+        if len(piece) - len(piece.encode("ascii", errors="ignore")) < MIN_SUSPECT_CHARS:
+            continue
+        # Unlike `_probed`, the window is tested however short the piece: here it is the evidence.
+        first = _NON_ASCII.search(piece)
+        window = piece[first.start() : first.start() + PROBE_CHARS] if first else piece
+        for reversal in (*_CJK_REVERSALS, *_LATIN_REVERSALS):
+            try:
+                raw = reversal.encode(window)
+            except UnicodeEncodeError:
+                continue
+            try:
+                reversed_window = codecs.getincrementaldecoder(reversal.right)().decode(raw, final=False)
+            except UnicodeDecodeError:
+                continue
+            signal = (
+                outside_level1_share(piece) >= CJK_MOJIBAKE_SHARE
+                if reversal in _CJK_REVERSALS
+                else _latin_share(piece) > LATIN_MOJIBAKE_SHARE
+            )
+            # What the window reverses to must read as Chinese: àààààà reverses, to rare Hanzi.
+            if (
+                signal
+                and _non_ascii(reversed_window) >= MIN_REPAIRED_CHARS
+                and plausibility(reversed_window) >= REPAIRED_AT_LEAST
+            ):
+                return True
+    return False
+
+
 def repair_mojibake(text: str) -> tuple[str, str | None]:
     """Return `(text, transform)`: the repaired text and e.g. "utf-8 decoded as gbk", or `(text, None)`.
 
     Handles UTF-8 read as GBK/GB18030, Big5 or cp1252/latin-1, and GBK or Big5 read as
     cp1252/latin-1, one level deep. A character lost at the very end (the wrong decoding
-    dropped or replaced its incomplete last bytes) becomes one U+FFFD.
+    dropped or replaced its incomplete last bytes) becomes one U+FFFD. Lossy mojibake (the wrong
+    decoding replaced the bytes it could not read with U+FFFD) is recovered as far as the bytes
+    allow: each damaged spot becomes one U+FFFD, the rest comes back.
     """
     sample = text[:SAMPLE_CHARS]
     reversals = _reversals_worth_trying(sample)
     if not reversals:
+        if REPLACEMENT in _split_marker(sample)[0]:
+            return _repair_lossy(text)
         return text, None  # the usual case: scoring the sample (0.3 ms) would be for nothing
     before = plausibility(sample)
     best: tuple[float, str, str] | None = None
@@ -130,7 +253,68 @@ def repair_mojibake(text: str) -> tuple[str, str | None]:
         repaired = repaired_sample if len(sample) == len(text) else _reverse(text, reversal, final=True)
         if repaired is not None:
             best = (after, repaired, _name(reversal, text))
-    return (best[1], best[2]) if best else (text, None)
+    if best:
+        return best[1], best[2]
+    return _repair_lossy(text) if REPLACEMENT in _split_marker(text)[0] else (text, None)
+
+
+def _repair_lossy(text: str) -> tuple[str, str | None]:
+    """Reverse mojibake whose wrong decoding replaced unreadable bytes with U+FFFD.
+
+    Every run of U+FFFD is a damaged spot: the bytes it stood for are lost, and with them the
+    character (or two) of the right codec they belonged to. Between the spots the reversal must
+    be exact, but for the partial characters at each spot's edges, which join the spot.
+    """
+    pieces = text.split(REPLACEMENT)
+    informative = max(pieces, key=len)
+    reversals = _reversals_worth_trying(informative[:SAMPLE_CHARS])
+    if not reversals:
+        return text, None
+    before = plausibility(text)
+    for reversal in reversals:
+        decoded = _reverse_pieces(pieces, reversal)
+        if decoded is None:
+            continue
+        evidence = decoded.replace(REPLACEMENT, "")
+        after = plausibility(evidence)
+        if (
+            after >= REPAIRED_AT_LEAST
+            and after >= before + REPAIR_GAIN
+            and _non_ascii(evidence) >= MIN_REPAIRED_CHARS
+        ):
+            return decoded, _name(reversal, text) + " (lossy)"
+    return text, None
+
+
+def _reverse_pieces(pieces: list[str], reversal: _Reversal) -> str | None:
+    """The pieces between damaged spots reversed and joined by one U+FFFD per spot, or None."""
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        try:
+            raw = reversal.encode(piece)
+        except UnicodeEncodeError:
+            return None
+        head = 0
+        if index:  # after a spot: the tail bytes of the character the spot cut
+            while head < min(len(raw), MAX_TRUNCATED_BYTES) and _is_continuation(raw[head], reversal.right):
+                head += 1
+        decoder = codecs.getincrementaldecoder(reversal.right)()
+        try:
+            decoded = decoder.decode(raw[head:], final=False)
+        except UnicodeDecodeError:
+            return None
+        pending = len(decoder.getstate()[0])
+        last = index == len(pieces) - 1
+        if pending > MAX_TRUNCATED_BYTES or (last and pending):
+            return None
+        out.append(decoded)
+    return REPLACEMENT.join(out)
+
+
+def _is_continuation(byte: int, codec: str) -> bool:
+    """A byte that can only continue a character: UTF-8's 80-BF; none for the CJK codecs, whose
+    trail bytes can also lead, so that a cut there shows as a failed exact reversal instead."""
+    return codec == "utf-8" and 0x80 <= byte <= 0xBF
 
 
 def _reversals_worth_trying(sample: str) -> tuple[_Reversal, ...]:

@@ -119,6 +119,19 @@ _RECORD_FIELDS = [
         "What the raw file's content was read as, by its magic bytes: text, docx, pdf, html, mhtml.",
     ),
     _field("page_count", pa.int32(), "Number of pages of a PDF; null for every other format.", True),
+    _field(
+        "language",
+        pa.string(),
+        "ISO 639-1 code of the document's language (zh, ja, ko, en, ...), detected on its first 2,000 "
+        "characters; null when they hold no letters to judge, and in rows written before the column existed.",
+        True,
+    ),
+    _field(
+        "language_confidence",
+        pa.float32(),
+        "The language detector's confidence in `language`, 0 to 1; null in rows written before the column existed.",
+        True,
+    ),
 ]
 
 # Columns the curate flow adds about the raw file's life, not about its cleaning.

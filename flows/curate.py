@@ -596,6 +596,7 @@ def curate(
     placeholder_token: str = DEFAULT_TOKEN,
     script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION,
     html_report: bool = False,
+    languages: list[str] | None = None,
 ) -> RunSummary:
     """Curate `raw` into `curated` (folders or s3:// URLs); see the README for what a run does.
 
@@ -605,7 +606,8 @@ def curate(
     flow has a fixed task runner: the run goes on as a subflow on Dask. `docclean run --runner
     dask` sets the task runner itself. `verify` hashes every file, not only those whose size or
     mtime changed, and cleans again what differs from its row. `placeholder_token` and `script_conversion` are
-    CleanConfig's (None keeps Traditional script). `html_report` rewrites a local dataset's HTML
+    CleanConfig's (None keeps Traditional script). `languages` (ISO 639-1 codes) keeps only documents in
+    those languages; the others are rejected with reason `language`. `html_report` rewrites a local dataset's HTML
     report after a run that changed it, before the run report that links to it (`docclean serve`).
 
     Raises ValueError when `settle_seconds` or `wait_seconds` is not a finite number, zero or more.
@@ -632,6 +634,7 @@ def curate(
             placeholder_token,
             script_conversion,
             html_report,
+            languages,
         )
     started = time.perf_counter()
     logger = get_run_logger()
@@ -640,6 +643,7 @@ def curate(
         max_file_bytes=max_file_bytes,
         placeholder_token=placeholder_token,
         script_conversion=script_conversion,
+        languages=tuple(languages) if languages else None,
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)

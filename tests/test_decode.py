@@ -5,12 +5,13 @@ from typing import Any
 
 import opencc
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from docclean import decode
 from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes
 from docclean.errors import RejectedInput
+from docclean.plausibility import GB2312_LEVEL1, plausibility
 from docclean.record import Decoded, Segment
 from tests.conftest import DATA_DIR
 
@@ -417,3 +418,119 @@ _LINE_PARTS = st.one_of(
 @given(st.lists(_LINE_PARTS, max_size=12).map(b"".join))
 def test_lines_are_classified_as_one_by_one(body: bytes) -> None:
     assert decode._classify_lines(body) == reference_lines(body)
+
+
+# --- decoding fidelity: plausibility, not mere validity (issue 15) -------------------------
+
+FIDELITY = json.loads((DATA_DIR / "decode_fidelity_cases.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", FIDELITY["cases"], ids=lambda c: c["name"])
+def test_fidelity_golden_cases(case: dict[str, Any]) -> None:
+    test_golden_cases(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "encoding"),
+    [(case, encoding) for case in FIDELITY["negative"] for encoding in case["encodings"]],
+    ids=lambda value: value["name"] if isinstance(value, dict) else value,
+)
+def test_fidelity_negatives_stay_as_they_are(case: dict[str, Any], encoding: str) -> None:
+    decoded = decode_bytes(case["text"].encode(encoding))
+    assert decoded.text == case["text"]
+    assert not decoded.flags
+    if encoding == "utf-8":
+        assert (decoded.encoding, decoded.method, decoded.confidence) == ("utf-8", "utf-8", 1.0)
+
+
+@pytest.mark.parametrize("case", FIDELITY["known_failures"], ids=lambda c: c["name"])
+def test_fidelity_known_failures_still_fail(case: dict[str, Any]) -> None:
+    # When one passes, the fix is real: move the case to `cases`.
+    decoded = decode_bytes(build_bytes(case["input"]))
+    assert any(getattr(decoded, field) != value for field, value in case["expected"].items())
+
+
+_LEVEL1 = sorted(GB2312_LEVEL1)
+_CHINESE = st.text(
+    alphabet=st.sampled_from(_LEVEL1 + list("，。、；：？！")), min_size=2, max_size=40
+).filter(lambda text: sum(char in GB2312_LEVEL1 for char in text) >= 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CHINESE, _CHINESE, st.booleans())
+def test_utf8_and_gbk_chinese_in_one_line_both_come_back(utf8: str, gbk: str, utf8_first: bool) -> None:
+    # Property of issue 15 item 4: two codecs with no newline between them, in either order.
+    # A few GBK characters that Big5 reads as plausibly are another question (GB or Big5?),
+    # which no decoder answers from so few bytes ("X光" in decode_cases.json).
+    assume(plausibility(gbk.encode("gbk").decode("big5hkscs", errors="replace")) < plausibility(gbk))
+    parts = [utf8.encode("utf-8"), gbk.encode("gbk")]
+    data = b"".join(parts if utf8_first else parts[::-1])
+    decoded = decode_bytes(data)
+    assert "\ufffd" not in decoded.text
+    assert decoded.text == (utf8 + gbk if utf8_first else gbk + utf8)
+    assert_segments_cover(data, decoded)
+    assert segments_text(data, decoded) == decoded.text
+
+
+_SCRIPT_WORDS = st.sampled_from(
+    [
+        "αβγδεζηθικλμνξοπρστυφχψω",
+        "абвгдежзийклмнопрстуфхцчшщыэюя",
+        "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿ",
+        "אבגדהוזחטיכלמנסעפצקרשת",
+        "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        _SCRIPT_WORDS.flatmap(lambda letters: st.text(alphabet=letters, min_size=1, max_size=9)),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([" ", ", ", ". ", "\n"]),
+)
+def test_words_of_one_script_stay_utf8_at_full_confidence(words: list[str], separator: str) -> None:
+    # The negative side of item 1: real UTF-8 text in Greek, Russian, Latin, Hebrew or Arabic.
+    text = separator.join(words)
+    decoded = decode_bytes(text.encode("utf-8"))
+    assert decoded.text == text
+    assert (decoded.encoding, decoded.confidence, decoded.flags) == ("utf-8", 1.0, ())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_LEVEL1), min_size=1, max_size=3))
+def test_gbk_read_as_valid_utf8_is_never_certain(text: str) -> None:
+    # Too few bytes to tell: whichever reading wins, a legacy one over valid UTF-8 is flagged.
+    data = text.encode("gbk") + b"\n2024-01-15\n"
+    decoded = decode_bytes(data)
+    if decoded.encoding != "utf-8" and _valid_utf8(data):
+        assert decoded.confidence < 1.0
+        assert "low_confidence_encoding" in decoded.flags
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        # A Big5 lead byte completed by the first byte of a UTF-8 character inside the same run.
+        (b"\xa4\xe0\xa0\x800", None),
+        # UTF-8 bytes read as EUC-JP are kana: a pasted phrase must not vote for a Japanese codec.
+        ("丁七".encode("gbk") + "伤丢".encode(), "丁七伤丢"),
+    ],
+    ids=["no overlap", "pasted utf-8 does not pick the codec"],
+)
+def test_runs_found_by_hypothesis(data: bytes, text: str | None) -> None:
+    decoded = decode_bytes(data)
+    assert_segments_cover(data, decoded)
+    if text is not None:
+        assert decoded.text == text

@@ -19,11 +19,13 @@ from docclean.plausibility import (
 from docclean.repair import (
     _CJK_REVERSALS,
     _LATIN_REVERSALS,
+    REPLACEMENT,
     _probed,
     _reversals_worth_trying,
     _reverse,
     count_lossy_traces,
     repair_mojibake,
+    repair_segments,
 )
 from tests.conftest import DATA_DIR
 
@@ -168,3 +170,64 @@ def test_probe_never_rules_out_an_exact_reversal(text: str, final: bool) -> None
     for reversal in reversals:
         if _reverse(text, reversal, final=final) is not None:
             assert reversal in kept, reversal.name
+
+
+# --- mojibake that is partial or lossy (issue 15 item 5) ------------------------------------
+
+# Sentences of everyday Hanzi with some punctuation: what a title or a paragraph is made of.
+_SENTENCE = st.text(
+    alphabet=st.sampled_from(sorted(GB2312_LEVEL1) + list("，。、：")), min_size=12, max_size=80
+).filter(lambda text: sum(char in GB2312_LEVEL1 for char in text) >= 0.8 * len(text))
+
+
+def test_seeds_need_no_segment_repair_and_raise_no_suspicion(seeds: dict[str, bytes]) -> None:
+    for name, data in seeds.items():
+        text = data.decode("utf-8")
+        for source in (text, S2T(text)):
+            repaired = repair_segments(source)
+            assert (repaired.text, repaired.transform, repaired.suspected) == (source, None, ()), name
+
+
+@settings(max_examples=150, deadline=None)
+@given(_SENTENCE, _SENTENCE, st.integers(min_value=1, max_value=4))
+def test_a_mojibake_line_above_a_clean_body_is_repaired_alone(title: str, body: str, lines: int) -> None:
+    mojibake = title.encode("utf-8").decode("gbk", errors="replace")
+    text = mojibake + "\n" + "\n".join([body] * lines)
+    repaired = repair_segments(text)
+    head, _, rest = repaired.text.partition("\n")
+    assert rest == "\n".join([body] * lines)  # the clean body is never touched
+    assert repaired.transform is not None and repaired.transform.endswith(": line 1")
+    _assert_recovered(title, mojibake, head)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_SENTENCE, min_size=1, max_size=5).map("\n".join))
+def test_lossy_mojibake_is_recovered_as_far_as_the_bytes_allow(original: str) -> None:
+    # A whole file decoded as GBK with replacement, then saved as UTF-8.
+    mojibake = original.encode("utf-8").decode("gbk", errors="replace")
+    repaired = repair_segments(mojibake)
+    assert repaired.transform is not None
+    _assert_recovered(original, mojibake, repaired.text)
+
+
+def _assert_recovered(original: str, mojibake: str, recovered: str) -> None:
+    """One U+FFFD per damaged spot, every other character the original's, in order."""
+    assert recovered.count(REPLACEMENT) == mojibake.count(REPLACEMENT)
+    kept = iter(original)
+    assert all(char in kept for char in recovered.replace(REPLACEMENT, ""))  # a subsequence
+    # A spot costs the character it cut and at most the one before or after it.
+    assert len(recovered.replace(REPLACEMENT, "")) >= len(original) - 2 * mojibake.count(REPLACEMENT)
+
+
+@pytest.mark.parametrize(
+    ("text", "suspected"),
+    [
+        ("鍚屽織浠�锛氫粖澶╂的浠�鍙�寮�鍏ㄥ幙鏈哄叧鍏氬缓宸ヤ綔\n同志们好。", (1,)),
+        ("同志们好。\n会议精神要传达到每一位同志。\n锟斤拷锟斤拷锟斤拷", ()),
+        ("Café crème, naïve résumé à São Paulo\nàààààà ÄÖÜ", ()),
+        ("我們今天召開全縣機關黨建工作推進會，主要任務是總結經驗。", ()),
+    ],
+    ids=["edited mojibake", "traces are not mojibake", "latin", "traditional"],
+)
+def test_suspected_mojibake_lines(text: str, suspected: tuple[int, ...]) -> None:
+    assert repair_segments(text).suspected == suspected
