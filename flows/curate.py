@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 import os
 import time
 from collections import Counter, deque
@@ -42,7 +43,7 @@ from flows.dataset import open_store
 from flows.objectstore import ObjectStore
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
 from flows.storage import ObjectPath, parse_location, scan_objects
-from flows.store import CuratedStore, write_part
+from flows.store import CuratedStore, write_marker, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -50,6 +51,10 @@ BATCH_BYTES = 8 * 1024 * 1024
 BATCH_FILES = 500
 # Reasons worth retrying on the next run: the file may be readable or present by then.
 TRANSIENT_REASONS = {"unreadable", "vanished"}
+# Reasons that depend on an option, and the CleanConfig fields they depend on: a reject of one of
+# these is looked at again when a run's value of the field differs from the one it was judged under
+# (recorded in the rejects table's metadata).
+OPTION_DEPENDENT_REASONS: dict[str, tuple[str, ...]] = {"too_large": ("max_file_bytes",)}
 PLAN_COLUMNS = [
     "doc_id",
     "source_path",
@@ -71,8 +76,12 @@ class RunSummary:
     reused: int = 0
     renamed: int = 0
     missing: int = 0
+    pruned: int = 0
     pending: int = 0
     cleaned: int = 0
+    # Documents taken from the finished batches of an interrupted run instead of cleaned again.
+    resumed: int = 0
+    resumed_batches: int = 0
     rejected: int = 0
     wrote: bool = False
     reject_reasons: Counter[str] = field(default_factory=Counter)
@@ -83,8 +92,12 @@ class RunSummary:
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
 
-    def add_batch(self, outcome: BatchOutcome) -> None:
-        self.cleaned += outcome.cleaned
+    def add_batch(self, outcome: BatchOutcome, resumed: bool = False) -> None:
+        if resumed:
+            self.resumed += outcome.cleaned
+            self.resumed_batches += 1
+        else:
+            self.cleaned += outcome.cleaned
         self.encodings.update(outcome.encodings)
         self.noise_by_category.update(outcome.noise_by_category)
         self.placeholders_by_kind.update(outcome.placeholders_by_kind)
@@ -140,6 +153,29 @@ class BatchOutcome:
     placeholders_by_kind: Counter[str] = field(default_factory=Counter)
     encodings: Counter[str] = field(default_factory=Counter)
 
+    def to_json(self) -> bytes:
+        """The completion marker's content: what the batch reports, so a later run can reuse it."""
+        return json.dumps(
+            {
+                "cleaned": self.cleaned,
+                "rejects": [[r.source_path, r.source_sha256, r.reason, r.detail] for r in self.rejects],
+                "noise_by_category": self.noise_by_category,
+                "placeholders_by_kind": self.placeholders_by_kind,
+                "encodings": self.encodings,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> BatchOutcome:
+        fields = json.loads(data)
+        return cls(
+            cleaned=fields["cleaned"],
+            rejects=[Reject(*reject) for reject in fields["rejects"]],
+            noise_by_category=Counter(fields["noise_by_category"]),
+            placeholders_by_kind=Counter(fields["placeholders_by_kind"]),
+            encodings=Counter(fields["encodings"]),
+        )
+
 
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
@@ -166,8 +202,13 @@ def clean_and_write(
     part: Path | ObjectPath,
     ingested_at: datetime,
     doc_ids: dict[str, str],
+    marker: Path | ObjectPath,
 ) -> BatchOutcome:
-    """Clean a batch and write its documents to one part file of the staged snapshot."""
+    """Clean a batch, write its documents to `part`, then its completion marker to `marker`.
+
+    The marker is written last and atomically: a batch interrupted before it is cleaned again by
+    the next run, one with it is reused (see batch_key).
+    """
     outcome = BatchOutcome()
     records: list[Record] = []
     mtimes: list[int] = []
@@ -185,6 +226,7 @@ def clean_and_write(
     if records:
         write_part(records_to_table(records, mtimes, ingested_at), part)
     outcome.cleaned = len(records)
+    write_marker(outcome.to_json(), marker, part if records else None)
     return outcome
 
 
@@ -197,11 +239,31 @@ class Batch:
     value does not survive Dask, which unpacks tuples.
     """
 
-    __slots__ = ("doc_ids", "entries")
+    __slots__ = ("doc_ids", "entries", "marker")
 
-    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str]) -> None:
+    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Path | ObjectPath) -> None:
         self.entries = entries
         self.doc_ids = doc_ids
+        self.marker = marker
+
+
+def batch_key(
+    entries: list[RawEntry], doc_ids: dict[str, str], config: CleanConfig, rules_version: str
+) -> str:
+    """What determines a batch's output, hashed: the name of its part file and completion marker.
+
+    Each file's path, size and mtime (a file edited since has another key, so its stale part is
+    never reused), the doc_ids the batch keeps, every CleanConfig field, the rules' and the
+    pipeline's versions. A 32-hex-digit prefix of SHA-256.
+    """
+    identity = {
+        "files": [[e.rel_path, e.size, e.mtime_ns] for e in entries],
+        "doc_ids": sorted(doc_ids.items()),
+        "config": repr(config),
+        "rules_version": rules_version,
+        "pipeline_version": PIPELINE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
 @task(name="clean-batch", cache_policy=NO_CACHE)
@@ -212,7 +274,7 @@ def clean_batch(
     ingested_at: datetime,
     executor: Executor | None,
 ) -> BatchOutcome:
-    arguments = (batch.entries, config, part, ingested_at, batch.doc_ids)
+    arguments = (batch.entries, config, part, ingested_at, batch.doc_ids, batch.marker)
     if executor is None:
         return clean_and_write(*arguments)
     return executor.submit(clean_and_write, *arguments).result()
@@ -277,7 +339,10 @@ def plan_run(
     rules_version: str,
     prune: bool,
     summary: RunSummary,
+    stale_reasons: frozenset[str] = frozenset(),
 ) -> Plan:
+    """Decide what a run does with each file. `stale_reasons` are reject reasons judged under
+    options that differ from this run's: such rejects are cleaned again."""
     plan = Plan()
     rows = {row["source_path"]: row for row in documents.to_pylist()}
     current = {
@@ -312,6 +377,7 @@ def plan_run(
             and old_reject["source_bytes"] == entry.size
             and old_reject["source_mtime_ns"] == entry.mtime_ns
             and old_reject["reason"] not in TRANSIENT_REASONS
+            and old_reject["reason"] not in stale_reasons
             and entry.rel_path not in rows
         ):
             plan.carried_rejects.append(entry.rel_path)
@@ -347,12 +413,32 @@ def plan_run(
     for path in sorted(vanished_paths - renamed_from):
         if prune:
             plan.drop.add(path)
+            summary.pruned += 1
         elif rows[path]["source_present"]:
             plan.mark_missing.append(path)
             summary.missing += 1
     for path in plan.to_clean:
         plan.drop.add(path.rel_path)
     return plan
+
+
+def judged_options(config: CleanConfig) -> dict[str, object]:
+    """The values of the options that some reject reason depends on, as JSON values."""
+    names = sorted({name for fields in OPTION_DEPENDENT_REASONS.values() for name in fields})
+    return json.loads(json.dumps({name: getattr(config, name) for name in names}))
+
+
+def stale_reasons(recorded: dict[str, object] | None, current: dict[str, object]) -> frozenset[str]:
+    """Reject reasons whose options differ between the run that judged them and this run.
+
+    A rejects table that records no options (written before they were recorded) makes every
+    option-dependent reason stale once.
+    """
+    return frozenset(
+        reason
+        for reason, names in OPTION_DEPENDENT_REASONS.items()
+        if recorded is None or any(recorded.get(name) != current.get(name) for name in names)
+    )
 
 
 def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str]) -> str | None:
@@ -454,6 +540,7 @@ def curate(
     store = open_store(curated)
     summary = RunSummary()
     with store.lock(wait_seconds):
+        store.upgrade_layout()
         if isinstance(raw_path, ObjectPath):
             scan = scan_objects(raw_path, settle_seconds)
         else:
@@ -461,7 +548,16 @@ def curate(
         summary.seen = len(scan.files) + len(scan.problems)
         summary.pending = len(scan.pending)
         snapshot = store.read(columns=PLAN_COLUMNS)
-        plan = plan_run(scan.files, snapshot.documents, snapshot.rejects, rules.version, prune, summary)
+        options = judged_options(config)
+        plan = plan_run(
+            scan.files,
+            snapshot.documents,
+            snapshot.rejects,
+            rules.version,
+            prune,
+            summary,
+            stale_reasons(store.reject_options() if store.has_snapshot() else options, options),
+        )
         problem_rejects = [
             Reject(p.rel_path, None, p.reason, f"{p.rel_path}: {p.detail}") for p in scan.problems
         ]
@@ -507,30 +603,44 @@ def curate(
             )
             try:
                 limit = _batches_in_flight(executor)
-                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry]]] = deque()
+                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry], Path | ObjectPath]] = (
+                    deque()
+                )
                 done = 0
 
-                def collect_oldest() -> None:
+                def take(
+                    outcome: BatchOutcome, batch: list[RawEntry], part: Path | ObjectPath, resumed: bool
+                ) -> None:
                     nonlocal done
-                    future, batch = in_flight.popleft()
-                    outcome = future.result()
+                    if outcome.cleaned:
+                        writer.adopt_part(part)
                     rejects.extend(outcome.rejects)
-                    summary.add_batch(outcome)
+                    summary.add_batch(outcome, resumed)
                     done += len(batch)
                     report_progress = progress.hook.get()
                     if report_progress:
                         report_progress(done, len(plan.to_clean))
 
+                def collect_oldest() -> None:
+                    future, batch, part = in_flight.popleft()
+                    take(future.result(), batch, part, resumed=False)
+
                 for batch in make_batches(plan.to_clean):
-                    while limit is not None and len(in_flight) >= limit:
-                        collect_oldest()
                     doc_ids = {
                         e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids
                     }
+                    key = batch_key(batch, doc_ids, config, rules.version)
+                    part = store.batch_part(key)
+                    finished = store.finished_batch(key)
+                    if finished is not None:  # cleaned by an interrupted run: its part is reused
+                        take(BatchOutcome.from_json(finished), batch, part, resumed=True)
+                        continue
+                    while limit is not None and len(in_flight) >= limit:
+                        collect_oldest()
                     future = clean_batch.submit(
-                        Batch(batch, doc_ids), config, writer.next_part("documents"), now, executor
+                        Batch(batch, doc_ids, store.batch_marker(key)), config, part, now, executor
                     )
-                    in_flight.append((future, batch))
+                    in_flight.append((future, batch, part))
                 while in_flight:
                     collect_oldest()
             finally:
@@ -550,7 +660,7 @@ def curate(
                 [stats.get(r.source_path, (None, None))[1] for r in rejects],
                 now,
             )
-            writer.set_rejects(pa.concat_tables([kept_rejects, fresh]))
+            writer.set_rejects(pa.concat_tables([kept_rejects, fresh]), options)
             writer.commit()
         except BaseException:
             writer.abandon()
