@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ from docclean import DEFAULT_MAX_FILE_BYTES
 from docclean.errors import DoccleanError
 
 if TYPE_CHECKING:
+    from flows.curate import RunSummary
     from flows.server import TemporaryPrefectServer
 
 EXIT_OK = 0
@@ -24,6 +26,8 @@ EXIT_ERROR = 1
 # Distinct from an error: the run completed and the dataset is written, but some files
 # could not become documents (see curated/rejects/).
 EXIT_REJECTS = 3
+# The shell's convention for a process ended by a signal: 128 + the signal's number.
+EXIT_SIGNALLED = 128
 
 
 def _quiet_prefect() -> None:
@@ -93,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"reject files larger than this many bytes (default: {DEFAULT_MAX_FILE_BYTES:,})",
     )
     run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+    run.add_argument(
+        "--json", action="store_true", help="print the run summary as one JSON object (keys: see README)"
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -148,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
-            return command_run(args)
+            return command_run_interruptible(args)
         if args.command == "serve":
             return command_serve(args)
         if args.command == "report":
@@ -164,6 +171,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as error:
         print(f"docclean: {error}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def command_run_interruptible(args: argparse.Namespace) -> int:
+    """`docclean run`, which Ctrl-C or SIGTERM ends with one line and status 130 or 143.
+
+    The first signal interrupts the run where it is (further ones are ignored so that the
+    temporary server stops cleanly); the batches that finished are kept for the next run.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        if not args.verbose:
+            # Prefect logs the interruption as a crash, then fails to ship that log to the
+            # temporary server being stopped: the one line below says what happened instead.
+            logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    previous = {name: signal.signal(name, interrupt) for name in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return command_run(args)
+    except BaseException:
+        if not received:
+            raise
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
+        logging.disable(logging.NOTSET)
+    from flows.dataset import open_store
+
+    kept = open_store(args.curated).kept_batches()
+    print(
+        f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes",
+        file=sys.stderr,
+    )
+    return EXIT_SIGNALLED + received[0]
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -216,8 +261,21 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
             )
         finally:
             progress.hook.reset(token)
-    print_summary(summary, args.curated)
+    if args.json:
+        print_json_summary(summary, args.curated)
+    else:
+        print_summary(summary, args.curated)
     return EXIT_REJECTS if summary.rejected else EXIT_OK
+
+
+def print_json_summary(summary: RunSummary, curated: str) -> None:
+    """The run summary as one JSON object on stdout, for scripts; its keys are listed in the README."""
+    import json
+
+    from flows.dataset import current_url
+
+    where = {"documents": current_url(curated), "rejects": current_url(curated, "rejects")}
+    print(json.dumps({**summary.as_dict(), **where}, ensure_ascii=False))
 
 
 def command_serve(args: argparse.Namespace) -> int:

@@ -92,6 +92,27 @@ class RunSummary:
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
 
+    def as_dict(self) -> dict[str, object]:
+        """The summary as JSON values: what `docclean run --json` prints (README: Commands)."""
+        counts = {
+            name: getattr(self, name)
+            for name in (
+                "seen", "new", "changed", "unchanged", "renamed", "reused", "missing", "pruned",
+                "pending", "cleaned", "resumed", "rejected", "wrote",
+            )
+        }  # fmt: skip
+        return {
+            **counts,
+            "seconds": round(self.seconds, 3),
+            "reject_reasons": dict(self.reject_reasons.most_common()),
+            "rejected_files": [
+                {"source_path": r.source_path, "reason": r.reason, "detail": r.detail} for r in self.rejects
+            ],
+            "noise_by_category": dict(self.noise_by_category.most_common()),
+            "placeholders_by_kind": dict(self.placeholders_by_kind.most_common()),
+            "encodings": dict(self.encodings.most_common()),
+        }
+
     def add_batch(self, outcome: BatchOutcome, resumed: bool = False) -> None:
         if resumed:
             self.resumed += outcome.cleaned
@@ -625,6 +646,9 @@ def curate(
                     future, batch, part = in_flight.popleft()
                     take(future.result(), batch, part, resumed=False)
 
+                report_progress = progress.hook.get()
+                if report_progress and plan.to_clean:
+                    report_progress(0, len(plan.to_clean))
                 for batch in make_batches(plan.to_clean):
                     doc_ids = {
                         e.rel_path: existing_ids[e.rel_path] for e in batch if e.rel_path in existing_ids
