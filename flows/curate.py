@@ -12,6 +12,7 @@ import gc
 import hashlib
 import json
 import os
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -299,6 +300,13 @@ def clean_batch(
     if executor is None:
         return clean_and_write(*arguments)
     return executor.submit(clean_and_write, *arguments).result()
+
+
+def _leave_signals_to_the_flow() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the flow's process alone handles it
+    # (ending the run with one line), a worker just ends with the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _batches_in_flight(executor: Executor | None) -> int | None:
@@ -618,7 +626,7 @@ def curate(
         try:
             rejects = list(problem_rejects)
             executor = (
-                ProcessPoolExecutor(max_workers=workers)
+                ProcessPoolExecutor(max_workers=workers, initializer=_leave_signals_to_the_flow)
                 if workers and workers > 1 and plan.to_clean
                 else None
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -219,3 +220,170 @@ def test_dataset_loads_with_every_reader_and_documents_its_schema(folders: tuple
         pq.ParquetFile(next(documents.glob("*.parquet"))).metadata.row_group(0).column(0).compression
         == "ZSTD"
     )
+
+
+# --- Loading the dataset: every obvious way is right or fails naming what to load -------------
+
+
+def _three_snapshots(raw: Path, curated: Path) -> None:
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    run(raw, curated)
+    (raw / "extra.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "extra.txt")
+    run(raw, curated)
+    (raw / "extra.txt").write_text(SPEECH + "二、狠抓落实\n", encoding="utf-8")
+    age(raw / "extra.txt", 30)
+    run(raw, curated)
+
+
+def _right_or_fails_clearly(read: Callable[[], int], expected: int, names: tuple[str, ...]) -> str:
+    """A reader of the whole folder returns the right count, or fails with a message naming a path."""
+    try:
+        count = read()
+    except Exception as error:
+        assert any(name in str(error) for name in names), error
+        return "fails"
+    assert count == expected
+    return "right"
+
+
+def test_every_obvious_way_to_load_the_folder_is_right_or_fails_clearly(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    raw, curated = folders
+    _three_snapshots(raw, curated)
+    (curated / "report.html").write_text(
+        "<!DOCTYPE html>", encoding="utf-8"
+    )  # as `docclean report` leaves it
+    documents = 6
+    monkeypatch.chdir(curated.parent)
+    folder = curated.name
+    # Older snapshots are out of reach of a recursive glob: never 3x the rows.
+    outcomes = {
+        "duckdb **": _right_or_fails_clearly(
+            lambda: duckdb.sql(f"SELECT count(*) FROM '{folder}/**/*.parquet'").fetchall()[0][0],
+            documents,
+            ("No files found",),
+        ),
+        "polars **": _right_or_fails_clearly(
+            lambda: pl.scan_parquet(f"{folder}/**/*.parquet").select(pl.len()).collect().item(),
+            documents,
+            ("rejects/",),
+        ),
+        "pandas": _right_or_fails_clearly(lambda: len(pd.read_parquet(folder)), documents, ("README.md",)),
+        "pyarrow": _right_or_fails_clearly(
+            lambda: ds.dataset(folder).to_table().num_rows, documents, ("README.md",)
+        ),
+    }
+    assert "right" not in outcomes.values() or set(outcomes.values()) <= {"right", "fails"}
+    # The one right path of each library, as the README shows it.
+    assert duckdb.sql(f"SELECT count(*) FROM '{folder}/documents/*.parquet'").fetchall() == [(documents,)]
+    assert pl.scan_parquet(f"{folder}/documents/*.parquet").select(pl.len()).collect().item() == documents
+    assert len(pd.read_parquet(f"{folder}/documents")) == documents
+    assert ds.dataset(f"{folder}/documents").to_table().num_rows == documents
+    assert ds.dataset(f"{folder}/rejects").to_table().column("reason").to_pylist() == ["binary"]
+    paths = ds.dataset(f"{folder}/documents").to_table().column("source_path").to_pylist()
+    assert len(paths) == len(set(paths))  # one row per source_path
+
+
+def _load_hf(*args: str, cache: Path, **kwargs: object):
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed")
+    datasets.disable_progress_bars()
+    return datasets.load_dataset(*args, split="train", cache_dir=str(cache), **kwargs)
+
+
+def test_hugging_face_datasets_loads_each_table_and_an_empty_rejects_table(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    assert ds.dataset(curated / "rejects").to_table().num_rows == 0
+    cache = tmp_path / "hf-cache"
+    documents = _load_hf("parquet", data_files=str(curated / "documents" / "*.parquet"), cache=cache)
+    assert documents.num_rows == 5 and "text" in documents.column_names
+    # The folder's README is a dataset card: its default config is the documents table.
+    assert _load_hf(str(curated), cache=cache).num_rows == 5
+    # Zero rows and no empty row group ("BatchSize must be greater than 0" otherwise). Streaming:
+    # datasets' non-streaming builder makes no split of a Parquet source that yields no rows
+    # ('Instruction "train" corresponds to no data!'), whoever wrote the file.
+    empty = _load_hf(
+        "parquet", data_files=str(curated / "rejects" / "*.parquet"), cache=cache, streaming=True
+    )
+    assert list(empty) == [] and "reason" in empty.features
+    assert list(_load_hf(str(curated), "rejects", cache=cache, streaming=True)) == []
+
+
+def test_a_curated_folder_in_the_old_layout_is_moved_on_the_next_run(folders: tuple[Path, Path]) -> None:
+    from flows.store import state_folder
+
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    before = ds.dataset(curated / "documents").to_table()
+    # Rebuild the layout of earlier versions: snapshots inside curated/.snapshots, `current` beside them.
+    state = state_folder(curated)
+    number = os.readlink(state / "current").split("/")[-1]
+    (curated / ".snapshots").mkdir()
+    os.rename(state / "snapshots" / number, curated / ".snapshots" / number)
+    shutil.copytree(curated / ".snapshots" / number, curated / ".snapshots" / "000000")  # an older one
+    shutil.rmtree(state)
+    (curated / "README.md").unlink()
+    os.symlink(f".snapshots/{number}", curated / "current")
+    for name in ("documents", "rejects"):
+        (curated / name).unlink()
+        os.symlink(f"current/{name}", curated / name)
+    assert ds.dataset(curated / "documents").to_table().equals(before)
+
+    summary = run(raw, curated)  # nothing new: the layout moves all the same
+    assert not summary.wrote and summary.unchanged == 5
+    assert not (curated / ".snapshots").exists() and not (curated / "current").exists()
+    assert sorted(p.name for p in curated.iterdir()) == [".lock", "README.md", "documents", "rejects"]
+    assert ds.dataset(curated / "documents").to_table().equals(before)
+    (raw / "extra.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "extra.txt")
+    assert run(raw, curated).cleaned == 1
+    assert ds.dataset(curated / "documents").to_table().num_rows == 6
+
+
+# --- Option-dependent rejects --------------------------------------------------------------------
+
+
+def test_a_too_large_reject_is_looked_at_again_when_the_limit_is_raised(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    (raw / "big.txt").write_text(SPEECH * 20, encoding="utf-8")
+    (raw / "small.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    for path in raw.iterdir():
+        age(path)
+    size = (raw / "big.txt").stat().st_size
+    first = run(raw, curated, max_file_bytes=size - 1)
+    assert first.reject_reasons == {"too_large": 1, "binary": 1}
+    # The same limit: nothing to look at again, nothing written.
+    assert not run(raw, curated, max_file_bytes=size - 1).wrote
+    raised = run(raw, curated, max_file_bytes=size)
+    assert raised.cleaned == 1 and raised.rejected == 1
+    assert {r["source_path"]: r["reason"] for r in rejects(curated)} == {"image.txt": "binary"}
+    assert {r["source_path"] for r in rows(curated)} == {"big.txt", "small.txt"}
+    # A limit lowered again: a document stays a document; a new file over it is rejected.
+    (raw / "bigger.txt").write_text(SPEECH * 30, encoding="utf-8")
+    age(raw / "bigger.txt")
+    lowered = run(raw, curated, max_file_bytes=size - 1)
+    assert lowered.reject_reasons == {"too_large": 1, "binary": 1}
+    assert not run(raw, curated, max_file_bytes=size - 1).wrote
+
+
+def test_stale_reasons_are_those_whose_options_differ() -> None:
+    current = {"max_file_bytes": 100}
+    assert curate_module.stale_reasons({"max_file_bytes": 100}, current) == frozenset()
+    assert curate_module.stale_reasons({"max_file_bytes": 50}, current) == {"too_large"}
+    # A rejects table from before options were recorded: every option-dependent reason, once.
+    assert curate_module.stale_reasons(None, current) == set(curate_module.OPTION_DEPENDENT_REASONS)
