@@ -173,6 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _drop_signal_crash(record: logging.LogRecord) -> bool:
+    # Prefect's wording for a run ended by SIGTERM or SIGINT (prefect.states.exception_to_crashed_state).
+    message = record.getMessage()
+    return not (message.startswith("Crash detected!") and "aborted by a" in message and "signal" in message)
+
+
 def command_run_interruptible(args: argparse.Namespace) -> int:
     """`docclean run`, which Ctrl-C or SIGTERM ends with one line and status 130 or 143.
 
@@ -186,12 +192,20 @@ def command_run_interruptible(args: argparse.Namespace) -> int:
         for name in (signal.SIGINT, signal.SIGTERM):
             signal.signal(name, signal.SIG_IGN)
         if not args.verbose:
-            # Prefect logs the interruption as a crash, then fails to ship that log to the
-            # temporary server being stopped: the one line below says what happened instead.
+            # Prefect logs the interruption as a crash, and its log worker reports the logs it
+            # cannot ship to the temporary server being stopped (through `raiseExceptions`):
+            # the one line below says what happened instead.
             logging.disable(logging.CRITICAL)
+            logging.raiseExceptions = False
         raise KeyboardInterrupt
 
     previous = {name: signal.signal(name, interrupt) for name in (signal.SIGINT, signal.SIGTERM)}
+    raise_exceptions = logging.raiseExceptions
+    # During a flow run Prefect takes SIGTERM itself, logs the run as crashed, then hands the
+    # signal on to `interrupt`: that crash record is the interruption the one line reports.
+    flow_run_logger = logging.getLogger("prefect.flow_runs")
+    if not args.verbose:
+        flow_run_logger.addFilter(_drop_signal_crash)
     try:
         return command_run(args)
     except BaseException:
@@ -200,7 +214,10 @@ def command_run_interruptible(args: argparse.Namespace) -> int:
     finally:
         for name, handler in previous.items():
             signal.signal(name, handler)
-        logging.disable(logging.NOTSET)
+        if not received:  # interrupted, the process ends quiet: Prefect's workers flush at exit
+            logging.disable(logging.NOTSET)
+            logging.raiseExceptions = raise_exceptions
+            flow_run_logger.removeFilter(_drop_signal_crash)
     from flows.dataset import open_store
 
     kept = open_store(args.curated).kept_batches()

@@ -612,6 +612,7 @@ def curate(
         if nothing_to_do and store.has_snapshot():
             logger.info("Nothing new or changed: the dataset is left as it is.")
             summary.rejected = len(old_reject_paths)
+            summary.reject_reasons.update(snapshot.rejects.column("reason").to_pylist())
             summary.seconds = time.perf_counter() - started
             return summary
         now = datetime.now(UTC)

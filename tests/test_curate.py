@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -387,3 +392,147 @@ def test_stale_reasons_are_those_whose_options_differ() -> None:
     assert curate_module.stale_reasons({"max_file_bytes": 50}, current) == {"too_large"}
     # A rejects table from before options were recorded: every option-dependent reason, once.
     assert curate_module.stale_reasons(None, current) == set(curate_module.OPTION_DEPENDENT_REASONS)
+
+
+# --- Interrupted work is kept (real subprocesses) ------------------------------------------------
+
+CLI_ENV = {
+    **{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+PROGRESS_LINE = re.compile(r"cleaning: \d+/\d+ files \(\d+%\), \d+ s elapsed(, ETA \d+ s)?")
+
+
+def _speeches(raw: Path, count: int) -> None:
+    """`count` distinct documents: batches of BATCH_FILES files each."""
+    for number in range(count):
+        path = raw / f"doc{number:04d}.txt"
+        path.write_text(SPEECH + f"第{number}份。\n", encoding="utf-8")
+        age(path)
+
+
+def _start_run(workdir: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docclean.cli", "run", "--settle", "0", *args],
+        cwd=workdir,
+        env=CLI_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finished_batches(curated: Path) -> int:
+    from flows.store import CuratedStore
+
+    return CuratedStore(curated).kept_batches()
+
+
+def _wait_for_batches(curated: Path, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 400
+    while _finished_batches(curated) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run finished no batch in time"
+        time.sleep(0.02)
+
+
+def _comparable(curated: Path) -> list[dict]:
+    table = ds.dataset(curated / "documents").to_table().drop_columns(["ingested_at"])
+    return sorted(table.to_pylist(), key=lambda row: row["source_path"])
+
+
+def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    batches = 5
+    _speeches(raw, batches * curate_module.BATCH_FILES)
+    killed = _start_run(tmp_path)
+    _wait_for_batches(curated, 3, killed)
+    killed.kill()  # SIGKILL: no handler runs, nothing is cleaned up
+    killed.communicate()
+    kept = _finished_batches(curated)
+    assert 3 <= kept < batches and not (curated / "documents").exists()
+
+    resumed = _start_run(tmp_path, "--json")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    summary = json.loads(out)
+    total = batches * curate_module.BATCH_FILES
+    assert summary["resumed"] == kept * curate_module.BATCH_FILES
+    assert summary["cleaned"] == total - summary["resumed"]  # only what was left
+    assert (summary["seen"], summary["new"], summary["rejected"], summary["wrote"]) == (total, total, 0, True)
+    # Not a terminal: the progress is a line every few seconds, the last one at 100 %.
+    progress = [line for line in err.splitlines() if PROGRESS_LINE.fullmatch(line)]
+    assert progress and progress[-1].startswith(f"cleaning: {total}/{total} files (100%)"), err
+    assert _finished_batches(curated) == 0  # the commit holds them now
+
+    reference = tmp_path / "reference"
+    assert run(raw, reference).cleaned == total
+    assert _comparable(curated) == _comparable(reference)
+
+
+def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_keep_its_batches(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    _speeches(raw, 4 * curate_module.BATCH_FILES)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        before = _finished_batches(curated)
+        process = _start_run(tmp_path)
+        _wait_for_batches(curated, before + 1, process)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=120)
+        kept = _finished_batches(curated)
+        assert process.returncode == 128 + signum, err
+        lines = err.splitlines()
+        assert (
+            lines[-1]
+            == f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes"
+        )
+        assert all(PROGRESS_LINE.fullmatch(line) for line in lines[:-1]), err
+        assert out == "" and kept > before
+        assert not (curated / "documents").exists()  # nothing was committed
+
+
+# --- The run summary -----------------------------------------------------------------------------
+
+
+def test_the_summary_names_every_outcome_and_json_has_the_same_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from docclean.console import print_summary
+
+    summary = curate_module.RunSummary(
+        seen=9, new=2, changed=1, unchanged=5, renamed=1, reused=1, missing=1, pruned=2, pending=1, rejected=1
+    )
+    summary.cleaned, summary.resumed, summary.wrote = 2, 500, True
+    print_summary(summary, "curated")
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "9 files seen: 2 new, 1 changed, 5 unchanged, 1 renamed, 1 missing (rows kept), 2 pruned, 1 rejected, "
+        "1 pending.\nCleaned 2, reused 2, resumed 500 from an interrupted run, rejected 1, in 0.0 s.\n"
+    )
+    as_json = json.loads(json.dumps(summary.as_dict()))
+    for key in ("seen", "new", "changed", "unchanged", "renamed", "reused", "missing", "pruned", "pending"):
+        assert as_json[key] == getattr(summary, key)
+    assert (as_json["cleaned"], as_json["resumed"], as_json["rejected"], as_json["wrote"]) == (
+        2,
+        500,
+        1,
+        True,
+    )
+
+
+def test_a_log_gets_a_progress_line_every_interval_and_one_at_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from docclean.console import log_progress, progress_line
+
+    assert progress_line(1500, 3000, 12.0) == "cleaning: 1500/3000 files (50%), 12 s elapsed, ETA 12 s"
+    with log_progress(0.05) as advance:
+        advance(0, 10)
+        time.sleep(0.3)
+        advance(10, 10)
+        time.sleep(0.2)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and all(PROGRESS_LINE.fullmatch(line) for line in lines)
+    assert lines[-1].startswith("cleaning: 10/10 files (100%)") and lines.count(lines[-1]) == 1
