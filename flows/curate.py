@@ -94,7 +94,7 @@ class RunSummary:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
-        """The summary as JSON values: what `docclean run --json` prints (README: Commands)."""
+        """The summary as JSON values: what `docclean run --json` prints (README: The run summary)."""
         counts = {
             name: getattr(self, name)
             for name in (
