@@ -12,7 +12,7 @@ from the samples in raw/, then measures, in one run:
       work, which it reports as `in S s`: scan, plan, clean and commit, without the start-up);
       the start-up also against a Prefect server that is already running, the part of it
       Prefect's temporary server takes;
-  (c) a re-run with nothing new, checking that it wrote nothing (`curated/current` unchanged);
+  (c) a re-run with nothing new, checking that it wrote nothing (the current-snapshot link unchanged);
   (d) peak RSS of each run, on the full corpus and on a tenth of it (is it flat?);
   (e) one worker against two (`--workers 2`); the full-corpus runs alternate, one worker then
       two, twice, and the faster of each counts (a shared machine's slow spells hit both alike);
@@ -377,7 +377,10 @@ def measure_in_child(kind: str, docs: int, seed: int) -> float:
 
 def snapshot_state(curated: Path) -> tuple[str, list[str]]:
     """What a run that writes nothing must leave as it is: the current link and the snapshots."""
-    return os.readlink(curated / "current"), sorted(p.name for p in (curated / ".snapshots").iterdir())
+    from flows.store import state_folder
+
+    state = state_folder(curated)
+    return os.readlink(state / "current"), sorted(p.name for p in (state / "snapshots").iterdir())
 
 
 def dataset_counts(curated: Path) -> tuple[int, int]:

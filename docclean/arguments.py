@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from docclean.errors import DoccleanError
+from docclean.layout import LOCK_FILE, state_folder
 
 # Units of --max-bytes, binary as the default's "50 MiB": K/KiB = 1024 bytes, M = 1024², G = 1024³.
 _BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -22,8 +23,6 @@ _BYTE_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*", re.IGNOREC
 # A Dask scheduler that does not accept a connection in this long is named as unreachable; a
 # scheduler on the same network answers in milliseconds.
 SCHEDULER_CONNECT_SECONDS = 5.0
-# The curated folder's own entries a run writes into (flows.store: the run lock, the snapshots).
-CURATED_STATE_ENTRIES = (".lock", ".snapshots")
 
 
 class ArgumentError(DoccleanError):
@@ -97,8 +96,7 @@ def writable_folder(option: str, given: str) -> None:
             f"{option} {shown(given)} cannot be written: {escape(str(existing))} is not writable by this user; "
             "fix its permissions or name another folder."
         )
-    for name in CURATED_STATE_ENTRIES:
-        entry = path / name
+    for entry in (path / LOCK_FILE, state_folder(path.absolute())):
         if entry.exists() and not os.access(entry, os.W_OK):
             raise ArgumentError(
                 f"{option} {shown(given)} cannot be written: {escape(str(entry.absolute()))} is not writable "

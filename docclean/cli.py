@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from docclean.arguments import ArgumentError, shown
 from docclean.errors import DoccleanError
 
 if TYPE_CHECKING:
+    from flows.curate import RunSummary
     from flows.server import TemporaryPrefectServer
 
 EXIT_OK = 0
@@ -25,6 +27,8 @@ EXIT_ERROR = 1
 # Distinct from an error: the run completed and the dataset is written, but some files
 # could not become documents (see curated/rejects/).
 EXIT_REJECTS = 3
+# The shell's convention for a process ended by a signal: 128 + the signal's number.
+EXIT_SIGNALLED = 128
 
 
 def _no_telemetry() -> None:
@@ -136,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="hash every raw file, not only those whose size or mtime changed, and clean again what differs",
     )
     run.add_argument("--verbose", action="store_true", help="show Prefect's logs")
+    run.add_argument(
+        "--json", action="store_true", help="print the run summary as one JSON object (keys: see README)"
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -262,6 +269,61 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _drop_signal_crash(record: logging.LogRecord) -> bool:
+    # Prefect's wording for a run ended by SIGTERM or SIGINT (prefect.states.exception_to_crashed_state).
+    message = record.getMessage()
+    return not (message.startswith("Crash detected!") and "aborted by a" in message and "signal" in message)
+
+
+def command_run_interruptible(args: argparse.Namespace) -> int:
+    """`docclean run`, which Ctrl-C or SIGTERM ends with one line and status 130 or 143.
+
+    The first signal interrupts the run where it is (further ones are ignored so that the
+    temporary server stops cleanly); the batches that finished are kept for the next run.
+    """
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        if not args.verbose:
+            # Prefect logs the interruption as a crash, and its log worker reports the logs it
+            # cannot ship to the temporary server being stopped (through `raiseExceptions`):
+            # the one line below says what happened instead.
+            logging.disable(logging.CRITICAL)
+            logging.raiseExceptions = False
+        raise KeyboardInterrupt
+
+    previous = {name: signal.signal(name, interrupt) for name in (signal.SIGINT, signal.SIGTERM)}
+    raise_exceptions = logging.raiseExceptions
+    # During a flow run Prefect takes SIGTERM itself, logs the run as crashed, then hands the
+    # signal on to `interrupt`: that crash record is the interruption the one line reports.
+    flow_run_logger = logging.getLogger("prefect.flow_runs")
+    if not args.verbose:
+        flow_run_logger.addFilter(_drop_signal_crash)
+    try:
+        return command_run(args)
+    except BaseException:
+        if not received:
+            raise
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
+        if not received:  # interrupted, the process ends quiet: Prefect's workers flush at exit
+            logging.disable(logging.NOTSET)
+            logging.raiseExceptions = raise_exceptions
+            flow_run_logger.removeFilter(_drop_signal_crash)
+    from flows.dataset import open_store
+
+    kept = open_store(args.curated).kept_batches()
+    print(
+        f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes",
+        file=sys.stderr,
+    )
+    return EXIT_SIGNALLED + received[0]
+
+
 def command_run(args: argparse.Namespace) -> int:
     if not args.verbose:
         _quiet_prefect()
@@ -317,8 +379,21 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
             )
         finally:
             progress.hook.reset(token)
-    print_summary(summary, args.curated)
+    if args.json:
+        print_json_summary(summary, args.curated)
+    else:
+        print_summary(summary, args.curated)
     return EXIT_REJECTS if summary.rejected else EXIT_OK
+
+
+def print_json_summary(summary: RunSummary, curated: str) -> None:
+    """The run summary as one JSON object on stdout, for scripts; its keys are listed in the README."""
+    import json
+
+    from flows.dataset import current_url
+
+    where = {"documents": current_url(curated), "rejects": current_url(curated, "rejects")}
+    print(json.dumps({**summary.as_dict(), **where}, ensure_ascii=False))
 
 
 def command_serve(args: argparse.Namespace) -> int:
@@ -444,7 +519,7 @@ def command_rules_check(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], Callable[[argparse.Namespace], int]]] = {
-    "run": (check_run_arguments, command_run),
+    "run": (check_run_arguments, command_run_interruptible),
     "serve": (check_serve_arguments, command_serve),
     "inspect": (check_inspect_arguments, command_inspect),
     "report": (check_report_arguments, command_report),

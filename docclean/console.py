@@ -5,12 +5,21 @@ from __future__ import annotations
 import bisect
 import contextlib
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -32,8 +41,10 @@ class RunCounts(Protocol):
     reused: int
     renamed: int
     missing: int
+    pruned: int
     pending: int
     cleaned: int
+    resumed: int
     rejected: int
     wrote: bool
     seconds: float
@@ -63,28 +74,93 @@ def _colourless(console: Console) -> bool:
     return console.color_system is None or console.no_color
 
 
+# How often the progress goes to a log (stderr not a terminal): often enough to show life, rarely
+# enough that a long run's log stays readable.
+LOG_PROGRESS_SECONDS = 5.0
+
+
 @contextlib.contextmanager
 def progress_bar() -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr while files are cleaned; silent when stderr is not a terminal."""
+    """Progress on stderr while files are cleaned: a bar on a terminal, else a line every few seconds."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda done, total: None
+        with log_progress(LOG_PROGRESS_SECONDS) as advance:
+            yield advance
         return
-    columns = (TextColumn("cleaning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("cleaning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("clean", total=None)
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
+def progress_line(done: int, total: int, elapsed: float) -> str:
+    """`cleaning: 1500/3000 files (50%), 12 s elapsed, ETA 12 s`; the ETA assumes the rate so far."""
+    share = done / total if total else 1.0
+    line = f"cleaning: {done}/{total} files ({share:.0%}), {elapsed:.0f} s elapsed"
+    if 0 < done < total:
+        line += f", ETA {elapsed * (total - done) / done:.0f} s"
+    return line
+
+
+@contextlib.contextmanager
+def log_progress(interval: float) -> Iterator[Callable[[int, int], None]]:
+    """Progress for a log: a line every `interval` seconds while files are cleaned, and one at the end."""
+    started: list[float] = []  # when cleaning began: the first report, not the run's start-up
+    state: dict[str, int] = {}
+    finished = threading.Event()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def emit() -> None:
+        with lock:
+            if not state or finished.is_set():
+                return
+            if state["done"] == state["total"]:
+                finished.set()
+            line = progress_line(state["done"], state["total"], time.monotonic() - started[0])
+            print(line, file=sys.stderr, flush=True)
+
+    def tick() -> None:
+        while not stop.wait(interval):
+            emit()
+
+    def advance(done: int, total: int) -> None:
+        with lock:
+            if not started:
+                started.append(time.monotonic())
+            state.update(done=done, total=total)
+        if done == total:
+            emit()
+
+    ticker = threading.Thread(target=tick, name="docclean-progress", daemon=True)
+    ticker.start()
+    try:
+        yield advance
+    finally:
+        stop.set()
+        ticker.join()
+
+
 def print_summary(counts: RunCounts, curated: str) -> None:
     """Print a flows.curate.RunSummary (typed by protocol: the library does not import flows)."""
     console = make_console()
-    line = (
+    console.print(
         f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
-        f"{counts.pending} pending. Cleaned {counts.cleaned}, reused {counts.reused + counts.renamed}, "
+        f"{counts.renamed} renamed, {counts.missing} missing (rows kept), {counts.pruned} pruned, "
+        f"{counts.rejected} rejected, {counts.pending} pending."
+    )
+    resumed = f", resumed {counts.resumed} from an interrupted run" if counts.resumed else ""
+    console.print(
+        f"Cleaned {counts.cleaned}, reused {counts.reused + counts.renamed}{resumed}, "
         f"rejected {counts.rejected}, in {counts.seconds:.1f} s."
     )
-    console.print(line)
     for title, table in (
         ("noise removed", counts.noise_by_category),
         ("placeholders", counts.placeholders_by_kind),

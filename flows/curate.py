@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import json
 import math
 import os
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -53,7 +55,7 @@ from flows.scan import (
     scan_raw,
 )
 from flows.storage import ObjectPath, parse_location, scan_objects
-from flows.store import CuratedStore, read_part, write_part
+from flows.store import CuratedStore, read_part, write_marker, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -61,6 +63,10 @@ BATCH_BYTES = 8 * 1024 * 1024
 BATCH_FILES = 500
 # Reasons worth retrying on the next run: the file may be readable or present by then.
 TRANSIENT_REASONS = {"unreadable", "vanished", "changed_during_read"}
+# Reasons that depend on an option, and the CleanConfig fields they depend on: a reject of one of
+# these is looked at again when a run's value of the field differs from the one it was judged under
+# (recorded in the rejects table's metadata).
+OPTION_DEPENDENT_REASONS: dict[str, tuple[str, ...]] = {"too_large": ("max_file_bytes",)}
 PLAN_COLUMNS = [
     "doc_id",
     "source_path",
@@ -82,8 +88,12 @@ class RunSummary:
     reused: int = 0
     renamed: int = 0
     missing: int = 0
+    pruned: int = 0
     pending: int = 0
     cleaned: int = 0
+    # Documents taken from the finished batches of an interrupted run instead of cleaned again.
+    resumed: int = 0
+    resumed_batches: int = 0
     rejected: int = 0
     wrote: bool = False
     reject_reasons: Counter[str] = field(default_factory=Counter)
@@ -98,8 +108,33 @@ class RunSummary:
     # Duplicate clusters and learned boilerplate (flows/corpus.py); None on object storage.
     corpus: CorpusOutcome | None = None
 
-    def add_batch(self, outcome: BatchOutcome) -> None:
-        self.cleaned += outcome.cleaned
+    def as_dict(self) -> dict[str, object]:
+        """The summary as JSON values: what `docclean run --json` prints (README: The run summary)."""
+        counts = {
+            name: getattr(self, name)
+            for name in (
+                "seen", "new", "changed", "unchanged", "renamed", "reused", "missing", "pruned",
+                "pending", "cleaned", "resumed", "rejected", "wrote",
+            )
+        }  # fmt: skip
+        return {
+            **counts,
+            "seconds": round(self.seconds, 3),
+            "reject_reasons": dict(self.reject_reasons.most_common()),
+            "rejected_files": [
+                {"source_path": r.source_path, "reason": r.reason, "detail": r.detail} for r in self.rejects
+            ],
+            "noise_by_category": dict(self.noise_by_category.most_common()),
+            "placeholders_by_kind": dict(self.placeholders_by_kind.most_common()),
+            "encodings": dict(self.encodings.most_common()),
+        }
+
+    def add_batch(self, outcome: BatchOutcome, resumed: bool = False) -> None:
+        if resumed:
+            self.resumed += outcome.cleaned
+            self.resumed_batches += 1
+        else:
+            self.cleaned += outcome.cleaned
         self.encodings.update(outcome.encodings)
         self.noise_by_category.update(outcome.noise_by_category)
         self.placeholders_by_kind.update(outcome.placeholders_by_kind)
@@ -171,6 +206,31 @@ class BatchOutcome:
     # (source_path, doc_id, source_sha256) of each document whose id the batch made itself.
     minted: list[tuple[str, str, str]] = field(default_factory=list)
 
+    def to_json(self) -> bytes:
+        """The completion marker's content: what the batch reports, so a later run can reuse it."""
+        return json.dumps(
+            {
+                "cleaned": self.cleaned,
+                "rejects": [[r.source_path, r.source_sha256, r.reason, r.detail] for r in self.rejects],
+                "noise_by_category": self.noise_by_category,
+                "placeholders_by_kind": self.placeholders_by_kind,
+                "encodings": self.encodings,
+                "minted": self.minted,
+            }
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> BatchOutcome:
+        fields = json.loads(data)
+        return cls(
+            cleaned=fields["cleaned"],
+            rejects=[Reject(*reject) for reject in fields["rejects"]],
+            noise_by_category=Counter(fields["noise_by_category"]),
+            placeholders_by_kind=Counter(fields["placeholders_by_kind"]),
+            encodings=Counter(fields["encodings"]),
+            minted=[tuple(item) for item in fields["minted"]],
+        )
+
 
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
@@ -197,8 +257,13 @@ def clean_and_write(
     part: Path | ObjectPath,
     ingested_at: datetime,
     doc_ids: dict[str, str],
+    marker: Path | ObjectPath,
 ) -> BatchOutcome:
-    """Clean a batch and write its documents to one part file of the staged snapshot."""
+    """Clean a batch, write its documents to `part`, then its completion marker to `marker`.
+
+    The marker is written last and atomically: a batch interrupted before it is cleaned again by
+    the next run, one with it is reused (see batch_key).
+    """
     outcome = BatchOutcome()
     records: list[Record] = []
     mtimes: list[int] = []
@@ -219,6 +284,7 @@ def clean_and_write(
     if records:
         write_part(records_to_table(records, mtimes, ingested_at), part)
     outcome.cleaned = len(records)
+    write_marker(outcome.to_json(), marker, part if records else None)
     return outcome
 
 
@@ -231,11 +297,31 @@ class Batch:
     value does not survive Dask, which unpacks tuples.
     """
 
-    __slots__ = ("doc_ids", "entries")
+    __slots__ = ("doc_ids", "entries", "marker")
 
-    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str]) -> None:
+    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Path | ObjectPath) -> None:
         self.entries = entries
         self.doc_ids = doc_ids
+        self.marker = marker
+
+
+def batch_key(
+    entries: list[RawEntry], doc_ids: dict[str, str], config: CleanConfig, rules_version: str
+) -> str:
+    """What determines a batch's output, hashed: the name of its part file and completion marker.
+
+    Each file's path, size and mtime (a file edited since has another key, so its stale part is
+    never reused), the doc_ids the batch keeps, every CleanConfig field, the rules' and the
+    pipeline's versions. A 32-hex-digit prefix of SHA-256.
+    """
+    identity = {
+        "files": [[e.rel_path, e.size, e.mtime_ns] for e in entries],
+        "doc_ids": sorted(doc_ids.items()),
+        "config": repr(config),
+        "rules_version": rules_version,
+        "pipeline_version": PIPELINE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
 @task(name="clean-batch", cache_policy=NO_CACHE)
@@ -246,10 +332,17 @@ def clean_batch(
     ingested_at: datetime,
     executor: Executor | None,
 ) -> BatchOutcome:
-    arguments = (batch.entries, config, part, ingested_at, batch.doc_ids)
+    arguments = (batch.entries, config, part, ingested_at, batch.doc_ids, batch.marker)
     if executor is None:
         return clean_and_write(*arguments)
     return executor.submit(clean_and_write, *arguments).result()
+
+
+def _leave_signals_to_the_flow() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the flow's process alone handles it
+    # (ending the run with one line), a worker just ends with the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _batches_in_flight(executor: Executor | None) -> int | None:
@@ -330,13 +423,15 @@ def plan_run(
     summary: RunSummary,
     other_paths: frozenset[str] = frozenset(),
     verify: bool = False,
+    stale_reasons: frozenset[str] = frozenset(),
 ) -> Plan:
     """Decide, for every scanned file and every row of the current snapshot, what this run does.
 
     `entries` are the files to curate; `other_paths` the paths the scan saw but does not hand
     over (pending, or a problem that becomes a reject): their rows are neither missing nor reused
     here. `documents` needs PLAN_COLUMNS. With `verify`, a file whose size and mtime match its
-    row is hashed as well, and cleaned again when its content differs.
+    row is hashed as well, and cleaned again when its content differs. `stale_reasons` are reject reasons judged
+    under options that differ from this run's: such rejects are cleaned again.
     """
     plan = Plan()
     table_rows = documents.to_pylist()
@@ -423,6 +518,7 @@ def plan_run(
                 or old_reject["source_sha256"] is None
                 or _sha_or_none(entry) in (None, old_reject["source_sha256"])
             )
+            and old_reject["reason"] not in stale_reasons
         ):
             plan.carried_rejects.append(path)
             summary.unchanged += 1
@@ -459,6 +555,7 @@ def plan_run(
     for path in sorted(vanished - renamed_from):
         if prune:
             plan.drop.add(path)
+            summary.pruned += 1
         elif rows[path]["source_present"] or path in rewrite:
             plan.mark_missing.append(path)
             plan.drop.add(path)
@@ -466,6 +563,25 @@ def plan_run(
     for entry in plan.to_clean:
         plan.drop.add(entry.rel_path)
     return plan
+
+
+def judged_options(config: CleanConfig) -> dict[str, object]:
+    """The values of the options that some reject reason depends on, as JSON values."""
+    names = sorted({name for fields in OPTION_DEPENDENT_REASONS.values() for name in fields})
+    return json.loads(json.dumps({name: getattr(config, name) for name in names}))
+
+
+def stale_reasons(recorded: dict[str, object] | None, current: dict[str, object]) -> frozenset[str]:
+    """Reject reasons whose options differ between the run that judged them and this run.
+
+    A rejects table that records no options (written before they were recorded) makes every
+    option-dependent reason stale once.
+    """
+    return frozenset(
+        reason
+        for reason, names in OPTION_DEPENDENT_REASONS.items()
+        if recorded is None or any(recorded.get(name) != current.get(name) for name in names)
+    )
 
 
 def _reusable_source(paths: list[str], vanished: set[str], renamed_from: set[str]) -> str | None:
@@ -517,9 +633,15 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]]
                 )
             ]
             index = table.schema.get_field_index("doc_id")
-            write_part(
-                table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string())), part
-            )
+            fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
+            if isinstance(part, Path):
+                # The staged part is a hard link to the batch's kept part: replace it, never write
+                # through it, so a resumed run still finds the batch as it was cleaned.
+                fresh = part.with_name(part.name + ".new")
+                write_part(fixed, fresh)
+                os.replace(fresh, part)
+            else:
+                write_part(fixed, part)
 
 
 def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
@@ -655,6 +777,7 @@ def curate(
     store = open_store(curated)
     summary = RunSummary()
     with store.lock(wait_seconds):
+        store.upgrade_layout()
         if isinstance(raw_path, ObjectPath):
             scan = scan_objects(raw_path, settle_seconds)
         else:
@@ -671,6 +794,7 @@ def curate(
                 path,
             )
         snapshot = store.read(columns=PLAN_COLUMNS)
+        options = judged_options(config)
         plan = plan_run(
             scan.files,
             snapshot.documents,
@@ -680,6 +804,7 @@ def curate(
             summary,
             other_paths=frozenset(scan.pending) | {p.rel_path for p in scan.problems},
             verify=verify,
+            stale_reasons=stale_reasons(store.reject_options() if store.has_snapshot() else options, options),
         )
         problem_rejects = [
             Reject(p.rel_path, None, p.reason, f"{p.rel_path}: {p.detail}") for p in scan.problems
@@ -706,6 +831,7 @@ def curate(
         if nothing_to_do and store.has_snapshot():
             logger.info("Nothing new or changed: the dataset is left as it is.")
             summary.rejected = len(old_reject_paths)
+            summary.reject_reasons.update(snapshot.rejects.column("reason").to_pylist())
             summary.seconds = time.perf_counter() - started
             return summary
         now = datetime.now(UTC)
@@ -714,7 +840,7 @@ def curate(
         try:
             rejects = list(problem_rejects)
             executor = (
-                ProcessPoolExecutor(max_workers=workers)
+                ProcessPoolExecutor(max_workers=workers, initializer=_leave_signals_to_the_flow)
                 if workers and workers > 1 and plan.to_clean
                 else None
             )
@@ -726,26 +852,41 @@ def curate(
                 outcomes: list[tuple[BatchOutcome, Path | ObjectPath]] = []
                 done = 0
 
-                def collect_oldest() -> None:
+                def take(
+                    outcome: BatchOutcome, batch: list[RawEntry], part: Path | ObjectPath, resumed: bool
+                ) -> None:
                     nonlocal done
-                    future, batch, part = in_flight.popleft()
-                    outcome = future.result()
-                    outcomes.append((outcome, part))
+                    if outcome.cleaned:
+                        outcomes.append((outcome, writer.adopt_part(part)))
                     rejects.extend(outcome.rejects)
-                    summary.add_batch(outcome)
+                    summary.add_batch(outcome, resumed)
                     done += len(batch)
                     report_progress = progress.hook.get()
                     if report_progress:
                         report_progress(done, len(plan.to_clean))
 
+                def collect_oldest() -> None:
+                    future, batch, part = in_flight.popleft()
+                    take(future.result(), batch, part, resumed=False)
+
+                report_progress = progress.hook.get()
+                if report_progress and plan.to_clean:
+                    report_progress(0, len(plan.to_clean))
                 for batch in make_batches(plan.to_clean):
-                    while limit is not None and len(in_flight) >= limit:
-                        collect_oldest()
                     doc_ids = {
                         e.rel_path: plan.doc_ids[e.rel_path] for e in batch if e.rel_path in plan.doc_ids
                     }
-                    part = writer.next_part("documents")
-                    future = clean_batch.submit(Batch(batch, doc_ids), config, part, now, executor)
+                    key = batch_key(batch, doc_ids, config, rules.version)
+                    part = store.batch_part(key)
+                    finished = store.finished_batch(key)
+                    if finished is not None:  # cleaned by an interrupted run: its part is reused
+                        take(BatchOutcome.from_json(finished), batch, part, resumed=True)
+                        continue
+                    while limit is not None and len(in_flight) >= limit:
+                        collect_oldest()
+                    future = clean_batch.submit(
+                        Batch(batch, doc_ids, store.batch_marker(key)), config, part, now, executor
+                    )
                     in_flight.append((future, batch, part))
                 while in_flight:
                     collect_oldest()
@@ -767,7 +908,7 @@ def curate(
                 [stats.get(r.source_path, (None, None))[1] for r in rejects],
                 now,
             )
-            writer.set_rejects(pa.concat_tables([kept_rejects, fresh]))
+            writer.set_rejects(pa.concat_tables([kept_rejects, fresh]), options)
             # Corpus pass (#19): across documents, after the batches, before the commit.
             if isinstance(store, CuratedStore):
                 summary.corpus = update_corpus(writer.staged, store.current_dir())

@@ -40,10 +40,14 @@ from flows.store import (
     Snapshot,
     StoreError,
     check_one_row_per_document,
+    options_of,
+    with_options,
     write_part,
 )
 
 POINTER = "current.json"
+# Finished batches of a run not yet committed: the next run reuses them (see flows.store).
+BATCHES = ".batches"
 LOCK = ".lock"
 # A run renews its lease every quarter of this; a run killed with SIGKILL blocks others this long.
 LEASE_SECONDS = 60.0
@@ -182,6 +186,38 @@ class ObjectStore:
             raise storage_error("list", folder, error) from error
         return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
 
+    def upgrade_layout(self) -> None:
+        """Object storage has kept one layout: nothing to move."""
+
+    def batch_part(self, key: str) -> ObjectPath:
+        return self.root.child(f"{BATCHES}/{key}.parquet")
+
+    def batch_marker(self, key: str) -> ObjectPath:
+        return self.root.child(f"{BATCHES}/{key}.done")
+
+    def finished_batch(self, key: str) -> bytes | None:
+        try:
+            with self.fs.open_input_stream(self.batch_marker(key).path) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise storage_error("read", self.batch_marker(key), error) from error
+
+    def kept_batches(self) -> int:
+        try:
+            infos = self.fs.get_file_info(
+                pafs.FileSelector(self.root.child(BATCHES).path, allow_not_found=True)
+            )
+        except OSError:
+            return 0
+        return sum(1 for i in infos if i.path.endswith(".done"))
+
+    def reject_options(self) -> dict[str, object] | None:
+        current = self.current()
+        parts = self.parts(current.child("rejects")) if current else []
+        return options_of(pq.read_schema(parts[0], filesystem=self.fs)) if parts else None
+
     def begin(self) -> ObjectSnapshotWriter:
         pointer = self.pointer()
         self._prune(_kept(pointer))  # snapshots of runs killed before their commit
@@ -218,6 +254,8 @@ class ObjectStore:
             ) from error
         with contextlib.suppress(OSError):  # old snapshots left now are pruned by the next run
             self._prune(_kept(pointer))
+        with contextlib.suppress(OSError):  # the snapshot holds copies of the finished batches now
+            self.fs.delete_dir(self.root.child(BATCHES).path)
 
     def _prune(self, keep: set[str]) -> None:
         try:
@@ -296,8 +334,17 @@ class ObjectSnapshotWriter:
         if updates is not None:
             self.add_documents(updates)
 
-    def set_rejects(self, table: pa.Table) -> None:
-        write_part(table.cast(REJECT_SCHEMA), self.next_part("rejects"))
+    def adopt_part(self, part: ObjectPath) -> ObjectPath:
+        """Take a finished batch's part object into the snapshot (copied inside the storage); its copy."""
+        target = self.next_part("documents")
+        try:
+            self.store.fs.copy_file(part.path, target.path)
+        except OSError as error:
+            raise storage_error("copy", part, error) from error
+        return target
+
+    def set_rejects(self, table: pa.Table, options: dict[str, object] | None = None) -> None:
+        write_part(with_options(table.cast(REJECT_SCHEMA), options), self.next_part("rejects"))
 
     def next_part(self, table_name: str) -> ObjectPath:
         """A new part object in the staged snapshot, for this writer or a batch task (on any worker) to fill."""

@@ -1,11 +1,18 @@
 """The curated folder: snapshots of the Parquet dataset, swapped in atomically.
 
-Layout:
+Layout (for `--curated curated`):
 
-    curated/documents -> current/documents     (fixed relative links, made once)
-    curated/rejects   -> current/rejects
-    curated/current   -> .snapshots/000007     (the one link a commit swaps)
-    curated/.snapshots/000007/{documents,rejects}/part-*.parquet
+    curated/README.md                                 what the folder holds and how to load it
+    curated/documents -> ../.docclean/datasets/curated/current/documents   (fixed links, made once)
+    curated/rejects   -> ../.docclean/datasets/curated/current/rejects
+    .docclean/datasets/curated/current -> snapshots/000007                 (the one link a commit swaps)
+    .docclean/datasets/curated/snapshots/000007/{documents,rejects}/part-*.parquet
+    .docclean/datasets/curated/batches/<key>.parquet, <key>.done           (an unfinished run's batches)
+
+The snapshots live in a hidden state folder beside curated/, not inside it: a recursive glob
+from curated/ (DuckDB's `curated/**/*.parquet` descends into hidden folders) must never reach
+older snapshots, and the README makes readers that take the whole folder (pandas, pyarrow) fail
+naming it instead of mixing the two tables. Hugging Face `datasets` reads the README's `configs`.
 
 A run writes a complete new snapshot beside the current one (unchanged part files are hard
 links, so this costs almost nothing) and commits by replacing the `current` link with
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -26,13 +34,42 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from docclean.errors import DoccleanError
+from docclean.layout import LOCK_FILE, state_folder
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.storage import ObjectPath, cause_of
 
 SNAPSHOTS = ".snapshots"
+BATCHES = "batches"
+TABLE_NAMES = ("documents", "rejects")
+# Schema metadata key of the rejects table: the options its option-dependent rejects were judged under.
+OPTIONS_KEY = b"docclean.options"
+# Hugging Face `datasets` reads the dataset card's `configs`; people read the rest.
+DATASET_README = """---
+configs:
+- config_name: documents
+  data_files: documents/*.parquet
+  default: true
+- config_name: rejects
+  data_files: rejects/*.parquet
+---
+# A docclean dataset
+
+Two Parquet tables: `documents/` (one row per raw document) and `rejects/` (one row per file that
+could not become a document). Load one table, never this whole folder:
+
+    pyarrow.dataset.dataset("{name}/documents")
+    pandas.read_parquet("{name}/documents")
+    polars.scan_parquet("{name}/documents/*.parquet")
+    duckdb.sql("SELECT count(*) FROM '{name}/documents/*.parquet'")
+    datasets.load_dataset("{name}", split="train")     # or ("{name}", "rejects", split="train")
+
+`documents` and `rejects` are links into the current snapshot, which docclean keeps with the
+older ones in `{state}`. Written by docclean: edits here are overwritten.
+"""
 # Readers that opened the previous snapshot keep it for this long before it is deleted.
 KEEP_PREVIOUS_SNAPSHOTS = 2
 # zstd at its default level: the compression the brief asks for, fast to write and read.
@@ -56,13 +93,15 @@ class Snapshot:
 class CuratedStore:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.snapshots = root / SNAPSHOTS
+        self.state = state_folder(root)
+        self.snapshots = self.state / "snapshots"
+        self.batches = self.state / BATCHES
 
     @contextlib.contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the curated folder for one run; a second run waits up to `wait_seconds`, then stops."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
+        with open(self.root / LOCK_FILE, "a+") as handle:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:
@@ -81,11 +120,34 @@ class CuratedStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def current_dir(self) -> Path | None:
-        link = self.root / "current"
-        return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+        for link in (self.state / "current", self.root / "current"):  # the second: the layout before 0.2
+            if link.is_symlink() and link.resolve().is_dir():
+                return link.resolve()
+        return None
 
     def has_snapshot(self) -> bool:
         return self.current_dir() is not None
+
+    def upgrade_layout(self) -> None:
+        """Move a curated folder of the old layout (snapshots in curated/.snapshots) to the state folder.
+
+        Called under the run lock. The current snapshot is hard-linked into the state folder and
+        the fixed links are swapped one `os.replace` each, so a reader sees the same rows
+        throughout; the older snapshots, kept only for readers of the old layout, are dropped.
+        """
+        old_current = self.root / "current"
+        if not old_current.is_symlink():
+            return
+        current = old_current.resolve()
+        if current.is_dir() and not (self.state / "current").is_symlink():
+            target = self.snapshots / current.name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(current, target, copy_function=_link_or_copy)
+            _fsync_tree(target)
+            self._swap_current(target)
+        self._ensure_fixed_links()
+        old_current.unlink()
+        shutil.rmtree(self.root / SNAPSHOTS, ignore_errors=True)
 
     def read_documents_of(self, paths: list[str]) -> pa.Table:
         """The current snapshot's rows of these source paths, every column."""
@@ -107,6 +169,32 @@ class CuratedStore:
             _read_table(current / "rejects", REJECT_SCHEMA, None),
         )
 
+    def batch_part(self, key: str) -> Path:
+        """Where the batch of `key` writes its documents; kept across runs until a commit holds them."""
+        self.batches.mkdir(parents=True, exist_ok=True)
+        return self.batches / f"{key}.parquet"
+
+    def batch_marker(self, key: str) -> Path:
+        """The completion marker of the batch of `key`, written (atomically) after its part file."""
+        return self.batches / f"{key}.done"
+
+    def finished_batch(self, key: str) -> bytes | None:
+        """The marker's content when the batch of `key` finished in an earlier, uncommitted run."""
+        try:
+            return self.batch_marker(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def kept_batches(self) -> int:
+        """How many finished batches of unfinished runs wait to be reused."""
+        return len(list(self.batches.glob("*.done"))) if self.batches.is_dir() else 0
+
+    def reject_options(self) -> dict[str, object] | None:
+        """The options the current snapshot's rejects were judged under (None before they were recorded)."""
+        current = self.current_dir()
+        parts = sorted((current / "rejects").glob("*.parquet")) if current else []
+        return options_of(pq.read_schema(parts[0])) if parts else None
+
     def begin(self) -> SnapshotWriter:
         self.snapshots.mkdir(parents=True, exist_ok=True)
         self._remove_unfinished()
@@ -115,6 +203,7 @@ class CuratedStore:
         return SnapshotWriter(self, self.snapshots / f"{number:06d}.tmp", self.current_dir())
 
     def _remove_unfinished(self) -> None:
+        # Only the staged snapshot: the batches it was built from stay until a commit holds them.
         for leftover in self.snapshots.glob("*.tmp"):
             shutil.rmtree(leftover, ignore_errors=True)
 
@@ -122,20 +211,28 @@ class CuratedStore:
         final = staged.with_suffix("")
         _fsync_tree(staged)
         os.replace(staged, final)
+        self._swap_current(final)
         self._ensure_fixed_links()
-        tmp_link = self.root / "current.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            tmp_link.unlink()
-        tmp_link.symlink_to(Path(SNAPSHOTS) / final.name)
-        os.replace(tmp_link, self.root / "current")
-        _fsync_dir(self.root)
         self._prune_old(keep=final)
+        # The snapshot holds every finished batch now (hard links): their own copies can go.
+        shutil.rmtree(self.batches, ignore_errors=True)
         return final
 
+    def _swap_current(self, snapshot: Path) -> None:
+        tmp_link = self.state / "current.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            tmp_link.unlink()
+        tmp_link.symlink_to(Path(snapshot.parent.name) / snapshot.name)
+        os.replace(tmp_link, self.state / "current")
+        _fsync_dir(self.state)
+
     def _ensure_fixed_links(self) -> None:
-        for name in ("documents", "rejects"):
+        for name in TABLE_NAMES:
             link = self.root / name
+            target = Path(os.path.relpath(self.state / "current" / name, self.root))
             if link.is_symlink():
+                if Path(os.readlink(link)) != target:
+                    _replace_link(link, target)
                 continue
             if link.exists():
                 if link.is_dir() and not any(link.iterdir()):
@@ -144,7 +241,14 @@ class CuratedStore:
                     raise StoreError(
                         f"{link} exists and is not docclean's link to the current snapshot; move it away and run again."
                     )
-            link.symlink_to(Path("current") / name)
+            link.symlink_to(target)
+        readme = self.root / "README.md"
+        text = DATASET_README.format(name=self.root.name, state=os.path.relpath(self.state, self.root.parent))
+        if not readme.is_file() or readme.read_text(encoding="utf-8") != text:
+            staged = readme.with_name(".README.md.tmp")
+            staged.write_text(text, encoding="utf-8")
+            os.replace(staged, readme)
+        _fsync_dir(self.root)
 
     def _prune_old(self, keep: Path) -> None:
         numbered = sorted(
@@ -189,8 +293,12 @@ class SnapshotWriter:
         if updates is not None:
             self.add_documents(updates)
 
-    def set_rejects(self, table: pa.Table) -> None:
-        self._write("rejects", table.cast(REJECT_SCHEMA))
+    def adopt_part(self, part: Path) -> Path:
+        """Take a finished batch's part file into the snapshot (a hard link: no copy); its path there."""
+        return self._link(part, "documents")
+
+    def set_rejects(self, table: pa.Table, options: dict[str, object] | None = None) -> None:
+        self._write("rejects", with_options(table.cast(REJECT_SCHEMA), options))
 
     def commit(self) -> Path:
         """Make the staged snapshot current; raises StoreError, committing nothing, if a document is there twice."""
@@ -210,19 +318,20 @@ class SnapshotWriter:
     def _write(self, table_name: str, table: pa.Table) -> None:
         write_part(table, self.next_part(table_name))
 
-    def _link(self, part: Path, table_name: str) -> None:
+    def _link(self, part: Path, table_name: str) -> Path:
         target = self.next_part(table_name)
         try:
             os.link(part, target)
         except OSError:
             shutil.copyfile(part, target)
+        return target
 
 
 def write_part(table: pa.Table, target: Path | ObjectPath) -> None:
     """Write one part file: on the local disk, or as one object in object storage (from any worker)."""
     if isinstance(target, ObjectPath):
         try:
-            pq.write_table(table, target.path, filesystem=target.filesystem, **PARQUET_OPTIONS)
+            _write_parquet(table, target.path, target.filesystem)
         except OSError as error:
             raise StoreError(
                 f"Could not write {target.url}: {cause_of(target, error)}. The previous dataset is intact; "
@@ -230,7 +339,7 @@ def write_part(table: pa.Table, target: Path | ObjectPath) -> None:
             ) from error
         return
     try:
-        pq.write_table(table, target, **PARQUET_OPTIONS)
+        _write_parquet(table, target)
     except OSError as error:
         raise StoreError(
             f"Could not write {target}: {error.strerror or error}. The previous dataset is intact; "
@@ -268,6 +377,64 @@ def check_one_row_per_document(parts: list[Path] | list[ObjectPath], snapshot: s
                 f"{twice.field('counts')[0].as_py()} rows) to {snapshot}; nothing was committed and the previous "
                 "dataset is intact. This is a fault in docclean: please report it with the run's log."
             )
+
+
+def write_marker(data: bytes, target: Path | ObjectPath, part: Path | ObjectPath | None = None) -> None:
+    """Write a batch's completion marker in one atomic step: it exists whole or not at all.
+
+    `part`, the batch's part file, reaches the disk first: a marker never outlives its part.
+    """
+    if isinstance(target, ObjectPath):
+        with target.filesystem.open_output_stream(target.path) as handle:  # one PUT
+            handle.write(data)
+        return
+    if isinstance(part, Path):
+        with open(part, "rb") as handle:
+            os.fsync(handle.fileno())
+    staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(staged, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(staged, target)
+
+
+def with_options(table: pa.Table, options: dict[str, object] | None) -> pa.Table:
+    """The rejects table carrying the options its rejects were judged under (schema metadata)."""
+    if options is None:
+        return table
+    metadata = dict(table.schema.metadata or {})
+    metadata[OPTIONS_KEY] = json.dumps(options, sort_keys=True).encode()
+    return table.replace_schema_metadata(metadata)
+
+
+def options_of(schema: pa.Schema) -> dict[str, object] | None:
+    """The options a rejects part file records, or None when it records none."""
+    raw = (schema.metadata or {}).get(OPTIONS_KEY)
+    return None if raw is None else json.loads(raw)
+
+
+def _write_parquet(table: pa.Table, where: str | Path, filesystem: pafs.FileSystem | None = None) -> None:
+    # A table of no rows is written with no row group at all: readers that batch by row group
+    # (Hugging Face `datasets`: "BatchSize must be greater than 0") fail on an empty one.
+    with pq.ParquetWriter(where, table.schema, filesystem=filesystem, **PARQUET_OPTIONS) as writer:
+        if table.num_rows:
+            writer.write_table(table)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _replace_link(link: Path, target: Path) -> None:
+    staged = link.with_name(f".{link.name}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        staged.unlink()
+    staged.symlink_to(target)
+    os.replace(staged, link)
 
 
 def _read_table(folder: Path, schema: pa.Schema, columns: list[str] | None) -> pa.Table:

@@ -17,6 +17,7 @@ import pytest
 
 from docclean.cli import main
 from docclean.errors import RulesError
+from docclean.layout import state_folder
 from flows import scan as scan_module
 from flows import store as store_module
 from flows.curate import curate
@@ -215,11 +216,11 @@ def test_write_error_leaves_the_previous_dataset_intact(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(store_module.pq, "write_table", disk_full)
+    monkeypatch.setattr(store_module.pq, "ParquetWriter", disk_full)
     with pytest.raises(StoreError, match=r"No space left on device.*previous dataset is intact"):
         _run(raw, curated)
     assert ds.dataset(curated / "documents").to_table().equals(before)
-    assert not list((curated / ".snapshots").glob("*.tmp"))
+    assert not list((state_folder(curated) / "snapshots").glob("*.tmp"))
     monkeypatch.undo()
     _run(raw, curated)
     assert set(_documents(curated)) == {"good.txt", "second.txt"}

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from docclean.cli import build_parser, main
 from docclean.console import placeholder_context
+from docclean.layout import state_folder
 from docclean.pipeline import CleanConfig, Cleaner
 from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
 
@@ -444,16 +445,16 @@ def _without_root_override() -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
-@pytest.mark.parametrize("entry", [None, ".lock", ".snapshots"])
+@pytest.mark.parametrize("entry", [None, ".lock", "state"])
 def test_a_curated_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path, entry: str | None) -> None:
     (tmp_path / "raw").mkdir()
     curated = tmp_path / "curated"
     curated.mkdir()
-    denied = curated if entry is None else curated / entry
+    denied = {None: curated, ".lock": curated / ".lock", "state": state_folder(curated)}[entry]
     if entry == ".lock":
         denied.touch()
-    elif entry == ".snapshots":
-        denied.mkdir()
+    elif entry == "state":
+        denied.mkdir(parents=True)
     denied.chmod(0o444 if entry == ".lock" else 0o555)
     try:
         result = subprocess.run(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,6 +21,7 @@ import flows.curate as curate_module
 from docclean import PIPELINE_VERSION
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
+from flows.dataset import open_dataset
 from flows.scan import RawEntry
 from tests.conftest import SAMPLES_DIR
 
@@ -219,3 +226,358 @@ def test_dataset_loads_with_every_reader_and_documents_its_schema(folders: tuple
         pq.ParquetFile(next(documents.glob("*.parquet"))).metadata.row_group(0).column(0).compression
         == "ZSTD"
     )
+
+
+# --- Loading the dataset: every obvious way is right or fails naming what to load -------------
+
+
+def _three_snapshots(raw: Path, curated: Path) -> None:
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    run(raw, curated)
+    (raw / "extra.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "extra.txt")
+    run(raw, curated)
+    (raw / "extra.txt").write_text(SPEECH + "二、狠抓落实\n", encoding="utf-8")
+    age(raw / "extra.txt", 30)
+    run(raw, curated)
+
+
+def _right_or_fails_clearly(read: Callable[[], int], expected: int, names: tuple[str, ...]) -> str:
+    """A reader of the whole folder returns the right count, or fails with a message naming a path."""
+    try:
+        count = read()
+    except Exception as error:
+        assert any(name in str(error) for name in names), error
+        return "fails"
+    assert count == expected
+    return "right"
+
+
+def test_every_obvious_way_to_load_the_folder_is_right_or_fails_clearly(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    raw, curated = folders
+    _three_snapshots(raw, curated)
+    (curated / "report.html").write_text(
+        "<!DOCTYPE html>", encoding="utf-8"
+    )  # as `docclean report` leaves it
+    documents = 6
+    monkeypatch.chdir(curated.parent)
+    folder = curated.name
+    # Older snapshots are out of reach of a recursive glob: never 3x the rows.
+    outcomes = {
+        "duckdb **": _right_or_fails_clearly(
+            lambda: duckdb.sql(f"SELECT count(*) FROM '{folder}/**/*.parquet'").fetchall()[0][0],
+            documents,
+            ("No files found",),
+        ),
+        "polars **": _right_or_fails_clearly(
+            lambda: pl.scan_parquet(f"{folder}/**/*.parquet").select(pl.len()).collect().item(),
+            documents,
+            ("rejects/",),
+        ),
+        "pandas": _right_or_fails_clearly(lambda: len(pd.read_parquet(folder)), documents, ("README.md",)),
+        "pyarrow": _right_or_fails_clearly(
+            lambda: ds.dataset(folder).to_table().num_rows, documents, ("README.md",)
+        ),
+    }
+    assert "right" not in outcomes.values() or set(outcomes.values()) <= {"right", "fails"}
+    # The one right path of each library, as the README shows it.
+    assert duckdb.sql(f"SELECT count(*) FROM '{folder}/documents/*.parquet'").fetchall() == [(documents,)]
+    assert pl.scan_parquet(f"{folder}/documents/*.parquet").select(pl.len()).collect().item() == documents
+    assert len(pd.read_parquet(f"{folder}/documents")) == documents
+    assert ds.dataset(f"{folder}/documents").to_table().num_rows == documents
+    assert ds.dataset(f"{folder}/rejects").to_table().column("reason").to_pylist() == ["binary"]
+    paths = ds.dataset(f"{folder}/documents").to_table().column("source_path").to_pylist()
+    assert len(paths) == len(set(paths))  # one row per source_path
+
+
+def _load_hf(*args: str, cache: Path, **kwargs: object):
+    datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed")
+    datasets.disable_progress_bars()
+    return datasets.load_dataset(*args, split="train", cache_dir=str(cache), **kwargs)
+
+
+def test_hugging_face_datasets_loads_each_table_and_an_empty_rejects_table(
+    folders: tuple[Path, Path], tmp_path: Path
+) -> None:
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    assert ds.dataset(curated / "rejects").to_table().num_rows == 0
+    cache = tmp_path / "hf-cache"
+    documents = _load_hf("parquet", data_files=str(curated / "documents" / "*.parquet"), cache=cache)
+    assert documents.num_rows == 5 and "text" in documents.column_names
+    # The folder's README is a dataset card: its default config is the documents table.
+    assert _load_hf(str(curated), cache=cache).num_rows == 5
+    # Zero rows and no empty row group ("BatchSize must be greater than 0" otherwise). Streaming:
+    # datasets' non-streaming builder makes no split of a Parquet source that yields no rows
+    # ('Instruction "train" corresponds to no data!'), whoever wrote the file.
+    empty = _load_hf(
+        "parquet", data_files=str(curated / "rejects" / "*.parquet"), cache=cache, streaming=True
+    )
+    assert list(empty) == [] and "reason" in empty.features
+    assert list(_load_hf(str(curated), "rejects", cache=cache, streaming=True)) == []
+
+
+def test_a_curated_folder_in_the_old_layout_is_moved_on_the_next_run(folders: tuple[Path, Path]) -> None:
+    from docclean.layout import state_folder
+
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    before = ds.dataset(curated / "documents").to_table()
+    # Rebuild the layout of earlier versions: snapshots inside curated/.snapshots, `current` beside them.
+    state = state_folder(curated)
+    number = os.readlink(state / "current").split("/")[-1]
+    (curated / ".snapshots").mkdir()
+    os.rename(state / "snapshots" / number, curated / ".snapshots" / number)
+    shutil.copytree(curated / ".snapshots" / number, curated / ".snapshots" / "000000")  # an older one
+    shutil.rmtree(state)
+    (curated / "README.md").unlink()
+    os.symlink(f".snapshots/{number}", curated / "current")
+    for name in ("documents", "rejects"):
+        (curated / name).unlink()
+        os.symlink(f"current/{name}", curated / name)
+    assert ds.dataset(curated / "documents").to_table().equals(before)
+
+    summary = run(raw, curated)  # nothing new: the layout moves all the same
+    assert not summary.wrote and summary.unchanged == 5
+    assert not (curated / ".snapshots").exists() and not (curated / "current").exists()
+    assert sorted(p.name for p in curated.iterdir()) == [".lock", "README.md", "documents", "rejects"]
+    assert ds.dataset(curated / "documents").to_table().equals(before)
+    (raw / "extra.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "extra.txt")
+    assert run(raw, curated).cleaned == 1
+    assert ds.dataset(curated / "documents").to_table().num_rows == 6
+
+
+# --- Option-dependent rejects --------------------------------------------------------------------
+
+
+def test_a_too_large_reject_is_looked_at_again_when_the_limit_is_raised(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    (raw / "big.txt").write_text(SPEECH * 20, encoding="utf-8")
+    (raw / "small.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    for path in raw.iterdir():
+        age(path)
+    size = (raw / "big.txt").stat().st_size
+    first = run(raw, curated, max_file_bytes=size - 1)
+    assert first.reject_reasons == {"too_large": 1, "binary": 1}
+    # The same limit: nothing to look at again, nothing written.
+    assert not run(raw, curated, max_file_bytes=size - 1).wrote
+    raised = run(raw, curated, max_file_bytes=size)
+    assert raised.cleaned == 1 and raised.rejected == 1
+    assert {r["source_path"]: r["reason"] for r in rejects(curated)} == {"image.txt": "binary"}
+    assert {r["source_path"] for r in rows(curated)} == {"big.txt", "small.txt"}
+    # A limit lowered again: a document stays a document; a new file over it is rejected.
+    (raw / "bigger.txt").write_text(SPEECH * 30, encoding="utf-8")
+    age(raw / "bigger.txt")
+    lowered = run(raw, curated, max_file_bytes=size - 1)
+    assert lowered.reject_reasons == {"too_large": 1, "binary": 1}
+    assert not run(raw, curated, max_file_bytes=size - 1).wrote
+
+
+def test_stale_reasons_are_those_whose_options_differ() -> None:
+    current = {"max_file_bytes": 100}
+    assert curate_module.stale_reasons({"max_file_bytes": 100}, current) == frozenset()
+    assert curate_module.stale_reasons({"max_file_bytes": 50}, current) == {"too_large"}
+    # A rejects table from before options were recorded: every option-dependent reason, once.
+    assert curate_module.stale_reasons(None, current) == set(curate_module.OPTION_DEPENDENT_REASONS)
+
+
+# --- Interrupted work is kept (real subprocesses) ------------------------------------------------
+
+CLI_ENV = {
+    **{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+PROGRESS_LINE = re.compile(r"cleaning: \d+/\d+ files \(\d+%\), \d+ s elapsed(, ETA \d+ s)?")
+
+
+def _speeches(raw: Path, count: int) -> None:
+    """`count` distinct documents: batches of BATCH_FILES files each."""
+    for number in range(count):
+        path = raw / f"doc{number:04d}.txt"
+        path.write_text(SPEECH + f"第{number}份。\n", encoding="utf-8")
+        age(path)
+
+
+def _start_run(workdir: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docclean.cli", "run", "--settle", "0", *args],
+        cwd=workdir,
+        env=CLI_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finished_batches(curated: Path) -> int:
+    from flows.store import CuratedStore
+
+    return CuratedStore(curated).kept_batches()
+
+
+def _wait_for_batches(curated: Path, count: int, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 400
+    while _finished_batches(curated) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run finished no batch in time"
+        time.sleep(0.02)
+
+
+def _comparable(curated: Path) -> list[dict]:
+    table = ds.dataset(curated / "documents").to_table().drop_columns(["ingested_at"])
+    return sorted(table.to_pylist(), key=lambda row: row["source_path"])
+
+
+def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    batches = 5
+    _speeches(raw, batches * curate_module.BATCH_FILES)
+    killed = _start_run(tmp_path)
+    _wait_for_batches(curated, 3, killed)
+    killed.kill()  # SIGKILL: no handler runs, nothing is cleaned up
+    killed.communicate()
+    kept = _finished_batches(curated)
+    assert 3 <= kept < batches and not (curated / "documents").exists()
+
+    resumed = _start_run(tmp_path, "--json")
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    summary = json.loads(out)
+    total = batches * curate_module.BATCH_FILES
+    assert summary["resumed"] == kept * curate_module.BATCH_FILES
+    assert summary["cleaned"] == total - summary["resumed"]  # only what was left
+    assert (summary["seen"], summary["new"], summary["rejected"], summary["wrote"]) == (total, total, 0, True)
+    # Not a terminal: the progress is a line every few seconds, the last one at 100 %.
+    progress = [line for line in err.splitlines() if PROGRESS_LINE.fullmatch(line)]
+    assert progress and progress[-1].startswith(f"cleaning: {total}/{total} files (100%)"), err
+    assert _finished_batches(curated) == 0  # the commit holds them now
+
+    reference = tmp_path / "reference"
+    assert run(raw, reference).cleaned == total
+    assert _comparable(curated) == _comparable(reference)
+
+
+def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_keep_its_batches(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    _speeches(raw, 4 * curate_module.BATCH_FILES)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        before = _finished_batches(curated)
+        process = _start_run(tmp_path)
+        _wait_for_batches(curated, before + 1, process)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=120)
+        kept = _finished_batches(curated)
+        assert process.returncode == 128 + signum, err
+        lines = err.splitlines()
+        assert (
+            lines[-1]
+            == f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes"
+        )
+        assert all(PROGRESS_LINE.fullmatch(line) for line in lines[:-1]), err
+        assert out == "" and kept > before
+        assert not (curated / "documents").exists()  # nothing was committed
+
+
+# --- The run summary -----------------------------------------------------------------------------
+
+
+def test_the_summary_names_every_outcome_and_json_has_the_same_counts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from docclean.console import print_summary
+
+    summary = curate_module.RunSummary(
+        seen=9, new=2, changed=1, unchanged=5, renamed=1, reused=1, missing=1, pruned=2, pending=1, rejected=1
+    )
+    summary.cleaned, summary.resumed, summary.wrote = 2, 500, True
+    print_summary(summary, "curated")
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps at 80 columns off a terminal
+    assert out.startswith(
+        "9 files seen: 2 new, 1 changed, 5 unchanged, 1 renamed, 1 missing (rows kept), 2 pruned, 1 rejected, "
+        "1 pending. Cleaned 2, reused 2, resumed 500 from an interrupted run, rejected 1, in 0.0 s."
+    )
+    as_json = json.loads(json.dumps(summary.as_dict()))
+    for key in ("seen", "new", "changed", "unchanged", "renamed", "reused", "missing", "pruned", "pending"):
+        assert as_json[key] == getattr(summary, key)
+    assert (as_json["cleaned"], as_json["resumed"], as_json["rejected"], as_json["wrote"]) == (
+        2,
+        500,
+        1,
+        True,
+    )
+
+
+def test_a_log_gets_a_progress_line_every_interval_and_one_at_the_end(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from docclean.console import log_progress, progress_line
+
+    assert progress_line(1500, 3000, 12.0) == "cleaning: 1500/3000 files (50%), 12 s elapsed, ETA 12 s"
+    with log_progress(0.05) as advance:
+        advance(0, 10)
+        time.sleep(0.3)
+        advance(10, 10)
+        time.sleep(0.2)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 3 and all(PROGRESS_LINE.fullmatch(line) for line in lines)
+    assert lines[-1].startswith("cleaning: 10/10 files (100%)") and lines.count(lines[-1]) == 1
+
+
+def _fail_on(monkeypatch: pytest.MonkeyPatch, failing: str) -> Callable[..., object]:
+    """Make the batch holding `failing` crash, as a run killed in the middle of it would end."""
+    clean = curate_module.read_and_clean
+
+    def crash_on(entry: RawEntry, config: object):
+        if entry.rel_path == failing:
+            raise RuntimeError("the machine went down")
+        return clean(entry, config)
+
+    monkeypatch.setattr(curate_module, "read_and_clean", crash_on)
+    return clean
+
+
+def resumed_run_cleans_only_batches_that_did_not_finish(
+    monkeypatch: pytest.MonkeyPatch, put: Callable[[str, str], None], raw: str, curated: str
+) -> None:
+    """Shared by the local and the S3 test: batches of two files, the third batch crashes."""
+    monkeypatch.setattr(curate_module, "BATCH_FILES", 2)
+    for name in ("a", "b", "c", "d", "e", "f"):
+        put(f"{name}.txt", SPEECH + f"第{name}份。\n")
+    clean = _fail_on(monkeypatch, "e.txt")
+    with pytest.raises(RuntimeError, match="the machine went down"):
+        curate(raw=raw, curated=curated, settle_seconds=0)
+    monkeypatch.setattr(curate_module, "read_and_clean", clean)
+    put("d.txt", SPEECH + "第d份，改过。\n")  # edited since its batch finished: that batch is stale
+    summary = curate(raw=raw, curated=curated, settle_seconds=0)
+    assert (summary.resumed, summary.resumed_batches, summary.cleaned) == (2, 1, 4)
+    texts = {row["source_path"]: row["text"] for row in open_dataset(curated).to_table().to_pylist()}
+    assert sorted(texts) == ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"]
+    assert "改过" in texts["d.txt"]
+
+
+def test_a_crashed_run_resumes_and_a_file_edited_since_is_never_taken_from_a_stale_part(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = folders
+
+    def put(name: str, text: str) -> None:
+        (raw / name).write_text(text, encoding="utf-8")
+        age(raw / name)
+
+    resumed_run_cleans_only_batches_that_did_not_finish(monkeypatch, put, str(raw), str(curated))

@@ -141,7 +141,9 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
     assert reader.to_table().num_rows == 1
     monkeypatch.setattr(ObjectStore, "commit", real_commit)
     summary = run(raw, curated)
-    assert summary.cleaned == 1 and {r["source_path"] for r in what(curated)} == {"a.txt", "b.txt"}
+    # b.txt's batch finished before the failed commit: this run takes its part instead of cleaning it again.
+    assert (summary.cleaned, summary.resumed) == (0, 1)
+    assert {r["source_path"] for r in what(curated)} == {"a.txt", "b.txt"}
     assert reader.to_table().num_rows == 1  # the old snapshot is still there, whole, for this reader
     # The killed run's snapshot was cleaned up: only committed snapshots remain.
     names = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{s3_bucket}/curated/.snapshots"))]
@@ -253,3 +255,21 @@ def test_dask_cluster_from_and_to_s3_gives_the_same_dataset(
     assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
     assert main(["path", f"s3://{s3_bucket}/curated"]) == 0
     assert capsys.readouterr().out.strip() == current_url(f"s3://{s3_bucket}/curated")
+
+
+def test_a_crashed_run_on_s3_resumes_from_its_finished_batches(
+    s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_curate import resumed_run_cleans_only_batches_that_did_not_finish
+
+    fs = s3fs(s3_endpoint)
+
+    def put_text(name: str, text: str) -> None:
+        put(fs, f"{s3_bucket}/raw/{name}", text.encode("utf-8"))
+
+    curated = f"s3://{s3_bucket}/curated"
+    resumed_run_cleans_only_batches_that_did_not_finish(
+        monkeypatch, put_text, f"s3://{s3_bucket}/raw", curated
+    )
+    # The commit holds the batches now: none are left under the curated prefix.
+    assert ObjectStore(parse_location(curated)).kept_batches() == 0

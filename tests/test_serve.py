@@ -67,7 +67,7 @@ class ServeProcess:
 def _wait_rows(curated: Path, count: int, timeout: float) -> list[dict]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (curated / "current").exists():
+        if (curated / "documents").exists():  # a link into the first committed snapshot
             table = ds.dataset(curated / "documents").to_table()
             if table.num_rows >= count:
                 return table.to_pylist()

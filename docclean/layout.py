@@ -1,0 +1,19 @@
+"""Where a local curated dataset keeps what is not its two tables: the run lock and the state folder.
+
+One definition for the two layers that need it: the CLI checks these paths can be written before
+anything starts, and `flows.store` writes them. The whole layout is described in flows/store.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# The lock a run holds on the curated folder (flock), inside the folder itself.
+LOCK_FILE = ".lock"
+# The state folder beside curated/ (snapshots, unfinished batches); `.docclean/` is in .gitignore.
+STATE_FOLDER = ".docclean"
+
+
+def state_folder(root: Path) -> Path:
+    """Where docclean keeps the snapshots and unfinished batches of the curated folder `root`."""
+    return root.parent / STATE_FOLDER / "datasets" / root.name
