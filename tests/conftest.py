@@ -29,6 +29,11 @@ def seeds() -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in files}
 
 
+def current_snapshot(curated: Path) -> Path:
+    """The folder of a local curated dataset's current snapshot (its `documents` link's parent)."""
+    return (curated / "documents").resolve().parent
+
+
 def assert_one_row_per_document(rows: list[dict]) -> None:
     """The dataset's identity invariant: no source_path and no doc_id on two rows (rows counted, not keyed)."""
     for column in ("source_path", "doc_id"):

@@ -13,6 +13,7 @@ from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
 from flows.curate import curate
+from tests.conftest import current_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 SEEDS = Path("/work/shared/seeds")
@@ -67,7 +68,7 @@ def test_seeds_and_their_copies_land_in_five_clusters_with_the_originals_as_repr
         assert row["dup_cluster"] == got[f"a{path[1]}.txt"]["doc_id"], path
         assert 0.5 <= row["dup_similarity"] <= 1.0
         assert row["text_sha256"] is not None
-    assert (curated / "current" / CORPUS_FOLDER / DEDUP_FILE).is_file()
+    assert (current_snapshot(curated) / CORPUS_FOLDER / DEDUP_FILE).is_file()
 
 
 def _removals(row: dict) -> list[tuple[str, str]]:
@@ -90,7 +91,7 @@ def test_a_vendor_line_in_twenty_documents_is_removed_from_all_and_the_salutatio
         assert _removals(row), row["source_path"]
         record = record_of(row)
         assert replay(record, normalized_text_of(record)) == row["text"]
-    counts = pq.read_table(curated / "current" / CORPUS_FOLDER / LINES_FILE)
+    counts = pq.read_table(current_snapshot(curated) / CORPUS_FOLDER / LINES_FILE)
     assert set(counts.column("doc_id").to_pylist()) == {row["doc_id"] for row in got.values()}
 
 

@@ -23,7 +23,7 @@ from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
 from flows.dataset import open_dataset
 from flows.scan import RawEntry
-from tests.conftest import SAMPLES_DIR
+from tests.conftest import SAMPLES_DIR, current_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -64,10 +64,10 @@ def test_samples_become_documents_and_a_second_run_writes_nothing(folders: tuple
     first = run(raw, curated)
     assert first.cleaned == 5 and first.rejected == 0 and first.wrote
     table_before = ds.dataset(curated / "documents").to_table()
-    snapshot = (curated / "current").resolve()
+    snapshot = current_snapshot(curated)
     second = run(raw, curated)
     assert not second.wrote and second.cleaned == 0 and second.unchanged == 5
-    assert (curated / "current").resolve() == snapshot
+    assert current_snapshot(curated) == snapshot
     assert ds.dataset(curated / "documents").to_table().equals(table_before)
 
 

@@ -54,14 +54,19 @@ def test_local_cluster_with_two_workers_gives_the_same_dataset(tmp_path: Path) -
 
 def test_remote_cluster_without_a_shared_api_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
-    result = subprocess.run(
-        [sys.executable, "-m", "docclean.cli", "run", "--runner", "dask", "--address", "tcp://127.0.0.1:1"],
-        cwd=tmp_path,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Something listens at the address, so the check that the scheduler can be reached passes.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        result = subprocess.run(
+            [sys.executable, "-m", "docclean", "run", "--runner", "dask", "--address", address],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == 1
     assert "must report to the same Prefect API" in result.stderr
 

@@ -27,7 +27,7 @@ from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
 from flows.curate import curate, read_and_clean
 from flows.scan import ChangedDuringRead, _list_folder, scan_raw
 from flows.store import CuratedStore, StoreError
-from tests.conftest import assert_one_row_per_document
+from tests.conftest import assert_one_row_per_document, current_snapshot
 
 SPEECH = "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。\n"
 OTHER = "关于做好防汛抗旱工作的通知\n各乡镇：\n现就做好今年防汛抗旱工作通知如下。\n"
@@ -171,7 +171,7 @@ def test_twins_an_earlier_version_wrote_are_healed(folders: tuple[Path, Path]) -
     write_aged(raw / "a.txt", SPEECH)
     write_aged(raw / "b.txt", OTHER)
     run(raw, curated)
-    current = (curated / "current").resolve() / "documents"
+    current = current_snapshot(curated) / "documents"
     [part] = current.glob("*.parquet")
     table = pq.read_table(part, schema=DOCUMENT_SCHEMA)
     twins = table.to_pylist()
