@@ -14,7 +14,7 @@ import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from flows import progress
 from flows.dataset import open_store
 from flows.objectstore import ObjectStore
+from flows.processes import worker_pool
 from flows.scan import DEFAULT_SETTLE_SECONDS, RawEntry, scan_raw
 from flows.storage import ObjectPath, parse_location, scan_objects
 from flows.store import CuratedStore, write_part
@@ -500,11 +501,7 @@ def curate(
         writer = store.begin()
         try:
             rejects = list(problem_rejects)
-            executor = (
-                ProcessPoolExecutor(max_workers=workers)
-                if workers and workers > 1 and plan.to_clean
-                else None
-            )
+            executor = worker_pool(workers) if workers and workers > 1 and plan.to_clean else None
             try:
                 limit = _batches_in_flight(executor)
                 in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry]]] = deque()

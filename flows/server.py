@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
-import ctypes
+import functools
 import os
 import signal
 import socket
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from docclean.errors import DoccleanError
+from flows.processes import die_with_parent
 
 # The server migrates its SQLite database on first start; on a 2-core machine that has taken
 # up to 20 s, so a minute leaves room for a slow disk without hanging forever.
@@ -229,17 +230,11 @@ class TemporaryPrefectServer(_ServerProcess):
     def preexec(self) -> Callable[[], None] | None:
         # A run killed outright (SIGKILL, OOM killer) runs no exit handler: the kernel stops the
         # server with it, which its own session would otherwise keep alive.
-        return _die_with_parent if sys.platform == "linux" else None
+        return functools.partial(die_with_parent, os.getpid()) if sys.platform == "linux" else None
 
     def stop(self) -> None:
         super().stop()
         atexit.unregister(self.stop)
-
-
-def _die_with_parent() -> None:
-    """Have the kernel send SIGTERM to this (child) process when its parent dies (Linux prctl)."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:

@@ -62,7 +62,10 @@ class CuratedStore:
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the curated folder for one run; a second run waits up to `wait_seconds`, then stops."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
+        # Close-on-exec: a program this run starts must not hold the lock after the run ends
+        # (flock belongs to the open file, shared by every copy of the descriptor).
+        descriptor = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with os.fdopen(descriptor, "r+") as handle:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:
