@@ -84,8 +84,26 @@ class CuratedStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def current_dir(self) -> Path | None:
+        """The current snapshot's folder; None when there is no dataset yet.
+
+        Raises StoreError when `current` exists but leads to no snapshot: read as no dataset, it
+        would make the next run rebuild everything and prune the snapshots it could be restored from.
+        """
         link = self.root / "current"
-        return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+        if not link.is_symlink():
+            if link.exists():
+                raise StoreError(
+                    f"{link} is not docclean's link to the current snapshot; move it away and run again."
+                )
+            return None
+        target = link.resolve()
+        if not target.is_dir():
+            raise StoreError(
+                f"{link} points to {os.readlink(link)}, which is not a snapshot folder; point it at the newest "
+                f"snapshot in {self.snapshots} (ln -sfn {SNAPSHOTS}/NNNNNN {link}) or delete it to rebuild the "
+                "dataset from raw/."
+            )
+        return target
 
     def has_snapshot(self) -> bool:
         return self.current_dir() is not None
@@ -96,7 +114,7 @@ class CuratedStore:
         if current is None:
             return DOCUMENT_SCHEMA.empty_table()
         tables = [
-            pq.read_table(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(paths))
+            _read_part(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(paths))
             for part in sorted((current / "documents").glob("*.parquet"))
         ]
         return pa.concat_tables(tables) if tables else DOCUMENT_SCHEMA.empty_table()
@@ -242,8 +260,20 @@ def _read_table(folder: Path, schema: pa.Schema, columns: list[str] | None) -> p
     if not parts:
         table = schema.empty_table()
         return table.select(columns) if columns else table
-    tables = [pq.read_table(p, columns=columns, schema=schema) for p in parts]
+    tables = [_read_part(p, columns=columns, schema=schema) for p in parts]
     return pa.concat_tables(tables)
+
+
+def _read_part(part: Path, **options: object) -> pa.Table:
+    """One part file of the current snapshot (pq.read_table's options); StoreError naming it if it cannot be read."""
+    try:
+        return pq.read_table(part, **options)
+    except (OSError, pa.ArrowException) as error:
+        current = part.parent.parent.parent.parent / "current"
+        raise StoreError(
+            f"{part} cannot be read ({error}); if it is damaged, point {current} at the previous snapshot "
+            f"(ln -sfn {SNAPSHOTS}/NNNNNN {current}) or delete {current} to rebuild the dataset from raw/."
+        ) from error
 
 
 def _fsync_tree(folder: Path) -> None:
