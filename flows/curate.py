@@ -205,7 +205,9 @@ class Batch:
         self.doc_ids = doc_ids
 
 
-@task(name="clean-batch", cache_policy=NO_CACHE)
+# No result is persisted: the batch writes its part file itself, and a pickle of its rejects would
+# keep paths and details in Prefect's storage, outside raw/ and curated/.
+@task(name="clean-batch", cache_policy=NO_CACHE, persist_result=False)
 def clean_batch(
     batch: Batch,
     config: CleanConfig,
@@ -412,7 +414,7 @@ def report_markdown(summary: RunSummary) -> str:
     )
 
 
-@flow(name="curate", log_prints=False)
+@flow(name="curate", log_prints=False, persist_result=False)
 def curate(
     raw: str = "raw",
     curated: str = "curated",
