@@ -37,9 +37,10 @@ from typing import IO
 from docclean.errors import DoccleanError
 from flows.processes import die_with_parent
 
-# The server migrates its SQLite database on first start; on a 2-core machine that has taken
-# up to 20 s, so a minute leaves room for a slow disk without hanging forever.
-HEALTH_TIMEOUT_SECONDS = 60.0
+# The server migrates a new SQLite database on first start; on a 2-core machine that has taken
+# 20 s idle and over a minute under load, so two minutes leave room without hanging forever.
+# Later starts copy an empty database migrated once (TemporaryPrefectServer) and take seconds.
+HEALTH_TIMEOUT_SECONDS = 120.0
 # Every poll before the server answers is start-up time a user waits through.
 HEALTH_POLL_SECONDS = 0.1
 # How long `docclean serve` keeps finished runs in its server's database: a month of history.
@@ -264,6 +265,9 @@ class TemporaryPrefectServer(_ServerProcess):
             self.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=self.home))
             if self.template.is_file():
                 shutil.copyfile(self.template, self.database)
+            # Prefect pickles a failed flow run's exception (paths, reject details) into its local
+            # storage whatever persist_result says: in the run's folder, it goes with the run.
+            os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(self.run_dir / "storage"))
         super().launch()
         atexit.register(self.stop)
 
@@ -282,6 +286,8 @@ class TemporaryPrefectServer(_ServerProcess):
         super().stop()
         atexit.unregister(self.stop)
         if self.run_dir is not None:
+            if os.environ.get("PREFECT_LOCAL_STORAGE_PATH") == str(self.run_dir / "storage"):
+                del os.environ["PREFECT_LOCAL_STORAGE_PATH"]
             shutil.rmtree(self.run_dir, ignore_errors=True)
             self.run_dir = None
 
