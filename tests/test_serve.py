@@ -123,7 +123,7 @@ def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Pat
             {"parameters": {"raw": str(tmp_path), "curated": str(elsewhere)}},
         )
         state = _wait_final_state(serve.api_url, str(refused["id"]), timeout=120)
-        assert state["type"] == "FAILED" and f"refuses curated='{elsewhere}'" in state["message"], state
+        assert state["type"] == "FAILED" and f"refuses raw='{tmp_path}'" in state["message"], state
         assert not elsewhere.exists()
     finally:
         output = serve.stop()
