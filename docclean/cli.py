@@ -327,8 +327,9 @@ def command_run_interruptible(args: argparse.Namespace) -> int:
 def command_run(args: argparse.Namespace) -> int:
     if not args.verbose:
         _quiet_prefect()
-    from flows.server import TemporaryPrefectServer
+    from flows.server import TemporaryPrefectServer, use_state_home
 
+    use_state_home()
     # Launched before Prefect is imported, so that it boots while the rest loads.
     server = None if os.environ.get("PREFECT_API_URL") else TemporaryPrefectServer()
     if server is not None:

@@ -13,11 +13,10 @@ import hashlib
 import json
 import math
 import os
-import signal
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -47,6 +46,7 @@ from flows import progress
 from flows.corpus import CorpusOutcome, update_corpus
 from flows.dataset import open_store
 from flows.objectstore import ObjectStore
+from flows.processes import worker_pool
 from flows.scan import (
     DEFAULT_SETTLE_SECONDS,
     ChangedDuringRead,
@@ -324,7 +324,9 @@ def batch_key(
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:32]
 
 
-@task(name="clean-batch", cache_policy=NO_CACHE)
+# No result is persisted: the batch writes its part file itself, and a pickle of its rejects would
+# keep paths and details in Prefect's storage, outside raw/ and curated/.
+@task(name="clean-batch", cache_policy=NO_CACHE, persist_result=False)
 def clean_batch(
     batch: Batch,
     config: CleanConfig,
@@ -336,13 +338,6 @@ def clean_batch(
     if executor is None:
         return clean_and_write(*arguments)
     return executor.submit(clean_and_write, *arguments).result()
-
-
-def _leave_signals_to_the_flow() -> None:
-    # Ctrl-C reaches every process of the terminal's group: the flow's process alone handles it
-    # (ending the run with one line), a worker just ends with the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _batches_in_flight(executor: Executor | None) -> int | None:
@@ -702,7 +697,7 @@ def report_markdown(summary: RunSummary) -> str:
     )
 
 
-@flow(name="curate", log_prints=False)
+@flow(name="curate", log_prints=False, persist_result=False)
 def curate(
     raw: str = "raw",
     curated: str = "curated",
@@ -839,11 +834,7 @@ def curate(
         writer = store.begin()
         try:
             rejects = list(problem_rejects)
-            executor = (
-                ProcessPoolExecutor(max_workers=workers, initializer=_leave_signals_to_the_flow)
-                if workers and workers > 1 and plan.to_clean
-                else None
-            )
+            executor = worker_pool(workers) if workers and workers > 1 and plan.to_clean else None
             try:
                 limit = _batches_in_flight(executor)
                 in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry], Path | ObjectPath]] = (

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import threading
@@ -48,6 +49,8 @@ from flows.store import (
 POINTER = "current.json"
 # Finished batches of a run not yet committed: the next run reuses them (see flows.store).
 BATCHES = ".batches"
+# What `begin` names a snapshot: its number, then a random part.
+SNAPSHOT_ID = re.compile(r"\d{6}-[0-9a-f]+")
 LOCK = ".lock"
 # A run renews its lease every quarter of this; a run killed with SIGKILL blocks others this long.
 LEASE_SECONDS = 60.0
@@ -75,9 +78,16 @@ class Lease:
             return None
         try:
             with fs.open_input_stream(self.target.path) as handle:
-                return str(json.loads(handle.read())["owner"])
+                body = handle.read()
         except FileNotFoundError:
             return None
+        try:
+            return str(json.loads(body.decode("utf-8"))["owner"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise StoreError(
+                f"{self.target.url}, the run lock, is corrupt ({_what_is_wrong(error)}); if no other docclean run "
+                f"is writing, delete it (or wait {LEASE_SECONDS:.0f} s until it expires) and run again."
+            ) from None
 
     def acquire(self, wait_seconds: float) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -99,7 +109,11 @@ class Lease:
         self._stop.set()
         if self._renewer.is_alive():
             self._renewer.join()
-        if self.holder() == self.token:
+        try:
+            ours = self.holder() == self.token
+        except StoreError:
+            ours = False  # overwritten by something else: left for whoever wrote it, or its expiry
+        if ours:
             self.target.filesystem.delete_file(self.target.path)
 
     def _write(self) -> None:
@@ -116,6 +130,9 @@ class Lease:
                 self._write()
             except OSError:
                 continue  # a storage hiccup: the lease lasts four renewals, try again at the next
+            except StoreError:  # overwritten with something that is not a lease: no longer ours
+                self.lost.set()
+                return
 
 
 class ObjectStore:
@@ -142,17 +159,56 @@ class ObjectStore:
                 lease.release()
 
     def pointer(self) -> dict[str, object] | None:
+        """The pointer object's content; None when there is no dataset yet.
+
+        Raises StoreError naming the object when it is not a pointer docclean wrote.
+        """
         try:
             with self.fs.open_input_stream(self.root.child(POINTER).path) as handle:
-                return json.loads(handle.read())
+                body = handle.read()
         except FileNotFoundError:
             return None
         except OSError as error:
             raise storage_error("read the curated dataset at", self.root, error) from error
+        try:
+            pointer = json.loads(body.decode("utf-8"))
+            snapshot = pointer["snapshot"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise self._corrupt_pointer(_what_is_wrong(error)) from None
+        if not isinstance(snapshot, str) or not SNAPSHOT_ID.fullmatch(snapshot):
+            raise self._corrupt_pointer(f"its snapshot {snapshot!r} is not a snapshot name")
+        return pointer
 
     def current(self) -> ObjectPath | None:
         pointer = self.pointer()
-        return None if pointer is None else self.root.child(f"{SNAPSHOTS}/{pointer['snapshot']}")
+        if pointer is None:
+            return None
+        current = self.root.child(f"{SNAPSHOTS}/{pointer['snapshot']}")
+        try:
+            found = self.fs.get_file_info(current.path).type == pafs.FileType.Directory
+        except OSError as error:
+            raise storage_error("read the curated dataset at", self.root, error) from error
+        if not found:
+            # Read as an empty dataset, it would make the next run rebuild everything and prune the rest.
+            raise self._corrupt_pointer(f"it names the snapshot {pointer['snapshot']}, which is not there")
+        return current
+
+    def _corrupt_pointer(self, what: str) -> StoreError:
+        snapshots = self.root.child(SNAPSHOTS)
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(snapshots.path, allow_not_found=True))
+            names = sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+        except OSError:
+            names = []
+        restore = (
+            f'write {{"snapshot": "{names[-1]}"}} into it to restore the newest snapshot in {snapshots.url}, '
+            if names
+            else ""
+        )
+        return StoreError(
+            f"{self.root.url}/{POINTER}, the pointer to the current snapshot, is corrupt ({what}); "
+            f"{restore}or delete it to rebuild the dataset from raw/."
+        )
 
     def has_snapshot(self) -> bool:
         return self.pointer() is not None
@@ -273,12 +329,29 @@ class ObjectStore:
         if not parts:
             table = schema.empty_table()
             return table.select(columns) if columns else table
-        try:
-            return pa.concat_tables(
-                [pq.read_table(p, columns=columns, schema=schema, filesystem=self.fs) for p in parts]
-            )
-        except OSError as error:
-            raise storage_error("read", folder, error) from error
+        tables = []
+        for part in parts:
+            try:
+                tables.append(pq.read_table(part, columns=columns, schema=schema, filesystem=self.fs))
+            except OSError as error:
+                raise storage_error("read", folder, error) from error
+            except pa.ArrowException as error:
+                raise StoreError(
+                    f"s3://{part} cannot be read as Parquet ({error}): the current snapshot is damaged; "
+                    f"point {self.root.url}/{POINTER} at an earlier snapshot, or delete it to rebuild the "
+                    "dataset from raw/."
+                ) from error
+        return pa.concat_tables(tables)
+
+
+def _what_is_wrong(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "it is not text"
+    if isinstance(error, KeyError):
+        return f"it has no {error.args[0]!r} field"
+    if isinstance(error, TypeError):
+        return "it is not a JSON object"
+    return f"it is not JSON: {error}"
 
 
 def _previous(pointer: dict[str, object]) -> list[str]:

@@ -2,22 +2,36 @@
 
 A watcher event is only a wake-up call: every run processes everything pending in raw/, so a
 missed or doubled event does no harm, and the cron schedule is the safety net.
+
+Anyone who can reach the Prefect API can start a run of the deployment with parameters of their
+choosing. The served flow therefore runs only at the locations it was configured with: the
+folders `docclean serve` was started with, or those listed in DOCCLEAN_SERVED in the worker's
+environment for a deployment made from prefect.yaml. The list lives in the environment of the
+process that runs the flow, which the API cannot change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import threading
 from pathlib import Path
 from types import FrameType
 
+from prefect import flow
 from prefect.client.schemas.objects import StateType
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
 from prefect.runner import Runner
 
-from flows.curate import curate
+from docclean import DEFAULT_MAX_FILE_BYTES
+from docclean.errors import DoccleanError
+from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
+from docclean.placeholders import DEFAULT_TOKEN
+from flows.curate import RunSummary, curate
+from flows.scan import DEFAULT_SETTLE_SECONDS
 from flows.storage import is_url
 
 DEPLOYMENT_NAME = "docclean"
@@ -31,7 +45,96 @@ DEFAULT_CRON = "*/10 * * * *"
 QUIET_MS = 2500
 MAX_GROUP_MS = 60_000
 
+# The environment variable that lists, per parameter, the values a served run may be given:
+# {"raw": ["/data/raw"], "curated": ["/data/curated"], "rules_file": [null], "address": [null]}.
+SERVED_VARIABLE = "DOCCLEAN_SERVED"
+# The parameters that name what a run reads, writes or connects to. An omitted one allows only
+# its default: no rules file, no Dask scheduler.
+PINNED_PARAMETERS = ("raw", "curated", "rules_file", "address")
+
 logger = logging.getLogger("docclean.serve")
+
+
+class ServeRefusedError(DoccleanError):
+    """A served run was asked to read, write or connect somewhere it was not configured for."""
+
+
+def served_locations(parameters: dict[str, object]) -> str:
+    """The DOCCLEAN_SERVED value that allows exactly these parameters' locations (JSON)."""
+    return json.dumps({name: [parameters.get(name)] for name in PINNED_PARAMETERS})
+
+
+def _normal(value: object) -> object:
+    # Folders compare as absolute paths, so that "raw" and "./raw/" are the same folder; URLs as written.
+    if isinstance(value, str) and not is_url(value):
+        return str(Path(value).resolve())
+    return value
+
+
+def check_served_parameters(parameters: dict[str, object]) -> None:
+    """Refuse a served run whose locations are not those listed in DOCCLEAN_SERVED.
+
+    Raises ServeRefusedError, naming the parameter, its value and what is allowed.
+    """
+    listed = os.environ.get(SERVED_VARIABLE)
+    try:
+        allowed = json.loads(listed) if listed else None
+        if not isinstance(allowed, dict) or not all(isinstance(v, list) for v in allowed.values()):
+            raise ValueError
+    except ValueError:
+        raise ServeRefusedError(
+            f"This deployment runs only at the locations it is configured for, and {SERVED_VARIABLE} does not "
+            'list them: set it in the environment of the process that runs the flow, e.g. {"raw": ["/data/raw"], '
+            '"curated": ["/data/curated"]}, or start it with `docclean serve`.'
+        ) from None
+    for name in PINNED_PARAMETERS:
+        permitted = allowed.get(name, [None])
+        if _normal(parameters.get(name)) not in [_normal(value) for value in permitted]:
+            shown = ", ".join("none" if value is None else repr(value) for value in permitted)
+            raise ServeRefusedError(
+                f"This deployment refuses {name}={parameters.get(name)!r}: it runs only with {name} {shown}, "
+                f"as it was started (or as {SERVED_VARIABLE} lists). Start `docclean serve` with the location "
+                "you want instead."
+            )
+
+
+@flow(name="curate", log_prints=False, persist_result=False)
+def served_curate(
+    raw: str = "raw",
+    curated: str = "curated",
+    rules_file: str | None = None,
+    workers: int | None = None,
+    prune: bool = False,
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    wait_seconds: float = 0.0,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    runner: str = "local",
+    address: str | None = None,
+    verify: bool = False,
+    placeholder_token: str = DEFAULT_TOKEN,
+    script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION,
+    html_report: bool = False,
+    languages: list[str] | None = None,
+) -> RunSummary:
+    """The curate flow as a deployment runs it: the same parameters, only at the configured locations."""
+    check_served_parameters({"raw": raw, "curated": curated, "rules_file": rules_file, "address": address})
+    return curate.fn(
+        raw,
+        curated,
+        rules_file,
+        workers,
+        prune,
+        settle_seconds,
+        wait_seconds,
+        max_file_bytes,
+        runner,
+        address,
+        verify,
+        placeholder_token,
+        script_conversion,
+        html_report,
+        languages,
+    )
 
 
 class DropFolderWatcher(threading.Thread):
@@ -112,7 +215,9 @@ class _Runner(Runner):
 
 
 def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch: bool = True) -> None:
-    deployment = curate.to_deployment(
+    # Inherited by the processes the served runner starts for each run, and beyond the API's reach.
+    os.environ[SERVED_VARIABLE] = served_locations(parameters)
+    deployment = served_curate.to_deployment(
         name=DEPLOYMENT_NAME,
         cron=cron,
         parameters=parameters,

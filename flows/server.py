@@ -18,10 +18,12 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
-import ctypes
+import functools
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,12 +35,16 @@ from pathlib import Path
 from typing import IO
 
 from docclean.errors import DoccleanError
+from flows.processes import die_with_parent
 
-# The server migrates its SQLite database on first start; on a 2-core machine that has taken
-# up to 20 s, so a minute leaves room for a slow disk without hanging forever.
-HEALTH_TIMEOUT_SECONDS = 60.0
+# The server migrates a new SQLite database on first start; on a 2-core machine that has taken
+# 20 s idle and over a minute under load, so two minutes leave room without hanging forever.
+# Later starts copy an empty database migrated once (TemporaryPrefectServer) and take seconds.
+HEALTH_TIMEOUT_SECONDS = 120.0
 # Every poll before the server answers is start-up time a user waits through.
 HEALTH_POLL_SECONDS = 0.1
+# How long `docclean serve` keeps finished runs in its server's database: a month of history.
+SERVE_RETENTION_SECONDS = 30 * 24 * 3600
 # uvicorn's exit status when its port was taken between our probe and its bind.
 _PORT_IN_USE_STATUS = 3
 
@@ -168,11 +174,25 @@ class LocalPrefectServer(_ServerProcess):
             PREFECT_SERVER_API_HOST="127.0.0.1",
             PREFECT_SERVER_API_PORT=str(self.port),
         )
+        # A cron run every ten minutes adds 50,000 runs a year: the vacuum service deletes runs
+        # (and their logs and artifacts) older than its retention, unless the user chose otherwise.
+        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED", "events,flow_runs")
+        env.setdefault("PREFECT_SERVER_SERVICES_DB_VACUUM_RETENTION_PERIOD", str(SERVE_RETENTION_SECONDS))
         return env
 
     def open_log(self) -> IO[bytes]:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         return open(self.log_path, "ab")
+
+    def launch(self) -> None:
+        # A new state folder starts from the empty database `docclean run` keeps, when there is
+        # one: migrating a new database has taken a minute on a busy 2-core machine.
+        database = self.state_dir / "prefect.db"
+        template = state_home() / f"empty-{_prefect_version()}.db"
+        if not database.exists() and template.is_file():
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, database)
+        super().launch()
 
     def describe_log(self) -> str:
         return f"see {self.log_path}"
@@ -181,14 +201,26 @@ class LocalPrefectServer(_ServerProcess):
 class TemporaryPrefectServer(_ServerProcess):
     """Prefect's temporary API (no UI, no services), as Prefect itself runs it, for one run.
 
-    It keeps Prefect's usual database (PREFECT_HOME), so runs stay visible to a later `prefect
-    server start`. Stopped at interpreter exit at the latest: registered with atexit before
-    Prefect is imported, it is stopped after Prefect's own exit handlers flush logs and events.
+    Its database lives as long as the run: a fresh copy of an empty, migrated template, deleted
+    when the server stops, so Prefect's state neither grows from run to run nor keeps paths and
+    reject details anywhere but the run's own folder (see `state_home`). The template is made
+    once per Prefect version from the first run's database, taken as soon as the server answers
+    and before the flow has written anything: migrating a new database costs seconds a copy does
+    not. Stopped at interpreter exit at the latest: registered with atexit before Prefect is
+    imported, it is stopped after Prefect's own exit handlers flush logs and events.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, home: Path | None = None) -> None:
         super().__init__(port)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - read when the server fails
+        self.home = home or state_home()
+        self.template = self.home / f"empty-{_prefect_version()}.db"
+        self.run_dir: Path | None = None
+
+    @property
+    def database(self) -> Path:
+        assert self.run_dir is not None, "launch() makes the run's folder"
+        return self.run_dir / "prefect.db"
 
     def command(self) -> list[str]:
         return [
@@ -211,6 +243,10 @@ class TemporaryPrefectServer(_ServerProcess):
         env = super().environment()
         # What Prefect's own SubprocessASGIServer sets: an API without UI or background services.
         env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+        env.update(
+            PREFECT_HOME=str(self.home),
+            PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{self.database}",
+        )
         return env
 
     def open_log(self) -> IO[bytes]:
@@ -224,17 +260,37 @@ class TemporaryPrefectServer(_ServerProcess):
         return f"its output was: {tail}" if tail else "it printed nothing"
 
     def launch(self) -> None:
+        if self.run_dir is None:
+            self.home.mkdir(parents=True, exist_ok=True)
+            _remove_runs_of_dead_processes(self.home)
+            self.run_dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=self.home))
+            if self.template.is_file():
+                shutil.copyfile(self.template, self.database)
+            # Prefect pickles a failed flow run's exception (paths, reject details) into its local
+            # storage whatever persist_result says: in the run's folder, it goes with the run.
+            os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(self.run_dir / "storage"))
         super().launch()
         atexit.register(self.stop)
+
+    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+        super().wait_healthy(timeout)
+        if not self.template.is_file():
+            with contextlib.suppress(OSError, sqlite3.Error):  # only a later run's start-up would miss it
+                _copy_database(self.database, self.template)
 
     def preexec(self) -> Callable[[], None] | None:
         # A run killed outright (SIGKILL, OOM killer) runs no exit handler: the kernel stops the
         # server with it, which its own session would otherwise keep alive.
-        return _die_with_parent if sys.platform == "linux" else None
+        return functools.partial(die_with_parent, os.getpid()) if sys.platform == "linux" else None
 
     def stop(self) -> None:
         super().stop()
         atexit.unregister(self.stop)
+        if self.run_dir is not None:
+            if os.environ.get("PREFECT_LOCAL_STORAGE_PATH") == str(self.run_dir / "storage"):
+                del os.environ["PREFECT_LOCAL_STORAGE_PATH"]
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
 
 
 def flush_prefect_clients(timeout: float = 5.0) -> None:
@@ -252,10 +308,62 @@ def flush_prefect_clients(timeout: float = 5.0) -> None:
             worker.drain_all(timeout=timeout)
 
 
-def _die_with_parent() -> None:
-    """Have the kernel send SIGTERM to this (child) process when its parent dies (Linux prctl)."""
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+def state_home() -> Path:
+    """Where `docclean run` keeps Prefect's state: PREFECT_HOME when the user set it, else
+    $XDG_CACHE_HOME/docclean/prefect (~/.cache/docclean/prefect).
+
+    PREFECT_HOME for the temporary server: the template database, Prefect's block-registration
+    memo, and one folder per run in progress. Nothing there outlives its run but the template,
+    which holds no run: deleting the folder costs the next run one database migration.
+    """
+    if os.environ.get("PREFECT_HOME"):
+        return Path(os.environ["PREFECT_HOME"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "docclean" / "prefect"
+
+
+def use_state_home() -> None:
+    """Give this process (a `docclean run`) `state_home()` as PREFECT_HOME, unless the user chose one.
+
+    Prefect makes its home folder on import, so nothing of a run goes to ~/.prefect. A profile
+    the user keeps there (~/.prefect/profiles.toml, naming their server, say) stays in force.
+    """
+    if os.environ.get("PREFECT_HOME"):
+        return
+    profiles = Path.home() / ".prefect" / "profiles.toml"
+    if profiles.is_file():
+        os.environ.setdefault("PREFECT_PROFILES_PATH", str(profiles))
+    os.environ["PREFECT_HOME"] = str(state_home())
+
+
+def _prefect_version() -> str:
+    from importlib import metadata  # Prefect itself is not imported before the server launches
+
+    return metadata.version("prefect")
+
+
+def _remove_runs_of_dead_processes(home: Path) -> None:
+    # A run killed outright leaves its folder behind; its process id is in the name.
+    for folder in home.glob("run-*-*"):
+        pid = int(folder.name.split("-")[1]) if folder.name.split("-")[1].isdigit() else 0
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            continue  # another user's live process
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database another process has open (SQLite's backup API)."""
+    staged = target.with_suffix(f".{os.getpid()}.tmp")
+    with (
+        contextlib.closing(sqlite3.connect(source)) as origin,
+        contextlib.closing(sqlite3.connect(staged)) as copy,
+    ):
+        origin.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+    os.replace(staged, target)
 
 
 def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:

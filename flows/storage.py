@@ -21,12 +21,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from docclean.arguments import is_url
-from docclean.errors import StorageError
+from docclean.errors import RejectedInput, StorageError
 from docclean.sourcepath import source_path_of
-from flows.scan import RawEntry, ScanResult, is_partial_name
+from flows.scan import RawEntry, ScanProblem, ScanResult, is_partial_name
 
 # Endpoint variables in the AWS SDKs' order of precedence: the S3-specific one first.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+# Key components that S3 stores as given but pyarrow (like any path) reads as a folder step:
+# "a//b", "a/./b" and "a/../b" are listed, and then cannot be opened.
+UNUSABLE_KEY_COMPONENTS = {"", ".", ".."}
 # What an AWS error code means to someone running docclean, and what to do about it.
 CAUSES = {
     "NO_SUCH_BUCKET": "the bucket {bucket} does not exist",
@@ -55,7 +58,35 @@ class ObjectPath:
         return ObjectPath(self.filesystem, f"{self.path}/{name}", f"{self.url}/{name}")
 
     def open(self) -> pa.NativeFile:
-        return self.filesystem.open_input_stream(self.path)
+        """The object's bytes as a stream.
+
+        Raises FileNotFoundError when the object is gone (deleted since the listing) and
+        UnreadableObject when it is listed but storage will not hand it over as a file.
+        """
+        try:
+            return self.filesystem.open_input_stream(self.path)
+        except FileNotFoundError:
+            if self.filesystem.get_file_info(self.path).type == pafs.FileType.Directory:
+                # pyarrow lists a folder marker that has content ("dir/" holding bytes) as the
+                # file "dir", which it then cannot open: that key never becomes readable.
+                raise UnreadableObject(
+                    "not_a_file",
+                    f"{self.url}/ is a folder marker with content (a key ending in '/'), not a file; "
+                    "delete it or give it a name without the trailing '/'.",
+                ) from None
+            raise
+        except pa.ArrowException as error:
+            if isinstance(error, OSError):
+                raise  # a storage error: transient like any read error
+            raise UnreadableObject("bad_key", f"{self.url} cannot be opened: {error}.") from error
+
+
+class UnreadableObject(RejectedInput, OSError):
+    """An object docclean will never read as it is: its key or kind is the cause, not the storage.
+
+    A reject with a lasting reason (so it is not retried every run), and an OSError, so that
+    every caller that survives a read error survives this one too.
+    """
 
 
 def parse_location(text: str) -> Path | ObjectPath:
@@ -128,6 +159,18 @@ def scan_objects(raw: ObjectPath, settle_seconds: float, now_ns: int | None = No
             continue  # prefixes ("folders") are implied by the keys under them
         rel = info.path[len(raw.path) + 1 :]
         names = rel.split("/")
+        if any(name in UNUSABLE_KEY_COMPONENTS for name in names):
+            result.problems.append(
+                ScanProblem(
+                    rel,
+                    "bad_key",
+                    f"The object key has an empty, '.' or '..' path component ({raw.url}/{rel}): object "
+                    "storage keeps such keys, but they name no file; rename the object.",
+                    info.size,
+                    info.mtime_ns,
+                )
+            )
+            continue
         partial = next((i for i, name in enumerate(names) if is_partial_name(name)), None)
         if partial is not None:
             pending.add(source_path_of("/".join(names[: partial + 1]).encode()))

@@ -101,7 +101,10 @@ class CuratedStore:
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Hold the curated folder for one run; a second run waits up to `wait_seconds`, then stops."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_FILE, "a+") as handle:
+        # Close-on-exec: a program this run starts must not hold the lock after the run ends
+        # (flock belongs to the open file, shared by every copy of the descriptor).
+        descriptor = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with os.fdopen(descriptor, "r+") as handle:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:
@@ -120,9 +123,27 @@ class CuratedStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def current_dir(self) -> Path | None:
+        """The current snapshot's folder; None when there is no dataset yet.
+
+        Raises StoreError when a `current` link exists but leads to no snapshot: read as no dataset,
+        it would make the next run rebuild everything and prune the snapshots it could be restored from.
+        """
         for link in (self.state / "current", self.root / "current"):  # the second: the layout before 0.2
-            if link.is_symlink() and link.resolve().is_dir():
-                return link.resolve()
+            if not link.is_symlink():
+                if link.exists():
+                    raise StoreError(
+                        f"{link} is not docclean's link to the current snapshot; move it away and run again."
+                    )
+                continue
+            target = link.resolve()
+            if not target.is_dir():
+                raise StoreError(
+                    f"{link} points to {os.readlink(link)}, which is not a snapshot folder; point it at the "
+                    f"newest snapshot in {link.parent / os.path.dirname(os.readlink(link))} "
+                    f"(ln -sfn {os.path.dirname(os.readlink(link))}/NNNNNN {link}) or delete it to rebuild the "
+                    "dataset from raw/."
+                )
+            return target
         return None
 
     def has_snapshot(self) -> bool:
@@ -155,7 +176,7 @@ class CuratedStore:
         if current is None:
             return DOCUMENT_SCHEMA.empty_table()
         tables = [
-            pq.read_table(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(paths))
+            _read_part(part, schema=DOCUMENT_SCHEMA, filters=pc.field("source_path").isin(paths))
             for part in sorted((current / "documents").glob("*.parquet"))
         ]
         return pa.concat_tables(tables) if tables else DOCUMENT_SCHEMA.empty_table()
@@ -442,8 +463,21 @@ def _read_table(folder: Path, schema: pa.Schema, columns: list[str] | None) -> p
     if not parts:
         table = schema.empty_table()
         return table.select(columns) if columns else table
-    tables = [pq.read_table(p, columns=columns, schema=schema) for p in parts]
+    tables = [_read_part(p, columns=columns, schema=schema) for p in parts]
     return pa.concat_tables(tables)
+
+
+def _read_part(part: Path, **options: object) -> pa.Table:
+    """One part file of the current snapshot (pq.read_table's options); StoreError naming it if it cannot be read."""
+    try:
+        return pq.read_table(part, **options)
+    except (OSError, pa.ArrowException) as error:
+        snapshots = part.parent.parent.parent  # <snapshots>/<snapshot>/<table>/<part>
+        current = snapshots.parent / "current"
+        raise StoreError(
+            f"{part} cannot be read ({error}); if it is damaged, point {current} at the previous snapshot "
+            f"(ln -sfn {snapshots.name}/NNNNNN {current}) or delete {current} to rebuild the dataset from raw/."
+        ) from error
 
 
 def _fsync_tree(folder: Path) -> None:

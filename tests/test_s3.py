@@ -278,3 +278,126 @@ def test_a_crashed_run_on_s3_resumes_from_its_finished_batches(
     )
     # The commit holds the batches now: none are left under the curated prefix.
     assert ObjectStore(parse_location(curated)).kept_batches() == 0
+
+
+def test_objects_docclean_cannot_read_are_rejects_and_a_rerun_commits_nothing(
+    s3_endpoint: str, s3_bucket: str
+) -> None:
+    boto3 = pytest.importorskip("boto3", reason="boto3 comes with moto (pip install -e '.[test]')")
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    long_name = "长" * 300 + ".txt"  # 904 bytes of key, near S3's limit of 1024
+    objects = {
+        "raw/a.txt": SPEECH.encode(),
+        f"raw/{long_name}": SPEECH.encode(),
+        "raw//x.txt": SPEECH.encode(),  # an empty path component
+        "raw/./dot.txt": SPEECH.encode(),
+        "raw/sub/../up.txt": SPEECH.encode(),
+        "raw/marker/": SPEECH.encode(),  # a folder marker that holds bytes
+        "raw/folder/": b"",  # the usual folder marker: a folder, not a file
+        "raw/empty.txt": b"",
+    }
+    for key, body in objects.items():
+        client.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    first = run(raw, curated)
+    assert first.wrote and first.cleaned == 2
+    assert {r["source_path"] for r in what(curated)} == {"a.txt", long_name}
+    rejects = {r["source_path"]: (r["reason"], r["detail"]) for r in what(curated, "rejects")}
+    assert {path: reason for path, (reason, _) in rejects.items()} == {
+        "/x.txt": "bad_key",
+        "./dot.txt": "bad_key",
+        "sub/../up.txt": "bad_key",
+        "marker": "not_a_file",
+        "empty.txt": "empty",
+    }
+    assert rejects["/x.txt"][1] == (
+        f"/x.txt: The object key has an empty, '.' or '..' path component (s3://{s3_bucket}/raw//x.txt): object "
+        "storage keeps such keys, but they name no file; rename the object."
+    )
+    assert rejects["marker"][1] == (
+        f"marker: s3://{s3_bucket}/raw/marker/ is a folder marker with content (a key ending in '/'), not a "
+        "file; delete it or give it a name without the trailing '/'."
+    )
+    fs = s3fs(s3_endpoint)
+    pointer = fs.open_input_stream(f"{s3_bucket}/curated/current.json").read()
+    for _ in range(2):  # nothing changed: no run retries them or commits a snapshot
+        again = run(raw, curated)
+        assert not again.wrote and again.cleaned == 0 and again.rejected == 5
+        assert fs.open_input_stream(f"{s3_bucket}/curated/current.json").read() == pointer
+
+
+@pytest.mark.parametrize(
+    ("body", "what_is_wrong"),
+    [
+        (
+            b'{"snapshot": "0000',
+            "it is not JSON: Unterminated string starting at: line 1 column 14 (char 13)",
+        ),
+        (b'{"snap": "000001"}', "it has no 'snapshot' field"),
+        (b'["000001"]', "it is not a JSON object"),
+        (b'{"snapshot": "../../elsewhere"}', "its snapshot '../../elsewhere' is not a snapshot name"),
+        (b'{"snapshot": "000009-deadbeef"}', "it names the snapshot 000009-deadbeef, which is not there"),
+    ],
+)
+def test_a_corrupt_pointer_says_what_is_wrong_and_how_to_recover(
+    s3_endpoint: str, s3_bucket: str, body: bytes, what_is_wrong: str
+) -> None:
+    fs = s3fs(s3_endpoint)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    put(fs, f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    run(raw, curated)
+    [snapshot] = [i.base_name for i in fs.get_file_info(pafs.FileSelector(f"{s3_bucket}/curated/.snapshots"))]
+    put(fs, f"{s3_bucket}/curated/current.json", body)
+    message = (
+        f"s3://{s3_bucket}/curated/current.json, the pointer to the current snapshot, is corrupt ({what_is_wrong}); "
+        f'write {{"snapshot": "{snapshot}"}} into it to restore the newest snapshot in '
+        f"s3://{s3_bucket}/curated/.snapshots, or delete it to rebuild the dataset from raw/."
+    )
+    for attempt in (lambda: run(raw, curated), lambda: current_url(curated)):
+        with pytest.raises(StoreError) as caught:
+            attempt()
+        assert str(caught.value) == message
+    # The recovery the message gives works, and nothing was lost.
+    put(fs, f"{s3_bucket}/curated/current.json", f'{{"snapshot": "{snapshot}"}}'.encode())
+    assert [r["source_path"] for r in what(curated)] == ["a.txt"]
+    assert run(raw, curated).unchanged == 1
+
+
+def test_a_corrupt_lock_says_what_is_wrong_and_how_to_recover(s3_endpoint: str, s3_bucket: str) -> None:
+    fs = s3fs(s3_endpoint)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    put(fs, f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    for body, what_is_wrong in [
+        (b"\xff\xfegarbage", "it is not text"),
+        (b"garbage", "it is not JSON: Expecting value: line 1 column 1 (char 0)"),
+        (b'{"since": "today"}', "it has no 'owner' field"),
+    ]:
+        put(fs, f"{s3_bucket}/curated/.lock", body)
+        with pytest.raises(StoreError) as caught:
+            run(raw, curated)
+        assert str(caught.value) == (
+            f"s3://{s3_bucket}/curated/.lock, the run lock, is corrupt ({what_is_wrong}); if no other docclean "
+            "run is writing, delete it (or wait 60 s until it expires) and run again."
+        )
+    fs.delete_file(f"{s3_bucket}/curated/.lock")
+    assert run(raw, curated).cleaned == 1
+
+
+def test_a_damaged_part_object_is_named(s3_endpoint: str, s3_bucket: str) -> None:
+    fs = s3fs(s3_endpoint)
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    put(fs, f"{s3_bucket}/raw/a.txt", SPEECH.encode())
+    run(raw, curated)
+    [part] = [
+        i.path
+        for i in fs.get_file_info(pafs.FileSelector(f"{s3_bucket}/curated/.snapshots", recursive=True))
+        if "/documents/" in i.path and i.path.endswith(".parquet")
+    ]
+    put(fs, part, b"not parquet at all")
+    with pytest.raises(StoreError) as caught:
+        run(raw, curated)
+    assert str(caught.value).startswith(f"s3://{part} cannot be read as Parquet (")
+    assert str(caught.value).endswith(
+        f"): the current snapshot is damaged; point s3://{s3_bucket}/curated/current.json at an earlier "
+        "snapshot, or delete it to rebuild the dataset from raw/."
+    )

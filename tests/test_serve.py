@@ -13,6 +13,9 @@ import urllib.request
 from pathlib import Path
 
 import pyarrow.dataset as ds
+import pytest
+
+from flows.serve import SERVED_VARIABLE, ServeRefusedError, served_curate, served_locations
 
 ENV = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
 
@@ -75,6 +78,21 @@ def _wait_rows(curated: Path, count: int, timeout: float) -> list[dict]:
     raise AssertionError(f"fewer than {count} rows after {timeout} s")
 
 
+def _wait_final_state(url: str, flow_run_id: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _api_get(url, f"/flow_runs/{flow_run_id}")["state"]
+        if state and state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+            return state
+        time.sleep(0.5)
+    raise AssertionError(f"flow run {flow_run_id} did not finish in {timeout} s")
+
+
+def _api_get(url: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{url}{path}", timeout=10) as response:
+        return json.load(response)
+
+
 def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
     serve = ServeProcess(tmp_path)
@@ -97,10 +115,22 @@ def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Pat
             serve.api_url, "/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
         )
         assert scheduled, "the scheduler created no cron runs"
+        # Anyone who reaches the API can ask for a run elsewhere: the served flow refuses it, touching nothing.
+        elsewhere = tmp_path / "elsewhere"
+        refused = _api(
+            serve.api_url,
+            f"/deployments/{deployment['id']}/create_flow_run",
+            {"parameters": {"raw": str(tmp_path), "curated": str(elsewhere)}},
+        )
+        state = _wait_final_state(serve.api_url, str(refused["id"]), timeout=120)
+        assert state["type"] == "FAILED" and f"refuses raw='{tmp_path}'" in state["message"], state
+        assert not elsewhere.exists()
     finally:
         output = serve.stop()
     assert serve.process.returncode == 0, output
-    assert "Traceback" not in output and "database is locked" not in output
+    # The one traceback is the refused run's, which Prefect logs with the error it failed with.
+    assert all("ServeRefusedError: This deployment refuses" in part for part in output.split("Traceback")[1:])
+    assert "database is locked" not in output
     assert "Stopped the local Prefect server." in output
 
     # The next start finds its schedule active, not paused by the previous shutdown.
@@ -112,3 +142,48 @@ def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Pat
         assert all(schedule["active"] for schedule in deployment["schedules"])
     finally:
         again.stop()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_served_run_refuses_locations_it_was_not_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text(
+        "在全县工作会议上的讲话\n同志们：\n今天召开会议。\n", encoding="utf-8"
+    )
+    started = {"raw": str(tmp_path / "raw"), "curated": str(tmp_path / "curated"), "rules_file": None}
+    monkeypatch.setenv(SERVED_VARIABLE, served_locations(started))
+    monkeypatch.chdir(tmp_path)
+    assert served_curate(raw="raw/", curated="./curated", settle_seconds=0).cleaned == 1  # the same folders
+    rules = tmp_path / "rules.toml"
+    rules.write_text("", encoding="utf-8")
+    for asked, message in [
+        (
+            {"raw": "/etc"},
+            f"This deployment refuses raw='/etc': it runs only with raw '{tmp_path}/raw', as it was started (or as "
+            "DOCCLEAN_SERVED lists). Start `docclean serve` with the location you want instead.",
+        ),
+        (
+            {"curated": str(tmp_path / "raw")},
+            f"This deployment refuses curated='{tmp_path}/raw': it runs only with curated '{tmp_path}/curated', "
+            "as it was started (or as DOCCLEAN_SERVED lists). Start `docclean serve` with the location you want "
+            "instead.",
+        ),
+        (
+            {"rules_file": str(rules)},
+            f"This deployment refuses rules_file='{rules}': it runs only with rules_file none, as it was started "
+            "(or as DOCCLEAN_SERVED lists). Start `docclean serve` with the location you want instead.",
+        ),
+        (
+            {"runner": "dask", "address": "tcp://203.0.113.9:8786"},
+            "This deployment refuses address='tcp://203.0.113.9:8786': it runs only with address none, as it was "
+            "started (or as DOCCLEAN_SERVED lists). Start `docclean serve` with the location you want instead.",
+        ),
+    ]:
+        with pytest.raises(ServeRefusedError) as caught:
+            served_curate(**{**started, "settle_seconds": 0, **asked})
+        assert str(caught.value) == message
+    monkeypatch.delenv(SERVED_VARIABLE)
+    with pytest.raises(ServeRefusedError, match="DOCCLEAN_SERVED does not list them"):
+        served_curate(**started)
