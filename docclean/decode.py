@@ -42,7 +42,7 @@ file's `encoding` is the codec of most of its bytes.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import chardet
@@ -81,6 +81,12 @@ LOW_CONFIDENCE = 0.5
 # character, a few stray bytes) competes as UTF-8 on plausibility. GBK lines read as UTF-8
 # are 0.2-1.0 U+FFFD, mostly above 0.5: the bound only spares them the contest.
 BROKEN_UTF8_SHARE = 0.34
+# Real mixed files join a few files of one codec each: more segments than this is a file
+# that switches codec line by line, rejected rather than held as a segment per line.
+MAX_SEGMENTS = 100_000
+# Lines are classified a chunk of whole lines of about this many bytes at a time (a normal
+# document is one chunk).
+_LINE_CHUNK_BYTES = 256 * 1024
 # Binary data read as UTF-16 has 7% and more controls, private-use characters and U+FFFD
 # (measured on executables, libraries, images, archives); text has next to none.
 WIDE_UNREADABLE_AT_MOST = 0.02
@@ -196,17 +202,16 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 
 
 def _decode_legacy(body: bytes, start: int) -> Decoded:
-    spans, kinds = _classify_lines(body)
+    # The lines are classified again on each pass rather than held: a list of ten million
+    # lines' spans and kinds cost gigabytes.
+    kinds = {kind for _, _, kind in _classify_lines(body)}
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
     # broken (cut inside its last character) has none, and its broken lines stand in.
     sample_kind = "legacy" if "legacy" in kinds else "broken-utf-8"
-    sample_lines = (body[a:b] for (a, b), kind in zip(spans, kinds, strict=True) if kind == sample_kind)
+    sample_lines = (body[a:b] for a, b, kind in _classify_lines(body) if kind == sample_kind)
     choice = _choose_legacy_codec(_bounded_sample(sample_lines))
     if "utf-8" in kinds or "broken-utf-8" in kinds:
-        line_codecs = [
-            _line_codec(body[a:b], kind, choice.codec) for (a, b), kind in zip(spans, kinds, strict=True)
-        ]
-        runs = _merge_runs(spans, _fill_ascii_lines(line_codecs))
+        runs = _mixed_runs(body, choice.codec)
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -281,41 +286,41 @@ def _finish(decoded: Decoded) -> Decoded:
     return replace(decoded, text=text, flags=tuple(flags), repair=transform, damaged_chars=damaged)
 
 
-def _classify_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
+def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
     """(start, end) of each line, the b"\\n" included, and its kind: ascii, utf-8 (strictly
     valid), broken-utf-8 (a few invalid bytes) or legacy.
 
     b"\\n" is the only byte no codec here uses inside a character, and a UTF-8 decoder never
-    takes it into an invalid sequence: one decode of the whole body, split at "\\n", gives each
-    line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
+    takes it into an invalid sequence: one decode of a chunk of whole lines, split at "\\n",
+    gives each line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
+    A chunk at a time (`_LINE_CHUNK_BYTES`), so that no list of every line is held.
     """
-    pieces = body.split(b"\n")
-    readings = body.decode("utf-8", errors="replace").split("\n")
-    spans: list[tuple[int, int]] = []
-    kinds: list[str] = []
-    position = 0
-    last = len(pieces) - 1
     # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
     # Rare: one search spares counting them line by line.
     encoded_fffd = b"\xef\xbf\xbd" in body
-    for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
-        if index == last and not line:
-            break  # the body ends with b"\\n": there is no line after it
-        newline = index < last
-        end = position + len(line) + newline
-        spans.append((position, end))
-        position = end
-        if line.isascii():
-            kinds.append("ascii")
-            continue
-        replaced = reading.count("\ufffd")
-        if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
-            kinds.append("utf-8")
-        elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
-            kinds.append("broken-utf-8")
-        else:
-            kinds.append("legacy")
-    return spans, kinds
+    position = 0
+    while position < len(body):
+        cut = body.find(b"\n", position + _LINE_CHUNK_BYTES)
+        chunk = body[position:] if cut < 0 else body[position : cut + 1]
+        pieces = chunk.split(b"\n")
+        readings = chunk.decode("utf-8", errors="replace").split("\n")
+        last = len(pieces) - 1
+        for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
+            if index == last and not line:
+                break  # the chunk ends with b"\\n": there is no line after it
+            newline = index < last
+            end = position + len(line) + newline
+            line_start, position = position, end
+            if line.isascii():
+                yield line_start, end, "ascii"
+                continue
+            replaced = reading.count("\ufffd")
+            if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
+                yield line_start, end, "utf-8"
+            elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
+                yield line_start, end, "broken-utf-8"
+            else:
+                yield line_start, end, "legacy"
 
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
@@ -344,22 +349,28 @@ def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     return "utf-8" if plausibility(as_utf8) >= plausibility(as_legacy) else legacy
 
 
-def _fill_ascii_lines(line_codecs: list[str | None]) -> list[str]:
-    """Give ASCII lines the codec of the line before (or after, at the top) so runs stay long."""
-    first = next(codec for codec in line_codecs if codec is not None)
-    filled: list[str] = []
-    for codec in line_codecs:
-        filled.append(codec or (filled[-1] if filled else first))
-    return filled
+def _mixed_runs(body: bytes, legacy: str) -> list[tuple[int, int, str]]:
+    """(start, end, codec) of each run of lines that take one codec, merged as they come.
 
-
-def _merge_runs(spans: list[tuple[int, int]], line_codecs: list[str]) -> list[tuple[int, int, str]]:
+    ASCII lines take the codec of the line before (or after, at the top) so runs stay long.
+    Raises RejectedInput("mixed_encoding") past `MAX_SEGMENTS` runs: a file that switches
+    codecs that often is not one text, and a segment per line costs a hundred bytes each.
+    """
     runs: list[tuple[int, int, str]] = []
-    for (start, end), codec in zip(spans, line_codecs, strict=True):
-        if runs and runs[-1][2] == codec:
-            runs[-1] = (runs[-1][0], end, codec)
-        else:
-            runs.append((start, end, codec))
+    for start, end, kind in _classify_lines(body):
+        codec = _line_codec(body[start:end], kind, legacy)
+        if codec is None or (runs and runs[-1][2] == codec):
+            if runs:
+                runs[-1] = (runs[-1][0], end, runs[-1][2])
+            continue
+        if len(runs) == MAX_SEGMENTS:
+            raise RejectedInput(
+                "mixed_encoding",
+                f"The file switches between UTF-8 and {legacy} more than {MAX_SEGMENTS:,} times, "
+                "line by line: it is not one text. Split it into files of one encoding each.",
+            )
+        # The ASCII lines at the top (if any) open the first run.
+        runs.append((runs[-1][1] if runs else 0, end, codec))
     return runs
 
 
