@@ -18,6 +18,8 @@ Shapes, each a class of input that makes per-line or per-match structures domina
   mixed_lines   GBK and UTF-8 lines alternating (the mixed-encoding path)
   outline       `一、` outline headings, one per line
   removals      URL lines that the default rules remove, one Removal each
+  spaced_han    `推 进`: a space between Han characters on every line (PDF letter-spacing)
+  page_numbers  `— 3 —` page-number lines between the text lines (the page-furniture pass)
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ def removals(size: int) -> bytes:
     return _repeat(b"http://www.example.com/a\n", size, head=_SENTENCE.encode() + b"\n")
 
 
+def spaced_han(size: int) -> bytes:
+    return _repeat("推 进\n".encode(), size)
+
+
+def page_numbers(size: int) -> bytes:
+    return _repeat("正文内容\n— 3 —\n".encode(), size)
+
+
 SHAPES: dict[str, Callable[[int], bytes]] = {
     "one_line": one_line,
     "short_lines": short_lines,
@@ -79,6 +89,8 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
     "mixed_lines": mixed_lines,
     "outline": outline,
     "removals": removals,
+    "spaced_han": spaced_han,
+    "page_numbers": page_numbers,
 }
 
 

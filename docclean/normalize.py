@@ -536,28 +536,32 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
         return text, 0
     closed = 0
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
-        if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
-            continue
-        spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
-        parts: list[str] = []
-        position = 0
-        for gap in gaps:
-            start, end = gap.span()
-            single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
-            single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
-            if spaced_out or single_before or single_after:
-                parts.append(line[position:start])
-                position = end
-                closed += 1
-        parts.append(line[position:])
-        line = "".join(parts)
-        line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
-        closed += before_closing
-        lines[index] = line
-    return ("\n".join(lines), closed) if closed else (text, 0)
+    # The lines are held a chunk at a time (`line_chunks`), never a list of them all.
+    pieces: list[str] = []
+    for chunk in line_chunks(text):
+        lines = chunk.split("\n")
+        for index, line in enumerate(lines):
+            gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
+            if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
+                continue
+            spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
+            parts: list[str] = []
+            position = 0
+            for gap in gaps:
+                start, end = gap.span()
+                single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
+                single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
+                if spaced_out or single_before or single_after:
+                    parts.append(line[position:start])
+                    position = end
+                    closed += 1
+            parts.append(line[position:])
+            line = "".join(parts)
+            line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
+            closed += before_closing
+            lines[index] = line
+        pieces.append("\n".join(lines))
+    return ("\n".join(pieces), closed) if closed else (text, 0)
 
 
 _CLOSING_PUNCT = "。，、；：？！）」』】》”’"

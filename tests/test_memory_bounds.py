@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,12 @@ from hypothesis import strategies as st
 from docclean import decode, lines
 from docclean.errors import RejectedInput
 from docclean.noise import strip_noise
-from docclean.normalize import drop_empty_lines, rejoin_wrapped_lines, strip_line_edges
+from docclean.normalize import (
+    drop_empty_lines,
+    rejoin_wrapped_lines,
+    remove_spaces_between_han,
+    strip_line_edges,
+)
 from docclean.placeholders import MAX_PLACEHOLDERS, replace_placeholders
 from docclean.rules import load_rules
 from docclean.structure import MAX_OUTLINE_ENTRIES, find_structure
@@ -36,7 +42,10 @@ PEAK_MB_PER_INPUT_MB = 35
 SHAPE_BYTES = 2_000_000
 
 
-@pytest.mark.parametrize("shape", ["short_lines", "blank_lines", "placeholders", "outline", "removals"])
+@pytest.mark.parametrize(
+    "shape",
+    ["short_lines", "blank_lines", "placeholders", "outline", "removals", "spaced_han", "page_numbers"],
+)
 def test_peak_memory_per_input_mb_is_bounded(shape: str) -> None:
     command = [sys.executable, str(SHAPES_SCRIPT), "--child", shape, "--bytes", str(SHAPE_BYTES)]
     result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT, timeout=600)
@@ -67,14 +76,33 @@ def test_line_chunks_rejoin_to_the_text(text: str, size: int) -> None:
 def test_line_stages_do_not_depend_on_the_chunk_size(
     text: str, size: int, monkeypatch_module: pytest.MonkeyPatch
 ) -> None:
-    whole = [f(text) for f in (strip_line_edges, rejoin_wrapped_lines, drop_empty_lines)]
+    whole = [
+        f(text) for f in (strip_line_edges, rejoin_wrapped_lines, drop_empty_lines, remove_spaces_between_han)
+    ]
     whole_noise = strip_noise(text, RULES)
     whole_structure = find_structure(text)
     with monkeypatch_module.context() as patch:
         patch.setattr(lines, "CHUNK_CHARS", size)
-        assert [f(text) for f in (strip_line_edges, rejoin_wrapped_lines, drop_empty_lines)] == whole
+        assert [
+            f(text)
+            for f in (strip_line_edges, rejoin_wrapped_lines, drop_empty_lines, remove_spaces_between_han)
+        ] == whole
         assert strip_noise(text, RULES) == whole_noise
         assert find_structure(text) == whole_structure
+
+
+def test_closing_spaces_between_han_holds_one_chunk_of_lines() -> None:
+    # A list of a million lines costs some 60 bytes a line, eight times the text's own two bytes
+    # a character: the chunked stage peaks at the text it returns and one chunk's lines.
+    text = "推 进\n" * 330_000
+    tracemalloc.start()
+    try:
+        closed_text, closed = remove_spaces_between_han(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (closed_text, closed) == ("推进\n" * 330_000, 330_000)
+    assert peak <= 4 * sys.getsizeof(text), peak
 
 
 def test_drop_empty_lines_is_dropping_the_empty_lines() -> None:
