@@ -1,6 +1,7 @@
 """End-to-end benchmark of `docclean run`: prints figures and PASS/MISS against targets, never asserts.
 
     python3 bench/run_bench.py [--docs N] [--out bench/out/results.json]
+    python3 bench/run_bench.py --shapes   (peak memory on pathological files, see bench/shapes.py)
 
 Builds (or reuses) a reproducible synthetic corpus of N documents (default 10,000, ~120 MB)
 from the samples in raw/, then measures, in one run:
@@ -51,6 +52,7 @@ import opencc
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import shapes
 from corpus import Corpus, describe, generate_corpus, link_subset, load_cached
 
 from docclean.pipeline import Cleaner
@@ -422,6 +424,11 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR / "results.json", help="JSON file of the figures")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="corpus seed (default: %(default)s)")
+    parser.add_argument(
+        "--shapes",
+        action="store_true",
+        help="only the peak RSS and CPU time of Cleaner.clean on pathological 40 MB files (bench/shapes.py)",
+    )
     # Internal: the in-process measurements run in a child of their own (see measure_in_child).
     parser.add_argument("--measure", choices=("floor", "core"), help=argparse.SUPPRESS)
     parser.add_argument(
@@ -434,6 +441,9 @@ def main() -> int:
         parser.error("--docs must be at least 10 (a tenth of the corpus is measured too)")
     if args.measure:
         return measure_here(args.measure, args.docs, args.seed)
+    if args.shapes:
+        shapes.print_shapes(list(shapes.SHAPES), int(40 * MB))
+        return 0
 
     bench_started = time.perf_counter()
     work = OUT_DIR / "work"

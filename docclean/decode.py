@@ -52,10 +52,10 @@ file's `encoding` is the codec of most of its bytes.
 
 from __future__ import annotations
 
-import bisect
 import codecs
+import heapq
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import chardet
@@ -106,6 +106,12 @@ LOW_CONFIDENCE = 0.5
 # character, a few stray bytes) competes as UTF-8 on plausibility. GBK lines read as UTF-8
 # are 0.2-1.0 U+FFFD, mostly above 0.5: the bound only spares them the contest.
 BROKEN_UTF8_SHARE = 0.34
+# Real mixed files join a few files of one codec each: more segments than this is a file
+# that switches codec line by line, rejected rather than held as a segment per line.
+MAX_SEGMENTS = 100_000
+# Lines are classified a chunk of whole lines of about this many bytes at a time (a normal
+# document is one chunk).
+_LINE_CHUNK_BYTES = 256 * 1024
 # Binary data read as UTF-16 has 7% and more controls, private-use characters and U+FFFD
 # (measured on executables, libraries, images, archives); text has next to none.
 WIDE_UNREADABLE_AT_MOST = 0.02
@@ -277,14 +283,12 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
     """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
-    spans, kinds = _classify_lines(body)
-    # Lines that may hold another codec inside a line: cut at the byte runs in question.
-    candidates = _lines_that_may_hold_runs(body, spans, kinds)
-    contested = {
-        index: runs
-        for index in candidates
-        if (runs := _contested_runs(body[slice(*spans[index])], kinds[index]))
-    }
+    # The lines are classified again on each pass rather than held: a list of ten million
+    # lines' spans and kinds cost gigabytes.
+    kinds = {kind for _, _, kind in _classify_lines(body)}
+    has_legacy = "legacy" in kinds
+    # Lines that hold another codec inside a line are cut at the byte runs in question.
+    contested = any(in_question for *_, in_question in _lines_in_question(body, has_legacy))
     if valid_utf8 and not contested:
         return Decoded(
             body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
@@ -297,29 +301,20 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
     if sample_kind:
         sample_lines: Iterable[bytes] = (
-            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "legacy" and index in contested else body[a:b]
-            for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True))
+            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "legacy" and in_question else body[a:b]
+            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
             if kind == sample_kind
         )
     else:
         sample_lines = (
-            body[spans[index][0] + x : spans[index][0] + y]
-            for index, runs in contested.items()
-            for x, y in runs
+            body[a + x : a + y]
+            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
+            if in_question
+            for x, y in _contested_runs(body[a:b], kind)
         )
     choice = _choose_legacy_codec(_bounded_sample(sample_lines))
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
-        pieces: list[tuple[int, int]] = []
-        piece_codecs: list[str | None] = []
-        for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True)):
-            if index in contested:
-                for x, y, codec in _split_line(body, a, b, kind, choice.codec):
-                    pieces.append((a + x, a + y))
-                    piece_codecs.append(codec)
-            else:
-                pieces.append((a, b))
-                piece_codecs.append(_line_codec(body[a:b], kind, choice.codec))
-        runs = _merge_runs(pieces, _fill_ascii_lines(piece_codecs))
+        runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -411,41 +406,41 @@ def _finish(decoded: Decoded) -> Decoded:
     return replace(decoded, text=text, flags=tuple(flags), repair=transform, damaged_chars=damaged)
 
 
-def _classify_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
+def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
     """(start, end) of each line, the b"\\n" included, and its kind: ascii, utf-8 (strictly
     valid), broken-utf-8 (a few invalid bytes) or legacy.
 
     b"\\n" is the only byte no codec here uses inside a character, and a UTF-8 decoder never
-    takes it into an invalid sequence: one decode of the whole body, split at "\\n", gives each
-    line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
+    takes it into an invalid sequence: one decode of a chunk of whole lines, split at "\\n",
+    gives each line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
+    A chunk at a time (`_LINE_CHUNK_BYTES`), so that no list of every line is held.
     """
-    pieces = body.split(b"\n")
-    readings = body.decode("utf-8", errors="replace").split("\n")
-    spans: list[tuple[int, int]] = []
-    kinds: list[str] = []
-    position = 0
-    last = len(pieces) - 1
     # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
     # Rare: one search spares counting them line by line.
     encoded_fffd = b"\xef\xbf\xbd" in body
-    for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
-        if index == last and not line:
-            break  # the body ends with b"\\n": there is no line after it
-        newline = index < last
-        end = position + len(line) + newline
-        spans.append((position, end))
-        position = end
-        if line.isascii():
-            kinds.append("ascii")
-            continue
-        replaced = reading.count("\ufffd")
-        if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
-            kinds.append("utf-8")
-        elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
-            kinds.append("broken-utf-8")
-        else:
-            kinds.append("legacy")
-    return spans, kinds
+    position = 0
+    while position < len(body):
+        cut = body.find(b"\n", position + _LINE_CHUNK_BYTES)
+        chunk = body[position:] if cut < 0 else body[position : cut + 1]
+        pieces = chunk.split(b"\n")
+        readings = chunk.decode("utf-8", errors="replace").split("\n")
+        last = len(pieces) - 1
+        for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
+            if index == last and not line:
+                break  # the chunk ends with b"\\n": there is no line after it
+            newline = index < last
+            end = position + len(line) + newline
+            line_start, position = position, end
+            if line.isascii():
+                yield line_start, end, "ascii"
+                continue
+            replaced = reading.count("\ufffd")
+            if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
+                yield line_start, end, "utf-8"
+            elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
+                yield line_start, end, "broken-utf-8"
+            else:
+                yield line_start, end, "legacy"
 
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
@@ -469,27 +464,31 @@ def _has_two_byte_pair(body: bytes) -> bool:
     return any(lead in body and pattern.search(body) for lead, pattern in _TWO_BYTE_PAIR_BY_LEAD)
 
 
-def _lines_that_may_hold_runs(body: bytes, spans: list[tuple[int, int]], kinds: list[str]) -> list[int]:
-    """Indexes of the lines that may hold bytes of another codec than the rest, in order.
+def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int, str, bool]]:
+    """Each line (start, end, kind) as `_classify_lines` gives it, in order, and whether it holds
+    byte runs whose codec is in question (`_contested_runs`), to be cut at them.
 
-    A broken UTF-8 line always may; a valid one when it has two two-byte characters in a row
+    A broken UTF-8 line may hold them; a valid one when it has two two-byte characters in a row
     (where legacy CJK bytes that happen to be valid UTF-8 show); a legacy line when it holds
     two UTF-8 Hanzi in a row (a pasted phrase; GBK text makes the pattern by accident in about
     one line of a hundred, and `_split_line` then keeps the line whole). The legacy lines are
-    searched in one pass over the body, not one call per line.
+    searched in one lazy pass over the body per pattern, not one call per line, and nothing
+    per line is held. `has_legacy`: whether the body has legacy lines at all.
     """
-    lines = set()
-    for index, ((a, b), kind) in enumerate(zip(spans, kinds, strict=True)):
-        if kind == "broken-utf-8" or (kind == "utf-8" and _TWO_BYTE_PAIR.search(body, a, b)):
-            lines.add(index)
-    if "legacy" in kinds:
-        starts = [a for a, _ in spans]
-        for pattern in _UTF8_HAN_PAIR_BY_LEAD:
-            for match in pattern.finditer(body):
-                index = bisect.bisect_right(starts, match.start()) - 1
-                if kinds[index] == "legacy":
-                    lines.add(index)
-    return sorted(lines)
+    patterns = _UTF8_HAN_PAIR_BY_LEAD if has_legacy else ()
+    pasted = heapq.merge(*(pattern.finditer(body) for pattern in patterns), key=lambda match: match.start())
+    next_pasted = next(pasted, None)
+    for a, b, kind in _classify_lines(body):
+        if kind == "legacy":
+            # The pattern holds no b"\n": a match lies inside one line.
+            while next_pasted is not None and next_pasted.start() < a:
+                next_pasted = next(pasted, None)
+            may = next_pasted is not None and next_pasted.start() < b
+        else:
+            may = kind == "broken-utf-8" or (
+                kind == "utf-8" and _TWO_BYTE_PAIR.search(body, a, b) is not None
+            )
+        yield a, b, kind, may and _next_contested_run(body[a:b], kind, 0) is not None
 
 
 def _contested_runs(line: bytes, kind: str) -> list[tuple[int, int]]:
@@ -658,22 +657,38 @@ def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     return "utf-8" if plausibility(as_utf8) >= plausibility(as_legacy) else legacy
 
 
-def _fill_ascii_lines(line_codecs: list[str | None]) -> list[str]:
-    """Give ASCII lines the codec of the line before (or after, at the top) so runs stay long."""
-    first = next(codec for codec in line_codecs if codec is not None)
-    filled: list[str] = []
-    for codec in line_codecs:
-        filled.append(codec or (filled[-1] if filled else first))
-    return filled
+def _mixed_runs(
+    body: bytes, legacy: str, lines: Iterable[tuple[int, int, str, bool]]
+) -> list[tuple[int, int, str]]:
+    """(start, end, codec) of each run of bytes that take one codec, merged as they come from
+    `lines` (`_lines_in_question`): a line in question is cut into pieces (`_split_line`),
+    every other line takes one codec (`_line_codec`).
 
-
-def _merge_runs(spans: list[tuple[int, int]], line_codecs: list[str]) -> list[tuple[int, int, str]]:
+    ASCII pieces take the codec of the piece before (or after, at the top) so runs stay long.
+    Raises RejectedInput("mixed_encoding") past `MAX_SEGMENTS` runs: a file that switches
+    codecs that often is not one text, and a segment per switch costs a hundred bytes each.
+    """
     runs: list[tuple[int, int, str]] = []
-    for (start, end), codec in zip(spans, line_codecs, strict=True):
-        if runs and runs[-1][2] == codec:
-            runs[-1] = (runs[-1][0], end, codec)
-        else:
-            runs.append((start, end, codec))
+    for a, b, kind, in_question in lines:
+        pieces = (
+            [(a + x, a + y, codec) for x, y, codec in _split_line(body, a, b, kind, legacy)]
+            if in_question
+            else [(a, b, _line_codec(body[a:b], kind, legacy))]
+        )
+        for _, end, codec in pieces:
+            if codec is None or (runs and runs[-1][2] == codec):
+                if runs:
+                    runs[-1] = (runs[-1][0], end, runs[-1][2])
+                continue
+            if len(runs) == MAX_SEGMENTS:
+                raise RejectedInput(
+                    "mixed_encoding",
+                    f"The file switches between UTF-8 and {legacy} (or another legacy codec) more than "
+                    f"{MAX_SEGMENTS:,} times, line by line or inside lines: it is not one text. Split it "
+                    "into files of one encoding each.",
+                )
+            # The ASCII pieces at the top (if any) open the first run.
+            runs.append((runs[-1][1] if runs else 0, end, codec))
     return runs
 
 

@@ -29,15 +29,20 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import heapq
+import operator
 import re
 import sys
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import regex
 
+from docclean.lines import iter_lines
 from docclean.prefilter import literal_finder
 from docclean.record import Removal, Stripped
 from docclean.rules import CombinedScope, RuleSet, group_name
@@ -70,13 +75,19 @@ def strip_noise(
     rules: RuleSet,
     on_timeout: Callable[[str], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    disabled: Collection[str] = (),
 ) -> Stripped:
-    """Remove what the rules match; `on_timeout` receives the id of each rule skipped for time."""
+    """Remove what the rules match; `on_timeout` receives the id of each rule skipped for time.
+
+    The rules whose ids are in `disabled` are not run at all (a caller disables a rule that
+    keeps timing out, so it stops costing its budget on every document).
+    """
     if not text:
         return Stripped(text, ())
     budget = timeout * max(1.0, len(text) / _BUDGET_CHARS)
-    skipped: set[int] = set()
-    use_combined = True
+    skipped = {index for index, rule in enumerate(rules.rules) if rule.id in disabled}
+    # A combined alternation would still find a disabled member's matches.
+    use_combined = not any(index in rules.line.members or index in rules.inline.members for index in skipped)
     while True:
         scan = _Scan(rules, budget, skipped, use_combined)
         try:
@@ -171,19 +182,45 @@ class _Scan:
         return min(candidates, key=lambda hit: (hit.start, hit.rule), default=None)
 
 
+class _Lines(Sequence[str]):
+    """The lines of a text, sliced out of it when asked for: no Python object per line is held.
+
+    `starts` holds each line's offset in the text, 8 bytes a line where a list of the lines
+    costs 60-80 (800 MB for ten million one-character lines).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = array("q", accumulate((len(line) + 1 for line in iter_lines(text)), initial=0))
+        self.starts.pop()  # the start of a line after the last one
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]  # no slices: nothing asks for one
+        end = self.starts[index + 1] - 1 if index + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[index] : end]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter_lines(self.text)
+
+
+# `line_rule` of a line that no rule removes.
+_KEPT = -1
+
+
 def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
-    lines = text.split("\n")
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
-    # Which rule removes each whole line, and the unit it goes in: the lines of one block
-    # match form one unit (one Removal); every other removed line is its own unit.
-    line_rule: list[int | None] = [None] * len(lines)
-    line_unit: list[int] = list(range(len(lines)))
+    lines = _Lines(text)
+    starts = lines.starts
+    # Which rule removes each whole line (_KEPT for none), and the unit it goes in: the lines of
+    # one block match form one unit (one Removal); every other removed line is its own unit.
+    # Arrays, 4 bytes a line: a unit is below 2**31 (at most two per line of a bounded file).
+    line_rule = array("i", [_KEPT]) * len(lines)
+    line_unit = array("i", range(len(lines)))
 
     for unit, (first, last, rule) in enumerate(_block_matches(text, starts, rules, scan), start=len(lines)):
         for index in range(first, last + 1):
-            if line_rule[index] is None:
+            if line_rule[index] == _KEPT:
                 line_rule[index] = rule
                 line_unit[index] = unit
 
@@ -193,7 +230,7 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     line_checks = _checks(rules, line_rules)
     pasted_checks = _checks(rules, [rule for rule in line_rules if _may_be_pasted(rules, rule)])
     for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
-        if line_rule[index] is None:
+        if line_rule[index] == _KEPT:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
                 units = _noise_units(lines[index], rules, scan, line_checks)
@@ -203,25 +240,32 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                     noise_units[index] = units
     for index in _lines_for_units(rules, lines, text, starts):
         if (
-            line_rule[index] is None
+            line_rule[index] == _KEPT
             and index not in noise_units
             and (units := _noise_units(lines[index], rules, scan, pasted_checks, pasted=True))
         ):
             noise_units[index] = units
 
     watermarks = _repeated_lines(lines, rules, scan)
-    for index, line in enumerate(lines):
-        if line_rule[index] is None and line in watermarks:
+    for index, line in enumerate(lines if watermarks else ()):
+        if line_rule[index] == _KEPT and line in watermarks:
             line_rule[index] = watermarks[line]
 
     inline: list[Removal] = []
-    inline_lines = _lines_to_search(rules.inline, rules, lines, text, starts)
-    searched = {index for index, _ in inline_lines}
-    inline_lines += [(index, []) for index in noise_units if index not in searched]
-    inline_lines.sort(key=lambda item: item[0])
+    # The lines an inline rule may match, and those with noise units: both in line order, a
+    # line in both once, with its inline rules.
+    inline_lines = heapq.merge(
+        _lines_to_search(rules.inline, rules, lines, text, starts),
+        ((index, []) for index in sorted(noise_units)),
+        key=operator.itemgetter(0),
+    )
+    previous = -1
     for index, admitted in inline_lines:
+        if index == previous:
+            continue
+        previous = index
         line = lines[index]
-        if line_rule[index] is not None:
+        if line_rule[index] != _KEPT:
             continue
         spans = _merge_spans(
             line, noise_units.get(index, []), _inline_spans(line, admitted, rules, scan) if admitted else []
@@ -310,7 +354,7 @@ def _may_be_pasted(rules: RuleSet, rule: int) -> bool:
 _NEVER_PASTED = frozenset({"page_marker", "phone"})
 
 
-def _lines_for_units(rules: RuleSet, lines: list[str], text: str, starts: list[int]) -> Sequence[int]:
+def _lines_for_units(rules: RuleSet, lines: Sequence[str], text: str, starts: Sequence[int]) -> Iterable[int]:
     """The lines whose units a line rule may match although it matched no whole line.
 
     A line rule is written for a line that is noise from its start (`^…`) and bounded in
@@ -410,34 +454,34 @@ def _relative(spans: list[_Hit], unit: _Hit) -> list[_Hit]:
 
 
 def _lines_to_search(
-    scope: CombinedScope, rules: RuleSet, lines: list[str], text: str, starts: list[int]
-) -> list[tuple[int, list[int]]]:
+    scope: CombinedScope, rules: RuleSet, lines: Sequence[str], text: str, starts: Sequence[int]
+) -> Iterator[tuple[int, list[int]]]:
     """Each line (by index, in order) that some rule of the scope may match, with those rules."""
-    found: list[tuple[int, list[int]]] = []
     if scope.max_length is not None:
         # Paragraphs are long and the bounded rules look for short lines: a length test per
         # line rejects most of the text before any search.
         everyone = _checks(rules, sorted(scope.members + scope.standalone))
         for index, line in enumerate(lines):
             if len(line) <= scope.max_length and (admitted := _admitted(everyone, line)):
-                found.append((index, admitted))
-        return found
+                yield index, admitted
+        return
     with_literal = _lines_with_a_literal(scope, text, starts)
     literal_rules = _checks(rules, scope.literal_rules)
     if not scope.open_rules:
         for index in with_literal:
             if admitted := _admitted(literal_rules, lines[index]):
-                found.append((index, admitted))
-        return found
+                yield index, admitted
+        return
     open_rules = _checks(rules, scope.open_rules)
-    marked = set(with_literal)
+    # Both in increasing order: the next marked line is the only one to compare with.
+    marked = next(with_literal, None)
     for index, line in enumerate(lines):
         admitted = _admitted(open_rules, line)
-        if index in marked:
+        if index == marked:
             admitted = sorted(admitted + _admitted(literal_rules, line))
+            marked = next(with_literal, None)
         if admitted:
-            found.append((index, admitted))
-    return found
+            yield index, admitted
 
 
 # A rule, the longest line it can match, and a test that the line holds one of its literals.
@@ -467,22 +511,22 @@ def _admitted(checks: list[_Check], line: str) -> list[int]:
     ]
 
 
-def _lines_with_a_literal(scope: CombinedScope, text: str, starts: list[int]) -> list[int]:
-    """The indexes, in order, of the lines holding a literal of the scope's literal rules."""
+def _lines_with_a_literal(scope: CombinedScope, text: str, starts: Sequence[int]) -> Iterator[int]:
+    """The indexes, in increasing order, of the lines holding a literal of the scope's literal rules."""
     if scope.finder is None:
-        return []
-    found: list[int] = []
+        return
     pos = 0
     while (match := scope.finder.search(text, pos)) is not None:
         index = bisect.bisect_right(starts, match.start()) - 1
-        found.append(index)
+        yield index
         if index + 1 == len(starts):
             break
         pos = starts[index + 1]
-    return found
 
 
-def _block_matches(text: str, starts: list[int], rules: RuleSet, scan: _Scan) -> list[tuple[int, int, int]]:
+def _block_matches(
+    text: str, starts: Sequence[int], rules: RuleSet, scan: _Scan
+) -> list[tuple[int, int, int]]:
     """(first line, last line, rule) of every block match, in text order, first rule on a tie."""
     found: list[tuple[int, int, int]] = []
     for rule in rules.block:
@@ -499,7 +543,7 @@ def _block_matches(text: str, starts: list[int], rules: RuleSet, scan: _Scan) ->
     return found
 
 
-def _repeated_lines(lines: list[str], rules: RuleSet, scan: _Scan) -> dict[str, int]:
+def _repeated_lines(lines: Sequence[str], rules: RuleSet, scan: _Scan) -> dict[str, int]:
     """Each line that a repeated-scope rule marks as a watermark, with that rule."""
     counts = Counter(lines)
     marked: dict[str, int] = {}
@@ -548,26 +592,23 @@ def _leaves_nothing(line: str, spans: list[_Hit]) -> bool:
 
 def _line_removals(
     text: str,
-    lines: list[str],
-    starts: list[int],
-    line_rule: list[int | None],
-    line_unit: list[int],
+    lines: Sequence[str],
+    starts: Sequence[int],
+    line_rule: Sequence[int],
+    line_unit: Sequence[int],
     rules: RuleSet,
 ) -> list[Removal]:
-    kept = [index for index, rule in enumerate(line_rule) if rule is None]
-    last_kept = kept[-1] if kept else -1
+    last_kept = next((index for index in reversed(range(len(line_rule))) if line_rule[index] == _KEPT), -1)
     removals: list[Removal] = []
     index = 0
     while index < len(lines):
         rule_index = line_rule[index]
-        if rule_index is None:
+        if rule_index == _KEPT:
             index += 1
             continue
         last = index
         while (
-            last + 1 < len(lines)
-            and line_rule[last + 1] is not None
-            and line_unit[last + 1] == line_unit[index]
+            last + 1 < len(lines) and line_rule[last + 1] != _KEPT and line_unit[last + 1] == line_unit[index]
         ):
             last += 1
         start, end = starts[index], starts[last] + len(lines[last])

@@ -18,7 +18,7 @@ import sys
 import tomllib
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -27,10 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
+from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
 
 Converter = Callable[[str], str]
 
+_LINE_BREAK_RUN = re.compile("\n{2,}")
 # A form feed is a page break: `remove_page_furniture` handles it with the furniture around it.
 _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x85\x0b]")
 # Substring tests run at memchr speed, 10x faster than a regex pass: most files need no fix.
@@ -534,28 +536,32 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
         return text, 0
     closed = 0
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
-        if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
-            continue
-        spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
-        parts: list[str] = []
-        position = 0
-        for gap in gaps:
-            start, end = gap.span()
-            single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
-            single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
-            if spaced_out or single_before or single_after:
-                parts.append(line[position:start])
-                position = end
-                closed += 1
-        parts.append(line[position:])
-        line = "".join(parts)
-        line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
-        closed += before_closing
-        lines[index] = line
-    return ("\n".join(lines), closed) if closed else (text, 0)
+    # The lines are held a chunk at a time (`line_chunks`), never a list of them all.
+    pieces: list[str] = []
+    for chunk in line_chunks(text):
+        lines = chunk.split("\n")
+        for index, line in enumerate(lines):
+            gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
+            if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
+                continue
+            spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
+            parts: list[str] = []
+            position = 0
+            for gap in gaps:
+                start, end = gap.span()
+                single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
+                single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
+                if spaced_out or single_before or single_after:
+                    parts.append(line[position:start])
+                    position = end
+                    closed += 1
+            parts.append(line[position:])
+            line = "".join(parts)
+            line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
+            closed += before_closing
+            lines[index] = line
+        pieces.append("\n".join(lines))
+    return ("\n".join(pieces), closed) if closed else (text, 0)
 
 
 _CLOSING_PUNCT = "。，、；：？！）」』】》”’"
@@ -633,16 +639,19 @@ def strip_line_edges(text: str) -> tuple[str, int]:
     """Strip each line's indentation and trailing space; count the line edges stripped.
 
     `str.strip` line by line is twice as fast as two MULTILINE regex passes: a pattern that
-    opens with `^` is tried at every position of the text.
+    opens with `^` is tried at every position of the text. The lines are held a chunk at a time.
     """
-    lines = text.split("\n")
-    stripped = [line.strip(_EDGE_SPACE) for line in lines]
+    pieces: list[str] = []
     edges = 0
-    for line, kept in zip(lines, stripped, strict=True):
-        if len(line) != len(kept):
-            # A line of nothing but space has one edge, not two.
-            edges += 1 if not kept else (line[0] in _EDGE_SPACE) + (line[-1] in _EDGE_SPACE)
-    return ("\n".join(stripped), edges) if edges else (text, 0)
+    for chunk in line_chunks(text):
+        lines = chunk.split("\n")
+        stripped = [line.strip(_EDGE_SPACE) for line in lines]
+        for line, kept in zip(lines, stripped, strict=True):
+            if len(line) != len(kept):
+                # A line of nothing but space has one edge, not two.
+                edges += 1 if not kept else (line[0] in _EDGE_SPACE) + (line[-1] in _EDGE_SPACE)
+        pieces.append("\n".join(stripped))
+    return ("\n".join(pieces), edges) if edges else (text, 0)
 
 
 def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
@@ -653,25 +662,52 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
     not end a sentence continues on the next line, unless the next line is indented or opens
     an outline item. Documents without a common width (paragraph-per-line text) are untouched.
     """
-    lines = text.split("\n")
-    if len(lines) < _WRAP_MIN_LINES:
+    if text.count("\n") + 1 < _WRAP_MIN_LINES:
         return text, 0
-    # Indentation counts: an indented first line fills the same page width as the others.
-    heads = [line.rstrip() for line in lines]
-    widths = _display_widths(heads)
-    width = _wrap_width(heads, widths)
+    # The non-blank lines by display width, and those of them that end a sentence: two passes
+    # over the text a chunk at a time, so no list of every line is ever held.
+    widths: Counter[int] = Counter()
+    ending: Counter[int] = Counter()
+    for heads, head_widths in _heads_and_widths(text):
+        for head, head_width in zip(heads, head_widths, strict=True):
+            if head:
+                widths[head_width] += 1
+                if head.endswith(_PARAGRAPH_END):
+                    ending[head_width] += 1
+    width = _wrap_width(widths, ending)
     if width is None:
         return text, 0
-    joined: list[str] = []
+    pieces: list[str] = []  # each chunk's finished paragraphs, joined
+    paragraph: list[
+        str
+    ] = []  # the parts of the paragraph being joined, as one string they cost a copy per join
+    previous: tuple[str, int] | None = None
     joins = 0
-    # The previous physical line, not the paragraph, says "wrapped": its width is what counts.
-    for index, line in enumerate(lines):
-        if joined and _continues(heads[index - 1], widths[index - 1], line, width):
-            joined[-1] = joined[-1].rstrip() + line.strip()
-            joins += 1
-        else:
-            joined.append(line)
-    return "\n".join(joined), joins
+    for (heads, head_widths), chunk in zip(_heads_and_widths(text), line_chunks(text), strict=True):
+        finished: list[str] = []
+        for line, head, head_width in zip(chunk.split("\n"), heads, head_widths, strict=True):
+            # The previous physical line, not the paragraph, says "wrapped": its width is what counts.
+            if previous is not None and _continues(*previous, line, width):
+                paragraph[-1] = paragraph[-1].rstrip()
+                paragraph.append(line.strip())
+                joins += 1
+            else:
+                if paragraph:
+                    finished.append("".join(paragraph))
+                paragraph = [line]
+            previous = (head, head_width)
+        if finished:
+            pieces.append("\n".join(finished))
+    pieces.append("".join(paragraph))
+    return "\n".join(pieces), joins
+
+
+def _heads_and_widths(text: str) -> Iterator[tuple[list[str], list[int]]]:
+    """Chunk by chunk (`line_chunks`), each line without its trailing space, and its display width."""
+    for chunk in line_chunks(text):
+        # Indentation counts: an indented first line fills the same page width as the others.
+        heads = [line.rstrip() for line in chunk.split("\n")]
+        yield heads, _display_widths(heads)
 
 
 # At least this many lines, and this share of the non-empty lines, must sit within
@@ -725,30 +761,33 @@ def _display_widths(lines: list[str]) -> list[int]:
     return widths
 
 
-def _wrap_width(heads: list[str], widths: list[int]) -> int | None:
-    # Whitespace-only lines strip to "" (width 0), below any wrap width: leaving them out here
+def _wrap_width(widths: Counter[int], ending: Counter[int]) -> int | None:
+    """The wrap width, from the non-blank lines counted by display width (in the order first
+    seen) and those of them that end a sentence; None when the document is not hard-wrapped.
+    """
+    # Whitespace-only lines strip to "" (width 0), below any wrap width: leaving them out
     # leaves `near` below unchanged.
-    nonblank = [(head, width) for head, width in zip(heads, widths, strict=True) if head]
-    if len(nonblank) < _WRAP_MIN_LINES:
+    nonblank = widths.total()
+    if nonblank < _WRAP_MIN_LINES:
         return None
-    counts = Counter(w for _, w in nonblank if w >= _WRAP_MIN_WIDTH)
+    counts = {w: count for w, count in widths.items() if w >= _WRAP_MIN_WIDTH}
     if not counts:
         return None
-    needed = max(_WRAP_MIN_LINES, len(nonblank) * _WRAP_MIN_SHARE)
+    needed = max(_WRAP_MIN_LINES, nonblank * _WRAP_MIN_SHARE)
     if max(counts.values()) * (_WRAP_TOLERANCE + 1) < needed:
         # No window of widths can hold enough lines: most paragraph-per-line documents end here.
         return None
-    ordered = sorted(counts.elements())
-    width = max(
-        counts,
-        key=lambda w: bisect.bisect_right(ordered, w) - bisect.bisect_left(ordered, w - _WRAP_TOLERANCE),
-    )
-    near = [head for head, w in nonblank if width - _WRAP_TOLERANCE <= w <= width]
-    if len(near) < _WRAP_MIN_LINES or len(near) < len(nonblank) * _WRAP_MIN_SHARE:
+
+    def window(counted: Mapping[int, int], top: int) -> int:
+        return sum(counted.get(w, 0) for w in range(top - _WRAP_TOLERANCE, top + 1))
+
+    width = max(counts, key=lambda w: window(counts, w))
+    near = window(widths, width)
+    if near < _WRAP_MIN_LINES or near < nonblank * _WRAP_MIN_SHARE:
         return None
     # A page width cuts sentences: most lines at it end mid-sentence. Equal lines that end their
     # sentences (a list of short items, a repeated line) are not a wrap.
-    if sum(line.endswith(_PARAGRAPH_END) for line in near) * 2 > len(near):
+    if window(ending, width) * 2 > near:
         return None
     return width
 
@@ -765,9 +804,10 @@ def _continues(head: str, head_width: int, line: str, width: int) -> bool:
 
 
 def drop_empty_lines(text: str) -> tuple[str, int]:
-    lines = text.split("\n")
-    kept = [line for line in lines if line]
-    return "\n".join(kept), len(lines) - len(kept)
+    # Runs of line breaks collapse to one: the same as dropping the empty lines from a list of
+    # them, without the list (a Python object per line).
+    kept = _LINE_BREAK_RUN.sub("\n", text).strip("\n")
+    return kept, text.count("\n") + 1 - (kept.count("\n") + 1 if kept else 0)
 
 
 def normalize_text(text: str, converters: ScriptConverters, convert_script: bool = True) -> Normalized:

@@ -11,6 +11,7 @@ builds it once and cleans many documents with it; cleaning itself keeps no state
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +31,11 @@ from docclean.structure import find_structure
 
 # opencc configuration applied to Traditional or mixed documents.
 DEFAULT_SCRIPT_CONVERSION = "t2s"
+# A rule that times out on this many documents is disabled for the rest of the run: each
+# timeout costs the rule's whole budget (a second or more), so a catastrophic user regex would
+# otherwise cost that on every document. Three is enough to tell a rule that fails on most
+# text from one that trips on a rare odd document.
+DISABLE_AFTER_TIMEOUTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +68,25 @@ def make_doc_id(source_path: str, source_sha256: str) -> str:
 
 
 class Cleaner:
-    def __init__(self, config: CleanConfig | None = None, rules: RuleSet | None = None) -> None:
+    """Cleans documents one by one with one configuration and rule set.
+
+    The one state it keeps across documents is the rules' timeouts: a rule that ran out of
+    time on `disable_after_timeouts` documents is disabled, and not run on the documents this
+    Cleaner cleans after that (each of which is flagged `rule_disabled:<id>`), until
+    `enable_rules` is called. `disabled_rules` tells a caller which rules are off.
+    """
+
+    def __init__(
+        self,
+        config: CleanConfig | None = None,
+        rules: RuleSet | None = None,
+        disable_after_timeouts: int = DISABLE_AFTER_TIMEOUTS,
+    ) -> None:
         self.config = config or CleanConfig()
         self.rules = rules if rules is not None else load_rules(self.config.rules_file)
+        self.disable_after_timeouts = disable_after_timeouts
+        # Rule id -> documents it timed out on since the rules were last enabled.
+        self.rule_timeouts: Counter[str] = Counter()
         to_simplified = opencc.OpenCC("t2s").convert
         to_traditional = opencc.OpenCC("s2t").convert
         target = self.config.script_conversion
@@ -76,6 +98,17 @@ class Cleaner:
             else (to_simplified if target == "t2s" else opencc.OpenCC(target).convert),
             target_name=target,
         )
+
+    @property
+    def disabled_rules(self) -> frozenset[str]:
+        """The ids of the rules that timed out often enough to be disabled."""
+        return frozenset(
+            rule for rule, count in self.rule_timeouts.items() if count >= self.disable_after_timeouts
+        )
+
+    def enable_rules(self) -> None:
+        """Forget the rules' timeouts: every rule runs again (a new run starts afresh)."""
+        self.rule_timeouts.clear()
 
     def clean(self, data: bytes, source_path: str, doc_id: str | None = None) -> Record:
         """Clean one document. Raises RejectedInput for a file that cannot become a document.
@@ -106,7 +139,9 @@ class Cleaner:
         convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
         normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
         timed_out: list[str] = []
-        stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append)
+        disabled = self.disabled_rules
+        stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled)
+        self.rule_timeouts.update(timed_out)
         normalized_text, extraction_removed = (
             append_dropped(normalized.text, extracted.dropped) if extracted else (normalized.text, ())
         )
@@ -114,6 +149,11 @@ class Cleaner:
         structure = find_structure(replaced.text)
         flags = list(decoded.flags) + list(normalized.flags)
         flags += [f"rule_timeout:{rule}" for rule in timed_out]
+        flags += [f"rule_disabled:{rule}" for rule in sorted(disabled)]
+        if replaced.capped:
+            flags.append("placeholders_capped")
+        if structure.capped:
+            flags.append("outline_capped")
         if not replaced.text:
             flags.append("empty_after_cleaning")
         return Record(

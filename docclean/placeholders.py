@@ -64,6 +64,13 @@ from docclean.record import Placeholder, Replaced
 # property tests check this; a custom token containing X or 某 gives that up).
 DEFAULT_TOKEN = DEFAULT_PLACEHOLDER_TOKEN
 
+# A heavily redacted speech has a few hundred placeholders, a 50 MB compilation of a thousand
+# speeches some hundred thousand. Each annotation costs about 150 bytes in Python: past this
+# many, a file is not redacted text but a run of placeholder characters, and the rest is left
+# as it is (flag `placeholders_capped`) rather than held as ten million annotations.
+MAX_PLACEHOLDERS = 1_000_000
+_GAPS_PER_BLOCK = 4096
+
 KINDS = ("number", "place", "person", "organization", "date", "unknown")
 
 _X_LETTERS = "XxＸｘ"
@@ -229,15 +236,23 @@ def context_tables() -> ContextTables:
 
 
 def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
-    """Replace every redaction placeholder in `text` by `token` and annotate each one.
+    """Replace the redaction placeholders in `text` by `token` and annotate each one.
 
     Offsets in the result index the returned text: `result.text[p.start:p.end] == token`.
+    Only the first `MAX_PLACEHOLDERS` are replaced; past them the text is left as it is and
+    `result.capped` is True.
     """
     tables = context_tables()
-    gaps: list[str] = []  # the text between placeholders: the output is `token.join(gaps)`
+    # The output is `token.join` of the text between placeholders: the gaps so far, and the
+    # earlier ones already joined in blocks, so that no Python object per gap is held.
+    blocks: list[str] = []
+    gaps: list[str] = []
     placeholders: list[Placeholder] = []
+    # One string object per distinct original ("XX" ten million times is one string).
+    originals: dict[str, str] = {}
     position = 0
     shift = 0  # how much longer the output is than the input so far
+    capped = False
     # Starts of star runs that close a Markdown emphasis opened earlier on their line.
     markdown_closers: set[int] = set()
     for match in _candidates(text):
@@ -247,12 +262,20 @@ def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
         kind = _classify(text, match, tables, markdown_closers)
         if kind is None:
             continue
+        if len(placeholders) == MAX_PLACEHOLDERS:
+            capped = True
+            break
         gaps.append(text[position:start])
-        placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
+        if len(gaps) == _GAPS_PER_BLOCK:
+            blocks.append(token.join(gaps))
+            gaps = []
+        original = originals.setdefault(match.group(), match.group())
+        placeholders.append(Placeholder(start + shift, start + shift + len(token), original, kind))
         shift += len(token) - (end - start)
         position = end
     gaps.append(text[position:])
-    return Replaced(token.join(gaps), tuple(placeholders))
+    blocks.append(token.join(gaps))
+    return Replaced(token.join(blocks), tuple(placeholders), capped)
 
 
 def _candidates(text: str) -> Iterator[re.Match[str]]:

@@ -91,6 +91,8 @@ class Placeholder:
 class Replaced:
     text: str
     placeholders: tuple[Placeholder, ...]
+    # More placeholders than the stage annotates: the rest are left in the text as they were.
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ class Structure:
     title: str | None
     doc_type: str | None
     outline: tuple[OutlineEntry, ...]
+    # More headings than the outline keeps: only the first ones are in it.
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 import opencc
 
+from docclean.lines import iter_lines
 from docclean.record import OutlineEntry, Structure
 
 # A title line is short and does not end a sentence; beyond this many characters a line is a
@@ -38,6 +39,10 @@ _BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
 # still names the section by that sentence.
 _HEADING_END = re.compile(r"[。！？；：]")
 _HEADING_MAX_CHARS = 80
+# A compilation of a thousand speeches has some tens of thousands of headings. A file with
+# more is a list of marker lines, not a document: its outline keeps the first ones (flag
+# `outline_capped`) rather than an annotation of some 300 bytes per line.
+MAX_OUTLINE_ENTRIES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +89,22 @@ def default_tables() -> StructureTables:
 
 def find_structure(text: str, tables: StructureTables | None = None) -> Structure:
     tables = tables or default_tables()
-    lines = text.split("\n") if text else []
-    title = find_title(lines, tables)
+    # The title is in the first lines; the last piece here is the rest of the text, or a line
+    # when there are fewer. Only the outline walks every line, one chunk of them at a time.
+    head = text.split("\n", _TITLE_MAX_LINES) if text else []
+    title = find_title(head, tables)
+    skip_lines = _title_line_count(head, tables) if title else 0
+    # One more than kept tells a capped outline from a full one; a capped one is found again,
+    # so that the levels are those of the headings kept.
+    outline = find_outline(iter_lines(text) if text else (), tables, skip_lines, MAX_OUTLINE_ENTRIES + 1)
+    capped = len(outline) > MAX_OUTLINE_ENTRIES
+    if capped:
+        outline = find_outline(iter_lines(text), tables, skip_lines, MAX_OUTLINE_ENTRIES)
     return Structure(
         title=title,
         doc_type=find_doc_type(title, tables) if title else None,
-        outline=find_outline(lines, tables, skip_lines=_title_line_count(lines, tables) if title else 0),
+        outline=outline,
+        capped=capped,
     )
 
 
@@ -158,13 +173,21 @@ def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, st
     return tables.markers[tables.rank_by_group[found.lastindex]], found.group(found.lastindex + 1)
 
 
-def find_outline(lines: list[str], tables: StructureTables, skip_lines: int = 0) -> tuple[OutlineEntry, ...]:
+def find_outline(
+    lines: Iterable[str], tables: StructureTables, skip_lines: int = 0, limit: int | None = None
+) -> tuple[OutlineEntry, ...]:
+    """The headings among `lines` (the first `limit` of them), with their offsets in the text."""
     found: list[tuple[OutlineMarker, str, str, int]] = []
+    # One string object per distinct marker: a document has a few dozen.
+    prefixes: dict[str, str] = {}
     offset = 0
     for number, line in enumerate(lines):
+        if len(found) == limit:
+            break
         match = _match_marker(line, tables) if number >= skip_lines else None
         if match:
             marker, prefix = match
+            prefix = prefixes.setdefault(prefix, prefix)
             rest = line[len(prefix) :]
             end = _HEADING_END.search(rest)
             heading = (rest[: end.start()] if end else rest)[:_HEADING_MAX_CHARS].strip()

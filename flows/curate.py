@@ -35,7 +35,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.arguments import escape
 from docclean.errors import RejectedInput
-from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig, Cleaner, make_doc_id
+from docclean.pipeline import (
+    DEFAULT_SCRIPT_CONVERSION,
+    DISABLE_AFTER_TIMEOUTS,
+    CleanConfig,
+    Cleaner,
+    make_doc_id,
+)
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record, Reject
 from docclean.report import dataset_report_markdown, write_report
@@ -103,6 +109,8 @@ class RunSummary:
     rejects: list[Reject] = field(default_factory=list)
     # Files curated although their modification time is ahead of the clock (flows.scan.scan_raw).
     future_mtime: list[str] = field(default_factory=list)
+    # Rules disabled for timing out too often -> documents cleaned without them (see Cleaner).
+    disabled_rules: dict[str, int] = field(default_factory=dict)
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
     # Duplicate clusters and learned boilerplate (flows/corpus.py); None on object storage.
@@ -138,12 +146,31 @@ class RunSummary:
         self.encodings.update(outcome.encodings)
         self.noise_by_category.update(outcome.noise_by_category)
         self.placeholders_by_kind.update(outcome.placeholders_by_kind)
+        for rule, documents in outcome.disabled_rules.items():
+            self.disabled_rules[rule] = self.disabled_rules.get(rule, 0) + documents
 
 
 @cache
 def _cleaner(config: CleanConfig) -> Cleaner:
     # One per process: compiled rules and opencc converters are built once, then reused.
     return Cleaner(config)
+
+
+# The run each process's Cleaner last cleaned for, keyed by its configuration.
+_cleaner_runs: dict[CleanConfig, datetime] = {}
+
+
+def _cleaner_for_run(config: CleanConfig, run: datetime) -> Cleaner:
+    """The process's Cleaner, with every rule enabled again when `run` is a new run.
+
+    A rule that keeps timing out is disabled for the rest of a run only: a process that serves
+    many runs (`docclean serve`, a Dask worker) gives it a new chance in the next one.
+    """
+    cleaner = _cleaner(config)
+    if _cleaner_runs.get(config) != run:
+        cleaner.enable_rules()
+        _cleaner_runs[config] = run
+    return cleaner
 
 
 def open_raw(entry: RawEntry) -> AbstractContextManager:
@@ -205,6 +232,8 @@ class BatchOutcome:
     encodings: Counter[str] = field(default_factory=Counter)
     # (source_path, doc_id, source_sha256) of each document whose id the batch made itself.
     minted: list[tuple[str, str, str]] = field(default_factory=list)
+    # Rules the process's Cleaner disabled in this run -> documents of the batch cleaned without them.
+    disabled_rules: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The completion marker's content: what the batch reports, so a later run can reuse it."""
@@ -265,6 +294,8 @@ def clean_and_write(
     the next run, one with it is reused (see batch_key).
     """
     outcome = BatchOutcome()
+    # The batch's start time is the run's: every batch of a run passes the same.
+    cleaner = _cleaner_for_run(config, ingested_at)
     records: list[Record] = []
     mtimes: list[int] = []
     for entry in entries:
@@ -281,6 +312,10 @@ def clean_and_write(
         outcome.encodings[result.encoding] += 1
         outcome.noise_by_category.update(r.category for r in result.removed)
         outcome.placeholders_by_kind.update(p.kind for p in result.placeholders)
+    outcome.disabled_rules = {
+        rule: sum(f"rule_disabled:{rule}" in record.flags for record in records)
+        for rule in cleaner.disabled_rules
+    }
     if records:
         write_part(records_to_table(records, mtimes, ingested_at), part)
     outcome.cleaned = len(records)
@@ -692,6 +727,16 @@ def report_markdown(summary: RunSummary) -> str:
             table("Placeholders by kind", summary.placeholders_by_kind),
             table("Encodings seen", summary.encodings),
             table("Rejected by reason", summary.reject_reasons),
+            *(
+                [
+                    table(
+                        "Rules disabled after timeouts (documents cleaned without them)",
+                        Counter(summary.disabled_rules),
+                    )
+                ]
+                if summary.disabled_rules
+                else []
+            ),
             rejects,
         ]
     )
@@ -919,6 +964,16 @@ def curate(
         summary.reject_reasons.update(kept_rejects.column("reason").to_pylist())
     for reject in rejects:
         logger.warning("Rejected %s", reject.detail)
+    for rule, documents in sorted(summary.disabled_rules.items()):
+        logger.warning(
+            "Rule %r timed out on %d documents and was disabled for the rest of the run: %d more documents "
+            "were cleaned without it and carry the flag rule_disabled:%s. Fix or remove the rule; the next "
+            "run re-cleans every document with the new rules.",
+            rule,
+            DISABLE_AFTER_TIMEOUTS,
+            documents,
+            rule,
+        )
     # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
     # The whole-dataset part reads a local folder; on object storage the run's own counts stand alone.
     if html_report and isinstance(store, CuratedStore):
