@@ -17,6 +17,7 @@ from docclean import DEFAULT_MAX_FILE_BYTES
 from docclean.errors import DoccleanError
 
 if TYPE_CHECKING:
+    from docclean.record import Record
     from flows.server import TemporaryPrefectServer
 
 EXIT_OK = 0
@@ -116,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path)
     inspect.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     inspect.add_argument("--text", action="store_true", help="also print the whole clean text")
+    inspect.add_argument(
+        "--curated",
+        type=Path,
+        help="also say which duplicate cluster the file would join in this dataset, and which of its "
+        "lines the dataset's counts make boilerplate",
+    )
 
     report = commands.add_parser(
         "report", help="Write one self-contained HTML page describing the curated dataset, with plots."
@@ -303,7 +310,28 @@ def command_inspect(args: argparse.Namespace) -> int:
         print(f"docclean: {path}: rejected: {error}", file=sys.stderr)
         return EXIT_REJECTS
     print_inspection(record, show_text=args.text)
+    if args.curated is not None:
+        _print_corpus_fit(record, args.curated)
     return EXIT_OK
+
+
+def _print_corpus_fit(record: Record, curated: Path) -> None:
+    from docclean.corpus_state import fit_into_corpus
+
+    fit = fit_into_corpus(record, curated)
+    similarity = fit.assignment.dup_similarity
+    if fit.representative is not None:
+        path, title = fit.representative
+        print(f"duplicates: would join the cluster of {path} ({title or 'no title'}), similarity {similarity:.2f}")
+    else:
+        print(f"duplicates: would be its own cluster (no near duplicate among {fit.documents} documents)")
+    for heading, lines in (
+        ("boilerplate by the corpus counts (removed by corpus_boilerplate)", fit.boilerplate),
+        ("recurring lines without a noise signal (kept)", fit.candidates),
+    ):
+        print(f"{heading}: {len(lines)}")
+        for line, documents in lines:
+            print(f"  seen in {documents} documents: {line}")
 
 
 def command_report(args: argparse.Namespace) -> int:

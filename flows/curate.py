@@ -402,9 +402,19 @@ def report_markdown(summary: RunSummary) -> str:
         f"{summary.renamed} | {summary.missing} | {summary.pending} | {summary.cleaned} | {summary.rejected} |\n"
     )
     rejects = "\n".join(f"- `{r.source_path}`: {r.reason}: {r.detail}" for r in summary.rejects[:50])
+    corpus = summary.corpus
     return "\n".join(
         [
             head,
+            *(
+                [
+                    f"**Corpus**: {corpus.clusters} duplicate clusters, {corpus.duplicates} duplicates, "
+                    f"{corpus.boilerplate_lines} boilerplate lines; {corpus.recleaned} documents cleaned "
+                    "again because a line became or stopped being boilerplate.\n"
+                ]
+                if corpus is not None
+                else []
+            ),
             table("Noise removed by category", summary.noise_by_category),
             table("Placeholders by kind", summary.placeholders_by_kind),
             table("Encodings seen", summary.encodings),
