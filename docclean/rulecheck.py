@@ -56,7 +56,10 @@ KNOWN_VENDOR_NAMES = (
 VENDOR_CATEGORIES = ("advertising", "watermark")
 
 # What makes a kept line look like noise. Deliberately looser than the rules: a speech that
-# mentions 微信 is listed for a person to judge, never removed.
+# mentions 微信 is listed for a person to judge, never removed. Not rules/boilerplate.toml's
+# signals: those remove a line once it recurs, so they need an account next to 微信 and fold
+# digits (their `id` signal, six zeros, would list every line with a large figure such as
+# 投资138123456万元, and a bare 微信群 or 豆丁网 would no longer be listed).
 NOISE_SIGNALS: dict[str, re.Pattern[str]] = {
     "QQ": re.compile(r"(?:QQ|qq|Qq|扣扣)(?:号码|号|群号|群)?\s*[:：]?\s*[1-9]\d{4,11}(?!\d)"),
     "微信": re.compile(r"微信"),
