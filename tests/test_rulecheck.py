@@ -167,7 +167,7 @@ SHOP_ISSUE = "青松书社 第12期 精选合集"
 def shop_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("shop")
     for i in range(6):
-        body = f"今天召开第{i}次全县工作会议，主要任务是总结前一阶段工作，部署下一步任务。" * 2
+        body = f"今天召开{'甲乙丙丁戊己'[i]}片区工作会议，主要任务是总结前一阶段工作，部署下一步任务。" * 2
         lines = [SHOP_ISSUE.replace("12", str(10 + i)), "同志们：", body, "谢谢大家！", SHOP_FOOTER]
         (folder / f"{i}.txt").write_text("\n".join(lines[: 5 if i < 5 else 4]), "utf-8")
     # The footer's words inside a sentence of a speech: content, however often the footer recurs.
