@@ -322,7 +322,9 @@ def _print_corpus_fit(record: Record, curated: Path) -> None:
     similarity = fit.assignment.dup_similarity
     if fit.representative is not None:
         path, title = fit.representative
-        print(f"duplicates: would join the cluster of {path} ({title or 'no title'}), similarity {similarity:.2f}")
+        print(
+            f"duplicates: would join the cluster of {path} ({title or 'no title'}), similarity {similarity:.2f}"
+        )
     else:
         print(f"duplicates: would be its own cluster (no near duplicate among {fit.documents} documents)")
     for heading, lines in (

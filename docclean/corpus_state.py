@@ -93,7 +93,9 @@ def fit_into_corpus(record: Record, curated: Path) -> CorpusFit:
     seen = {key: counts.documents_of(key) + (record.doc_id not in known) for key in lines}
     removed = {key for key, n in seen.items() if counts.rules.is_boilerplate(key, n)}
     cleaned = apply_boilerplate(record, removed.__contains__)
-    assignment = index.query(text_sha256(cleaned.text), signature(cleaned.text, cleaned.placeholders, index.params))
+    assignment = index.query(
+        text_sha256(cleaned.text), signature(cleaned.text, cleaned.placeholders, index.params)
+    )
     representative = None
     if assignment.dup_cluster:
         rows = pq.read_table(

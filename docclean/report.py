@@ -339,7 +339,8 @@ def cluster_view(table: pa.Table) -> tuple[int, list[tuple[str, int]], list[Dupl
     clusters = []
     for members in largest:
         ordered = sorted(
-            members, key=lambda r: (r["doc_id"] != r["dup_cluster"], -(r["dup_similarity"] or 0), r["source_path"])
+            members,
+            key=lambda r: (r["doc_id"] != r["dup_cluster"], -(r["dup_similarity"] or 0), r["source_path"]),
         )
         clusters.append(
             DuplicateCluster(
@@ -689,7 +690,7 @@ def _duplicates_section(corpus: CorpusView) -> str:
         )
         more = cluster.size - len(cluster.members)
         items += f'<li class="meta">… and {more:,} more</li>' if more > 0 else ""
-        blocks.append(f"<h3>{cluster.size:,} documents</h3><ol class=\"samples\">{items}</ol>")
+        blocks.append(f'<h3>{cluster.size:,} documents</h3><ol class="samples">{items}</ol>')
     rows = "".join(
         f'<tr><td class="n">{s.documents:,}</td><td class="n">{s.first:,}</td><td class="n">{s.last:,}</td>'
         f"<td>{_visible(s.line)}</td></tr>"

@@ -191,14 +191,20 @@ def test_the_rules_snippet_removes_the_listed_lines_and_nothing_else(shop_raw: P
     uses = {use.rule.id: use for use in after.uses}
     assert (uses["recurring_line_1"].documents, uses["recurring_line_2"].documents) == (6, 5)
     assert after.recurring == []
-    quote = Cleaner(CleanConfig(rules_file=rules_file)).clean((shop_raw / "quote.txt").read_bytes(), "quote.txt")
+    quote = Cleaner(CleanConfig(rules_file=rules_file)).clean(
+        (shop_raw / "quote.txt").read_bytes(), "quote.txt"
+    )
     assert SHOP_FOOTER in quote.text
 
 
 @pytest.mark.parametrize(
     ("line", "matches", "misses"),
     [
-        ("青松书社 第12期", ["青松书社第3期", "  青松书社  第２０２４期 "], ["青松书社第期", "欢迎青松书社第3期"]),
+        (
+            "青松书社 第12期",
+            ["青松书社第3期", "  青松书社  第２０２４期 "],
+            ["青松书社第期", "欢迎青松书社第3期"],
+        ),
         ("a+b (c)", ["a+b(c)"], ["aab (c)"]),
         ("请[MASK]同志转达", ["请XX同志转达", "请××同志转达"], ["请同志转达"]),
     ],
