@@ -25,8 +25,8 @@ from rich.text import Text
 
 from docclean.boilerplate import LineCounts, LineStat
 from docclean.errors import DoccleanError, RejectedInput
-from docclean.placeholders import DEFAULT_TOKEN
 from docclean.pipeline import CleanConfig, Cleaner
+from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
 from docclean.rules import NoiseRule
 

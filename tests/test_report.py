@@ -17,7 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import flows.curate
+from docclean.boilerplate import LineCounts
 from docclean.cli import main
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
+from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.errors import DoccleanError
 from docclean.pipeline import Cleaner
 from docclean.record import Record, Reject, Removal
@@ -35,9 +38,6 @@ from docclean.report import (
     summarize_dataset,
     write_report,
 )
-from docclean.boilerplate import LineCounts
-from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
-from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.schema import records_to_table, rejects_to_table
 from tests.conftest import ROOT, SAMPLES_DIR
 
