@@ -40,7 +40,7 @@ def speech(i: int) -> str:
 
 
 def write_drop(raw: Path, numbers: range) -> None:
-    raw.mkdir(exist_ok=True)
+    raw.mkdir(parents=True, exist_ok=True)
     for i in numbers:
         (raw / f"{i:03d}.txt").write_text(speech(i), encoding="utf-8")
         # Copies that join their original's cluster, one with a paragraph dropped.
@@ -116,5 +116,7 @@ def test_sigkill_during_the_corpus_pass_then_rerun_equals_one_run(tmp_path: Path
     got, want = dataset(killed / "curated"), dataset(whole / "curated")
     assert got == want
     assert all(removals for _, removals, _, _ in want.values())  # the vendor line, from every document
-    assert {cluster for _, _, cluster, _ in want.values()} == {f"{i:03d}.txt" for i in range(40)}
+    # These speeches differ only in their figures: the clusters are non-trivial, and each copy
+    # shares its original's.
+    assert all(want[f"{i:03d}_copy.txt"][2] == want[f"{i:03d}.txt"][2] for i in range(0, 40, 10))
     assert state(killed / "curated") == state(whole / "curated")
