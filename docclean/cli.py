@@ -19,6 +19,7 @@ from docclean.arguments import ArgumentError, shown
 from docclean.errors import DoccleanError
 
 if TYPE_CHECKING:
+    from docclean.record import Record
     from flows.curate import RunSummary
     from flows.server import TemporaryPrefectServer
 
@@ -179,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--clean",
         action="store_true",
         help="print only the final clean text, as the dataset's `text` holds it",
+    )
+    inspect.add_argument(
+        "--curated",
+        type=Path,
+        help="also say which duplicate cluster the file would join in this dataset, and which of its "
+        "lines the dataset's counts make boilerplate",
     )
 
     report = commands.add_parser(
@@ -501,7 +508,30 @@ def command_inspect(args: argparse.Namespace) -> int:
         print_clean_text(record)
     else:
         print_inspection(record, show_text=args.text)
+    if args.curated is not None:
+        _print_corpus_fit(record, args.curated)
     return EXIT_OK
+
+
+def _print_corpus_fit(record: Record, curated: Path) -> None:
+    from docclean.corpus_state import fit_into_corpus
+
+    fit = fit_into_corpus(record, curated)
+    similarity = fit.assignment.dup_similarity
+    if fit.representative is not None:
+        path, title = fit.representative
+        print(
+            f"duplicates: would join the cluster of {path} ({title or 'no title'}), similarity {similarity:.2f}"
+        )
+    else:
+        print(f"duplicates: would be its own cluster (no near duplicate among {fit.documents} documents)")
+    for heading, lines in (
+        ("boilerplate by the corpus counts (removed by corpus_boilerplate)", fit.boilerplate),
+        ("recurring lines without a noise signal (kept)", fit.candidates),
+    ):
+        print(f"{heading}: {len(lines)}")
+        for line, documents in lines:
+            print(f"  seen in {documents} documents: {line}")
 
 
 def command_report(args: argparse.Namespace) -> int:

@@ -8,6 +8,10 @@ the network. Every string taken from the dataset is HTML-escaped: documents hold
 For each noise rule the page shows a few of the spans it removed inside the text around them,
 so a person can judge the rule's precision at a glance. The context is the normalized text the
 removal offsets index, rebuilt from the row alone (see `rebuild_normalized_text`).
+
+The duplicates section comes from the rows' `dup_cluster` column; the boilerplate candidates from
+the line counts the corpus pass keeps in the snapshot (`corpus/lines.parquet`). A dataset written
+before the corpus pass existed has neither, and the page says so.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from docclean.boilerplate import LineStat
+from docclean.corpus_state import read_state
 from docclean.errors import DoccleanError
 from docclean.placeholders import restore_placeholders
 from docclean.record import Placeholder, Removal
@@ -41,6 +47,10 @@ HISTOGRAM_BINS = 20
 # shows the largest and says how many more there are.
 MAX_BARS = 25
 MAX_REJECTS_LISTED = 20
+# The largest clusters listed with their members, and the members shown of each.
+MAX_CLUSTERS_LISTED = 5
+MAX_MEMBERS_LISTED = 10
+MAX_BOILERPLATE_CANDIDATES = 20
 
 # The id of every plot, in page order; the browser test checks each is rendered.
 PLOT_IDS = (
@@ -53,6 +63,7 @@ PLOT_IDS = (
     "plot-lengths",
     "plot-rejects",
     "plot-flags",
+    "plot-cluster-sizes",
 )
 
 SUMMARY_COLUMNS = [
@@ -68,6 +79,7 @@ SUMMARY_COLUMNS = [
     "source_present",
 ]
 SAMPLE_COLUMNS = ["source_path", "text", "placeholders", "removed"]
+CLUSTER_COLUMNS = ["doc_id", "source_path", "title", "dup_cluster", "dup_similarity"]
 
 
 class ReportError(DoccleanError):
@@ -109,6 +121,32 @@ class RejectRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterMember:
+    source_path: str
+    title: str
+    similarity: float
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCluster:
+    """A cluster of two or more documents; `members` starts with the representative."""
+
+    size: int
+    members: list[ClusterMember]
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusView:
+    """Duplicates and boilerplate candidates; `has_state` is False for a dataset without a corpus pass."""
+
+    has_state: bool = False
+    deduplicated: int = 0
+    cluster_sizes: tuple[tuple[str, int], ...] = ()
+    clusters: tuple[DuplicateCluster, ...] = ()
+    boilerplate_candidates: tuple[LineStat, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetSummary:
     """Everything the report shows; counts are (label, count) pairs in display order."""
 
@@ -130,6 +168,7 @@ class DatasetSummary:
     samples: dict[str, list[RemovalSample]]
     rules_versions: list[tuple[str, int]]
     pipeline_versions: list[tuple[str, int]]
+    corpus: CorpusView = CorpusView()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,6 +323,49 @@ def _counted(values: Sequence[object]) -> list[tuple[str, int]]:
     return [(str(key), count) for key, count in Counter(values).most_common()]
 
 
+def cluster_view(table: pa.Table) -> tuple[int, list[tuple[str, int]], list[DuplicateCluster]]:
+    """From CLUSTER_COLUMNS rows: the deduplicated count, clusters per size (largest size first),
+    and the MAX_CLUSTERS_LISTED largest clusters (ties by representative's source path)."""
+    rows = [row for row in table.to_pylist() if row["dup_cluster"] is not None]
+    by_cluster: dict[str, list[dict]] = {}
+    for row in rows:
+        by_cluster.setdefault(row["dup_cluster"], []).append(row)
+    path_of = {row["doc_id"]: row["source_path"] for row in rows}
+    sizes = Counter(len(members) for members in by_cluster.values() if len(members) > 1)
+    largest = sorted(
+        (members for members in by_cluster.values() if len(members) > 1),
+        key=lambda members: (-len(members), path_of.get(members[0]["dup_cluster"], "")),
+    )[:MAX_CLUSTERS_LISTED]
+    clusters = []
+    for members in largest:
+        ordered = sorted(
+            members,
+            key=lambda r: (r["doc_id"] != r["dup_cluster"], -(r["dup_similarity"] or 0), r["source_path"]),
+        )
+        clusters.append(
+            DuplicateCluster(
+                len(members),
+                [
+                    ClusterMember(r["source_path"], r["title"] or "", float(r["dup_similarity"] or 0))
+                    for r in ordered[:MAX_MEMBERS_LISTED]
+                ],
+            )
+        )
+    per_size = [(f"{size} documents", count) for size, count in sorted(sizes.items(), reverse=True)]
+    return len(by_cluster), per_size, clusters
+
+
+def corpus_view(folder: Path, documents: ds.Dataset) -> CorpusView:
+    """The duplicates and boilerplate candidates of the snapshot `folder/documents` resolves into."""
+    state = read_state((folder / "documents").resolve().parent) if (folder / "documents").is_dir() else None
+    table = documents.to_table(columns=CLUSTER_COLUMNS)
+    if state is None and table.column("dup_cluster").null_count == table.num_rows:
+        return CorpusView()
+    deduplicated, sizes, clusters = cluster_view(table)
+    candidates = state[1].candidates(MAX_BOILERPLATE_CANDIDATES) if state is not None else []
+    return CorpusView(True, deduplicated, tuple(sizes), tuple(clusters), tuple(candidates))
+
+
 def summarize_dataset(curated: Path) -> DatasetSummary:
     """Read the curated folder's current snapshot and count what the report shows."""
     folder = _existing_folder(curated)
@@ -313,6 +395,7 @@ def summarize_dataset(curated: Path) -> DatasetSummary:
         samples=collect_samples(documents, [total.rule for total in totals]),
         rules_versions=_counted(table.column("rules_version").to_pylist()),
         pipeline_versions=_counted(table.column("pipeline_version").to_pylist()),
+        corpus=corpus_view(folder, documents),
     )
 
 
@@ -590,6 +673,47 @@ def _rejects_section(summary: DatasetSummary) -> str:
     )
 
 
+def _duplicates_section(corpus: CorpusView) -> str:
+    heading = "<h2 id='duplicates'>Duplicates and boilerplate</h2>"
+    plot = bar_chart("plot-cluster-sizes", "Duplicate clusters per size", list(corpus.cluster_sizes))
+    if not corpus.has_state:
+        return (
+            f"{heading}<p>This dataset has no duplicate clusters yet: it was written before the corpus "
+            f"pass. Run <code>docclean run</code> again to compute them.</p>{_card('Clusters by size', plot)}"
+        )
+    blocks = []
+    for cluster in corpus.clusters:
+        items = "".join(
+            f'<li><span class="path">{_esc(m.source_path)}</span>{_esc(m.title or "(no title)")} '
+            f'<span class="meta">{"representative" if i == 0 else f"similarity {m.similarity:.2f}"}</span></li>'
+            for i, m in enumerate(cluster.members)
+        )
+        more = cluster.size - len(cluster.members)
+        items += f'<li class="meta">… and {more:,} more</li>' if more > 0 else ""
+        blocks.append(f'<h3>{cluster.size:,} documents</h3><ol class="samples">{items}</ol>')
+    rows = "".join(
+        f'<tr><td class="n">{s.documents:,}</td><td class="n">{s.first:,}</td><td class="n">{s.last:,}</td>'
+        f"<td>{_visible(s.line)}</td></tr>"
+        for s in corpus.boilerplate_candidates
+    )
+    candidates = (
+        "<table><thead><tr><th>documents</th><th>first lines</th><th>last lines</th><th>line</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>"
+        if rows
+        else "<p>No line recurs often enough without a noise signal.</p>"
+    )
+    return (
+        f"{heading}<p>Deduplicated corpus: <b>{corpus.deduplicated:,}</b> documents (one per cluster; "
+        "<code>WHERE doc_id = dup_cluster</code>).</p>"
+        f"{_card('Clusters by size', plot)}"
+        f"<h3>The largest clusters</h3>{''.join(blocks) or '<p>No document has a duplicate.</p>'}"
+        "<h3>Boilerplate candidates: lines seen in N documents</h3>"
+        '<p class="meta">Recurring lines without a noise signal, most frequent first: kept as content. '
+        "<code>docclean rules check</code> prints a rule that removes them.</p>"
+        f"{candidates}"
+    )
+
+
 def render_html(summary: DatasetSummary, generated_at: datetime) -> str:
     """The whole report page as one string."""
     versions = "; ".join(
@@ -612,7 +736,7 @@ def render_html(summary: DatasetSummary, generated_at: datetime) -> str:
         f"report made {generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
         + (f". Versions: {versions}." if versions else ".")
         + f"</p>{status}{_figures(summary)}{_plots(summary)}{_rules_section(summary)}"
-        f"{_rejects_section(summary)}</body></html>\n"
+        f"{_duplicates_section(summary.corpus)}{_rejects_section(summary)}</body></html>\n"
     )
 
 

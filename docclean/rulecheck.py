@@ -4,11 +4,15 @@ Each raw file is cleaned as `docclean run` would clean it (without writing anyth
 the check counts hits, documents and characters removed and keeps a few distinct matches; then
 it lists the lines of the clean texts that still look like noise (a QQ number, 微信, 公众号, a
 URL, a phone number, an e-mail address, a vendor's name), grouped by identical line and most
-frequent first: the candidates for the next rule.
+frequent first: the candidates for the next rule. Lines that recur in many documents without
+any noise signal (a shop's slogan no rule names) are counted across the folder as the corpus pass
+counts them (`boilerplate.LineCounts`) and listed most frequent first, with a rules-file snippet
+that removes the top ones.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -20,9 +24,11 @@ from rich.table import Table
 from rich.text import Text
 
 from docclean.arguments import escape
+from docclean.boilerplate import LineCounts, LineStat
 from docclean.console import make_console
 from docclean.errors import DoccleanError, RejectedInput
 from docclean.pipeline import CleanConfig, Cleaner
+from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
 from docclean.rules import NoiseRule
 from docclean.sourcepath import source_path_of
@@ -31,6 +37,9 @@ SAMPLES_PER_RULE = 3
 # Candidate lines printed; the rest are counted in one sentence.
 MAX_CANDIDATES_SHOWN = 50
 MAX_SHOWN_CHARS = 100
+# Recurring lines printed, and how many of the top ones the ready rules snippet covers.
+MAX_RECURRING_SHOWN = 20
+SNIPPET_LINES = 5
 
 # The vendors and document-sharing sites the built-in rules name (vendor_* and site_watermark
 # in rules/default.toml): a surviving line that names one is a rule's miss, not content.
@@ -50,7 +59,10 @@ KNOWN_VENDOR_NAMES = (
 VENDOR_CATEGORIES = ("advertising", "watermark")
 
 # What makes a kept line look like noise. Deliberately looser than the rules: a speech that
-# mentions 微信 is listed for a person to judge, never removed.
+# mentions 微信 is listed for a person to judge, never removed. Not rules/boilerplate.toml's
+# signals: those remove a line once it recurs, so they need an account next to 微信 and fold
+# digits (their `id` signal, six zeros, would list every line with a large figure such as
+# 投资138123456万元, and a bare 微信群 or 豆丁网 would no longer be listed).
 NOISE_SIGNALS: dict[str, re.Pattern[str]] = {
     "QQ": re.compile(r"(?:QQ|qq|Qq|扣扣)(?:号码|号|群号|群)?\s*[:：]?\s*[1-9]\d{4,11}(?!\d)"),
     "微信": re.compile(r"微信"),
@@ -95,6 +107,9 @@ class RuleCheck:
     uses: list[RuleUse]
     candidates: list[NoiseCandidate]
     rejected: list[tuple[str, str]]
+    # Lines in at least `min_documents` files (rules/boilerplate.toml) without a noise signal
+    # and not a speech convention, most frequent first.
+    recurring: list[LineStat] = field(default_factory=list)
 
 
 def vendor_pattern(rules: tuple[NoiseRule, ...]) -> re.Pattern[str]:
@@ -131,6 +146,7 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
     uses = {rule.id: RuleUse(rule) for rule in cleaner.rules.rules}
     vendors = vendor_pattern(cleaner.rules.rules)
     candidates: dict[str, NoiseCandidate] = {}
+    counts = LineCounts()
     rejected: list[tuple[str, str]] = []
     files = 0
     for path in raw_files(raw):
@@ -145,12 +161,52 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
             rejected.append((name, f"The file cannot be read ({error.strerror})."))
             continue
         _count_removals(record, uses)
+        counts.set_document(name, record.text)
         for line in record.text.split("\n"):
             signals = noise_signals(line, vendors)
             if signals:
                 candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
     ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))
-    return RuleCheck(str(raw), files, list(uses.values()), ranked, rejected)
+    return RuleCheck(str(raw), files, list(uses.values()), ranked, rejected, counts.candidates())
+
+
+_RUNS = (r"\s*", "[0-9０-９]+")
+
+
+def line_pattern(line: str) -> str:
+    """A regex matching the whole line up to what `line_key` folds: digits, whitespace, placeholders.
+
+    Rules run before placeholders are replaced, so the token stands for any short redaction.
+    """
+    parts: list[str] = []
+    for ch in line.strip().replace(DEFAULT_TOKEN, "\0"):
+        if ch == "\0":
+            token = ".{1,8}?"
+        elif ch.isspace():
+            token = r"\s*"
+        elif ch in "0123456789０１２３４５６７８９":
+            token = "[0-9０-９]+"
+        else:
+            token = re.escape(ch)
+        if not (parts and parts[-1] == token and token in _RUNS):
+            parts.append(token)
+    return r"^\s*" + "".join(parts) + r"\s*$"
+
+
+def rule_snippet(stats: list[LineStat]) -> str:
+    """A rules-file (TOML) snippet with one line rule per recurring line, to paste into --rules.
+
+    Each rule matches its whole line only (anchored, digits and whitespace free), so a sentence
+    that merely contains the line's words stays. Category `boilerplate`; ids recurring_line_N.
+    """
+    blocks = []
+    for number, stat in enumerate(stats, 1):
+        blocks.append(
+            f"# seen in {stat.documents} documents ({stat.first} at the start, {stat.last} at the end)\n"
+            f'[[rule]]\nid = "recurring_line_{number}"\ncategory = "boilerplate"\nscope = "line"\n'
+            f"regex = true\npattern = {json.dumps(line_pattern(stat.line), ensure_ascii=False)}\n"
+        )
+    return "\n".join(blocks)
 
 
 def _count_removals(record: Record, uses: dict[str, RuleUse]) -> None:
@@ -211,6 +267,7 @@ def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
         console.print(Text(f"Rejected files ({len(check.rejected)}):"))
         for name, detail in check.rejected:
             console.print(Text(f"  {escape(name)}: {escape(detail)}"))
+    _print_recurring(check, console)
     if not check.candidates:
         console.print(Text("No kept line looks like noise: no candidate for a new rule."))
         return
@@ -236,3 +293,30 @@ def print_rule_check(check: RuleCheck, console: Console | None = None) -> None:
     console.print(lines)
     if len(check.candidates) > len(shown):
         console.print(Text(f"… and {len(check.candidates) - len(shown)} more lines not shown."))
+
+
+def _print_recurring(check: RuleCheck, console: Console) -> None:
+    if not check.recurring:
+        return
+    shown = check.recurring[:MAX_RECURRING_SHOWN]
+    console.print(
+        Text(
+            f"Lines seen in many documents without a noise signal ({len(check.recurring)}): "
+            "boilerplate candidates",
+            style="bold",
+        )
+    )
+    lines = Table()
+    for column in ("documents", "first", "last"):
+        lines.add_column(column, justify="right", no_wrap=True)
+    lines.add_column("line", overflow="fold")
+    for stat in shown:
+        lines.add_row(str(stat.documents), str(stat.first), str(stat.last), Text(_shown(stat.line)))
+    console.print(lines)
+    if len(check.recurring) > len(shown):
+        console.print(Text(f"… and {len(check.recurring) - len(shown)} more lines not shown."))
+    top = check.recurring[:SNIPPET_LINES]
+    console.print(
+        Text(f"To remove the top {len(top)} as noise, add this to a rules file and pass it with --rules:")
+    )
+    console.print(Text(rule_snippet(top)), soft_wrap=True)

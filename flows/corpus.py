@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 import pyarrow as pa
@@ -25,14 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from docclean.boilerplate import LineCounts, apply_boilerplate, base_text
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, read_state
 from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Removal, Segment
 from docclean.schema import DOCUMENT_SCHEMA
 from flows.store import write_part
 
-CORPUS_FOLDER = "corpus"
-DEDUP_FILE = "dedup.parquet"
-LINES_FILE = "lines.parquet"
 # Columns a re-cleaning by the corpus pass may change.
 _CLEAN_COLUMNS = ("text", "placeholders", "removed", "title", "doc_type", "outline", "flags", "char_count")
 
@@ -46,17 +45,16 @@ class CorpusOutcome:
     boilerplate_lines: int = 0
     clusters: int = 0
     duplicates: int = 0
+    # Wall-clock seconds of the whole pass, and of its two computations within it (counting and
+    # removing boilerplate lines; signatures and clustering); the rest is reading and rewriting parts.
+    seconds: float = 0.0
+    boilerplate_seconds: float = 0.0
+    dedup_seconds: float = 0.0
 
 
 def load_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts]:
     """The corpus state of a committed snapshot folder; empty for none or a snapshot without one."""
-    folder = snapshot / CORPUS_FOLDER if snapshot is not None else None
-    if folder is None or not (folder / DEDUP_FILE).is_file() or not (folder / LINES_FILE).is_file():
-        return DedupIndex(), LineCounts()
-    return (
-        DedupIndex.from_table(pq.read_table(folder / DEDUP_FILE)),
-        LineCounts.from_table(pq.read_table(folder / LINES_FILE)),
-    )
+    return read_state(snapshot) or (DedupIndex(), LineCounts())
 
 
 def write_state(staged: Path, index: DedupIndex, counts: LineCounts) -> None:
@@ -114,6 +112,7 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
     Rewrites the staged part files that hold a changed row; raises what pyarrow raises on
     unreadable parts (the run then abandons its snapshot).
     """
+    started = perf_counter()
     index, counts = load_state(snapshot)
     parts = sorted((staged / "documents").glob("*.parquet"))
     keyed = pq.read_table(parts, columns=["doc_id", "text_sha256"]) if parts else None
@@ -129,27 +128,37 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
     for doc_id in gone:
         counts.remove_document(doc_id)
     rows = _read_rows(parts, fresh)
+    clock = perf_counter()
     for doc_id in sorted(fresh):
         counts.set_document(doc_id, base_text(record_of(rows[doc_id])))
     after = counts.boilerplate()
     crossed = before ^ after
     to_clean = fresh | (counts.holders(crossed) if crossed else set())
+    boilerplate_seconds = perf_counter() - clock
     rows.update(_read_rows(parts, to_clean - rows.keys()))
+    dedup_seconds = 0.0
     updates: dict[str, dict[str, Any]] = {}
     recleaned = 0
     added: list[tuple[str, str, bytes]] = []
     for doc_id in sorted(to_clean, key=lambda d: (rows[d]["source_path"], d)):
         row = rows[doc_id]
         record = record_of(row)
+        clock = perf_counter()
         cleaned = apply_boilerplate(record, after.__contains__)
         change = _as_row(cleaned) if cleaned is not record else {}
         if doc_id not in fresh and change:
             recleaned += 1
+        boilerplate_seconds += perf_counter() - clock
+        clock = perf_counter()
         sha = text_sha256(cleaned.text)
         if doc_id in fresh or sha != row["text_sha256"] or doc_id not in index:
             added.append((doc_id, sha, signature(cleaned.text, cleaned.placeholders, index.params)))
+        dedup_seconds += perf_counter() - clock
         updates[doc_id] = change
-    for doc_id, assignment in index.update(added, removed=gone).items():
+    clock = perf_counter()
+    changed = index.update(added, removed=gone)
+    dedup_seconds += perf_counter() - clock
+    for doc_id, assignment in changed.items():
         updates.setdefault(doc_id, {}).update(
             text_sha256=assignment.text_sha256,
             dup_cluster=assignment.dup_cluster,
@@ -166,6 +175,9 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
         boilerplate_lines=len(after),
         clusters=len(representatives),
         duplicates=len(assignments) - len(representatives),
+        seconds=perf_counter() - started,
+        boilerplate_seconds=boilerplate_seconds,
+        dedup_seconds=dedup_seconds,
     )
 
 

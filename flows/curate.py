@@ -717,9 +717,19 @@ def report_markdown(summary: RunSummary) -> str:
     )
     rejects = "\n".join(f"- `{r.source_path}`: {r.reason}: {r.detail}" for r in summary.rejects[:50])
     future = "".join(f"- `{path}`\n" for path in summary.future_mtime[:50])
+    corpus = summary.corpus
     return "\n".join(
         [
             head,
+            *(
+                [
+                    f"**Corpus**: {corpus.clusters} duplicate clusters, {corpus.duplicates} duplicates, "
+                    f"{corpus.boilerplate_lines} boilerplate lines; {corpus.recleaned} documents cleaned "
+                    "again because a line became or stopped being boilerplate.\n"
+                ]
+                if corpus is not None
+                else []
+            ),
             f"**Modification time in the future** (curated anyway; check the clock that wrote them)\n\n{future}"
             if future
             else "",

@@ -12,7 +12,7 @@ import pytest
 from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
-from flows.curate import curate
+from flows.curate import curate, report_markdown
 from tests.conftest import current_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -110,6 +110,9 @@ def test_two_drops_give_the_same_dataset_as_one_and_earlier_documents_are_cleane
         (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
     second = run(raw, curated)
     assert second.corpus is not None and second.corpus.recleaned == 4
+    assert "4 documents cleaned again because a line became or stopped being boilerplate" in (
+        report_markdown(second)
+    )
     whole_raw, whole_curated = tmp_path / "raw2", tmp_path / "curated2"
     shutil.copytree(raw, whole_raw)
     run(whole_raw, whole_curated)

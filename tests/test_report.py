@@ -12,11 +12,15 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import flows.curate
+from docclean.boilerplate import LineCounts
 from docclean.cli import main
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
+from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.errors import DoccleanError
 from docclean.pipeline import Cleaner
 from docclean.record import Record, Reject, Removal
@@ -343,3 +347,72 @@ def test_curate_run_report_carries_the_rule_hits(tmp_path: Path, monkeypatch: py
     assert markdown.startswith("# docclean run report")
     assert "| copyright_notice | copyright | 5 | 3 | 74 |" in markdown
     assert f"`docclean report --curated {tmp_path / 'curated'}`" in markdown
+
+
+def write_corpus_state(curated: Path, records: Sequence[Record]) -> None:
+    """What the corpus pass leaves: cluster columns in the rows and its state beside documents/."""
+    index, counts = DedupIndex(), LineCounts()
+    index.update((r.doc_id, text_sha256(r.text), signature(r.text, r.placeholders)) for r in records)
+    for record in records:
+        counts.set_document(record.doc_id, record.text)
+    assignments = index.assignments()
+    for part in (curated / "documents").glob("*.parquet"):
+        table = pq.read_table(part)
+        ids = table.column("doc_id").to_pylist()
+        for name, values in (
+            ("text_sha256", [assignments[i].text_sha256 for i in ids]),
+            ("dup_cluster", [assignments[i].dup_cluster for i in ids]),
+            ("dup_similarity", [assignments[i].dup_similarity for i in ids]),
+        ):
+            position = table.schema.get_field_index(name)
+            kind = pa.float32() if name == "dup_similarity" else pa.string()
+            table = table.set_column(position, table.schema.field(position), pa.array(values, kind))
+        pq.write_table(table, part)
+    (curated / CORPUS_FOLDER).mkdir()
+    pq.write_table(index.to_table(), curated / CORPUS_FOLDER / DEDUP_FILE)
+    pq.write_table(counts.to_table(), curated / CORPUS_FOLDER / LINES_FILE)
+
+
+SHOP_LINE = '<i>青松书社</i> & "精选"'
+
+
+@pytest.fixture
+def dataset_with_duplicates(tmp_path: Path, sample_records: list[Record], cleaner: Cleaner) -> Path:
+    copies = [
+        cleaner.clean((HOSTILE_TEXT + SHOP_LINE + "\n" + "补充" * n).encode("utf-8"), f"<b>copy{n}</b>.txt")
+        for n in range(6)
+    ]
+    records = [*sample_records, *copies]
+    write_dataset(tmp_path / "curated", records)
+    write_corpus_state(tmp_path / "curated", records)
+    return tmp_path / "curated"
+
+
+def test_duplicates_section_lists_clusters_and_candidates_escaped(dataset_with_duplicates: Path) -> None:
+    summary = summarize_dataset(dataset_with_duplicates)
+    corpus = summary.corpus
+    assert corpus.has_state and corpus.deduplicated == summary.documents - 5
+    assert corpus.cluster_sizes == (("6 documents", 1),)
+    [cluster] = corpus.clusters
+    assert cluster.size == 6 and cluster.members[0].source_path == "<b>copy0</b>.txt"
+    assert {m.source_path for m in cluster.members} == {f"<b>copy{n}</b>.txt" for n in range(6)}
+    # The copies share every line; conventions (同志们：, the title) are never candidates.
+    candidates = [(s.line, s.documents) for s in corpus.boilerplate_candidates]
+    assert (SHOP_LINE, 6) in candidates and all(n == 6 for _, n in candidates)
+    assert "同志们：" not in {line for line, _ in candidates}
+
+    structure = parse(render_html(summary, FIRST_DAY))
+    text = "".join(structure.text)
+    assert "plot-cluster-sizes" in structure.ids and "duplicates" in structure.ids
+    assert not {"i", "script"} & set(structure.tags)  # the page itself uses <b>, never <i>
+    assert "<b>copy3</b>.txt" in text and SHOP_LINE in text and "在全县工作会议上的讲话" in text
+    assert f"Deduplicated corpus: {corpus.deduplicated:,} documents" in text
+
+
+def test_dataset_written_before_the_corpus_pass_says_it_has_no_clusters(
+    tmp_path: Path, sample_records: list[Record]
+) -> None:
+    write_dataset(tmp_path / "curated", sample_records)
+    summary = summarize_dataset(tmp_path / "curated")
+    assert not summary.corpus.has_state
+    assert "it was written before the corpus pass" in render_html(summary, FIRST_DAY)

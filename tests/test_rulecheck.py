@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -10,13 +11,15 @@ import pytest
 
 from docclean.cli import main
 from docclean.errors import DoccleanError
-from docclean.pipeline import Cleaner
+from docclean.pipeline import CleanConfig, Cleaner
 from docclean.rulecheck import (
     SAMPLES_PER_RULE,
     RuleCheck,
     RuleCheckError,
     check_rules,
+    line_pattern,
     noise_signals,
+    rule_snippet,
     vendor_pattern,
 )
 from docclean.rules import NoiseRule, load_rules
@@ -154,3 +157,73 @@ def test_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
         f"docclean: --raw {missing} does not exist; create it and put the documents there, "
         "or name another folder with --raw.\n"
     )
+
+
+# A shop's lines no rule names and no signal reveals: only their recurrence gives them away.
+SHOP_FOOTER = "——青松书社精选——"
+SHOP_ISSUE = "青松书社 第12期 精选合集"
+
+
+@pytest.fixture(scope="module")
+def shop_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("shop")
+    for i in range(6):
+        body = f"今天召开{'甲乙丙丁戊己'[i]}片区工作会议，主要任务是总结前一阶段工作，部署下一步任务。" * 2
+        lines = [SHOP_ISSUE.replace("12", str(10 + i)), "同志们：", body, "谢谢大家！", SHOP_FOOTER]
+        (folder / f"{i}.txt").write_text("\n".join(lines[: 5 if i < 5 else 4]), "utf-8")
+    # The footer's words inside a sentence of a speech: content, however often the footer recurs.
+    (folder / "quote.txt").write_text(f"同志们：\n他说{SHOP_FOOTER}这句话我们都记得。\n", "utf-8")
+    return folder
+
+
+def test_recurring_lines_without_a_signal_are_listed_most_frequent_first(shop_raw: Path) -> None:
+    check = check_rules(shop_raw)
+    recurring = [(stat.line, stat.documents, stat.first, stat.last) for stat in check.recurring]
+    # Conventions (同志们：, 谢谢大家！) recur as often and are never listed; digits are folded.
+    assert recurring == [("青松书社 第10期 精选合集", 6, 6, 0), (SHOP_FOOTER, 5, 0, 5)]
+
+
+def test_the_rules_snippet_removes_the_listed_lines_and_nothing_else(shop_raw: Path, tmp_path: Path) -> None:
+    check = check_rules(shop_raw)
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text(rule_snippet(check.recurring), "utf-8")
+    assert [rule.id for rule in load_rules(rules_file).rules][-2:] == ["recurring_line_1", "recurring_line_2"]
+    after = check_rules(shop_raw, rules_file)
+    uses = {use.rule.id: use for use in after.uses}
+    assert (uses["recurring_line_1"].documents, uses["recurring_line_2"].documents) == (6, 5)
+    assert after.recurring == []
+    quote = Cleaner(CleanConfig(rules_file=rules_file)).clean(
+        (shop_raw / "quote.txt").read_bytes(), "quote.txt"
+    )
+    assert SHOP_FOOTER in quote.text
+
+
+@pytest.mark.parametrize(
+    ("line", "matches", "misses"),
+    [
+        (
+            "青松书社 第12期",
+            ["青松书社第3期", "  青松书社  第２０２４期 "],
+            ["青松书社第期", "欢迎青松书社第3期"],
+        ),
+        ("a+b (c)", ["a+b(c)"], ["aab (c)"]),
+        ("请[MASK]同志转达", ["请XX同志转达", "请××同志转达"], ["请同志转达"]),
+    ],
+)
+def test_line_pattern_matches_the_line_up_to_what_counting_folds(
+    line: str, matches: list[str], misses: list[str]
+) -> None:
+    pattern = re.compile(line_pattern(line))
+    assert all(pattern.search(m) for m in matches)
+    assert not any(pattern.search(m) for m in misses)
+
+
+def test_cli_lists_recurring_lines_and_prints_the_snippet(
+    shop_raw: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "240")
+    assert main(["rules", "check", "--raw", str(shop_raw)]) == 0
+    out = capsys.readouterr().out
+    assert "Lines seen in many documents without a noise signal (2): boilerplate candidates" in out
+    assert "To remove the top 2 as noise, add this to a rules file and pass it with --rules:" in out
+    assert rule_snippet(check_rules(shop_raw).recurring) in out

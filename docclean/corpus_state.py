@@ -1,0 +1,118 @@
+"""The corpus state a snapshot keeps, read by itself: duplicate index and boilerplate line counts.
+
+The curate flow's corpus pass (flows/corpus.py) writes `corpus/dedup.parquet` and
+`corpus/lines.parquet` into every snapshot it commits; the report and `docclean inspect` read
+them here. A snapshot written before the corpus pass existed has neither file: `read_state`
+returns None for it, and readers say the state is absent rather than showing empty clusters.
+`fit_into_corpus` answers `docclean inspect FILE --curated DIR`: the cluster a file would join and
+which of its lines the corpus counts make boilerplate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from docclean.boilerplate import LineCounts, apply_boilerplate, document_lines
+from docclean.dedup import Assignment, DedupIndex, signature, text_sha256
+from docclean.errors import DoccleanError
+from docclean.record import Record
+
+CORPUS_FOLDER = "corpus"
+DEDUP_FILE = "dedup.parquet"
+LINES_FILE = "lines.parquet"
+
+
+def read_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts] | None:
+    """The index and line counts of a snapshot folder; None when it has no corpus state.
+
+    Raises ValueError (from `DedupIndex.from_table` / `LineCounts.from_table`) when the files
+    are not docclean's corpus state, and what pyarrow raises when they cannot be read.
+    """
+    if snapshot is None:
+        return None
+    folder = snapshot / CORPUS_FOLDER
+    if not (folder / DEDUP_FILE).is_file() or not (folder / LINES_FILE).is_file():
+        return None
+    return (
+        DedupIndex.from_table(pq.read_table(folder / DEDUP_FILE)),
+        LineCounts.from_table(pq.read_table(folder / LINES_FILE)),
+    )
+
+
+class CorpusStateError(DoccleanError):
+    """A curated folder whose corpus state cannot be read for `docclean inspect --curated`."""
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusFit:
+    """Where a document not yet in the dataset would land in it.
+
+    `assignment.dup_cluster` is the representative's doc_id ("" when the document would be its
+    own cluster); `representative` is that row's (source_path, title). `boilerplate` and
+    `candidates` are (line, documents) pairs, documents counted with this one included.
+    """
+
+    documents: int
+    assignment: Assignment
+    representative: tuple[str, str] | None
+    boilerplate: tuple[tuple[str, int], ...]
+    candidates: tuple[tuple[str, int], ...]
+
+
+def current_snapshot(curated: Path) -> Path:
+    """The snapshot folder `curated/documents` resolves into. Raises CorpusStateError when absent."""
+    documents = curated / "documents"
+    if not documents.is_dir():
+        raise CorpusStateError(
+            f"The curated folder {curated} holds no dataset; run `docclean run` first or pass --curated."
+        )
+    return documents.resolve().parent
+
+
+def fit_into_corpus(record: Record, curated: Path) -> CorpusFit:
+    """Query the current snapshot's duplicate index and line counts with one cleaned record.
+
+    The record is cleaned of the lines that would be boilerplate with it counted (as the corpus
+    pass would clean it) before its signature is taken. Raises CorpusStateError when the
+    snapshot has no corpus state (written before the corpus pass).
+    """
+    snapshot = current_snapshot(curated)
+    state = read_state(snapshot)
+    if state is None:
+        raise CorpusStateError(
+            f"The dataset in {curated} has no corpus state (it was written before the corpus pass); "
+            "run `docclean run` once to build it."
+        )
+    index, counts = state
+    known = set(counts.doc_ids())
+    lines = document_lines(record.text, counts.rules.edge_lines)
+    seen = {key: counts.documents_of(key) + (record.doc_id not in known) for key in lines}
+    removed = {key for key, n in seen.items() if counts.rules.is_boilerplate(key, n)}
+    cleaned = apply_boilerplate(record, removed.__contains__)
+    assignment = index.query(
+        text_sha256(cleaned.text), signature(cleaned.text, cleaned.placeholders, index.params)
+    )
+    representative = None
+    if assignment.dup_cluster:
+        rows = pq.read_table(
+            snapshot / "documents",
+            columns=["source_path", "title"],
+            filters=pc.field("doc_id") == assignment.dup_cluster,
+        ).to_pylist()
+        representative = (rows[0]["source_path"], rows[0]["title"] or "") if rows else None
+    candidates = {
+        key
+        for key, n in seen.items()
+        if n >= counts.rules.min_documents and key not in removed and not counts.rules.is_convention(key)
+    }
+    return CorpusFit(
+        documents=len(index),
+        assignment=assignment,
+        representative=representative,
+        boilerplate=tuple((lines[key][0], seen[key]) for key in lines if key in removed),
+        candidates=tuple((lines[key][0], seen[key]) for key in lines if key in candidates),
+    )
