@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import threading
 from pathlib import Path
 from types import FrameType
@@ -207,11 +208,13 @@ class _Runner(Runner):
 
     Prefect's own SIGTERM handler calls the runner's `stop` inside the running event loop, where
     it only makes a coroutine that nobody awaits ("coroutine 'Runner.astop' was never awaited"),
-    and exits at once. A KeyboardInterrupt unwinds `start` instead, which shuts down cleanly.
+    and exits at once. SIGINT is what Ctrl-C sends: `asyncio.run` cancels the runner's task on it
+    and unwinds `start`, which shuts down cleanly. Raising KeyboardInterrupt here instead would
+    surface inside whatever event-loop callback the signal interrupted, as a logged traceback.
     """
 
     def handle_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)
 
 
 def serve_curate(parameters: dict[str, object], cron: str = DEFAULT_CRON, watch: bool = True) -> None:
