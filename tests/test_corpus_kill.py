@@ -21,6 +21,8 @@ import pytest
 
 from docclean.boilerplate import RULE_ID
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
+from docclean.layout import state_folder
+from tests.conftest import current_snapshot
 from tests.test_cli import ENV, docclean
 
 VENDOR_LINE = "（本文由青松文档工作室整理，加V：qs2024获取更多）"
@@ -67,7 +69,7 @@ def state(curated: Path) -> tuple[list, list]:
     """The kept corpus state with doc_ids replaced by source paths."""
     rows = ds.dataset(curated / "documents", format="parquet").to_table(columns=["doc_id", "source_path"])
     path_of = dict(zip(*(rows.column(c).to_pylist() for c in ("doc_id", "source_path")), strict=True))
-    folder = curated / "current" / CORPUS_FOLDER
+    folder = current_snapshot(curated) / CORPUS_FOLDER
     index = pq.read_table(folder / DEDUP_FILE).to_pylist()
     lines = pq.read_table(folder / LINES_FILE).to_pylist()
     return (
@@ -86,7 +88,7 @@ def run_killed(home: Path, when: float | None) -> None:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    snapshots = home / "curated" / ".snapshots"
+    snapshots = state_folder(home / "curated") / "snapshots"
     start = time.monotonic()
     while process.poll() is None and time.monotonic() - start < 240:
         if when is not None and time.monotonic() - start >= when:
