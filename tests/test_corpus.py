@@ -13,10 +13,10 @@ from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
 from flows.curate import curate, report_markdown
+from tests.conftest import SEEDS_DIR as SEEDS
 from tests.conftest import current_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-SEEDS = Path("/work/shared/seeds")
 VENDOR_LINE = "（本文由青松文档工作室整理，加V：qs2024获取更多）"
 HEADER = "本文档由星辰文库整理 更多范文请访问 www.xcwk-demo.com"
 FOOTER = "关注公众号：星辰范文 获取更多资料 QQ群 987654321"
@@ -45,7 +45,10 @@ def speech(i: int) -> str:
     )
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents are not present")
+@pytest.mark.skipif(
+    not SEEDS.is_dir(),
+    reason=f"the seed documents are not here ({SEEDS} is absent): they ship beside the project only",
+)
 def test_seeds_and_their_copies_land_in_five_clusters_with_the_originals_as_representatives(
     tmp_path: Path,
 ) -> None:

@@ -1,7 +1,7 @@
 """Extraction: .docx, PDF and saved pages become the same documents as their text; bad ones are rejected.
 
 Every file is built by the libraries themselves (tests/extract_documents.py): the seeds (when
-/work/shared/seeds is there) and the project's samples, each as a .docx, a PDF and a saved page.
+../shared/seeds is beside the project) and the project's samples, each as a .docx, a PDF and a saved page.
 """
 
 from __future__ import annotations
