@@ -521,9 +521,48 @@ _LETTER_WORDS = st.sampled_from(
 # Latin words are real ones: random accented letters (àäáà, aaáhâa) are what GBK or Big5 read as
 # cp1252 look like, which the mojibake repair rightly reverses.
 _LATIN_WORDS = st.sampled_from(
-    "Málaga São Tomé Ángel Zürich Gödel Müller café naïve Bogotá Perú más años Köln Düsseldorf "
-    "Éire Ísland ça à là Señor Hà Nội déjà élève crème brûlée Ærø Øresund Straße Ångström "
-    "façade Curaçao Göteborg Reykjavík piñata über fiancée rôle Noël".split()
+    [
+        "Málaga",
+        "São",
+        "Tomé",
+        "Ángel",
+        "Zürich",
+        "Gödel",
+        "Müller",
+        "café",
+        "naïve",
+        "Bogotá",
+        "Perú",
+        "más",
+        "años",
+        "Köln",
+        "Düsseldorf",
+        "Éire",
+        "Ísland",
+        "ça",
+        "à",
+        "là",
+        "Señor",
+        "Hà",
+        "Nội",
+        "déjà",
+        "élève",
+        "crème",
+        "brûlée",
+        "Ærø",
+        "Øresund",
+        "Straße",
+        "Ångström",
+        "façade",
+        "Curaçao",
+        "Göteborg",
+        "Reykjavík",
+        "piñata",
+        "über",
+        "fiancée",
+        "rôle",
+        "Noël",
+    ]
 )
 
 
