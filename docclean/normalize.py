@@ -60,6 +60,12 @@ _CJK_AFTER = f"{_HAN}{_CJK_PUNCT}"
 # only after Han or closing punctuation: after an opening quote it is not a full stop.
 _SEPARATOR_IN_CHINESE = re.compile(f"[,.;:?!](?<=[{_CJK_BEFORE}].)(?=[{_CJK_AFTER}]|$)", re.MULTILINE)
 _BEFORE_FULL_STOP = re.compile(f"[{_HAN}”’」』》）】〕〉]")
+# A clause mark between a Latin word or a number and Han, either way round (`08:30,会议开始`,
+# `使用Python,我们`, `增长6.5%,居全国`, `会上,2024年`) separates clauses of the Chinese
+# sentence. Not `.` (`1.加强学习` is an outline marker) nor `:` (`第1:` labels, `C:盘`).
+_SEPARATOR_BESIDE_CHINESE = re.compile(
+    f"[,;?!](?:(?<=[A-Za-z0-9%].)(?=[{_HAN}])|(?<=[{_HAN}].)(?=[A-Za-z0-9]))"
+)
 # Parentheses are converted as a pair, when they follow Chinese context (or open a line) and
 # enclose Han: `条例(试行)`, `(一)加强学习`.
 _PAREN_IN_CHINESE = re.compile(
@@ -471,7 +477,8 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
 
     `召开了“务虚会”,研究了《方案》.` -> `召开了“务虚会”，研究了《方案》。`. A mark is widened only
     between Chinese neighbours (Han, full-width punctuation, quotes, brackets) or after one at
-    the end of a line; never inside a URL. See `_SEPARATOR_IN_CHINESE` for what stays.
+    the end of a line, and `, ; ? !` between Han and a Latin word or a number; never inside a
+    URL. See `_SEPARATOR_IN_CHINESE` and `_SEPARATOR_BESIDE_CHINESE` for what stays.
     """
     if not any(char in text for char in ",.;:?!("):
         return text, 0
@@ -499,6 +506,7 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
         if pairs:
             addresses = _address_spans(text)
     text = _SEPARATOR_IN_CHINESE.sub(widen, text)
+    text = _SEPARATOR_BESIDE_CHINESE.sub(widen, text)
     return text, pairs * 2 + separators
 
 
