@@ -138,11 +138,12 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
 
-# Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `第3页`,
+# Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `·5·`, `第3页`,
 # `第 3 页 共 10 页`, `Page 3 of 10`. Anywhere in a document they are furniture; a bare number
 # or `3/10` only next to a form feed, where it cannot be a paragraph of its own.
 _PAGE_NUMBER = re.compile(
     r"(?:[-—–－─━~～]+\s*\d{1,4}\s*[-—–－─━~～]+"
+    r"|[·•・∙]\s*\d{1,4}\s*[·•・∙]"
     r"|第\s*\d{1,4}\s*页(?:\s*[/，,、|]?\s*共\s*\d{1,4}\s*页)?"
     r"|共\s*\d{1,4}\s*页\s*[/，,、|]?\s*第\s*\d{1,4}\s*页"
     r"|[Pp](?:age|AGE)\s*\d{1,4}(?:\s*(?:of|OF|/)\s*\d{1,4})?)"
@@ -152,7 +153,7 @@ _PAGE_NUMBER_MAX_CHARS = 30
 # How a page-number line opens (after its indentation): the prefilter of the furniture pass.
 _PAGE_NUMBER_HINT = re.compile(
     "\n[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]*"
-    r"(?:[-—–－─━~～]+\s*\d|第\s*\d{1,4}\s*页|共\s*\d{1,4}\s*页|[Pp](?:age|AGE)\s*\d)"
+    r"(?:[-—–－─━~～]+\s*\d|[·•・∙]\s*\d|第\s*\d{1,4}\s*页|共\s*\d{1,4}\s*页|[Pp](?:age|AGE)\s*\d)"
 )
 # A running header or footer: a short line repeated at page edges at least this many times.
 _RUNNING_LINE_MIN_COUNT = 3
@@ -527,6 +528,7 @@ _INNER_SPACE = " \u00a0\u2002-\u200a\u202f"
 _SPACE_BETWEEN_HAN = re.compile(f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_HAN}])")
 _SPACE_BEFORE_CLOSING = re.compile(
     f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[，。、；：？！）」』】》”’])"
+    f"|[{_INNER_SPACE}](?<=[，。、；：？！（「『【《“‘].)[{_INNER_SPACE}]*(?=[{_HAN}])"
 )
 # A line spaced out this often is letter-spaced throughout, not two phrases set apart.
 _LETTER_SPACED_GAPS = 3
@@ -539,7 +541,8 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     it (`推 进`, `振 兴`) or when its line has at least three such gaps (letter-spaced
     throughout). A lone gap between two words (`仅供学习 禁止外传`) is a phrase separator and
     stays; so does the ideographic space, and any space next to a Latin letter or a digit
-    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`) goes too.
+    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`), or between
+    full-width punctuation and the Han after it (`振兴， 加快`, `“ 两会”`), goes too.
     """
     if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
         return text, 0
