@@ -71,7 +71,7 @@ from docclean.plausibility import (
     unreadable_share,
 )
 from docclean.record import Decoded, Segment
-from docclean.repair import count_lossy_traces, repair_segments
+from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
 
 FLAG_LOW_CONFIDENCE = "low_confidence_encoding"
 FLAG_REPLACEMENT = "replacement_chars"
@@ -540,11 +540,15 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     The runs are found again after each decision: a legacy reading that completes its last
     character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
     a pasted UTF-8 phrase: its trail byte and the GBK ， after it looked like one UTF-8 Hanzi).
-    A line that is not valid UTF-8 and that the legacy codec reads whole, strictly and more
-    plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
+    A valid UTF-8 line that is Chinese read as cp1252 (`ç ”ç©¶` for 研究) stays UTF-8, whole: its
+    two-byte characters read as GBK are common Hanzi by accident (莽听), and the repair stage
+    reverses it (`_latin_mojibake`). A line that is not valid UTF-8 and that the legacy codec
+    reads whole, strictly and more plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
     cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
     """
     line = body[a:b]
+    if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
+        return [(0, len(line), "utf-8")]
     pieces: list[tuple[int, int, str | None]] = []
     position = 0
     while (run := _next_contested_run(line, kind, position)) is not None:
@@ -561,6 +565,14 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
         if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
             return [(0, len(line), legacy)]
     return pieces
+
+
+def _latin_mojibake(text: str) -> bool:
+    """Whether `text` is Chinese (UTF-8, GBK or Big5) that was read as cp1252 or Latin-1, as
+    `repair_mojibake` finds it: then its bytes are UTF-8 for the repair to reverse, not a
+    legacy codec's."""
+    transform = repair_mojibake(text)[1]
+    return transform is not None and "decoded as cp1252" in transform
 
 
 def _gap_codec(gap: bytes) -> str | None:

@@ -477,6 +477,22 @@ def test_utf8_and_gbk_chinese_in_one_line_both_come_back(utf8: str, gbk: str, ut
     assert segments_text(data, decoded) == decoded.text
 
 
+@settings(max_examples=200, deadline=None)
+@given(_CHINESE, _CHINESE, _CHINESE, st.sampled_from(["cp1252", "latin-1"]))
+def test_a_line_of_utf8_read_as_cp1252_between_clean_lines_is_repaired(
+    before: str, garbled: str, after: str, wrong: str
+) -> None:
+    # Issue 15 item 5: one line double-decoded (its UTF-8 bytes read as cp1252 or Latin-1, then
+    # saved as UTF-8) is reversed, never read as GBK (its two-byte characters are Hanzi there).
+    try:
+        mojibake = garbled.encode("utf-8").decode(wrong)
+    except UnicodeDecodeError:
+        assume(False)
+    decoded = decode_bytes(f"{before}\n{mojibake}\n{after}\n".encode())
+    assert decoded.text == f"{before}\n{garbled}\n{after}\n"
+    assert "mojibake_repaired" in decoded.flags
+
+
 # What a Windows editor pastes into a UTF-8 line: cp1252 quotes, signs, and Latin words with
 # lowercase accented letters (a capital one before an ASCII letter is a known failure).
 _CP1252_PASTES = st.sampled_from(
