@@ -55,6 +55,7 @@ from __future__ import annotations
 import codecs
 import heapq
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
@@ -70,7 +71,7 @@ from docclean.plausibility import (
     unreadable_share,
 )
 from docclean.record import Decoded, Segment
-from docclean.repair import count_lossy_traces, repair_segments
+from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
 
 FLAG_LOW_CONFIDENCE = "low_confidence_encoding"
 FLAG_REPLACEMENT = "replacement_chars"
@@ -123,6 +124,8 @@ UTF8_KEPT_MARGIN = 0.3
 # Bytes inside a UTF-8 line take another codec only when it reads them as text: at least the
 # mean of GB2312 level 2 Hanzi. Below that (stray bytes, rare Hanzi by accident), U+FFFD.
 RUN_READING_AT_LEAST = 0.6
+# How far past a run's readings the bytes after them are read as UTF-8 to score them: two Hanzi.
+CONTEXT_BYTES = 6
 # Valid UTF-8 read with a legacy codec is certain only when this many characters decided it;
 # fewer (学习 alone is two) scale the confidence down, to `low_confidence_encoding` below 4.
 VALID_UTF8_EVIDENCE_CHARS = 8
@@ -296,12 +299,13 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
     # broken (cut inside its last character) has none, and its broken lines stand in; a valid
     # UTF-8 file has neither, and its contested runs stand in.
-    # A legacy line holding a pasted UTF-8 phrase gives the sample its bytes less the phrase:
-    # UTF-8 bytes read as EUC-JP are kana, and would vote for a Japanese codec.
+    # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample their
+    # bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana, and would vote
+    # for a Japanese codec.
     sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
     if sample_kind:
         sample_lines: Iterable[bytes] = (
-            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "legacy" and in_question else body[a:b]
+            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
             for a, b, kind, in_question in _lines_in_question(body, has_legacy)
             if kind == sample_kind
         )
@@ -536,11 +540,15 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     The runs are found again after each decision: a legacy reading that completes its last
     character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
     a pasted UTF-8 phrase: its trail byte and the GBK ， after it looked like one UTF-8 Hanzi).
-    A line that is not valid UTF-8 and that the legacy codec reads whole, strictly and more
-    plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
+    A valid UTF-8 line that is Chinese read as cp1252 (`ç ”ç©¶` for 研究) stays UTF-8, whole: its
+    two-byte characters read as GBK are common Hanzi by accident (莽听), and the repair stage
+    reverses it (`_latin_mojibake`). A line that is not valid UTF-8 and that the legacy codec
+    reads whole, strictly and more plausibly, stays whole: a legacy line's runs were an accident of its bytes, and a
     cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
     """
     line = body[a:b]
+    if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
+        return [(0, len(line), "utf-8")]
     pieces: list[tuple[int, int, str | None]] = []
     position = 0
     while (run := _next_contested_run(line, kind, position)) is not None:
@@ -559,6 +567,14 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     return pieces
 
 
+def _latin_mojibake(text: str) -> bool:
+    """Whether `text` is Chinese (UTF-8, GBK or Big5) that was read as cp1252 or Latin-1, as
+    `repair_mojibake` finds it: then its bytes are UTF-8 for the repair to reverse, not a
+    legacy codec's."""
+    transform = repair_mojibake(text)[1]
+    return transform is not None and "decoded as cp1252" in transform
+
+
 def _gap_codec(gap: bytes) -> str | None:
     return None if gap.isascii() else "utf-8"
 
@@ -569,26 +585,31 @@ def _decide_run(
     """The pieces of `line[x:y]` under the reading that scores best: UTF-8 (given a margin when
     valid), the file's legacy codec, GB18030 or Big5-HKSCS (each taking up to three more bytes
     when they complete its last character, and only when it reads the run as text), cp1252 (only
-    when it gives punctuation, the “ ” a Windows editor pasted), or, for a run with longer UTF-8
-    characters inside, those characters in UTF-8 and each part between decided alone. Ties go
-    to UTF-8, then to the legacy codecs in that order.
+    when it gives punctuation, the “ ” a Windows editor pasted, or one byte that is a symbol or a
+    letter of a Latin word: `_pasted_latin_1`), or, for a run with longer UTF-8 characters inside,
+    those characters in UTF-8 and each part between decided alone. Ties go to UTF-8, then to the
+    legacy codecs in that order.
 
-    Replacement characters score zero. At the end of the body an incomplete UTF-8 sequence is a
-    cut file, not evidence against UTF-8: it is left out of UTF-8's score. No piece ends past
-    `limit` (default: the line's end).
+    Each reading is scored with the UTF-8 reading of the bytes after it, up to the same place
+    for all (the valid UTF-8 after the nearest end, up to `CONTEXT_BYTES` past the furthest): a
+    legacy character that takes the first byte of the next UTF-8 character breaks it, and pays
+    for it there. Replacement characters
+    score zero. At the end of the body an incomplete UTF-8 sequence is a cut file, not evidence
+    against UTF-8: it is left out of UTF-8's score. No piece ends past `limit` (default: the
+    line's end).
     """
     run = line[x:y]
-    candidates: list[tuple[float, int, list[tuple[int, int, str | None]]]] = []
+    readings: list[tuple[str, int, list[tuple[int, int, str | None]], float]] = []
     as_utf8 = _strict(run, "utf-8")
     if as_utf8 is not None:
-        candidates.append((plausibility(as_utf8) + UTF8_KEPT_MARGIN, 0, [(x, y, "utf-8")]))
+        readings.append((as_utf8, 0, [(x, y, "utf-8")], UTF8_KEPT_MARGIN))
     else:
         scored = _without_cut_tail(run) if at_end else run
-        candidates.append((plausibility(scored.decode("utf-8", errors="replace")), 0, [(x, y, "utf-8")]))
+        readings.append((scored.decode("utf-8", errors="replace"), 0, [(x, y, "utf-8")], 0.0))
     for rank, codec in enumerate(dict.fromkeys((legacy, *CHINESE_CODECS)), 1):
         end, reading = _legacy_reading(line, x, y, codec, len(line) if limit is None else limit)
-        if (score := plausibility(reading)) >= RUN_READING_AT_LEAST:
-            candidates.append((score, rank, [(x, end, codec)]))
+        if plausibility(reading) >= RUN_READING_AT_LEAST:
+            readings.append((reading, rank, [(x, end, codec)], 0.0))
     longer = list(_LONG_SEQUENCE.finditer(run))
     if longer:
         parts: list[tuple[int, int, str | None]] = []
@@ -602,11 +623,53 @@ def _decide_run(
             position = match.end()
         if position < len(run):
             parts += _decide_run(line, x + position, y, legacy, at_end)
-        candidates.append((plausibility(_read(line, parts)), 2, parts))
+        readings.append((_read(line, parts), 2, parts, 0.0))
     as_cp1252 = _strict(run, "cp1252")
-    if as_cp1252 is not None and (score := plausibility(as_cp1252)) >= PLAUSIBLE:
-        candidates.append((score, 9, [(x, y, "cp1252")]))
-    return max(candidates, key=lambda candidate: (candidate[0], -candidate[1]))[2]
+    if as_cp1252 is not None:
+        if plausibility(as_cp1252) >= PLAUSIBLE:
+            readings.append((as_cp1252, 9, [(x, y, "cp1252")], 0.0))
+        elif _pasted_latin_1(line, x, y, as_cp1252):
+            # Scored as the ASCII letter or sign it stands beside: neutral, as the word around it.
+            readings.append(("", 9, [(x, y, "cp1252")], 0.0))
+    ends = [pieces[-1][1] for _, _, pieces, _ in readings]
+    nearest, furthest = min(ends), max(ends)
+    stop = max(furthest, nearest + _valid_utf8_prefix(line[nearest : furthest + CONTEXT_BYTES]))
+    scores = [
+        (
+            plausibility(reading + line[pieces[-1][1] : stop].decode("utf-8", errors="replace")) + margin,
+            -rank,
+            i,
+        )
+        for i, (reading, rank, pieces, margin) in enumerate(readings)
+    ]
+    return readings[max(scores)[2]][2]
+
+
+def _valid_utf8_prefix(data: bytes) -> int:
+    """The length of the longest prefix of `data` that is whole, valid UTF-8 characters.
+
+    The context of a run's readings stops there: past it lies the next run in question, decided
+    when its turn comes; a U+FFFD there would weigh on every reading, most on the shortest.
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start
+    return len(data)
+
+
+def _pasted_latin_1(line: bytes, x: int, y: int, reading: str) -> bool:
+    """Whether the one byte `line[x:y]`, read as cp1252, is a Latin-1 letter beside an ASCII
+    letter (café, naïve) or a sign (€ ™ ° ±): a Windows editor's text pasted into a UTF-8 line.
+
+    One byte alone is never a GBK, Big5 or Shift-JIS character (they are two bytes or more), so
+    this reading competes only with a legacy one that takes the next byte as its trail.
+    """
+    if y - x != 1:
+        return False
+    if not reading.isalpha():
+        return unicodedata.category(reading)[0] in "SP"
+    return any(0 <= i < len(line) and chr(line[i]).isascii() and chr(line[i]).isalpha() for i in (x - 1, y))
 
 
 def _legacy_reading(line: bytes, x: int, y: int, codec: str, limit: int) -> tuple[int, str]:
@@ -734,8 +797,17 @@ def _choose_chinese_codec(sample: bytes) -> _Choice:
         and plausibility(_decode_replacing(sample, codec)[0]) >= PLAUSIBLE
     ):
         return _Choice(codec, round(confidence, 3), "detector")
-    extra = () if codec is None or codec in _NOT_LEGACY else (codec,)
+    extra = () if codec is None or codec in _NOT_LEGACY or not _ascii_compatible(codec) else (codec,)
     return _trial(sample, tuple(dict.fromkeys((*CHINESE_CODECS, *extra))))
+
+
+def _ascii_compatible(codec: str) -> bool:
+    """Whether `codec` reads printable ASCII as ASCII: a file whose other lines are ASCII or UTF-8
+    is never EBCDIC (cp875, cp500) or UTF-7, whatever a detector says of a few of its bytes."""
+    return _strict(_PRINTABLE_ASCII, codec) == _PRINTABLE_ASCII.decode("ascii")
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 
 
 def _canonical(name: str | None) -> str | None:

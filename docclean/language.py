@@ -10,13 +10,18 @@ loses precision on texts under ~120 characters; documents are longer, and the sa
 Japanese and Korean need no n-gram model to be recognized; a document written in a language
 outside the set is reported as the closest candidate, with a lower confidence.
 
-One correction is applied, from the decode stage's evidence: a text that Lingua calls Chinese
-but that was decoded from a Japanese codec (cp932, euc_jp) is Japanese written in kanji only (a
-title, a list of names), which no character statistics can tell from Chinese.
+Two corrections are applied to a text Lingua calls Chinese. From the decode stage's evidence:
+decoded from a Japanese codec (cp932, euc_jp), it is Japanese written in kanji only (a title, a
+list of names), which no character statistics can tell from Chinese. From its own script:
+Chinese is written without Hangul or kana, so a sample whose CJK letters are at least
+`OTHER_SCRIPT_SHARE` Hangul is Korean (Korean set with Hanja, 大韓民國 國會는, is what Lingua
+calls Chinese) and one with that share of kana is Japanese; a long sample Lingua calls Japanese
+or Korean with next to no kana or Hangul is Chinese quoting a word (`_written_in`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -51,6 +56,18 @@ CANDIDATES = {
 CANDIDATE_CODES = frozenset(CANDIDATES)
 
 _JAPANESE_CODECS = frozenset({"cp932", "euc_jp", "shift_jis", "iso2022_jp"})
+# Share of a sample's CJK letters (Han, kana, Hangul) in Hangul or kana from which it is not
+# Chinese: Korean newspapers' Hanja or a Chinese text quoting a Japanese name stay far below,
+# Korean and Japanese prose far above (particles and endings are written in Hangul or kana).
+OTHER_SCRIPT_SHARE = 0.2
+# Below this share of kana (or Hangul) in at least this many CJK letters, a text Lingua calls
+# Japanese (or Korean) is Chinese with a quoted word: Japanese prose runs at a third or more of
+# kana, and a headline short enough to hold less (岸田首相、衆院解散を表明) is too short to judge.
+STRAY_SCRIPT_SHARE = 0.05
+SCRIPT_EVIDENCE_LETTERS = 20
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_KANA = re.compile("[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fd-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
 def parse_languages(value: str) -> tuple[str, ...]:
@@ -97,7 +114,29 @@ def detect_language(text: str, encoding: str | None = None) -> LanguageGuess:
     code = best.language.iso_code_639_1.name.lower()
     if code == "zh" and encoding in _JAPANESE_CODECS:
         code = "ja"
+    elif code in ("zh", "ja", "ko"):
+        code = _written_in(sample, code)
     return LanguageGuess(code, round(float(best.value), 3))
+
+
+def _written_in(sample: str, guess: str) -> str:
+    """Chinese, Japanese or Korean ("zh", "ja", "ko") by the sample's scripts, Lingua's `guess`
+    standing where they do not decide.
+
+    Hangul or kana making `OTHER_SCRIPT_SHARE` of the CJK letters decide for Korean or Japanese;
+    a sample of `SCRIPT_EVIDENCE_LETTERS` CJK letters or more with under `STRAY_SCRIPT_SHARE` of
+    the guessed script is Chinese quoting a word (Lingua calls a text with one の Japanese).
+    """
+    hangul, kana = len(_HANGUL.findall(sample)), len(_KANA.findall(sample))
+    letters = hangul + kana + len(_HAN.findall(sample))
+    if hangul and hangul >= OTHER_SCRIPT_SHARE * letters and hangul >= kana:
+        return "ko"
+    if kana and kana >= OTHER_SCRIPT_SHARE * letters:
+        return "ja"
+    own = {"ko": hangul, "ja": kana}.get(guess)
+    if own is not None and letters >= SCRIPT_EVIDENCE_LETTERS and own < STRAY_SCRIPT_SHARE * letters:
+        return "zh"
+    return guess
 
 
 def language_name(code: str) -> str:

@@ -207,6 +207,9 @@ class _Lines(Sequence[str]):
 
 # `line_rule` of a line that no rule removes.
 _KEPT = -1
+# Letters, digits or Hanzi that the inline rules must leave in a line a line rule matched for
+# the line to keep them: a clause of content (让我们共同努力), not the thanks closing an ad (谢谢).
+MIN_CONTENT_LEFT = 4
 
 
 def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
@@ -229,12 +232,15 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     line_rules = sorted(rules.line.members + rules.line.standalone)
     line_checks = _checks(rules, line_rules)
     pasted_checks = _checks(rules, [rule for rule in line_rules if _may_be_pasted(rules, rule)])
+    inline_checks = _checks(rules, sorted(rules.inline.members + rules.inline.standalone))
     for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
         if line_rule[index] == _KEPT:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
-                units = _noise_units(lines[index], rules, scan, line_checks)
-                if units is None:
+                units = _noise_units(lines[index], rules, scan, line_checks, inline_checks)
+                if units is None and not _inline_leaves_content(
+                    lines[index], rules, scan, inline_checks, line_checks
+                ):
                     line_rule[index] = hit.rule
                 elif units:
                     noise_units[index] = units
@@ -242,7 +248,7 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
         if (
             line_rule[index] == _KEPT
             and index not in noise_units
-            and (units := _noise_units(lines[index], rules, scan, pasted_checks, pasted=True))
+            and (units := _noise_units(lines[index], rules, scan, pasted_checks, inline_checks, pasted=True))
         ):
             noise_units[index] = units
 
@@ -298,7 +304,12 @@ _UNIT = regex.compile(
 
 
 def _noise_units(
-    line: str, rules: RuleSet, scan: _Scan, checks: list[_Check], pasted: bool = False
+    line: str,
+    rules: RuleSet,
+    scan: _Scan,
+    checks: list[_Check],
+    inline_checks: list[_Check],
+    pasted: bool = False,
 ) -> list[_Hit] | None:
     """The units of `line` that a line rule matches alone; None when the whole line is noise.
 
@@ -307,7 +318,8 @@ def _noise_units(
     (no rule matched the whole line), only a unit that is a whole sentence or a bracketed
     aside is tried: what was pasted into a paragraph, not a fragment of one. `checks` are the
     line rules' prefilters; a literal missing from the line is missing from each unit, so it
-    is looked for once per line.
+    is looked for once per line. A unit the inline rules leave content in is not noise by
+    itself (`_inline_leaves_content`): only their spans go.
     """
     in_line = [check for check in checks if check[2] is None or check[2](line) is not None]
     if not in_line:
@@ -324,13 +336,37 @@ def _noise_units(
             continue
         admitted = _admitted(in_line, unit)
         hit = scan.first_hit(rules.line, unit, 0, admitted) if admitted else None
-        if hit is not None:
+        if hit is not None and not _inline_leaves_content(unit, rules, scan, inline_checks, in_line):
             found.append(_Hit(start, end, hit.rule))
         elif any(char.isalnum() for char in unit):
             content_left = True
     if not content_left:
         return None if found else []
     return found
+
+
+def _inline_leaves_content(
+    line: str, rules: RuleSet, scan: _Scan, checks: list[_Check], line_checks: list[_Check]
+) -> bool:
+    """Whether the inline rules take the noise out of a line a line rule matched and leave a
+    clause of content that no line rule matches: `同志们，想要全套范文请加微信：abc12345，让我们
+    共同努力！` loses the solicitation, not the sentence. The inline rules need a value (an id, a
+    number), so they are the more precise; `MIN_CONTENT_LEFT` letters at least must remain, so
+    that the `谢谢！` closing an ad goes with it.
+    """
+    admitted = _admitted(checks, line)
+    spans = _merge_spans(line, [], _inline_spans(line, admitted, rules, scan)) if admitted else []
+    if not spans:
+        return False
+    rest = "".join(
+        line[a:b]
+        for a, b in zip(
+            [0, *(span.end for span in spans)], [*(span.start for span in spans), len(line)], strict=True
+        )
+    )
+    if sum(char.isalnum() for char in rest) < MIN_CONTENT_LEFT:
+        return False
+    return scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest)) is None
 
 
 def _is_whole_unit(unit: str) -> bool:
@@ -420,19 +456,21 @@ def _merge_spans(line: str, units: list[_Hit], inline: list[_Hit]) -> list[_Hit]
 def _take_stranded_comma(line: str, span: _Hit, spans: list[_Hit]) -> _Hit:
     """The span, with the clause separator that its removal would strand.
 
-    A span opening its sentence takes the separator after it (`…工作。如需全文请咨询QQ…，各级…`
-    would leave `。，`); a span closing its sentence takes the one before it (`…印发，如需电子版
-    可联系QQ…。` would leave `，。`).
+    A span opening its sentence, or a clause between two separators, takes the separator after it
+    (`…工作。如需全文请咨询QQ…，各级…` would leave `。，`, `…学习，想要范文请加微信：…，我们…`
+    `，，`); a span closing its sentence takes the one before it (`…印发，如需电子版可联系QQ…。`
+    would leave `，。`).
     """
     # A neighbouring span that touches the separator keeps it out of reach.
     touching = {other.start for other in spans if other != span} | {
         other.end for other in spans if other != span
     }
     opens = span.start == 0 or line[span.start - 1] in _SENTENCE_OPENERS
-    if opens and span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS and span.end not in touching:
+    separated = span.start > 0 and line[span.start - 1] in _CLAUSE_SEPARATORS
+    followed = span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS and span.end not in touching
+    if (opens or separated) and followed:
         return _Hit(span.start, span.end + 1, span.rule)
     closes = span.end < len(line) and line[span.end] in _SENTENCE_ENDS
-    separated = span.start > 0 and line[span.start - 1] in _CLAUSE_SEPARATORS
     if closes and separated and not touching & {span.start - 1, span.start}:
         return _Hit(span.start - 1, span.end, span.rule)
     return span

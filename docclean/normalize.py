@@ -60,6 +60,12 @@ _CJK_AFTER = f"{_HAN}{_CJK_PUNCT}"
 # only after Han or closing punctuation: after an opening quote it is not a full stop.
 _SEPARATOR_IN_CHINESE = re.compile(f"[,.;:?!](?<=[{_CJK_BEFORE}].)(?=[{_CJK_AFTER}]|$)", re.MULTILINE)
 _BEFORE_FULL_STOP = re.compile(f"[{_HAN}”’」』》）】〕〉]")
+# A clause mark between a Latin word or a number and Han, either way round (`08:30,会议开始`,
+# `使用Python,我们`, `增长6.5%,居全国`, `会上,2024年`) separates clauses of the Chinese
+# sentence. Not `.` (`1.加强学习` is an outline marker) nor `:` (`第1:` labels, `C:盘`).
+_SEPARATOR_BESIDE_CHINESE = re.compile(
+    f"[,;?!](?:(?<=[A-Za-z0-9%].)(?=[{_HAN}])|(?<=[{_HAN}].)(?=[A-Za-z0-9]))"
+)
 # Parentheses are converted as a pair, when they follow Chinese context (or open a line) and
 # enclose Han: `条例(试行)`, `(一)加强学习`.
 _PAREN_IN_CHINESE = re.compile(
@@ -132,11 +138,12 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
 
-# Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `第3页`,
+# Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `·5·`, `第3页`,
 # `第 3 页 共 10 页`, `Page 3 of 10`. Anywhere in a document they are furniture; a bare number
 # or `3/10` only next to a form feed, where it cannot be a paragraph of its own.
 _PAGE_NUMBER = re.compile(
     r"(?:[-—–－─━~～]+\s*\d{1,4}\s*[-—–－─━~～]+"
+    r"|[·•・∙]\s*\d{1,4}\s*[·•・∙]"
     r"|第\s*\d{1,4}\s*页(?:\s*[/，,、|]?\s*共\s*\d{1,4}\s*页)?"
     r"|共\s*\d{1,4}\s*页\s*[/，,、|]?\s*第\s*\d{1,4}\s*页"
     r"|[Pp](?:age|AGE)\s*\d{1,4}(?:\s*(?:of|OF|/)\s*\d{1,4})?)"
@@ -146,7 +153,7 @@ _PAGE_NUMBER_MAX_CHARS = 30
 # How a page-number line opens (after its indentation): the prefilter of the furniture pass.
 _PAGE_NUMBER_HINT = re.compile(
     "\n[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]*"
-    r"(?:[-—–－─━~～]+\s*\d|第\s*\d{1,4}\s*页|共\s*\d{1,4}\s*页|[Pp](?:age|AGE)\s*\d)"
+    r"(?:[-—–－─━~～]+\s*\d|[·•・∙]\s*\d|第\s*\d{1,4}\s*页|共\s*\d{1,4}\s*页|[Pp](?:age|AGE)\s*\d)"
 )
 # A running header or footer: a short line repeated at page edges at least this many times.
 _RUNNING_LINE_MIN_COUNT = 3
@@ -471,7 +478,8 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
 
     `召开了“务虚会”,研究了《方案》.` -> `召开了“务虚会”，研究了《方案》。`. A mark is widened only
     between Chinese neighbours (Han, full-width punctuation, quotes, brackets) or after one at
-    the end of a line; never inside a URL. See `_SEPARATOR_IN_CHINESE` for what stays.
+    the end of a line, and `, ; ? !` between Han and a Latin word or a number; never inside a
+    URL. See `_SEPARATOR_IN_CHINESE` and `_SEPARATOR_BESIDE_CHINESE` for what stays.
     """
     if not any(char in text for char in ",.;:?!("):
         return text, 0
@@ -499,6 +507,7 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
         if pairs:
             addresses = _address_spans(text)
     text = _SEPARATOR_IN_CHINESE.sub(widen, text)
+    text = _SEPARATOR_BESIDE_CHINESE.sub(widen, text)
     return text, pairs * 2 + separators
 
 
@@ -519,6 +528,7 @@ _INNER_SPACE = " \u00a0\u2002-\u200a\u202f"
 _SPACE_BETWEEN_HAN = re.compile(f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_HAN}])")
 _SPACE_BEFORE_CLOSING = re.compile(
     f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[，。、；：？！）」』】》”’])"
+    f"|[{_INNER_SPACE}](?<=[，。、；：？！（「『【《“‘].)[{_INNER_SPACE}]*(?=[{_HAN}])"
 )
 # A line spaced out this often is letter-spaced throughout, not two phrases set apart.
 _LETTER_SPACED_GAPS = 3
@@ -531,7 +541,8 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     it (`推 进`, `振 兴`) or when its line has at least three such gaps (letter-spaced
     throughout). A lone gap between two words (`仅供学习 禁止外传`) is a phrase separator and
     stays; so does the ideographic space, and any space next to a Latin letter or a digit
-    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`) goes too.
+    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`), or between
+    full-width punctuation and the Han after it (`振兴， 加快`, `“ 两会”`), goes too.
     """
     if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
         return text, 0

@@ -325,9 +325,25 @@ def _reversals_worth_trying(sample: str) -> tuple[_Reversal, ...]:
     if cjk and outside_level1_share(sample) >= CJK_MOJIBAKE_SHARE:
         reversals += cjk
     latin = _probed(sample, _LATIN_REVERSALS)
-    if latin and _latin_share(sample) > LATIN_MOJIBAKE_SHARE:
+    if latin and _latin_share(sample) > LATIN_MOJIBAKE_SHARE and not _latin_words_only(sample):
         reversals += latin
     return reversals
+
+
+# A Latin word: letters, at least one of them ASCII (café, Ángel, naïve).
+_LATIN_WORD = re.compile(
+    "[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]*[A-Za-z][A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]*"
+)
+
+
+def _latin_words_only(sample: str) -> bool:
+    """Whether every non-ASCII character of `sample` is a Latin-1 letter inside a word with ASCII
+    letters: Latin text, which no cp1252 reversal should turn into Hanzi (Ángel is Big5 聲gel).
+
+    GBK, Big5 and UTF-8 read as cp1252 give runs of high characters with symbols among them
+    (学习 is Ñ§Ï°, 我 is æˆ‘), and rarely an ASCII letter beside them.
+    """
+    return _NON_ASCII.search(_LATIN_WORD.sub("", sample)) is None
 
 
 def _probed(sample: str, reversals: tuple[_Reversal, ...]) -> tuple[_Reversal, ...]:

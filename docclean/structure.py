@@ -35,6 +35,14 @@ _SCHEDULE_LINE = re.compile(
 )
 # A date or byline under the title: `（2019年3月5日）`, `——在…会上的讲话`.
 _BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
+# A subtitle under the title, which names the occasion and so the type: `——在…会上的讲话`.
+_SUBTITLE = re.compile(r"^(?:——|--|—)(?=\S)")
+# A date alone on a line (`2024年1月5日`, `2024-01-05`, `二〇二四年一月五日`) is no heading; one
+# above the title is passed over.
+_DATE_LINE = re.compile(
+    r"[（(]?(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
+    r"|[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)[)）]?"
+)
 # Outline headings stop at the end of their first sentence; a marker opening a long paragraph
 # still names the section by that sentence.
 _HEADING_END = re.compile(r"[。！？；：]")
@@ -91,9 +99,10 @@ def find_structure(text: str, tables: StructureTables | None = None) -> Structur
     tables = tables or default_tables()
     # The title is in the first lines; the last piece here is the rest of the text, or a line
     # when there are fewer. Only the outline walks every line, one chunk of them at a time.
-    head = text.split("\n", _TITLE_MAX_LINES) if text else []
-    title = find_title(head, tables)
-    skip_lines = _title_line_count(head, tables) if title else 0
+    head = text.split("\n", _TITLE_MAX_LINES + 1) if text else []
+    start, count = _title_lines(head, tables)
+    title = "".join(head[start : start + count]) if count else None
+    skip_lines = start + count if title else 0
     # One more than kept tells a capped outline from a full one; a capped one is found again,
     # so that the levels are those of the headings kept.
     outline = find_outline(iter_lines(text) if text else (), tables, skip_lines, MAX_OUTLINE_ENTRIES + 1)
@@ -102,7 +111,7 @@ def find_structure(text: str, tables: StructureTables | None = None) -> Structur
         outline = find_outline(iter_lines(text), tables, skip_lines, MAX_OUTLINE_ENTRIES)
     return Structure(
         title=title,
-        doc_type=find_doc_type(title, tables) if title else None,
+        doc_type=_doc_type(title, head[start + count].split("\n", 1)[0], tables) if title else None,
         outline=outline,
         capped=capped,
     )
@@ -119,23 +128,37 @@ def _is_title_line(line: str, tables: StructureTables) -> bool:
         and not tables.salutation.match(line)
         and not _SCHEDULE_LINE.search(line)
         and not _BYLINE.match(line)
+        and not _DATE_LINE.fullmatch(line)
         and _match_marker(line, tables) is None
     )
 
 
-def _title_line_count(lines: list[str], tables: StructureTables) -> int:
+def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
+    """(first, count) of the title's lines among the first lines of a text: up to
+    `_TITLE_MAX_LINES` heading-like lines from the top, a date line above them passed over;
+    (0, 0) when there is none."""
+    start = 1 if lines and _DATE_LINE.fullmatch(lines[0].strip()) else 0
     count = 0
-    for line in lines[:_TITLE_MAX_LINES]:
+    for line in lines[start : start + _TITLE_MAX_LINES]:
         if not _is_title_line(line, tables):
             break
         count += 1
     # A title needs a body under it; a document that is nothing but short lines has none.
-    return count if count < len(lines) else 0
+    return (start, count) if count and start + count < len(lines) else (0, 0)
 
 
 def find_title(lines: list[str], tables: StructureTables) -> str | None:
-    count = _title_line_count(lines, tables)
-    return "".join(lines[:count]) if count else None
+    """The title joined from the first lines of a text (see `_title_lines`), or None."""
+    start, count = _title_lines(lines, tables)
+    return "".join(lines[start : start + count]) if count else None
+
+
+def _doc_type(title: str, below: str, tables: StructureTables) -> str | None:
+    """The type named by the title, else by the subtitle right `below` it (`——在…会上的讲话`)."""
+    found = find_doc_type(title, tables)
+    if found is None and _SUBTITLE.match(below) and len(below) <= _TITLE_MAX_CHARS:
+        found = find_doc_type(below, tables)
+    return found
 
 
 def find_doc_type(title: str, tables: StructureTables) -> str | None:

@@ -477,24 +477,114 @@ def test_utf8_and_gbk_chinese_in_one_line_both_come_back(utf8: str, gbk: str, ut
     assert segments_text(data, decoded) == decoded.text
 
 
-_SCRIPT_WORDS = st.sampled_from(
+@settings(max_examples=200, deadline=None)
+@given(_CHINESE, _CHINESE, _CHINESE, st.sampled_from(["cp1252", "latin-1"]))
+def test_a_line_of_utf8_read_as_cp1252_between_clean_lines_is_repaired(
+    before: str, garbled: str, after: str, wrong: str
+) -> None:
+    # Issue 15 item 5: one line double-decoded (its UTF-8 bytes read as cp1252 or Latin-1, then
+    # saved as UTF-8) is reversed, never read as GBK (its two-byte characters are Hanzi there).
+    try:
+        mojibake = garbled.encode("utf-8").decode(wrong)
+    except UnicodeDecodeError:
+        assume(False)
+    decoded = decode_bytes(f"{before}\n{mojibake}\n{after}\n".encode())
+    assert decoded.text == f"{before}\n{garbled}\n{after}\n"
+    assert "mojibake_repaired" in decoded.flags
+
+
+# What a Windows editor pastes into a UTF-8 line: cp1252 quotes, signs, and Latin words with
+# lowercase accented letters (a capital one before an ASCII letter is a known failure).
+_CP1252_PASTES = st.sampled_from(
+    [
+        "café",
+        "naïve",
+        "résumé",
+        "déjà vu",
+        "São Paulo",
+        "Zürich",
+        "“Hello”",
+        "‘OK’",
+        "€100",
+        "Windows™",
+        "—",
+        "…",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CHINESE, _CP1252_PASTES, _CHINESE)
+def test_cp1252_pasted_into_a_utf8_line_comes_back(before: str, pasted: str, after: str) -> None:
+    # Property of issue 15 item 4: a one-byte cp1252 character never takes the byte after it
+    # (an ASCII letter, or the first byte of the next UTF-8 Hanzi) as a GBK or Big5 trail.
+    data = before.encode("utf-8") + pasted.encode("cp1252") + after.encode("utf-8")
+    decoded = decode_bytes(data)
+    assert decoded.text == before + pasted + after
+    assert_segments_cover(data, decoded)
+    assert segments_text(data, decoded) == decoded.text
+
+
+# Random letters of one script: each of these alphabets is two-byte UTF-8 throughout.
+_LETTER_WORDS = st.sampled_from(
     [
         "αβγδεζηθικλμνξοπρστυφχψω",
         "абвгдежзийклмнопрстуфхцчшщыэюя",
-        "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿ",
         "אבגדהוזחטיכלמנסעפצקרשת",
         "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+    ]
+).flatmap(lambda letters: st.text(alphabet=letters, min_size=1, max_size=9))
+# Latin words are real ones: random accented letters (àäáà, aaáhâa) are what GBK or Big5 read as
+# cp1252 look like, which the mojibake repair rightly reverses.
+_LATIN_WORDS = st.sampled_from(
+    [
+        "Málaga",
+        "São",
+        "Tomé",
+        "Ángel",
+        "Zürich",
+        "Gödel",
+        "Müller",
+        "café",
+        "naïve",
+        "Bogotá",
+        "Perú",
+        "más",
+        "años",
+        "Köln",
+        "Düsseldorf",
+        "Éire",
+        "Ísland",
+        "ça",
+        "à",
+        "là",
+        "Señor",
+        "Hà",
+        "Nội",
+        "déjà",
+        "élève",
+        "crème",
+        "brûlée",
+        "Ærø",
+        "Øresund",
+        "Straße",
+        "Ångström",
+        "façade",
+        "Curaçao",
+        "Göteborg",
+        "Reykjavík",
+        "piñata",
+        "über",
+        "fiancée",
+        "rôle",
+        "Noël",
     ]
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(
-        _SCRIPT_WORDS.flatmap(lambda letters: st.text(alphabet=letters, min_size=1, max_size=9)),
-        min_size=1,
-        max_size=12,
-    ),
+    st.lists(st.one_of(_LETTER_WORDS, _LATIN_WORDS), min_size=1, max_size=12),
     st.sampled_from([" ", ", ", ". ", "\n"]),
 )
 def test_words_of_one_script_stay_utf8_at_full_confidence(words: list[str], separator: str) -> None:

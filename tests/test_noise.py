@@ -9,7 +9,7 @@ from typing import Any
 
 import opencc
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from docclean.noise import apply_removals, strip_noise
@@ -383,6 +383,32 @@ def test_an_ad_pasted_between_sentences_of_content_leaves_the_content_whole(
     boundaries = [0] + [match.end() for match in _SENTENCE_END.finditer(paragraph)]
     cut = boundaries[boundary % len(boundaries)]
     text = paragraph[:cut] + ad + paragraph[cut:]
+    stripped = strip_noise(text, BUILTIN)
+    assert_well_formed(text, stripped)
+    assert stripped.text == paragraph
+
+
+# Solicitation clauses, as vendors paste them between two clauses of a sentence.
+AD_CLAUSES = [
+    "想要全套范文请加微信：abc12345",
+    "如需资料请加QQ12345678",
+    "需要电子版可联系微信：wengao_2024",
+    "详情咨询QQ：87654321",
+    "获取更多范文请添加微信号：fanwen888",
+]
+_CLAUSE_END = re.compile("[，；]")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PARAGRAPHS), st.sampled_from(AD_CLAUSES), st.integers(min_value=0))
+def test_a_solicitation_clause_pasted_between_clauses_leaves_the_content_whole(
+    paragraph: str, ad: str, boundary: int
+) -> None:
+    # Issue 15 item 14: the clause goes with its lead-in and one of the two separators around it.
+    boundaries = [match.end() for match in _CLAUSE_END.finditer(paragraph)]
+    assume(boundaries)
+    cut = boundaries[boundary % len(boundaries)]
+    text = paragraph[:cut] + ad + paragraph[cut - 1] + paragraph[cut:]
     stripped = strip_noise(text, BUILTIN)
     assert_well_formed(text, stripped)
     assert stripped.text == paragraph
