@@ -115,11 +115,18 @@ class ScriptConverters:
     # The conversion applied to Traditional or mixed text; None keeps the source script.
     target: Converter | None
     target_name: str | None
+    # Regional conversions (name, converter), e.g. OpenCC's tw2s and hk2s: Taiwan and Hong Kong
+    # standard forms that the target leaves as they are (穿著, 屋簷, 衞生). One replaces the
+    # target for a document whose converted text still holds such forms (`convert_regional`).
+    regional: tuple[tuple[str, Converter], ...] = ()
     # Han characters that `to_simplified` changes on their own, asked of the converter itself.
     traditional_chars: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # Han characters that a regional conversion changes beyond `to_simplified`, alone.
+    regional_chars: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "traditional_chars", _changed_by(self.to_simplified))
+        object.__setattr__(self, "regional_chars", _changed_beyond(self.to_simplified, self.regional))
 
 
 def _changed_by(convert: Converter) -> re.Pattern[str]:
@@ -128,14 +135,64 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     One call over every Han character, one per line so that no two form a phrase: a few
     milliseconds, once per process.
     """
-    chars = [chr(code) for first, last in _HAN_RANGES for code in range(first, last + 1)]
-    converted = convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):
+    chars = _all_han()
+    converted = _one_by_one(convert, chars)
+    if converted is None:
         # A converter that merges or splits lines gives no per-character answer: then every Han
         # character is a candidate, and detect_script always asks the converter.
         return re.compile(f"[{_HAN}]")
     changed = "".join(re.escape(char) for char, new in zip(chars, converted, strict=True) if char != new)
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
+
+
+def _changed_beyond(base: Converter, regional: tuple[tuple[str, Converter], ...]) -> re.Pattern[str]:
+    """A character class of the characters of `base`'s output that a regional conversion still
+    changes when alone (著, 簷, 衞): a text without any needs no regional conversion."""
+    if not regional:
+        return re.compile("(?!)")
+    chars = _all_han()
+    simplified = _one_by_one(base, chars)
+    outputs = [_one_by_one(convert, chars) for _, convert in regional]
+    if simplified is None or any(output is None for output in outputs):
+        return re.compile(f"[{_HAN}]")
+    changed = {
+        new
+        for output in outputs
+        if output is not None
+        for new, other in zip(simplified, output, strict=True)
+        if new != other
+    }
+    return re.compile(f"[{''.join(map(re.escape, sorted(changed)))}]") if changed else re.compile("(?!)")
+
+
+def _all_han() -> list[str]:
+    return [chr(code) for first, last in _HAN_RANGES for code in range(first, last + 1)]
+
+
+def _one_by_one(convert: Converter, chars: list[str]) -> list[str] | None:
+    """`convert` of each character alone (one call, a character a line), or None when the
+    converter merges or splits lines."""
+    converted = convert("\n".join(chars)).split("\n")
+    return converted if len(converted) == len(chars) else None
+
+
+def convert_regional(text: str, converted: str, converters: ScriptConverters) -> tuple[str, str | None]:
+    """(text, name): the regional conversion of `text` that changes most of `converted` (the
+    target's output), with its name, or (`converted`, None) when none changes anything.
+
+    Taiwan writes 穿著, 屋簷 and Hong Kong 衞生 where OpenCC's own standard (t2s) expects 穿着,
+    簷, 衛: t2s leaves those forms, tw2s or hk2s converts them. A document is one region's; the
+    one whose conversion finds the most such forms is taken, as a whole.
+    """
+    if not converters.regional or converters.regional_chars.search(converted) is None:
+        return converted, None
+    best: tuple[int, str, str] | None = None
+    for name, convert in converters.regional:
+        candidate = convert(text)
+        changed = _changed_chars(converted, candidate)
+        if changed and (best is None or changed > best[0]):
+            best = (changed, candidate, name)
+    return (best[1], best[2]) if best else (converted, None)
 
 
 # Page numbers a layout writes at a page's foot or head: `— 3 —`, `- 12 -`, `·5·`, `第3页`,
@@ -869,7 +926,8 @@ def normalize_text(text: str, converters: ScriptConverters, convert_script: bool
             and converters.target is converters.to_simplified
             else converters.target(text)
         )
-        count(f"opencc_{converters.target_name}", _changed_chars(text, converted))
+        converted, regional = convert_regional(text, converted, converters)
+        count(f"opencc_{regional or converters.target_name}", _changed_chars(text, converted))
         text = converted
     # Wrapping is judged on the raw lines, whose indentation marks paragraph starts.
     text, n = rejoin_wrapped_lines(text)

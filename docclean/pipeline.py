@@ -31,6 +31,8 @@ from docclean.structure import find_structure
 
 # opencc configuration applied to Traditional or mixed documents.
 DEFAULT_SCRIPT_CONVERSION = "t2s"
+# OpenCC configs that replace t2s for a document in Taiwan or Hong Kong standard forms.
+REGIONAL_CONVERSIONS = ("tw2s", "hk2s")
 # A rule that times out on this many documents is disabled for the rest of the run: each
 # timeout costs the rule's whole budget (a second or more), so a catastrophic user regex would
 # otherwise cost that on every document. Three is enough to tell a rule that fails on most
@@ -97,6 +99,10 @@ class Cleaner:
             if target is None
             else (to_simplified if target == "t2s" else opencc.OpenCC(target).convert),
             target_name=target,
+            # Taiwan and Hong Kong standard forms need OpenCC's regional configs.
+            regional=tuple((name, opencc.OpenCC(name).convert) for name in REGIONAL_CONVERSIONS)
+            if target == "t2s"
+            else (),
         )
 
     @property

@@ -6,7 +6,7 @@ import re
 
 import opencc
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean.normalize import (
@@ -57,6 +57,46 @@ def test_traditional_is_converted_with_opencc_itself() -> None:
     assert result.text == T2S(traditional)
     assert result.source_script == "Hant"
     assert any(edit.rule == "opencc_t2s" for edit in result.edits)
+
+
+REGIONAL = ScriptConverters(
+    to_simplified=T2S,
+    to_traditional=S2T,
+    target=T2S,
+    target_name="t2s",
+    regional=(("tw2s", opencc.OpenCC("tw2s").convert), ("hk2s", opencc.OpenCC("hk2s").convert)),
+)
+# Simplified lines with the characters whose Taiwan and Hong Kong forms t2s does not know.
+_REGIONAL_SENTENCES = [
+    "我们要看着前方，穿着朴素，住在屋檐下。",
+    "注意卫生，叙述清楚，粽子和梳妆台都准备好了。",
+    "著名作家的著作很多，他显著地提高了水平。",
+    "大家围着火炉，说着家常，等着开会。",
+    "同志们，今天我们召开会议，研究部署工作。",
+]
+
+
+# Each way of writing Traditional, and the OpenCC config that reads it back.
+_BACK = {"s2tw": "tw2s", "s2twp": "tw2s", "s2hk": "hk2s", "s2t": "t2s"}
+_OPENCC = {name: opencc.OpenCC(name).convert for name in {*_BACK, *_BACK.values()}}
+
+
+@pytest.mark.parametrize("region", sorted(_BACK))
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_REGIONAL_SENTENCES), min_size=1, max_size=5).map("".join))
+def test_taiwan_and_hong_kong_forms_are_converted_as_opencc_regional_configs_do(
+    region: str, simplified: str
+) -> None:
+    # Compared with OpenCC's own regional configs: Taiwan text as tw2s converts it, Hong Kong text
+    # as hk2s does, OpenCC-standard Traditional as t2s does (round trips are not exact).
+    traditional = _OPENCC[region](simplified)
+    expected = _BACK[region]
+    result = normalize_text(traditional, REGIONAL)
+    reference = _OPENCC[expected](traditional)
+    assert result.text == reference
+    rules = {edit.rule for edit in result.edits}
+    if reference != T2S(traditional):
+        assert f"opencc_{expected}" in rules
 
 
 def test_script_conversion_can_be_switched_off() -> None:
