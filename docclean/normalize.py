@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
+from docclean.han import BMP_HAN_RANGES, HAN_CLASS, character_class, is_han
 from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
 
@@ -44,8 +45,7 @@ _CONTROLS = "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
 
 _FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
 
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAN_CHAR = re.compile(f"[{_HAN}]")
+_HAN = HAN_CLASS
 _HALFWIDTH_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）", ".": "。"}
 # Chinese context for a half-width mark: Han, or full-width punctuation, quotes and brackets.
 # A mark is widened only with such a neighbour on each side (or a line end after it), where it
@@ -70,13 +70,15 @@ _ADDRESS = re.compile(
     r"(?:https?|ftp)://[^\s，。！？；、“”‘’（）《》【】<>\"']+|www\.[^\s，。！？；、“”‘’（）《》【】<>\"']+"
 )
 
-# Runs, not characters: counting a few runs' lengths is 4x faster than a list of every Han character.
-_HAN_RUN = re.compile(f"[{_HAN}]+")
-_HAN_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+# Script detection weighs the Han ideographs of the BMP: OpenCC is asked about each of them
+# when converters are built (13 ms); the 70,000 astral ones would cost 90 ms more, for some
+# 900 rare characters it converts.
+_SCRIPT_HAN_RANGES = BMP_HAN_RANGES
+_SCRIPT_HAN_RUN = re.compile(f"[{character_class(_SCRIPT_HAN_RANGES)}]")
 # The same bounds as Arrow scalars of the code points' type: compared with a Python int, Arrow
 # first casts the whole array to int64, 15x slower than the comparison itself.
 _HAN_CODE_POINT_RANGES = tuple(
-    (pa.scalar(first, pa.uint32()), pa.scalar(last, pa.uint32())) for first, last in _HAN_RANGES
+    (pa.scalar(first, pa.uint32()), pa.scalar(last, pa.uint32())) for first, last in _SCRIPT_HAN_RANGES
 )
 
 # Indentation and trailing space: ASCII space, tab, NBSP, ideographic space and the other Zs.
@@ -122,12 +124,12 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     One call over every Han character, one per line so that no two form a phrase: a few
     milliseconds, once per process.
     """
-    chars = [chr(code) for first, last in _HAN_RANGES for code in range(first, last + 1)]
+    chars = [chr(code) for first, last in _SCRIPT_HAN_RANGES for code in range(first, last + 1)]
     converted = convert("\n".join(chars)).split("\n")
     if len(converted) != len(chars):
         # A converter that merges or splits lines gives no per-character answer: then every Han
         # character is a candidate, and detect_script always asks the converter.
-        return re.compile(f"[{_HAN}]")
+        return _SCRIPT_HAN_RUN
     changed = "".join(re.escape(char) for char, new in zip(chars, converted, strict=True) if char != new)
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
@@ -396,7 +398,7 @@ def _is_meaningful(text: str, position: int) -> bool:
             return True
         return before + char in _ucd_tables()[1]
     if _IDEOGRAPHIC_VARIATION_SELECTORS[0] <= char <= _IDEOGRAPHIC_VARIATION_SELECTORS[1]:
-        return bool(before) and _HAN_CHAR.match(before) is not None
+        return is_han(before)
     if _TAGS[0] <= char <= _TAGS[1]:
         start = position
         while start and _TAGS[0] <= text[start - 1] <= _TAGS[1]:
@@ -549,8 +551,8 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
             position = 0
             for gap in gaps:
                 start, end = gap.span()
-                single_before = start < 2 or not _HAN_CHAR.match(line[start - 2])
-                single_after = end + 1 >= len(line) or not _HAN_CHAR.match(line[end + 1])
+                single_before = start < 2 or not is_han(line[start - 2])
+                single_after = end + 1 >= len(line) or not is_han(line[end + 1])
                 if spaced_out or single_before or single_after:
                     parts.append(line[position:start])
                     position = end
@@ -585,7 +587,7 @@ def detect_script(text: str, converters: ScriptConverters) -> str:
 def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | None]:
     """The script, and the sample converted by `to_simplified` when detection needed it."""
     sample = text[:_SCRIPT_SAMPLE_CHARS]
-    if not _HAN_RUN.search(sample):
+    if not _SCRIPT_HAN_RUN.search(sample):
         return "none", None
     if not converters.traditional_chars.search(sample):
         # No character that t2s converts on its own: most Simplified documents end here, without

@@ -54,6 +54,7 @@ from functools import cache
 from importlib import resources
 
 from docclean import DEFAULT_PLACEHOLDER_TOKEN
+from docclean.han import HAN_CLASS
 from docclean.record import Placeholder, Replaced
 
 # `[MASK]` is ASCII, so it survives any encoding and tokenizer; it is the mask token BERT-style
@@ -140,11 +141,11 @@ def _class_chars(char_class: str) -> frozenset[str]:
 _LATIN_ALNUM_NOT_X = _class_chars(_LATIN_ALNUM_CLASS) - frozenset(_X_LETTERS)
 _LATIN_LETTER_NOT_X = _class_chars(_LATIN_LETTER_CLASS) - frozenset(_X_LETTERS)
 _DIGITS = _class_chars(_DIGIT_CLASS)
-# 〇 is the ideographic zero: Han for context, a digit beside other numerals.
-_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇"
+# Han or the ideographic zero: 〇 is Han for context, a digit beside other numerals.
+_HAN_CLASS = f"{HAN_CLASS}〇"
 _HAN = re.compile(f"[{_HAN_CLASS}]")
 # A Han character that is a letter or digit (`str.isalnum`, which `[^\W_]` is): what makes a
-# context side Han. Unassigned code points in the Han blocks are not.
+# context side Han. Ideographs Python's Unicode database does not know yet are not.
 _HAN_LETTER = re.compile(f"(?=[^\\W_])[{_HAN_CLASS}]")
 # Every code point of this block is assigned (since Unicode 14, which Python 3.11 has), so each
 # is a Han letter: the test suite checks it.
