@@ -30,6 +30,7 @@ import regex
 from docclean.han import BMP_HAN_RANGES, HAN_CLASS, character_class, is_han
 from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
+from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
 
 Converter = Callable[[str], str]
 
@@ -88,9 +89,9 @@ _EDGE_SPACE = (
 
 # Sentence-final punctuation: a line ending in one of these ends its paragraph.
 _PARAGRAPH_END = tuple("。！？；…：”」』）!?;:")
-_OUTLINE_START = re.compile(
-    r"^(?:[一二三四五六七八九十]+[、是要]|（[一二三四五六七八九十\d]+）|\(\d+\)|\d+[.．、]|第[一二三四五六七八九十]+[，、章节条部])"
-)
+# A line opening an outline item (`一、`, `（二）`, `3.`) starts a paragraph: the structure
+# stage's markers (docclean/rules/structure.toml), so both stages agree on what a heading is.
+_OUTLINE_START = STRUCTURE_TABLES.any_marker
 
 # Script detection: the share of Han characters that t2s (resp. s2t) would change. Below
 # 0.5 % a text is taken as written in that script with a few stray characters (names,

@@ -74,21 +74,28 @@ class StructureTables:
         object.__setattr__(self, "any_marker", re.compile(pattern))
         object.__setattr__(self, "rank_by_group", rank_by_group)
 
+    @classmethod
+    def load(cls) -> StructureTables:
+        """The tables of docclean/rules/structure.toml (document types, salutations, outline markers)."""
+        raw = tomllib.loads(
+            resources.files("docclean").joinpath("rules", "structure.toml").read_text("utf-8")
+        )
+        markers = tuple(
+            OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
+            for rank, entry in enumerate(raw["marker"])
+        )
+        terms = "|".join(f"(?:{term})" for term in raw["salutations"])
+        salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
+        return cls(doc_types=tuple(raw["doc_types"]), markers=markers, salutation=salutation)
 
-@cache
-def default_tables() -> StructureTables:
-    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "structure.toml").read_text("utf-8"))
-    markers = tuple(
-        OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
-        for rank, entry in enumerate(raw["marker"])
-    )
-    terms = "|".join(f"(?:{term})" for term in raw["salutations"])
-    salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
-    return StructureTables(doc_types=tuple(raw["doc_types"]), markers=markers, salutation=salutation)
+
+# The package's tables, read once when the module is imported. The normalize stage takes its
+# outline markers from them too, so that a line is an outline item to both stages alike.
+DEFAULT_TABLES = StructureTables.load()
 
 
-def find_structure(text: str, tables: StructureTables | None = None) -> Structure:
-    tables = tables or default_tables()
+def find_structure(text: str, tables: StructureTables = DEFAULT_TABLES) -> Structure:
+    """The title, document type and outline of a final `text`, by `tables`."""
     # The title is in the first lines; the last piece here is the rest of the text, or a line
     # when there are fewer. Only the outline walks every line, one chunk of them at a time.
     head = text.split("\n", _TITLE_MAX_LINES) if text else []

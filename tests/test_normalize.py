@@ -19,6 +19,8 @@ from docclean.normalize import (
     remove_spaces_between_han,
     widen_punctuation_in_chinese,
 )
+from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
+from docclean.structure import _match_marker
 from tests.conftest import DATA_DIR
 
 CASES = json.loads((DATA_DIR / "normalize_cases.json").read_text("utf-8"))
@@ -99,6 +101,25 @@ def test_paragraph_per_line_text_is_not_joined() -> None:
 def test_outline_line_never_joined_to_wrapped_previous_line() -> None:
     text = "\n".join(["甲" * 30] * 5 + ["一、新的部分"])
     assert normalize_text(text, CONVERTERS).text.split("\n")[-1] == "一、新的部分"
+
+
+@pytest.mark.parametrize(
+    ("line", "is_outline_item"),
+    [
+        # Markers normalize had and structure.toml has not: a decimal number, 第…条, 第…部.
+        ("3.5亿元的投资", False),
+        ("第一条 为了规范管理", False),
+        # Markers structure.toml has and normalize had not: 百, half-width brackets round a numeral.
+        ("(一)加强学习", True),
+        ("一百、附则", True),
+        ("12.加强学习", True),
+    ],
+)
+def test_outline_items_are_the_structure_stages_markers(line: str, is_outline_item: bool) -> None:
+    # One table (rules/structure.toml) says what opens an outline item, for both stages.
+    text = "\n".join(["甲" * 30] * 5 + [line])
+    assert rejoin_wrapped_lines(text)[0].endswith("\n" + line) == is_outline_item
+    assert (_match_marker(line, STRUCTURE_TABLES) is not None) == is_outline_item
 
 
 @given(
