@@ -627,6 +627,36 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
     return ("Hant" if has_traditional else "Hans"), as_simplified
 
 
+def reference_detect_script(text: str, converters: ScriptConverters) -> str:
+    """What `detect_script` returns, as a plain loop over opencc's conversions of the same sample.
+
+    The specification of `detect_script`, kept beside it: every character of the sample is
+    compared in Python, where the fast code skips Simplified text without converting it and
+    counts with Arrow. A character is Traditional evidence when `to_simplified` changes it,
+    Simplified evidence when `to_traditional` changes it and `to_simplified` does not; a script
+    is present when its evidence exceeds `_STRAY_SHARE` of the Han characters and
+    `_MINOR_SCRIPT_SHARE` of the other script's evidence.
+    """
+    sample = text[:_SCRIPT_SAMPLE_CHARS]
+    han = sum(any(first <= ord(char) <= last for first, last in _SCRIPT_HAN_RANGES) for char in sample)
+    if not han:
+        return "none"
+    simple, trad = converters.to_simplified(sample), converters.to_traditional(sample)
+    if len(simple) != len(sample) or len(trad) != len(sample):
+        traditional = sum(a != b for a, b in zip(sample, simple, strict=False)) + abs(
+            len(sample) - len(simple)
+        )
+        simplified = sum(a != b for a, b in zip(sample, trad, strict=False)) + abs(len(sample) - len(trad))
+    else:
+        traditional = sum(c != s for c, s in zip(sample, simple, strict=True))
+        simplified = sum(c == s and c != t for c, s, t in zip(sample, simple, trad, strict=True))
+    has_traditional = traditional > max(han * _STRAY_SHARE, simplified * _MINOR_SCRIPT_SHARE)
+    has_simplified = simplified > max(han * _STRAY_SHARE, traditional * _MINOR_SCRIPT_SHARE)
+    if has_traditional and has_simplified:
+        return "mixed"
+    return "Hant" if has_traditional else "Hans"
+
+
 def _changed_chars(before: str, after: str) -> int:
     if len(before) == len(after):
         return _count(pc.not_equal(_code_points(before), _code_points(after)))

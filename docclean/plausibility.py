@@ -143,6 +143,14 @@ def plausibility(text: str) -> float:
     )
 
 
+def reference_plausibility(text: str) -> float:
+    """What `plausibility` returns, by its definition, one character at a time: the mean
+    `char_weight` of the characters not in `NEUTRAL`, 1.0 when there are none. The
+    specification of `plausibility`, kept beside it."""
+    weights = [char_weight(char) for char in text if char not in NEUTRAL]
+    return sum(weights) / len(weights) if weights else 1.0
+
+
 # Every weight `char_weight` gives, and the character that stands for it in the tier table.
 _TIERS = (COMMON, GB_SYMBOL, LESS_COMMON, LATIN_1, RARE_HAN, FOREIGN, NEVER)
 # Digits are neutral, so none is left in the text the table translates: no tier symbol is ambiguous.

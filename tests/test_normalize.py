@@ -15,6 +15,7 @@ from docclean.normalize import (
     detect_script,
     fold_look_alike_ideographs,
     normalize_text,
+    reference_detect_script,
     rejoin_wrapped_lines,
     remove_spaces_between_han,
     widen_punctuation_in_chinese,
@@ -137,30 +138,6 @@ def test_output_contract_holds_for_any_text(text: str) -> None:
     assert "\u200b" not in out and "\ufeff" not in out
 
 
-def _reference_script(text: str) -> str:
-    """detect_script as a plain loop over opencc's conversions of the same sample."""
-    sample = text[:20_000]
-    han = sum(
-        "\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in sample
-    )
-    if not han:
-        return "none"
-    simple, trad = T2S(sample), S2T(sample)
-    if len(simple) != len(sample) or len(trad) != len(sample):
-        traditional = sum(a != b for a, b in zip(sample, simple, strict=False)) + abs(
-            len(sample) - len(simple)
-        )
-        simplified = sum(a != b for a, b in zip(sample, trad, strict=False)) + abs(len(sample) - len(trad))
-    else:
-        traditional = sum(c != s for c, s in zip(sample, simple, strict=True))
-        simplified = sum(c == s and c != t for c, s, t in zip(sample, simple, trad, strict=True))
-    has_traditional = traditional > max(han * 0.005, simplified * 0.2)
-    has_simplified = simplified > max(han * 0.005, traditional * 0.2)
-    if has_traditional and has_simplified:
-        return "mixed"
-    return "Hant" if has_traditional else "Hans"
-
-
 # Characters from both scripts and neither: a Simplified and a Traditional passage, punctuation, Latin.
 _SCRIPT_ALPHABET = (
     "我们要坚持发展后来干部头发乾隆皇后著作" + S2T("我们要坚持发展后来干部头发") + "，。、 abcXY12群核為爲"
@@ -169,7 +146,7 @@ _SCRIPT_ALPHABET = (
 
 @given(st.text(alphabet=_SCRIPT_ALPHABET, max_size=300))
 def test_script_detection_matches_a_plain_reference(text: str) -> None:
-    assert detect_script(text, CONVERTERS) == _reference_script(text)
+    assert detect_script(text, CONVERTERS) == reference_detect_script(text, CONVERTERS)
 
 
 @given(st.lists(st.text(max_size=30), max_size=8))
