@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from docclean import DEFAULT_PLACEHOLDER_TOKEN
-from docclean.han import HAN_CLASS
+from docclean.han import HAN_CLASS, HAN_RANGES
 from docclean.record import Placeholder, Replaced
 
 # `[MASK]` is ASCII, so it survives any encoding and tokenizer; it is the mask token BERT-style
@@ -146,9 +146,9 @@ _HAN = re.compile(f"[{_HAN_CLASS}]")
 # A Han character that is a letter or digit (`str.isalnum`, which `[^\W_]` is): what makes a
 # context side Han. Ideographs Python's Unicode database does not know yet are not.
 _HAN_LETTER = re.compile(f"(?=[^\\W_])[{_HAN_CLASS}]")
-# Every code point of this block is assigned (since Unicode 14, which Python 3.11 has), so each
-# is a Han letter: the test suite checks it.
-_UNIFIED_FIRST, _UNIFIED_LAST = "\u4e00", "\u9fff"
+# The Han range of 一, the CJK Unified Ideographs block. Every code point of it is assigned
+# (since Unicode 14, which Python 3.11 has), so each is a Han letter: the test suite checks it.
+_UNIFIED_FIRST, _UNIFIED_LAST = (chr(end) for end in next(r for r in HAN_RANGES if r[0] <= ord("一") <= r[1]))
 # Punctuation that ends or splits a phrase: Markdown emphasis does not open on it (张*、李*).
 _PHRASE_END_PUNCTUATION = frozenset("、，。；：！？）》」』】”’")
 _CHINESE_PUNCTUATION = re.compile(
