@@ -9,7 +9,6 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 
 import opencc
@@ -58,6 +57,8 @@ class StructureTables:
     markers: tuple[OutlineMarker, ...]
     # A line made of these forms of address (`同志们`, `尊敬的各位领导、同志们：`) is a salutation.
     salutation: re.Pattern[str] = field(default=re.compile("(?!)"))
+    # OpenCC t2s, which folds every Traditional variant of a character: titles are typed by it.
+    to_simplified: Callable[[str], str] = field(default=str, repr=False, compare=False)
     # All markers as one alternation in rank order: one `match` a line instead of one per marker
     # (alternatives are tried in order, so the first marker that matches still wins). Each
     # marker is wrapped in a group, the last to close when it matches: `lastindex` names it.
@@ -86,7 +87,12 @@ class StructureTables:
         )
         terms = "|".join(f"(?:{term})" for term in raw["salutations"])
         salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
-        return cls(doc_types=tuple(raw["doc_types"]), markers=markers, salutation=salutation)
+        return cls(
+            doc_types=tuple(raw["doc_types"]),
+            markers=markers,
+            salutation=salutation,
+            to_simplified=opencc.OpenCC("t2s").convert,
+        )
 
 
 # The package's tables, read once when the module is imported. The normalize stage takes its
@@ -153,7 +159,7 @@ def find_doc_type(title: str, tables: StructureTables) -> str | None:
     Traditional variant of a character), so a document whose script is kept (`--keep-script`)
     gets the type its converted twin gets: 座談會上的講話 is a 讲话.
     """
-    titles = dict.fromkeys((title, _to_simplified(title)))
+    titles = dict.fromkeys((title, tables.to_simplified(title)))
     for name in tables.doc_types:
         if any(t.endswith(name) for t in titles):
             return name
@@ -161,15 +167,6 @@ def find_doc_type(title: str, tables: StructureTables) -> str | None:
         if any(name in t for t in titles):
             return name
     return None
-
-
-@cache
-def _simplified_converter() -> Callable[[str], str]:
-    return opencc.OpenCC("t2s").convert
-
-
-def _to_simplified(text: str) -> str:
-    return _simplified_converter()(text)
 
 
 def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, str] | None:
