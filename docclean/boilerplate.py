@@ -23,10 +23,8 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from functools import cache
+from dataclasses import dataclass, field, replace
 from importlib import resources
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -60,10 +58,17 @@ class BoilerplateRules:
     signals: Mapping[str, re.Pattern[str]]
     negative_lines: frozenset[str]
     negative_patterns: tuple[re.Pattern[str], ...]
+    # What makes a kept line (as it is, not folded) a candidate for a new noise rule, for
+    # `docclean rules check` to list: looser than `signals`, never a reason to remove a line.
+    candidate_signals: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
 
     def signals_of(self, key: str) -> tuple[str, ...]:
         """Names of the signals the folded line carries, in the table's order."""
         return tuple(name for name, pattern in self.signals.items() if pattern.search(key))
+
+    def candidate_signals_of(self, line: str) -> tuple[str, ...]:
+        """Names of the candidate signals the line (not folded) carries, in the table's order."""
+        return tuple(name for name, pattern in self.candidate_signals.items() if pattern.search(line))
 
     def is_convention(self, key: str) -> bool:
         """True for a speech convention of the negative list: content however often it recurs."""
@@ -83,30 +88,28 @@ def parse_boilerplate_rules(toml_text: str, source: str) -> BoilerplateRules:
         negative = data.get("negative", {})
         lines = frozenset(line_key(line) for line in negative.get("lines", []))
         patterns = tuple(re.compile(p) for p in negative.get("patterns", []))
+        candidate_signals = {
+            name: re.compile(pattern) for name, pattern in data.get("candidate_signals", {}).items()
+        }
     except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError, re.error) as error:
         raise ValueError(f"{source}: the boilerplate table is invalid ({error}); fix the file.") from error
     if min_documents < 2:
         raise ValueError(
             f"{source}: min_documents must be at least 2 (a line in one document recurs nowhere)."
         )
-    return BoilerplateRules(min_documents, edge_lines, signals, lines, patterns)
-
-
-@cache
-def default_boilerplate_rules() -> BoilerplateRules:
-    text = resources.files("docclean").joinpath("rules/boilerplate.toml").read_text(encoding="utf-8")
-    return parse_boilerplate_rules(text, "docclean/rules/boilerplate.toml")
-
-
-def load_boilerplate_rules(path: Path | None = None) -> BoilerplateRules:
-    if path is None:
-        return default_boilerplate_rules()
-    return parse_boilerplate_rules(path.read_text(encoding="utf-8"), str(path))
+    return BoilerplateRules(min_documents, edge_lines, signals, lines, patterns, candidate_signals)
 
 
 def line_key(line: str, token: str = DEFAULT_TOKEN) -> str:
     """A line folded for counting: whitespace removed, digits to 0, the placeholder token to □."""
     return "".join(line.replace(token, "□").split()).translate(_DIGITS)
+
+
+# The package's table, read once when the module is imported.
+DEFAULT_RULES = parse_boilerplate_rules(
+    resources.files("docclean").joinpath("rules/boilerplate.toml").read_text(encoding="utf-8"),
+    "docclean/rules/boilerplate.toml",
+)
 
 
 # --- the record before and after corpus removals -------------------------------------------
@@ -287,7 +290,7 @@ class LineCounts:
     """Distinct documents per folded line, kept incrementally (add, replace, remove documents)."""
 
     def __init__(self, rules: BoilerplateRules | None = None) -> None:
-        self.rules = rules or default_boilerplate_rules()
+        self.rules = rules or DEFAULT_RULES
         self._lines: dict[str, dict[str, tuple[str, str]]] = {}
         self._documents: Counter[str] = Counter()
 

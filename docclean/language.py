@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from docclean.han import HAN_CHAR
+
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
@@ -67,7 +69,6 @@ STRAY_SCRIPT_SHARE = 0.05
 SCRIPT_EVIDENCE_LETTERS = 20
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _KANA = re.compile("[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fd-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 
 def parse_languages(value: str) -> tuple[str, ...]:
@@ -128,7 +129,7 @@ def _written_in(sample: str, guess: str) -> str:
     the guessed script is Chinese quoting a word (Lingua calls a text with one の Japanese).
     """
     hangul, kana = len(_HANGUL.findall(sample)), len(_KANA.findall(sample))
-    letters = hangul + kana + len(_HAN.findall(sample))
+    letters = hangul + kana + len(HAN_CHAR.findall(sample))
     if hangul and hangul >= OTHER_SCRIPT_SHARE * letters and hangul >= kana:
         return "ko"
     if kana and kana >= OTHER_SCRIPT_SHARE * letters:

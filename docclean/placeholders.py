@@ -50,10 +50,10 @@ import re
 import tomllib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 
 from docclean import DEFAULT_PLACEHOLDER_TOKEN
+from docclean.han import HAN_CLASS, HAN_RANGES
 from docclean.record import Placeholder, Replaced
 
 # `[MASK]` is ASCII, so it survives any encoding and tokenizer; it is the mask token BERT-style
@@ -140,15 +140,15 @@ def _class_chars(char_class: str) -> frozenset[str]:
 _LATIN_ALNUM_NOT_X = _class_chars(_LATIN_ALNUM_CLASS) - frozenset(_X_LETTERS)
 _LATIN_LETTER_NOT_X = _class_chars(_LATIN_LETTER_CLASS) - frozenset(_X_LETTERS)
 _DIGITS = _class_chars(_DIGIT_CLASS)
-# 〇 is the ideographic zero: Han for context, a digit beside other numerals.
-_HAN_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f〇"
+# Han or the ideographic zero: 〇 is Han for context, a digit beside other numerals.
+_HAN_CLASS = f"{HAN_CLASS}〇"
 _HAN = re.compile(f"[{_HAN_CLASS}]")
 # A Han character that is a letter or digit (`str.isalnum`, which `[^\W_]` is): what makes a
-# context side Han. Unassigned code points in the Han blocks are not.
+# context side Han. Ideographs Python's Unicode database does not know yet are not.
 _HAN_LETTER = re.compile(f"(?=[^\\W_])[{_HAN_CLASS}]")
-# Every code point of this block is assigned (since Unicode 14, which Python 3.11 has), so each
-# is a Han letter: the test suite checks it.
-_UNIFIED_FIRST, _UNIFIED_LAST = "\u4e00", "\u9fff"
+# The Han range of 一, the CJK Unified Ideographs block. Every code point of it is assigned
+# (since Unicode 14, which Python 3.11 has), so each is a Han letter: the test suite checks it.
+_UNIFIED_FIRST, _UNIFIED_LAST = (chr(end) for end in next(r for r in HAN_RANGES if r[0] <= ord("一") <= r[1]))
 # Punctuation that ends or splits a phrase: Markdown emphasis does not open on it (张*、李*).
 _PHRASE_END_PUNCTUATION = frozenset("、，。；：！？）》」』】”’")
 _CHINESE_PUNCTUATION = re.compile(
@@ -182,6 +182,23 @@ class ContextTables:
     suffix_pattern: re.Pattern[str]
     prefixes_by_last: _WordsByLast
     latin_compounds: tuple[str, ...]
+
+    @classmethod
+    def load(cls) -> ContextTables:
+        """The context words of docclean/rules/placeholders.toml. Raises ValueError for a word
+        listed twice or under a kind that is not one of `KINDS` (or `neutral`)."""
+        raw = tomllib.loads(
+            resources.files("docclean").joinpath("rules", "placeholders.toml").read_text("utf-8")
+        )
+        suffixes = _word_kinds(raw["suffix"], "suffix")
+        prefixes = _word_kinds(raw["prefix"], "prefix")
+        return cls(
+            suffixes=suffixes,
+            prefixes=prefixes,
+            suffix_pattern=re.compile(_trie_pattern(suffixes)),
+            prefixes_by_last=_by_last(prefixes),
+            latin_compounds=tuple(raw["latin"]["compounds"]),
+        )
 
 
 def _word_kinds(section: Mapping[str, list[str]], table: str) -> dict[str, str]:
@@ -221,28 +238,19 @@ def _by_last(word_kinds: Mapping[str, str]) -> _WordsByLast:
     return {char: tuple(words) for char, words in grouped.items()}
 
 
-@cache
-def context_tables() -> ContextTables:
-    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "placeholders.toml").read_text("utf-8"))
-    suffixes = _word_kinds(raw["suffix"], "suffix")
-    prefixes = _word_kinds(raw["prefix"], "prefix")
-    return ContextTables(
-        suffixes=suffixes,
-        prefixes=prefixes,
-        suffix_pattern=re.compile(_trie_pattern(suffixes)),
-        prefixes_by_last=_by_last(prefixes),
-        latin_compounds=tuple(raw["latin"]["compounds"]),
-    )
+# The package's tables, read once when the module is imported.
+DEFAULT_TABLES = ContextTables.load()
 
 
-def replace_placeholders(text: str, token: str = DEFAULT_TOKEN) -> Replaced:
+def replace_placeholders(
+    text: str, token: str = DEFAULT_TOKEN, tables: ContextTables = DEFAULT_TABLES
+) -> Replaced:
     """Replace the redaction placeholders in `text` by `token` and annotate each one.
 
     Offsets in the result index the returned text: `result.text[p.start:p.end] == token`.
     Only the first `MAX_PLACEHOLDERS` are replaced; past them the text is left as it is and
-    `result.capped` is True.
+    `result.capped` is True. Context words: `tables` (docclean/rules/placeholders.toml).
     """
-    tables = context_tables()
     # The output is `token.join` of the text between placeholders: the gaps so far, and the
     # earlier ones already joined in blocks, so that no Python object per gap is held.
     blocks: list[str] = []
@@ -459,3 +467,103 @@ def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
     line_end = text.find("\n", end)
     closer = closer_pattern.search(text, end, len(text) if line_end < 0 else line_end)
     return closer.start() if closer else None
+
+
+# --- The specification: the same decisions, the plain way ------------------------------------
+#
+# `replace_placeholders` skips to candidate starts with a character-class scan, checks single
+# characters against sets, settles context from the neighbouring characters when it can and
+# finds the longest context word through tables indexed by edge character. The reference does
+# the same job the plain way: `finditer` over the candidate pattern (with the year family first,
+# as it was written before the module moved it last), a regex per character test, a walk over
+# the context for every candidate and a slice per word length. Both share the data (what each
+# family's run looks like, the context tables), the context walk and the Markdown closer
+# search, so the property tests find any shortcut that changes a decision.
+
+_REFERENCE_LATIN_ALNUM_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]")
+_REFERENCE_LATIN_LETTER_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_LETTER_CLASS}]")
+_REFERENCE_DIGIT = re.compile(f"[{_DIGIT_CLASS}]")
+_OTHER_FAMILIES, _YEAR_FAMILY = _PLACEHOLDER.pattern.split("| (?P<year>")
+_REFERENCE_CANDIDATE = re.compile(f"(?P<year>{_YEAR_FAMILY}|{_OTHER_FAMILIES}", re.VERBOSE)
+
+
+def reference_replace_placeholders(
+    text: str, token: str = DEFAULT_TOKEN, tables: ContextTables = DEFAULT_TABLES
+) -> Replaced:
+    """What `replace_placeholders` returns, computed as the module docstring defines it.
+
+    The specification of the fast function, kept beside it; far slower (a regex call per
+    character test, a context walk per candidate), and without the `MAX_PLACEHOLDERS` cap.
+    """
+    pieces: list[str] = []
+    placeholders: list[Placeholder] = []
+    position = shift = 0
+    closers: set[int] = set()
+    for match in _REFERENCE_CANDIDATE.finditer(text):
+        start, end = match.span()
+        if start in closers:
+            continue
+        kind = _reference_kind(text, match, closers, tables)
+        if kind is None:
+            continue
+        pieces += [text[position:start], token]
+        placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
+        shift += len(token) - (end - start)
+        position = end
+    pieces.append(text[position:])
+    return Replaced("".join(pieces), tuple(placeholders))
+
+
+def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: ContextTables) -> str | None:
+    family, (start, end) = match.lastgroup, match.span()
+    if family == "year":
+        return "date"
+    longest_suffix, longest_prefix = max(map(len, tables.suffixes)), max(map(len, tables.prefixes))
+    suffix_kind = _reference_longest_word_kind(tables.suffixes, text[end : end + longest_suffix])
+    before, after = _char_at(text, start - 1), _char_at(text, end)
+    if family != "mou" and (
+        _REFERENCE_LATIN_ALNUM_NOT_X.match(before) or _REFERENCE_LATIN_ALNUM_NOT_X.match(after)
+    ):
+        return None
+    if family == "latin":
+        if before == "." and _REFERENCE_DIGIT.match(_char_at(text, start - 2)):
+            return None
+        if (before == "-" and _REFERENCE_LATIN_LETTER_NOT_X.match(_char_at(text, start - 2))) or (
+            after == "-" and _REFERENCE_LATIN_LETTER_NOT_X.match(_char_at(text, end + 1))
+        ):
+            return None
+        if end - start == 1 and text.startswith(tables.latin_compounds, end):
+            return None
+        if not _in_chinese_context(text, start, end):
+            return None
+        if "." in match.group():
+            return "number"
+    elif family == "times" and not _in_chinese_context(text, start, end):
+        return None
+    elif family == "circle":
+        if {before, after} & _CHINESE_NUMERAL_CHARS or (end - start == 1 and before in ("", "\n")):
+            return None
+        if not _in_chinese_context(text, start, end):
+            return None
+    elif family == "star":
+        if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
+            closers.add(closer)
+            return None
+        if end - start == 1:
+            if not (
+                _HAN.match(before)
+                and (after in ("", "\n") or _HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
+            ):
+                return None
+        elif _HAN_SIDE not in _context_sides(text, start, end):
+            return None
+    prefix = text[max(0, start - longest_prefix) : start]
+    return suffix_kind or _reference_longest_word_kind(tables.prefixes, prefix, at_end=True) or "unknown"
+
+
+def _reference_longest_word_kind(word_kinds: Mapping[str, str], context: str, at_end: bool = False) -> str:
+    for length in range(len(context), 0, -1):
+        word = context[-length:] if at_end else context[:length]
+        if word in word_kinds:
+            return word_kinds[word]
+    return ""

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Callable
 from functools import cache
 
+from docclean.han import HAN_CHAR, HAN_CLASS, is_han
+
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
 # appears in it. The gaps between tiers are what separates a right decoding (mean ~0.98)
 # from a wrong one (mean ~0.2-0.8); the exact values matter less than their order.
@@ -77,14 +79,6 @@ LESS_COMMON_HANZI = (GB2312_LEVEL2 | BIG5_LEVEL2) - COMMON_HANZI
 COMMON_PUNCTUATION = frozenset("，。、；：？！“”‘’（）《》〈〉【】「」『』〔〕—…·・～－　")
 
 
-def _is_cjk_ideograph(code: int) -> bool:
-    return (
-        0x3400 <= code <= 0x9FFF  # Extension A and the Unified Ideographs
-        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
-        or 0x20000 <= code <= 0x3FFFF  # Extensions B and later
-    )
-
-
 def _is_never(code: int) -> bool:
     return (
         code < 0x20  # controls; ASCII whitespace never gets here (see NEUTRAL)
@@ -112,7 +106,7 @@ def char_weight(char: str) -> float:
         return LESS_COMMON
     if char in GB2312_SYMBOLS:
         return GB_SYMBOL
-    if _is_cjk_ideograph(code):
+    if is_han(char):
         return RARE_HAN
     if code <= 0xFF:
         return LATIN_1
@@ -147,6 +141,14 @@ def plausibility(text: str) -> float:
     return (
         math.fsum([*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]) / total
     )
+
+
+def reference_plausibility(text: str) -> float:
+    """What `plausibility` returns, by its definition, one character at a time: the mean
+    `char_weight` of the characters not in `NEUTRAL`, 1.0 when there are none. The
+    specification of `plausibility`, kept beside it."""
+    weights = [char_weight(char) for char in text if char not in NEUTRAL]
+    return sum(weights) / len(weights) if weights else 1.0
 
 
 # Every weight `char_weight` gives, and the character that stands for it in the tier table.
@@ -314,8 +316,7 @@ def korean_plausibility(text: str) -> float:
 # Hanzi separated by single spaces, as Korean words are: EUC-KR read as GBK gives common Hanzi
 # (the Hangul block lies on GB2312 level 1) with a space every three or four of them.
 # The space comes first: a pattern that opens with a literal lets `re` skip ahead at C speed.
-_SPACED_HAN = re.compile(" (?<=[\u3400-\u9fff] )(?=[\u3400-\u9fff])")
-_HAN = re.compile("[\u3400-\u9fff]")
+_SPACED_HAN = re.compile(f" (?<=[{HAN_CLASS}] )(?=[{HAN_CLASS}])")
 
 
 def spaced_han_share(text: str) -> float:
@@ -327,7 +328,7 @@ def spaced_han_share(text: str) -> float:
     if " " not in text:
         return 0.0  # most Chinese text: found at memchr speed
     spaced = len(_SPACED_HAN.findall(text))
-    return spaced / len(_HAN.findall(text)) if spaced else 0.0
+    return spaced / len(HAN_CHAR.findall(text)) if spaced else 0.0
 
 
 def _weigh(

@@ -318,13 +318,13 @@ class _Analysis:
         while (char := self.take()) != "]":
             if char == "[":
                 raise _Unmodelled("a nested set or POSIX class")
-            low = self.escape_char(in_class=True) if char == "\\" else char
+            low = self.escape_char() if char == "\\" else char
             if self.peek() == "-" and self.pattern[self.position + 1 : self.position + 2] not in ("]", ""):
                 self.position += 1
                 high_char = self.take()
                 if high_char == "[":
                     raise _Unmodelled("a nested set or POSIX class")
-                high = self.escape_char(in_class=True) if high_char == "\\" else high_char
+                high = self.escape_char() if high_char == "\\" else high_char
                 if low is None or high is None:
                     raise _Unmodelled("a range of a class escape")
                 if not 0 <= ord(high) - ord(low) < _MAX_RANGE:
@@ -347,12 +347,12 @@ class _Analysis:
         if char in ("A", "Z"):
             self.position += 1
             return _Facts(frozenset({""}), None, shape="start" if char == "A" else "end")
-        literal = self.escape_char(in_class=False)
+        literal = self.escape_char()
         if literal is None:
             return _Facts(None, None)
         return _Facts(frozenset(literal), frozenset(literal))
 
-    def escape_char(self, in_class: bool) -> str | None:
+    def escape_char(self) -> str | None:
         """The character an escape (after its backslash) stands for; None for a class like \\d."""
         char = self.take()
         if char in _CLASS_ESCAPES:

@@ -24,13 +24,13 @@ from rich.table import Table
 from rich.text import Text
 
 from docclean.arguments import escape
-from docclean.boilerplate import LineCounts, LineStat
+from docclean.boilerplate import DEFAULT_RULES, BoilerplateRules, LineCounts, LineStat
 from docclean.console import make_console
 from docclean.errors import DoccleanError, RejectedInput
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
-from docclean.rules import NoiseRule
+from docclean.rules import NoiseRule, vendor_names
 from docclean.sourcepath import source_path_of
 
 SAMPLES_PER_RULE = 3
@@ -40,40 +40,6 @@ MAX_SHOWN_CHARS = 100
 # Recurring lines printed, and how many of the top ones the ready rules snippet covers.
 MAX_RECURRING_SHOWN = 20
 SNIPPET_LINES = 5
-
-# The vendors and document-sharing sites the built-in rules name (vendor_* and site_watermark
-# in rules/default.toml): a surviving line that names one is a rule's miss, not content.
-KNOWN_VENDOR_NAMES = (
-    "酷乐文行",
-    "百度文库",
-    "道客巴巴",
-    "豆丁网",
-    "原创力文档",
-    "文档投稿赚钱网",
-    "第一范文网",
-    "范文网",
-    "写写帮",
-    "公文易",
-)
-# Categories whose literal (non-regex) patterns are a vendor's or site's name by nature.
-VENDOR_CATEGORIES = ("advertising", "watermark")
-
-# What makes a kept line look like noise. Deliberately looser than the rules: a speech that
-# mentions 微信 is listed for a person to judge, never removed. Not rules/boilerplate.toml's
-# signals: those remove a line once it recurs, so they need an account next to 微信 and fold
-# digits (their `id` signal, six zeros, would list every line with a large figure such as
-# 投资138123456万元, and a bare 微信群 or 豆丁网 would no longer be listed).
-NOISE_SIGNALS: dict[str, re.Pattern[str]] = {
-    "QQ": re.compile(r"(?:QQ|qq|Qq|扣扣)(?:号码|号|群号|群)?\s*[:：]?\s*[1-9]\d{4,11}(?!\d)"),
-    "微信": re.compile(r"微信"),
-    "公众号": re.compile(r"公众号"),
-    "URL": re.compile(
-        r"(?:https?|ftp)://\S+|(?<![A-Za-z0-9@.-])(?:www\.)?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-        r"\.(?:com|cn|net|org|gov|edu|info|top|cc|xyz|vip|io)(?![A-Za-z0-9-])"
-    ),
-    "phone": re.compile(r"(?<!\d)(?:1[3-9]\d(?:[- ]?\d{4}){2}|0\d{2,3}-\d{7,8}|400-?\d{3}-?\d{4})(?!\d)"),
-    "e-mail": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-}
 
 
 class RuleCheckError(DoccleanError):
@@ -113,14 +79,17 @@ class RuleCheck:
 
 
 def vendor_pattern(rules: tuple[NoiseRule, ...]) -> re.Pattern[str]:
-    """The known vendor names plus every literal pattern of an advertising or watermark rule."""
-    literals = [rule.pattern for rule in rules if rule.category in VENDOR_CATEGORIES and not rule.regex]
-    names = sorted({*KNOWN_VENDOR_NAMES, *literals}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(name) for name in names))
+    """Any of the vendor and site names the rules name (`rules.vendor_names`), longest first."""
+    names = sorted(vendor_names(rules), key=len, reverse=True)
+    return re.compile("|".join(re.escape(name) for name in names) or "(?!)")
 
 
-def noise_signals(line: str, vendors: re.Pattern[str]) -> tuple[str, ...]:
-    found = [name for name, pattern in NOISE_SIGNALS.items() if pattern.search(line)]
+def noise_signals(
+    line: str, vendors: re.Pattern[str], boilerplate: BoilerplateRules = DEFAULT_RULES
+) -> tuple[str, ...]:
+    """Names of what makes a kept line look like noise: the candidate signals of
+    rules/boilerplate.toml that it carries, in the table's order, then `vendor` when it names one."""
+    found = list(boilerplate.candidate_signals_of(line))
     if vendors.search(line):
         found.append("vendor")
     return tuple(found)
@@ -163,7 +132,7 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
         _count_removals(record, uses)
         counts.set_document(name, record.text)
         for line in record.text.split("\n"):
-            signals = noise_signals(line, vendors)
+            signals = noise_signals(line, vendors, counts.rules)
             if signals:
                 candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
     ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))

@@ -32,6 +32,11 @@ A line claimed by a block rule is not looked at again; then line rules, then rep
 then inline rules. Between rules of one scope, the leftmost match wins, and on a tie the rule
 listed first (built-in rules come before the user's, in file order).
 
+A rule whose id starts with `vendor_` or `site_` names vendors or document-sharing sites: the
+literals every match of its pattern needs (`酷乐文行`, or each name of an alternation
+`百度文库|豆丁网`) are the names, and `docclean rules check` lists a kept line that holds one as a
+rule's miss. A literal pattern of category advertising or watermark counts as a name too.
+
 Regexes use the `regex` module's syntax (a superset of Python's `re`). A pattern must match
 at least one character: one that matches the empty string is rejected. For long patterns, use
 a TOML multi-line literal string ('''...''') and the scoped verbose flag `(?x: ... )`.
@@ -68,6 +73,10 @@ BUILTIN_SOURCE = "default.toml"
 
 _REQUIRED_KEYS = ("id", "category", "pattern", "scope")
 _ALLOWED_KEYS = (*_REQUIRED_KEYS, "regex", "min_count")
+# Rules that name vendors or sites (see the format above), and the categories whose literal
+# (non-regex) patterns are a vendor's or site's name by nature.
+_VENDOR_RULE_PREFIXES = ("vendor_", "site_")
+_VENDOR_CATEGORIES = ("advertising", "watermark")
 _NAME = regex.compile(r"[A-Za-z0-9_-]+")
 
 # Regexes are compiled in VERSION0 (Python `re` compatible) whatever the module default is.
@@ -230,6 +239,19 @@ def _parse_rule(table: dict[str, Any], number: int, source: str) -> NoiseRule:
     rule = NoiseRule(rule_id, category, pattern, scope, is_regex, min_count, source)
     _compile(rule)
     return rule
+
+
+def vendor_names(rules: Sequence[NoiseRule]) -> frozenset[str]:
+    """The vendors and sites the rules name: the literals every match of a `vendor_`/`site_`
+    rule needs (docclean.prefilter), and every literal pattern of an advertising or watermark rule."""
+    names: set[str] = set()
+    for rule in rules:
+        if rule.category in _VENDOR_CATEGORIES and not rule.regex:
+            names.add(rule.pattern)
+        elif rule.id.startswith(_VENDOR_RULE_PREFIXES):
+            prefilter = prefilter_of(rule.expression)
+            names |= prefilter.literals if prefilter is not None and prefilter.literals is not None else set()
+    return frozenset(names)
 
 
 def _compile(rule: NoiseRule) -> regex.Pattern[str]:

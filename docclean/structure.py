@@ -9,7 +9,6 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 
 import opencc
@@ -66,6 +65,8 @@ class StructureTables:
     markers: tuple[OutlineMarker, ...]
     # A line made of these forms of address (`同志们`, `尊敬的各位领导、同志们：`) is a salutation.
     salutation: re.Pattern[str] = field(default=re.compile("(?!)"))
+    # OpenCC t2s, which folds every Traditional variant of a character: titles are typed by it.
+    to_simplified: Callable[[str], str] = field(default=str, repr=False, compare=False)
     # All markers as one alternation in rank order: one `match` a line instead of one per marker
     # (alternatives are tried in order, so the first marker that matches still wins). Each
     # marker is wrapped in a group, the last to close when it matches: `lastindex` names it.
@@ -82,21 +83,33 @@ class StructureTables:
         object.__setattr__(self, "any_marker", re.compile(pattern))
         object.__setattr__(self, "rank_by_group", rank_by_group)
 
+    @classmethod
+    def load(cls) -> StructureTables:
+        """The tables of docclean/rules/structure.toml (document types, salutations, outline markers)."""
+        raw = tomllib.loads(
+            resources.files("docclean").joinpath("rules", "structure.toml").read_text("utf-8")
+        )
+        markers = tuple(
+            OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
+            for rank, entry in enumerate(raw["marker"])
+        )
+        terms = "|".join(f"(?:{term})" for term in raw["salutations"])
+        salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
+        return cls(
+            doc_types=tuple(raw["doc_types"]),
+            markers=markers,
+            salutation=salutation,
+            to_simplified=opencc.OpenCC("t2s").convert,
+        )
 
-@cache
-def default_tables() -> StructureTables:
-    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "structure.toml").read_text("utf-8"))
-    markers = tuple(
-        OutlineMarker(entry["kind"], rank, re.compile(entry["pattern"]))
-        for rank, entry in enumerate(raw["marker"])
-    )
-    terms = "|".join(f"(?:{term})" for term in raw["salutations"])
-    salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
-    return StructureTables(doc_types=tuple(raw["doc_types"]), markers=markers, salutation=salutation)
+
+# The package's tables, read once when the module is imported. The normalize stage takes its
+# outline markers from them too, so that a line is an outline item to both stages alike.
+DEFAULT_TABLES = StructureTables.load()
 
 
-def find_structure(text: str, tables: StructureTables | None = None) -> Structure:
-    tables = tables or default_tables()
+def find_structure(text: str, tables: StructureTables = DEFAULT_TABLES) -> Structure:
+    """The title, document type and outline of a final `text`, by `tables`."""
     # The title is in the first lines; the last piece here is the rest of the text, or a line
     # when there are fewer. Only the outline walks every line, one chunk of them at a time.
     head = text.split("\n", _TITLE_MAX_LINES + 1) if text else []
@@ -169,7 +182,7 @@ def find_doc_type(title: str, tables: StructureTables) -> str | None:
     Traditional variant of a character), so a document whose script is kept (`--keep-script`)
     gets the type its converted twin gets: 座談會上的講話 is a 讲话.
     """
-    titles = dict.fromkeys((title, _to_simplified(title)))
+    titles = dict.fromkeys((title, tables.to_simplified(title)))
     for name in tables.doc_types:
         if any(t.endswith(name) for t in titles):
             return name
@@ -177,15 +190,6 @@ def find_doc_type(title: str, tables: StructureTables) -> str | None:
         if any(name in t for t in titles):
             return name
     return None
-
-
-@cache
-def _simplified_converter() -> Callable[[str], str]:
-    return opencc.OpenCC("t2s").convert
-
-
-def _to_simplified(text: str) -> str:
-    return _simplified_converter()(text)
 
 
 def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, str] | None:

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean.boilerplate import (
+    DEFAULT_RULES,
     RULE_ID,
     LineCounts,
     apply_boilerplate,
     base_text,
-    default_boilerplate_rules,
     line_key,
     normalized_text_of,
     parse_boilerplate_rules,
@@ -52,7 +52,7 @@ def speech(i: int, tail: str = VENDOR_LINE) -> bytes:
 
 
 def judge(line: str, documents: int = 20) -> str:
-    rules = default_boilerplate_rules()
+    rules = DEFAULT_RULES
     key = line_key(line)
     if rules.is_boilerplate(key, documents):
         return "boilerplate"
@@ -62,7 +62,7 @@ def judge(line: str, documents: int = 20) -> str:
 @pytest.mark.parametrize("line", CASES["boilerplate"])
 def test_recurring_lines_with_a_signal_are_boilerplate(line: str) -> None:
     assert judge(line) == "boilerplate"
-    assert judge(line, documents=default_boilerplate_rules().min_documents - 1) != "boilerplate"
+    assert judge(line, documents=DEFAULT_RULES.min_documents - 1) != "boilerplate"
 
 
 @pytest.mark.parametrize("line", CASES["convention"])
@@ -115,7 +115,7 @@ def counts_lines(records: list[Record]) -> set[str]:
 
 
 def test_below_the_threshold_nothing_is_removed(cleaner: Cleaner) -> None:
-    rules = default_boilerplate_rules()
+    rules = DEFAULT_RULES
     records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(rules.min_documents - 1)]
     assert _counted(records).boilerplate() == frozenset()
 

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from docclean import decode
-from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes
+from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes, reference_lines
 from docclean.errors import RejectedInput
 from docclean.plausibility import GB2312_LEVEL1, plausibility
 from docclean.record import Decoded, Segment
@@ -381,30 +381,6 @@ def _no_chardet(data: bytes, **kwargs: object) -> dict[str, object]:
 
 
 # --- line classification -----------------------------------------------------------------
-
-
-def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
-    """Line by line, as defined: each line (its b"\\n" included) decoded on its own."""
-    spans, kinds = [], []
-    position = 0
-    while position < len(body):
-        newline = body.find(b"\n", position)
-        end = len(body) if newline < 0 else newline + 1
-        line = body[position:end]
-        spans.append((position, end))
-        position = end
-        if line.isascii():
-            kinds.append("ascii")
-            continue
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            text = line.decode("utf-8", errors="replace")
-            broken = text.count("\ufffd") <= len(text) * decode.BROKEN_UTF8_SHARE
-            kinds.append("broken-utf-8" if broken else "legacy")
-        else:
-            kinds.append("utf-8")
-    return spans, kinds
 
 
 _LINE_PARTS = st.one_of(

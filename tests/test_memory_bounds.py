@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean import decode, lines
+from docclean.decode import reference_lines
 from docclean.errors import RejectedInput
 from docclean.noise import strip_noise
 from docclean.normalize import (
@@ -30,7 +31,6 @@ from docclean.normalize import (
 from docclean.placeholders import MAX_PLACEHOLDERS, replace_placeholders
 from docclean.rules import load_rules
 from docclean.structure import MAX_OUTLINE_ENTRIES, find_structure
-from tests.test_decode import reference_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES_SCRIPT = ROOT / "bench" / "shapes.py"

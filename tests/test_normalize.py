@@ -15,10 +15,13 @@ from docclean.normalize import (
     detect_script,
     fold_look_alike_ideographs,
     normalize_text,
+    reference_detect_script,
     rejoin_wrapped_lines,
     remove_spaces_between_han,
     widen_punctuation_in_chinese,
 )
+from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
+from docclean.structure import _match_marker
 from tests.conftest import DATA_DIR
 
 CASES = json.loads((DATA_DIR / "normalize_cases.json").read_text("utf-8"))
@@ -141,6 +144,25 @@ def test_outline_line_never_joined_to_wrapped_previous_line() -> None:
     assert normalize_text(text, CONVERTERS).text.split("\n")[-1] == "一、新的部分"
 
 
+@pytest.mark.parametrize(
+    ("line", "is_outline_item"),
+    [
+        # Markers normalize had and structure.toml has not: a decimal number, 第…条, 第…部.
+        ("3.5亿元的投资", False),
+        ("第一条 为了规范管理", False),
+        # Markers structure.toml has and normalize had not: 百, half-width brackets round a numeral.
+        ("(一)加强学习", True),
+        ("一百、附则", True),
+        ("12.加强学习", True),
+    ],
+)
+def test_outline_items_are_the_structure_stages_markers(line: str, is_outline_item: bool) -> None:
+    # One table (rules/structure.toml) says what opens an outline item, for both stages.
+    text = "\n".join(["甲" * 30] * 5 + [line])
+    assert rejoin_wrapped_lines(text)[0].endswith("\n" + line) == is_outline_item
+    assert (_match_marker(line, STRUCTURE_TABLES) is not None) == is_outline_item
+
+
 @given(
     st.text(
         alphabet=st.sampled_from(list("甲乙丙，。,;:?!()（）　 \t\r\n\u200b\ufeffＡ１a1後來X")), max_size=200
@@ -156,30 +178,6 @@ def test_output_contract_holds_for_any_text(text: str) -> None:
     assert "\u200b" not in out and "\ufeff" not in out
 
 
-def _reference_script(text: str) -> str:
-    """detect_script as a plain loop over opencc's conversions of the same sample."""
-    sample = text[:20_000]
-    han = sum(
-        "\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in sample
-    )
-    if not han:
-        return "none"
-    simple, trad = T2S(sample), S2T(sample)
-    if len(simple) != len(sample) or len(trad) != len(sample):
-        traditional = sum(a != b for a, b in zip(sample, simple, strict=False)) + abs(
-            len(sample) - len(simple)
-        )
-        simplified = sum(a != b for a, b in zip(sample, trad, strict=False)) + abs(len(sample) - len(trad))
-    else:
-        traditional = sum(c != s for c, s in zip(sample, simple, strict=True))
-        simplified = sum(c == s and c != t for c, s, t in zip(sample, simple, trad, strict=True))
-    has_traditional = traditional > max(han * 0.005, simplified * 0.2)
-    has_simplified = simplified > max(han * 0.005, traditional * 0.2)
-    if has_traditional and has_simplified:
-        return "mixed"
-    return "Hant" if has_traditional else "Hans"
-
-
 # Characters from both scripts and neither: a Simplified and a Traditional passage, punctuation, Latin.
 _SCRIPT_ALPHABET = (
     "我们要坚持发展后来干部头发乾隆皇后著作" + S2T("我们要坚持发展后来干部头发") + "，。、 abcXY12群核為爲"
@@ -188,7 +186,7 @@ _SCRIPT_ALPHABET = (
 
 @given(st.text(alphabet=_SCRIPT_ALPHABET, max_size=300))
 def test_script_detection_matches_a_plain_reference(text: str) -> None:
-    assert detect_script(text, CONVERTERS) == _reference_script(text)
+    assert detect_script(text, CONVERTERS) == reference_detect_script(text, CONVERTERS)
 
 
 @given(st.lists(st.text(max_size=30), max_size=8))

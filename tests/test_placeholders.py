@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean.placeholders import (
+    DEFAULT_TABLES,
     DEFAULT_TOKEN,
     KINDS,
     apply_placeholders,
-    context_tables,
     replace_placeholders,
     restore_placeholders,
 )
@@ -104,7 +104,7 @@ def test_apply_rejects_placeholders_that_do_not_match_the_input() -> None:
 
 
 def test_context_tables_name_only_known_kinds() -> None:
-    tables = context_tables()
+    tables = DEFAULT_TABLES
     assert set(tables.suffixes.values()) | set(tables.prefixes.values()) <= {*KINDS, ""}
     # Longest match is what makes a title beat the division or body it starts with.
     assert (tables.suffixes["县"], tables.suffixes["县长"]) == ("place", "person")

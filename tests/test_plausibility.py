@@ -4,14 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean.plausibility import NEUTRAL, char_weight, plausibility
-
-
-def reference_plausibility(text: str) -> float:
-    """The definition, one character at a time: the mean weight of the non-neutral characters."""
-    weights = [char_weight(char) for char in text if char not in NEUTRAL]
-    return sum(weights) / len(weights) if weights else 1.0
-
+from docclean.plausibility import plausibility, reference_plausibility
 
 # Every tier, the characters at their edges, ASCII controls, and characters beyond the BMP.
 _ALPHABET = st.one_of(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from docclean.boilerplate import DEFAULT_RULES
 from docclean.cli import main
 from docclean.errors import DoccleanError
 from docclean.pipeline import CleanConfig, Cleaner
@@ -22,7 +24,7 @@ from docclean.rulecheck import (
     rule_snippet,
     vendor_pattern,
 )
-from docclean.rules import NoiseRule, load_rules
+from docclean.rules import NoiseRule, load_rules, vendor_names
 from tests.conftest import SAMPLES_DIR
 
 # Long enough that the bounded line rules leave them alone: what the check must surface.
@@ -228,3 +230,22 @@ def test_cli_lists_recurring_lines_and_prints_the_snippet(
     assert "Lines seen in many documents without a noise signal (2): boilerplate candidates" in out
     assert "To remove the top 2 as noise, add this to a rules file and pass it with --rules:" in out
     assert rule_snippet(check_rules(shop_raw).recurring) in out
+
+
+def test_vendor_names_are_the_names_the_noise_rules_require() -> None:
+    # The site_watermark alternation and the vendor_* rules' 酷乐文行, from rules/default.toml.
+    builtin = load_rules().rules
+    names = vendor_names(builtin)
+    assert {"酷乐文行", "百度文库", "豆丁网", "范文网"} <= names
+    assert all(re.search("|".join(map(re.escape, names)), line) for line in ("第一范文网整理", "来自豆丁网"))
+    # A user's rule named vendor_… adds the names its pattern needs; a regex of another kind adds none.
+    mine = (
+        NoiseRule("vendor_mine", "advertising", "(?:小店|大店)出品", "line", regex=True),
+        NoiseRule("mine", "advertising", "(?:小店|大店)出品", "line", regex=True),
+    )
+    assert vendor_names(mine) == {"小店出品", "大店出品"}
+
+
+def test_candidate_signals_come_from_the_boilerplate_table() -> None:
+    assert list(DEFAULT_RULES.candidate_signals) == ["QQ", "微信", "公众号", "URL", "phone", "e-mail"]
+    assert noise_signals("加微信", re.compile("(?!)"), replace(DEFAULT_RULES, candidate_signals={})) == ()

@@ -16,7 +16,7 @@ BUILTIN_IDS = {
     "vendor_promo_block": "advertising",
     "vendor_line": "advertising",
     "vendor_inline": "advertising",
-    "vendor_download_inline": "advertising",
+    "download_elsewhere_inline": "advertising",
     "site_watermark": "watermark",
     "advertising_line": "advertising",
     "shop_line": "advertising",

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from docclean.normalize import ScriptConverters, normalize_text
-from docclean.structure import _match_marker, default_tables, find_structure
+from docclean.structure import DEFAULT_TABLES, _match_marker, find_structure
 from tests.conftest import DATA_DIR
 
 DATA = json.loads((DATA_DIR / "structure_cases.json").read_text("utf-8"))
@@ -37,7 +37,7 @@ def test_empty_text_has_no_structure() -> None:
 
 @given(st.text(alphabet="一二三十百第部分章节是要求（）()1２.．、，：的工作 ", max_size=12))
 def test_one_alternation_finds_the_marker_each_pattern_finds_in_rank_order(line: str) -> None:
-    tables = default_tables()
+    tables = DEFAULT_TABLES
     expected = next(
         ((marker, found.group(1)) for marker in tables.markers if (found := marker.pattern.match(line))),
         None,
