@@ -167,10 +167,16 @@ class _Scan:
         one_by_one: Sequence[int] = [rule for rule in admitted if rule in scope.standalone]
         if self.use_combined and scope.combined is not None and len(admitted) > 1:
             match = self.search(scope.combined, None, subject, pos)
-            if match is not None and match.end() > match.start():
-                rule = next(i for i in scope.members if match.start(group_name(i)) != -1)
-                candidates.append(_Hit(match.start(), match.end(), rule))
+            rule = (
+                next(i for i in scope.members if match.start(group_name(i)) != -1)
+                if match is not None and match.end() > match.start()
+                else None
+            )
+            if rule is not None and rule in admitted:
+                candidates.append(_Hit(match.start(), match.end(), rule))  # type: ignore[union-attr]
             elif match is not None:
+                # An empty match, or a member the caller left out (a phone rule is not tried
+                # on a paragraph's sentences), may hide an admitted rule's match.
                 one_by_one = admitted
         else:
             one_by_one = admitted

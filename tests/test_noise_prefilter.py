@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import regex
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from docclean.noise import strip_noise
@@ -158,6 +158,9 @@ def without_prefilters(rules: RuleSet) -> RuleSet:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=60).map(text_from))
+# A phone number in a sentence followed by another: the combined alternation found the phone
+# line rule in the sentence, which is never tried there (the phone inline rule takes the number).
+@example("甲13812345678。甲")
 def test_strip_noise_agrees_with_searching_every_line(text: str) -> None:
     for rules in (BUILTIN, USER):
         assert strip_noise(text, rules) == strip_noise(text, without_prefilters(rules))
