@@ -23,8 +23,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from docclean.arguments import escape
 from docclean.record import Placeholder, Record
+from docclean.terminal import escape
 
 # Characters of clean text shown on each side of a placeholder in `inspect`'s list.
 PLACEHOLDER_CONTEXT_CHARS = 8

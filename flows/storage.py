@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from docclean.arguments import is_url
+from docclean.layout import is_url
 from docclean.errors import RejectedInput, StorageError
 from docclean.sourcepath import source_path_of
 from flows.scan import RawEntry, ScanProblem, ScanResult, is_partial_name

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 import flows.scan as scan_module
 from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
-from flows.curate import curate, read_and_clean
+from flows.batches import read_and_clean
+from flows.curate import curate
 from flows.scan import ChangedDuringRead, _list_folder, scan_raw
 from flows.store import CuratedStore, StoreError
 from tests.conftest import assert_one_row_per_document, current_snapshot

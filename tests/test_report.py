@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import flows.curate
+import flows.summary
 from docclean.boilerplate import LineCounts
 from docclean.cli import main
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
@@ -338,7 +339,7 @@ def test_sample_report_renders_in_chromium_without_console_errors(
 def test_curate_run_report_carries_the_rule_hits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     artifacts: list[str] = []
     monkeypatch.setattr(
-        flows.curate, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
+        flows.summary, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
     )
     raw = tmp_path / "raw"
     shutil.copytree(SAMPLES_DIR, raw)
