@@ -190,7 +190,10 @@ def test_changed_cleaning_options_clean_unchanged_files_again_once(folders: tupl
     for options, check in [
         ({"placeholder_token": "<X>"}, lambda t: "<X>" in t["a.txt"] and "[MASK]" not in t["a.txt"]),
         ({"placeholder_token": "<X>", "script_conversion": None}, lambda t: "請於" in t["a.txt"]),
-        ({"placeholder_token": "<X>", "script_conversion": None, "languages": ["zh"]}, lambda t: "b.txt" not in t),
+        (
+            {"placeholder_token": "<X>", "script_conversion": None, "languages": ["zh"]},
+            lambda t: "b.txt" not in t,
+        ),
     ]:
         summary = run(raw, curated, **options)
         assert summary.wrote and summary.cleaned >= 1

@@ -10,11 +10,10 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from docclean.errors import StorageError
 from flows.curate import curate
 from flows.dataset import current_url, open_dataset
 from flows.objectstore import ObjectStore
-from flows.storage import parse_location
+from flows.storage import StorageError, parse_location
 from flows.store import RunLockedError, StoreError
 from tests.conftest import SAMPLES_DIR
 
