@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+
+def shown(given: str | os.PathLike[str]) -> str:
+    """A path as given and as resolved, for a message: `raw (/home/me/raw)`; control characters escaped."""
+    text = os.fspath(given)
+    resolved = os.path.abspath(text)
+    return escape(text) if resolved == text else f"{escape(text)} ({escape(resolved)})"
+
 
 def escape(text: str) -> str:
     """Text safe to print on any terminal: control characters and undecodable bytes as escapes."""

@@ -59,6 +59,25 @@ class ServeRefusedError(DoccleanError):
     """A served run was asked to read, write or connect somewhere it was not configured for."""
 
 
+# What a served run does besides the user's options: it waits for a manual run instead of failing
+# on the lock, and rewrites the HTML report its run report links to.
+SERVED_DEFAULTS: dict[str, object] = {"wait_seconds": 600.0, "html_report": True}
+
+
+def served_parameters(parameters: dict[str, object]) -> dict[str, object]:
+    """The deployment's parameters for the curate flow's `parameters`: folders made absolute, since a
+    served run starts in another working directory (URLs kept), and SERVED_DEFAULTS added."""
+    located = {
+        name: None if parameters.get(name) is None else _absolute(str(parameters[name]))
+        for name in ("raw", "curated", "rules_file")
+    }
+    return {**parameters, **located, **SERVED_DEFAULTS}
+
+
+def _absolute(location: str) -> str:
+    return location if is_url(location) else str(Path(location).resolve())
+
+
 def served_locations(parameters: dict[str, object]) -> str:
     """The DOCCLEAN_SERVED value that allows exactly these parameters' locations (JSON)."""
     return json.dumps({name: [parameters.get(name)] for name in PINNED_PARAMETERS})

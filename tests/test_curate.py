@@ -476,7 +476,7 @@ def _speeches(raw: Path, count: int) -> None:
 
 def _start_run(workdir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "docclean.cli", "run", "--settle", "0", *args],
+        [sys.executable, "-m", "docclean_cli", "run", "--settle", "0", *args],
         cwd=workdir,
         env=CLI_ENV,
         stdout=subprocess.PIPE,

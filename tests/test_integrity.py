@@ -465,7 +465,7 @@ def test_settle_and_wait_must_be_finite(folders: tuple[Path, Path]) -> None:
 def docclean_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "docclean.cli", "run", *args],
+        [sys.executable, "-m", "docclean_cli", "run", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -19,7 +19,6 @@ import pytest
 import flows.curate
 import flows.summary
 from docclean.boilerplate import LineCounts
-from docclean.cli import main
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
 from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.errors import DoccleanError
@@ -40,6 +39,7 @@ from docclean.report import (
     write_report,
 )
 from docclean.schema import records_to_table, rejects_to_table
+from docclean_cli import main
 from tests.conftest import ROOT, SAMPLES_DIR
 
 FIRST_DAY = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)

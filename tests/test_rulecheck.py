@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from docclean.cli import main
 from docclean.errors import DoccleanError
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.rulecheck import (
@@ -23,6 +22,7 @@ from docclean.rulecheck import (
     vendor_pattern,
 )
 from docclean.rules import NoiseRule, load_rules
+from docclean_cli import main
 from tests.conftest import SAMPLES_DIR
 
 # Long enough that the bounded line rules leave them alone: what the check must surface.
