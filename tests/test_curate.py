@@ -114,20 +114,25 @@ def test_new_changed_copied_renamed_and_missing_files(folders: tuple[Path, Path]
     assert {r["source_path"] for r in rows(curated)} == {"a.txt"}
 
 
-def test_the_plan_hashes_only_files_of_a_size_some_current_row_has() -> None:
-    # A copy or a touched file has its row's size; a file of any other size is new content and
-    # is read once, by its batch, not hashed beforehand as well.
-    row = {
+def _plan_rows(**row: object) -> pa.Table:
+    """One current row of 200 bytes, mtime 1 and doc_id d1, made by rules r1, with the columns the plan reads."""
+    values = {
         "doc_id": "d1",
-        "source_path": "old.txt",
         "source_sha256": "c" * 64,
         "source_bytes": 200,
         "source_mtime_ns": 1,
         "rules_version": "r1",
         "pipeline_version": PIPELINE_VERSION,
         "source_present": True,
+        **row,
     }
-    documents = pa.Table.from_pylist([row], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in row]))
+    return pa.Table.from_pylist([values], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in values]))
+
+
+def test_the_plan_hashes_only_files_of_a_size_some_current_row_has() -> None:
+    # A copy or a touched file has its row's size; a file of any other size is new content and
+    # is read once, by its batch, not hashed beforehand as well.
+    documents = _plan_rows(source_path="old.txt")
     entries = [
         RawEntry("new.txt", b"/raw/new.txt", 100, 5),
         RawEntry("copy.txt", b"/raw/copy.txt", 200, 5),
@@ -154,17 +159,7 @@ def test_the_plan_hashes_only_files_of_a_size_some_current_row_has() -> None:
 def test_the_plan_cleans_an_unchanged_file_again_when_its_cleaning_options_changed(
     recorded: dict[str, object] | None, cleaned: list[str]
 ) -> None:
-    row = {
-        "doc_id": "d1",
-        "source_path": "a.txt",
-        "source_sha256": "c" * 64,
-        "source_bytes": 200,
-        "source_mtime_ns": 1,
-        "rules_version": "r1",
-        "pipeline_version": PIPELINE_VERSION,
-        "source_present": True,
-    }
-    documents = pa.Table.from_pylist([row], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in row]))
+    documents = _plan_rows(source_path="a.txt")
     options = {"placeholder_token": "[MASK]", "script_conversion": "t2s", "languages": None}
     judgement = plan_module.Judgement("r1", recorded, options)
     current = plan_module.Current(documents, REJECT_SCHEMA.empty_table(), judgement)
