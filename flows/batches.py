@@ -33,6 +33,7 @@ from docclean.record import Record, Reject
 from docclean.schema import records_to_table
 from flows import progress
 from flows.objectstore import ObjectStore
+from flows.plan import Plan
 from flows.processes import worker_pool
 from flows.scan import ChangedDuringRead, RawEntry, open_scanned
 from flows.storage import ObjectPath
@@ -323,20 +324,20 @@ class CleanedBatch:
 
 
 def clean_batches(
-    entries: list[RawEntry],
-    doc_ids: dict[str, str],
+    plan: Plan,
     store: CuratedStore | ObjectStore,
     config: CleanConfig,
     rules_version: str,
     ingested_at: datetime,
     workers: int | None,
 ) -> list[CleanedBatch]:
-    """Clean `entries` in batches, each written to its own part file in `store`; the batches in order.
+    """Clean the plan's files in batches, each written to its own part file in `store`; the batches in order.
 
-    `doc_ids` are the ids the files keep from their earlier rows. A batch that an interrupted run
+    The files keep the doc_ids the plan gives them from their earlier rows. A batch that an interrupted run
     finished is reused (`resumed`). `workers` > 1 cleans in a pool of that many processes. Raises
     what a batch raises; its finished batches stay for the next run.
     """
+    entries, doc_ids = plan.to_clean, plan.doc_ids
     progress_of = _Progress(len(entries))
     pool = worker_pool(workers) if workers and workers > 1 and entries else None
     try:

@@ -101,44 +101,26 @@ def curate(
     parameters = dict(locals())  # as a deployment passes them, for the subflow on Dask
     options = RunOptions(prune, verify, settle_seconds, wait_seconds, html_report)
     if runner == "dask" and not _on_dask():
-        from flows.runners import dask_task_runner
-
-        return curate.with_options(task_runner=dask_task_runner(address, workers))(
-            **{**parameters, "workers": 1}
-        )
+        return _subflow_on_dask(parameters)
     started = time.perf_counter()
     config = clean_config(rules_file, max_file_bytes, placeholder_token, script_conversion, languages)
-    rules_version = load_rules(
-        config.rules_file
-    ).version  # invalid rules stop the run before any file is touched
-    raw_root, store = raw_location(raw), open_store(curated)
-    summary = RunSummary()
-    with store.lock(wait_seconds):
+    # Invalid rules stop the run before any file is touched.
+    rules_version = load_rules(config.rules_file).version
+    raw_root, store, summary = raw_location(raw), open_store(curated), RunSummary()
+    with store.lock(options.wait_seconds):
         store.upgrade_layout()
-        scan = scan_step(raw_root, store, settle_seconds)
+        scan = scan_step(raw_root, store, options.settle_seconds)
         snapshot = store.read(columns=PLAN_COLUMNS)
         judgement = judge(store, config, rules_version, options)
         run_plan = plan_step(scan, snapshot, judgement, raw)
         summary.add_scan(scan, run_plan)
         if store.has_snapshot() and nothing_to_do(run_plan, scan, snapshot):
-            get_run_logger().info("Nothing new or changed: the dataset is left as it is.")
-            summary.add_kept_rejects(snapshot.rejects)
-            summary.seconds = time.perf_counter() - started
-            return summary
+            return summary.left_as_is(snapshot.rejects, started)
         now = datetime.now(UTC)
-        batches = clean_batches(
-            run_plan.to_clean, run_plan.doc_ids, store, config, rules_version, now, workers
-        )
+        batches = clean_batches(run_plan, store, config, rules_version, now, workers)
         summary.add_commit(batches, commit(store, snapshot, run_plan, batches, scan, judgement.options, now))
-    report(summary, curated, isinstance(store, CuratedStore), html_report)
-    summary.seconds = time.perf_counter() - started
-    get_run_logger().info(
-        "Cleaned %d documents, rejected %d files in %.1f s.",
-        summary.cleaned,
-        len(summary.rejects),
-        summary.seconds,
-    )
-    return summary
+    report(summary, curated, isinstance(store, CuratedStore), options.html_report)
+    return summary.finished(started)
 
 
 def clean_config(
@@ -219,6 +201,14 @@ def nothing_to_do(run_plan: Plan, scan: ScanResult, snapshot: Snapshot) -> bool:
         and set(run_plan.carried_rejects) | {r.source_path for r in problems} == old_reject_paths
         and all(r.reason not in TRANSIENT_REASONS for r in problems)
     )
+
+
+def _subflow_on_dask(parameters: dict[str, object]) -> RunSummary:
+    """The run as a subflow on Dask (a deployment's flow has a fixed task runner); the cluster is the parallelism."""
+    from flows.runners import dask_task_runner
+
+    on_dask = curate.with_options(task_runner=dask_task_runner(parameters["address"], parameters["workers"]))
+    return on_dask(**{**parameters, "workers": 1})
 
 
 def _on_dask() -> bool:

@@ -6,6 +6,7 @@ filled step by step: from the scan and the plan, from the cleaned batches, from 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,24 @@ class RunSummary:
         """Rejects carried over from the current snapshot (all of them, when the run writes nothing)."""
         self.rejected += rejects.num_rows
         self.reject_reasons.update(rejects.column("reason").to_pylist())
+
+    def left_as_is(self, rejects: pa.Table, started: float) -> RunSummary:
+        """The summary of a run that found nothing new or changed: the dataset's rejects, the time since `started`."""
+        get_run_logger().info("Nothing new or changed: the dataset is left as it is.")
+        self.add_kept_rejects(rejects)
+        self.seconds = time.perf_counter() - started
+        return self
+
+    def finished(self, started: float) -> RunSummary:
+        """The summary of a run that wrote its snapshot, with the time since `started` (time.perf_counter)."""
+        self.seconds = time.perf_counter() - started
+        get_run_logger().info(
+            "Cleaned %d documents, rejected %d files in %.1f s.",
+            self.cleaned,
+            len(self.rejects),
+            self.seconds,
+        )
+        return self
 
     def add_commit(self, batches: list[CleanedBatch], committed: Committed) -> None:
         """What the batches cleaned and the commit wrote."""
