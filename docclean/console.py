@@ -149,7 +149,7 @@ def log_progress(interval: float) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_summary(counts: RunCounts, curated: str) -> None:
-    """Print a flows.curate.RunSummary (typed by protocol: the library does not import flows)."""
+    """Print a flows.summary.RunSummary (typed by protocol: the core does not import flows)."""
     console = make_console()
     console.print(
         f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
