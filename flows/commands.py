@@ -231,7 +231,7 @@ def serve(
     cron: str | None = None,
     watch: bool = True,
     port: int | None = None,
-    state_dir: str = ".docclean/prefect",
+    state_dir: str,
     say: Callable[[str], None],
 ) -> None:
     """`docclean serve`: the curate deployment on `cron` (and the drop-folder watcher) until Ctrl-C or SIGTERM.
