@@ -88,10 +88,13 @@ class Judgement:
 
     @property
     def stale_reasons(self) -> frozenset[str]:
+        """Reject reasons to look at again: their options changed (see stale_reasons)."""
         return stale_reasons(self.recorded_options, self.options)
 
     @property
     def options_changed(self) -> bool:
+        """Whether the documents were cleaned under other options. A judgement without this run's
+        options (a plan made outside a run, in a test) compares none."""
         return bool(self.options) and options_changed(self.recorded_options, self.options)
 
 
@@ -133,15 +136,22 @@ class Current:
         # rewritten, once each, with a doc_id of their own.
         duplicated = {path for path, n in Counter(r["source_path"] for r in table_rows).items() if n > 1}
         owners: dict[object, str] = {}
-        self.fresh_ids = {
-            path for path in sorted(self.rows) if owners.setdefault(self.rows[path]["doc_id"], path) != path
-        }
+        self.fresh_ids: set[str] = set()
+        for path in sorted(self.rows):
+            if self.rows[path]["doc_id"] in owners:
+                self.fresh_ids.add(path)
+            else:
+                owners[self.rows[path]["doc_id"]] = path
         self.rewrite = duplicated | self.fresh_ids
-        self.up_to_date = set() if judgement.options_changed else {
+        # Rows made by this run's rules, pipeline and cleaning options: only these can stand as they are.
+        same_options = not judgement.options_changed
+        self.up_to_date = {
             path
             for path, row in self.rows.items()
-            if row["rules_version"] == judgement.rules_version and row["pipeline_version"] == PIPELINE_VERSION
-        }  # fmt: skip
+            if same_options
+            and row["rules_version"] == judgement.rules_version
+            and row["pipeline_version"] == PIPELINE_VERSION
+        }
         self.by_sha: dict[object, list[str]] = {}
         for path in sorted(self.up_to_date):
             self.by_sha.setdefault(self.rows[path]["source_sha256"], []).append(path)
