@@ -352,7 +352,9 @@ def clean_batches(
             if finished is not None:  # cleaned by an interrupted run: its part is reused
                 done.append(CleanedBatch(BatchOutcome.from_json(finished), part, resumed=True))
             elif one_at_a_time:
-                done.append(CleanedBatch(clean_batch(*arguments), part))
+                # Submitted, not called: the batch runs in a task thread, and a signal reaches the
+                # flow's thread, which Prefect ends as one interrupted run.
+                done.append(CleanedBatch(clean_batch.submit(*arguments).result(), part))
             else:
                 in_flight.append((clean_batch.submit(*arguments), part, len(batch)))
                 continue
