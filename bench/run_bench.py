@@ -217,7 +217,7 @@ class Bench:
         env: dict[str, str] | None = None,
         runner: str = "local",
     ) -> ProcessRun:
-        command = [sys.executable, "-m", "docclean.cli", "run", "--raw", str(raw), "--curated", str(curated)]
+        command = [sys.executable, "-m", "docclean_cli", "run", "--raw", str(raw), "--curated", str(curated)]
         command += ["--settle", "0", "--workers", str(workers), "--runner", runner]
         run = run_process(label, command, env or self.env, self.work / "logs")
         self.runs.append(run)

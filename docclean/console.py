@@ -23,8 +23,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from docclean.arguments import escape
 from docclean.record import Placeholder, Record
+from docclean.terminal import escape
 
 # Characters of clean text shown on each side of a placeholder in `inspect`'s list.
 PLACEHOLDER_CONTEXT_CHARS = 8
@@ -149,7 +149,7 @@ def log_progress(interval: float) -> Iterator[Callable[[int, int], None]]:
 
 
 def print_summary(counts: RunCounts, curated: str) -> None:
-    """Print a flows.curate.RunSummary (typed by protocol: the library does not import flows)."""
+    """Print a flows.summary.RunSummary (typed by protocol: the core does not import flows)."""
     console = make_console()
     console.print(
         f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "

@@ -1,7 +1,7 @@
-"""Where a local curated dataset keeps what is not its two tables: the run lock and the state folder.
+"""Where a curated dataset lives: a local folder or a URL, and, in a folder, the run lock and the state folder.
 
 One definition for the two layers that need it: the CLI checks these paths can be written before
-anything starts, and `flows.store` writes them. The whole layout is described in flows/store.py.
+anything starts, and `flows` writes them. The whole layout is described in flows/store.py.
 """
 
 from __future__ import annotations
@@ -17,3 +17,8 @@ STATE_FOLDER = ".docclean"
 def state_folder(root: Path) -> Path:
     """Where docclean keeps the snapshots and unfinished batches of the curated folder `root`."""
     return root.parent / STATE_FOLDER / "datasets" / root.name
+
+
+def is_url(location: str) -> bool:
+    """Whether `--raw` or `--curated` names storage by URL (`s3://…`) rather than a local folder."""
+    return "://" in location

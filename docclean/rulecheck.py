@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from docclean.arguments import escape
 from docclean.boilerplate import DEFAULT_RULES, BoilerplateRules, LineCounts, LineStat
 from docclean.console import make_console
 from docclean.errors import DoccleanError, RejectedInput
@@ -32,6 +31,7 @@ from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
 from docclean.rules import NoiseRule, vendor_names
 from docclean.sourcepath import source_path_of
+from docclean.terminal import escape
 
 SAMPLES_PER_RULE = 3
 # Candidate lines printed; the rest are counted in one sentence.

@@ -55,6 +55,6 @@ def raw_path_of(source_path: str) -> bytes:
 def legacy_source_path(source_path: str) -> str:
     """The source_path the same file had before backslashes and control characters were escaped.
 
-    Rows written then keep their doc_id under the new spelling (flows.curate.plan_run).
+    Rows written then keep their doc_id under the new spelling (flows.plan.plan).
     """
     return raw_path_of(source_path).decode("utf-8", errors="backslashreplace")

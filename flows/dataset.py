@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
-from docclean.errors import StorageError
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.objectstore import ObjectStore
-from flows.storage import ObjectPath, parse_location
+from flows.storage import ObjectPath, StorageError, parse_location
 from flows.store import CuratedStore
 
 TABLES = {"documents": DOCUMENT_SCHEMA, "rejects": REJECT_SCHEMA}

@@ -17,7 +17,6 @@ import os
 
 from docclean.errors import DoccleanError
 
-RUNNERS = ("local", "dask")
 # Long enough for a scheduler across a network, short enough that a wrong address fails soon.
 CONNECT_TIMEOUT_SECONDS = 30
 

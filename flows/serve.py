@@ -13,6 +13,7 @@ process that runs the flow, which the API cannot change.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from prefect import flow
 from prefect.client.schemas.objects import StateType
@@ -27,13 +29,10 @@ from prefect.deployments import run_deployment
 from prefect.deployments.runner import EntrypointType
 from prefect.runner import Runner
 
-from docclean import DEFAULT_MAX_FILE_BYTES
 from docclean.errors import DoccleanError
-from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
-from docclean.placeholders import DEFAULT_TOKEN
-from flows.curate import RunSummary, curate
-from flows.scan import DEFAULT_SETTLE_SECONDS
-from flows.storage import is_url
+from docclean.layout import is_url
+from flows.curate import curate
+from flows.summary import RunSummary
 
 DEPLOYMENT_NAME = "docclean"
 FULL_DEPLOYMENT_NAME = f"curate/{DEPLOYMENT_NAME}"
@@ -58,6 +57,25 @@ logger = logging.getLogger("docclean.serve")
 
 class ServeRefusedError(DoccleanError):
     """A served run was asked to read, write or connect somewhere it was not configured for."""
+
+
+# What a served run does besides the user's options: it waits for a manual run instead of failing
+# on the lock, and rewrites the HTML report its run report links to.
+SERVED_DEFAULTS: dict[str, object] = {"wait_seconds": 600.0, "html_report": True}
+
+
+def served_parameters(parameters: dict[str, object]) -> dict[str, object]:
+    """The deployment's parameters for the curate flow's `parameters`: folders made absolute, since a
+    served run starts in another working directory (URLs kept), and SERVED_DEFAULTS added."""
+    located = {
+        name: None if parameters.get(name) is None else _absolute(str(parameters[name]))
+        for name in ("raw", "curated", "rules_file")
+    }
+    return {**parameters, **located, **SERVED_DEFAULTS}
+
+
+def _absolute(location: str) -> str:
+    return location if is_url(location) else str(Path(location).resolve())
 
 
 def served_locations(parameters: dict[str, object]) -> str:
@@ -99,43 +117,17 @@ def check_served_parameters(parameters: dict[str, object]) -> None:
             )
 
 
-@flow(name="curate", log_prints=False, persist_result=False)
-def served_curate(
-    raw: str = "raw",
-    curated: str = "curated",
-    rules_file: str | None = None,
-    workers: int | None = None,
-    prune: bool = False,
-    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
-    wait_seconds: float = 0.0,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    runner: str = "local",
-    address: str | None = None,
-    verify: bool = False,
-    placeholder_token: str = DEFAULT_TOKEN,
-    script_conversion: str | None = DEFAULT_SCRIPT_CONVERSION,
-    html_report: bool = False,
-    languages: list[str] | None = None,
-) -> RunSummary:
+def served_curate(**parameters: Any) -> RunSummary:
     """The curate flow as a deployment runs it: the same parameters, only at the configured locations."""
-    check_served_parameters({"raw": raw, "curated": curated, "rules_file": rules_file, "address": address})
-    return curate.fn(
-        raw,
-        curated,
-        rules_file,
-        workers,
-        prune,
-        settle_seconds,
-        wait_seconds,
-        max_file_bytes,
-        runner,
-        address,
-        verify,
-        placeholder_token,
-        script_conversion,
-        html_report,
-        languages,
-    )
+    check_served_parameters(parameters)
+    return curate.fn(**parameters)
+
+
+# The served flow has curate's signature: Prefect checks a run's parameters against it (names,
+# types, the deployment's parameter schema), and calls the function with them by name. The name
+# and module stay served_curate's, so that a deployment's entrypoint leads here, not to curate.
+served_curate.__signature__ = inspect.signature(curate.fn, eval_str=True)  # type: ignore[attr-defined]
+served_curate = flow(name="curate", log_prints=False, persist_result=False)(served_curate)
 
 
 class DropFolderWatcher(threading.Thread):
@@ -146,7 +138,6 @@ class DropFolderWatcher(threading.Thread):
         self.raw = raw
         self.parameters = parameters
         self.stop_event = threading.Event()
-        self.triggered = 0
         self._queued_run_id: object | None = None
 
     def run(self) -> None:
@@ -187,7 +178,6 @@ class DropFolderWatcher(threading.Thread):
             tags=["drop-folder"],
         )
         self._queued_run_id = flow_run.id
-        self.triggered += 1
         logger.info("Files dropped in %s: started curate run %s.", self.raw, flow_run.name)
 
     def _run_still_queued(self) -> bool:

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from docclean.arguments import is_url
-from docclean.errors import RejectedInput, StorageError
+from docclean.errors import DoccleanError, RejectedInput
+from docclean.layout import is_url
 from docclean.sourcepath import source_path_of
 from flows.scan import RawEntry, ScanProblem, ScanResult, is_partial_name
 
@@ -87,6 +87,10 @@ class UnreadableObject(RejectedInput, OSError):
     A reject with a lasting reason (so it is not retried every run), and an OSError, so that
     every caller that survives a read error survives this one too.
     """
+
+
+class StorageError(DoccleanError):
+    """A raw or curated location (a folder or an s3:// URL) that cannot be used as given."""
 
 
 def parse_location(text: str) -> Path | ObjectPath:

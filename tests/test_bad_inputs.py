@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from docclean.cli import main
 from docclean.errors import RulesError
 from docclean.layout import state_folder
+from docclean_cli import main
 from flows import scan as scan_module
 from flows import store as store_module
 from flows.curate import curate

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean.cli import build_parser, main
 from docclean.console import placeholder_context
 from docclean.layout import state_folder
 from docclean.pipeline import CleanConfig, Cleaner
+from docclean_cli import build_parser, main
 from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -36,7 +36,7 @@ def docclean(
     *args: str, cwd: Path, timeout: float = 240, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "docclean", *args],
+        [sys.executable, "-m", "docclean_cli", *args],
         cwd=cwd,
         env=env or ENV,
         capture_output=True,
@@ -111,8 +111,8 @@ def test_version_and_python_dash_m(tmp_path: Path) -> None:
     from importlib.metadata import version
 
     for command in (
-        [sys.executable, "-m", "docclean", "--version"],
-        [sys.executable, "-m", "docclean.cli", "--version"],
+        [sys.executable, "-m", "docclean_cli", "--version"],
+        [str(Path(sys.executable).parent / "docclean"), "--version"],  # the console script
     ):
         result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
         assert (result.returncode, result.stdout) == (0, f"docclean {version('docclean')}\n")
@@ -166,7 +166,7 @@ def test_the_command_module_loads_nothing_heavy_before_the_server_launches() -> 
     # `docclean run` launches its temporary Prefect server first thing; whatever the CLI module
     # imports at load time delays that launch, and every run's start-up with it.
     heavy = ("prefect", "pyarrow", "opencc", "pandas", "docclean.pipeline")
-    probe = f"import sys, docclean.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    probe = f"import sys, docclean_cli; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
 
@@ -216,7 +216,7 @@ def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tm
     _many_files(raw, 400)
     servers_before = _running_prefect_servers()
     process = subprocess.Popen(
-        [sys.executable, "-m", "docclean.cli", "run"],
+        [sys.executable, "-m", "docclean_cli", "run"],
         cwd=tmp_path,
         env=ENV,
         stdout=subprocess.DEVNULL,
@@ -244,7 +244,7 @@ def test_two_runs_at_once_never_interleave(tmp_path: Path) -> None:
     _many_files(raw, 150)
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "docclean.cli", "run", "--wait", "120"],
+            [sys.executable, "-m", "docclean_cli", "run", "--wait", "120"],
             cwd=tmp_path,
             env=ENV,
             stdout=subprocess.PIPE,
@@ -423,7 +423,7 @@ def test_an_unreachable_dask_scheduler_is_named_as_such(tmp_path: Path) -> None:
 
 
 def test_max_bytes_takes_units() -> None:
-    from docclean.arguments import byte_size
+    from docclean_cli.arguments import byte_size
 
     assert [byte_size("--max-bytes", t) for t in ("1", "512K", "10M", "1G", "1.5GiB", "2mb")] == [
         1,
@@ -458,7 +458,7 @@ def test_a_curated_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path,
     denied.chmod(0o444 if entry == ".lock" else 0o555)
     try:
         result = subprocess.run(
-            [*_without_root_override(), sys.executable, "-m", "docclean", "run"],
+            [*_without_root_override(), sys.executable, "-m", "docclean_cli", "run"],
             cwd=tmp_path,
             env=ENV,
             capture_output=True,
@@ -524,7 +524,7 @@ def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir
     log = workdir / "serve.log"
     with open(log, "w") as handle:
         serve = subprocess.Popen(
-            [sys.executable, "-m", "docclean", "serve", "--port", str(port), "--state-dir", "state"],
+            [sys.executable, "-m", "docclean_cli", "serve", "--port", str(port), "--state-dir", "state"],
             cwd=workdir,
             env={k: v for k, v in ENV.items() if k != "PREFECT_API_URL"},
             stdout=handle,

@@ -12,7 +12,8 @@ import pytest
 from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
-from flows.curate import curate, report_markdown
+from flows.curate import curate
+from flows.summary import report_markdown
 from tests.conftest import SEEDS_DIR as SEEDS
 from tests.conftest import current_snapshot
 

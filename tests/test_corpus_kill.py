@@ -81,7 +81,7 @@ def state(curated: Path) -> tuple[list, list]:
 def run_killed(home: Path, when: float | None) -> None:
     """Start `docclean run`; SIGKILL it `when` seconds in, or as the corpus pass rewrites a part."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "docclean.cli", "run", "--settle", "0"],
+        [sys.executable, "-m", "docclean_cli", "run", "--settle", "0"],
         cwd=home,
         env=ENV,
         stdout=subprocess.DEVNULL,

@@ -17,12 +17,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-import flows.curate as curate_module
+import flows.batches as batches_module
+import flows.plan as plan_module
 from docclean import PIPELINE_VERSION
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
 from flows.dataset import open_dataset
-from flows.scan import RawEntry
+from flows.scan import RawEntry, ScanResult
+from flows.summary import RunSummary
 from tests.conftest import SAMPLES_DIR, current_snapshot
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -112,38 +114,89 @@ def test_new_changed_copied_renamed_and_missing_files(folders: tuple[Path, Path]
     assert {r["source_path"] for r in rows(curated)} == {"a.txt"}
 
 
-def test_the_plan_hashes_only_files_of_a_size_some_current_row_has(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A copy or a touched file has its row's size; a file of any other size is new content and
-    # is read once, by its batch, not hashed beforehand as well.
-    hashed: list[bytes] = []
-
-    def sha256_of(entry: RawEntry) -> str:
-        hashed.append(entry.abs_path)
-        return "c" * 64
-
-    monkeypatch.setattr(curate_module, "file_sha256", sha256_of)
-    row = {
+def _plan_rows(**row: object) -> pa.Table:
+    """One current row of 200 bytes, mtime 1 and doc_id d1, made by rules r1, with the columns the plan reads."""
+    values = {
         "doc_id": "d1",
-        "source_path": "old.txt",
         "source_sha256": "c" * 64,
         "source_bytes": 200,
         "source_mtime_ns": 1,
         "rules_version": "r1",
         "pipeline_version": PIPELINE_VERSION,
         "source_present": True,
+        **row,
     }
-    documents = pa.Table.from_pylist([row], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in row]))
+    return pa.Table.from_pylist([values], schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in values]))
+
+
+def test_the_plan_hashes_only_files_of_a_size_some_current_row_has() -> None:
+    # A copy or a touched file has its row's size; a file of any other size is new content and
+    # is read once, by its batch, not hashed beforehand as well.
+    documents = _plan_rows(source_path="old.txt")
     entries = [
         RawEntry("new.txt", b"/raw/new.txt", 100, 5),
         RawEntry("copy.txt", b"/raw/copy.txt", 200, 5),
         RawEntry("old.txt", b"/raw/old.txt", 200, 1),
     ]
-    summary = curate_module.RunSummary()
-    plan = curate_module.plan_run(entries, documents, REJECT_SCHEMA.empty_table(), "r1", False, summary)
-    assert hashed == [b"/raw/copy.txt"]
+    scan = ScanResult(files=entries)
+    current = plan_module.Current(documents, REJECT_SCHEMA.empty_table(), plan_module.Judgement("r1"))
+    hashed = plan_module.files_to_hash(scan, current)
+    assert [e.abs_path for e in hashed] == [b"/raw/copy.txt"]
+    plan = plan_module.plan(scan, current, {"copy.txt": "c" * 64})
     assert [e.rel_path for e in plan.to_clean] == ["new.txt"]
     assert plan.reuse == [("old.txt", "copy.txt", 5, False)]
-    assert (summary.new, summary.unchanged, summary.reused) == (2, 1, 1)
+    assert (plan.counts["new"], plan.counts["unchanged"], plan.counts["reused"]) == (2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "cleaned"),
+    [({"placeholder_token": "[MASK]", "script_conversion": "t2s", "languages": None}, []),
+     ({"placeholder_token": "＿＿", "script_conversion": "t2s", "languages": None}, ["a.txt"]),
+     ({"placeholder_token": "[MASK]", "script_conversion": None, "languages": None}, ["a.txt"]),
+     ({"placeholder_token": "[MASK]", "script_conversion": "t2s", "languages": ["zh"]}, ["a.txt"]),
+     (None, ["a.txt"])],
+)  # fmt: skip
+def test_the_plan_cleans_an_unchanged_file_again_when_its_cleaning_options_changed(
+    recorded: dict[str, object] | None, cleaned: list[str]
+) -> None:
+    documents = _plan_rows(source_path="a.txt")
+    options = {"placeholder_token": "[MASK]", "script_conversion": "t2s", "languages": None}
+    judgement = plan_module.Judgement("r1", recorded, options)
+    current = plan_module.Current(documents, REJECT_SCHEMA.empty_table(), judgement)
+    scan = ScanResult(files=[RawEntry("a.txt", b"/raw/a.txt", 200, 1)])
+    plan = plan_module.plan(scan, current, {})
+    assert [e.rel_path for e in plan.to_clean] == cleaned
+    # The document keeps its id: it is the same document, cleaned again.
+    assert plan.doc_ids == {path: "d1" for path in cleaned}
+
+
+def test_changed_cleaning_options_clean_unchanged_files_again_once(folders: tuple[Path, Path]) -> None:
+    """Five flow runs (a second or so each): the options change, then the same options again."""
+    raw, curated = folders
+    (raw / "a.txt").write_text(
+        "在全县工作会议上的讲话\n同志们：\n今天召开會議，XX局要抓好落實，請於週一前回覆。\n", encoding="utf-8"
+    )
+    (raw / "b.txt").write_text("This is an English note about the meeting on Monday.\n" * 3, encoding="utf-8")
+    age(raw / "a.txt")
+    age(raw / "b.txt")
+    run(raw, curated)
+    ids = {r["source_path"]: r["doc_id"] for r in rows(curated)}
+    texts = {r["source_path"]: r["text"] for r in rows(curated)}
+    assert "[MASK]局" in texts["a.txt"] and "请于" in texts["a.txt"]
+    options: dict[str, object] = {"placeholder_token": "<X>", "script_conversion": None}
+    summary = run(raw, curated, **options)
+    assert summary.wrote and summary.cleaned == 2
+    texts = {r["source_path"]: r["text"] for r in rows(curated)}
+    assert "<X>局" in texts["a.txt"] and "請於" in texts["a.txt"]
+    assert {r["source_path"]: r["doc_id"] for r in rows(curated)} == ids  # the same documents, cleaned again
+    assert not run(raw, curated, **options).wrote  # the same options again: nothing is written
+    summary = run(raw, curated, **options, languages=["zh"])
+    assert summary.wrote and {r["source_path"] for r in rows(curated)} == {"a.txt"}
+    assert {r["source_path"]: r["reason"] for r in rejects(curated)} == {"b.txt": "language"}
+    # The language reject is looked at again when the languages change, and is a document again.
+    summary = run(raw, curated, **options)
+    assert summary.wrote and {r["source_path"] for r in rows(curated)} == {"a.txt", "b.txt"}
+    assert not rejects(curated)
 
 
 def test_changed_rules_file_recleans_documents(folders: tuple[Path, Path], tmp_path: Path) -> None:
@@ -389,10 +442,10 @@ def test_a_too_large_reject_is_looked_at_again_when_the_limit_is_raised(folders:
 
 def test_stale_reasons_are_those_whose_options_differ() -> None:
     current = {"max_file_bytes": 100}
-    assert curate_module.stale_reasons({"max_file_bytes": 100}, current) == frozenset()
-    assert curate_module.stale_reasons({"max_file_bytes": 50}, current) == {"too_large"}
+    assert plan_module.stale_reasons({"max_file_bytes": 100}, current) == frozenset()
+    assert plan_module.stale_reasons({"max_file_bytes": 50}, current) == {"too_large"}
     # A rejects table from before options were recorded: every option-dependent reason, once.
-    assert curate_module.stale_reasons(None, current) == set(curate_module.OPTION_DEPENDENT_REASONS)
+    assert plan_module.stale_reasons(None, current) == set(plan_module.OPTION_DEPENDENT_REASONS)
 
 
 # --- Interrupted work is kept (real subprocesses) ------------------------------------------------
@@ -414,7 +467,7 @@ def _speeches(raw: Path, count: int) -> None:
 
 def _start_run(workdir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "docclean.cli", "run", "--settle", "0", *args],
+        [sys.executable, "-m", "docclean_cli", "run", "--settle", "0", *args],
         cwd=workdir,
         env=CLI_ENV,
         stdout=subprocess.PIPE,
@@ -446,7 +499,7 @@ def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: 
     raw, curated = tmp_path / "raw", tmp_path / "curated"
     raw.mkdir()
     batches = 5
-    _speeches(raw, batches * curate_module.BATCH_FILES)
+    _speeches(raw, batches * batches_module.BATCH_FILES)
     killed = _start_run(tmp_path)
     _wait_for_batches(curated, 3, killed)
     killed.kill()  # SIGKILL: no handler runs, nothing is cleaned up
@@ -458,8 +511,8 @@ def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: 
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
     summary = json.loads(out)
-    total = batches * curate_module.BATCH_FILES
-    assert summary["resumed"] == kept * curate_module.BATCH_FILES
+    total = batches * batches_module.BATCH_FILES
+    assert summary["resumed"] == kept * batches_module.BATCH_FILES
     assert summary["cleaned"] == total - summary["resumed"]  # only what was left
     assert (summary["seen"], summary["new"], summary["rejected"], summary["wrote"]) == (total, total, 0, True)
     # Not a terminal: the progress is a line every few seconds, the last one at 100 %.
@@ -475,7 +528,7 @@ def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: 
 def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_keep_its_batches(tmp_path: Path) -> None:
     raw, curated = tmp_path / "raw", tmp_path / "curated"
     raw.mkdir()
-    _speeches(raw, 4 * curate_module.BATCH_FILES)
+    _speeches(raw, 4 * batches_module.BATCH_FILES)
     for signum in (signal.SIGTERM, signal.SIGINT):
         before = _finished_batches(curated)
         process = _start_run(tmp_path)
@@ -502,7 +555,7 @@ def test_the_summary_names_every_outcome_and_json_has_the_same_counts(
 ) -> None:
     from docclean.console import print_summary
 
-    summary = curate_module.RunSummary(
+    summary = RunSummary(
         seen=9, new=2, changed=1, unchanged=5, renamed=1, reused=1, missing=1, pruned=2, pending=1, rejected=1
     )
     summary.cleaned, summary.resumed, summary.wrote = 2, 500, True
@@ -541,14 +594,14 @@ def test_a_log_gets_a_progress_line_every_interval_and_one_at_the_end(
 
 def _fail_on(monkeypatch: pytest.MonkeyPatch, failing: str) -> Callable[..., object]:
     """Make the batch holding `failing` crash, as a run killed in the middle of it would end."""
-    clean = curate_module.read_and_clean
+    clean = batches_module.read_and_clean
 
     def crash_on(entry: RawEntry, config: object):
         if entry.rel_path == failing:
             raise RuntimeError("the machine went down")
         return clean(entry, config)
 
-    monkeypatch.setattr(curate_module, "read_and_clean", crash_on)
+    monkeypatch.setattr(batches_module, "read_and_clean", crash_on)
     return clean
 
 
@@ -556,13 +609,13 @@ def resumed_run_cleans_only_batches_that_did_not_finish(
     monkeypatch: pytest.MonkeyPatch, put: Callable[[str, str], None], raw: str, curated: str
 ) -> None:
     """Shared by the local and the S3 test: batches of two files, the third batch crashes."""
-    monkeypatch.setattr(curate_module, "BATCH_FILES", 2)
+    monkeypatch.setattr(batches_module, "BATCH_FILES", 2)
     for name in ("a", "b", "c", "d", "e", "f"):
         put(f"{name}.txt", SPEECH + f"第{name}份。\n")
     clean = _fail_on(monkeypatch, "e.txt")
     with pytest.raises(RuntimeError, match="the machine went down"):
         curate(raw=raw, curated=curated, settle_seconds=0)
-    monkeypatch.setattr(curate_module, "read_and_clean", clean)
+    monkeypatch.setattr(batches_module, "read_and_clean", clean)
     put("d.txt", SPEECH + "第d份，改过。\n")  # edited since its batch finished: that batch is stale
     summary = curate(raw=raw, curated=curated, settle_seconds=0)
     assert (summary.resumed, summary.resumed_batches, summary.cleaned) == (2, 1, 4)

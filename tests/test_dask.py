@@ -27,7 +27,7 @@ def _curate(tmp_path: Path, name: str, *args: str, env: dict[str, str] = ENV) ->
     for path in (folder / "raw").iterdir():
         os.utime(path, (time.time() - 60, time.time() - 60))
     result = subprocess.run(
-        [sys.executable, "-m", "docclean.cli", "run", *args],
+        [sys.executable, "-m", "docclean_cli", "run", *args],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -60,7 +60,7 @@ def test_remote_cluster_without_a_shared_api_is_a_clear_error(tmp_path: Path) ->
         listener.listen()
         address = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
         result = subprocess.run(
-            [sys.executable, "-m", "docclean", "run", "--runner", "dask", "--address", address],
+            [sys.executable, "-m", "docclean_cli", "run", "--runner", "dask", "--address", address],
             cwd=tmp_path,
             env=ENV,
             capture_output=True,
@@ -72,7 +72,7 @@ def test_remote_cluster_without_a_shared_api_is_a_clear_error(tmp_path: Path) ->
 
 
 def test_serve_takes_the_same_runner_options_as_run() -> None:
-    from docclean.cli import build_parser
+    from docclean_cli import build_parser
 
     for command in ("run", "serve"):
         args = build_parser().parse_args([command, "--runner", "dask", "--address", "tcp://127.0.0.1:8786"])

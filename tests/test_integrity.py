@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 import flows.scan as scan_module
 from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
-from flows.curate import curate, read_and_clean
+from flows.batches import read_and_clean
+from flows.curate import curate
 from flows.scan import ChangedDuringRead, _list_folder, scan_raw
 from flows.store import CuratedStore, StoreError
 from tests.conftest import assert_one_row_per_document, current_snapshot
@@ -464,7 +465,7 @@ def test_settle_and_wait_must_be_finite(folders: tuple[Path, Path]) -> None:
 def docclean_run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "docclean.cli", "run", *args],
+        [sys.executable, "-m", "docclean_cli", "run", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

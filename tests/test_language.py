@@ -152,7 +152,7 @@ ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 
 def _docclean(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "docclean.cli", *args],
+        [sys.executable, "-m", "docclean_cli", *args],
         cwd=cwd,
         env=ENV,
         capture_output=True,

@@ -45,7 +45,7 @@ def test_a_run_leaves_nothing_in_prefects_home_and_its_state_does_not_grow(tmp_p
         )
         command = ["run", "--raw", str(raw), "--curated", str(tmp_path / "curated"), "--settle", "0"]
         done = subprocess.run(
-            [sys.executable, "-m", "docclean.cli", *command],
+            [sys.executable, "-m", "docclean_cli", *command],
             env=env,
             cwd=tmp_path,
             capture_output=True,
@@ -67,7 +67,7 @@ def test_a_run_leaves_nothing_in_prefects_home_and_its_state_does_not_grow(tmp_p
     current.unlink()
     current.symlink_to("snapshots/999999")
     failed = subprocess.run(
-        [sys.executable, "-m", "docclean.cli", *command],
+        [sys.executable, "-m", "docclean_cli", *command],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -65,7 +65,7 @@ def test_sigkill_of_a_two_worker_run_leaves_no_worker_and_no_lock(tmp_path: Path
     command = [
         sys.executable,
         "-m",
-        "docclean.cli",
+        "docclean_cli",
         "run",
         "--raw",
         str(raw),

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import flows.curate
+import flows.summary
 from docclean.boilerplate import LineCounts
-from docclean.cli import main
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
 from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.errors import DoccleanError
@@ -39,6 +39,7 @@ from docclean.report import (
     write_report,
 )
 from docclean.schema import records_to_table, rejects_to_table
+from docclean_cli import main
 from tests.conftest import ROOT, SAMPLES_DIR
 
 FIRST_DAY = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -338,7 +339,7 @@ def test_sample_report_renders_in_chromium_without_console_errors(
 def test_curate_run_report_carries_the_rule_hits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     artifacts: list[str] = []
     monkeypatch.setattr(
-        flows.curate, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
+        flows.summary, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
     )
     raw = tmp_path / "raw"
     shutil.copytree(SAMPLES_DIR, raw)

@@ -16,8 +16,9 @@ import pytest
 
 from docclean.pipeline import DISABLE_AFTER_TIMEOUTS, CleanConfig, Cleaner
 from docclean.rules import load_rules
-from flows import curate as curate_module
-from flows.curate import curate, report_markdown
+from flows import batches as batches_module
+from flows.curate import curate
+from flows.summary import report_markdown
 
 # `(a|aa)+$` backtracks exponentially on a run of a's that does not end the line (the `regex` module
 # cuts `(a+)+$` short, so that classic is no test here).
@@ -126,7 +127,7 @@ def test_a_run_disables_the_rule_flags_the_documents_and_warns_once(
     assert "Rules disabled after timeouts" in report_markdown(summary)
 
     # A new run gives the rule a new chance: the process's Cleaner forgets the old run's timeouts.
-    cleaner = curate_module._cleaner(CleanConfig(rules_file=rules_file))
+    cleaner = batches_module._cleaner(CleanConfig(rules_file=rules_file))
     assert cleaner.disabled_rules == {"nested_plus"}
-    curate_module._cleaner_for_run(CleanConfig(rules_file=rules_file), curate_module.datetime.now())
+    batches_module._cleaner_for_run(CleanConfig(rules_file=rules_file), batches_module.datetime.now())
     assert cleaner.disabled_rules == frozenset()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from docclean.boilerplate import DEFAULT_RULES
-from docclean.cli import main
 from docclean.errors import DoccleanError
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.rulecheck import (
@@ -25,6 +24,7 @@ from docclean.rulecheck import (
     vendor_pattern,
 )
 from docclean.rules import NoiseRule, load_rules, vendor_names
+from docclean_cli import main
 from tests.conftest import SAMPLES_DIR
 
 # Long enough that the bounded line rules leave them alone: what the check must surface.

@@ -10,11 +10,10 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from docclean.errors import StorageError
 from flows.curate import curate
 from flows.dataset import current_url, open_dataset
 from flows.objectstore import ObjectStore
-from flows.storage import parse_location
+from flows.storage import StorageError, parse_location
 from flows.store import RunLockedError, StoreError
 from tests.conftest import SAMPLES_DIR
 
@@ -245,7 +244,7 @@ def test_dask_cluster_from_and_to_s3_gives_the_same_dataset(
     pytest.importorskip("prefect_dask", reason="prefect-dask is not installed (pip install 'docclean[dask]')")
     from prefect.settings import PREFECT_API_URL
 
-    from docclean.cli import main
+    from docclean_cli import main
 
     # The LocalCluster's workers inherit the environment: the session's Prefect API and the AWS_* variables.
     monkeypatch.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))

@@ -33,7 +33,7 @@ class ServeProcess:
         self.log = cwd / "serve.log"
         self.handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "docclean.cli", "serve", "--state-dir", str(cwd / "state")],
+            [sys.executable, "-m", "docclean_cli", "serve", "--state-dir", str(cwd / "state")],
             cwd=cwd,
             env=ENV,
             stdout=self.handle,

@@ -1,27 +1,31 @@
-"""The `docclean` command: a thin shell over the cleaning core and the curate flow."""
+"""The `docclean` command: parses and checks its arguments, calls one function per command, prints.
+
+A thin shell over the two layers: `run`, `serve`, `path` and `report` call flows.commands (the
+orchestration: Prefect, storage), `inspect` and `rules check` the cleaning core on local files.
+Nothing heavy is imported at module level: `docclean run` launches its temporary Prefect server
+before Prefect, pyarrow or the cleaning core are imported (see flows.commands).
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
+import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Nothing heavier at module level: `docclean run` launches its temporary Prefect server before
-# it imports the cleaning core, so that the server boots while the rest loads.
-from docclean import DEFAULT_MAX_FILE_BYTES, DEFAULT_PLACEHOLDER_TOKEN, __version__, arguments
-from docclean.arguments import ArgumentError, shown
+from docclean import DEFAULT_MAX_FILE_BYTES, DEFAULT_PLACEHOLDER_TOKEN, __version__
 from docclean.errors import DoccleanError
+from docclean.terminal import escape, shown
+from docclean_cli import arguments
+from docclean_cli.arguments import ArgumentError
+from flows import commands
 
 if TYPE_CHECKING:
     from docclean.record import Record
-    from flows.curate import RunSummary
-    from flows.server import TemporaryPrefectServer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -30,21 +34,6 @@ EXIT_ERROR = 1
 EXIT_REJECTS = 3
 # The shell's convention for a process ended by a signal: 128 + the signal's number.
 EXIT_SIGNALLED = 128
-
-
-def _no_telemetry() -> None:
-    # docclean promises no network beyond the user's own servers: Prefect's server heartbeat
-    # (which also printed "database is locked" on the temporary API) and its client's usage
-    # events and first-start notice are both off. DO_NOT_TRACK is the client's switch.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _quiet_prefect() -> None:
-    # INFO logs would bury the summary a user reads.
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def add_curate_options(parser: argparse.ArgumentParser) -> None:
@@ -265,225 +254,82 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")
-    _no_telemetry()
     args = build_parser().parse_args(argv)
     check, command = COMMANDS[args.command]
     try:
         check(args)
         return command(args)
     except (DoccleanError, FileNotFoundError) as error:
-        print(f"docclean: {arguments.escape(str(error))}", file=sys.stderr)
+        print(f"docclean: {escape(str(error))}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def _drop_signal_crash(record: logging.LogRecord) -> bool:
-    # Prefect's wording for a run ended by SIGTERM or SIGINT (prefect.states.exception_to_crashed_state).
-    message = record.getMessage()
-    return not (message.startswith("Crash detected!") and "aborted by a" in message and "signal" in message)
-
-
-def command_run_interruptible(args: argparse.Namespace) -> int:
-    """`docclean run`, which Ctrl-C or SIGTERM ends with one line and status 130 or 143.
-
-    The first signal interrupts the run where it is (further ones are ignored so that the
-    temporary server stops cleanly); the batches that finished are kept for the next run.
-    """
-    received: list[int] = []
-
-    def interrupt(signum: int, frame: object) -> None:
-        received.append(signum)
-        for name in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(name, signal.SIG_IGN)
-        if not args.verbose:
-            # Prefect logs the interruption as a crash, and its log worker reports the logs it
-            # cannot ship to the temporary server being stopped (through `raiseExceptions`):
-            # the one line below says what happened instead.
-            logging.disable(logging.CRITICAL)
-            logging.raiseExceptions = False
-        raise KeyboardInterrupt
-
-    previous = {name: signal.signal(name, interrupt) for name in (signal.SIGINT, signal.SIGTERM)}
-    raise_exceptions = logging.raiseExceptions
-    # During a flow run Prefect takes SIGTERM itself, logs the run as crashed, then hands the
-    # signal on to `interrupt`: that crash record is the interruption the one line reports.
-    flow_run_logger = logging.getLogger("prefect.flow_runs")
-    if not args.verbose:
-        flow_run_logger.addFilter(_drop_signal_crash)
-    try:
-        return command_run(args)
-    except BaseException:
-        if not received:
-            raise
-    finally:
-        for name, handler in previous.items():
-            signal.signal(name, handler)
-        if not received:  # interrupted, the process ends quiet: Prefect's workers flush at exit
-            logging.disable(logging.NOTSET)
-            logging.raiseExceptions = raise_exceptions
-            flow_run_logger.removeFilter(_drop_signal_crash)
-    from flows.dataset import open_store
-
-    kept = open_store(args.curated).kept_batches()
-    print(
-        f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes",
-        file=sys.stderr,
+def curate_options(args: argparse.Namespace) -> commands.CurateOptions:
+    return commands.CurateOptions(
+        raw=args.raw,
+        curated=args.curated,
+        rules=args.rules,
+        mask_token=args.mask_token,
+        keep_script=args.keep_script,
+        languages=args.languages,
+        workers=args.workers,
+        runner=args.runner,
+        address=args.address,
     )
-    return EXIT_SIGNALLED + received[0]
 
 
 def command_run(args: argparse.Namespace) -> int:
-    if not args.verbose:
-        _quiet_prefect()
-    from flows.server import TemporaryPrefectServer, use_state_home
+    """`docclean run`; Ctrl-C or SIGTERM end it with one line and status 130 or 143."""
+    from docclean.console import progress_bar
 
-    use_state_home()
-    # Launched before Prefect is imported, so that it boots while the rest loads.
-    server = None if os.environ.get("PREFECT_API_URL") else TemporaryPrefectServer()
-    if server is not None:
-        server.launch()
     try:
-        return _run_curate(args, server)
-    finally:
-        if server is not None:
-            server.stop()
-            os.environ.pop("PREFECT_API_URL", None)
-
-
-def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None) -> int:
-    from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
-    from docclean.rules import load_rules
-    from flows.scan import DEFAULT_SETTLE_SECONDS
-
-    load_rules(Path(args.rules) if args.rules else None)  # a bad rules file fails before Prefect runs
-    from docclean.console import print_summary, progress_bar
-    from flows import progress
-    from flows.curate import curate
-    from flows.runners import check_shared_api, dask_task_runner
-    from flows.server import adopt_temporary_server, temporary_api_settings
-
-    temporary_api = server is not None and adopt_temporary_server(server)
-    flow_run = curate
-    if args.runner == "dask":
-        check_shared_api(args.address, temporary_api)
-        flow_run = curate.with_options(task_runner=dask_task_runner(args.address, args.workers))
-    settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
-    with settings, progress_bar() as advance:
-        token = progress.hook.set(advance)
-        try:
-            summary = flow_run(
-                raw=args.raw,
-                curated=args.curated,
-                rules_file=args.rules,
-                placeholder_token=args.mask_token,
-                script_conversion=None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
-                # On Dask the cluster is the parallelism: no process pool inside a batch.
-                workers=args.workers or 1 if args.runner == "local" else 1,
-                prune=args.prune,
-                settle_seconds=DEFAULT_SETTLE_SECONDS if args.settle is None else args.settle,
-                wait_seconds=args.wait,
-                max_file_bytes=args.max_bytes,
-                verify=args.verify,
-                languages=args.languages,
-            )
-        finally:
-            progress.hook.reset(token)
+        result = commands.run(
+            curate_options(args),
+            prune=args.prune,
+            settle_seconds=args.settle,
+            wait_seconds=args.wait,
+            max_file_bytes=args.max_bytes,
+            verify=args.verify,
+            verbose=args.verbose,
+            progress_bar=progress_bar,
+        )
+    except commands.RunInterrupted as interrupted:
+        print(
+            f"interrupted: the dataset is unchanged; {interrupted.kept_batches} batches are kept and the next run "
+            "resumes",
+            file=sys.stderr,
+        )
+        return EXIT_SIGNALLED + interrupted.signum
     if args.json:
-        print_json_summary(summary, args.curated)
+        # The run summary as one JSON object on stdout, for scripts; its keys are listed in the README.
+        print(json.dumps({**result.summary.as_dict(), **result.locations()}, ensure_ascii=False))
     else:
-        print_summary(summary, args.curated)
-    return EXIT_REJECTS if summary.rejected else EXIT_OK
+        from docclean.console import print_summary
 
-
-def print_json_summary(summary: RunSummary, curated: str) -> None:
-    """The run summary as one JSON object on stdout, for scripts; its keys are listed in the README."""
-    import json
-
-    from flows.dataset import current_url
-
-    where = {"documents": current_url(curated), "rejects": current_url(curated, "rejects")}
-    print(json.dumps({**summary.as_dict(), **where}, ensure_ascii=False))
+        print_summary(result.summary, args.curated)
+    return EXIT_REJECTS if result.summary.rejected else EXIT_OK
 
 
 def command_serve(args: argparse.Namespace) -> int:
-    from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
-    from docclean.rules import load_rules
-
-    load_rules(Path(args.rules) if args.rules else None)
-    # The served runner looks for due runs this often; Prefect's 10 s default would make a
-    # dropped file wait up to 10 s more before its run even starts.
-    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
-    from flows.server import LocalPrefectServer
-
-    # A service manager stops serve with SIGTERM: treat it as Ctrl-C so the server is stopped too.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-    server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        server = LocalPrefectServer(Path(args.state_dir), port=args.port)
-        print(f"Starting a local Prefect server (state in {server.state_dir}) ...", flush=True)
-        server.start()
-        # Set before Prefect is imported, so the flow, the runner and the watcher all use it.
-        os.environ["PREFECT_API_URL"] = server.api_url
-        print(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)", flush=True)
-    else:
-        print(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}", flush=True)
-    try:
-        from flows.serve import DEFAULT_CRON, serve_curate
-
-        parameters = {
-            "raw": _absolute(args.raw),
-            "curated": _absolute(args.curated),
-            "rules_file": str(Path(args.rules).resolve()) if args.rules else None,
-            "placeholder_token": args.mask_token,
-            "script_conversion": None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
-            "workers": args.workers,
-            "runner": args.runner,
-            "address": args.address,
-            "languages": args.languages,
-            # A scheduled run waits for a manual one instead of failing on the lock.
-            "wait_seconds": 600.0,
-            # The run report links to the HTML report: each served run refreshes it first.
-            "html_report": True,
-        }
-        cron = args.cron or DEFAULT_CRON
-        print(
-            f"Serving: curate runs on '{cron}'"
-            + (
-                ""
-                if args.no_watch or arguments.is_url(args.raw)
-                else f" and when files land in {shown(args.raw)}"
-            )
-            + ". Stop with Ctrl-C.",
-            flush=True,
-        )
-        try:
-            serve_curate(parameters, cron=cron, watch=not args.no_watch)
-        except* KeyboardInterrupt:
-            pass  # Ctrl-C (or SIGTERM) is how serve is stopped; Prefect may wrap it in a group
-    finally:
-        if server:
-            server.stop()
-            print("Stopped the local Prefect server.", flush=True)
+    commands.serve(
+        curate_options(args),
+        cron=args.cron,
+        watch=not args.no_watch,
+        port=args.port,
+        state_dir=args.state_dir,
+        say=lambda line: print(line, flush=True),
+    )
     return EXIT_OK
 
 
-def _absolute(location: str) -> str:
-    # A served run starts in another working directory: folders are made absolute, URLs kept.
-    return location if arguments.is_url(location) else str(Path(location).resolve())
-
-
 def command_path(args: argparse.Namespace) -> int:
-    from flows.dataset import current_url, open_store
-    from flows.store import CuratedStore
-
-    store = open_store(args.curated)
-    if isinstance(store, CuratedStore) and not store.has_snapshot():
+    url = commands.snapshot_url(args.curated, "rejects" if args.rejects else "documents")
+    if url is None:
         raise ArgumentError(
             f"{shown(args.curated)} is not a curated dataset (it holds no snapshot); name the folder "
-            f"`docclean run --curated` wrote, or make one with `docclean run --curated {arguments.escape(args.curated)}`."
+            f"`docclean run --curated` wrote, or make one with `docclean run --curated {escape(args.curated)}`."
         )
-
-    print(current_url(args.curated, "rejects" if args.rejects else "documents"))
+    print(url)
     return EXIT_OK
 
 
@@ -502,7 +348,7 @@ def command_inspect(args: argparse.Namespace) -> int:
         # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
         record = Cleaner(config).clean(path.read_bytes(), source_path_of(os.fsencode(path.name)))
     except DoccleanError as error:
-        print(f"docclean: {shown(path)}: rejected: {arguments.escape(str(error))}", file=sys.stderr)
+        print(f"docclean: {shown(path)}: rejected: {escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS
     if args.clean:
         print_clean_text(record)
@@ -535,9 +381,7 @@ def _print_corpus_fit(record: Record, curated: Path) -> None:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from docclean.report import write_report
-
-    out, summary = write_report(Path(args.curated), args.out)  # local: checked before
+    out, summary = commands.html_report(args.curated, args.out)  # local: checked before
     print(f"Wrote {out}: {summary.documents} documents, {summary.reject_count} rejected files.")
     return EXIT_OK
 
@@ -550,14 +394,10 @@ def command_rules_check(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], Callable[[argparse.Namespace], int]]] = {
-    "run": (check_run_arguments, command_run_interruptible),
+    "run": (check_run_arguments, command_run),
     "serve": (check_serve_arguments, command_serve),
     "inspect": (check_inspect_arguments, command_inspect),
     "report": (check_report_arguments, command_report),
     "path": (check_nothing, command_path),
     "rules": (check_rules_arguments, command_rules_check),
 }
-
-
-if __name__ == "__main__":
-    sys.exit(main())

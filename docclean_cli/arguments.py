@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from docclean.errors import DoccleanError
-from docclean.layout import LOCK_FILE, state_folder
+from docclean.layout import LOCK_FILE, is_url, state_folder
+from docclean.terminal import escape, shown
 
 # Units of --max-bytes, binary as the default's "50 MiB": K/KiB = 1024 bytes, M = 1024², G = 1024³.
 _BYTE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -27,29 +28,6 @@ SCHEDULER_CONNECT_SECONDS = 5.0
 
 class ArgumentError(DoccleanError):
     """An argument that cannot work; raised before anything starts."""
-
-
-def is_url(location: str) -> bool:
-    """Whether `--raw` or `--curated` names storage by URL (`s3://…`) rather than a local folder."""
-    return "://" in location
-
-
-def shown(given: str | os.PathLike[str]) -> str:
-    """A path as given and as resolved, for a message: `raw (/home/me/raw)`; control characters escaped."""
-    text = os.fspath(given)
-    resolved = os.path.abspath(text)
-    return escape(text) if resolved == text else f"{escape(text)} ({escape(resolved)})"
-
-
-def escape(text: str) -> str:
-    """Text safe to print on any terminal: control characters and undecodable bytes as escapes."""
-    return "".join(char if char.isprintable() else _escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    code = ord(char)
-    # A surrogate escape is a file-name byte that is not UTF-8: shown as that byte.
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else repr(char)[1:-1]
 
 
 def readable_folder(option: str, given: str) -> None:

@@ -1,0 +1,305 @@
+"""What each `docclean` command does beyond its arguments: one function per command the CLI calls.
+
+The CLI (docclean_cli) parses and checks arguments, calls one of these, and prints what it returns.
+Everything about Prefect happens here: its environment (home, telemetry, log level), the Prefect
+server docclean starts itself, the task runner, the flow run and its interruption.
+
+Light on purpose at import: `docclean run` launches its temporary Prefect server before Prefect,
+pyarrow or the cleaning core are imported, so that the server boots while the rest loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from docclean import DEFAULT_PLACEHOLDER_TOKEN
+from docclean.errors import DoccleanError
+from docclean.layout import is_url
+from docclean.terminal import shown
+
+if TYPE_CHECKING:
+    from docclean.report import ReportSummary
+    from flows.server import TemporaryPrefectServer
+    from flows.summary import RunSummary
+
+
+@dataclass(frozen=True)
+class CurateOptions:
+    """What `docclean run` and `docclean serve` give every curate run (the flow's parameters, as typed)."""
+
+    raw: str = "raw"
+    curated: str = "curated"
+    rules: str | None = None
+    mask_token: str = DEFAULT_PLACEHOLDER_TOKEN
+    keep_script: bool = False
+    languages: list[str] | None = None
+    workers: int | None = None
+    runner: str = "local"
+    address: str | None = None
+
+    def flow_parameters(self) -> dict[str, object]:
+        """The curate flow's parameters these options set (docclean.pipeline is loaded by then)."""
+        from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION
+
+        return {
+            "raw": self.raw,
+            "curated": self.curated,
+            "rules_file": self.rules,
+            "placeholder_token": self.mask_token,
+            "script_conversion": None if self.keep_script else DEFAULT_SCRIPT_CONVERSION,
+            "languages": self.languages,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished `docclean run`: its summary, and the dataset it wrote."""
+
+    summary: RunSummary
+    curated: str
+
+    def locations(self) -> dict[str, str]:
+        """Where the current snapshot's two tables are (folders or URLs): `documents` and `rejects`."""
+        from flows.dataset import current_url
+
+        return {table: current_url(self.curated, table) for table in ("documents", "rejects")}
+
+
+class RunInterrupted(DoccleanError):
+    """A run ended by SIGINT or SIGTERM; the dataset is unchanged and its finished batches are kept."""
+
+    def __init__(self, signum: int, kept_batches: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+        self.kept_batches = kept_batches
+
+
+def no_telemetry() -> None:
+    """Prefect's telemetry off, in this process and the servers it starts.
+
+    docclean promises no network beyond the user's own servers: Prefect's server heartbeat
+    (which also printed "database is locked" on the temporary API) and its client's usage events
+    and first-start notice are both off. DO_NOT_TRACK is the client's switch.
+    """
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _quiet_prefect() -> None:
+    # INFO logs would bury the summary a user reads.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+
+
+def run(
+    options: CurateOptions,
+    *,
+    prune: bool = False,
+    settle_seconds: float | None = None,
+    wait_seconds: float = 0.0,
+    max_file_bytes: int | None = None,
+    verify: bool = False,
+    verbose: bool = False,
+    progress_bar: Callable[[], contextlib.AbstractContextManager[Callable[[int, int], None]]] | None = None,
+) -> RunResult:
+    """`docclean run`: one curate flow run, on a temporary Prefect server unless PREFECT_API_URL names one.
+
+    `settle_seconds` and `max_file_bytes` None take the flow's defaults. `progress_bar` makes the
+    context in which the run reports its progress. Ctrl-C or SIGTERM interrupt the run where it
+    is and raise RunInterrupted (further signals are ignored, so the temporary server stops
+    cleanly); the batches that finished are kept for the next run. Raises what the flow raises.
+    """
+    no_telemetry()
+    with _interruptible(options.curated, verbose):
+        if not verbose:
+            _quiet_prefect()
+        from flows.server import TemporaryPrefectServer, use_state_home
+
+        use_state_home()
+        # Launched before Prefect is imported, so that it boots while the rest loads.
+        server = None if os.environ.get("PREFECT_API_URL") else TemporaryPrefectServer()
+        if server is not None:
+            server.launch()
+        try:
+            parameters = {
+                **options.flow_parameters(),
+                "prune": prune,
+                "wait_seconds": wait_seconds,
+                "verify": verify,
+                **({} if settle_seconds is None else {"settle_seconds": settle_seconds}),
+                **({} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}),
+            }
+            summary = _run_flow(options, parameters, server, progress_bar)
+        finally:
+            if server is not None:
+                server.stop()
+                os.environ.pop("PREFECT_API_URL", None)
+    return RunResult(summary, options.curated)
+
+
+def _run_flow(
+    options: CurateOptions,
+    parameters: dict[str, object],
+    server: TemporaryPrefectServer | None,
+    progress_bar: Callable[[], contextlib.AbstractContextManager[Callable[[int, int], None]]] | None,
+) -> RunSummary:
+    from docclean.rules import load_rules
+
+    load_rules(Path(options.rules) if options.rules else None)  # a bad rules file fails before Prefect runs
+    from flows import progress
+    from flows.curate import curate
+    from flows.runners import check_shared_api, dask_task_runner
+    from flows.server import adopt_temporary_server, temporary_api_settings
+
+    temporary_api = server is not None and adopt_temporary_server(server)
+    flow_run = curate
+    if options.runner == "dask":
+        check_shared_api(options.address, temporary_api)
+        flow_run = curate.with_options(task_runner=dask_task_runner(options.address, options.workers))
+    settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
+    bar = progress_bar() if progress_bar is not None else contextlib.nullcontext(None)
+    with settings, bar as advance:
+        token = progress.hook.set(advance)
+        try:
+            # On Dask the cluster is the parallelism: no process pool inside a batch.
+            return flow_run(**parameters, workers=options.workers or 1 if options.runner == "local" else 1)
+        finally:
+            progress.hook.reset(token)
+
+
+def _drop_signal_crash(record: logging.LogRecord) -> bool:
+    # Prefect's wording for a run ended by SIGTERM or SIGINT (prefect.states.exception_to_crashed_state).
+    message = record.getMessage()
+    return not (message.startswith("Crash detected!") and "aborted by a" in message and "signal" in message)
+
+
+@contextlib.contextmanager
+def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
+    """Turn the first SIGINT or SIGTERM into RunInterrupted, naming how many batches the run keeps."""
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        for name in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(name, signal.SIG_IGN)
+        if not verbose:
+            # Prefect logs the interruption as a crash, and its log worker reports the logs it
+            # cannot ship to the temporary server being stopped (through `raiseExceptions`):
+            # the one line the CLI prints says what happened instead.
+            logging.disable(logging.CRITICAL)
+            logging.raiseExceptions = False
+        raise KeyboardInterrupt
+
+    previous = {name: signal.signal(name, interrupt) for name in (signal.SIGINT, signal.SIGTERM)}
+    raise_exceptions = logging.raiseExceptions
+    # During a flow run Prefect takes SIGTERM itself, logs the run as crashed, then hands the
+    # signal on to `interrupt`: that crash record is the interruption the one line reports.
+    flow_run_logger = logging.getLogger("prefect.flow_runs")
+    if not verbose:
+        flow_run_logger.addFilter(_drop_signal_crash)
+    interrupted = False
+    try:
+        yield
+    except BaseException:
+        if not received:
+            raise
+        interrupted = True
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
+        if not received:  # interrupted, the process ends quiet: Prefect's workers flush at exit
+            logging.disable(logging.NOTSET)
+            logging.raiseExceptions = raise_exceptions
+            flow_run_logger.removeFilter(_drop_signal_crash)
+    if interrupted:
+        from flows.dataset import open_store
+
+        raise RunInterrupted(received[0], open_store(curated).kept_batches())
+
+
+def serve(
+    options: CurateOptions,
+    *,
+    cron: str | None = None,
+    watch: bool = True,
+    port: int | None = None,
+    state_dir: str,
+    say: Callable[[str], None],
+) -> None:
+    """`docclean serve`: the curate deployment on `cron` (and the drop-folder watcher) until Ctrl-C or SIGTERM.
+
+    Starts a local Prefect server with its state in `state_dir` unless PREFECT_API_URL names one;
+    `say` prints each status line (the server, the UI, what is served). Returns when stopped.
+    """
+    no_telemetry()
+    from docclean.rules import load_rules
+
+    load_rules(Path(options.rules) if options.rules else None)
+    # The served runner looks for due runs this often; Prefect's 10 s default would make a
+    # dropped file wait up to 10 s more before its run even starts.
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
+    from flows.server import LocalPrefectServer
+
+    # A service manager stops serve with SIGTERM: treat it as Ctrl-C so the server is stopped too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        server = LocalPrefectServer(Path(state_dir), port=port)
+        say(f"Starting a local Prefect server (state in {server.state_dir}) ...")
+        server.start()
+        # Set before Prefect is imported, so the flow, the runner and the watcher all use it.
+        os.environ["PREFECT_API_URL"] = server.api_url
+        say(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)")
+    else:
+        say(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}")
+    try:
+        from flows.serve import DEFAULT_CRON, serve_curate, served_parameters
+
+        parameters = served_parameters(
+            {
+                **options.flow_parameters(),
+                "workers": options.workers,
+                "runner": options.runner,
+                "address": options.address,
+            }
+        )
+        cron = cron or DEFAULT_CRON
+        watched = "" if not watch or is_url(options.raw) else f" and when files land in {shown(options.raw)}"
+        say(f"Serving: curate runs on '{cron}'{watched}. Stop with Ctrl-C.")
+        try:
+            serve_curate(parameters, cron=cron, watch=watch)
+        except* KeyboardInterrupt:
+            pass  # Ctrl-C (or SIGTERM) is how serve is stopped; Prefect may wrap it in a group
+    finally:
+        if server:
+            server.stop()
+            say("Stopped the local Prefect server.")
+
+
+def snapshot_url(curated: str, table: str = "documents") -> str | None:
+    """`docclean path`: where the current snapshot's `table` ("documents" or "rejects") is, a folder or a URL.
+
+    None when the local folder `curated` holds no snapshot: it is no curated dataset.
+    """
+    from flows.dataset import current_url, open_store
+    from flows.store import CuratedStore
+
+    store = open_store(curated)
+    if isinstance(store, CuratedStore) and not store.has_snapshot():
+        return None
+    return current_url(curated, table)
+
+
+def html_report(curated: str, out: Path | None = None) -> tuple[Path, ReportSummary]:
+    """`docclean report`: write the HTML page describing the dataset at `curated`; where it went and its summary."""
+    from docclean.report import write_report
+
+    return write_report(Path(curated), out)

@@ -1,0 +1,180 @@
+"""Commit: the new snapshot from the cleaned batches, the rows carried over and the rejects, made current at once.
+
+Nothing is visible until the writer's commit: a run that fails here abandons its staged snapshot
+and leaves the dataset as it was (the batches it cleaned stay, for the next run to reuse).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from prefect import get_run_logger
+
+from docclean.pipeline import make_doc_id
+from docclean.record import Reject
+from docclean.schema import DOCUMENT_SCHEMA, rejects_to_table
+from flows.batches import BatchOutcome, CleanedBatch
+from flows.corpus import CorpusOutcome, update_corpus
+from flows.objectstore import ObjectStore
+from flows.plan import Plan
+from flows.scan import ScanResult
+from flows.storage import ObjectPath
+from flows.store import CuratedStore, Snapshot, read_part, write_part
+
+
+@dataclass
+class Committed:
+    """What the commit wrote besides the documents: this run's rejects and those carried over."""
+
+    rejects: list[Reject]
+    kept_rejects: pa.Table
+    corpus: CorpusOutcome | None
+
+
+def commit(
+    store: CuratedStore | ObjectStore,
+    snapshot: Snapshot,
+    plan: Plan,
+    batches: list[CleanedBatch],
+    scan: ScanResult,
+    options: dict[str, object],
+    now: datetime,
+) -> Committed:
+    """Write the next snapshot and make it current.
+
+    `snapshot` is the current one as the plan read it; `options` the cleaning options it was made
+    under (recorded with its rejects, see flows.plan.judged_options). Raises StoreError when the
+    new snapshot would hold a document twice, or what the store raises; nothing is committed then.
+    """
+    rejects = scan_rejects(scan) + [reject for batch in batches for reject in batch.outcome.rejects]
+    reject_paths = {r.source_path for r in rejects}
+    ids = DocIds(set(snapshot.documents.column("doc_id").to_pylist()))
+    writer = store.begin()
+    try:
+        parts = [(b.outcome, writer.adopt_part(b.part)) for b in batches if b.outcome.cleaned]
+        reassign_clashing_ids(parts, ids)
+        writer.carry_documents(plan.drop | reject_paths, reused_rows(store, plan, now, ids))
+        kept = snapshot.rejects.filter(
+            pc.is_in(
+                snapshot.rejects.column("source_path"),
+                value_set=pa.array(sorted(set(plan.carried_rejects) - reject_paths), pa.string()),
+            )
+        )
+        writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
+        corpus = corpus_pass(store, writer.staged) if isinstance(store, CuratedStore) else None
+        writer.commit()
+    except BaseException:
+        writer.abandon()
+        raise
+    return Committed(rejects, kept, corpus)
+
+
+def scan_rejects(scan: ScanResult) -> list[Reject]:
+    """The rejects of what the scan found but could not hand over (links, special files, unreadable folders)."""
+    return [Reject(p.rel_path, None, p.reason, f"{p.rel_path}: {p.detail}") for p in scan.problems]
+
+
+def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.Table:
+    """This run's rejects as rows, with the mtime and size the scan saw of each file."""
+    stats = {e.rel_path: (e.mtime_ns, e.size) for e in scan.files}
+    stats.update({p.rel_path: (p.mtime_ns, p.size) for p in scan.problems})
+    return rejects_to_table(
+        rejects,
+        [stats.get(r.source_path, (None, None))[0] for r in rejects],
+        [stats.get(r.source_path, (None, None))[1] for r in rejects],
+        now,
+    )
+
+
+def corpus_pass(store: CuratedStore, staged: Path) -> CorpusOutcome:
+    """The corpus pass (#19): across documents, after the batches, before the commit (local folders)."""
+    outcome = update_corpus(staged, store.current_dir())
+    get_run_logger().info(
+        "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
+        outcome.recleaned,
+        outcome.rewritten,
+    )
+    return outcome
+
+
+class DocIds:
+    """Hands out doc_ids that no other row of the snapshot being written holds.
+
+    A new document's id is make_doc_id(path, sha256); a rename keeps its id, so a later file
+    with the old path and content would get the same one. Then the id is derived again with a
+    counter appended to the hash, the first free one: still the same for the same history.
+    """
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+
+    def claim(self, path: str, doc_id: str, sha256: str) -> str:
+        """`doc_id` if no row holds it yet, else a new one for (path, sha256); the result is taken."""
+        candidate, n = doc_id, 0
+        while candidate in self.taken:
+            n += 1
+            candidate = make_doc_id(path, f"{sha256}\0{n}")
+        self.taken.add(candidate)
+        return candidate
+
+    def mint(self, path: str, sha256: str) -> str:
+        return self.claim(path, make_doc_id(path, sha256), sha256)
+
+
+def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]], ids: DocIds) -> None:
+    """Give a new id to each document a batch made whose id another row holds, in its part file."""
+    for outcome, part in outcomes:
+        changes: dict[str, str] = {}
+        for path, doc_id, sha in outcome.minted:
+            claimed = ids.claim(path, doc_id, sha)
+            if claimed != doc_id:
+                changes[path] = claimed
+        if changes:
+            table = read_part(part)
+            new_ids = [
+                changes.get(path, doc_id)
+                for path, doc_id in zip(
+                    table.column("source_path").to_pylist(), table.column("doc_id").to_pylist(), strict=True
+                )
+            ]
+            index = table.schema.get_field_index("doc_id")
+            fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
+            if isinstance(part, Path):
+                # The staged part is a hard link to the batch's kept part: replace it, never write
+                # through it, so a resumed run still finds the batch as it was cleaned.
+                fresh = part.with_name(part.name + ".new")
+                write_part(fixed, fresh)
+                os.replace(fresh, part)
+            else:
+                write_part(fixed, part)
+
+
+def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
+    """Rows carried over without cleaning: copies, renames, touched files and missing files."""
+    wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
+    if not wanted or not store.has_snapshot():
+        return None
+    by_path: dict[str, dict[str, object]] = {}
+    for row in store.read_documents_of(sorted(wanted)).to_pylist():
+        by_path.setdefault(str(row["source_path"]), row)  # the first of twins, as the plan took it
+    out: list[dict[str, object]] = []
+    for source, new_path, mtime_ns, keep_id in plan.reuse:
+        row = dict(by_path[source])
+        row.update(source_path=new_path, source_mtime_ns=mtime_ns, ingested_at=now, source_present=True)
+        if new_path in plan.doc_ids:
+            row["doc_id"] = plan.doc_ids[new_path]
+        elif not keep_id:
+            row["doc_id"] = ids.mint(new_path, str(row["source_sha256"]))
+        out.append(row)
+    for path in plan.mark_missing:
+        row = dict(by_path[path])
+        row["source_present"] = False
+        if path in plan.fresh_ids:
+            row["doc_id"] = ids.mint(path, str(row["source_sha256"]))
+        out.append(row)
+    return pa.Table.from_pylist(out, schema=DOCUMENT_SCHEMA)
