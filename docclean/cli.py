@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -367,7 +367,8 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
         check_shared_api(args.address, temporary_api)
         flow_run = curate.with_options(task_runner=dask_task_runner(args.address, args.workers))
     settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
-    with settings, progress_bar() as advance:
+    quiet = contextlib.nullcontext() if args.verbose else _reject_notices_off_the_terminal()
+    with settings, quiet, progress_bar() as advance:
         token = progress.hook.set(advance)
         try:
             summary = flow_run(
@@ -392,6 +393,29 @@ def _run_curate(args: argparse.Namespace, server: TemporaryPrefectServer | None)
     else:
         print_summary(summary, args.curated)
     return EXIT_REJECTS if summary.rejected else EXIT_OK
+
+
+@contextlib.contextmanager
+def _reject_notices_off_the_terminal() -> Iterator[None]:
+    """Keep the flow's per-file reject notices off Prefect's console handler; every other record passes.
+
+    The summary counts the rejects and names curated/rejects; the notices stay in the run's log.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from flows.curate import REJECT_NOTICE
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not getattr(record, REJECT_NOTICE, False)
+
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    for handler in consoles:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            handler.removeFilter(keep)
 
 
 def print_json_summary(summary: RunSummary, curated: str) -> None:

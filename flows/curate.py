@@ -73,6 +73,10 @@ TRANSIENT_REASONS = {"unreadable", "vanished", "changed_during_read"}
 # these is looked at again when a run's value of the field differs from the one it was judged under
 # (recorded in the rejects table's metadata).
 OPTION_DEPENDENT_REASONS: dict[str, tuple[str, ...]] = {"too_large": ("max_file_bytes",)}
+# The log record attribute that marks a per-file reject notice: a terminal run's summary counts the
+# rejects and curated/rejects lists them, so `docclean run` without --verbose keeps these off the
+# terminal while the run's log (the Prefect UI, a served run) keeps them.
+REJECT_NOTICE = "docclean_reject_notice"
 PLAN_COLUMNS = [
     "doc_id",
     "source_path",
@@ -973,7 +977,7 @@ def curate(
         summary.reject_reasons.update(r.reason for r in rejects)
         summary.reject_reasons.update(kept_rejects.column("reason").to_pylist())
     for reject in rejects:
-        logger.warning("Rejected %s", reject.detail)
+        logger.warning("Rejected %s", reject.detail, extra={REJECT_NOTICE: True})
     for rule, documents in sorted(summary.disabled_rules.items()):
         logger.warning(
             "Rule %r timed out on %d documents and was disabled for the rest of the run: %d more documents "

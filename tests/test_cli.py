@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
+import logging
 import os
 import re
 import shutil
@@ -497,9 +499,38 @@ def test_a_healthy_run_ends_clean_with_a_reject_and_with_verbose(workdir: Path) 
     first = docclean("run", cwd=workdir)
     assert first.returncode == 3, first.stderr
     assert not FALSE_ALARMS.search(first.stdout + first.stderr), first.stdout + first.stderr
+    # The summary counts the reject; the per-file notice is for --verbose and the run's log.
+    assert "rejects: binary 1" in first.stdout and "Rejected" not in first.stderr, first.stderr
+    (workdir / "raw" / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n1111")
+    os.utime(workdir / "raw" / "photo.txt", (time.time() - 60, time.time() - 60))
     verbose = docclean("run", "--verbose", "--prune", cwd=workdir)
     assert verbose.returncode == 3, verbose.stderr
     assert not FALSE_ALARMS.search(verbose.stdout + verbose.stderr), verbose.stdout + verbose.stderr
+    assert re.search(r"WARNING .* Rejected photo\.txt: ", verbose.stderr), verbose.stderr
+
+
+def test_only_reject_notices_are_kept_off_the_terminal() -> None:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from docclean.cli import _reject_notices_off_the_terminal
+    from flows.curate import REJECT_NOTICE
+
+    terminal = io.StringIO()
+    console = PrefectConsoleHandler(stream=terminal)
+    logging.getLogger().addHandler(console)
+    logger = logging.getLogger("tests.reject_notices")
+    try:
+        with _reject_notices_off_the_terminal():
+            logger.warning("Rejected a.txt: binary.", extra={REJECT_NOTICE: True})
+            logger.warning("Rule 'ad' timed out on 3 documents and was disabled.")
+            logger.error("The run failed.")
+        logger.warning("Rejected b.txt: binary.", extra={REJECT_NOTICE: True})
+    finally:
+        logging.getLogger().removeHandler(console)
+    shown = terminal.getvalue()
+    assert "Rejected a.txt" not in shown
+    assert "timed out" in shown and "The run failed." in shown and "Rejected b.txt" in shown
+    assert not console.filters
 
 
 def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
