@@ -24,7 +24,7 @@ from docclean.cli import build_parser, main
 from docclean.console import placeholder_context
 from docclean.layout import state_folder
 from docclean.pipeline import CleanConfig, Cleaner
-from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
+from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document, prefect_api
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 # Lines a healthy run, a verbose run or a serve start and stop must never print.
@@ -545,9 +545,7 @@ def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
 
 
 def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir: Path) -> None:
-    import json
     import socket
-    import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -567,14 +565,11 @@ def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir
             while not (workdir / "curated" / "report.html").is_file():
                 assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.5)
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/artifacts/filter",
-                data=json.dumps({"artifacts": {"key": {"any_": ["docclean-run-report"]}}}).encode(),
-                headers={"content-type": "application/json"},
-            )
             while True:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    artifacts = json.load(response)
+                artifacts = prefect_api(
+                    f"http://127.0.0.1:{port}/api/artifacts/filter",
+                    {"artifacts": {"key": {"any_": ["docclean-run-report"]}}},
+                )
                 if artifacts or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)

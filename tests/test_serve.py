@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
 from flows.serve import SERVED_VARIABLE, ServeRefusedError, served_curate, served_locations
+from tests.conftest import prefect_api
 
 ENV = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
 
 
 def _api(url: str, path: str, body: dict | None = None) -> object:
-    request = urllib.request.Request(
-        f"{url}{path}", data=json.dumps(body or {}).encode(), headers={"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+    return prefect_api(f"{url}{path}", body or {})
 
 
 class ServeProcess:
@@ -89,8 +84,7 @@ def _wait_final_state(url: str, flow_run_id: str, timeout: float) -> dict:
 
 
 def _api_get(url: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{url}{path}", timeout=10) as response:
-        return json.load(response)
+    return prefect_api(f"{url}{path}")
 
 
 def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Path) -> None:
