@@ -51,11 +51,11 @@ def assert_one_row_per_document(rows: list[dict]) -> None:
 RETRIED_STATUSES = {429, 502, 503}
 
 
-def prefect_api(url: str, body: dict | None = None, attempts: int = 10) -> object:
+def prefect_api(url: str, body: dict | None = None, attempts: int = 10, backoff: float = 0.5) -> object:
     """JSON from a Prefect server's REST API `url`: POSTs `body` when given, else GETs.
 
-    Retried on RETRIED_STATUSES, as Prefect's client does, after 0.5 s, 1 s, ... (attempts in all);
-    any other HTTP error, or the last one, is raised.
+    Retried on RETRIED_STATUSES, as Prefect's client does, after `backoff` s, twice that, ...
+    (attempts in all); any other HTTP error, or the last one, is raised.
     """
     data = None if body is None else json.dumps(body).encode()
     attempt = 1
@@ -67,7 +67,7 @@ def prefect_api(url: str, body: dict | None = None, attempts: int = 10) -> objec
         except urllib.error.HTTPError as error:
             if error.code not in RETRIED_STATUSES or attempt == attempts:
                 raise
-        time.sleep(0.5 * attempt)
+        time.sleep(backoff * attempt)
         attempt += 1
 
 
