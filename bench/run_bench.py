@@ -2,6 +2,7 @@
 
     python3 bench/run_bench.py [--docs N] [--out bench/out/results.json]
     python3 bench/run_bench.py --shapes   (peak memory on pathological files, see bench/shapes.py)
+    python3 bench/run_bench.py --decoding (decoding CPU ms/MB per kind of file beside the floor, seconds)
 
 Builds (or reuses) a reproducible synthetic corpus of N documents (default 10,000, ~120 MB)
 from the samples in raw/, then measures, in one run:
@@ -44,7 +45,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,7 +55,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import shapes
-from corpus import Corpus, describe, generate_corpus, link_subset, load_cached
+from corpus import Corpus, CorpusFile, describe, generate_corpus, link_subset, load_cached
 
 from docclean.pipeline import Cleaner
 
@@ -348,6 +350,132 @@ def measure_formats(docs: int) -> int:
     return 0
 
 
+# --- Decoding: the cost of issue #15's checks beside the UTF-8 fast path (`--decoding`) ---------------
+
+# Each kind of file gets about this much input, in files of about the corpus's mean size.
+DECODING_KIND_BYTES = 2_000_000
+DECODING_FILE_BYTES = 12_000
+# A Greek line: valid UTF-8 with two-byte letters in a row, which GBK bytes can also make (ѧϰ),
+# so the file goes from the fast path to the line and run analysis.
+TWO_BYTE_LINE = "Σύνοψη της ομιλίας για την αγροτική αναζωογόνηση.\n"
+
+
+def decoding_files(texts: list[str]) -> dict[str, list[bytes]]:
+    """Files of each decoding path of docclean.decode, from `texts` (Chinese paragraphs).
+
+    utf-8: the fast path (characters of three bytes and ASCII only); utf-8 with ××: the same
+    text with the two-byte × of its redaction placeholders, which legacy bytes could also make,
+    so the line and run analysis looks at it; utf-8 + a Greek line: valid UTF-8 in two scripts;
+    gb18030 and big5hkscs: a legacy codec chosen by trial; mixed lines: GBK lines among UTF-8
+    ones; mixed in a line: a GBK name and a phrase in cp1252 quotes inside UTF-8 sentences,
+    cut into segments at the byte runs (issue #15's examples).
+    """
+    to_traditional = opencc.OpenCC("s2t")
+    lines = [line for text in texts for line in text.split("\n") if line.strip()]
+    three_byte = [line for line in lines if not any(0x80 <= ord(c) < 0x800 for c in line)]
+    with_times = [line.replace("XX", "××") for line in lines]
+
+    def files(source: list[str], encode: Callable[[int, str], bytes]) -> list[bytes]:
+        made: list[bytes] = []
+        current = bytearray()
+        index = 0
+        while sum(map(len, made)) < DECODING_KIND_BYTES:
+            current += encode(index, source[index % len(source)] + "\n")
+            index += 1
+            if len(current) >= DECODING_FILE_BYTES:
+                made.append(bytes(current))
+                current.clear()
+        return made
+
+    def in_a_line(index: int, line: str) -> bytes:
+        if index % 4:
+            return line.encode("utf-8")
+        pasted = "张德明".encode("gbk") + "同志强调".encode() + b"\x93Rural Revitalization\x94"
+        return "会议由".encode() + pasted + "的要求。".encode() + line.encode()
+
+    def utf8(_: int, line: str) -> bytes:
+        return line.encode("utf-8")
+
+    return {
+        "utf-8 (fast path)": files(three_byte, utf8),
+        "utf-8 with ××": files(with_times, utf8),
+        "utf-8 + a Greek line": files(
+            three_byte, lambda i, line: ((TWO_BYTE_LINE if i % 20 == 0 else "") + line).encode()
+        ),
+        "gb18030": files(three_byte, lambda _, line: line.encode("gb18030")),
+        "big5hkscs": files(
+            three_byte, lambda _, line: to_traditional.convert(line).encode("big5hkscs", "ignore")
+        ),
+        "mixed lines (utf-8, gbk)": files(
+            three_byte, lambda i, line: line.encode("gbk" if i % 10 == 5 else "utf-8")
+        ),
+        "mixed in a line": files(three_byte, in_a_line),
+    }
+
+
+def measure_decoding() -> int:
+    """Print decode_bytes' ms per MB for each decoding path beside the floor's (issue #15).
+
+    For each kind of file: `decode_bytes` (deciding the codecs and decoding), the same bytes
+    decoded with the segments it found already known (what decoding costs with nothing to
+    decide), and the difference, the checks, also as a share of the floor: read, decode with the
+    codec known, t2s and Parquet (measure_floor), over the single-codec files. CPU time of this
+    process, best of three each: the work is single-threaded, so on an idle machine it is the wall
+    time, and on a shared one the neighbours' load stays out of it.
+    """
+    from docclean.decode import decode_bytes
+
+    texts = [decode_bytes(path.read_bytes()).text for path in sorted((REPO_DIR / "raw").glob("*.txt"))]
+    kinds = decoding_files(texts)
+    folder = OUT_DIR / "work" / "decoding"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    known_codec: list[CorpusFile] = []
+    for kind, codec in (("utf-8 (fast path)", "utf-8"), ("gb18030", "gb18030"), ("big5hkscs", "big5hkscs")):
+        for number, data in enumerate(kinds[kind]):
+            name = f"{codec}-{number:04d}.txt"
+            (folder / name).write_bytes(data)
+            known_codec.append(CorpusFile(name, codec, codec, len(data)))
+    floor_corpus = Corpus(folder, tuple(known_codec))
+
+    def best_of_three(work: Callable[[], object]) -> float:
+        timings = []
+        for _ in range(3):
+            started = time.process_time()
+            work()
+            timings.append(time.process_time() - started)
+        return min(timings)
+
+    floor = best_of_three(lambda: measure_floor(floor_corpus, OUT_DIR / "work" / "decoding.parquet"))
+    floor_ms = floor * 1000 / (floor_corpus.total_bytes / MB)
+
+    print(f"CPU ms per MB of file; the floor (read+decode+t2s+parquet, codec known): {floor_ms:.1f} ms/MB")
+    print(
+        f"{'kind':<26}{'files':>6}{'MB':>6}{'decode_bytes':>14}{'known':>8}{'checks':>8}{'of floor':>10}  methods"
+    )
+    for kind, files in kinds.items():
+        decoded = [decode_bytes(data) for data in files]
+        segments = [d.segments for d in decoded]
+        megabytes = sum(map(len, files)) / MB
+        total = best_of_three(lambda files=files: [decode_bytes(data) for data in files]) * 1000 / megabytes
+        known = (
+            best_of_three(
+                lambda files=files, segments=segments: [
+                    "".join(data[s.start : s.end].decode(s.encoding, "replace") for s in parts)
+                    for data, parts in zip(files, segments, strict=True)
+                ]
+            )
+            * 1000
+            / megabytes
+        )
+        methods = ", ".join(f"{m} {n}" for m, n in Counter(d.method for d in decoded).most_common())
+        print(
+            f"{kind:<26}{len(files):>6}{megabytes:>6.1f}{total:>14.1f}{known:>8.1f}{total - known:>8.1f}"
+            f"{(total - known) / floor_ms:>10.0%}  {methods}"
+        )
+    return 0
+
+
 def corpus_dir(docs: int, seed: int) -> Path:
     return OUT_DIR / f"corpus-{docs}-{seed}"
 
@@ -463,9 +591,16 @@ def main() -> int:
     parser.add_argument(
         "--formats", action="store_true", help="only print extraction ms per MB per format (.docx, PDF, HTML)"
     )
+    parser.add_argument(
+        "--decoding",
+        action="store_true",
+        help="only print decoding ms per MB per kind of file: the UTF-8 fast path, issue #15's checks, the floor",
+    )
     args = parser.parse_args()
     if args.formats:
         return measure_formats(args.docs)
+    if args.decoding:
+        return measure_decoding()
     if args.docs < 10:
         parser.error("--docs must be at least 10 (a tenth of the corpus is measured too)")
     if args.measure:

@@ -137,7 +137,7 @@ def run(
                 **({} if settle_seconds is None else {"settle_seconds": settle_seconds}),
                 **({} if max_file_bytes is None else {"max_file_bytes": max_file_bytes}),
             }
-            summary = _run_flow(options, parameters, server, progress_bar)
+            summary = _run_flow(options, parameters, server, verbose, progress_bar)
         finally:
             if server is not None:
                 server.stop()
@@ -149,6 +149,7 @@ def _run_flow(
     options: CurateOptions,
     parameters: dict[str, object],
     server: TemporaryPrefectServer | None,
+    verbose: bool,
     progress_bar: Callable[[], contextlib.AbstractContextManager[Callable[[int, int], None]]] | None,
 ) -> RunSummary:
     from docclean.rules import load_rules
@@ -166,13 +167,37 @@ def _run_flow(
         flow_run = curate.with_options(task_runner=dask_task_runner(options.address, options.workers))
     settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
     bar = progress_bar() if progress_bar is not None else contextlib.nullcontext(None)
-    with settings, bar as advance:
+    quiet = contextlib.nullcontext() if verbose else _reject_notices_off_the_terminal()
+    with settings, quiet, bar as advance:
         token = progress.hook.set(advance)
         try:
             # On Dask the cluster is the parallelism: no process pool inside a batch.
             return flow_run(**parameters, workers=options.workers or 1 if options.runner == "local" else 1)
         finally:
             progress.hook.reset(token)
+
+
+@contextlib.contextmanager
+def _reject_notices_off_the_terminal() -> Iterator[None]:
+    """Keep the flow's per-file reject notices off Prefect's console handler; every other record passes.
+
+    The summary counts the rejects and names curated/rejects; the notices stay in the run's log.
+    """
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from flows.summary import REJECT_NOTICE
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not getattr(record, REJECT_NOTICE, False)
+
+    consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    for handler in consoles:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in consoles:
+            handler.removeFilter(keep)
 
 
 def _drop_signal_crash(record: logging.LogRecord) -> bool:

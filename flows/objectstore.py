@@ -425,11 +425,12 @@ class ObjectSnapshotWriter:
         return self.staged.child(f"{table_name}/part-{self._parts:05d}.parquet")
 
     def commit(self) -> None:
+        parts = self.store.parts(self.staged.child("documents"))
+        if not parts:
+            # No document: one part of no rows still gives every reader the table and its schema.
+            write_part(DOCUMENT_SCHEMA.empty_table(), self.next_part("documents"))
         check_one_row_per_document(
-            [
-                ObjectPath(self.store.fs, path, path)
-                for path in self.store.parts(self.staged.child("documents"))
-            ],
+            [ObjectPath(self.store.fs, path, path) for path in parts],
             f"the new snapshot of {self.store.root.url}",
         )
         self.store.commit(self.snapshot_id, self.base)

@@ -323,9 +323,11 @@ class SnapshotWriter:
 
     def commit(self) -> Path:
         """Make the staged snapshot current; raises StoreError, committing nothing, if a document is there twice."""
-        check_one_row_per_document(
-            sorted((self.staged / "documents").glob("*.parquet")), f"the new snapshot of {self.store.root}"
-        )
+        parts = sorted((self.staged / "documents").glob("*.parquet"))
+        if not parts:
+            # No document: one part of no rows still gives every reader the table and its schema.
+            self._write("documents", DOCUMENT_SCHEMA.empty_table())
+        check_one_row_per_document(parts, f"the new snapshot of {self.store.root}")
         return self.store.commit(self.staged)
 
     def abandon(self) -> None:

@@ -24,6 +24,11 @@ from flows.corpus import CorpusOutcome
 from flows.plan import Plan
 from flows.scan import ScanResult
 
+# The log record attribute that marks a per-file reject notice: a terminal run's summary counts the
+# rejects and curated/rejects lists them, so `docclean run` without --verbose keeps these off the
+# terminal while the run's log (the Prefect UI, a served run) keeps them.
+REJECT_NOTICE = "docclean_reject_notice"
+
 
 @dataclass
 class RunSummary:
@@ -141,7 +146,7 @@ def report(summary: RunSummary, curated: str, local: bool, html_report: bool) ->
     """
     logger = get_run_logger()
     for reject in summary.rejects:
-        logger.warning("Rejected %s", reject.detail)
+        logger.warning("Rejected %s", reject.detail, extra={REJECT_NOTICE: True})
     for rule, documents in sorted(summary.disabled_rules.items()):
         logger.warning(
             "Rule %r timed out on %d documents and was disabled for the rest of the run: %d more documents "

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +43,32 @@ def assert_one_row_per_document(rows: list[dict]) -> None:
     for column in ("source_path", "doc_id"):
         repeated = {value: n for value, n in Counter(row[column] for row in rows).items() if n > 1}
         assert not repeated, f"{column} on more than one row: {repeated}"
+
+
+# What Prefect's own client retries (prefect.client.base): a busy SQLite database, for one, makes
+# the server answer 503 ("database is locked" while the scheduler, the late-runs service or a run
+# writes), and it expects the client to ask again.
+RETRIED_STATUSES = {429, 502, 503}
+
+
+def prefect_api(url: str, body: dict | None = None, attempts: int = 10, backoff: float = 0.5) -> object:
+    """JSON from a Prefect server's REST API `url`: POSTs `body` when given, else GETs.
+
+    Retried on RETRIED_STATUSES, as Prefect's client does, after `backoff` s, twice that, ...
+    (attempts in all); any other HTTP error, or the last one, is raised.
+    """
+    data = None if body is None else json.dumps(body).encode()
+    attempt = 1
+    while True:
+        request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRIED_STATUSES or attempt == attempts:
+                raise
+        time.sleep(backoff * attempt)
+        attempt += 1
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
+import logging
 import os
 import re
 import shutil
@@ -22,7 +24,7 @@ from docclean.console import placeholder_context
 from docclean.layout import state_folder
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean_cli import build_parser, main
-from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document
+from tests.conftest import ROOT, SAMPLES_DIR, assert_one_row_per_document, prefect_api
 
 ENV = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
 # Lines a healthy run, a verbose run or a serve start and stop must never print.
@@ -194,18 +196,26 @@ def _many_files(raw: Path, count: int) -> None:
         os.utime(path, (time.time() - 60, time.time() - 60))
 
 
-def _running_prefect_servers() -> set[int]:
-    """Live (not zombie) processes serving Prefect's API app (Linux; none elsewhere, like the guarantee)."""
+def _prefect_servers_started_by(parent: int) -> set[int]:
+    """Live (not zombie) children of `parent` serving Prefect's API app (Linux; none elsewhere, like the
+    guarantee). Only this run's: other tests, and other work on the machine, run servers of their own."""
     found = set()
     for proc in Path("/proc").iterdir() if sys.platform == "linux" else ():
         try:
             command = (proc / "cmdline").read_bytes()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
+            state, parent_pid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
             continue
-        if b"prefect.server.api.server:create_app" in command and state != "Z":
+        if b"prefect.server.api.server:create_app" in command and state != "Z" and int(parent_pid) == parent:
             found.add(int(proc.name))
     return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tmp_path: Path) -> None:
@@ -214,7 +224,6 @@ def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tm
     _many_files(raw, 20)
     assert docclean("run", cwd=tmp_path).returncode == 0
     _many_files(raw, 400)
-    servers_before = _running_prefect_servers()
     process = subprocess.Popen(
         [sys.executable, "-m", "docclean_cli", "run"],
         cwd=tmp_path,
@@ -223,14 +232,19 @@ def test_sigkill_mid_run_leaves_a_loadable_dataset_and_the_next_run_completes(tm
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    time.sleep(9)
+    servers: set[int] = set()
+    killed_at = time.monotonic() + 9
+    while time.monotonic() < killed_at:
+        servers |= _prefect_servers_started_by(process.pid)
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     # The temporary Prefect server the run started, in a session of its own, went with it.
+    assert servers or sys.platform != "linux", "the run's temporary Prefect server was never seen"
     deadline = time.monotonic() + 15
-    while _running_prefect_servers() - servers_before and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _running_prefect_servers() - servers_before
+    assert not any(_alive(pid) for pid in servers)
     table = ds.dataset(tmp_path / "curated" / "documents").to_table()  # loadable, old or new snapshot
     assert table.num_rows in (20, 400)
     assert docclean("run", cwd=tmp_path).returncode == 0
@@ -497,9 +511,38 @@ def test_a_healthy_run_ends_clean_with_a_reject_and_with_verbose(workdir: Path) 
     first = docclean("run", cwd=workdir)
     assert first.returncode == 3, first.stderr
     assert not FALSE_ALARMS.search(first.stdout + first.stderr), first.stdout + first.stderr
+    # The summary counts the reject; the per-file notice is for --verbose and the run's log.
+    assert "rejects: binary 1" in first.stdout and "Rejected" not in first.stderr, first.stderr
+    (workdir / "raw" / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n1111")
+    os.utime(workdir / "raw" / "photo.txt", (time.time() - 60, time.time() - 60))
     verbose = docclean("run", "--verbose", "--prune", cwd=workdir)
     assert verbose.returncode == 3, verbose.stderr
     assert not FALSE_ALARMS.search(verbose.stdout + verbose.stderr), verbose.stdout + verbose.stderr
+    assert re.search(r"WARNING .* Rejected photo\.txt: ", verbose.stderr), verbose.stderr
+
+
+def test_only_reject_notices_are_kept_off_the_terminal() -> None:
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from flows.commands import _reject_notices_off_the_terminal
+    from flows.summary import REJECT_NOTICE
+
+    terminal = io.StringIO()
+    console = PrefectConsoleHandler(stream=terminal)
+    logging.getLogger().addHandler(console)
+    logger = logging.getLogger("tests.reject_notices")
+    try:
+        with _reject_notices_off_the_terminal():
+            logger.warning("Rejected a.txt: binary.", extra={REJECT_NOTICE: True})
+            logger.warning("Rule 'ad' timed out on 3 documents and was disabled.")
+            logger.error("The run failed.")
+        logger.warning("Rejected b.txt: binary.", extra={REJECT_NOTICE: True})
+    finally:
+        logging.getLogger().removeHandler(console)
+    shown = terminal.getvalue()
+    assert "Rejected a.txt" not in shown
+    assert "timed out" in shown and "The run failed." in shown and "Rejected b.txt" in shown
+    assert not console.filters
 
 
 def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
@@ -514,9 +557,7 @@ def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
 
 
 def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir: Path) -> None:
-    import json
     import socket
-    import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -536,14 +577,11 @@ def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir
             while not (workdir / "curated" / "report.html").is_file():
                 assert serve.poll() is None and time.monotonic() < deadline, log.read_text()
                 time.sleep(0.5)
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/artifacts/filter",
-                data=json.dumps({"artifacts": {"key": {"any_": ["docclean-run-report"]}}}).encode(),
-                headers={"content-type": "application/json"},
-            )
             while True:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    artifacts = json.load(response)
+                artifacts = prefect_api(
+                    f"http://127.0.0.1:{port}/api/artifacts/filter",
+                    {"artifacts": {"key": {"any_": ["docclean-run-report"]}}},
+                )
                 if artifacts or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)

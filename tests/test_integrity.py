@@ -480,7 +480,7 @@ def test_the_command_verifies_and_prints_no_control_character(tmp_path: Path) ->
     doc = raw / "evil\x1b[2J\x07.txt"
     write_aged(doc, SPEECH)
     write_aged(raw / "bad\x1b]0;title\x07\n.txt", "")
-    first = docclean_run(tmp_path)
+    first = docclean_run(tmp_path, "--verbose")  # which shows each reject's warning
     assert first.returncode == 3, first.stderr
     assert r"bad\x1b]0;title\x07\x0a.txt: " in first.stderr  # the reject's warning, escaped
     stat = doc.stat()

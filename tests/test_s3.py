@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
+from docclean.schema import DOCUMENT_SCHEMA
 from flows.curate import curate
 from flows.dataset import current_url, open_dataset
 from flows.objectstore import ObjectStore
@@ -73,6 +74,16 @@ def test_s3_to_s3_gives_the_same_dataset_as_local_folders(
     assert rejected["source_path"] == "sub/image.txt" and rejected["reason"] == "binary"
     url = current_url(f"s3://{s3_bucket}/curated")
     assert url.startswith(f"s3://{s3_bucket}/curated/.snapshots/000001-") and url.endswith("/documents")
+
+
+def test_a_run_that_rejects_every_object_still_has_a_documents_table(
+    s3_endpoint: str, s3_bucket: str
+) -> None:
+    put(s3fs(s3_endpoint), f"{s3_bucket}/raw/image.txt", PNG)
+    curated = f"s3://{s3_bucket}/curated"
+    assert run(f"s3://{s3_bucket}/raw", curated).rejected == 1
+    documents = open_dataset(curated).to_table()
+    assert documents.num_rows == 0 and documents.schema.equals(DOCUMENT_SCHEMA, check_metadata=False)
 
 
 def test_incremental_runs_on_s3(s3_endpoint: str, s3_bucket: str) -> None:

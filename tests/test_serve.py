@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
 from flows.serve import SERVED_VARIABLE, ServeRefusedError, served_curate, served_locations
+from tests.conftest import prefect_api
 
 ENV = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
 
 
 def _api(url: str, path: str, body: dict | None = None) -> object:
-    request = urllib.request.Request(
-        f"{url}{path}", data=json.dumps(body or {}).encode(), headers={"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+    return prefect_api(f"{url}{path}", body or {})
 
 
 class ServeProcess:
@@ -89,8 +84,7 @@ def _wait_final_state(url: str, flow_run_id: str, timeout: float) -> dict:
 
 
 def _api_get(url: str, path: str) -> dict:
-    with urllib.request.urlopen(f"{url}{path}", timeout=10) as response:
-        return json.load(response)
+    return prefect_api(f"{url}{path}")
 
 
 def test_serve_schedules_watches_the_drop_folder_and_stops_cleanly(tmp_path: Path) -> None:
@@ -187,3 +181,36 @@ def test_a_served_run_refuses_locations_it_was_not_started_with(
     monkeypatch.delenv(SERVED_VARIABLE)
     with pytest.raises(ServeRefusedError, match="DOCCLEAN_SERVED does not list them"):
         served_curate(**started)
+
+
+def test_the_api_helper_retries_what_prefects_client_retries() -> None:
+    import http.server
+    import threading
+    import urllib.error
+
+    answers = [503, 503, 200, 404, 502, 503]
+    asked: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            asked.append(self.rfile.read(int(self.headers["content-length"])))
+            status = answers.pop(0)
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b'{"id": 1}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/flow_runs/filter"
+        assert prefect_api(url, {"limit": 1}, backoff=0.01) == {"id": 1}  # busy twice, then answered
+        assert asked == [b'{"limit": 1}'] * 3
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            prefect_api(url, {}, backoff=0.01)  # not a status to retry: raised at once
+        assert raised.value.code == 404 and len(asked) == 4
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            prefect_api(url, {}, attempts=2, backoff=0.01)  # still busy at the last attempt
+        assert raised.value.code == 503 and len(asked) == 6
+        server.shutdown()
