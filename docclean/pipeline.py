@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,13 +23,14 @@ import opencc
 import pyarrow as pa
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
+from docclean.batch.noise import BatchLineFilter
 from docclean.batch.placeholders import prepare as prepare_batch_placeholders
 from docclean.batch.placeholders import replace_placeholders_batch
 from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
 from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
-from docclean.noise import apply_removals, strip_noise
+from docclean.noise import LineCandidates, apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
 from docclean.record import Decoded, Normalized, Record, Removal, Stripped, Structure
@@ -105,8 +107,15 @@ class Cleaner:
             else (to_simplified if target == "t2s" else opencc.OpenCC(target).convert),
             target_name=target,
         )
-        # The batch placeholder stage's lookup tables, built once per process.
+
+    @cached_property
+    def line_filter(self) -> BatchLineFilter:
+        """What clean_batch needs beyond clean: the noise rules' supersets and the placeholder
+        stage's lookup tables (half a second, once per process for the tables). Built on the
+        first batch, so that a Cleaner that cleans one document at a time (`inspect`) never
+        pays for it."""
         prepare_batch_placeholders()
+        return BatchLineFilter(self.rules)
 
     @property
     def disabled_rules(self) -> frozenset[str]:
@@ -124,7 +133,7 @@ class Cleaner:
 
         `data` is the file's bytes, undecoded (decoding is the first stage): a `str` raises TypeError.
         """
-        document = self._through_noise(data, source_path)
+        document = self._strip_noise(self._normalize(data, source_path))
         replaced = replace_placeholders(document.stripped.text, self.config.placeholder_token)
         structure = find_structure(replaced.text)
         return Record(
@@ -174,16 +183,21 @@ class Cleaner:
         `on_reject` the RejectedInput is raised.
         """
         kept: list[BatchItem] = []
-        documents: list[_ThroughNoise] = []
+        normalized: list[_Normalized] = []
         for item in items:
             try:
-                documents.append(self._through_noise(item.data, item.source_path))
+                normalized.append(self._normalize(item.data, item.source_path))
             except RejectedInput as rejected:
                 if on_reject is None:
                     raise
                 on_reject(item, rejected)
                 continue
             kept.append(item)
+        candidates = self.line_filter.candidates([document.normalized.text for document in normalized])
+        documents = [
+            self._strip_noise(document, lines) for document, lines in zip(normalized, candidates, strict=True)
+        ]
+        del normalized
         replaced = replace_placeholders_batch(
             [document.stripped.text for document in documents], self.config.placeholder_token
         )
@@ -230,8 +244,8 @@ class Cleaner:
             datetime.now(UTC) if ingested_at is None else ingested_at,
         )
 
-    def _through_noise(self, data: bytes, source_path: str) -> _ThroughNoise:
-        """The stages up to noise removal, which `clean` and `clean_batch` run document by document."""
+    def _normalize(self, data: bytes, source_path: str) -> _Normalized:
+        """Extraction, decoding, language detection and normalization of one document."""
         if not isinstance(data, bytes | bytearray):
             raise TypeError(
                 f"Cleaner.clean wants the file's bytes, not {type(data).__name__}: pass "
@@ -255,18 +269,25 @@ class Cleaner:
         # OpenCC only on Chinese, and never on suspected mojibake it would rewrite beyond repair.
         convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
         normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
+        return _Normalized(sha, extracted, decoded, guess, normalized)
+
+    def _strip_noise(self, document: _Normalized, candidates: LineCandidates | None = None) -> _ThroughNoise:
+        """Noise removal of one normalized document, counting the rules' timeouts."""
         timed_out: list[str] = []
         disabled = self.disabled_rules
-        stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled)
+        normalized, extracted = document.normalized, document.extracted
+        stripped = strip_noise(
+            normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled, candidates=candidates
+        )
         self.rule_timeouts.update(timed_out)
         normalized_text, extraction_removed = (
             append_dropped(normalized.text, extracted.dropped) if extracted else (normalized.text, ())
         )
         return _ThroughNoise(
-            sha256=sha,
+            sha256=document.sha256,
             extracted=extracted,
-            decoded=decoded,
-            language=guess,
+            decoded=document.decoded,
+            language=document.language,
             normalized=normalized,
             stripped=stripped,
             removed=stripped.removed + extraction_removed,
@@ -283,6 +304,17 @@ class BatchItem(NamedTuple):
     source_path: str
     doc_id: str | None = None
     mtime_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Normalized:
+    """A document through extraction, decoding, language detection and normalization."""
+
+    sha256: str
+    extracted: Extracted | None
+    decoded: Decoded
+    language: LanguageGuess
+    normalized: Normalized
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pytest
+import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docclean.batch.placeholders import replace_placeholders_batch
+from docclean.batch.superset import superset_pattern
 from docclean.errors import RejectedInput
+from docclean.noise import strip_noise
+from docclean.normalize import normalize_text
 from docclean.pipeline import BatchItem, CleanConfig, Cleaner
 from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
 from docclean.record import Record
@@ -133,6 +138,16 @@ PIECES = [
 documents = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
 
 
+NOISE_CLEANER = Cleaner()
+# Lines of the noise cases, and words the rules' literals and supersets react to.
+NOISE_PIECES = [
+    *(case["input"] for case in json.loads((DATA_DIR / "noise_cases.json").read_text("utf-8"))["positive"]),
+    *"\n，。：（）【】 0123456789",
+    "QQ", "微信", "电话", "13812345678", "010-12345678", "www.", ".com", "@", "仅供", "本文系",
+    "酷乐文行", "第", "页", "— 3 —", "请勿", "转载", "Copyright", "abc", "某某",
+]  # fmt: skip
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(documents, max_size=6))
 def test_any_batch_cleans_as_each_document_alone(texts: list[str]) -> None:
@@ -155,3 +170,31 @@ def test_batch_placeholders_are_the_reference_on_each_text(texts: list[str], tok
             {"start": p.start, "end": p.end, "original": p.original, "kind": p.kind}
             for p in expected.placeholders
         ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(NOISE_PIECES), max_size=40).map("".join), max_size=8))
+def test_batch_line_candidates_give_the_reference_noise_removal(texts: list[str]) -> None:
+    """strip_noise with the batch's line candidates is strip_noise with the rules' own prefilters."""
+    normalized = [normalize_text(text, NOISE_CLEANER.converters).text for text in texts]
+    candidates = NOISE_CLEANER.line_filter.candidates(normalized)
+    for text, lines in zip(normalized, candidates, strict=True):
+        assert strip_noise(text, NOISE_CLEANER.rules, candidates=lines) == strip_noise(
+            text, NOISE_CLEANER.rules
+        )
+
+
+def test_every_built_in_line_and_inline_rule_has_a_superset() -> None:
+    """The translation models the built-in rules' syntax: none loses its batch prefilter."""
+    line_filter = NOISE_CLEANER.line_filter
+    assert sorted(line_filter.supersets) == line_filter.scoped
+
+
+@pytest.mark.parametrize("escape", ["d", "s", "w"])
+def test_class_escapes_are_written_out_as_the_regex_module_reads_them(escape: str) -> None:
+    """Rust's \\d, \\s, \\w follow other Unicode tables; the superset spells out Python's."""
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    superset = superset_pattern(f"\\{escape}")
+    assert superset is not None
+    matched = pl.Series([every]).str.extract_all(superset).explode().str.join("").item()
+    assert matched == "".join(regex.findall(f"\\{escape}", every, regex.VERSION0))

@@ -135,7 +135,7 @@ def _one_character_kinds(word_kinds: Mapping[str, str], edge: int) -> np.ndarray
 
 
 def prepare() -> None:
-    """Build the lookup tables now (a Cleaner does at construction) rather than on the first batch."""
+    """Build the lookup tables now (with the rest of what a Cleaner needs for batches), not amid a batch."""
     _lookup_tables()
 
 
