@@ -62,11 +62,8 @@ _CODE_POINTS = 0x110000
 class _Tables:
     family: np.ndarray  # uint8 per code point: its family, 0 for none
     properties: np.ndarray  # uint8 per code point: the bits above
-    # int8 per code point: the kind (index into KINDS) of a context word that is this one
-    # character, when no longer word starts (suffix) or ends (prefix) with it; _NO_KIND when
-    # none gives a kind; _ASK_TABLE when a longer word may be there.
-    suffix_kind: np.ndarray
-    prefix_kind: np.ndarray
+    suffixes: _Words
+    prefixes: _Words
     compound_first: np.ndarray  # bool per code point: a `[latin]` compound may start here
 
 
@@ -112,26 +109,55 @@ def _lookup_tables() -> _Tables:
     return _Tables(
         family,
         properties,
-        _one_character_kinds(tables.suffixes, 0),
-        _one_character_kinds(tables.prefixes, -1),
+        _Words.of(tables.suffixes),
+        _Words.of(tables.prefixes),
         compound_first,
     )
 
 
 _NO_KIND = -1
-_ASK_TABLE = -3
 
 
-def _one_character_kinds(word_kinds: Mapping[str, str], edge: int) -> np.ndarray:
-    """The kind table of the words whose character at `edge` (0 first, -1 last) is the placeholder's neighbour."""
-    kinds = np.full(_CODE_POINTS, _NO_KIND, np.int8)
-    for word in word_kinds:
-        if len(word) > 1:
-            kinds[ord(word[edge])] = _ASK_TABLE
-    for word, kind in word_kinds.items():
-        if len(word) == 1 and kinds[ord(word)] != _ASK_TABLE and kind:
-            kinds[ord(word)] = KINDS.index(kind)
-    return kinds
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A context table by word length: each length's words as sorted byte keys (UTF-32), and their kinds."""
+
+    # Length -> (sorted keys, kind index of each, _NO_KIND for a neutral word), longest first.
+    by_length: dict[int, tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def of(cls, word_kinds: Mapping[str, str]) -> _Words:
+        by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for length in sorted({len(word) for word in word_kinds}, reverse=True):
+            words = sorted(word for word in word_kinds if len(word) == length)
+            keys = np.array([word.encode("utf-32-le") for word in words], f"S{4 * length}")
+            order = np.argsort(keys)
+            kinds = np.array(
+                [KINDS.index(word_kinds[word]) if word_kinds[word] else _NO_KIND for word in words]
+            )
+            by_length[length] = (keys[order], kinds[order].astype(np.int8))
+        return cls(by_length)
+
+    def longest(self, code_points: np.ndarray, at: np.ndarray, after: bool) -> np.ndarray:
+        """The kind of the longest word starting at each of `at` (after), or ending there (before).
+
+        The reference's longest match (`suffix_pattern`, `_longest_prefix_kind`), for all
+        positions at once: each length's windows of code points compared as byte keys.
+        """
+        kinds = np.full(len(at), _NO_KIND, np.int8)
+        found = np.zeros(len(at), bool)
+        for length, (keys, word_kinds) in self.by_length.items():
+            offsets = np.arange(length) if after else np.arange(-length, 0)
+            positions = at[:, None] + offsets
+            inside = (positions >= 0) & (positions < len(code_points))
+            # A word holds no NUL, so a window reaching past the text matches none.
+            windows = np.where(inside, code_points[np.clip(positions, 0, max(len(code_points) - 1, 0))], 0)
+            windows = np.ascontiguousarray(windows, np.uint32).view(f"S{4 * length}").ravel()
+            slots = np.minimum(np.searchsorted(keys, windows), len(keys) - 1)
+            hit = ~found & (keys[slots] == windows)
+            kinds[hit] = word_kinds[slots[hit]]
+            found |= hit
+        return kinds
 
 
 def prepare() -> None:
@@ -182,7 +208,7 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     runs = runs.select(~to_reference[runs.docs])
     runs, decided = _by_pattern(joined, runs, tables)
     _decide_markdown(joined, code_points, runs, tables, decided)
-    kinds = _kinds(joined, runs, tables, decided)
+    kinds = _kinds(joined, code_points, runs, tables, decided)
     runs = runs.select(kinds >= 0)
     kinds = kinds[kinds >= 0]
 
@@ -377,7 +403,9 @@ def _decide_markdown(
             decided[index] = -1
 
 
-def _kinds(joined: str, runs: _Runs, tables: _Tables, decided: np.ndarray) -> np.ndarray:
+def _kinds(
+    joined: str, code_points: np.ndarray, runs: _Runs, tables: _Tables, decided: np.ndarray
+) -> np.ndarray:
     """Each run's kind as an index into KINDS, -1 where the run is not a placeholder."""
     before = tables.properties[runs.before]
     after = tables.properties[runs.after]
@@ -407,18 +435,11 @@ def _kinds(joined: str, runs: _Runs, tables: _Tables, decided: np.ndarray) -> np
         else:
             accepted[index] = reference._in_chinese_context(joined, start, end)
     # The word after the run, else the word before it, else unknown (the reference's precedence).
-    kinds = np.where(accepted, tables.suffix_kind[runs.after], _NO_KIND)
-    code = {kind: index for index, kind in enumerate(KINDS)}
-    for index in np.flatnonzero(kinds == _ASK_TABLE).tolist():
-        suffix = context.suffix_pattern.match(joined, int(runs.ends[index]))
-        kind = context.suffixes[suffix.group()] if suffix else ""
-        kinds[index] = code[kind] if kind else _NO_KIND
+    kinds = np.full(len(accepted), _NO_KIND, np.int8)
+    kinds[accepted] = tables.suffixes.longest(code_points, runs.ends[accepted], after=True)
     without = accepted & (kinds == _NO_KIND)
-    kinds[without] = tables.prefix_kind[runs.before[without]]
-    for index in np.flatnonzero(kinds == _ASK_TABLE).tolist():
-        kind = reference._longest_prefix_kind(joined, int(runs.starts[index]), context)
-        kinds[index] = code[kind] if kind else _NO_KIND
-    kinds[accepted & (kinds == _NO_KIND)] = code["unknown"]
+    kinds[without] = tables.prefixes.longest(code_points, runs.starts[without], after=False)
+    kinds[accepted & (kinds == _NO_KIND)] = KINDS.index("unknown")
     return np.where(accepted, kinds, np.where(decided == _UNDECIDED, -1, decided))
 
 
