@@ -145,18 +145,19 @@ class _Words:
         positions at once: each length's windows of code points compared as byte keys.
         """
         kinds = np.full(len(at), _NO_KIND, np.int8)
-        found = np.zeros(len(at), bool)
-        for length, (keys, word_kinds) in self.by_length.items():
-            offsets = np.arange(length) if after else np.arange(-length, 0)
-            positions = at[:, None] + offsets
-            inside = (positions >= 0) & (positions < len(code_points))
-            # A word holds no NUL, so a window reaching past the text matches none.
-            windows = np.where(inside, code_points[np.clip(positions, 0, max(len(code_points) - 1, 0))], 0)
-            windows = np.ascontiguousarray(windows, np.uint32).view(f"S{4 * length}").ravel()
-            slots = np.minimum(np.searchsorted(keys, windows), len(keys) - 1)
-            hit = ~found & (keys[slots] == windows)
-            kinds[hit] = word_kinds[slots[hit]]
-            found |= hit
+        for part in _slices(len(at)):
+            found = np.zeros(part.stop - part.start, bool)
+            for length, (keys, word_kinds) in self.by_length.items():
+                offsets = np.arange(length) if after else np.arange(-length, 0)
+                positions = at[part, None] + offsets
+                inside = (positions >= 0) & (positions < len(code_points))
+                # A word holds no NUL, so a window reaching past the text matches none.
+                windows = np.where(inside, code_points[np.clip(positions, 0, len(code_points) - 1)], 0)
+                windows = windows.astype(np.uint32).view(f"S{4 * length}").ravel()
+                slots = np.minimum(np.searchsorted(keys, windows), len(keys) - 1)
+                hit = ~found & (keys[slots] == windows)
+                kinds[part][hit] = word_kinds[slots[hit]]
+                found |= hit
         return kinds
 
 
@@ -203,9 +204,7 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     doc_starts = np.zeros(len(texts), np.int64)
     np.cumsum(lengths[:-1] + 1, out=doc_starts[1:])
-    runs = _candidate_runs(code_points, tables, doc_starts)
-    to_reference = _texts_for_reference(code_points, runs, tables, len(texts))
-    runs = runs.select(~to_reference[runs.docs])
+    runs, to_reference = _candidate_runs(code_points, tables, doc_starts, lengths)
     runs, decided = _by_pattern(joined, runs, tables)
     _decide_markdown(joined, code_points, runs, tables, decided)
     kinds = _kinds(joined, code_points, runs, tables, decided)
@@ -252,9 +251,24 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     )
 
 
-def _candidate_runs(code_points: np.ndarray, tables: _Tables, doc_starts: np.ndarray) -> _Runs:
-    """Every maximal run of one family (a single `某` is none), as the reference's pattern finds them."""
+def _candidate_runs(
+    code_points: np.ndarray, tables: _Tables, doc_starts: np.ndarray, lengths: np.ndarray
+) -> tuple[_Runs, np.ndarray]:
+    """Every maximal run of one family (a single `某` is none), as the reference's pattern finds
+    them, and which texts go to the reference whole: those with more placeholder characters
+    than `MAX_PLACEHOLDERS`, which would be capped (their runs are not listed: a file of
+    placeholder characters would cost tens of bytes a character here)."""
     families_at = tables.family[code_points]
+    counts = (
+        np.add.reduceat(
+            np.append(families_at != 0, False), np.minimum(doc_starts, len(code_points)), dtype=np.int64
+        )
+        if len(doc_starts)
+        else np.zeros(0, np.int64)
+    )
+    to_reference = counts > MAX_PLACEHOLDERS
+    for doc in np.flatnonzero(to_reference).tolist():
+        families_at[doc_starts[doc] : doc_starts[doc] + lengths[doc]] = 0
     positions = np.flatnonzero(families_at)
     families = families_at[positions]
     opens = np.ones(len(positions), bool)
@@ -270,7 +284,7 @@ def _candidate_runs(code_points: np.ndarray, tables: _Tables, doc_starts: np.nda
     # The batch's edges look like a line break, as the edges of the texts between them do.
     before[starts == 0] = _LINE_BREAK
     after[ends > last] = _LINE_BREAK
-    return _Runs(
+    runs = _Runs(
         starts=starts,
         ends=ends,
         families=families,
@@ -278,14 +292,7 @@ def _candidate_runs(code_points: np.ndarray, tables: _Tables, doc_starts: np.nda
         before=before,
         after=after,
     )
-
-
-def _texts_for_reference(code_points: np.ndarray, runs: _Runs, tables: _Tables, count: int) -> np.ndarray:
-    """Which texts (a bool per text) hold a case the arrays do not model (see the module's docstring)."""
-    to_reference = np.zeros(count, bool)
-    per_text = np.bincount(runs.docs, minlength=count)
-    to_reference |= per_text > MAX_PLACEHOLDERS
-    return to_reference
+    return runs, to_reference
 
 
 # `decided` of a run whose kind the arrays work out.
@@ -297,20 +304,30 @@ _SHORT_RUN = 8
 
 
 def _originals(joined: str, code_points: np.ndarray, runs: _Runs) -> pa.Array:
-    """Each run's text, as a string array: the distinct short ones decoded once."""
+    """Each run's text, as a string array: the distinct short ones decoded once per slice of runs."""
     lengths = runs.ends - runs.starts
-    short = lengths <= _SHORT_RUN
-    offsets = np.arange(_SHORT_RUN)
-    at = np.minimum(runs.starts[short, None] + offsets, max(len(code_points) - 1, 0))
-    padded = np.where(offsets < lengths[short, None], code_points[at] if len(code_points) else 0, 0)
-    keys = np.ascontiguousarray(padded, np.uint32).view(np.dtype((np.void, 4 * _SHORT_RUN))).ravel()
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    texts = [key.tobytes().decode("utf-32-le", "surrogatepass").rstrip("\0") for key in distinct]
     values = np.empty(len(runs.starts), object)
-    values[short] = np.array(texts, object)[inverse] if texts else []
-    for index in np.flatnonzero(~short).tolist():
+    offsets = np.arange(_SHORT_RUN)
+    for part in _slices(len(runs.starts)):
+        short = np.flatnonzero(lengths[part] <= _SHORT_RUN) + part.start
+        at = np.minimum(runs.starts[short, None] + offsets, max(len(code_points) - 1, 0))
+        padded = np.where(offsets < lengths[short, None], code_points[at], 0).astype(np.uint32)
+        keys = padded.view(np.dtype((np.void, 4 * _SHORT_RUN))).ravel()
+        distinct, inverse = np.unique(keys, return_inverse=True)
+        texts = [key.tobytes().decode("utf-32-le", "surrogatepass").rstrip("\0") for key in distinct]
+        values[short] = np.array(texts, object)[inverse.ravel()] if texts else []
+    for index in np.flatnonzero(lengths > _SHORT_RUN).tolist():
         values[index] = joined[runs.starts[index] : runs.ends[index]]
     return pa.array(values, pa.string())
+
+
+# Runs handled at once where each costs a row of temporaries (a few hundred bytes): memory stays
+# bounded by the slice, not by a file's placeholder count.
+_SLICE = 1 << 16
+
+
+def _slices(count: int) -> list[slice]:
+    return [slice(start, min(start + _SLICE, count)) for start in range(0, count, _SLICE)]
 
 
 def _by_pattern(joined: str, runs: _Runs, tables: _Tables) -> tuple[_Runs, np.ndarray]:
@@ -451,8 +468,18 @@ def _replace(
     The texts between runs are joined by the token in one call; the offsets follow from how
     much longer than its run each token is.
     """
-    gaps = zip(np.append(0, runs.ends).tolist(), np.append(runs.starts, len(joined)).tolist(), strict=True)
-    replaced = token.join([joined[start:end] for start, end in gaps])
+    gap_starts, gap_ends = np.append(0, runs.ends), np.append(runs.starts, len(joined))
+    # Joined a slice of gaps at a time (then the blocks by the token too): no string per gap is
+    # held beyond its slice.
+    replaced = token.join(
+        token.join(
+            [
+                joined[start:end]
+                for start, end in zip(gap_starts[part].tolist(), gap_ends[part].tolist(), strict=True)
+            ]
+        )
+        for part in _slices(len(gap_starts))
+    )
     # How much longer the output is than the input before each run, and after it.
     growth = np.cumsum(len(token) - (runs.ends - runs.starts))
     before = np.append(0, growth)
