@@ -175,9 +175,11 @@ class Cleaner:
         """Clean a batch of documents into one table of the documents schema (`DOCUMENT_SCHEMA`).
 
         Row for row what `records_to_table` makes of `clean` on each item, in the items' order
-        (the equality tests check it column by column). The per-document stages run as in
-        `clean`; the placeholder stage runs over the whole batch at once (docclean/batch/),
-        its annotations going straight into Arrow columns. `ingested_at` (default: now, UTC)
+        (the equality tests check it column by column). Decoding, language detection,
+        normalization and structure run document by document as in `clean`; the lines each
+        noise rule may match in are found for the whole batch at once, and the placeholder
+        stage runs over the whole batch, its annotations going straight into Arrow columns
+        (docclean/batch/). `ingested_at` (default: now, UTC)
         fills `ingested_at`; the corpus columns are null. An item that cannot become a
         document is passed to `on_reject` with the RejectedInput and has no row; without
         `on_reject` the RejectedInput is raised.
