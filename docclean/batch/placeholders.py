@@ -7,15 +7,18 @@ so the candidates are the runs of one family; the checks on the characters besid
 are lookups in tables built from the reference module's own sets and patterns. A line break
 between two texts looks to every check like the edge of a text, so joining changes nothing.
 
-What the arrays do not model goes to the reference function, one whole text at a time:
+The context words (`[suffix]`, `[prefix]`) are found for every run at once, by comparing each
+length's windows of code points with the table's sorted words. What the arrays do not model
+goes to the reference, run by run or text by text:
 
-* a Latin X run touching `.` or `-`, or after a digit, a Chinese numeral or a circle:
-  redacted years (`20XX`, `二〇XX`), decimals (`X.X`), versions (`3.X`), hyphenated words;
-* a line holding two runs of the same one to three ASCII stars: Markdown emphasis may pair them;
-* a text with more candidates than `MAX_PLACEHOLDERS`.
-
-Python runs per candidate only to walk a context (no Han letter right beside the run) and to
-read a word of the context tables that may follow or precede it.
+* a Latin X run touching `.` or `-`, or after a digit, a Chinese numeral or a circle (a
+  redacted year `20XX`, `二〇XX`, dot-joined runs `X.X`, a version `3.X`, a hyphenated word):
+  the reference pattern and classification decide that run;
+* a line holding two runs of the same one to three ASCII stars (Markdown emphasis may pair
+  them): the reference's opener and closer search decides them, in text order;
+* a run with no Han letter right beside it: the reference walks its context;
+* a text with more placeholder characters than `MAX_PLACEHOLDERS`: the reference function
+  cleans the whole text (it caps the placeholders).
 """
 
 from __future__ import annotations
