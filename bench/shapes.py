@@ -99,18 +99,25 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def measure_here(shape: str, size: int, stages: bool) -> dict[str, object]:
-    """The child's side: clean one shape, return peak RSS (bytes) and seconds."""
+def measure_here(shape: str, size: int, stages: bool, batch: bool = False) -> dict[str, object]:
+    """The child's side: clean one shape (with `clean`, or `clean_batch` as the flow does), return
+    peak RSS (bytes) and seconds."""
     from docclean.errors import RejectedInput
-    from docclean.pipeline import Cleaner
+    from docclean.pipeline import BatchItem, Cleaner
 
     cleaner = Cleaner()
+    if batch:
+        cleaner.clean_batch([])  # its tables are built once per process, not per file
     data = SHAPES[shape](size)
     baseline = _peak_rss_bytes()
     # CPU seconds: on a shared machine the wall time says more about the neighbours.
     started = time.process_time()
     try:
-        outcome = f"{cleaner.clean(data, f'{shape}.txt').char_count:,} characters out"
+        if batch:
+            table = cleaner.clean_batch([BatchItem(data, f"{shape}.txt")])
+            outcome = f"{table['char_count'][0].as_py():,} characters out"
+        else:
+            outcome = f"{cleaner.clean(data, f'{shape}.txt').char_count:,} characters out"
     except RejectedInput as rejected:
         outcome = f"rejected: {rejected.reason}"
     seconds = time.process_time() - started
@@ -154,19 +161,22 @@ def _stage_peaks(cleaner: object, data: bytes) -> dict[str, int]:
     return peaks
 
 
-def measure_in_child(shape: str, size: int, stages: bool = False) -> dict[str, object]:
+def measure_in_child(shape: str, size: int, stages: bool = False, batch: bool = False) -> dict[str, object]:
     """Run `measure_here` in a fresh interpreter, so each shape's peak is its own."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", shape, "--bytes", str(size)]
     if stages:
         command.append("--stages")
+    if batch:
+        command.append("--batch")
     result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO_DIR)
     return json.loads(result.stdout)
 
 
-def print_shapes(names: list[str], size: int, stages: bool = False) -> None:
-    print(f"Cleaner.clean on {size / MB:.0f} MB files (peak RSS of a fresh process, file included):")
+def print_shapes(names: list[str], size: int, stages: bool = False, batch: bool = False) -> None:
+    method = "clean_batch" if batch else "clean"
+    print(f"Cleaner.{method} on {size / MB:.0f} MB files (peak RSS of a fresh process, file included):")
     for name in names:
-        row = measure_in_child(name, size, stages)
+        row = measure_in_child(name, size, stages, batch)
         line = (
             f"  {name:<13} {int(row['peak_rss']) / 2**20:8.0f} MiB peak RSS"
             f"  {float(row['seconds']):7.1f} s CPU  ({row['outcome']})"
@@ -184,14 +194,15 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=40, help="file size in MB (default: 40)")
     parser.add_argument("--shape", action="append", choices=sorted(SHAPES), help="only these shapes")
     parser.add_argument("--stages", action="store_true", help="also each stage's traced peak")
+    parser.add_argument("--batch", action="store_true", help="clean with clean_batch, as the flow does")
     # Internal: the child that measures one shape.
     parser.add_argument("--child", choices=sorted(SHAPES), help=argparse.SUPPRESS)
     parser.add_argument("--bytes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure_here(args.child, args.bytes, args.stages)))
+        print(json.dumps(measure_here(args.child, args.bytes, args.stages, args.batch)))
         return 0
-    print_shapes(args.shape or list(SHAPES), int(args.mb * MB), args.stages)
+    print_shapes(args.shape or list(SHAPES), int(args.mb * MB), args.stages, args.batch)
     return 0
 
 

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Protocol
 
 import regex
 
@@ -76,11 +77,14 @@ def strip_noise(
     on_timeout: Callable[[str], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     disabled: Collection[str] = (),
+    candidates: LineCandidates | None = None,
 ) -> Stripped:
     """Remove what the rules match; `on_timeout` receives the id of each rule skipped for time.
 
     The rules whose ids are in `disabled` are not run at all (a caller disables a rule that
-    keeps timing out, so it stops costing its budget on every document).
+    keeps timing out, so it stops costing its budget on every document). `candidates`, when
+    given, says which lines each line or inline rule may match in, in place of the rules'
+    prefilters (docclean/batch/noise.py finds them for a whole batch); the result is the same.
     """
     if not text:
         return Stripped(text, ())
@@ -91,7 +95,7 @@ def strip_noise(
     while True:
         scan = _Scan(rules, budget, skipped, use_combined)
         try:
-            return _strip(text, rules, scan)
+            return _strip(text, rules, scan, candidates)
         except _Timeout as timed_out:
             # Re-scan from scratch so the skipped rule contributes nothing to this document.
             if timed_out.rule is None:
@@ -218,7 +222,19 @@ _KEPT = -1
 MIN_CONTENT_LEFT = 4
 
 
-def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
+class LineCandidates(Protocol):
+    """The lines of one document each line or inline rule may match in: a superset of those it does."""
+
+    def lines_to_search(self, scope: CombinedScope) -> Iterable[tuple[int, list[int]]]:
+        """Each line (by index, in order) some rule of `scope` may match in, with those rules, in rule order."""
+        ...
+
+    def lines_for_units(self, line_rules: Sequence[int]) -> Iterable[int]:
+        """The lines (by index, in order) holding a unit (a substring) one of `line_rules` may match."""
+        ...
+
+
+def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | None) -> Stripped:
     lines = _Lines(text)
     starts = lines.starts
     # Which rule removes each whole line (_KEPT for none), and the unit it goes in: the lines of
@@ -237,9 +253,14 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     noise_units: dict[int, list[_Hit]] = {}
     line_rules = sorted(rules.line.members + rules.line.standalone)
     line_checks = _checks(rules, line_rules)
-    pasted_checks = _checks(rules, [rule for rule in line_rules if _may_be_pasted(rules, rule)])
+    pasted_checks = _checks(rules, [rule for rule in line_rules if may_be_pasted(rules, rule)])
     inline_checks = _checks(rules, sorted(rules.inline.members + rules.inline.standalone))
-    for index, admitted in _lines_to_search(rules.line, rules, lines, text, starts):
+    line_search = (
+        _lines_to_search(rules.line, rules, lines, text, starts)
+        if candidates is None
+        else candidates.lines_to_search(rules.line)
+    )
+    for index, admitted in line_search:
         if line_rule[index] == _KEPT:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
@@ -250,7 +271,12 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
                     line_rule[index] = hit.rule
                 elif units:
                     noise_units[index] = units
-    for index in _lines_for_units(rules, lines, text, starts):
+    unit_lines = (
+        _lines_for_units(rules, lines, text, starts)
+        if candidates is None
+        else candidates.lines_for_units([rule for rule in line_rules if may_be_pasted(rules, rule)])
+    )
+    for index in unit_lines:
         if (
             line_rule[index] == _KEPT
             and index not in noise_units
@@ -267,7 +293,9 @@ def _strip(text: str, rules: RuleSet, scan: _Scan) -> Stripped:
     # The lines an inline rule may match, and those with noise units: both in line order, a
     # line in both once, with its inline rules.
     inline_lines = heapq.merge(
-        _lines_to_search(rules.inline, rules, lines, text, starts),
+        _lines_to_search(rules.inline, rules, lines, text, starts)
+        if candidates is None
+        else candidates.lines_to_search(rules.inline),
         ((index, []) for index in sorted(noise_units)),
         key=operator.itemgetter(0),
     )
@@ -382,7 +410,7 @@ def _is_whole_unit(unit: str) -> bool:
 _UNIT_ENDS = tuple("。！？!?；;")
 
 
-def _may_be_pasted(rules: RuleSet, rule: int) -> bool:
+def may_be_pasted(rules: RuleSet, rule: int) -> bool:
     """Whether a line rule's noise can be pasted into a paragraph as a sentence of its own.
 
     Page markers cannot: they are page furniture, never a sentence (the normalize stage takes
@@ -404,7 +432,7 @@ def _lines_for_units(rules: RuleSet, lines: Sequence[str], text: str, starts: Se
     by trying the rules on the line's units. Only a line holding a literal some rule needs is
     worth it (one scan of the text finds them), unless a rule that may be pasted needs none.
     """
-    if any(_may_be_pasted(rules, rule) for rule in rules.line.open_rules):
+    if any(may_be_pasted(rules, rule) for rule in rules.line.open_rules):
         return range(len(lines))
     finder = _pasted_finder(rules)
     if finder is None:
@@ -413,7 +441,7 @@ def _lines_for_units(rules: RuleSet, lines: Sequence[str], text: str, starts: Se
 
 
 def _pasted_finder(rules: RuleSet) -> re.Pattern[str] | None:
-    """A finder of the literals of the line rules that may be pasted (see `_may_be_pasted`).
+    """A finder of the literals of the line rules that may be pasted (see `may_be_pasted`).
 
     Built once per rule set: `rules.version` names the effective rules.
     """
@@ -422,7 +450,7 @@ def _pasted_finder(rules: RuleSet) -> re.Pattern[str] | None:
         literals: set[str] = set()
         for rule in rules.line.literal_rules:
             prefilter = rules.prefilters[rule]
-            if _may_be_pasted(rules, rule) and prefilter is not None and prefilter.literals:
+            if may_be_pasted(rules, rule) and prefilter is not None and prefilter.literals:
                 literals |= prefilter.literals
         _PASTED_FINDERS[key] = literal_finder(literals) if literals else None
     return _PASTED_FINDERS[key]

@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import opencc
+import pyarrow as pa
 
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
+from docclean.batch.noise import BatchLineFilter
+from docclean.batch.placeholders import prepare as prepare_batch_placeholders
+from docclean.batch.placeholders import replace_placeholders_batch
 from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
-from docclean.language import detect_language, language_name, parse_languages
-from docclean.noise import apply_removals, strip_noise
+from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
+from docclean.noise import LineCandidates, apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
-from docclean.record import Decoded, Record
+from docclean.record import Decoded, Normalized, Record, Removal, Stripped, Structure
 from docclean.rules import RuleSet, load_rules
+from docclean.schema import columns_to_table
 from docclean.structure import find_structure
 
 # opencc configuration applied to Traditional or mixed documents.
@@ -105,6 +114,15 @@ class Cleaner:
             else (),
         )
 
+    @cached_property
+    def line_filter(self) -> BatchLineFilter:
+        """What clean_batch needs beyond clean: the noise rules' supersets and the placeholder
+        stage's lookup tables (half a second, once per process for the tables). Built on the
+        first batch, so that a Cleaner that cleans one document at a time (`inspect`) never
+        pays for it."""
+        prepare_batch_placeholders()
+        return BatchLineFilter(self.rules)
+
     @property
     def disabled_rules(self) -> frozenset[str]:
         """The ids of the rules that timed out often enough to be disabled."""
@@ -121,6 +139,121 @@ class Cleaner:
 
         `data` is the file's bytes, undecoded (decoding is the first stage): a `str` raises TypeError.
         """
+        document = self._strip_noise(self._normalize(data, source_path))
+        replaced = replace_placeholders(document.stripped.text, self.config.placeholder_token)
+        structure = find_structure(replaced.text)
+        return Record(
+            doc_id=doc_id or make_doc_id(source_path, document.sha256),
+            source_path=source_path,
+            source_sha256=document.sha256,
+            source_bytes=len(data),
+            encoding=document.encoding,
+            encoding_confidence=document.decoded.confidence,
+            encoding_method=document.decoded.method,
+            encoding_segments=document.decoded.segments,
+            repair=document.decoded.repair,
+            source_script=document.normalized.source_script,
+            title=structure.title,
+            doc_type=structure.doc_type,
+            text=replaced.text,
+            placeholders=replaced.placeholders,
+            removed=document.removed,
+            normalizations=document.normalized.edits,
+            outline=structure.outline,
+            flags=document.flags(replaced.capped, structure, replaced.text),
+            char_count=len(replaced.text),
+            pipeline_version=PIPELINE_VERSION,
+            rules_version=self.rules.version,
+            source_format=document.source_format,
+            page_count=document.page_count,
+            extraction=document.extracted.found if document.extracted is not None else (),
+            language=document.language.language,
+            language_confidence=document.language.confidence,
+            normalized_text=document.normalized_text,
+        )
+
+    def clean_batch(
+        self,
+        items: Iterable[BatchItem],
+        ingested_at: datetime | None = None,
+        on_reject: Callable[[BatchItem, RejectedInput], None] | None = None,
+    ) -> pa.Table:
+        """Clean a batch of documents into one table of the documents schema (`DOCUMENT_SCHEMA`).
+
+        Row for row what `records_to_table` makes of `clean` on each item, in the items' order
+        (the equality tests check it column by column). Decoding, language detection,
+        normalization and structure run document by document as in `clean`; the lines each
+        noise rule may match in are found for the whole batch at once, and the placeholder
+        stage runs over the whole batch, its annotations going straight into Arrow columns
+        (docclean/batch/). `ingested_at` (default: now, UTC)
+        fills `ingested_at`; the corpus columns are null. An item that cannot become a
+        document is passed to `on_reject` with the RejectedInput and has no row; without
+        `on_reject` the RejectedInput is raised.
+        """
+        kept: list[BatchItem] = []
+        normalized: list[_Normalized] = []
+        for item in items:
+            try:
+                normalized.append(self._normalize(item.data, item.source_path))
+            except RejectedInput as rejected:
+                if on_reject is None:
+                    raise
+                on_reject(item, rejected)
+                continue
+            kept.append(item)
+        candidates = self.line_filter.candidates([document.normalized.text for document in normalized])
+        documents = [
+            self._strip_noise(document, lines) for document, lines in zip(normalized, candidates, strict=True)
+        ]
+        del normalized
+        replaced = replace_placeholders_batch(
+            [document.stripped.text for document in documents], self.config.placeholder_token
+        )
+        structures = [find_structure(text) for text in replaced.texts]
+        columns: dict[str, Sequence[object] | pa.Array] = {
+            "doc_id": [
+                item.doc_id or make_doc_id(item.source_path, document.sha256)
+                for item, document in zip(kept, documents, strict=True)
+            ],
+            "source_path": [item.source_path for item in kept],
+            "source_sha256": [document.sha256 for document in documents],
+            "source_bytes": [len(item.data) for item in kept],
+            "encoding": [document.encoding for document in documents],
+            "encoding_confidence": [document.decoded.confidence for document in documents],
+            "encoding_method": [document.decoded.method for document in documents],
+            "encoding_segments": [document.decoded.segments for document in documents],
+            "repair": [document.decoded.repair for document in documents],
+            "source_script": [document.normalized.source_script for document in documents],
+            "title": [structure.title for structure in structures],
+            "doc_type": [structure.doc_type for structure in structures],
+            "text": replaced.texts,
+            "placeholders": replaced.placeholders,
+            "removed": [document.removed for document in documents],
+            "normalizations": [document.normalized.edits for document in documents],
+            "outline": [structure.outline for structure in structures],
+            "flags": [
+                document.flags(capped, structure, text)
+                for document, capped, structure, text in zip(
+                    documents, replaced.capped, structures, replaced.texts, strict=True
+                )
+            ],
+            "char_count": [len(text) for text in replaced.texts],
+            "pipeline_version": [PIPELINE_VERSION] * len(kept),
+            "rules_version": [self.rules.version] * len(kept),
+            "source_format": [document.source_format for document in documents],
+            "page_count": [document.page_count for document in documents],
+            "language": [document.language.language for document in documents],
+            "language_confidence": [document.language.confidence for document in documents],
+        }
+        return columns_to_table(
+            columns,
+            len(kept),
+            [item.mtime_ns for item in kept],
+            datetime.now(UTC) if ingested_at is None else ingested_at,
+        )
+
+    def _normalize(self, data: bytes, source_path: str) -> _Normalized:
+        """Extraction, decoding, language detection and normalization of one document."""
         if not isinstance(data, bytes | bytearray):
             raise TypeError(
                 f"Cleaner.clean wants the file's bytes, not {type(data).__name__}: pass "
@@ -144,53 +277,96 @@ class Cleaner:
         # OpenCC only on Chinese, and never on suspected mojibake it would rewrite beyond repair.
         convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
         normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
+        return _Normalized(sha, extracted, decoded, guess, normalized)
+
+    def _strip_noise(self, document: _Normalized, candidates: LineCandidates | None = None) -> _ThroughNoise:
+        """Noise removal of one normalized document, counting the rules' timeouts."""
         timed_out: list[str] = []
         disabled = self.disabled_rules
-        stripped = strip_noise(normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled)
+        normalized, extracted = document.normalized, document.extracted
+        stripped = strip_noise(
+            normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled, candidates=candidates
+        )
         self.rule_timeouts.update(timed_out)
         normalized_text, extraction_removed = (
             append_dropped(normalized.text, extracted.dropped) if extracted else (normalized.text, ())
         )
-        replaced = replace_placeholders(stripped.text, self.config.placeholder_token)
-        structure = find_structure(replaced.text)
-        flags = list(decoded.flags) + list(normalized.flags)
-        flags += [f"rule_timeout:{rule}" for rule in timed_out]
-        flags += [f"rule_disabled:{rule}" for rule in sorted(disabled)]
-        if replaced.capped:
+        return _ThroughNoise(
+            sha256=document.sha256,
+            extracted=extracted,
+            decoded=document.decoded,
+            language=document.language,
+            normalized=normalized,
+            stripped=stripped,
+            removed=stripped.removed + extraction_removed,
+            normalized_text=normalized_text,
+            timed_out=tuple(timed_out),
+            disabled=disabled,
+        )
+
+
+class BatchItem(NamedTuple):
+    """One document of a batch: the file's bytes, its path, the id it keeps (None: a new id) and its mtime."""
+
+    data: bytes
+    source_path: str
+    doc_id: str | None = None
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Normalized:
+    """A document through extraction, decoding, language detection and normalization."""
+
+    sha256: str
+    extracted: Extracted | None
+    decoded: Decoded
+    language: LanguageGuess
+    normalized: Normalized
+
+
+@dataclass(frozen=True, slots=True)
+class _ThroughNoise:
+    """A document through decode, language detection, normalization and noise removal."""
+
+    sha256: str
+    extracted: Extracted | None
+    decoded: Decoded
+    language: LanguageGuess
+    normalized: Normalized
+    stripped: Stripped
+    # The noise stage's removals, then the lines extraction dropped.
+    removed: tuple[Removal, ...]
+    normalized_text: str
+    timed_out: tuple[str, ...]
+    disabled: frozenset[str]
+
+    @property
+    def encoding(self) -> str | None:
+        return (
+            None if self.extracted is not None and self.extracted.decoded is None else self.decoded.encoding
+        )
+
+    @property
+    def source_format(self) -> str:
+        return self.extracted.source_format if self.extracted is not None else "text"
+
+    @property
+    def page_count(self) -> int | None:
+        return self.extracted.page_count if self.extracted is not None else None
+
+    def flags(self, placeholders_capped: bool, structure: Structure, text: str) -> tuple[str, ...]:
+        """The document's flags once the placeholder and structure stages made `text`."""
+        flags = list(self.decoded.flags) + list(self.normalized.flags)
+        flags += [f"rule_timeout:{rule}" for rule in self.timed_out]
+        flags += [f"rule_disabled:{rule}" for rule in sorted(self.disabled)]
+        if placeholders_capped:
             flags.append("placeholders_capped")
         if structure.capped:
             flags.append("outline_capped")
-        if not replaced.text:
+        if not text:
             flags.append("empty_after_cleaning")
-        return Record(
-            doc_id=doc_id or make_doc_id(source_path, sha),
-            source_path=source_path,
-            source_sha256=sha,
-            source_bytes=len(data),
-            encoding=None if extracted is not None and extracted.decoded is None else decoded.encoding,
-            encoding_confidence=decoded.confidence,
-            encoding_method=decoded.method,
-            encoding_segments=decoded.segments,
-            repair=decoded.repair,
-            source_script=normalized.source_script,
-            title=structure.title,
-            doc_type=structure.doc_type,
-            text=replaced.text,
-            placeholders=replaced.placeholders,
-            removed=stripped.removed + extraction_removed,
-            normalizations=normalized.edits,
-            outline=structure.outline,
-            flags=tuple(dict.fromkeys(flags)),
-            char_count=len(replaced.text),
-            pipeline_version=PIPELINE_VERSION,
-            rules_version=self.rules.version,
-            source_format=extracted.source_format if extracted is not None else "text",
-            page_count=extracted.page_count if extracted is not None else None,
-            extraction=extracted.found if extracted is not None else (),
-            language=guess.language,
-            language_confidence=guess.confidence,
-            normalized_text=normalized_text,
-        )
+        return tuple(dict.fromkeys(flags))
 
 
 def _decoded(extracted: Extracted) -> Decoded:

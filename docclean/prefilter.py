@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Generic, TypeVar
 
 import regex
 
@@ -49,7 +50,11 @@ class Prefilter:
         return self.finder is None or self.finder.search(line) is not None
 
 
-class _Unmodelled(Exception):
+# What a Reader makes of a piece of a regex.
+Piece = TypeVar("Piece")
+
+
+class Unmodelled(Exception):
     """Syntax the prefilter analysis does not model."""
 
 
@@ -162,7 +167,7 @@ def _alternation_facts(branches: list[_Facts]) -> _Facts:
 
 def _repetition_facts(atom: _Facts, low: int, high: int | None) -> _Facts:
     if atom.exact == frozenset({""}):
-        raise _Unmodelled("a quantifier on a zero-width item")
+        raise Unmodelled("a quantifier on a zero-width item")
     exact = None
     if atom.exact is not None and high is not None:
         counts = [_concatenation([atom.exact] * count) for count in range(low, high + 1)]
@@ -176,8 +181,36 @@ def _repetition_facts(atom: _Facts, low: int, high: int | None) -> _Facts:
     return _Facts(exact, required, atom.max_length, "dots" if is_dots else "", high if is_dots else None)
 
 
-class _Analysis:
-    """A recursive-descent reading of a regex (the `regex` module's VERSION0 syntax)."""
+class Reader(Generic[Piece]):
+    """Reads the `regex` module's VERSION0 syntax piece by piece; a subclass says what each piece
+    means (a `Piece`) by its `sequence`.
+
+    Raises Unmodelled at syntax outside the subset it reads (see `escape_char` and the callers).
+    """
+
+    def read(self) -> Piece:
+        """What the whole expression means; raises Unmodelled."""
+        piece = self.alternation(verbose=False)
+        if self.peek():
+            raise Unmodelled("an unbalanced parenthesis")
+        return piece
+
+    def alternation(self, verbose: bool) -> Piece:
+        return self.alternative(self.branches(verbose))
+
+    def branches(self, verbose: bool) -> list[Piece]:
+        branches = [self.sequence(verbose)]
+        while self.peek() == "|":
+            self.position += 1
+            branches.append(self.sequence(verbose))
+        return branches
+
+    def sequence(self, verbose: bool) -> Piece:
+        raise NotImplementedError
+
+    def alternative(self, branches: list[Piece]) -> Piece:
+        """What matching any one of `branches` means."""
+        raise NotImplementedError
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
@@ -189,7 +222,7 @@ class _Analysis:
     def take(self) -> str:
         char = self.peek()
         if not char:
-            raise _Unmodelled("unexpected end")
+            raise Unmodelled("unexpected end")
         self.position += 1
         return char
 
@@ -204,11 +237,88 @@ class _Analysis:
             else:
                 return
 
-    def alternation(self, verbose: bool) -> _Facts:
-        branches = [self.sequence(verbose)]
-        while self.peek() == "|":
+    def quantifier(self, verbose: bool) -> tuple[int, int | None] | None:
+        """Read the quantifier after an item, if any: its (least, most) repeats, most None for no bound."""
+        self.skip_spacing(verbose)
+        char = self.peek()
+        if char in ("*", "+", "?"):
             self.position += 1
-            branches.append(self.sequence(verbose))
+            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[char]
+        elif char == "{":
+            match = _QUANTIFIER.match(self.pattern, self.position)
+            if match is None or not (match["low"] or match["comma"]):
+                raise Unmodelled("a brace that is not a counted repeat")
+            self.position = match.end()
+            low = int(match["low"] or 0)
+            high = low if match["comma"] is None else (int(match["high"]) if match["high"] else None)
+        else:
+            return None
+        self.skip_spacing(verbose)
+        if self.peek() in ("?", "+"):
+            self.position += 1  # lazy or possessive: the same strings can match
+            self.skip_spacing(verbose)
+        if self.peek() in ("*", "+", "?", "{"):
+            raise Unmodelled("a repeated repeat")
+        return low, high
+
+    def group_opening(self, verbose: bool) -> tuple[tuple[bool, bool] | None, bool]:
+        """Read a group's opening after its `(`: (positive, behind) for a lookaround, None for
+        any other group; and whether the group's body is verbose."""
+        lookaround: tuple[bool, bool] | None = None
+        if self.peek() == "?":
+            self.position += 1
+            char = self.take()
+            if char in ("=", "!"):
+                lookaround = (char == "=", False)
+            elif char == "<" and self.peek() in ("=", "!"):
+                lookaround = (self.take() == "=", True)
+            elif char == "<" or (char == "P" and self.take() == "<"):
+                name = _GROUP_NAME.match(self.pattern, self.position)
+                if name is None:
+                    raise Unmodelled("a group name")
+                self.position = name.end()
+            elif char != ">":  # an atomic group matches some of what the plain group would
+                self.position -= 1
+                verbose = self.scoped_flags(verbose)
+        return lookaround, verbose
+
+    def scoped_flags(self, verbose: bool) -> bool:
+        """Read `(?x:` or `(?s-x:` up to the colon; whether the group is verbose."""
+        on = True
+        while (char := self.take()) != ":":
+            if char == "-" and on:
+                on = False
+            elif char in _MODELLED_FLAGS:
+                if char == "x":
+                    verbose = on
+            else:
+                # Global flags, other flags, conditionals, recursion, branch reset, comments.
+                raise Unmodelled(f"(?{char}")
+        return verbose
+
+    def escape_char(self) -> str | None:
+        """The character an escape (after its backslash) stands for; None for a class like \\d."""
+        char = self.take()
+        if char in _CLASS_ESCAPES:
+            return None
+        if char in _CONTROL_ESCAPES:
+            return _CONTROL_ESCAPES[char]
+        if char in _HEX_ESCAPES:
+            digits = self.pattern[self.position : self.position + _HEX_ESCAPES[char]]
+            if len(digits) < _HEX_ESCAPES[char] or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                raise Unmodelled("a hexadecimal escape")
+            self.position += len(digits)
+            return chr(int(digits, 16))
+        if char.isascii() and not char.isalnum():
+            return char
+        # Back-references, \g, \K, \G, \p{..}, \N{..}, \X, octal, \b in a class, ...
+        raise Unmodelled(f"\\{char}")
+
+
+class _Analysis(Reader[_Facts]):
+    """A recursive-descent reading of a regex: what each piece can match (`_Facts`)."""
+
+    def alternative(self, branches: list[_Facts]) -> _Facts:
         return _alternation_facts(branches)
 
     def sequence(self, verbose: bool) -> _Facts:
@@ -220,27 +330,8 @@ class _Analysis:
             items.append(self.quantified(self.atom(verbose), verbose))
 
     def quantified(self, atom: _Facts, verbose: bool) -> _Facts:
-        self.skip_spacing(verbose)
-        char = self.peek()
-        if char in ("*", "+", "?"):
-            self.position += 1
-            low, high = {"*": (0, None), "+": (1, None), "?": (0, 1)}[char]
-        elif char == "{":
-            match = _QUANTIFIER.match(self.pattern, self.position)
-            if match is None or not (match["low"] or match["comma"]):
-                raise _Unmodelled("a brace that is not a counted repeat")
-            self.position = match.end()
-            low = int(match["low"] or 0)
-            high = low if match["comma"] is None else (int(match["high"]) if match["high"] else None)
-        else:
-            return atom
-        self.skip_spacing(verbose)
-        if self.peek() in ("?", "+"):
-            self.position += 1  # lazy or possessive: the same strings can match
-            self.skip_spacing(verbose)
-        if self.peek() in ("*", "+", "?", "{"):
-            raise _Unmodelled("a repeated repeat")
-        return _repetition_facts(atom, low, high)
+        repeat = self.quantifier(verbose)
+        return atom if repeat is None else _repetition_facts(atom, *repeat)
 
     def atom(self, verbose: bool) -> _Facts:
         char = self.take()
@@ -257,30 +348,14 @@ class _Analysis:
         if char == "$":
             return _Facts(frozenset({""}), None, shape="end")
         if char in "*+?{)":
-            raise _Unmodelled("a quantifier without an item")
+            raise Unmodelled("a quantifier without an item")
         return _Facts(frozenset(char), frozenset(char))
 
     def group(self, verbose: bool) -> _Facts:
-        # (positive, behind) for a lookaround; None for any other group.
-        lookaround: tuple[bool, bool] | None = None
-        if self.peek() == "?":
-            self.position += 1
-            char = self.take()
-            if char in ("=", "!"):
-                lookaround = (char == "=", False)
-            elif char == "<" and self.peek() in ("=", "!"):
-                lookaround = (self.take() == "=", True)
-            elif char == "<" or (char == "P" and self.take() == "<"):
-                name = _GROUP_NAME.match(self.pattern, self.position)
-                if name is None:
-                    raise _Unmodelled("a group name")
-                self.position = name.end()
-            elif char != ">":  # an atomic group matches some of what the plain group would
-                self.position -= 1
-                verbose = self.scoped_flags(verbose)
+        lookaround, verbose = self.group_opening(verbose)
         body = self.alternation(verbose)
         if self.take() != ")":
-            raise _Unmodelled("an unclosed group")
+            raise Unmodelled("an unclosed group")
         if lookaround is None:
             return body
         positive, behind = lookaround
@@ -294,39 +369,25 @@ class _Analysis:
             frozenset({""}), required, body.max_length, "behind" if behind else "ahead", context=body.exact
         )
 
-    def scoped_flags(self, verbose: bool) -> bool:
-        """Read `(?x:` or `(?s-x:` up to the colon; whether the group is verbose."""
-        on = True
-        while (char := self.take()) != ":":
-            if char == "-" and on:
-                on = False
-            elif char in _MODELLED_FLAGS:
-                if char == "x":
-                    verbose = on
-            else:
-                # Global flags, other flags, conditionals, recursion, branch reset, comments.
-                raise _Unmodelled(f"(?{char}")
-        return verbose
-
     def char_class(self) -> _Facts:
         negated = self.peek() == "^"
         self.position += negated
         if self.peek() == "]":
-            raise _Unmodelled("a class opening with ]")
+            raise Unmodelled("a class opening with ]")
         chars: set[str] = set()
         known = not negated
         while (char := self.take()) != "]":
             if char == "[":
-                raise _Unmodelled("a nested set or POSIX class")
+                raise Unmodelled("a nested set or POSIX class")
             low = self.escape_char() if char == "\\" else char
             if self.peek() == "-" and self.pattern[self.position + 1 : self.position + 2] not in ("]", ""):
                 self.position += 1
                 high_char = self.take()
                 if high_char == "[":
-                    raise _Unmodelled("a nested set or POSIX class")
+                    raise Unmodelled("a nested set or POSIX class")
                 high = self.escape_char() if high_char == "\\" else high_char
                 if low is None or high is None:
-                    raise _Unmodelled("a range of a class escape")
+                    raise Unmodelled("a range of a class escape")
                 if not 0 <= ord(high) - ord(low) < _MAX_RANGE:
                     known = False
                     continue
@@ -352,24 +413,6 @@ class _Analysis:
             return _Facts(None, None)
         return _Facts(frozenset(literal), frozenset(literal))
 
-    def escape_char(self) -> str | None:
-        """The character an escape (after its backslash) stands for; None for a class like \\d."""
-        char = self.take()
-        if char in _CLASS_ESCAPES:
-            return None
-        if char in _CONTROL_ESCAPES:
-            return _CONTROL_ESCAPES[char]
-        if char in _HEX_ESCAPES:
-            digits = self.pattern[self.position : self.position + _HEX_ESCAPES[char]]
-            if len(digits) < _HEX_ESCAPES[char] or not all(d in "0123456789abcdefABCDEF" for d in digits):
-                raise _Unmodelled("a hexadecimal escape")
-            self.position += len(digits)
-            return chr(int(digits, 16))
-        if char.isascii() and not char.isalnum():
-            return char
-        # Back-references, \g, \K, \G, \p{..}, \N{..}, \X, octal, \b in a class, ...
-        raise _Unmodelled(f"\\{char}")
-
 
 # A counted repeat as `regex` reads it: `{,}` and `{,n}` count from zero, `{}` is no repeat.
 _QUANTIFIER = regex.compile(r"\{(?P<low>[0-9]*)(?:(?P<comma>,)(?P<high>[0-9]*))?\}")
@@ -380,12 +423,9 @@ _QUANTIFIER = regex.compile(r"\{(?P<low>[0-9]*)(?:(?P<comma>,)(?P<high>[0-9]*))?
 @cache
 def prefilter_of(expression: str) -> Prefilter | None:
     """The prefilter of a line or inline rule's regex; None when nothing useful is known."""
-    analysis = _Analysis(expression)
     try:
-        facts = analysis.alternation(verbose=False)
-        if analysis.peek():
-            raise _Unmodelled("an unbalanced parenthesis")
-    except _Unmodelled:
+        facts = _Analysis(expression).read()
+    except Unmodelled:
         return None
     literals = _more_selective(_literals(facts.exact), facts.required)
     if literals is None and facts.max_length is None:

@@ -7,7 +7,7 @@ loads the dataset with pyarrow sees what each column means without the README.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -225,22 +225,40 @@ def _struct_list_array(rows: Sequence[tuple[object, ...]], list_type: pa.ListTyp
 def records_to_table(
     records: Sequence[Record], mtimes_ns: Iterable[int], ingested_at: object, present: bool = True
 ) -> pa.Table:
+    columns = {name: [getattr(record, name) for record in records] for name in RECORD_COLUMNS}
+    return columns_to_table(columns, len(records), mtimes_ns, ingested_at, present)
+
+
+def columns_to_table(
+    columns: Mapping[str, Sequence[object] | pa.Array],
+    count: int,
+    mtimes_ns: Iterable[int],
+    ingested_at: object,
+    present: bool = True,
+) -> pa.Table:
+    """The documents table from its record columns (`RECORD_COLUMNS`), `count` rows.
+
+    A column is an Arrow array of the field's type, or the rows' values: annotation tuples
+    (dataclasses named like the struct's fields) for a list<struct> field, else Python values.
+    """
     arrays = []
     for field in DOCUMENT_SCHEMA:
         if field.name in RECORD_COLUMNS:
-            values = [getattr(record, field.name) for record in records]
-            if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
+            values = columns[field.name]
+            if isinstance(values, pa.Array):
+                arrays.append(values)
+            elif pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
                 arrays.append(_struct_list_array(values, field.type))
             else:
                 arrays.append(pa.array(values, type=field.type))
         elif field.name == "source_mtime_ns":
             arrays.append(pa.array(list(mtimes_ns), type=field.type))
         elif field.name == "ingested_at":
-            arrays.append(pa.array([ingested_at] * len(records), type=field.type))
+            arrays.append(pa.array([ingested_at] * count, type=field.type))
         elif field.name == "source_present":
-            arrays.append(pa.array([present] * len(records), type=field.type))
+            arrays.append(pa.array([present] * count, type=field.type))
         else:
-            arrays.append(pa.nulls(len(records), type=field.type))
+            arrays.append(pa.nulls(count, type=field.type))
     return pa.Table.from_arrays(arrays, schema=DOCUMENT_SCHEMA)
 
 

@@ -15,11 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
@@ -28,9 +30,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import PIPELINE_VERSION
 from docclean.errors import RejectedInput
-from docclean.pipeline import CleanConfig, Cleaner
-from docclean.record import Record, Reject
-from docclean.schema import records_to_table
+from docclean.pipeline import BatchItem, CleanConfig, Cleaner
+from docclean.record import Reject
 from flows import progress
 from flows.objectstore import ObjectStore
 from flows.plan import Plan
@@ -79,15 +80,14 @@ def open_raw(entry: RawEntry) -> AbstractContextManager:
     return source.open() if isinstance(source, ObjectPath) else open_scanned(entry)
 
 
-def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
-    """Read one raw file and clean it; every failure becomes a Reject naming the cause."""
+def read_raw(entry: RawEntry, config: CleanConfig) -> bytes | Reject:
+    """Read one raw file for cleaning; every failure becomes a Reject naming the cause."""
     try:
         config.check_size(entry.size)
         with open_raw(entry) as handle:
-            data = handle.read(config.max_file_bytes + 1)
-        return _cleaner(config).clean(data, entry.rel_path)
+            return handle.read(config.max_file_bytes + 1)
     except RejectedInput as error:
-        return Reject(entry.rel_path, None, error.reason, f"{entry.rel_path}: {error.detail}")
+        return rejected(entry.rel_path, error)
     except ChangedDuringRead as error:
         return Reject(
             entry.rel_path,
@@ -114,6 +114,11 @@ def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
             "unreadable",
             f"{entry.rel_path}: the file cannot be read ({error.strerror or error}).",
         )
+
+
+def rejected(source_path: str, error: RejectedInput) -> Reject:
+    """The Reject of a file that reading or cleaning refused (too large, empty, binary, ...)."""
+    return Reject(source_path, None, error.reason, f"{source_path}: {error.detail}")
 
 
 @dataclass
@@ -191,31 +196,49 @@ def clean_and_write(
     outcome = BatchOutcome()
     # The batch's start time is the run's: every batch of a run passes the same.
     cleaner = _cleaner_for_run(config, ingested_at)
-    records: list[Record] = []
-    mtimes: list[int] = []
-    for entry in entries:
-        result = read_and_clean(entry, config)
-        if isinstance(result, Reject):
-            outcome.rejects.append(result)
-            continue
-        # An edited file keeps the id its path had: it is the same document, revised.
-        kept_id = doc_ids.get(result.source_path)
-        if kept_id is None:
-            outcome.minted.append((result.source_path, result.doc_id, result.source_sha256))
-        records.append(replace(result, doc_id=kept_id or result.doc_id))
-        mtimes.append(entry.mtime_ns)
-        outcome.encodings[result.encoding] += 1
-        outcome.noise_by_category.update(r.category for r in result.removed)
-        outcome.placeholders_by_kind.update(p.kind for p in result.placeholders)
-    outcome.disabled_rules = {
-        rule: sum(f"rule_disabled:{rule}" in record.flags for record in records)
-        for rule in cleaner.disabled_rules
-    }
-    if records:
-        write_part(records_to_table(records, mtimes, ingested_at), part)
-    outcome.cleaned = len(records)
-    write_marker(outcome.to_json(), marker, part if records else None)
+    # Rejects by the entry's position, so that they come out in the batch's order.
+    rejects: dict[int, Reject] = {}
+    position = {entry.rel_path: index for index, entry in enumerate(entries)}
+    items: list[BatchItem] = []
+    for index, entry in enumerate(entries):
+        data = read_raw(entry, config)
+        if isinstance(data, Reject):
+            rejects[index] = data
+        else:
+            # An edited file keeps the id its path had: it is the same document, revised.
+            items.append(BatchItem(data, entry.rel_path, doc_ids.get(entry.rel_path), entry.mtime_ns))
+    table = cleaner.clean_batch(
+        items,
+        ingested_at,
+        on_reject=lambda item, error: rejects.__setitem__(
+            position[item.source_path], rejected(item.source_path, error)
+        ),
+    )
+    del items
+    outcome.rejects = [rejects[index] for index in sorted(rejects)]
+    outcome.minted = [
+        (row["source_path"], row["doc_id"], row["source_sha256"])
+        for row in table.select(["source_path", "doc_id", "source_sha256"]).to_pylist()
+        if row["source_path"] not in doc_ids
+    ]
+    outcome.encodings.update(table["encoding"].to_pylist())
+    outcome.noise_by_category.update(_counts(table["removed"], "category"))
+    outcome.placeholders_by_kind.update(_counts(table["placeholders"], "kind"))
+    flags = _counts(table["flags"])
+    outcome.disabled_rules = {rule: flags.get(f"rule_disabled:{rule}", 0) for rule in cleaner.disabled_rules}
+    if table.num_rows:
+        write_part(table, part)
+    outcome.cleaned = table.num_rows
+    write_marker(outcome.to_json(), marker, part if table.num_rows else None)
     return outcome
+
+
+def _counts(column: pa.ChunkedArray, struct_field: str | None = None) -> dict[str, int]:
+    """How often each value occurs in a list column (in one field of its structs), over all rows."""
+    values = pc.list_flatten(column)
+    if struct_field is not None:
+        values = pc.struct_field(values, struct_field)
+    return {item["values"]: item["counts"] for item in pc.value_counts(values).to_pylist()}
 
 
 class Batch:
@@ -302,7 +325,7 @@ def file_sha256(entry: RawEntry) -> str:
 def hash_files(entries: list[RawEntry]) -> dict[str, str | None]:
     """The hashing step before the plan: each file's SHA-256 by its source_path, None when it cannot be read.
 
-    A file that cannot be read is not an error here: read_and_clean turns the failure into a
+    A file that cannot be read is not an error here: read_raw turns the failure into a
     reject if the file is cleaned, and a row whose file cannot be verified is kept.
     """
     hashes: dict[str, str | None] = {}

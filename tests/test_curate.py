@@ -630,14 +630,14 @@ def test_a_log_gets_a_progress_line_every_interval_and_one_at_the_end(
 
 def _fail_on(monkeypatch: pytest.MonkeyPatch, failing: str) -> Callable[..., object]:
     """Make the batch holding `failing` crash, as a run killed in the middle of it would end."""
-    clean = batches_module.read_and_clean
+    clean = batches_module.read_raw
 
     def crash_on(entry: RawEntry, config: object):
         if entry.rel_path == failing:
             raise RuntimeError("the machine went down")
         return clean(entry, config)
 
-    monkeypatch.setattr(batches_module, "read_and_clean", crash_on)
+    monkeypatch.setattr(batches_module, "read_raw", crash_on)
     return clean
 
 
@@ -651,7 +651,7 @@ def resumed_run_cleans_only_batches_that_did_not_finish(
     clean = _fail_on(monkeypatch, "e.txt")
     with pytest.raises(RuntimeError, match="the machine went down"):
         curate(raw=raw, curated=curated, settle_seconds=0)
-    monkeypatch.setattr(batches_module, "read_and_clean", clean)
+    monkeypatch.setattr(batches_module, "read_raw", clean)
     put("d.txt", SPEECH + "第d份，改过。\n")  # edited since its batch finished: that batch is stale
     summary = curate(raw=raw, curated=curated, settle_seconds=0)
     assert (summary.resumed, summary.resumed_batches, summary.cleaned) == (2, 1, 4)

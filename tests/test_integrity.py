@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import flows.scan as scan_module
 from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
-from flows.batches import read_and_clean
+from flows.batches import read_raw
 from flows.curate import curate
 from flows.scan import ChangedDuringRead, _list_folder, scan_raw
 from flows.store import CuratedStore, StoreError
@@ -298,7 +298,7 @@ def test_a_symlink_swapped_in_after_the_scan_is_not_read(tmp_path: Path) -> None
     entry = _scanned(raw, "a.txt")
     (raw / "a.txt").unlink()
     (raw / "a.txt").symlink_to(secret)
-    result = read_and_clean(entry, CleanConfig())
+    result = read_raw(entry, CleanConfig())
     assert result.reason == "changed_during_read"
     assert result.detail.startswith("a.txt: the file changed between the scan and the read")
 
@@ -316,7 +316,7 @@ def test_another_file_swapped_in_after_the_scan_is_not_read(tmp_path: Path) -> N
     # A folder on the way swapped for a link: the path now leads out of raw/.
     shutil.rmtree(raw / "sub")
     (raw / "sub").symlink_to(outside)
-    assert read_and_clean(entry, CleanConfig()).reason == "changed_during_read"
+    assert read_raw(entry, CleanConfig()).reason == "changed_during_read"
 
 
 def test_a_fifo_swapped_in_after_the_scan_does_not_block(tmp_path: Path) -> None:
@@ -329,9 +329,7 @@ def test_a_fifo_swapped_in_after_the_scan_does_not_block(tmp_path: Path) -> None
     (raw / "a.txt").unlink()
     os.mkfifo(raw / "a.txt")
     results: list[object] = []
-    reader = threading.Thread(
-        target=lambda: results.append(read_and_clean(entry, CleanConfig())), daemon=True
-    )
+    reader = threading.Thread(target=lambda: results.append(read_raw(entry, CleanConfig())), daemon=True)
     reader.start()
     reader.join(10)
     if reader.is_alive():  # unblock the reader so the test process can end

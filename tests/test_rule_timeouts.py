@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from docclean.pipeline import DISABLE_AFTER_TIMEOUTS, CleanConfig, Cleaner
+from docclean.pipeline import DISABLE_AFTER_TIMEOUTS, BatchItem, CleanConfig, Cleaner
 from docclean.rules import load_rules
 from flows import batches as batches_module
 from flows.curate import curate
@@ -105,13 +108,14 @@ def test_a_run_disables_the_rule_flags_the_documents_and_warns_once(
     for number in range(DOCUMENTS):
         _write_aged(raw / f"{number:02d}.txt", _document(number))
     calls: list[str] = []
-    original = Cleaner.clean
+    original = Cleaner.clean_batch
 
-    def counted(self: Cleaner, data: bytes, source_path: str, doc_id: str | None = None):
-        calls.append(source_path)
-        return original(self, data, source_path, doc_id)
+    def counted(self: Cleaner, items: Iterable[BatchItem], *args: Any, **kwargs: Any) -> pa.Table:
+        items = list(items)
+        calls.extend(item.source_path for item in items)
+        return original(self, items, *args, **kwargs)
 
-    monkeypatch.setattr(Cleaner, "clean", counted)
+    monkeypatch.setattr(Cleaner, "clean_batch", counted)
     with caplog.at_level(logging.WARNING):
         summary = curate(raw=str(raw), curated=str(curated), settle_seconds=0, rules_file=str(rules_file))
     rows = ds.dataset(curated / "documents").to_table().to_pylist()

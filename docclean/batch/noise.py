@@ -1,0 +1,152 @@
+"""Which lines of a whole batch each line or inline noise rule may match in, in a few polars passes.
+
+Each such rule's regex is translated to a superset regex (docclean/batch/superset.py); polars
+runs it over every line of the batch at once (Rust's regex engine, which finds literal
+alternations at memory speed and caches the compiled pattern). A line the superset does not
+match in is a line the rule cannot match in, so `strip_noise` tries the rule, with the `regex`
+module and its timeouts, only on the other lines (`LineCandidates`): first hits and every
+Removal are those of the per-document prefilters. A rule without a superset (syntax the
+translation does not model, or a pattern polars rejects) is tried on every line, as a rule
+without a prefilter is. Each rule's longest line (`Prefilter.max_length`) still applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import polars as pl
+
+from docclean.batch.superset import superset_pattern
+from docclean.noise import may_be_pasted
+from docclean.rules import CombinedScope, RuleSet
+
+
+class BatchLineFilter:
+    """The supersets of one rule set's line and inline rules; built once, used on every batch."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        # Rule index -> its superset regex, for the rules that have one.
+        self.supersets: dict[int, str] = {}
+        for index, rule in enumerate(rules.rules):
+            pattern = superset_pattern(rule.expression) if rule.scope in ("line", "inline") else None
+            if pattern is not None and _compiles(pattern):
+                self.supersets[index] = pattern
+        self.bounds = {
+            index: prefilter.max_length
+            for index, prefilter in enumerate(rules.prefilters)
+            if prefilter is not None and prefilter.max_length is not None
+        }
+        self.scoped = [index for index, rule in enumerate(rules.rules) if rule.scope in ("line", "inline")]
+        # Every literal of every rule, and which rule each belongs to (a literal may serve several).
+        owners = [
+            (literal, rule)
+            for rule in self.scoped
+            if (prefilter := rules.prefilters[rule]) is not None and prefilter.literals
+            for literal in sorted(prefilter.literals)
+        ]
+        self.literals = sorted({literal for literal, _ in owners})
+        self.literal_owners = pl.DataFrame(
+            {"literal": [literal for literal, _ in owners], "rule": [rule for _, rule in owners]},
+            schema={"literal": pl.String, "rule": pl.Int64},
+        )
+
+    def candidates(self, texts: Sequence[str]) -> list[DocumentLines]:
+        """For each text (normalized, as `strip_noise` takes it), the lines each rule may match in."""
+        counts = np.fromiter((text.count("\n") + 1 for text in texts), np.int64, len(texts))
+        firsts = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(counts, out=firsts[1:])
+        lines = (
+            pl.Series(["\n".join(texts)]).str.split("\n").explode()
+            if texts
+            else pl.Series([], dtype=pl.String)
+        )
+        lengths = lines.str.len_chars().to_numpy()
+        with_literal = self._lines_with_a_literal(lines)
+        flags = {rule: self._may_match(rule, lines, lengths, with_literal) for rule in self.scoped}
+        return [DocumentLines(self, flags, lengths, first, last) for first, last in pairwise(firsts.tolist())]
+
+    def _lines_with_a_literal(self, lines: pl.Series) -> dict[int, np.ndarray]:
+        """For each rule with literals, whether each line holds one: one Aho-Corasick pass for all."""
+        found = (
+            pl.DataFrame({"literal": lines.str.extract_many(self.literals, overlapping=True)})
+            .with_row_index("line")
+            .explode("literal")
+            .drop_nulls()
+            .join(self.literal_owners, on="literal")
+        )
+        holding: dict[int, np.ndarray] = {}
+        for (rule,), group in found.group_by("rule"):
+            holding[int(rule)] = np.zeros(len(lines), bool)
+            holding[int(rule)][group["line"].to_numpy()] = True
+        return holding
+
+    def _may_match(
+        self, rule: int, lines: pl.Series, lengths: np.ndarray, with_literal: dict[int, np.ndarray]
+    ) -> np.ndarray:
+        """Whether `rule` may match in each line: one of its literals is there, and its superset
+        matches there (a regex pass over those lines only)."""
+        prefilter = self.rules.prefilters[rule]
+        if prefilter is not None and prefilter.literals:
+            may_match = with_literal.get(rule, np.zeros(len(lines), bool))
+        elif rule in self.bounds and not (
+            self.rules.rules[rule].scope == "line" and may_be_pasted(self.rules, rule)
+        ):
+            # Never tried on a line's units: its longest line bounds every line it is tried on.
+            may_match = lengths <= self.bounds[rule]
+        else:
+            may_match = np.ones(len(lines), bool)
+        superset = self.supersets.get(rule)
+        if superset is not None and (tried := np.flatnonzero(may_match)).size:
+            may_match[tried] = lines.gather(tried).str.contains(superset).to_numpy()
+        return may_match
+
+
+def _compiles(pattern: str) -> bool:
+    try:
+        pl.Series([""]).str.contains(pattern)
+    except pl.exceptions.ComputeError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentLines:
+    """One document's lines of a batch: `LineCandidates` for `strip_noise`."""
+
+    line_filter: BatchLineFilter
+    # Rule index -> whether the rule may match in each line of the batch.
+    flags: dict[int, np.ndarray]
+    lengths: np.ndarray  # characters per line of the batch
+    first: int  # the document's lines are first..last-1 of the batch
+    last: int
+
+    def _may_match(self, rule: int, bounded: bool) -> np.ndarray:
+        lines = self.flags[rule][self.first : self.last]
+        bound = self.line_filter.bounds.get(rule) if bounded else None
+        return lines if bound is None else lines & (self.lengths[self.first : self.last] <= bound)
+
+    def lines_to_search(self, scope: CombinedScope) -> Iterator[tuple[int, list[int]]]:
+        rules = sorted(scope.members + scope.standalone)
+        if not rules:
+            return
+        may_match = np.stack([self._may_match(rule, bounded=True) for rule in rules])
+        for index in np.flatnonzero(may_match.any(axis=0)).tolist():
+            yield (
+                index,
+                [
+                    rule
+                    for rule, admitted in zip(rules, may_match[:, index].tolist(), strict=True)
+                    if admitted
+                ],
+            )
+
+    def lines_for_units(self, line_rules: Sequence[int]) -> Iterator[int]:
+        # A unit is shorter than its line: the rules' longest lines do not bound the line.
+        if line_rules:
+            yield from np.flatnonzero(
+                np.logical_or.reduce([self._may_match(rule, bounded=False) for rule in line_rules])
+            ).tolist()

@@ -1,0 +1,205 @@
+"""`Cleaner.clean_batch` is `clean` on each document: the same table, column by column.
+
+The batch core (docclean/batch/) reimplements stages column-wise; `clean` and the stage modules
+stay the reference. Every golden case of every stage, the samples, the seeds and built
+documents of each extracted format go through both in one batch, and hypothesis draws more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pytest
+import regex
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from docclean.batch.placeholders import replace_placeholders_batch
+from docclean.batch.superset import superset_pattern
+from docclean.errors import RejectedInput
+from docclean.noise import strip_noise
+from docclean.normalize import normalize_text
+from docclean.pipeline import BatchItem, CleanConfig, Cleaner
+from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
+from docclean.record import Record
+from docclean.schema import DOCUMENT_SCHEMA, records_to_table
+from tests import extract_documents
+from tests.conftest import DATA_DIR, SAMPLES_DIR
+from tests.test_decode import build_bytes
+
+INGESTED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def _case_inputs(value: Any) -> Iterator[bytes]:
+    """Every document-like input of a golden-case file: `input` strings or byte parts, `text` strings."""
+    if isinstance(value, dict):
+        if isinstance(value.get("input"), str):
+            yield value["input"].encode("utf-8")
+        elif isinstance(value.get("input"), list):
+            yield build_bytes(value["input"])
+        if isinstance(value.get("text"), str):
+            yield value["text"].encode("utf-8")
+        for child in value.values():
+            yield from _case_inputs(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _case_inputs(child)
+
+
+def golden_documents() -> list[bytes]:
+    documents = [
+        data
+        for path in sorted(DATA_DIR.glob("*_cases.json"))
+        for data in _case_inputs(json.loads(path.read_text("utf-8")))
+    ]
+    return documents + [path.read_bytes() for path in sorted(SAMPLES_DIR.iterdir())]
+
+
+def extracted_documents() -> list[bytes]:
+    body = ["在全县党建工作会议上的讲话", "同志们：今天XX县召开会议，**同志作了发言。", "一、提高认识"]
+    return [
+        extract_documents.docx_bytes(body),
+        extract_documents.pdf_bytes("\n".join(body)),
+        extract_documents.html_page("\n".join(body)),
+    ]
+
+
+def assert_batch_is_clean_per_document(items: list[BatchItem], config: CleanConfig | None = None) -> None:
+    """clean_batch's table and rejects equal records_to_table of clean's records and its rejects."""
+    # Two cleaners: each keeps its own rule timeouts, as two runs would.
+    reference, batch = Cleaner(config), Cleaner(config)
+    records: list[Record] = []
+    mtimes: list[int] = []
+    expected_rejects: list[tuple[str, str, str]] = []
+    for item in items:
+        try:
+            records.append(reference.clean(item.data, item.source_path, item.doc_id))
+            mtimes.append(item.mtime_ns)
+        except RejectedInput as rejected:
+            expected_rejects.append((item.source_path, rejected.reason, rejected.detail))
+    rejects: list[tuple[str, str, str]] = []
+    table = batch.clean_batch(
+        items,
+        INGESTED_AT,
+        on_reject=lambda item, rejected: rejects.append((item.source_path, rejected.reason, rejected.detail)),
+    )
+    expected = records_to_table(records, mtimes, INGESTED_AT)
+    assert table.schema.equals(DOCUMENT_SCHEMA, check_metadata=True)
+    assert rejects == expected_rejects
+    assert table.num_rows == len(records)
+    for name in DOCUMENT_SCHEMA.names:
+        assert table.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    assert table.equals(expected)
+
+
+def _items(documents: list[bytes]) -> list[BatchItem]:
+    return [BatchItem(data, f"doc{index}.txt", None, index) for index, data in enumerate(documents)]
+
+
+def test_golden_documents_samples_and_extracted_formats_in_one_batch() -> None:
+    assert_batch_is_clean_per_document(_items(golden_documents() + extracted_documents()))
+
+
+def test_seeds_in_one_batch_with_kept_ids_and_a_custom_token(seeds: dict[str, bytes]) -> None:
+    items = [
+        BatchItem(data, name, f"kept{index}" if index % 2 else None, 1_000 + index)
+        for index, (name, data) in enumerate(sorted(seeds.items()))
+    ]
+    assert_batch_is_clean_per_document(items)
+    assert_batch_is_clean_per_document(items, CleanConfig(placeholder_token="某X", script_conversion=None))
+
+
+def test_rejects_go_to_on_reject_or_raise() -> None:
+    items = _items([b"", "一、XX县".encode(), b"\x89PNG\r\n\x1a\n" + bytes(range(256))])
+    assert_batch_is_clean_per_document(items)
+    with pytest.raises(RejectedInput) as rejected:
+        Cleaner().clean_batch(items, INGESTED_AT)
+    assert rejected.value.reason == "empty"
+
+
+def test_an_empty_batch_is_an_empty_table() -> None:
+    table = Cleaner().clean_batch([], INGESTED_AT)
+    assert table.num_rows == 0
+    assert table.schema.equals(DOCUMENT_SCHEMA, check_metadata=True)
+
+
+# Characters the placeholder, noise and normalize stages react to, and the words around them.
+PIECES = [
+    *"在会议讲话县局年月第某XxＸｘ×✕╳*＊○◯〇二一九零1239０.-%，。、：；（）“”《》 \u3000\n\r\t\u200b",
+    "同志", "局长", "项目", "X光", "X-ray", "v2.x", "20XX", "二〇XX", "201X", "XX.X%", "**", "***",
+    "某某", "QQ", "微信", "www.example.com", "仅供学习", "第3页", "— 2 —", "abc", "\U00020000",
+    "這個會議", "&amp;", "ＡＢＣ１２",
+]  # fmt: skip
+documents = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
+
+
+NOISE_CLEANER = Cleaner()
+# Lines of the noise cases, and words the rules' literals and supersets react to.
+NOISE_PIECES = [
+    *(case["input"] for case in json.loads((DATA_DIR / "noise_cases.json").read_text("utf-8"))["positive"]),
+    *"\n，。：（）【】 0123456789",
+    "QQ", "微信", "电话", "13812345678", "010-12345678", "www.", ".com", "@", "仅供", "本文系",
+    "酷乐文行", "第", "页", "— 3 —", "请勿", "转载", "Copyright", "abc", "某某",
+]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(documents, max_size=6))
+def test_any_batch_cleans_as_each_document_alone(texts: list[str]) -> None:
+    """About 2 s: 60 batches through every stage twice (reference and batch)."""
+    assert_batch_is_clean_per_document(_items([text.encode("utf-8") for text in texts]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(documents, max_size=12), st.sampled_from([DEFAULT_TOKEN, "", "X", "某某"]))
+def test_batch_placeholders_are_the_reference_on_each_text(texts: list[str], token: str) -> None:
+    """The batch stage alone, on many more texts than the whole pipeline can afford."""
+    columns = replace_placeholders_batch(texts, token)
+    assert columns.placeholders.type == pa.list_(DOCUMENT_SCHEMA.field("placeholders").type.value_type)
+    for text, out_text, placeholders, capped in zip(
+        texts, columns.texts, columns.placeholders.to_pylist(), columns.capped, strict=True
+    ):
+        expected = replace_placeholders(text, token)
+        assert out_text == expected.text
+        assert capped == expected.capped
+        assert placeholders == [
+            {"start": p.start, "end": p.end, "original": p.original, "kind": p.kind}
+            for p in expected.placeholders
+        ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(NOISE_PIECES), max_size=40).map("".join), max_size=8))
+def test_batch_line_candidates_give_the_reference_noise_removal(texts: list[str]) -> None:
+    """strip_noise with the batch's line candidates is strip_noise with the rules' own prefilters.
+
+    About 3 s: 300 batches, each through polars and through every rule twice; the noise cases'
+    lines make the rules fire, where the whole-pipeline property draws few such lines.
+    """
+    normalized = [normalize_text(text, NOISE_CLEANER.converters).text for text in texts]
+    candidates = NOISE_CLEANER.line_filter.candidates(normalized)
+    for text, lines in zip(normalized, candidates, strict=True):
+        assert strip_noise(text, NOISE_CLEANER.rules, candidates=lines) == strip_noise(
+            text, NOISE_CLEANER.rules
+        )
+
+
+def test_every_built_in_line_and_inline_rule_has_a_superset() -> None:
+    """The translation models the built-in rules' syntax: none loses its batch prefilter."""
+    line_filter = NOISE_CLEANER.line_filter
+    assert sorted(line_filter.supersets) == line_filter.scoped
+
+
+@pytest.mark.parametrize("escape", ["d", "s", "w"])
+def test_class_escapes_are_written_out_as_the_regex_module_reads_them(escape: str) -> None:
+    """Rust's \\d, \\s, \\w follow other Unicode tables; the superset spells out Python's."""
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+    superset = superset_pattern(f"\\{escape}")
+    assert superset is not None
+    matched = pl.Series([every]).str.extract_all(superset).explode().str.join("").item()
+    assert matched == "".join(regex.findall(f"\\{escape}", every, regex.VERSION0))
