@@ -17,20 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 
 from docclean.boilerplate import LineCounts, apply_boilerplate, base_text
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, read_state
 from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Removal, Segment
 from docclean.schema import DOCUMENT_SCHEMA
-from flows.store import write_part
+from flows.location import Location
+from flows.store import read_part, rewrite_part, write_part
 
 # Columns a re-cleaning by the corpus pass may change.
 _CLEAN_COLUMNS = ("text", "placeholders", "removed", "title", "doc_type", "outline", "flags", "char_count")
@@ -52,16 +52,17 @@ class CorpusOutcome:
     dedup_seconds: float = 0.0
 
 
-def load_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts]:
-    """The corpus state of a committed snapshot folder; empty for none or a snapshot without one."""
-    return read_state(snapshot) or (DedupIndex(), LineCounts())
+def load_state(snapshot: Location | None) -> tuple[DedupIndex, LineCounts]:
+    """The corpus state of a committed snapshot; empty for none or a snapshot without one."""
+    state = None if snapshot is None else read_state(snapshot.path, snapshot.filesystem)
+    return state or (DedupIndex(), LineCounts())
 
 
-def write_state(staged: Path, index: DedupIndex, counts: LineCounts) -> None:
-    folder = staged / CORPUS_FOLDER
-    folder.mkdir(exist_ok=True)
-    pq.write_table(index.to_table(), folder / DEDUP_FILE, compression="zstd")
-    pq.write_table(counts.to_table(), folder / LINES_FILE, compression="zstd")
+def write_state(staged: Location, index: DedupIndex, counts: LineCounts) -> None:
+    folder = staged.child(CORPUS_FOLDER)
+    staged.backend.make_folder(folder)
+    write_part(index.to_table(), folder.child(DEDUP_FILE))
+    write_part(counts.to_table(), folder.child(LINES_FILE))
 
 
 def record_of(row: Mapping[str, Any]) -> Record:
@@ -105,8 +106,8 @@ def _as_row(record: Record) -> dict[str, Any]:
     return out
 
 
-def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
-    """Run the corpus pass over the staged snapshot folder and write its state into it.
+def update_corpus(staged: Location, snapshot: Location | None) -> CorpusOutcome:
+    """Run the corpus pass over the staged snapshot and write its state into it.
 
     `snapshot` is the committed snapshot the run started from (None for the first run).
     Rewrites the staged part files that hold a changed row; raises what pyarrow raises on
@@ -114,8 +115,8 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
     """
     started = perf_counter()
     index, counts = load_state(snapshot)
-    parts = sorted((staged / "documents").glob("*.parquet"))
-    keyed = pq.read_table(parts, columns=["doc_id", "text_sha256"]) if parts else None
+    parts = staged.child("documents").files(".parquet")
+    keyed = _documents(parts).to_table(columns=["doc_id", "text_sha256"]) if parts else None
     present = set(keyed.column("doc_id").to_pylist()) if keyed is not None else set()
     fresh = (
         set(keyed.filter(pc.is_null(keyed.column("text_sha256"))).column("doc_id").to_pylist())
@@ -181,29 +182,33 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
     )
 
 
-def _read_rows(parts: list[Path], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
+def _documents(parts: list[Location]) -> ds.Dataset:
+    return ds.dataset(
+        [part.path for part in parts],
+        filesystem=parts[0].filesystem,
+        schema=DOCUMENT_SCHEMA,
+        format="parquet",
+    )
+
+
+def _read_rows(parts: list[Location], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
     if not doc_ids or not parts:
         return {}
     wanted = pa.array(sorted(doc_ids), pa.string())
-    table = pq.read_table(parts, schema=DOCUMENT_SCHEMA, filters=pc.field("doc_id").isin(wanted))
+    table = _documents(parts).to_table(filter=pc.field("doc_id").isin(wanted))
     return {row["doc_id"]: row for row in table.to_pylist()}
 
 
-def _rewrite(parts: list[Path], updates: Mapping[str, Mapping[str, Any]]) -> None:
+def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) -> None:
     """Replace each part holding an updated row by a new part file with the rows updated."""
     if not updates:
         return
     wanted = pa.array(sorted(updates), pa.string())
     for part in parts:
-        ids = pq.read_table(part, columns=["doc_id"]).column("doc_id")
+        ids = read_part(part, ["doc_id"]).column("doc_id")
         if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
             continue
-        rows = pq.read_table(part, schema=DOCUMENT_SCHEMA).to_pylist()
+        rows = read_part(part).to_pylist()
         for row in rows:
             row.update(updates.get(row["doc_id"], {}))
-        table = pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
-        replacement = part.with_name(part.stem + "-corpus.parquet")
-        write_part(table, replacement)
-        # The staged part may be a hard link to the committed snapshot's: unlinking it here
-        # leaves the committed file untouched.
-        part.unlink()
+        rewrite_part(part, pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), "corpus")

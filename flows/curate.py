@@ -12,7 +12,6 @@ import gc
 import hashlib
 import json
 import math
-import os
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -44,24 +43,17 @@ from docclean.pipeline import (
 )
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record, Reject
-from docclean.report import dataset_report_markdown, write_report
 from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from docclean.sourcepath import legacy_source_path
 from flows import progress
 from flows.corpus import CorpusOutcome, update_corpus
-from flows.dataset import open_store
-from flows.objectstore import ObjectStore
+from flows.dataset import dataset_report_markdown, open_store, write_report
+from flows.location import Location
 from flows.processes import worker_pool
-from flows.scan import (
-    DEFAULT_SETTLE_SECONDS,
-    ChangedDuringRead,
-    RawEntry,
-    open_scanned,
-    scan_raw,
-)
-from flows.storage import ObjectPath, parse_location, scan_objects
-from flows.store import CuratedStore, read_part, write_marker, write_part
+from flows.scan import DEFAULT_SETTLE_SECONDS, ChangedDuringRead, RawEntry, scan_raw
+from flows.storage import parse_location
+from flows.store import Store, read_part, rewrite_part, write_marker, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -113,7 +105,7 @@ class RunSummary:
     disabled_rules: dict[str, int] = field(default_factory=dict)
     # Wall time of the run's own work (scan, plan, clean, commit): the run less Prefect's start-up.
     seconds: float = 0.0
-    # Duplicate clusters and learned boilerplate (flows/corpus.py); None on object storage.
+    # Duplicate clusters and learned boilerplate (flows/corpus.py); None when the run wrote nothing.
     corpus: CorpusOutcome | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -177,11 +169,10 @@ def open_raw(entry: RawEntry) -> AbstractContextManager:
     """The raw file or object of `entry`, open for reading; a local file only if the scan saw it.
 
     Raises ChangedDuringRead when a local path no longer names the file the scan saw (see
-    flows.scan.open_scanned), or the OSError of the open.
+    flows.local.open_scanned), or the OSError of the open.
     """
-    # An object is read by the process that runs the batch (a Dask worker too), not the flow's.
-    source = entry.abs_path
-    return source.open() if isinstance(source, ObjectPath) else open_scanned(entry)
+    # Read by the process that runs the batch (a Dask worker too), not the flow's.
+    return entry.abs_path.backend.open_raw(entry)
 
 
 def read_and_clean(entry: RawEntry, config: CleanConfig) -> Record | Reject:
@@ -283,10 +274,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def clean_and_write(
     entries: list[RawEntry],
     config: CleanConfig,
-    part: Path | ObjectPath,
+    part: Location,
     ingested_at: datetime,
     doc_ids: dict[str, str],
-    marker: Path | ObjectPath,
+    marker: Location,
 ) -> BatchOutcome:
     """Clean a batch, write its documents to `part`, then its completion marker to `marker`.
 
@@ -334,7 +325,7 @@ class Batch:
 
     __slots__ = ("doc_ids", "entries", "marker")
 
-    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Path | ObjectPath) -> None:
+    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Location) -> None:
         self.entries = entries
         self.doc_ids = doc_ids
         self.marker = marker
@@ -365,7 +356,7 @@ def batch_key(
 def clean_batch(
     batch: Batch,
     config: CleanConfig,
-    part: Path | ObjectPath,
+    part: Location,
     ingested_at: datetime,
     executor: Executor | None,
 ) -> BatchOutcome:
@@ -646,7 +637,7 @@ class DocIds:
         return self.claim(path, make_doc_id(path, sha256), sha256)
 
 
-def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]], ids: DocIds) -> None:
+def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: DocIds) -> None:
     """Give a new id to each document a batch made whose id another row holds, in its part file."""
     for outcome, part in outcomes:
         changes: dict[str, str] = {}
@@ -664,17 +655,11 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]]
             ]
             index = table.schema.get_field_index("doc_id")
             fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
-            if isinstance(part, Path):
-                # The staged part is a hard link to the batch's kept part: replace it, never write
-                # through it, so a resumed run still finds the batch as it was cleaned.
-                fresh = part.with_name(part.name + ".new")
-                write_part(fixed, fresh)
-                os.replace(fresh, part)
-            else:
-                write_part(fixed, part)
+            # The staged part may share its file with the batch's kept part: a resumed run still finds the batch as cleaned.
+            rewrite_part(part, fixed, "ids")
 
 
-def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
+def reused_rows(store: Store, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
     """Rows carried over without cleaning: copies, renames, touched files and missing files."""
     wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
     if not wanted or not store.has_snapshot():
@@ -819,21 +804,12 @@ def curate(
     )
     rules = load_rules(config.rules_file)  # invalid rules stop the run before any file is touched
     raw_path = parse_location(raw)
-    if isinstance(raw_path, Path):
-        if not raw_path.is_dir():
-            raise FileNotFoundError(f"The raw folder {raw_path} does not exist.")
-        # The batches may run on a Dask worker with a working directory of its own.
-        raw_path = raw_path.absolute()
     store = open_store(curated)
     summary = RunSummary()
     with store.lock(wait_seconds):
         store.upgrade_layout()
-        if isinstance(raw_path, ObjectPath):
-            scan = scan_objects(raw_path, settle_seconds)
-        else:
-            # The curated folder inside raw/ holds docclean's own output and state, never input.
-            skip = (os.fsencode(store.root),) if isinstance(store, CuratedStore) else ()
-            scan = scan_raw(os.fsencode(raw_path), settle_seconds, skip=skip)
+        # The curated dataset inside raw/ holds docclean's own output and state, never input.
+        scan = scan_raw(raw_path, settle_seconds, skip=(store.root,))
         summary.seen = len(scan.files) + len(scan.problems)
         summary.pending = len(scan.pending)
         summary.future_mtime = list(scan.future_mtime)
@@ -892,15 +868,11 @@ def curate(
             executor = worker_pool(workers) if workers and workers > 1 and plan.to_clean else None
             try:
                 limit = _batches_in_flight(executor)
-                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry], Path | ObjectPath]] = (
-                    deque()
-                )
-                outcomes: list[tuple[BatchOutcome, Path | ObjectPath]] = []
+                in_flight: deque[tuple[PrefectFuture[BatchOutcome], list[RawEntry], Location]] = deque()
+                outcomes: list[tuple[BatchOutcome, Location]] = []
                 done = 0
 
-                def take(
-                    outcome: BatchOutcome, batch: list[RawEntry], part: Path | ObjectPath, resumed: bool
-                ) -> None:
+                def take(outcome: BatchOutcome, batch: list[RawEntry], part: Location, resumed: bool) -> None:
                     nonlocal done
                     if outcome.cleaned:
                         outcomes.append((outcome, writer.adopt_part(part)))
@@ -956,13 +928,12 @@ def curate(
             )
             writer.set_rejects(pa.concat_tables([kept_rejects, fresh]), options)
             # Corpus pass (#19): across documents, after the batches, before the commit.
-            if isinstance(store, CuratedStore):
-                summary.corpus = update_corpus(writer.staged, store.current_dir())
-                logger.info(
-                    "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
-                    summary.corpus.recleaned,
-                    summary.corpus.rewritten,
-                )
+            summary.corpus = update_corpus(writer.staged, writer.current)
+            logger.info(
+                "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
+                summary.corpus.recleaned,
+                summary.corpus.rewritten,
+            )
             writer.commit()
         except BaseException:
             writer.abandon()
@@ -985,10 +956,9 @@ def curate(
             rule,
         )
     # The run's own counts, then the per-rule totals of the whole dataset the HTML report details.
-    # The whole-dataset part reads a local folder; on object storage the run's own counts stand alone.
-    if html_report and isinstance(store, CuratedStore):
-        write_report(Path(curated))
-    whole = dataset_report_markdown(Path(curated)) if isinstance(store, CuratedStore) else ""
+    if html_report:
+        write_report(curated)
+    whole = dataset_report_markdown(curated)
     create_markdown_artifact(
         markdown=report_markdown(summary) + "\n" + whole,
         key="docclean-run-report",

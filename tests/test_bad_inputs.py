@@ -21,7 +21,7 @@ from docclean.layout import state_folder
 from flows import scan as scan_module
 from flows import store as store_module
 from flows.curate import curate
-from flows.store import StoreError
+from flows.location import StoreError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

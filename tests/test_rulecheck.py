@@ -16,13 +16,13 @@ from docclean.rulecheck import (
     SAMPLES_PER_RULE,
     RuleCheck,
     RuleCheckError,
-    check_rules,
     line_pattern,
     noise_signals,
     rule_snippet,
     vendor_pattern,
 )
 from docclean.rules import NoiseRule, load_rules
+from flows.rulecheck import check_rules
 from tests.conftest import SAMPLES_DIR
 
 # Long enough that the bounded line rules leave them alone: what the check must surface.

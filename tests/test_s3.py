@@ -12,10 +12,9 @@ import pytest
 
 from docclean.errors import StorageError
 from flows.curate import curate
-from flows.dataset import current_url, open_dataset
-from flows.objectstore import ObjectStore
-from flows.storage import parse_location
-from flows.store import RunLockedError, StoreError
+from flows.dataset import current_url, open_dataset, open_store
+from flows.location import RunLockedError, StoreError
+from flows.s3 import PointedSnapshots
 from tests.conftest import SAMPLES_DIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -26,9 +25,6 @@ SPEECH = (
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 # When a row was written and the raw file's timestamp differ between any two runs: not what was made.
 RUN_TIME_FIELDS = ("ingested_at", "source_mtime_ns")
-# The corpus pass (duplicates, learned boilerplate) runs on local curated folders only so far:
-# on object storage these columns stay null (README: Duplicates and boilerplate).
-CORPUS_FIELDS = ("text_sha256", "dup_cluster", "dup_similarity")
 
 
 def put(fs: pafs.FileSystem, path: str, data: bytes) -> None:
@@ -43,7 +39,7 @@ def s3fs(endpoint: str) -> pafs.S3FileSystem:
 def what(curated: str, table: str = "documents") -> list[dict]:
     rows = open_dataset(curated, table).to_table().to_pylist()
     for row in rows:
-        for name in (*RUN_TIME_FIELDS, *CORPUS_FIELDS, "rejected_at"):
+        for name in (*RUN_TIME_FIELDS, "rejected_at"):
             row.pop(name, None)
     return sorted(rows, key=lambda row: row["source_path"])
 
@@ -67,8 +63,9 @@ def test_s3_to_s3_gives_the_same_dataset_as_local_folders(
     remote = run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
     assert remote.cleaned == local.cleaned == 5 and remote.rejected == local.rejected == 1
     assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
+    # The corpus pass ran on object storage as on the disk: duplicate columns filled, and equal above.
     remote_rows = open_dataset(f"s3://{s3_bucket}/curated").to_table().to_pylist()
-    assert all(row["dup_cluster"] is None for row in remote_rows)  # the gap CORPUS_FIELDS names
+    assert all(row["text_sha256"] and row["dup_cluster"] for row in remote_rows)
     assert what(f"s3://{s3_bucket}/curated", "rejects") == what(str(tmp_path / "curated"), "rejects")
     [rejected] = what(f"s3://{s3_bucket}/curated", "rejects")
     assert rejected["source_path"] == "sub/image.txt" and rejected["reason"] == "binary"
@@ -129,9 +126,9 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
     reader = open_dataset(curated)  # resolved before the next run commits
     put(fs, f"{s3_bucket}/raw/b.txt", SPEECH.replace("安全生产", "防汛抗旱").encode())
     seen_while_staged: list[list[dict]] = []
-    real_commit = ObjectStore.commit
+    real_commit = PointedSnapshots.commit
 
-    def commit_fails(self: ObjectStore, snapshot_id: str, base: dict[str, object] | None) -> None:
+    def commit_fails(self: PointedSnapshots, snapshot_id: str, base: dict[str, object] | None) -> None:
         staged = fs.get_file_info(
             pafs.FileSelector(f"{s3_bucket}/curated/.snapshots/{snapshot_id}", recursive=True)
         )
@@ -139,12 +136,12 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
         seen_while_staged.append(what(curated))  # ... and readers still get the previous one
         raise StoreError("the storage went away")
 
-    monkeypatch.setattr(ObjectStore, "commit", commit_fails)
+    monkeypatch.setattr(PointedSnapshots, "commit", commit_fails)
     with pytest.raises(StoreError, match="the storage went away"):
         run(raw, curated)
     assert seen_while_staged == [before] and what(curated) == before
     assert reader.to_table().num_rows == 1
-    monkeypatch.setattr(ObjectStore, "commit", real_commit)
+    monkeypatch.setattr(PointedSnapshots, "commit", real_commit)
     summary = run(raw, curated)
     # b.txt's batch finished before the failed commit: this run takes its part instead of cleaning it again.
     assert (summary.cleaned, summary.resumed) == (0, 1)
@@ -156,7 +153,7 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
 
 
 def test_a_second_run_stops_on_the_lock(s3_bucket: str) -> None:
-    store = ObjectStore(parse_location(f"s3://{s3_bucket}/curated"))  # type: ignore[arg-type]
+    store = open_store(f"s3://{s3_bucket}/curated")
     with store.lock():
         with pytest.raises(RunLockedError) as caught:
             run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
@@ -277,7 +274,7 @@ def test_a_crashed_run_on_s3_resumes_from_its_finished_batches(
         monkeypatch, put_text, f"s3://{s3_bucket}/raw", curated
     )
     # The commit holds the batches now: none are left under the curated prefix.
-    assert ObjectStore(parse_location(curated)).kept_batches() == 0
+    assert open_store(curated).kept_batches() == 0
 
 
 def test_objects_docclean_cannot_read_are_rejects_and_a_rerun_commits_nothing(
