@@ -47,7 +47,7 @@ from docclean.rules import load_rules
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table, rejects_to_table
 from docclean.sourcepath import legacy_source_path
 from flows import progress
-from flows.corpus import CorpusOutcome, update_corpus
+from flows.corpus import CorpusOutcome, sign_here, sign_on_workers, update_corpus
 from flows.dataset import dataset_report_markdown, open_store, write_report
 from flows.location import Location
 from flows.processes import worker_pool
@@ -928,7 +928,9 @@ def curate(
             )
             writer.set_rejects(pa.concat_tables([kept_rejects, fresh]), options)
             # Corpus pass (#19): across documents, after the batches, before the commit.
-            summary.corpus = update_corpus(writer.staged, writer.current)
+            summary.corpus = update_corpus(
+                writer.staged, writer.current, sign_on_workers if _on_dask() else sign_here
+            )
             logger.info(
                 "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
                 summary.corpus.recleaned,
