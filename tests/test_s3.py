@@ -398,3 +398,71 @@ def test_a_damaged_part_object_is_named(s3_endpoint: str, s3_bucket: str) -> Non
         f"): the current snapshot is damaged; point s3://{s3_bucket}/curated/current.json at an earlier "
         "snapshot, or delete it to rebuild the dataset from raw/."
     )
+
+
+def test_corpus_columns_and_state_on_s3_equal_a_local_run(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Duplicates and their state on object storage, in two drops: the rows and counts of a local run, state committed."""
+    fs = s3fs(s3_endpoint)
+    first, second, third = (path.read_bytes() for path in sorted(SAMPLES_DIR.glob("*.txt"))[:3])
+    drops = [{"a.txt": first, "b.txt": second}, {"copy.txt": first + b"\n", "c.txt": third}]
+    (tmp_path / "raw").mkdir()
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    for drop in drops:
+        for name, data in drop.items():
+            (tmp_path / "raw" / name).write_bytes(data)
+            put(fs, f"{s3_bucket}/raw/{name}", data)
+        local = run(str(tmp_path / "raw"), str(tmp_path / "curated"))
+        remote = run(raw, curated)
+        counted = ("recleaned", "rewritten", "boilerplate_lines", "clusters", "duplicates")
+        assert [getattr(remote.corpus, name) for name in counted] == [
+            getattr(local.corpus, name) for name in counted
+        ]
+        assert what(curated) == what(str(tmp_path / "curated"))
+    rows = {row["source_path"]: row for row in what(curated)}
+    assert rows["copy.txt"]["dup_cluster"] == rows["a.txt"]["dup_cluster"] == rows["a.txt"]["doc_id"]
+    assert len({row["dup_cluster"] for row in rows.values()}) == 3
+    # The index and line counts are committed with the snapshot the pointer names.
+    snapshot = current_url(curated).removesuffix("/documents").removeprefix("s3://")
+    state = fs.get_file_info(pafs.FileSelector(f"{snapshot}/corpus"))
+    assert sorted(info.base_name for info in state) == ["dedup.parquet", "lines.parquet"]
+
+
+def test_report_on_s3(
+    s3_bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """`docclean report --curated s3://…` writes the page into the prefix; the run report keeps its whole-dataset part."""
+    import flows.curate
+    from docclean.cli import main
+
+    artifacts: list[str] = []
+    monkeypatch.setattr(
+        flows.curate, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
+    )
+    fs = pafs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"])
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    put(fs, f"{s3_bucket}/raw/image.txt", PNG)
+    curated = f"s3://{s3_bucket}/curated"
+    run(f"s3://{s3_bucket}/raw", curated)
+    [markdown] = artifacts
+    assert "**Noise removed by rule (whole dataset)**" in markdown
+    assert "| copyright_notice | copyright | 5 | 3 | 74 |" in markdown
+    assert f"run `docclean report --curated {curated}`" in markdown
+
+    assert main(["report", "--curated", curated]) == 0
+    assert capsys.readouterr().out == f"Wrote {curated}/report.html: 5 documents, 1 rejected files.\n"
+    page = fs.open_input_stream(f"{s3_bucket}/curated/report.html").read().decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and curated in page
+    out = tmp_path / "page.html"
+    assert main(["report", "--curated", curated, "--out", str(out)]) == 0
+    assert out.read_text("utf-8").startswith("<!DOCTYPE html>") and not list(tmp_path.glob(".*"))
+
+    artifacts.clear()
+    run(f"s3://{s3_bucket}/raw", curated, html_report=True)  # nothing changed: the page is left as it is
+    assert main(["report", "--curated", f"s3://{s3_bucket}/nothing-here"]) == 1
+    assert capsys.readouterr().err == (
+        f"docclean: The curated folder s3://{s3_bucket}/nothing-here does not exist; run `docclean run` first "
+        "or pass --curated.\n"
+    )
