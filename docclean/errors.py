@@ -18,7 +18,3 @@ class RejectedInput(DoccleanError):
 
 class RulesError(DoccleanError):
     """A rules file that cannot be used; raised before any document is touched."""
-
-
-class StorageError(DoccleanError):
-    """A raw or curated location (a folder or an s3:// URL) that cannot be used as given."""

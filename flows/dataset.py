@@ -21,7 +21,6 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from docclean.corpus_state import read_state
-from docclean.errors import StorageError
 from docclean.report import (
     REPORT_FILE_NAME,
     DatasetSummary,
@@ -31,7 +30,7 @@ from docclean.report import (
     summarize,
 )
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
-from flows.location import Location
+from flows.location import Location, StorageError
 from flows.storage import parse_location
 from flows.store import Store
 

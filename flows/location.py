@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from docclean.errors import DoccleanError, RejectedInput, StorageError
+from docclean.errors import DoccleanError, RejectedInput
 
 if TYPE_CHECKING:
     from flows.scan import Listed, RawEntry
@@ -40,6 +40,10 @@ CAUSES = {
     "SIGNATURE_DOES_NOT_MATCH": "the secret key does not match the access key; check AWS_SECRET_ACCESS_KEY",
     "NETWORK_CONNECTION": "the storage endpoint cannot be reached",
 }
+
+
+class StorageError(DoccleanError):
+    """A raw or curated location (a folder or an s3:// URL) that cannot be used as given."""
 
 
 class StoreError(DoccleanError):
@@ -75,10 +79,6 @@ class Location:
     @property
     def filesystem(self) -> pafs.FileSystem:
         return self.backend.filesystem
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
 
     def child(self, name: str) -> Location:
         return Location(self.backend, f"{self.path}/{name}", f"{self.url}/{name}")

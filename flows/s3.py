@@ -31,8 +31,14 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from docclean.errors import StorageError
-from flows.location import Location, RunLockedError, StoreError, UnreadableObject, storage_error
+from flows.location import (
+    Location,
+    RunLockedError,
+    StorageError,
+    StoreError,
+    UnreadableObject,
+    storage_error,
+)
 from flows.scan import FILE, PARTIAL, Listed, RawEntry, is_partial_name
 
 POINTER = "current.json"

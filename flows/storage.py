@@ -17,9 +17,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from docclean.arguments import is_url
-from docclean.errors import StorageError
 from flows.local import LocalDisk
-from flows.location import Location
+from flows.location import Location, StorageError
 from flows.s3 import ObjectStorage
 
 # Endpoint variables in the AWS SDKs' order of precedence: the S3-specific one first.

@@ -28,7 +28,6 @@ import pyarrow.parquet as pq
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.location import Location, StoreError, as_arrow_error, cause_of, storage_error
 
-TABLE_NAMES = ("documents", "rejects")
 # Schema metadata key of the rejects table: the options its option-dependent rejects were judged under.
 OPTIONS_KEY = b"docclean.options"
 # zstd at its default level: the compression the brief asks for, fast to write and read.

@@ -10,10 +10,9 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from docclean.errors import StorageError
 from flows.curate import curate
 from flows.dataset import current_url, open_dataset, open_store
-from flows.location import RunLockedError, StoreError
+from flows.location import RunLockedError, StorageError, StoreError
 from flows.s3 import PointedSnapshots
 from tests.conftest import SAMPLES_DIR
 
