@@ -107,7 +107,7 @@ def write_report(curated: str | Path, out: str | Path | None = None) -> tuple[st
     target = parse_location(str(out)) if out is not None else _existing(curated).child(REPORT_FILE_NAME)
     page = render_html(summary, datetime.now(UTC)).encode("utf-8")
     try:
-        target.backend.make_folder(Location(target.backend, target.path.rsplit("/", 1)[0], target.url))
+        target.backend.make_folder(target.parent())
         target.backend.write_whole(target, page)  # a browser never opens half a page
     except OSError as error:
         raise ReportError(f"Could not write the report {target.url}: {error.strerror or error}.") from error

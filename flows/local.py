@@ -81,9 +81,6 @@ class LocalDisk:
 
     filesystem = pafs.LocalFileSystem()
 
-    def __reduce__(self) -> tuple[type[LocalDisk], tuple[()]]:
-        return LocalDisk, ()
-
     def make_folder(self, folder: Location) -> None:
         os.makedirs(folder.path, exist_ok=True)
 

@@ -83,6 +83,9 @@ class Location:
     def child(self, name: str) -> Location:
         return Location(self.backend, f"{self.path}/{name}", f"{self.url}/{name}")
 
+    def parent(self) -> Location:
+        return Location(self.backend, self.path.rsplit("/", 1)[0], self.url.rsplit("/", 1)[0])
+
     def kind(self) -> pafs.FileType:
         """File, Directory or NotFound; StorageError when the storage cannot be asked."""
         try:

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
-from flows.location import Location, StoreError, as_arrow_error, cause_of, storage_error
+from flows.location import Location, StorageError, StoreError, as_arrow_error, cause_of, storage_error
 
 # Schema metadata key of the rejects table: the options its option-dependent rejects were judged under.
 OPTIONS_KEY = b"docclean.options"
@@ -130,7 +130,7 @@ class Store:
         """How many finished batches of unfinished runs wait to be reused."""
         try:
             return len(self.batches.files(".done"))
-        except OSError:
+        except StorageError:
             return 0
 
     def reject_options(self) -> dict[str, object] | None:
