@@ -655,7 +655,7 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: Do
             ]
             index = table.schema.get_field_index("doc_id")
             fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
-            # The staged part may share its file with the batch's kept part: a resumed run still finds the batch as cleaned.
+            # The staged part may share its file with the batch's kept part, which a resumed run must find as cleaned.
             rewrite_part(part, fixed, "ids")
 
 
