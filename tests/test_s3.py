@@ -465,3 +465,45 @@ def test_report_on_s3(
         f"docclean: The curated folder s3://{s3_bucket}/nothing-here does not exist; run `docclean run` first "
         "or pass --curated.\n"
     )
+
+
+def test_the_one_scanner_decides_alike_on_a_folder_and_a_prefix(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Files, partial names (at any depth) and settle time: the same decisions on disk and in object storage."""
+    from flows.scan import scan_raw
+    from flows.storage import parse_location
+
+    fs = s3fs(s3_endpoint)
+    names = [
+        "a.txt",
+        "sub/b.txt",
+        "sub/deeper/c.txt",
+        ".hidden.txt",
+        "download.txt.part",
+        "~$draft.docx",
+        "sub/.git/config",
+        "sub/.git/objects/ab/cdef",
+        "half/file.txt.crdownload",
+    ]
+    for name in names:
+        (tmp_path / "raw" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "raw" / name).write_bytes(name.encode())
+        put(fs, f"{s3_bucket}/raw/{name}", name.encode())
+    local = scan_raw(parse_location(str(tmp_path / "raw")), settle_seconds=0)
+    remote = scan_raw(parse_location(f"s3://{s3_bucket}/raw"), settle_seconds=0)
+    assert [(e.rel_path, e.size) for e in remote.files] == [(e.rel_path, e.size) for e in local.files]
+    assert [e.rel_path for e in local.files] == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    assert (
+        remote.pending
+        == local.pending
+        == sorted(
+            [".hidden.txt", "download.txt.part", "~$draft.docx", "sub/.git", "half/file.txt.crdownload"]
+        )
+    )
+    assert remote.problems == local.problems == []
+    # Written just now: within a settle time of an hour every file waits, on disk and in the bucket alike.
+    assert (
+        scan_raw(parse_location(f"s3://{s3_bucket}/raw"), 3600).pending
+        == scan_raw(parse_location(str(tmp_path / "raw")), 3600).pending
+    )
