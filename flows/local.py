@@ -350,7 +350,7 @@ class LinkedSnapshots:
         old_current.unlink()
         shutil.rmtree(self.folder / OLD_SNAPSHOTS, ignore_errors=True)
 
-    def damaged(self, part: Location, error: Exception) -> StoreError:
+    def unreadable(self, part: Location, error: Exception) -> StoreError:
         path = Path(part.path)
         snapshots = path.parent.parent.parent  # <snapshots>/<snapshot>/<table>/<part>
         current = snapshots.parent / "current"

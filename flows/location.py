@@ -22,7 +22,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
 from docclean.errors import DoccleanError, RejectedInput
@@ -186,8 +185,8 @@ class Snapshots(Protocol):
     def upgrade_layout(self) -> None:
         """Move a dataset of an older layout to this one, under the lock."""
 
-    def damaged(self, part: Location, error: Exception) -> StoreError:
-        """The error naming a part file of the current snapshot that cannot be read, and the recovery."""
+    def unreadable(self, part: Location, error: Exception) -> DoccleanError:
+        """The error naming a part file of the current snapshot that cannot be read, and the way back."""
 
 
 def cause_of(location: Location, error: OSError) -> str:
@@ -201,8 +200,3 @@ def cause_of(location: Location, error: OSError) -> str:
 
 def storage_error(action: str, target: Location, error: OSError) -> StorageError:
     return StorageError(f"Could not {action} {target.url}: {cause_of(target, error)}.")
-
-
-def as_arrow_error(error: Exception) -> bool:
-    """Whether `error` is pyarrow refusing data (a damaged file), not the storage failing."""
-    return isinstance(error, pa.ArrowException) and not isinstance(error, OSError)

@@ -331,7 +331,9 @@ class PointedSnapshots:
     def upgrade_layout(self) -> None:
         """Object storage has kept one layout: nothing to move."""
 
-    def damaged(self, part: Location, error: Exception) -> StoreError:
+    def unreadable(self, part: Location, error: Exception) -> StorageError | StoreError:
+        if isinstance(error, OSError):
+            return storage_error("read", part, error)  # the storage failed, not the data
         return StoreError(
             f"{part.url} cannot be read as Parquet ({error}): the current snapshot is damaged; "
             f"point {self.root.url}/{POINTER} at an earlier snapshot, or delete it to rebuild the "

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
-from flows.location import Location, StorageError, StoreError, as_arrow_error, cause_of, storage_error
+from flows.location import Location, StorageError, StoreError, cause_of
 
 # Schema metadata key of the rejects table: the options its option-dependent rejects were judged under.
 OPTIONS_KEY = b"docclean.options"
@@ -109,9 +109,7 @@ class Store:
                 part.path, columns=columns, schema=schema, filters=filters, filesystem=part.filesystem
             )
         except (OSError, pa.ArrowException) as error:
-            if as_arrow_error(error):
-                raise self.strategy.damaged(part, error) from error
-            raise storage_error("read", part, error) from error  # type: ignore[arg-type]
+            raise self.strategy.unreadable(part, error) from error
 
     def batch_part(self, key: str) -> Location:
         """Where the batch of `key` writes its documents; kept across runs until a commit holds them."""
