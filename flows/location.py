@@ -66,7 +66,7 @@ class Location:
     """A folder or file on a local disk or in object storage.
 
     `path` is the filesystem's path (absolute on a disk, `bucket/key` in object storage), `url`
-    what messages name (the folder as the user wrote it, or the s3:// URL without credentials).
+    what messages name (the same absolute path, or the s3:// URL without credentials).
     It pickles as the filesystem's options without credentials taken from the environment, so a
     Dask worker that receives it connects with its own.
     """
