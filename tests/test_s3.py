@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -450,8 +452,15 @@ def test_report_on_s3(
     assert "| copyright_notice | copyright | 5 | 3 | 74 |" in markdown
     assert f"run `docclean report --curated {curated}`" in markdown
 
-    assert main(["report", "--curated", curated]) == 0
-    assert capsys.readouterr().out == f"Wrote {curated}/report.html: 5 documents, 1 rejected files.\n"
+    # The command as a user runs it, in a process of its own with the AWS_* variables of the fixture.
+    command = subprocess.run(
+        [sys.executable, "-m", "docclean.cli", "report", "--curated", curated],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (command.returncode, command.stderr) == (0, "")
+    assert command.stdout == f"Wrote {curated}/report.html: 5 documents, 1 rejected files.\n"
     page = fs.open_input_stream(f"{s3_bucket}/curated/report.html").read().decode("utf-8")
     assert page.startswith("<!DOCTYPE html>") and curated in page
     out = tmp_path / "page.html"
