@@ -467,8 +467,12 @@ def test_report_on_s3(
     assert main(["report", "--curated", curated, "--out", str(out)]) == 0
     assert out.read_text("utf-8").startswith("<!DOCTYPE html>") and not list(tmp_path.glob(".*"))
 
+    # A served run (html_report) refreshes the page in the prefix first, and its run report points at it.
     artifacts.clear()
-    run(f"s3://{s3_bucket}/raw", curated, html_report=True)  # nothing changed: the page is left as it is
+    put(fs, f"{s3_bucket}/raw/new.txt", SPEECH.encode())
+    run(f"s3://{s3_bucket}/raw", curated, html_report=True)
+    [markdown] = artifacts
+    assert f"HTML report with plots and sample removals per rule: `{curated}/report.html` (made " in markdown
     assert main(["report", "--curated", f"s3://{s3_bucket}/nothing-here"]) == 1
     assert capsys.readouterr().err == (
         f"docclean: The curated folder s3://{s3_bucket}/nothing-here does not exist; run `docclean run` first "
