@@ -600,12 +600,13 @@ def measure_corpus_pass(curated: Path) -> dict[str, float]:
     first run over the corpus ran it: every document is counted, hashed and clustered.
     """
     from flows.corpus import update_corpus
+    from flows.storage import parse_location
 
     staged = curated.parent / "corpus-pass"
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree((curated / "current").resolve(), staged, copy_function=os.link)
     shutil.rmtree(staged / "corpus", ignore_errors=True)
-    outcome = update_corpus(staged, None)
+    outcome = update_corpus(parse_location(str(staged)), None)
     shutil.rmtree(staged)
     return {
         "seconds": outcome.seconds,
@@ -632,7 +633,7 @@ def measure_json_in_child(kind: str, docs: int, seed: int) -> dict[str, float]:
 
 def snapshot_state(curated: Path) -> tuple[str, list[str]]:
     """What a run that writes nothing must leave as it is: the current link and the snapshots."""
-    from flows.store import state_folder
+    from docclean.layout import state_folder
 
     state = state_folder(curated)
     return os.readlink(state / "current"), sorted(p.name for p in (state / "snapshots").iterdir())

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from docclean.boilerplate import LineCounts, apply_boilerplate, document_lines
@@ -26,20 +27,21 @@ DEDUP_FILE = "dedup.parquet"
 LINES_FILE = "lines.parquet"
 
 
-def read_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts] | None:
-    """The index and line counts of a snapshot folder; None when it has no corpus state.
+def read_state(snapshot: str | None, filesystem: pafs.FileSystem) -> tuple[DedupIndex, LineCounts] | None:
+    """The index and line counts of the snapshot folder `snapshot` on `filesystem` (a local
+    folder's absolute path, or `bucket/prefix` in object storage); None when it has no corpus state.
 
     Raises ValueError (from `DedupIndex.from_table` / `LineCounts.from_table`) when the files
     are not docclean's corpus state, and what pyarrow raises when they cannot be read.
     """
     if snapshot is None:
         return None
-    folder = snapshot / CORPUS_FOLDER
-    if not (folder / DEDUP_FILE).is_file() or not (folder / LINES_FILE).is_file():
+    dedup, lines = f"{snapshot}/{CORPUS_FOLDER}/{DEDUP_FILE}", f"{snapshot}/{CORPUS_FOLDER}/{LINES_FILE}"
+    if any(info.type != pafs.FileType.File for info in filesystem.get_file_info([dedup, lines])):
         return None
     return (
-        DedupIndex.from_table(pq.read_table(folder / DEDUP_FILE)),
-        LineCounts.from_table(pq.read_table(folder / LINES_FILE)),
+        DedupIndex.from_table(pq.read_table(dedup, filesystem=filesystem)),
+        LineCounts.from_table(pq.read_table(lines, filesystem=filesystem)),
     )
 
 
@@ -81,7 +83,7 @@ def fit_into_corpus(record: Record, curated: Path) -> CorpusFit:
     snapshot has no corpus state (written before the corpus pass).
     """
     snapshot = current_snapshot(curated)
-    state = read_state(snapshot)
+    state = read_state(str(snapshot), pafs.LocalFileSystem())
     if state is None:
         raise CorpusStateError(
             f"The dataset in {curated} has no corpus state (it was written before the corpus pass); "

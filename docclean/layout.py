@@ -1,7 +1,7 @@
 """Where a curated dataset lives: a local folder or a URL, and, in a folder, the run lock and the state folder.
 
 One definition for the two layers that need it: the CLI checks these paths can be written before
-anything starts, and `flows` writes them. The whole layout is described in flows/store.py.
+anything starts, and `flows.local` writes them. The whole layout is described in flows/local.py.
 """
 
 from __future__ import annotations

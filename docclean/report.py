@@ -12,26 +12,27 @@ removal offsets index, rebuilt from the row alone (see `rebuild_normalized_text`
 The duplicates section comes from the rows' `dup_cluster` column; the boilerplate candidates from
 the line counts the corpus pass keeps in the snapshot (`corpus/lines.parquet`). A dataset written
 before the corpus pass existed has neither, and the page says so.
+
+Nothing here opens a file: flows.dataset hands over the current snapshot's tables as pyarrow
+datasets (a local folder or object storage alike) and writes the page where it belongs.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import os
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from docclean.boilerplate import LineStat
-from docclean.corpus_state import read_state
+from docclean.boilerplate import LineCounts, LineStat
+from docclean.dedup import DedupIndex
 from docclean.errors import DoccleanError
 from docclean.placeholders import restore_placeholders
 from docclean.record import Placeholder, Removal
@@ -173,21 +174,6 @@ class DatasetSummary:
 
 # ----------------------------------------------------------------------------------------------
 # Reading the dataset
-
-
-def _existing_folder(curated: Path) -> Path:
-    if not curated.is_dir():
-        raise ReportError(
-            f"The curated folder {curated} does not exist; run `docclean run` first or pass --curated."
-        )
-    return curated
-
-
-def _open_table(folder: Path, schema: pa.Schema) -> ds.Dataset:
-    # A curated folder without a snapshot yet (before the first run) is an empty dataset.
-    if not folder.is_dir():
-        return ds.dataset(schema.empty_table())
-    return ds.dataset(folder, schema=schema, format="parquet")
 
 
 def rule_totals(removed: pa.ChunkedArray | pa.Array) -> list[RuleTotal]:
@@ -355,9 +341,8 @@ def cluster_view(table: pa.Table) -> tuple[int, list[tuple[str, int]], list[Dupl
     return len(by_cluster), per_size, clusters
 
 
-def corpus_view(folder: Path, documents: ds.Dataset) -> CorpusView:
-    """The duplicates and boilerplate candidates of the snapshot `folder/documents` resolves into."""
-    state = read_state((folder / "documents").resolve().parent) if (folder / "documents").is_dir() else None
+def corpus_view(documents: ds.Dataset, state: tuple[DedupIndex, LineCounts] | None) -> CorpusView:
+    """The duplicates and boilerplate candidates of a snapshot: its documents and its corpus state (None: absent)."""
     table = documents.to_table(columns=CLUSTER_COLUMNS)
     if state is None and table.column("dup_cluster").null_count == table.num_rows:
         return CorpusView()
@@ -366,19 +351,26 @@ def corpus_view(folder: Path, documents: ds.Dataset) -> CorpusView:
     return CorpusView(True, deduplicated, tuple(sizes), tuple(clusters), tuple(candidates))
 
 
-def summarize_dataset(curated: Path) -> DatasetSummary:
-    """Read the curated folder's current snapshot and count what the report shows."""
-    folder = _existing_folder(curated)
-    documents = _open_table(folder / "documents", DOCUMENT_SCHEMA)
+def summarize(
+    curated: str,
+    documents: ds.Dataset | None,
+    rejects: ds.Dataset | None,
+    state: tuple[DedupIndex, LineCounts] | None,
+) -> DatasetSummary:
+    """Count what the report shows of a dataset's current snapshot, its two tables as handed (None: no snapshot yet).
+
+    `curated` is the name the page shows; `state` the snapshot's corpus state (docclean.corpus_state).
+    """
+    has_snapshot = documents is not None
+    documents = documents if documents is not None else ds.dataset(DOCUMENT_SCHEMA.empty_table())
+    rejects = rejects if rejects is not None else ds.dataset(REJECT_SCHEMA.empty_table())
     table = documents.to_table(columns=SUMMARY_COLUMNS)
-    rejects = _open_table(folder / "rejects", REJECT_SCHEMA).to_table(
-        columns=["source_path", "reason", "detail"]
-    )
+    rejected = rejects.to_table(columns=["source_path", "reason", "detail"])
     totals = rule_totals(table.column("removed"))
     flat_placeholders = pc.list_flatten(table.column("placeholders"))
     return DatasetSummary(
-        curated=str(curated),
-        has_snapshot=(folder / "documents").is_dir(),
+        curated=curated,
+        has_snapshot=has_snapshot,
         documents=table.num_rows,
         characters=pc.sum(table.column("char_count")).as_py() or 0,
         missing_sources=table.num_rows - (pc.sum(table.column("source_present")).as_py() or 0),
@@ -388,14 +380,14 @@ def summarize_dataset(curated: Path) -> DatasetSummary:
         placeholders=_counted(pc.struct_field(flat_placeholders, "kind").to_pylist()),
         flags=_counted(pc.list_flatten(table.column("flags")).to_pylist()),
         lengths=length_histogram(table.column("char_count").to_pylist()),
-        reject_reasons=_counted(rejects.column("reason").to_pylist()),
-        rejects=[RejectRow(**row) for row in rejects.slice(0, MAX_REJECTS_LISTED).to_pylist()],
-        reject_count=rejects.num_rows,
+        reject_reasons=_counted(rejected.column("reason").to_pylist()),
+        rejects=[RejectRow(**row) for row in rejected.slice(0, MAX_REJECTS_LISTED).to_pylist()],
+        reject_count=rejected.num_rows,
         rules=totals,
         samples=collect_samples(documents, [total.rule for total in totals]),
         rules_versions=_counted(table.column("rules_version").to_pylist()),
         pipeline_versions=_counted(table.column("pipeline_version").to_pylist()),
-        corpus=corpus_view(folder, documents),
+        corpus=corpus_view(documents, state),
     )
 
 
@@ -740,25 +732,11 @@ def render_html(summary: DatasetSummary, generated_at: datetime) -> str:
     )
 
 
-def write_report(curated: Path, out: Path | None = None) -> tuple[Path, DatasetSummary]:
-    """Write the report of `curated` to `out` (default CURATED/report.html) in one atomic step."""
-    summary = summarize_dataset(curated)
-    target = out if out is not None else curated / REPORT_FILE_NAME
-    page = render_html(summary, datetime.now(UTC))
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside the target and renamed over it: a browser never opens half a page.
-        staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        staged.write_text(page, encoding="utf-8")
-        os.replace(staged, target)
-    except OSError as error:
-        raise ReportError(f"Could not write the report {target}: {error.strerror or error}.") from error
-    return target, summary
+def rule_hits_markdown(documents: ds.Dataset, curated: str, html_report: tuple[str, datetime] | None) -> str:
+    """A short Markdown summary for the Prefect run report: hits per rule, and where the HTML is.
 
-
-def dataset_report_markdown(curated: Path) -> str:
-    """A short Markdown summary for the Prefect run report: hits per rule, and where the HTML is."""
-    documents = _open_table(_existing_folder(curated) / "documents", DOCUMENT_SCHEMA)
+    `html_report` is the written page's (location, modification time), None when there is none yet.
+    """
     totals = rule_totals(documents.to_table(columns=["removed"]).column("removed"))
     lines = ["**Noise removed by rule (whole dataset)**\n"]
     if totals:
@@ -766,12 +744,11 @@ def dataset_report_markdown(curated: Path) -> str:
         lines += [f"| {t.rule} | {t.category} | {t.hits} | {t.documents} | {t.chars} |" for t in totals]
     else:
         lines.append("No rule removed anything.")
-    html_report = curated / REPORT_FILE_NAME
     command = f"`docclean report --curated {curated}`"
-    if html_report.is_file():
-        written = datetime.fromtimestamp(html_report.stat().st_mtime, UTC)
+    if html_report is not None:
+        where, written = html_report
         lines.append(
-            f"\nHTML report with plots and sample removals per rule: `{html_report.resolve()}` "
+            f"\nHTML report with plots and sample removals per rule: `{where}` "
             f"(made {written:%Y-%m-%d %H:%M} UTC; {command} refreshes it)."
         )
     else:

@@ -13,9 +13,8 @@ that removes the top ones.
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from docclean.pipeline import CleanConfig, Cleaner
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
 from docclean.rules import NoiseRule, vendor_names
-from docclean.sourcepath import source_path_of
 from docclean.terminal import escape
 
 SAMPLES_PER_RULE = 3
@@ -95,34 +93,25 @@ def noise_signals(
     return tuple(found)
 
 
-def raw_files(raw: Path) -> Iterator[Path]:
-    """Regular files under `raw`, in name order; hidden names and symbolic links are skipped, as a run does."""
-    for folder, subfolders, names in os.walk(raw):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        for name in sorted(names):
-            path = Path(folder, name)
-            if not name.startswith(".") and path.is_file() and not path.is_symlink():
-                yield path
+def check_files(
+    raw: str, files: Iterable[tuple[str, Callable[[], bytes]]], rules_file: Path | None = None
+) -> RuleCheck:
+    """Clean every raw file with the effective rules and gather what each rule did and missed.
 
-
-def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
-    """Clean every raw file with the effective rules and gather what each rule did and missed."""
-    if not raw.is_dir():
-        raise RuleCheckError(
-            f"The raw folder {raw} does not exist; pass the folder of raw documents with --raw."
-        )
+    `raw` names the folder in the output; `files` are its files as (source_path, read), in
+    order, `read` giving the bytes or raising OSError (the caller scans: flows.rulecheck).
+    """
     cleaner = Cleaner(CleanConfig(rules_file=rules_file))
     uses = {rule.id: RuleUse(rule) for rule in cleaner.rules.rules}
     vendors = vendor_pattern(cleaner.rules.rules)
     candidates: dict[str, NoiseCandidate] = {}
     counts = LineCounts()
     rejected: list[tuple[str, str]] = []
-    files = 0
-    for path in raw_files(raw):
-        files += 1
-        name = source_path_of(os.fsencode(path.relative_to(raw)))
+    checked = 0
+    for name, read in files:
+        checked += 1
         try:
-            record = cleaner.clean(path.read_bytes(), name)
+            record = cleaner.clean(read(), name)
         except RejectedInput as error:
             rejected.append((name, error.detail))
             continue
@@ -136,7 +125,7 @@ def check_rules(raw: Path, rules_file: Path | None = None) -> RuleCheck:
             if signals:
                 candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
     ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))
-    return RuleCheck(str(raw), files, list(uses.values()), ranked, rejected, counts.candidates())
+    return RuleCheck(raw, checked, list(uses.values()), ranked, rejected, counts.candidates())
 
 
 _RUNS = (r"\s*", "[0-9０-９]+")

@@ -181,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="Write one self-contained HTML page describing the curated dataset, with plots."
     )
     report.add_argument(
-        "--curated", default="curated", help="folder of the curated dataset (default: ./curated)"
+        "--curated",
+        default="curated",
+        help="folder or s3://bucket/prefix URL of the curated dataset (default: ./curated)",
     )
-    report.add_argument("--out", type=Path, help="HTML file to write (default: CURATED/report.html)")
+    report.add_argument("--out", help="HTML file (or s3:// URL) to write (default: CURATED/report.html)")
 
     path = commands.add_parser(
         "path", help="Print where the current snapshot of the curated dataset is (a folder or an s3:// URL)."
@@ -199,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="Run the rules over the raw files: hits and samples per rule, and kept lines that look like noise.",
     )
-    check.add_argument("--raw", default="raw", help="folder of raw documents (default: ./raw)")
+    check.add_argument(
+        "--raw", default="raw", help="folder or s3://bucket/prefix URL of raw documents (default: ./raw)"
+    )
     check.add_argument("--rules", help="a TOML rules file that extends or overrides the built-in rules")
     return parser
 
@@ -235,17 +239,13 @@ def check_inspect_arguments(args: argparse.Namespace) -> None:
     arguments.placeholder_token("--mask-token", args.mask_token)
 
 
-def check_report_arguments(args: argparse.Namespace) -> None:
-    arguments.local_only("docclean report", "--curated", args.curated)
-
-
 def check_rules_arguments(args: argparse.Namespace) -> None:
     arguments.readable_folder("--raw", args.raw)
     arguments.readable_file("--rules", args.rules)
 
 
 def check_nothing(args: argparse.Namespace) -> None:
-    """`path` checks what it is given where it reads it: an s3:// dataset is known only there."""
+    """`path` and `report` check what they are given where they read it: an s3:// dataset is known only there."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -381,15 +381,16 @@ def _print_corpus_fit(record: Record, curated: Path) -> None:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    out, summary = commands.html_report(args.curated, args.out)  # local: checked before
+    out, summary = commands.html_report(args.curated, args.out)
     print(f"Wrote {out}: {summary.documents} documents, {summary.reject_count} rejected files.")
     return EXIT_OK
 
 
 def command_rules_check(args: argparse.Namespace) -> int:
-    from docclean.rulecheck import check_rules, print_rule_check
+    from docclean.rulecheck import print_rule_check
+    from flows.rulecheck import check_rules
 
-    print_rule_check(check_rules(Path(args.raw), Path(args.rules) if args.rules else None))
+    print_rule_check(check_rules(args.raw, Path(args.rules) if args.rules else None))
     return EXIT_OK
 
 
@@ -397,7 +398,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], Callable[[argpar
     "run": (check_run_arguments, command_run),
     "serve": (check_serve_arguments, command_serve),
     "inspect": (check_inspect_arguments, command_inspect),
-    "report": (check_report_arguments, command_report),
+    "report": (check_nothing, command_report),
     "path": (check_nothing, command_path),
     "rules": (check_rules_arguments, command_rules_check),
 }

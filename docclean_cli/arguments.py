@@ -190,11 +190,3 @@ def byte_size(option: str, text: str) -> int:
             f"{option} {escape(text)} is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K)."
         )
     return size
-
-
-def local_only(command: str, option: str, given: str) -> None:
-    if is_url(given):
-        raise ArgumentError(
-            f"{command} reads local folders only, and {option} {escape(given)} is object storage; "
-            f"copy the dataset to a folder first, e.g. `aws s3 sync {escape(given)} curated`."
-        )

@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,12 +32,11 @@ from docclean.errors import RejectedInput
 from docclean.pipeline import BatchItem, CleanConfig, Cleaner
 from docclean.record import Reject
 from flows import progress
-from flows.objectstore import ObjectStore
+from flows.location import Location
 from flows.plan import Plan
 from flows.processes import worker_pool
-from flows.scan import ChangedDuringRead, RawEntry, open_scanned
-from flows.storage import ObjectPath
-from flows.store import CuratedStore, write_marker, write_part
+from flows.scan import ChangedDuringRead, RawEntry
+from flows.store import Store, write_marker, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -73,11 +71,10 @@ def open_raw(entry: RawEntry) -> AbstractContextManager:
     """The raw file or object of `entry`, open for reading; a local file only if the scan saw it.
 
     Raises ChangedDuringRead when a local path no longer names the file the scan saw (see
-    flows.scan.open_scanned), or the OSError of the open.
+    flows.local.open_scanned), or the OSError of the open.
     """
-    # An object is read by the process that runs the batch (a Dask worker too), not the flow's.
-    source = entry.abs_path
-    return source.open() if isinstance(source, ObjectPath) else open_scanned(entry)
+    # Read by the process that runs the batch (a Dask worker too), not the flow's.
+    return entry.abs_path.backend.open_raw(entry)
 
 
 def read_raw(entry: RawEntry, config: CleanConfig) -> bytes | Reject:
@@ -183,10 +180,10 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def clean_and_write(
     entries: list[RawEntry],
     config: CleanConfig,
-    part: Path | ObjectPath,
+    part: Location,
     ingested_at: datetime,
     doc_ids: dict[str, str],
-    marker: Path | ObjectPath,
+    marker: Location,
 ) -> BatchOutcome:
     """Clean a batch, write its documents to `part`, then its completion marker to `marker`.
 
@@ -252,7 +249,7 @@ class Batch:
 
     __slots__ = ("doc_ids", "entries", "marker")
 
-    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Path | ObjectPath) -> None:
+    def __init__(self, entries: list[RawEntry], doc_ids: dict[str, str], marker: Location) -> None:
         self.entries = entries
         self.doc_ids = doc_ids
         self.marker = marker
@@ -283,7 +280,7 @@ def batch_key(
 def clean_batch(
     batch: Batch,
     config: CleanConfig,
-    part: Path | ObjectPath,
+    part: Location,
     ingested_at: datetime,
     executor: Executor | None,
 ) -> BatchOutcome:
@@ -342,13 +339,13 @@ class CleanedBatch:
     """A batch this run cleaned, or one an interrupted run finished (`resumed`), and its part file."""
 
     outcome: BatchOutcome
-    part: Path | ObjectPath
+    part: Location
     resumed: bool = False
 
 
 def clean_batches(
     plan: Plan,
-    store: CuratedStore | ObjectStore,
+    store: Store,
     config: CleanConfig,
     rules_version: str,
     ingested_at: datetime,
@@ -366,7 +363,7 @@ def clean_batches(
     try:
         one_at_a_time = _one_at_a_time(pool)
         done: list[CleanedBatch] = []
-        in_flight: list[tuple[PrefectFuture[BatchOutcome], Path | ObjectPath, int]] = []
+        in_flight: list[tuple[PrefectFuture[BatchOutcome], Location, int]] = []
         for batch in make_batches(entries):
             kept = {e.rel_path: doc_ids[e.rel_path] for e in batch if e.rel_path in doc_ids}
             key = batch_key(batch, kept, config, rules_version)

@@ -25,7 +25,7 @@ from docclean.layout import is_url
 from docclean.terminal import shown
 
 if TYPE_CHECKING:
-    from docclean.report import ReportSummary
+    from docclean.report import DatasetSummary
     from flows.server import TemporaryPrefectServer
     from flows.summary import RunSummary
 
@@ -312,19 +312,18 @@ def serve(
 def snapshot_url(curated: str, table: str = "documents") -> str | None:
     """`docclean path`: where the current snapshot's `table` ("documents" or "rejects") is, a folder or a URL.
 
-    None when the local folder `curated` holds no snapshot: it is no curated dataset.
+    None when `curated` holds no snapshot: it is no curated dataset.
     """
     from flows.dataset import current_url, open_store
-    from flows.store import CuratedStore
 
-    store = open_store(curated)
-    if isinstance(store, CuratedStore) and not store.has_snapshot():
+    if not open_store(curated).has_snapshot():
         return None
     return current_url(curated, table)
 
 
-def html_report(curated: str, out: Path | None = None) -> tuple[Path, ReportSummary]:
-    """`docclean report`: write the HTML page describing the dataset at `curated`; where it went and its summary."""
-    from docclean.report import write_report
+def html_report(curated: str, out: str | None = None) -> tuple[str, DatasetSummary]:
+    """`docclean report`: write the HTML page describing the dataset at `curated` (a folder or an s3:// URL)
+    to `out` (default: report.html in the dataset); where it went and its summary."""
+    from flows.dataset import write_report
 
-    return write_report(Path(curated), out)
+    return write_report(curated, out)

@@ -6,10 +6,8 @@ and leaves the dataset as it was (the batches it cleaned stay, for the next run 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,12 +17,12 @@ from docclean.pipeline import make_doc_id
 from docclean.record import Reject
 from docclean.schema import DOCUMENT_SCHEMA, rejects_to_table
 from flows.batches import BatchOutcome, CleanedBatch
-from flows.corpus import CorpusOutcome, update_corpus
-from flows.objectstore import ObjectStore
+from flows.corpus import CorpusOutcome, sign_here, sign_on_workers, update_corpus
+from flows.location import Location
 from flows.plan import Plan
+from flows.runners import on_dask
 from flows.scan import ScanResult
-from flows.storage import ObjectPath
-from flows.store import CuratedStore, Snapshot, read_part, write_part
+from flows.store import Snapshot, SnapshotWriter, Store, read_part, rewrite_part
 
 
 @dataclass
@@ -33,11 +31,11 @@ class Committed:
 
     rejects: list[Reject]
     kept_rejects: pa.Table
-    corpus: CorpusOutcome | None
+    corpus: CorpusOutcome
 
 
 def commit(
-    store: CuratedStore | ObjectStore,
+    store: Store,
     snapshot: Snapshot,
     plan: Plan,
     batches: list[CleanedBatch],
@@ -66,7 +64,7 @@ def commit(
             )
         )
         writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
-        corpus = corpus_pass(store, writer.staged) if isinstance(store, CuratedStore) else None
+        corpus = corpus_pass(writer)
         writer.commit()
     except BaseException:
         writer.abandon()
@@ -91,9 +89,10 @@ def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.
     )
 
 
-def corpus_pass(store: CuratedStore, staged: Path) -> CorpusOutcome:
-    """The corpus pass (#19): across documents, after the batches, before the commit (local folders)."""
-    outcome = update_corpus(staged, store.current_dir())
+def corpus_pass(writer: SnapshotWriter) -> CorpusOutcome:
+    """The corpus pass (#19): across documents, after the batches, before the commit; the documents
+    are signed on the workers when the run is on Dask (flows.corpus)."""
+    outcome = update_corpus(writer.staged, writer.current, sign_on_workers if on_dask() else sign_here)
     get_run_logger().info(
         "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
         outcome.recleaned,
@@ -126,7 +125,7 @@ class DocIds:
         return self.claim(path, make_doc_id(path, sha256), sha256)
 
 
-def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]], ids: DocIds) -> None:
+def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: DocIds) -> None:
     """Give a new id to each document a batch made whose id another row holds, in its part file."""
     for outcome, part in outcomes:
         changes: dict[str, str] = {}
@@ -144,17 +143,11 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Path | ObjectPath]]
             ]
             index = table.schema.get_field_index("doc_id")
             fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
-            if isinstance(part, Path):
-                # The staged part is a hard link to the batch's kept part: replace it, never write
-                # through it, so a resumed run still finds the batch as it was cleaned.
-                fresh = part.with_name(part.name + ".new")
-                write_part(fixed, fresh)
-                os.replace(fresh, part)
-            else:
-                write_part(fixed, part)
+            # The staged part may share its file with the batch's kept part, which a resumed run must find as cleaned.
+            rewrite_part(part, fixed, "ids")
 
 
-def reused_rows(store: CuratedStore | ObjectStore, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
+def reused_rows(store: Store, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
     """Rows carried over without cleaning: copies, renames, touched files and missing files."""
     wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
     if not wanted or not store.has_snapshot():

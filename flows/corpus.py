@@ -9,28 +9,31 @@ The pass: rows this run wrote (their `text_sha256` is still null) and rows the s
 know are counted; rows that left the dataset are removed from the state. When a line becomes
 boilerplate or stops being one, every document holding it is cleaned again here, so the dataset
 never depends on the order files arrived in. Then signatures are computed for the rows whose text
-is new, the index is updated, and only the part files holding a row whose columns changed are
+is new (sign_documents: on the Dask workers when the run is on Dask, each a staged part's share),
+the index is updated here alone, and only the part files holding a row whose columns changed are
 rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from docclean.boilerplate import LineCounts, apply_boilerplate, base_text
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, read_state
-from docclean.dedup import DedupIndex, signature, text_sha256
+from docclean.dedup import DedupIndex, DedupParams, signature, text_sha256
 from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Removal, Segment
 from docclean.schema import DOCUMENT_SCHEMA
-from flows.store import write_part
+from flows.location import Location
+from flows.store import read_part, rewrite_part, write_part
 
 # Columns a re-cleaning by the corpus pass may change.
 _CLEAN_COLUMNS = ("text", "placeholders", "removed", "title", "doc_type", "outline", "flags", "char_count")
@@ -52,16 +55,17 @@ class CorpusOutcome:
     dedup_seconds: float = 0.0
 
 
-def load_state(snapshot: Path | None) -> tuple[DedupIndex, LineCounts]:
-    """The corpus state of a committed snapshot folder; empty for none or a snapshot without one."""
-    return read_state(snapshot) or (DedupIndex(), LineCounts())
+def load_state(snapshot: Location | None) -> tuple[DedupIndex, LineCounts]:
+    """The corpus state of a committed snapshot; empty for none or a snapshot without one."""
+    state = None if snapshot is None else read_state(snapshot.path, snapshot.filesystem)
+    return state or (DedupIndex(), LineCounts())
 
 
-def write_state(staged: Path, index: DedupIndex, counts: LineCounts) -> None:
-    folder = staged / CORPUS_FOLDER
-    folder.mkdir(exist_ok=True)
-    pq.write_table(index.to_table(), folder / DEDUP_FILE, compression="zstd")
-    pq.write_table(counts.to_table(), folder / LINES_FILE, compression="zstd")
+def write_state(staged: Location, index: DedupIndex, counts: LineCounts) -> None:
+    folder = staged.child(CORPUS_FOLDER)
+    staged.backend.make_folder(folder)
+    write_part(index.to_table(), folder.child(DEDUP_FILE))
+    write_part(counts.to_table(), folder.child(LINES_FILE))
 
 
 def record_of(row: Mapping[str, Any]) -> Record:
@@ -105,56 +109,131 @@ def _as_row(record: Record) -> dict[str, Any]:
     return out
 
 
-def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
-    """Run the corpus pass over the staged snapshot folder and write its state into it.
+@dataclass(frozen=True, slots=True)
+class SignJob:
+    """Documents of one staged part to clean of `boilerplate` lines, hash and sign (see sign_documents).
 
-    `snapshot` is the committed snapshot the run started from (None for the first run).
-    Rewrites the staged part files that hold a changed row; raises what pyarrow raises on
-    unreadable parts (the run then abandons its snapshot).
+    `always` are those to sign whatever their hash (new to the index); the others are signed only
+    when their text changed.
     """
-    started = perf_counter()
-    index, counts = load_state(snapshot)
-    parts = sorted((staged / "documents").glob("*.parquet"))
-    keyed = pq.read_table(parts, columns=["doc_id", "text_sha256"]) if parts else None
-    present = set(keyed.column("doc_id").to_pylist()) if keyed is not None else set()
-    fresh = (
-        set(keyed.filter(pc.is_null(keyed.column("text_sha256"))).column("doc_id").to_pylist())
-        if keyed is not None
-        else set()
-    )
-    fresh |= present - set(counts.doc_ids())
-    gone = set(counts.doc_ids()) - present
-    before = counts.boilerplate()
-    for doc_id in gone:
-        counts.remove_document(doc_id)
-    rows = _read_rows(parts, fresh)
-    clock = perf_counter()
-    for doc_id in sorted(fresh):
-        counts.set_document(doc_id, base_text(record_of(rows[doc_id])))
-    after = counts.boilerplate()
-    crossed = before ^ after
-    to_clean = fresh | (counts.holders(crossed) if crossed else set())
-    boilerplate_seconds = perf_counter() - clock
-    rows.update(_read_rows(parts, to_clean - rows.keys()))
-    dedup_seconds = 0.0
-    updates: dict[str, dict[str, Any]] = {}
-    recleaned = 0
-    added: list[tuple[str, str, bytes]] = []
-    for doc_id in sorted(to_clean, key=lambda d: (rows[d]["source_path"], d)):
-        row = rows[doc_id]
+
+    part: Location
+    doc_ids: tuple[str, ...]
+    always: frozenset[str]
+    boilerplate: frozenset[str]
+    params: DedupParams
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """One document as the corpus pass leaves it: the columns its boilerplate changed, its hash, its signature."""
+
+    doc_id: str
+    change: dict[str, Any]
+    text_sha256: str
+    signature: bytes | None  # None when its text and hash are unchanged and the index knows it
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPart:
+    documents: tuple[Signed, ...]
+    boilerplate_seconds: float
+    dedup_seconds: float
+
+
+def sign_documents(job: SignJob) -> SignedPart:
+    """The per-document work of the corpus pass, run wherever the staged part can be read (a Dask worker).
+
+    Each document is cleaned of the corpus boilerplate lines, then its clean text is hashed and,
+    when the index needs it, signed (MinHash, docclean.dedup). Raises what pyarrow raises on an
+    unreadable part.
+    """
+    wanted = pa.array(sorted(job.doc_ids), pa.string())
+    table = read_part(job.part).filter(pc.field("doc_id").isin(wanted))
+    boilerplate_seconds = dedup_seconds = 0.0
+    out = []
+    for row in table.to_pylist():
         record = record_of(row)
         clock = perf_counter()
-        cleaned = apply_boilerplate(record, after.__contains__)
+        cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
         change = _as_row(cleaned) if cleaned is not record else {}
-        if doc_id not in fresh and change:
-            recleaned += 1
         boilerplate_seconds += perf_counter() - clock
         clock = perf_counter()
         sha = text_sha256(cleaned.text)
-        if doc_id in fresh or sha != row["text_sha256"] or doc_id not in index:
-            added.append((doc_id, sha, signature(cleaned.text, cleaned.placeholders, index.params)))
+        needed = row["doc_id"] in job.always or sha != row["text_sha256"]
+        signed = signature(cleaned.text, cleaned.placeholders, job.params) if needed else None
         dedup_seconds += perf_counter() - clock
-        updates[doc_id] = change
+        out.append(Signed(row["doc_id"], change, sha, signed))
+    return SignedPart(tuple(out), boilerplate_seconds, dedup_seconds)
+
+
+def sign_here(jobs: list[SignJob]) -> list[SignedPart]:
+    """Sign in this process, one part after another: the default runner's threads share one GIL."""
+    return [sign_documents(job) for job in jobs]
+
+
+@task(name="sign-documents", cache_policy=NO_CACHE, persist_result=False)
+def sign_task(job: SignJob) -> SignedPart:
+    return sign_documents(job)
+
+
+def sign_on_workers(jobs: list[SignJob]) -> list[SignedPart]:
+    """Each job a task on the flow's task runner (a Dask cluster's workers), gathered here in order."""
+    futures = [sign_task.submit(job) for job in jobs]
+    return [future.result() for future in futures]
+
+
+def update_corpus(
+    staged: Location,
+    snapshot: Location | None,
+    sign: Callable[[list[SignJob]], list[SignedPart]] = sign_here,
+) -> CorpusOutcome:
+    """Run the corpus pass over the staged snapshot and write its state into it.
+
+    `snapshot` is the committed snapshot the run started from (None for the first run). `sign`
+    runs the per-document work (sign_documents) on every job, here or on workers; the line
+    counts and the index are updated here alone. Rewrites the staged part files that hold a
+    changed row; raises what pyarrow raises on unreadable parts (the run then abandons its snapshot).
+    """
+    started = perf_counter()
+    index, counts = load_state(snapshot)
+    parts = staged.child("documents").files(".parquet")
+    keyed = {part: read_part(part, ["doc_id", "source_path", "text_sha256"]).to_pylist() for part in parts}
+    rows_of = {row["doc_id"]: row for rows in keyed.values() for row in rows}
+    fresh = {doc_id for doc_id, row in rows_of.items() if row["text_sha256"] is None}
+    fresh |= rows_of.keys() - set(counts.doc_ids())
+    gone = set(counts.doc_ids()) - rows_of.keys()
+    before = counts.boilerplate()
+    for doc_id in gone:
+        counts.remove_document(doc_id)
+    texts = _read_rows(parts, fresh)
+    clock = perf_counter()
+    for doc_id in sorted(fresh):
+        counts.set_document(doc_id, base_text(record_of(texts[doc_id])))
+    after = frozenset(counts.boilerplate())
+    crossed = before ^ after
+    to_clean = fresh | (counts.holders(crossed) if crossed else set())
+    boilerplate_seconds = perf_counter() - clock
+    always = frozenset(fresh | {doc_id for doc_id in to_clean if doc_id not in index})
+    jobs = [
+        SignJob(part, ids, always & set(ids), after, index.params)
+        for part, rows in keyed.items()
+        if (ids := tuple(row["doc_id"] for row in rows if row["doc_id"] in to_clean))
+    ]
+    signed = {}
+    dedup_seconds = 0.0
+    for result in sign(jobs):
+        signed.update((document.doc_id, document) for document in result.documents)
+        boilerplate_seconds += result.boilerplate_seconds
+        dedup_seconds += result.dedup_seconds
+    updates = {doc_id: signed[doc_id].change for doc_id in to_clean}
+    recleaned = sum(1 for doc_id in to_clean if doc_id not in fresh and signed[doc_id].change)
+    # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
+    added = [
+        (doc_id, signed[doc_id].text_sha256, signed[doc_id].signature)
+        for doc_id in sorted(to_clean, key=lambda d: (rows_of[d]["source_path"], d))
+        if signed[doc_id].signature is not None
+    ]
     clock = perf_counter()
     changed = index.update(added, removed=gone)
     dedup_seconds += perf_counter() - clock
@@ -181,29 +260,33 @@ def update_corpus(staged: Path, snapshot: Path | None) -> CorpusOutcome:
     )
 
 
-def _read_rows(parts: list[Path], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
+def _documents(parts: list[Location]) -> ds.Dataset:
+    return ds.dataset(
+        [part.path for part in parts],
+        filesystem=parts[0].filesystem,
+        schema=DOCUMENT_SCHEMA,
+        format="parquet",
+    )
+
+
+def _read_rows(parts: list[Location], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
     if not doc_ids or not parts:
         return {}
     wanted = pa.array(sorted(doc_ids), pa.string())
-    table = pq.read_table(parts, schema=DOCUMENT_SCHEMA, filters=pc.field("doc_id").isin(wanted))
+    table = _documents(parts).to_table(filter=pc.field("doc_id").isin(wanted))
     return {row["doc_id"]: row for row in table.to_pylist()}
 
 
-def _rewrite(parts: list[Path], updates: Mapping[str, Mapping[str, Any]]) -> None:
+def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) -> None:
     """Replace each part holding an updated row by a new part file with the rows updated."""
     if not updates:
         return
     wanted = pa.array(sorted(updates), pa.string())
     for part in parts:
-        ids = pq.read_table(part, columns=["doc_id"]).column("doc_id")
+        ids = read_part(part, ["doc_id"]).column("doc_id")
         if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
             continue
-        rows = pq.read_table(part, schema=DOCUMENT_SCHEMA).to_pylist()
+        rows = read_part(part).to_pylist()
         for row in rows:
             row.update(updates.get(row["doc_id"], {}))
-        table = pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA)
-        replacement = part.with_name(part.stem + "-corpus.parquet")
-        write_part(table, replacement)
-        # The staged part may be a hard link to the committed snapshot's: unlinking it here
-        # leaves the committed file untouched.
-        part.unlink()
+        rewrite_part(part, pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), "corpus")

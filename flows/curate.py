@@ -12,14 +12,12 @@ new snapshot in flows.commit, the run summary and its report in flows.summary.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.context import FlowRunContext
 
 from docclean import DEFAULT_MAX_FILE_BYTES
 from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig
@@ -29,7 +27,7 @@ from docclean.terminal import escape
 from flows.batches import clean_batches, hash_files
 from flows.commit import commit, scan_rejects
 from flows.dataset import open_store
-from flows.objectstore import ObjectStore
+from flows.location import Location
 from flows.plan import (
     PLAN_COLUMNS,
     TRANSIENT_REASONS,
@@ -40,9 +38,10 @@ from flows.plan import (
     judged_options,
     plan,
 )
+from flows.runners import on_dask
 from flows.scan import DEFAULT_SETTLE_SECONDS, ScanResult, scan_raw
-from flows.storage import ObjectPath, parse_location, scan_objects
-from flows.store import CuratedStore, Snapshot
+from flows.storage import parse_location
+from flows.store import Snapshot, Store
 from flows.summary import RunSummary, report
 
 
@@ -100,13 +99,13 @@ def curate(
     """
     parameters = dict(locals())  # as a deployment passes them, for the subflow on Dask
     options = RunOptions(prune, verify, settle_seconds, wait_seconds, html_report)
-    if runner == "dask" and not _on_dask():
+    if runner == "dask" and not on_dask():
         return _subflow_on_dask(parameters)
     started = time.perf_counter()
     config = clean_config(rules_file, max_file_bytes, placeholder_token, script_conversion, languages)
     # Invalid rules stop the run before any file is touched.
     rules_version = load_rules(config.rules_file).version
-    raw_root, store, summary = raw_location(raw), open_store(curated), RunSummary()
+    raw_root, store, summary = parse_location(raw), open_store(curated), RunSummary()
     with store.lock(options.wait_seconds):
         store.upgrade_layout()
         scan = scan_step(raw_root, store, options.settle_seconds)
@@ -119,7 +118,7 @@ def curate(
         now = datetime.now(UTC)
         batches = clean_batches(run_plan, store, config, rules_version, now, workers)
         summary.add_commit(batches, commit(store, snapshot, run_plan, batches, scan, judgement.options, now))
-    report(summary, curated, isinstance(store, CuratedStore), options.html_report)
+    report(summary, curated, options.html_report)
     return summary.finished(started)
 
 
@@ -140,25 +139,10 @@ def clean_config(
     )
 
 
-def raw_location(raw: str) -> Path | ObjectPath:
-    """The raw folder as an absolute path (the batches may run on a Dask worker with a working
-    directory of its own), or the raw objects' prefix. Raises FileNotFoundError for a missing folder."""
-    location = parse_location(raw)
-    if isinstance(location, ObjectPath):
-        return location
-    if not location.is_dir():
-        raise FileNotFoundError(f"The raw folder {location} does not exist.")
-    return location.absolute()
-
-
-def scan_step(raw: Path | ObjectPath, store: CuratedStore | ObjectStore, settle_seconds: float) -> ScanResult:
+def scan_step(raw: Location, store: Store, settle_seconds: float) -> ScanResult:
     """Every raw file ready to curate, those still pending, and those that cannot be (flows.scan)."""
-    if isinstance(raw, ObjectPath):
-        scan = scan_objects(raw, settle_seconds)
-    else:
-        # The curated folder inside raw/ holds docclean's own output and state, never input.
-        skip = (os.fsencode(store.root),) if isinstance(store, CuratedStore) else ()
-        scan = scan_raw(os.fsencode(raw), settle_seconds, skip=skip)
+    # The curated dataset inside raw/ holds docclean's own output and state, never input.
+    scan = scan_raw(raw, settle_seconds, skip=(store.root,))
     for path in scan.future_mtime:
         get_run_logger().warning(
             "%s has a modification time in the future; it is curated now, since no copy in progress "
@@ -168,9 +152,7 @@ def scan_step(raw: Path | ObjectPath, store: CuratedStore | ObjectStore, settle_
     return scan
 
 
-def judge(
-    store: CuratedStore | ObjectStore, config: CleanConfig, rules_version: str, options: RunOptions
-) -> Judgement:
+def judge(store: Store, config: CleanConfig, rules_version: str, options: RunOptions) -> Judgement:
     """What this run holds a row or a reject against: its rules, its options and those the snapshot records."""
     current = judged_options(config)
     # A first run judges everything afresh: what it records is what it cleans under.
@@ -209,8 +191,3 @@ def _subflow_on_dask(parameters: dict[str, object]) -> RunSummary:
 
     on_dask = curate.with_options(task_runner=dask_task_runner(parameters["address"], parameters["workers"]))
     return on_dask(**{**parameters, "workers": 1})
-
-
-def _on_dask() -> bool:
-    context = FlowRunContext.get()
-    return context is not None and type(context.task_runner).__name__ == "DaskTaskRunner"

@@ -21,6 +21,14 @@ from docclean.errors import DoccleanError
 CONNECT_TIMEOUT_SECONDS = 30
 
 
+def on_dask() -> bool:
+    """Whether the flow run in progress (if any) runs its tasks on Dask."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return context is not None and type(context.task_runner).__name__ == "DaskTaskRunner"
+
+
 class RunnerError(DoccleanError):
     """The requested task runner cannot be used."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 from prefect import get_run_logger
@@ -17,10 +16,10 @@ from prefect.artifacts import create_markdown_artifact
 
 from docclean.pipeline import DISABLE_AFTER_TIMEOUTS
 from docclean.record import Reject
-from docclean.report import dataset_report_markdown, write_report
 from flows.batches import BatchOutcome, CleanedBatch
 from flows.commit import Committed
 from flows.corpus import CorpusOutcome
+from flows.dataset import dataset_report_markdown, write_report
 from flows.plan import Plan
 from flows.scan import ScanResult
 
@@ -137,12 +136,12 @@ class RunSummary:
         self.corpus = committed.corpus
 
 
-def report(summary: RunSummary, curated: str, local: bool, html_report: bool) -> None:
+def report(summary: RunSummary, curated: str, html_report: bool) -> None:
     """Log the run's rejects and disabled rules, and publish the run report as a Prefect artifact.
 
     The report is the run's own counts, then the per-rule totals of the whole dataset that the
-    HTML report details (`local` datasets only: on object storage the run's counts stand alone).
-    `html_report` rewrites the HTML report first, so that the run report's link finds it current.
+    HTML report details (a local folder or object storage alike). `html_report` rewrites the HTML
+    report first, so that the run report's link finds it current.
     """
     logger = get_run_logger()
     for reject in summary.rejects:
@@ -157,9 +156,9 @@ def report(summary: RunSummary, curated: str, local: bool, html_report: bool) ->
             documents,
             rule,
         )
-    if html_report and local:
-        write_report(Path(curated))
-    whole = dataset_report_markdown(Path(curated)) if local else ""
+    if html_report:
+        write_report(curated)
+    whole = dataset_report_markdown(curated)
     create_markdown_artifact(
         markdown=report_markdown(summary) + "\n" + whole,
         key="docclean-run-report",

@@ -77,19 +77,17 @@ def every_commit_holds_one_row_per_document(monkeypatch: pytest.MonkeyPatch) -> 
 
     The CLI tests run docclean in subprocesses: they call assert_one_row_per_document themselves.
     """
-    from flows.objectstore import ObjectSnapshotWriter
     from flows.store import SnapshotWriter
 
-    for writer in (SnapshotWriter, ObjectSnapshotWriter):
-        commit = writer.commit
+    commit = SnapshotWriter.commit
 
-        def checked_commit(self, _commit=commit):  # type: ignore[no-untyped-def]
-            result = _commit(self)
-            documents = self.store.read(columns=["source_path", "doc_id"]).documents
-            assert_one_row_per_document(documents.to_pylist())
-            return result
+    def checked_commit(self):  # type: ignore[no-untyped-def]
+        result = commit(self)
+        documents = self.store.read(columns=["source_path", "doc_id"]).documents
+        assert_one_row_per_document(documents.to_pylist())
+        return result
 
-        monkeypatch.setattr(writer, "commit", checked_commit)
+    monkeypatch.setattr(SnapshotWriter, "commit", checked_commit)
     yield
 
 

@@ -18,10 +18,10 @@ import pytest
 from docclean.errors import RulesError
 from docclean.layout import state_folder
 from docclean_cli import main
-from flows import scan as scan_module
+from flows import local as local_module
 from flows import store as store_module
 from flows.curate import curate
-from flows.store import StoreError
+from flows.location import StoreError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -164,7 +164,7 @@ def test_unreadable_and_vanishing_files(folders: tuple[Path, Path], monkeypatch:
         return real_open(file, flags, *args, **kwargs)
 
     # Tests run as root in CI, where chmod cannot make a file unreadable: simulate the OS answer.
-    monkeypatch.setattr(scan_module.os, "open", guarded_open)
+    monkeypatch.setattr(local_module.os, "open", guarded_open)
     summary = _run(raw, curated)
     rejected = _rejects(curated)
     assert rejected["locked.txt"]["reason"] == "unreadable"

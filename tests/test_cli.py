@@ -276,10 +276,10 @@ def test_two_runs_at_once_never_interleave(tmp_path: Path) -> None:
 
 
 def test_second_run_without_wait_says_another_run_is_writing(tmp_path: Path) -> None:
-    from flows.store import CuratedStore
+    from flows.dataset import open_store
 
     (tmp_path / "raw").mkdir()
-    store = CuratedStore(tmp_path / "curated")
+    store = open_store(str(tmp_path / "curated"))
     with store.lock():
         result = docclean("run", cwd=tmp_path)
     assert result.returncode == 1
@@ -391,11 +391,6 @@ MISTAKES = [
         ["path", "raw"],
         ["raw/"],
         "raw ({cwd}/raw) is not a curated dataset (it holds no snapshot); name the folder `docclean run --curated` wrote, or make one with `docclean run --curated raw`.",
-    ),
-    (
-        ["report", "--curated", "s3://bucket/curated"],
-        [],
-        "docclean report reads local folders only, and --curated s3://bucket/curated is object storage; copy the dataset to a folder first, e.g. `aws s3 sync s3://bucket/curated curated`.",
     ),
     (["inspect", "raw"], ["raw/"], "FILE raw ({cwd}/raw) is a folder, not a file; name one file."),
     (

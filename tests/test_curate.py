@@ -513,9 +513,9 @@ def _start_run(workdir: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _finished_batches(curated: Path) -> int:
-    from flows.store import CuratedStore
+    from flows.dataset import open_store
 
-    return CuratedStore(curated).kept_batches()
+    return open_store(str(curated)).kept_batches()
 
 
 def _wait_for_batches(curated: Path, count: int, process: subprocess.Popen[str]) -> None:

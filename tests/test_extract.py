@@ -173,6 +173,17 @@ def test_mhtml_page_is_its_html_part(cleaner: Cleaner) -> None:
     _assert_auditable(record)
 
 
+def test_mhtml_with_a_damaged_charset_is_decoded_like_text(cleaner: Cleaner) -> None:
+    # A NUL in the declared charset (found by the mutation property) is no codec name: the page is
+    # decoded as text is, never a ValueError out of codecs.lookup.
+    text = (SAMPLES_DIR / "民主生活会发言提纲_gbk.txt").read_bytes().decode("gbk")
+    archive = mhtml_bytes(text).replace(b'charset="gb2312"', b'charset="\x00gb2312"')
+    assert b"\x00gb2312" in archive
+    record = cleaner.clean(archive, "page.mhtml")
+    assert record.source_format == "mhtml"
+    assert record.text == cleaner.clean(text.encode(), "page.txt").text
+
+
 def test_page_without_declaration_is_decoded_like_text(cleaner: Cleaner) -> None:
     page = html_page("在会议上的讲话\n同志们：\n今天的会议很重要，大家要认真学习领会。", "gbk").replace(
         b'<meta charset="gbk">', b""

@@ -26,8 +26,11 @@ from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
 from flows.batches import read_raw
 from flows.curate import curate
-from flows.scan import ChangedDuringRead, _list_folder, scan_raw
-from flows.store import CuratedStore, StoreError
+from flows.dataset import open_store
+from flows.local import _list_folder
+from flows.location import StoreError
+from flows.scan import ChangedDuringRead, scan_raw
+from flows.storage import parse_location
 from tests.conftest import assert_one_row_per_document, current_snapshot
 
 SPEECH = "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。\n"
@@ -152,7 +155,7 @@ def _document_row(path: str, doc_id: str, present: bool = True) -> dict:
 
 
 def test_a_commit_with_a_document_twice_is_refused(tmp_path: Path) -> None:
-    store = CuratedStore(tmp_path / "curated")
+    store = open_store(str(tmp_path / "curated"))
     for twins in (
         [_document_row("a.txt", "id1"), _document_row("a.txt", "id2", present=False)],
         [_document_row("a.txt", "id1"), _document_row("b.txt", "id1")],
@@ -283,7 +286,7 @@ def test_verify_finds_new_content_of_the_same_size_and_mtime(folders: tuple[Path
 
 
 def _scanned(raw: Path, name: str):
-    [entry] = [e for e in scan_raw(os.fsencode(raw), 0).files if e.rel_path == name]
+    [entry] = [e for e in scan_raw(parse_location(str(raw)), 0).files if e.rel_path == name]
     return entry
 
 
@@ -405,7 +408,7 @@ def test_a_file_a_little_ahead_of_the_clock_waits_for_the_settle_time(tmp_path: 
     write_aged(tmp_path / "soon.txt", SPEECH)
     now = time.time_ns()
     os.utime(tmp_path / "soon.txt", ns=(now + 10**9, now + 10**9))
-    scan = scan_raw(os.fsencode(tmp_path), 30, now_ns=now)
+    scan = scan_raw(parse_location(str(tmp_path)), 30, now_ns=now)
     assert scan.pending == ["soon.txt"] and not scan.files
 
 
@@ -454,7 +457,7 @@ def test_settle_and_wait_must_be_finite(folders: tuple[Path, Path]) -> None:
                 curate(raw=str(raw), curated=str(curated), **{name: value})
     assert not curated.exists()
     with pytest.raises(ValueError, match="settle time must be a number of seconds"):
-        scan_raw(os.fsencode(raw), math.nan)
+        scan_raw(parse_location(str(raw)), math.nan)
 
 
 # --- the command, as a user meets it -----------------------------------------------------------

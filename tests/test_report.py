@@ -30,16 +30,14 @@ from docclean.report import (
     SAMPLES_PER_RULE,
     ReportError,
     bar_chart,
-    dataset_report_markdown,
     documents_per_day,
     length_histogram,
     rebuild_normalized_text,
     render_html,
-    summarize_dataset,
-    write_report,
 )
 from docclean.schema import records_to_table, rejects_to_table
 from docclean_cli import main
+from flows.dataset import dataset_report_markdown, summarize_dataset, write_report
 from tests.conftest import ROOT, SAMPLES_DIR
 
 FIRST_DAY = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -312,7 +310,7 @@ def test_sample_report_renders_in_chromium_without_console_errors(
     monkeypatch.chdir(tmp_path)
     write_dataset(Path("curated"), sample_records)
     page, _ = write_report(Path("curated"))
-    url = page.resolve().as_uri()
+    url = Path(page).resolve().as_uri()
 
     rendered = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", url, profile=tmp_path / "profile")
     dom = parse(rendered.stdout)

@@ -17,7 +17,6 @@ from docclean.rulecheck import (
     SAMPLES_PER_RULE,
     RuleCheck,
     RuleCheckError,
-    check_rules,
     line_pattern,
     noise_signals,
     rule_snippet,
@@ -25,6 +24,7 @@ from docclean.rulecheck import (
 )
 from docclean.rules import NoiseRule, load_rules, vendor_names
 from docclean_cli import main
+from flows.rulecheck import check_rules
 from tests.conftest import SAMPLES_DIR
 
 # Long enough that the bounded line rules leave them alone: what the check must surface.

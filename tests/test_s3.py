@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,10 +14,9 @@ import pytest
 
 from docclean.schema import DOCUMENT_SCHEMA
 from flows.curate import curate
-from flows.dataset import current_url, open_dataset
-from flows.objectstore import ObjectStore
-from flows.storage import StorageError, parse_location
-from flows.store import RunLockedError, StoreError
+from flows.dataset import current_url, open_dataset, open_store
+from flows.location import RunLockedError, StorageError, StoreError
+from flows.s3 import PointedSnapshots
 from tests.conftest import SAMPLES_DIR
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -26,9 +27,6 @@ SPEECH = (
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 # When a row was written and the raw file's timestamp differ between any two runs: not what was made.
 RUN_TIME_FIELDS = ("ingested_at", "source_mtime_ns")
-# The corpus pass (duplicates, learned boilerplate) runs on local curated folders only so far:
-# on object storage these columns stay null (README: Duplicates and boilerplate).
-CORPUS_FIELDS = ("text_sha256", "dup_cluster", "dup_similarity")
 
 
 def put(fs: pafs.FileSystem, path: str, data: bytes) -> None:
@@ -43,7 +41,7 @@ def s3fs(endpoint: str) -> pafs.S3FileSystem:
 def what(curated: str, table: str = "documents") -> list[dict]:
     rows = open_dataset(curated, table).to_table().to_pylist()
     for row in rows:
-        for name in (*RUN_TIME_FIELDS, *CORPUS_FIELDS, "rejected_at"):
+        for name in (*RUN_TIME_FIELDS, "rejected_at"):
             row.pop(name, None)
     return sorted(rows, key=lambda row: row["source_path"])
 
@@ -67,8 +65,9 @@ def test_s3_to_s3_gives_the_same_dataset_as_local_folders(
     remote = run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
     assert remote.cleaned == local.cleaned == 5 and remote.rejected == local.rejected == 1
     assert what(f"s3://{s3_bucket}/curated") == what(str(tmp_path / "curated"))
+    # The corpus pass ran on object storage as on the disk: duplicate columns filled, and equal above.
     remote_rows = open_dataset(f"s3://{s3_bucket}/curated").to_table().to_pylist()
-    assert all(row["dup_cluster"] is None for row in remote_rows)  # the gap CORPUS_FIELDS names
+    assert all(row["text_sha256"] and row["dup_cluster"] for row in remote_rows)
     assert what(f"s3://{s3_bucket}/curated", "rejects") == what(str(tmp_path / "curated"), "rejects")
     [rejected] = what(f"s3://{s3_bucket}/curated", "rejects")
     assert rejected["source_path"] == "sub/image.txt" and rejected["reason"] == "binary"
@@ -139,9 +138,9 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
     reader = open_dataset(curated)  # resolved before the next run commits
     put(fs, f"{s3_bucket}/raw/b.txt", SPEECH.replace("安全生产", "防汛抗旱").encode())
     seen_while_staged: list[list[dict]] = []
-    real_commit = ObjectStore.commit
+    real_commit = PointedSnapshots.commit
 
-    def commit_fails(self: ObjectStore, snapshot_id: str, base: dict[str, object] | None) -> None:
+    def commit_fails(self: PointedSnapshots, snapshot_id: str, base: dict[str, object] | None) -> None:
         staged = fs.get_file_info(
             pafs.FileSelector(f"{s3_bucket}/curated/.snapshots/{snapshot_id}", recursive=True)
         )
@@ -149,12 +148,12 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
         seen_while_staged.append(what(curated))  # ... and readers still get the previous one
         raise StoreError("the storage went away")
 
-    monkeypatch.setattr(ObjectStore, "commit", commit_fails)
+    monkeypatch.setattr(PointedSnapshots, "commit", commit_fails)
     with pytest.raises(StoreError, match="the storage went away"):
         run(raw, curated)
     assert seen_while_staged == [before] and what(curated) == before
     assert reader.to_table().num_rows == 1
-    monkeypatch.setattr(ObjectStore, "commit", real_commit)
+    monkeypatch.setattr(PointedSnapshots, "commit", real_commit)
     summary = run(raw, curated)
     # b.txt's batch finished before the failed commit: this run takes its part instead of cleaning it again.
     assert (summary.cleaned, summary.resumed) == (0, 1)
@@ -166,7 +165,7 @@ def test_a_reader_sees_a_complete_snapshot_while_and_after_a_run_fails(
 
 
 def test_a_second_run_stops_on_the_lock(s3_bucket: str) -> None:
-    store = ObjectStore(parse_location(f"s3://{s3_bucket}/curated"))  # type: ignore[arg-type]
+    store = open_store(f"s3://{s3_bucket}/curated")
     with store.lock():
         with pytest.raises(RunLockedError) as caught:
             run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
@@ -287,7 +286,7 @@ def test_a_crashed_run_on_s3_resumes_from_its_finished_batches(
         monkeypatch, put_text, f"s3://{s3_bucket}/raw", curated
     )
     # The commit holds the batches now: none are left under the curated prefix.
-    assert ObjectStore(parse_location(curated)).kept_batches() == 0
+    assert open_store(curated).kept_batches() == 0
 
 
 def test_objects_docclean_cannot_read_are_rejects_and_a_rerun_commits_nothing(
@@ -410,4 +409,125 @@ def test_a_damaged_part_object_is_named(s3_endpoint: str, s3_bucket: str) -> Non
     assert str(caught.value).endswith(
         f"): the current snapshot is damaged; point s3://{s3_bucket}/curated/current.json at an earlier "
         "snapshot, or delete it to rebuild the dataset from raw/."
+    )
+
+
+def test_corpus_columns_and_state_on_s3_equal_a_local_run(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Duplicates and their state on object storage, in two drops: the rows and counts of a local run, state committed."""
+    fs = s3fs(s3_endpoint)
+    first, second, third = (path.read_bytes() for path in sorted(SAMPLES_DIR.glob("*.txt"))[:3])
+    drops = [{"a.txt": first, "b.txt": second}, {"copy.txt": first + b"\n", "c.txt": third}]
+    (tmp_path / "raw").mkdir()
+    raw, curated = f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated"
+    for drop in drops:
+        for name, data in drop.items():
+            (tmp_path / "raw" / name).write_bytes(data)
+            put(fs, f"{s3_bucket}/raw/{name}", data)
+        local = run(str(tmp_path / "raw"), str(tmp_path / "curated"))
+        remote = run(raw, curated)
+        counted = ("recleaned", "rewritten", "boilerplate_lines", "clusters", "duplicates")
+        assert [getattr(remote.corpus, name) for name in counted] == [
+            getattr(local.corpus, name) for name in counted
+        ]
+        assert what(curated) == what(str(tmp_path / "curated"))
+    rows = {row["source_path"]: row for row in what(curated)}
+    assert rows["copy.txt"]["dup_cluster"] == rows["a.txt"]["dup_cluster"] == rows["a.txt"]["doc_id"]
+    assert len({row["dup_cluster"] for row in rows.values()}) == 3
+    # The index and line counts are committed with the snapshot the pointer names.
+    snapshot = current_url(curated).removesuffix("/documents").removeprefix("s3://")
+    state = fs.get_file_info(pafs.FileSelector(f"{snapshot}/corpus"))
+    assert sorted(info.base_name for info in state) == ["dedup.parquet", "lines.parquet"]
+
+
+def test_report_on_s3(
+    s3_bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """`docclean report --curated s3://…` writes the page into the prefix; the run report keeps its whole-dataset part."""
+    import flows.summary
+    from docclean_cli import main
+
+    artifacts: list[str] = []
+    monkeypatch.setattr(
+        flows.summary, "create_markdown_artifact", lambda markdown, **_: artifacts.append(markdown)
+    )
+    fs = pafs.S3FileSystem(endpoint_override=os.environ["AWS_ENDPOINT_URL"])
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    put(fs, f"{s3_bucket}/raw/image.txt", PNG)
+    curated = f"s3://{s3_bucket}/curated"
+    run(f"s3://{s3_bucket}/raw", curated)
+    [markdown] = artifacts
+    assert "**Noise removed by rule (whole dataset)**" in markdown
+    assert "| copyright_notice | copyright | 5 | 3 | 74 |" in markdown
+    assert f"run `docclean report --curated {curated}`" in markdown
+
+    # The command as a user runs it, in a process of its own with the AWS_* variables of the fixture.
+    command = subprocess.run(
+        [sys.executable, "-m", "docclean_cli", "report", "--curated", curated],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (command.returncode, command.stderr) == (0, "")
+    assert command.stdout == f"Wrote {curated}/report.html: 5 documents, 1 rejected files.\n"
+    page = fs.open_input_stream(f"{s3_bucket}/curated/report.html").read().decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and curated in page
+    out = tmp_path / "page.html"
+    assert main(["report", "--curated", curated, "--out", str(out)]) == 0
+    assert out.read_text("utf-8").startswith("<!DOCTYPE html>") and not list(tmp_path.glob(".*"))
+
+    # A served run (html_report) refreshes the page in the prefix first, and its run report points at it.
+    artifacts.clear()
+    put(fs, f"{s3_bucket}/raw/new.txt", SPEECH.encode())
+    run(f"s3://{s3_bucket}/raw", curated, html_report=True)
+    [markdown] = artifacts
+    assert f"HTML report with plots and sample removals per rule: `{curated}/report.html` (made " in markdown
+    assert main(["report", "--curated", f"s3://{s3_bucket}/nothing-here"]) == 1
+    assert capsys.readouterr().err == (
+        f"docclean: The curated folder s3://{s3_bucket}/nothing-here does not exist; run `docclean run` first "
+        "or pass --curated.\n"
+    )
+
+
+def test_the_one_scanner_decides_alike_on_a_folder_and_a_prefix(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path
+) -> None:
+    """Files, partial names (at any depth) and settle time: the same decisions on disk and in object storage."""
+    from flows.scan import scan_raw
+    from flows.storage import parse_location
+
+    fs = s3fs(s3_endpoint)
+    names = [
+        "a.txt",
+        "sub/b.txt",
+        "sub/deeper/c.txt",
+        ".hidden.txt",
+        "download.txt.part",
+        "~$draft.docx",
+        "sub/.git/config",
+        "sub/.git/objects/ab/cdef",
+        "half/file.txt.crdownload",
+    ]
+    for name in names:
+        (tmp_path / "raw" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "raw" / name).write_bytes(name.encode())
+        put(fs, f"{s3_bucket}/raw/{name}", name.encode())
+    local = scan_raw(parse_location(str(tmp_path / "raw")), settle_seconds=0)
+    remote = scan_raw(parse_location(f"s3://{s3_bucket}/raw"), settle_seconds=0)
+    assert [(e.rel_path, e.size) for e in remote.files] == [(e.rel_path, e.size) for e in local.files]
+    assert [e.rel_path for e in local.files] == ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]
+    assert (
+        remote.pending
+        == local.pending
+        == sorted(
+            [".hidden.txt", "download.txt.part", "~$draft.docx", "sub/.git", "half/file.txt.crdownload"]
+        )
+    )
+    assert remote.problems == local.problems == []
+    # Written just now: within a settle time of an hour every file waits, on disk and in the bucket alike.
+    assert (
+        scan_raw(parse_location(f"s3://{s3_bucket}/raw"), 3600).pending
+        == scan_raw(parse_location(str(tmp_path / "raw")), 3600).pending
     )

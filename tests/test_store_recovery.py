@@ -9,7 +9,7 @@ import pytest
 
 from docclean.layout import state_folder
 from flows.curate import curate
-from flows.store import StoreError
+from flows.location import StoreError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -119,7 +119,7 @@ def _codec(charset: str | None) -> str | None:
         return None
     try:
         name = codecs.lookup(charset).name
-    except LookupError:
+    except (LookupError, ValueError):  # an unknown name, or one holding a NUL (a damaged header)
         return None
     name = {"utf-8-sig": "utf-8"}.get(name, name)
     # A page declared UTF-16 but read as bytes here has no BOM: it is not UTF-16.
