@@ -220,15 +220,12 @@ def _informative_share(text: str, selected: Callable[[str], bool]) -> float:
 
     Counting first keeps the Python work proportional to the distinct characters, not the length.
     """
-    total = 0
-    picked = 0
-    for char, count in Counter(text).items():
-        if char in NEUTRAL:
-            continue
-        total += count
-        if selected(char):
-            picked += count
+    total, _, picked = _weigh(text, _unweighted, selected)
     return picked / total if total else 0.0
+
+
+def _unweighted(char: str) -> float:
+    return 0.0
 
 
 # --- Japanese and Korean: the other CJK encodings a Chinese drop receives -----------------------
