@@ -62,6 +62,10 @@ could not become a document). Load one table, never this whole folder:
     duckdb.sql("SELECT count(*) FROM '{name}/documents/*.parquet'")
     datasets.load_dataset("{name}", split="train")     # or ("{name}", "rejects", split="train")
 
+A table of no rows (no file rejected yet) reads everywhere but in `load_dataset`, which makes no
+split of zero rows: `datasets.Dataset(pyarrow.dataset.dataset("{name}/rejects").to_table())`
+reads it, or `load_dataset(..., streaming=True)`.
+
 `documents` and `rejects` are links into the current snapshot, which docclean keeps with the
 older ones in `{state}`. Written by docclean: edits here are overwritten.
 """
