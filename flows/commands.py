@@ -275,6 +275,11 @@ def serve(
 
     # A service manager stops serve with SIGTERM: treat it as Ctrl-C so the server is stopped too.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Started in the background by a script (`docclean serve &`), serve inherits SIGINT ignored:
+    # the runner's event loop then takes no SIGINT, and SIGTERM, which the runner raises as
+    # SIGINT (flows.serve), would not stop it.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server = LocalPrefectServer(Path(state_dir), port=port)

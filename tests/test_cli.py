@@ -565,6 +565,8 @@ def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir
             env={k: v for k, v in ENV.items() if k != "PREFECT_API_URL"},
             stdout=handle,
             stderr=subprocess.STDOUT,
+            # As `docclean serve &` in a script starts it: SIGINT ignored, and SIGTERM must still stop it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
         try:
             deadline = time.monotonic() + 180
