@@ -599,12 +599,13 @@ def measure_corpus_pass(curated: Path) -> dict[str, float]:
     The pass runs on a hard-linked copy of the current snapshot with no earlier state, as the
     first run over the corpus ran it: every document is counted, hashed and clustered.
     """
+    from docclean.layout import state_folder
     from flows.corpus import update_corpus
     from flows.storage import parse_location
 
     staged = curated.parent / "corpus-pass"
     shutil.rmtree(staged, ignore_errors=True)
-    shutil.copytree((curated / "current").resolve(), staged, copy_function=os.link)
+    shutil.copytree((state_folder(curated) / "current").resolve(), staged, copy_function=os.link)
     shutil.rmtree(staged / "corpus", ignore_errors=True)
     outcome = update_corpus(parse_location(str(staged)), None)
     shutil.rmtree(staged)
