@@ -670,3 +670,28 @@ def test_a_crashed_run_resumes_and_a_file_edited_since_is_never_taken_from_a_sta
         age(raw / name)
 
     resumed_run_cleans_only_batches_that_did_not_finish(monkeypatch, put, str(raw), str(curated))
+
+
+def test_a_batch_cleaned_in_slices_writes_what_one_slice_writes(tmp_path: Path, monkeypatch) -> None:
+    # The flow hands the core CLEAN_SLICE_BYTES at a time: slicing must change nothing, the
+    # rejects' order (the batch's) included.
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy(sample, raw / sample.name)
+    (raw / "a-binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (raw / "m-empty.txt").write_bytes(b"")
+    whole = curate(raw=str(raw), curated=str(tmp_path / "whole"), settle_seconds=0)
+    monkeypatch.setattr(batches_module, "CLEAN_SLICE_BYTES", 1)  # every file a slice of its own
+    sliced = curate(raw=str(raw), curated=str(tmp_path / "sliced"), settle_seconds=0)
+    assert [(r.source_path, r.reason) for r in sliced.rejects] == [
+        (r.source_path, r.reason) for r in whole.rejects
+    ]
+    assert [r.source_path for r in sliced.rejects] == ["a-binary.txt", "m-empty.txt"]
+    columns = [name for name in DOCUMENT_SCHEMA.names if name != "ingested_at"]
+    tables = [
+        open_dataset(str(tmp_path / name)).to_table(columns=columns).sort_by("source_path")
+        for name in ("whole", "sliced")
+    ]
+    assert tables[0].num_rows == len(list(SAMPLES_DIR.glob("*.txt")))
+    assert tables[0].equals(tables[1])
