@@ -309,7 +309,7 @@ def measure_clean_core(corpus: Corpus) -> dict[str, float]:
     `records_to_table` (the reference), and `Cleaner.clean_batch` (what the flow runs). Each
     runs once to warm up (compiled rules, lookup tables), then once timed.
     """
-    from flows.curate import BATCH_BYTES, BATCH_FILES
+    from flows.batches import BATCH_BYTES, BATCH_FILES
 
     ingested_at = datetime.now(UTC)
     batches: list[list[BatchItem]] = [[]]
