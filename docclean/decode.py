@@ -58,6 +58,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
 
 import chardet
 
@@ -69,6 +70,7 @@ from docclean.plausibility import (
     plausibility,
     spaced_han_share,
     unreadable_share,
+    unusual_char,
 )
 from docclean.record import Decoded, Segment
 from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
@@ -258,7 +260,7 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
-    if _has_two_byte_pair(body):
+    if _has_two_byte_pair(body) and not _stays_utf8(text):
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
@@ -497,6 +499,82 @@ def _has_two_byte_pair(body: bytes) -> bool:
     return any(lead in body and pattern.search(body) for lead, pattern in _TWO_BYTE_PAIR_BY_LEAD)
 
 
+def _stays_utf8(text: str) -> bool:
+    """Whether the line and run analysis of a valid UTF-8 body (`_decode_legacy` with
+    `valid_utf8`) would give every byte to UTF-8, the body being read as `text`: then its
+    result is the fast path's. False: it might not, and the analysis must run.
+
+    The analysis's decisions, taken only on the lines where one can go against UTF-8: a line
+    whose characters are all common or ASCII (no `unusual_char`) reads at plausibility 1.0,
+    which no other reading beats, and has no two two-byte characters in a row (the only common
+    two-byte character is ·, looked for in pairs), so it is not in question. The other lines
+    take the same legacy codec and the same decisions as in the analysis (`_line_codec`, and
+    `_decide_run` on each contested run), and any that is not UTF-8 leaves it to the analysis.
+    Only such lines are decoded again: a redaction's ×× in a page of Chinese costs a few.
+    """
+    sample = _bounded_sample(
+        line[x:y]
+        for line, _, in_question in _lines_worth_a_look(text)
+        if in_question
+        for x, y in _contested_runs(line, "utf-8")
+    )
+    if not sample:
+        return True  # nothing in question: the analysis gives the body back unchanged
+    legacy = (
+        _remembered_choice(sample) if len(sample) < QUICK_TRIAL_BYTES else _choose_legacy_codec(sample).codec
+    )
+    for line, last, in_question in _lines_worth_a_look(text):
+        if in_question:
+            pieces = _decided_pieces(line, "utf-8", legacy, last)
+            if any(codec not in (None, "utf-8") for _, _, codec in pieces):
+                return False
+        elif _line_codec(line, "ascii" if line.isascii() else "utf-8", legacy) not in (None, "utf-8"):
+            return False
+    return True
+
+
+def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, bool]]:
+    """(bytes, last, in question) of each line of a valid UTF-8 body, read as `text`, that
+    holds a character not common nor ASCII text (`unusual_char`) or two common two-byte
+    characters in a row: the lines a legacy reading can compete for. Its bytes include its
+    b"\\n"; `last`: it ends the body; in question as `_lines_in_question` has it. In order,
+    found at C speed, nothing held."""
+    unusual = unusual_char()
+    pair = _common_two_byte_pair()
+    position = 0
+    next_pair = pair.search(text)
+    while (match := unusual.search(text, position)) is not None or next_pair is not None:
+        found = min(m.start() for m in (match, next_pair) if m is not None)
+        start = text.rfind("\n", 0, found) + 1
+        end = text.find("\n", found) + 1 or len(text)
+        line = text[start:end].encode("utf-8")
+        in_question = (
+            not line.isascii()
+            and _TWO_BYTE_PAIR.search(line) is not None
+            and _next_contested_run(line, "utf-8", 0) is not None
+        )
+        yield line, end == len(text), in_question
+        position = end
+        if next_pair is not None and next_pair.start() < end:
+            next_pair = pair.search(text, end)
+
+
+@lru_cache(maxsize=1024)
+def _remembered_choice(sample: bytes) -> str:
+    """`_choose_legacy_codec`'s codec for a short sample of contested runs: in valid UTF-8 these
+    are mostly a redaction's ×× a few times, the same sample file after file, and the choice
+    costs a chardet call."""
+    return _choose_legacy_codec(sample).codec
+
+
+@cache
+def _common_two_byte_pair() -> re.Pattern[str]:
+    """Two two-byte UTF-8 characters in a row that `unusual_char` passes (··): made from its table."""
+    unusual = unusual_char()
+    common = "".join(chr(code) for code in range(0x80, 0x800) if not unusual.match(chr(code)))
+    return re.compile(f"[{re.escape(common)}]{{2}}" if common else "(?!)")
+
+
 def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int, str, bool]]:
     """Each line (start, end, kind) as `_classify_lines` gives it, in order, and whether it holds
     byte runs whose codec is in question (`_contested_runs`), to be cut at them.
@@ -578,21 +656,28 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     line = body[a:b]
     if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
         return [(0, len(line), "utf-8")]
+    pieces = _decided_pieces(line, kind, legacy, last=b == len(body))
+    if kind != "utf-8":
+        whole = _strict(line, legacy)
+        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
+            return [(0, len(line), legacy)]
+    return pieces
+
+
+def _decided_pieces(line: bytes, kind: str, legacy: str, last: bool) -> list[tuple[int, int, str | None]]:
+    """`_split_line`'s pieces of `line` run by run, before its checks of the whole line; `last`:
+    whether the line ends the body (a UTF-8 sequence cut there is a cut file, not evidence)."""
     pieces: list[tuple[int, int, str | None]] = []
     position = 0
     while (run := _next_contested_run(line, kind, position)) is not None:
         x, y = run
         if x > position:
             pieces.append((position, x, _gap_codec(line[position:x])))
-        decided = _decide_run(line, x, y, legacy, at_end=b == len(body) and y == len(line))
+        decided = _decide_run(line, x, y, legacy, at_end=last and y == len(line))
         pieces += decided
         position = decided[-1][1]
     if position < len(line):
         pieces.append((position, len(line), _gap_codec(line[position:])))
-    if kind != "utf-8":
-        whole = _strict(line, legacy)
-        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
-            return [(0, len(line), legacy)]
     return pieces
 
 
