@@ -289,11 +289,29 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
     """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
     # The lines are classified again on each pass rather than held: a list of ten million
-    # lines' spans and kinds cost gigabytes.
-    kinds = {kind for _, _, kind in _classify_lines(body)}
-    has_legacy = "legacy" in kinds
-    # Lines that hold another codec inside a line are cut at the byte runs in question.
-    contested = any(in_question for *_, in_question in _lines_in_question(body, has_legacy))
+    # lines' spans and kinds cost gigabytes. One pass finds the kinds of lines, whether any line
+    # holds runs in question (to be cut at them), and the bounded samples the legacy codec may
+    # be chosen on. The search for pasted UTF-8 advances only on legacy lines: in a body without
+    # any, it is a few searches for a first match.
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
+        kinds.add(kind)
+        contested = contested or in_question
+        sample = samples.get(kind)
+        if sample is None or sample.full:
+            continue
+        # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample
+        # their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana,
+        # and would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
+        if kind == "utf-8":
+            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
+                sample.add(body[a + x : a + y])
+        else:
+            sample.add(
+                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
+            )
     if valid_utf8 and not contested:
         return Decoded(
             body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
@@ -301,24 +319,9 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
     # broken (cut inside its last character) has none, and its broken lines stand in; a valid
     # UTF-8 file has neither, and its contested runs stand in.
-    # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample their
-    # bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana, and would vote
-    # for a Japanese codec.
-    sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
-    if sample_kind:
-        sample_lines: Iterable[bytes] = (
-            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
-            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
-            if kind == sample_kind
-        )
-    else:
-        sample_lines = (
-            body[a + x : a + y]
-            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
-            if in_question
-            for x, y in _contested_runs(body[a:b], kind)
-        )
-    choice = _choose_legacy_codec(_bounded_sample(sample_lines))
+    sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), "utf-8")
+    has_legacy = "legacy" in kinds
+    choice = _choose_legacy_codec(samples[sample_kind].bytes())
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
         runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
@@ -480,14 +483,32 @@ def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
     """The first lines up to SAMPLE_BYTES (a single longer line is cut)."""
-    parts: list[bytes] = []
-    size = 0
+    sample = _BoundedSample()
     for line in lines:
-        parts.append(line)
-        size += len(line)
-        if size >= SAMPLE_BYTES:
+        sample.add(line)
+        if sample.full:
             break
-    return b"".join(parts)[:SAMPLE_BYTES]
+    return sample.bytes()
+
+
+class _BoundedSample:
+    """A sample filled a line at a time: the first lines up to SAMPLE_BYTES (a single longer line is cut)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    @property
+    def full(self) -> bool:
+        return self._size >= SAMPLE_BYTES
+
+    def add(self, line: bytes) -> None:
+        if not self.full:
+            self._parts.append(line)
+            self._size += len(line)
+
+    def bytes(self) -> bytes:
+        return b"".join(self._parts)[:SAMPLE_BYTES]
 
 
 def _has_two_byte_pair(body: bytes) -> bool:
