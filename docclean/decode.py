@@ -59,6 +59,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
+from itertools import islice
 
 import chardet
 
@@ -533,9 +534,15 @@ def _stays_utf8(text: str) -> bool:
     `_decide_run` on each contested run), and any that is not UTF-8 leaves it to the analysis.
     Only such lines are decoded again: a redaction's ×× in a page of Chinese costs a few.
     """
+    # Held for the second pass when they are few, as they are in a document of Chinese.
+    held = list(islice(_lines_worth_a_look(text), _HELD_LINES + 1))
+
+    def lines() -> Iterator[tuple[bytes, bool, bool]]:
+        return iter(held) if len(held) <= _HELD_LINES else _lines_worth_a_look(text)
+
     sample = _bounded_sample(
         line[x:y]
-        for line, _, in_question in _lines_worth_a_look(text)
+        for line, _, in_question in lines()
         if in_question
         for x, y in _contested_runs(line, "utf-8")
     )
@@ -544,7 +551,7 @@ def _stays_utf8(text: str) -> bool:
     legacy = (
         _remembered_choice(sample) if len(sample) < QUICK_TRIAL_BYTES else _choose_legacy_codec(sample).codec
     )
-    for line, last, in_question in _lines_worth_a_look(text):
+    for line, last, in_question in lines():
         if in_question:
             pieces = _decided_pieces(line, "utf-8", legacy, last)
             if any(codec not in (None, "utf-8") for _, _, codec in pieces):
@@ -552,6 +559,10 @@ def _stays_utf8(text: str) -> bool:
         elif _line_codec(line, "ascii" if line.isascii() else "utf-8", legacy) not in (None, "utf-8"):
             return False
     return True
+
+
+# `_stays_utf8` holds at most this many lines between its two passes; more are looked for again.
+_HELD_LINES = 1000
 
 
 def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, bool]]:
@@ -766,6 +777,8 @@ def _decide_run(
         elif _pasted_latin_1(line, x, y, as_cp1252):
             # Scored as the ASCII letter or sign it stands beside: neutral, as the word around it.
             readings.append(("", 9, [(x, y, "cp1252")], 0.0))
+    if len(readings) == 1:
+        return readings[0][2]  # UTF-8's alone: nothing to score it against
     ends = [pieces[-1][1] for _, _, pieces, _ in readings]
     nearest, furthest = min(ends), max(ends)
     stop = max(furthest, nearest + _valid_utf8_prefix(line[nearest : furthest + CONTEXT_BYTES]))

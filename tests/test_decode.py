@@ -636,3 +636,18 @@ def test_valid_utf8_decodes_as_the_line_and_run_analysis_would(text: str) -> Non
     assert decode._decode_unmarked(body, 0) == analysed
     if decode._stays_utf8(text):
         assert (analysed.text, analysed.segments) == (text, (Segment(0, len(body), "utf-8"),))
+
+
+@pytest.mark.parametrize("held", [0, 1, decode._HELD_LINES])
+@pytest.mark.parametrize("gbk_line", [False, True])
+def test_lines_looked_at_again_when_too_many_to_hold(
+    held: int, gbk_line: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lines worth a look (a redaction, a Latin word, GBK bytes valid as UTF-8): held or looked
+    # for again, the shortcut answers as the analysis does, UTF-8 whole or not.
+    text = "××局长要牵头研究\n会议在café举行\n" + ("学习".encode("gbk").decode("utf-8") + "资料\n") * gbk_line
+    monkeypatch.setattr(decode, "_HELD_LINES", held)
+    analysed = decode._decode_legacy(text.encode(), 0, valid_utf8=True)
+    assert decode._decode_unmarked(text.encode(), 0) == analysed
+    assert (analysed.method == "utf-8") is not gbk_line
+    assert decode._stays_utf8(text) is not gbk_line
