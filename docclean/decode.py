@@ -58,6 +58,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache, lru_cache
+from itertools import islice
 
 import chardet
 
@@ -69,6 +71,7 @@ from docclean.plausibility import (
     plausibility,
     spaced_han_share,
     unreadable_share,
+    unusual_char,
 )
 from docclean.record import Decoded, Segment
 from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
@@ -258,7 +261,7 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
-    if _has_two_byte_pair(body):
+    if _has_two_byte_pair(body) and not _stays_utf8(text):
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
@@ -287,11 +290,29 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
     """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
     # The lines are classified again on each pass rather than held: a list of ten million
-    # lines' spans and kinds cost gigabytes.
-    kinds = {kind for _, _, kind in _classify_lines(body)}
-    has_legacy = "legacy" in kinds
-    # Lines that hold another codec inside a line are cut at the byte runs in question.
-    contested = any(in_question for *_, in_question in _lines_in_question(body, has_legacy))
+    # lines' spans and kinds cost gigabytes. One pass finds the kinds of lines, whether any line
+    # holds runs in question (to be cut at them), and the bounded samples the legacy codec may
+    # be chosen on. The search for pasted UTF-8 advances only on legacy lines: in a body without
+    # any, it is a few searches for a first match.
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
+        kinds.add(kind)
+        contested = contested or in_question
+        sample = samples.get(kind)
+        if sample is None or sample.full:
+            continue
+        # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample
+        # their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana,
+        # and would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
+        if kind == "utf-8":
+            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
+                sample.add(body[a + x : a + y])
+        else:
+            sample.add(
+                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
+            )
     if valid_utf8 and not contested:
         return Decoded(
             body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
@@ -299,24 +320,9 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # The legacy codec is chosen on the lines UTF-8 cannot explain; a UTF-8 file that is only
     # broken (cut inside its last character) has none, and its broken lines stand in; a valid
     # UTF-8 file has neither, and its contested runs stand in.
-    # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample their
-    # bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana, and would vote
-    # for a Japanese codec.
-    sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), None)
-    if sample_kind:
-        sample_lines: Iterable[bytes] = (
-            _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
-            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
-            if kind == sample_kind
-        )
-    else:
-        sample_lines = (
-            body[a + x : a + y]
-            for a, b, kind, in_question in _lines_in_question(body, has_legacy)
-            if in_question
-            for x, y in _contested_runs(body[a:b], kind)
-        )
-    choice = _choose_legacy_codec(_bounded_sample(sample_lines))
+    sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), "utf-8")
+    has_legacy = "legacy" in kinds
+    choice = _choose_legacy_codec(samples[sample_kind].bytes())
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
         runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
@@ -478,14 +484,32 @@ def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
     """The first lines up to SAMPLE_BYTES (a single longer line is cut)."""
-    parts: list[bytes] = []
-    size = 0
+    sample = _BoundedSample()
     for line in lines:
-        parts.append(line)
-        size += len(line)
-        if size >= SAMPLE_BYTES:
+        sample.add(line)
+        if sample.full:
             break
-    return b"".join(parts)[:SAMPLE_BYTES]
+    return sample.bytes()
+
+
+class _BoundedSample:
+    """A sample filled a line at a time: the first lines up to SAMPLE_BYTES (a single longer line is cut)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    @property
+    def full(self) -> bool:
+        return self._size >= SAMPLE_BYTES
+
+    def add(self, line: bytes) -> None:
+        if not self.full:
+            self._parts.append(line)
+            self._size += len(line)
+
+    def bytes(self) -> bytes:
+        return b"".join(self._parts)[:SAMPLE_BYTES]
 
 
 def _has_two_byte_pair(body: bytes) -> bool:
@@ -495,6 +519,92 @@ def _has_two_byte_pair(body: bytes) -> bool:
     (30 memchr scans, a fifth of the decode's time), the rest a few (× ·) to look behind.
     """
     return any(lead in body and pattern.search(body) for lead, pattern in _TWO_BYTE_PAIR_BY_LEAD)
+
+
+def _stays_utf8(text: str) -> bool:
+    """Whether the line and run analysis of a valid UTF-8 body (`_decode_legacy` with
+    `valid_utf8`) would give every byte to UTF-8, the body being read as `text`: then its
+    result is the fast path's. False: it might not, and the analysis must run.
+
+    The analysis's decisions, taken only on the lines where one can go against UTF-8: a line
+    whose characters are all common or ASCII (no `unusual_char`) reads at plausibility 1.0,
+    which no other reading beats, and has no two two-byte characters in a row (the only common
+    two-byte character is ·, looked for in pairs), so it is not in question. The other lines
+    take the same legacy codec and the same decisions as in the analysis (`_line_codec`, and
+    `_decide_run` on each contested run), and any that is not UTF-8 leaves it to the analysis.
+    Only such lines are decoded again: a redaction's ×× in a page of Chinese costs a few.
+    """
+    # Held for the second pass when they are few, as they are in a document of Chinese.
+    held = list(islice(_lines_worth_a_look(text), _HELD_LINES + 1))
+
+    def lines() -> Iterator[tuple[bytes, bool, bool]]:
+        return iter(held) if len(held) <= _HELD_LINES else _lines_worth_a_look(text)
+
+    sample = _bounded_sample(
+        line[x:y]
+        for line, _, in_question in lines()
+        if in_question
+        for x, y in _contested_runs(line, "utf-8")
+    )
+    if not sample:
+        return True  # nothing in question: the analysis gives the body back unchanged
+    legacy = (
+        _remembered_choice(sample) if len(sample) < QUICK_TRIAL_BYTES else _choose_legacy_codec(sample).codec
+    )
+    for line, last, in_question in lines():
+        if in_question:
+            pieces = _decided_pieces(line, "utf-8", legacy, last)
+            if any(codec not in (None, "utf-8") for _, _, codec in pieces):
+                return False
+        elif _line_codec(line, "ascii" if line.isascii() else "utf-8", legacy) not in (None, "utf-8"):
+            return False
+    return True
+
+
+# `_stays_utf8` holds at most this many lines between its two passes; more are looked for again.
+_HELD_LINES = 1000
+
+
+def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, bool]]:
+    """(bytes, last, in question) of each line of a valid UTF-8 body, read as `text`, that
+    holds a character not common nor ASCII text (`unusual_char`) or two common two-byte
+    characters in a row: the lines a legacy reading can compete for. Its bytes include its
+    b"\\n"; `last`: it ends the body; in question as `_lines_in_question` has it. In order,
+    found at C speed, nothing held."""
+    unusual = unusual_char()
+    pair = _common_two_byte_pair()
+    position = 0
+    next_pair = pair.search(text)
+    while (match := unusual.search(text, position)) is not None or next_pair is not None:
+        found = min(m.start() for m in (match, next_pair) if m is not None)
+        start = text.rfind("\n", 0, found) + 1
+        end = text.find("\n", found) + 1 or len(text)
+        line = text[start:end].encode("utf-8")
+        in_question = (
+            not line.isascii()
+            and _TWO_BYTE_PAIR.search(line) is not None
+            and _next_contested_run(line, "utf-8", 0) is not None
+        )
+        yield line, end == len(text), in_question
+        position = end
+        if next_pair is not None and next_pair.start() < end:
+            next_pair = pair.search(text, end)
+
+
+@lru_cache(maxsize=1024)
+def _remembered_choice(sample: bytes) -> str:
+    """`_choose_legacy_codec`'s codec for a short sample of contested runs: in valid UTF-8 these
+    are mostly a redaction's ×× a few times, the same sample file after file, and the choice
+    costs a chardet call."""
+    return _choose_legacy_codec(sample).codec
+
+
+@cache
+def _common_two_byte_pair() -> re.Pattern[str]:
+    """Two two-byte UTF-8 characters in a row that `unusual_char` passes (··): made from its table."""
+    unusual = unusual_char()
+    common = "".join(chr(code) for code in range(0x80, 0x800) if not unusual.match(chr(code)))
+    return re.compile(f"[{re.escape(common)}]{{2}}" if common else "(?!)")
 
 
 def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int, str, bool]]:
@@ -578,21 +688,28 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     line = body[a:b]
     if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
         return [(0, len(line), "utf-8")]
+    pieces = _decided_pieces(line, kind, legacy, last=b == len(body))
+    if kind != "utf-8":
+        whole = _strict(line, legacy)
+        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
+            return [(0, len(line), legacy)]
+    return pieces
+
+
+def _decided_pieces(line: bytes, kind: str, legacy: str, last: bool) -> list[tuple[int, int, str | None]]:
+    """`_split_line`'s pieces of `line` run by run, before its checks of the whole line; `last`:
+    whether the line ends the body (a UTF-8 sequence cut there is a cut file, not evidence)."""
     pieces: list[tuple[int, int, str | None]] = []
     position = 0
     while (run := _next_contested_run(line, kind, position)) is not None:
         x, y = run
         if x > position:
             pieces.append((position, x, _gap_codec(line[position:x])))
-        decided = _decide_run(line, x, y, legacy, at_end=b == len(body) and y == len(line))
+        decided = _decide_run(line, x, y, legacy, at_end=last and y == len(line))
         pieces += decided
         position = decided[-1][1]
     if position < len(line):
         pieces.append((position, len(line), _gap_codec(line[position:])))
-    if kind != "utf-8":
-        whole = _strict(line, legacy)
-        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
-            return [(0, len(line), legacy)]
     return pieces
 
 
@@ -660,6 +777,8 @@ def _decide_run(
         elif _pasted_latin_1(line, x, y, as_cp1252):
             # Scored as the ASCII letter or sign it stands beside: neutral, as the word around it.
             readings.append(("", 9, [(x, y, "cp1252")], 0.0))
+    if len(readings) == 1:
+        return readings[0][2]  # UTF-8's alone: nothing to score it against
     ends = [pieces[-1][1] for _, _, pieces, _ in readings]
     nearest, furthest = min(ends), max(ends)
     stop = max(furthest, nearest + _valid_utf8_prefix(line[nearest : furthest + CONTEXT_BYTES]))

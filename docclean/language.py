@@ -129,6 +129,8 @@ def _written_in(sample: str, guess: str) -> str:
     the guessed script is Chinese quoting a word (Lingua calls a text with one の Japanese).
     """
     hangul, kana = len(_HANGUL.findall(sample)), len(_KANA.findall(sample))
+    if not hangul and not kana and guess == "zh":
+        return guess  # the usual case, decided without counting the Han characters
     letters = hangul + kana + len(HAN_CHAR.findall(sample))
     if hangul and hangul >= OTHER_SCRIPT_SHARE * letters and hangul >= kana:
         return "ko"

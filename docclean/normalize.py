@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from itertools import compress
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -778,11 +779,9 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
     widths: Counter[int] = Counter()
     ending: Counter[int] = Counter()
     for heads, head_widths in _heads_and_widths(text):
-        for head, head_width in zip(heads, head_widths, strict=True):
-            if head:
-                widths[head_width] += 1
-                if head.endswith(_PARAGRAPH_END):
-                    ending[head_width] += 1
+        # Counted at C speed; an empty line never ends a sentence, so `ending` needs no filter.
+        widths.update(compress(head_widths, heads))
+        ending.update(compress(head_widths, map(operator.methodcaller("endswith", _PARAGRAPH_END), heads)))
     width = _wrap_width(widths, ending)
     if width is None:
         return text, 0

@@ -605,3 +605,49 @@ def test_runs_found_by_hypothesis(data: bytes, text: str | None) -> None:
     assert_segments_cover(data, decoded)
     if text is not None:
         assert decoded.text == text
+
+
+# --- the valid UTF-8 shortcut -------------------------------------------------------------
+
+# Pieces of valid UTF-8 lines: Chinese, the two-byte characters Chinese text uses (× ·, ○ is
+# three bytes but not common), other scripts' letters, Latin-1 words, GBK bytes that happen to
+# be valid UTF-8 (学习 is ѧϰ), Chinese read as cp1252 (研究 as ç ”ç©¶), and ASCII.
+_VALID_UTF8_PIECES = st.one_of(
+    _CHINESE,
+    st.text(alphabet=st.sampled_from("×·○é°±§¨ΣЖ"), min_size=1, max_size=4),
+    _LETTER_WORDS,
+    _LATIN_WORDS,
+    st.text(alphabet=st.sampled_from(_LEVEL1), min_size=1, max_size=4).map(
+        lambda text: text.encode("gbk").decode("utf-8", errors="ignore")
+    ),
+    _CHINESE.map(lambda text: text.encode("utf-8").decode("cp1252", errors="ignore")),
+    st.sampled_from(["\n", " ", "XX", "2024-01-15", "第一条"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_VALID_UTF8_PIECES, min_size=1, max_size=10).map("".join))
+def test_valid_utf8_decodes_as_the_line_and_run_analysis_would(text: str) -> None:
+    # The shortcut (`_stays_utf8`) keeps valid UTF-8 on the fast path only where the whole
+    # analysis would give every byte to UTF-8: its answer is the analysis's, always.
+    body = text.encode("utf-8")
+    assume(decode._has_two_byte_pair(body))
+    analysed = decode._decode_legacy(body, 0, valid_utf8=True)
+    assert decode._decode_unmarked(body, 0) == analysed
+    if decode._stays_utf8(text):
+        assert (analysed.text, analysed.segments) == (text, (Segment(0, len(body), "utf-8"),))
+
+
+@pytest.mark.parametrize("held", [0, 1, decode._HELD_LINES])
+@pytest.mark.parametrize("gbk_line", [False, True])
+def test_lines_looked_at_again_when_too_many_to_hold(
+    held: int, gbk_line: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Lines worth a look (a redaction, a Latin word, GBK bytes valid as UTF-8): held or looked
+    # for again, the shortcut answers as the analysis does, UTF-8 whole or not.
+    text = "××局长要牵头研究\n会议在café举行\n" + ("学习".encode("gbk").decode("utf-8") + "资料\n") * gbk_line
+    monkeypatch.setattr(decode, "_HELD_LINES", held)
+    analysed = decode._decode_legacy(text.encode(), 0, valid_utf8=True)
+    assert decode._decode_unmarked(text.encode(), 0) == analysed
+    assert (analysed.method == "utf-8") is not gbk_line
+    assert decode._stays_utf8(text) is not gbk_line
