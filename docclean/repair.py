@@ -266,8 +266,9 @@ def _repair_lossy(text: str) -> tuple[str, str | None]:
     be exact, but for the partial characters at each spot's edges, which join the spot.
     """
     pieces = text.split(REPLACEMENT)
-    informative = max(pieces, key=len)
-    reversals = _reversals_worth_trying(informative[:SAMPLE_CHARS])
+    index = max(range(len(pieces)), key=lambda i: len(pieces[i]))
+    # A piece after a spot starts with the tail bytes of the character the spot cut.
+    reversals = _reversals_worth_trying(pieces[index][:SAMPLE_CHARS], after_spot=index > 0)
     if not reversals:
         return text, None
     before = plausibility(text)
@@ -294,10 +295,7 @@ def _reverse_pieces(pieces: list[str], reversal: _Reversal) -> str | None:
             raw = reversal.encode(piece)
         except UnicodeEncodeError:
             return None
-        head = 0
-        if index:  # after a spot: the tail bytes of the character the spot cut
-            while head < min(len(raw), MAX_TRUNCATED_BYTES) and _is_continuation(raw[head], reversal.right):
-                head += 1
+        head = _cut_head(raw, reversal.right) if index else 0  # after a spot: the cut character's tail
         decoder = codecs.getincrementaldecoder(reversal.right)()
         try:
             decoded = decoder.decode(raw[head:], final=False)
@@ -311,20 +309,28 @@ def _reverse_pieces(pieces: list[str], reversal: _Reversal) -> str | None:
     return REPLACEMENT.join(out)
 
 
+def _cut_head(raw: bytes, codec: str) -> int:
+    """How many of `raw`'s first bytes (MAX_TRUNCATED_BYTES at most) can only continue a character."""
+    head = 0
+    while head < min(len(raw), MAX_TRUNCATED_BYTES) and _is_continuation(raw[head], codec):
+        head += 1
+    return head
+
+
 def _is_continuation(byte: int, codec: str) -> bool:
     """A byte that can only continue a character: UTF-8's 80-BF; none for the CJK codecs, whose
     trail bytes can also lead, so that a cut there shows as a failed exact reversal instead."""
     return codec == "utf-8" and 0x80 <= byte <= 0xBF
 
 
-def _reversals_worth_trying(sample: str) -> tuple[_Reversal, ...]:
+def _reversals_worth_trying(sample: str, after_spot: bool = False) -> tuple[_Reversal, ...]:
     # The probe only drops reversals that would fail anyway, so the signals decide as they
     # would alone; it goes first because it is the cheap one.
     reversals: tuple[_Reversal, ...] = ()
-    cjk = _probed(sample, _CJK_REVERSALS)
+    cjk = _probed(sample, _CJK_REVERSALS, after_spot)
     if cjk and outside_level1_share(sample) >= CJK_MOJIBAKE_SHARE:
         reversals += cjk
-    latin = _probed(sample, _LATIN_REVERSALS)
+    latin = _probed(sample, _LATIN_REVERSALS, after_spot)
     if latin and _latin_share(sample) > LATIN_MOJIBAKE_SHARE and not _latin_words_only(sample):
         reversals += latin
     return reversals
@@ -346,14 +352,18 @@ def _latin_words_only(sample: str) -> bool:
     return _NON_ASCII.search(_LATIN_WORD.sub("", sample)) is None
 
 
-def _probed(sample: str, reversals: tuple[_Reversal, ...]) -> tuple[_Reversal, ...]:
+def _probed(
+    sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = False
+) -> tuple[_Reversal, ...]:
     """The reversals not already ruled out by a window of the sample; all of them when it is short.
 
     The window starts at the first non-ASCII character: the bytes before it are ASCII in every
     codec here, so the window's bytes are a stretch of the sample's that starts on a character
     boundary of both codecs (the last character may differ only in an ASCII trail byte, the
     HKSCS pairs). A character the window cannot encode, or an invalid sequence before its end,
-    is then one in the sample too, and `_reverse` would return None.
+    is then one in the sample too, and `_reverse` would return None. `after_spot`: the sample
+    follows a damaged spot of lossy mojibake, and its first bytes may finish the character the
+    spot cut; they are passed over, as `_reverse_pieces` passes them over.
     """
     first = _NON_ASCII.search(sample)
     if first is None:
@@ -373,6 +383,8 @@ def _probed(sample: str, reversals: tuple[_Reversal, ...]) -> tuple[_Reversal, .
             except UnicodeEncodeError:
                 encoded[reversal.encode] = None
         raw = encoded[reversal.encode]
+        if raw is not None and after_spot:
+            raw = raw[_cut_head(raw, reversal.right) :]
         if raw is not None and _decodes_so_far(raw, reversal.right):
             kept.append(reversal)
     return tuple(kept)

@@ -4,7 +4,7 @@ import json
 
 import opencc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from docclean.decode import decode_bytes
@@ -202,6 +202,12 @@ def test_a_mojibake_line_above_a_clean_body_is_repaired_alone(title: str, body: 
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_SENTENCE, min_size=1, max_size=5).map("\n".join))
+# The longest stretch between damaged spots starts with the tail of a cut character: the probe
+# must pass over it as the reversal does, or the line stays mojibake.
+@example(
+    "酿次牌遁、，肋探疼：处假奢饯绞趁乡虫箕饵传疵蚌定顷：驻酚蛛肺泵沧醛贞偶融线，聂摸迂售某啪、富炳碎臀软匝浇佩："
+    "邦卒短，嗓尹骸专棵历。囱蜜迸肃娃六拍铭，兄磋沦彪筏"
+)
 def test_lossy_mojibake_is_recovered_as_far_as_the_bytes_allow(original: str) -> None:
     # A whole file decoded as GBK with replacement, then saved as UTF-8.
     mojibake = original.encode("utf-8").decode("gbk", errors="replace")
