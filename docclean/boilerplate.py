@@ -349,12 +349,15 @@ class LineCounts:
 
     def to_table(self) -> pa.Table:
         """The counts as (doc_id, key, line, position) rows (LINES_SCHEMA), sorted."""
-        rows = sorted(
-            (doc_id, key, line, position)
-            for doc_id, lines in self._lines.items()
-            for key, (line, position) in lines.items()
-        )
-        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+        # Four columns filled in order, not a sorted list of row tuples: a corpus has millions of lines.
+        columns: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
+        doc_ids, keys, texts, positions = columns
+        for doc_id in sorted(self._lines):
+            for key, (line, position) in sorted(self._lines[doc_id].items()):
+                doc_ids.append(doc_id)
+                keys.append(key)
+                texts.append(line)
+                positions.append(position)
         return pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], schema=LINES_SCHEMA)
 
     @classmethod

@@ -23,7 +23,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -129,7 +128,7 @@ class Signed:
     """One document as the corpus pass leaves it: the columns its boilerplate changed, its hash, its signature."""
 
     doc_id: str
-    change: dict[str, Any]
+    changed: bool  # its boilerplate lines were removed, in the part file
     text_sha256: str
     signature: bytes | None  # None when its text and hash are unchanged and the index knows it
 
@@ -144,26 +143,31 @@ class SignedPart:
 def sign_documents(job: SignJob) -> SignedPart:
     """The per-document work of the corpus pass, run wherever the staged part can be read (a Dask worker).
 
-    Each document is cleaned of the corpus boilerplate lines, then its clean text is hashed and,
-    when the index needs it, signed (MinHash, docclean.dedup). Raises what pyarrow raises on an
-    unreadable part.
+    Each document is cleaned of the corpus boilerplate lines (the part file is replaced by one
+    with those rows changed), then its clean text is hashed and, when the index needs it, signed
+    (MinHash, docclean.dedup). Raises what pyarrow raises on an unreadable part.
     """
     wanted = pa.array(sorted(job.doc_ids), pa.string())
     table = read_part(job.part).filter(pc.field("doc_id").isin(wanted))
     boilerplate_seconds = dedup_seconds = 0.0
     out = []
+    changes: dict[str, dict[str, Any]] = {}
     for row in table.to_pylist():
         record = record_of(row)
         clock = perf_counter()
         cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
-        change = _as_row(cleaned) if cleaned is not record else {}
+        if cleaned is not record:
+            changes[row["doc_id"]] = _as_row(cleaned)
         boilerplate_seconds += perf_counter() - clock
         clock = perf_counter()
         sha = text_sha256(cleaned.text)
         needed = row["doc_id"] in job.always or sha != row["text_sha256"]
         signed = signature(cleaned.text, cleaned.placeholders, job.params) if needed else None
         dedup_seconds += perf_counter() - clock
-        out.append(Signed(row["doc_id"], change, sha, signed))
+        out.append(Signed(row["doc_id"], cleaned is not record, sha, signed))
+    del table
+    # Written here, where the part is read: the changed rows would take gigabytes in the flow's process.
+    _rewrite([job.part], changes)
     return SignedPart(tuple(out), boilerplate_seconds, dedup_seconds)
 
 
@@ -206,10 +210,11 @@ def update_corpus(
     before = counts.boilerplate()
     for doc_id in gone:
         counts.remove_document(doc_id)
-    texts = _read_rows(parts, fresh)
     clock = perf_counter()
-    for doc_id in sorted(fresh):
-        counts.set_document(doc_id, base_text(record_of(texts[doc_id])))
+    # Part by part: the rows of a whole dataset, as Python objects, take gigabytes.
+    for part in parts:
+        for row in _rows_of(part, fresh):
+            counts.set_document(row["doc_id"], base_text(record_of(row)))
     after = frozenset(counts.boilerplate())
     crossed = before ^ after
     to_clean = fresh | (counts.holders(crossed) if crossed else set())
@@ -226,8 +231,9 @@ def update_corpus(
         signed.update((document.doc_id, document) for document in result.documents)
         boilerplate_seconds += result.boilerplate_seconds
         dedup_seconds += result.dedup_seconds
-    updates = {doc_id: signed[doc_id].change for doc_id in to_clean}
-    recleaned = sum(1 for doc_id in to_clean if doc_id not in fresh and signed[doc_id].change)
+    changed = {doc_id for doc_id in to_clean if signed[doc_id].changed}
+    recleaned = len(changed - fresh)
+    updates: dict[str, dict[str, Any]] = {}
     # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
     added = [
         (doc_id, signed[doc_id].text_sha256, signed[doc_id].signature)
@@ -235,22 +241,22 @@ def update_corpus(
         if signed[doc_id].signature is not None
     ]
     clock = perf_counter()
-    changed = index.update(added, removed=gone)
+    assigned = index.update(added, removed=gone)
     dedup_seconds += perf_counter() - clock
-    for doc_id, assignment in changed.items():
-        updates.setdefault(doc_id, {}).update(
-            text_sha256=assignment.text_sha256,
-            dup_cluster=assignment.dup_cluster,
-            dup_similarity=assignment.dup_similarity,
-        )
-    updates = {k: v for k, v in updates.items() if v}
-    _rewrite(parts, updates)
+    for doc_id, assignment in assigned.items():
+        updates[doc_id] = {
+            "text_sha256": assignment.text_sha256,
+            "dup_cluster": assignment.dup_cluster,
+            "dup_similarity": assignment.dup_similarity,
+        }
+    # Listed again: a part whose rows lost boilerplate lines was replaced by a new file.
+    _rewrite(staged.child("documents").files(".parquet"), updates)
     write_state(staged, index, counts)
     assignments = index.assignments()
     representatives = {a.dup_cluster for a in assignments.values()}
     return CorpusOutcome(
         recleaned=recleaned,
-        rewritten=len(updates),
+        rewritten=len(changed | updates.keys()),
         boilerplate_lines=len(after),
         clusters=len(representatives),
         duplicates=len(assignments) - len(representatives),
@@ -260,21 +266,13 @@ def update_corpus(
     )
 
 
-def _documents(parts: list[Location]) -> ds.Dataset:
-    return ds.dataset(
-        [part.path for part in parts],
-        filesystem=parts[0].filesystem,
-        schema=DOCUMENT_SCHEMA,
-        format="parquet",
-    )
-
-
-def _read_rows(parts: list[Location], doc_ids: set[str]) -> dict[str, dict[str, Any]]:
-    if not doc_ids or not parts:
-        return {}
-    wanted = pa.array(sorted(doc_ids), pa.string())
-    table = _documents(parts).to_table(filter=pc.field("doc_id").isin(wanted))
-    return {row["doc_id"]: row for row in table.to_pylist()}
+def _rows_of(part: Location, doc_ids: set[str]) -> list[dict[str, Any]]:
+    """The rows of `part` whose doc_id is one of `doc_ids`, as Python values."""
+    ids = read_part(part, ["doc_id"]).column("doc_id")
+    mask = pc.is_in(ids, value_set=pa.array(sorted(doc_ids), pa.string()))
+    if not pc.any(mask).as_py():
+        return []
+    return read_part(part).filter(mask).to_pylist()
 
 
 def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) -> None:
@@ -286,7 +284,16 @@ def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) ->
         ids = read_part(part, ["doc_id"]).column("doc_id")
         if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
             continue
-        rows = read_part(part).to_pylist()
-        for row in rows:
-            row.update(updates.get(row["doc_id"], {}))
-        rewrite_part(part, pa.Table.from_pylist(rows, schema=DOCUMENT_SCHEMA), "corpus")
+        table = read_part(part)
+        doc_ids = ids.to_pylist()
+        # Column by column, and only the columns an update names: a whole part as Python rows
+        # costs seconds and hundreds of megabytes.
+        for name in sorted({name for doc_id in doc_ids for name in updates.get(doc_id, ())}):
+            values = [
+                updates[doc_id][name] if name in updates.get(doc_id, ()) else value
+                for doc_id, value in zip(doc_ids, table.column(name).to_pylist(), strict=True)
+            ]
+            index = table.schema.get_field_index(name)
+            field = DOCUMENT_SCHEMA.field(name)
+            table = table.set_column(index, field, pa.array(values, field.type))
+        rewrite_part(part, table, "corpus")
