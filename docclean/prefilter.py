@@ -10,6 +10,7 @@ every line) on anything else, so a prefilter can only skip lines the rule cannot
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -181,7 +182,7 @@ def _repetition_facts(atom: _Facts, low: int, high: int | None) -> _Facts:
     return _Facts(exact, required, atom.max_length, "dots" if is_dots else "", high if is_dots else None)
 
 
-class Reader(Generic[Piece]):
+class Reader(abc.ABC, Generic[Piece]):
     """Reads the `regex` module's VERSION0 syntax piece by piece; a subclass says what each piece
     means (a `Piece`) by its `sequence`.
 
@@ -205,12 +206,13 @@ class Reader(Generic[Piece]):
             branches.append(self.sequence(verbose))
         return branches
 
+    @abc.abstractmethod
     def sequence(self, verbose: bool) -> Piece:
-        raise NotImplementedError
+        """What the items up to the next `|` or `)` match, one after the other."""
 
+    @abc.abstractmethod
     def alternative(self, branches: list[Piece]) -> Piece:
         """What matching any one of `branches` means."""
-        raise NotImplementedError
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
