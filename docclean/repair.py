@@ -352,9 +352,7 @@ def _latin_words_only(sample: str) -> bool:
     return _NON_ASCII.search(_LATIN_WORD.sub("", sample)) is None
 
 
-def _probed(
-    sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = False
-) -> tuple[_Reversal, ...]:
+def _probed(sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = False) -> tuple[_Reversal, ...]:
     """The reversals not already ruled out by a window of the sample; all of them when it is short.
 
     The window starts at the first non-ASCII character: the bytes before it are ASCII in every

@@ -201,9 +201,14 @@ def _reject_notices_off_the_terminal() -> Iterator[None]:
 
 
 def _drop_signal_crash(record: logging.LogRecord) -> bool:
-    # Prefect's wording for a run ended by SIGTERM or SIGINT (prefect.states.exception_to_crashed_state).
+    # Prefect's wording for a run ended by SIGTERM or SIGINT, and for the batch it was cleaning,
+    # which its task runner cancels (prefect.states.exception_to_crashed_state).
     message = record.getMessage()
-    return not (message.startswith("Crash detected!") and "aborted by a" in message and "signal" in message)
+    crash = message.startswith(("Crash detected!", "Finished in state Crashed("))
+    by_signal = (
+        "aborted by a" in message and "signal" in message
+    ) or "Task run cancelled by the task runner" in message
+    return not (crash and by_signal)
 
 
 @contextlib.contextmanager
@@ -227,9 +232,10 @@ def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
     raise_exceptions = logging.raiseExceptions
     # During a flow run Prefect takes SIGTERM itself, logs the run as crashed, then hands the
     # signal on to `interrupt`: that crash record is the interruption the one line reports.
-    flow_run_logger = logging.getLogger("prefect.flow_runs")
+    run_loggers = [logging.getLogger("prefect.flow_runs"), logging.getLogger("prefect.task_runs")]
     if not verbose:
-        flow_run_logger.addFilter(_drop_signal_crash)
+        for logger in run_loggers:
+            logger.addFilter(_drop_signal_crash)
     interrupted = False
     try:
         yield
@@ -243,7 +249,8 @@ def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
         if not received:  # interrupted, the process ends quiet: Prefect's workers flush at exit
             logging.disable(logging.NOTSET)
             logging.raiseExceptions = raise_exceptions
-            flow_run_logger.removeFilter(_drop_signal_crash)
+            for logger in run_loggers:
+                logger.removeFilter(_drop_signal_crash)
     if interrupted:
         from flows.dataset import open_store
 

@@ -689,3 +689,32 @@ def test_inspect_and_rules_check_never_crash_on_a_name_or_a_terminal_that_is_not
         result = docclean(*args, cwd=tmp_path, timeout=60, env=env)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr and "\\xd6\\xd0\\xce\\xc4.txt" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("Crash detected! Execution was aborted by a termination signal.", False),
+        (
+            "Crash detected! Execution was interrupted by an unexpected exception: CancelledError: Task run "
+            "cancelled by the task runner",
+            False,
+        ),
+        (
+            "Finished in state Crashed('Execution was interrupted by an unexpected exception: CancelledError: "
+            "Task run cancelled by the task runner')",
+            False,
+        ),
+        ("Crash detected! Execution was interrupted by an unexpected exception: MemoryError", True),
+        ("Finished in state Failed('Task run encountered an exception ValueError')", True),
+    ],
+)
+def test_an_interrupted_run_hides_only_the_crash_records_of_its_interruption(
+    message: str, shown: bool
+) -> None:
+    # A run ended by Ctrl-C or SIGTERM prints one line; Prefect's records of the flow run and of the
+    # batch its task runner cancelled are that line's cause, any other crash still shows.
+    from flows.commands import _drop_signal_crash
+
+    record = logging.LogRecord("prefect.task_runs", logging.ERROR, __file__, 1, message, None, None)
+    assert _drop_signal_crash(record) is shown
