@@ -129,18 +129,15 @@ class ScriptConverters:
     regional_chars: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "traditional_chars", _changed_by(self.to_simplified))
-        object.__setattr__(self, "regional_chars", _changed_beyond(self.to_simplified, self.regional))
+        chars = _all_han()
+        simplified = _one_by_one(self.to_simplified, chars)
+        object.__setattr__(self, "traditional_chars", _changed_by(chars, simplified))
+        object.__setattr__(self, "regional_chars", _changed_beyond(chars, simplified, self.regional))
 
 
-def _changed_by(convert: Converter) -> re.Pattern[str]:
-    """A character class of the Han characters `convert` maps to something else when alone.
-
-    One call over every Han character, one per line so that no two form a phrase: a few
-    milliseconds, once per process.
-    """
-    chars = _all_han()
-    converted = _one_by_one(convert, chars)
+def _changed_by(chars: list[str], converted: list[str] | None) -> re.Pattern[str]:
+    """A character class of the Han `chars` a conversion maps to something else when alone
+    (`converted`: `_one_by_one` of them)."""
     if converted is None:
         # A converter that merges or splits lines gives no per-character answer: then every Han
         # character is a candidate, and detect_script always asks the converter.
@@ -149,13 +146,14 @@ def _changed_by(convert: Converter) -> re.Pattern[str]:
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
 
-def _changed_beyond(base: Converter, regional: tuple[tuple[str, Converter], ...]) -> re.Pattern[str]:
-    """A character class of the characters of `base`'s output that a regional conversion still
-    changes when alone (著, 簷, 衞): a text without any needs no regional conversion."""
+def _changed_beyond(
+    chars: list[str], simplified: list[str] | None, regional: tuple[tuple[str, Converter], ...]
+) -> re.Pattern[str]:
+    """A character class of the characters of the target's output (`simplified`: `_one_by_one`
+    of the Han `chars`) that a regional conversion still changes when alone (著, 簷, 衞): a text
+    without any needs no regional conversion."""
     if not regional:
         return re.compile("(?!)")
-    chars = _all_han()
-    simplified = _one_by_one(base, chars)
     outputs = [_one_by_one(convert, chars) for _, convert in regional]
     if simplified is None or any(output is None for output in outputs):
         return _SCRIPT_HAN_RUN
@@ -174,8 +172,8 @@ def _all_han() -> list[str]:
 
 
 def _one_by_one(convert: Converter, chars: list[str]) -> list[str] | None:
-    """`convert` of each character alone (one call, a character a line), or None when the
-    converter merges or splits lines."""
+    """`convert` of each character alone (one call, a character a line, so that no two form a
+    phrase: a few milliseconds, once per process), or None when the converter merges or splits lines."""
     converted = convert("\n".join(chars)).split("\n")
     return converted if len(converted) == len(chars) else None
 
