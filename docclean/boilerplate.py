@@ -19,14 +19,16 @@ before corpus removals (`base_text`), so a line's count does not fall once it is
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
-from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from docclean.noise import apply_removals
 from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
@@ -36,17 +38,46 @@ from docclean.structure import find_structure
 RULE_ID = "corpus_boilerplate"
 CATEGORY = "advertising"
 _EMPTY_FLAG = "empty_after_cleaning"
-_DIGITS = str.maketrans("123456789０１２３４５６７８９", "0000000000000000000")
+_DIGITS = re.compile("[1-9０-９]")
+
+# Schema metadata key of the counts' format (2: key hashes and known lines; 1 kept every line's text).
+FORMAT_KEY = b"docclean.lines.format"
 
 LINES_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
-        pa.field("key", pa.string(), nullable=False, metadata={"description": "The folded line (line_key)."}),
-        pa.field("line", pa.string(), nullable=False, metadata={"description": "The line as first seen."}),
-        pa.field("position", pa.string(), nullable=False, metadata={"description": "first, last or body."}),
+        pa.field(
+            "key_hash", pa.uint64(), nullable=False, metadata={"description": "key_hash of the folded line."}
+        ),
+        pa.field(
+            "position",
+            pa.int8(),
+            nullable=False,
+            metadata={"description": "0 first, 1 last, 2 body (POSITIONS)."},
+        ),
     ],
-    metadata={"docclean.table": "boilerplate_lines"},
+    metadata={"docclean.table": "boilerplate_lines", FORMAT_KEY: b"2"},
 )
+
+LINE_TEXTS_SCHEMA = pa.schema(
+    [
+        pa.field("key_hash", pa.uint64(), nullable=False),
+        pa.field(
+            "holder",
+            pa.string(),
+            nullable=False,
+            metadata={"description": "The doc_id the line is taken from."},
+        ),
+        pa.field(
+            "line", pa.string(), nullable=False, metadata={"description": "The line as its holder has it."}
+        ),
+    ],
+    metadata={"docclean.table": "boilerplate_line_texts", FORMAT_KEY: b"2"},
+)
+
+
+class StaleLineCounts(ValueError):
+    """Kept line counts in a format this docclean does not read: the corpus pass counts again."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +133,7 @@ def parse_boilerplate_rules(toml_text: str, source: str) -> BoilerplateRules:
 
 def line_key(line: str, token: str = DEFAULT_TOKEN) -> str:
     """A line folded for counting: whitespace removed, digits to 0, the placeholder token to □."""
-    return "".join(line.replace(token, "□").split()).translate(_DIGITS)
+    return _DIGITS.sub("0", "".join(line.replace(token, "□").split()))
 
 
 # The package's table, read once when the module is imported.
@@ -258,6 +289,8 @@ def _to_normalized(
 
 # --- counting across documents ----------------------------------------------------------------
 
+POSITIONS = ("first", "last", "body")
+
 
 def document_lines(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> dict[str, tuple[str, str]]:
     """Folded line -> (the line, position) for each distinct non-empty line of a clean text.
@@ -274,6 +307,34 @@ def document_lines(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> di
     return out
 
 
+def key_hash(key: str) -> int:
+    """A folded line's 64-bit hash (BLAKE2b of its UTF-8, 8 bytes, little-endian): what the counts keep."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def line_facts(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> tuple[list[int], list[int]]:
+    """The `key_hash` of each distinct folded line of a clean text, and its position (an index of POSITIONS)."""
+    lines = document_lines(text, edge_lines, token)
+    return [key_hash(key) for key in lines], [POSITIONS.index(position) for _, position in lines.values()]
+
+
+def lines_with(
+    text: str, values: Collection[int], edge_lines: int, token: str = DEFAULT_TOKEN
+) -> dict[int, str]:
+    """The lines of a base text whose key_hash is one of `values` (key_hash -> the line, stripped).
+
+    Raises ValueError when the text has no line for one of them.
+    """
+    found = {}
+    for key, (line, _) in document_lines(text, edge_lines, token).items():
+        value = key_hash(key)
+        if value in values:
+            found[value] = line
+    if len(found) != len(values):
+        raise ValueError("A text lacks a line it was counted with; its document must be counted again.")
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class LineStat:
     """A folded line across the corpus: in how many documents, how often at an edge."""
@@ -287,93 +348,240 @@ class LineStat:
 
 
 class LineCounts:
-    """Distinct documents per folded line, kept incrementally (add, replace, remove documents)."""
+    """Distinct documents per folded line, kept incrementally (add, replace, remove documents).
+
+    Columnar: one row per (document, distinct folded line) holding the line's `key_hash` and its
+    position, in numpy arrays (13 bytes a row, where a dict of strings took hundreds). The text
+    of a line is kept only for lines in at least `min_documents` documents, the only ones that can
+    be boilerplate or candidates: the line as the holder with the smallest doc_id has it, so the
+    counts do not depend on the order documents arrived in. Counting a document does not need
+    those texts; after counting, `wanted_lines` names the documents whose text supplies a line
+    not yet known, and `fill_lines` takes those texts. `boilerplate`, `stat` and `candidates`
+    raise ValueError while a line is wanted.
+    """
 
     def __init__(self, rules: BoilerplateRules | None = None) -> None:
         self.rules = rules or DEFAULT_RULES
-        self._lines: dict[str, dict[str, tuple[str, str]]] = {}
-        self._documents: Counter[str] = Counter()
+        self._doc_ids: list[str] = []
+        self._codes: dict[str, int] = {}
+        self._doc = np.empty(0, np.int32)
+        self._hash = np.empty(0, np.uint64)
+        self._position = np.empty(0, np.int8)
+        # key_hash -> (holder doc_id, the line), for lines in at least min_documents documents.
+        self._lines: dict[int, tuple[str, str]] = {}
+        self._totals: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return len(self._lines)
+        """The number of distinct folded lines."""
+        return len(self._counted()[0])
+
+    def doc_ids(self) -> Iterable[str]:
+        return self._codes.keys()
 
     def set_document(self, doc_id: str, text: str, token: str = DEFAULT_TOKEN) -> None:
         """Count `text` (a base text: `base_text`) as the document's lines, replacing earlier ones."""
-        self.remove_document(doc_id)
-        lines = document_lines(text, self.rules.edge_lines, token)
-        self._lines[doc_id] = lines
-        self._documents.update(lines.keys())
+        hashes, positions = line_facts(text, self.rules.edge_lines, token)
+        self.set_documents([doc_id], [hashes], [positions])
+
+    def set_documents(
+        self, doc_ids: Sequence[str], hashes: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]
+    ) -> None:
+        """Count many documents at once from their `line_facts`, replacing what they had."""
+        self.remove_documents(doc_ids)
+        codes = []
+        for doc_id in doc_ids:
+            self._codes[doc_id] = len(self._doc_ids)
+            codes.append(len(self._doc_ids))
+            self._doc_ids.append(doc_id)
+        sizes = [len(h) for h in hashes]
+        self._doc = np.concatenate([self._doc, np.repeat(np.asarray(codes, np.int32), sizes)])
+        self._hash = np.concatenate([self._hash, *(np.asarray(h, np.uint64) for h in hashes)])
+        self._position = np.concatenate([self._position, *(np.asarray(p, np.int8) for p in positions)])
+        self._totals = None
 
     def remove_document(self, doc_id: str) -> None:
-        old = self._lines.pop(doc_id, None)
-        if old:
-            self._documents.subtract(old.keys())
-            for key in old:
-                if self._documents[key] <= 0:
-                    del self._documents[key]
+        self.remove_documents([doc_id])
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        names = [doc_id for doc_id in doc_ids if doc_id in self._codes]
+        gone = [self._codes.pop(doc_id) for doc_id in names]
+        if gone:
+            # A line taken from a document that changes or leaves is taken again from its holders.
+            left = set(names)
+            self._lines = {value: held for value, held in self._lines.items() if held[0] not in left}
+            keep = ~np.isin(self._doc, np.asarray(gone, np.int32))
+            self._doc, self._hash, self._position = self._doc[keep], self._hash[keep], self._position[keep]
+            self._totals = None
+
+    def _counted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct key hashes, sorted, and in how many documents each is."""
+        if self._totals is None:
+            self._totals = np.unique(self._hash, return_counts=True)
+        return self._totals
 
     def documents_of(self, key: str) -> int:
-        return self._documents.get(key, 0)
+        hashes, counts = self._counted()
+        value = np.uint64(key_hash(key))
+        at = int(np.searchsorted(hashes, value))
+        return int(counts[at]) if at < len(hashes) and hashes[at] == value else 0
+
+    def _recurring(self) -> np.ndarray:
+        hashes, counts = self._counted()
+        return hashes[counts >= self.rules.min_documents]
+
+    def wanted_lines(self) -> dict[str, set[int]]:
+        """The documents whose text `fill_lines` needs, each with the key hashes it supplies.
+
+        For every line in at least `min_documents` documents, its holder with the smallest
+        doc_id, unless the line is already known from that holder. Lines that stopped recurring
+        are forgotten here.
+        """
+        recurring = self._recurring()
+        still = set(recurring.tolist())
+        self._lines = {h: v for h, v in self._lines.items() if h in still}
+        if not len(recurring):
+            return {}
+        rows = np.isin(self._hash, recurring)
+        live, rank_of_code = self._ranks()
+        hashes, ranks = self._hash[rows], rank_of_code[self._doc[rows]]
+        order = np.lexsort((ranks, hashes))
+        hashes, ranks = hashes[order], ranks[order]
+        first = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+        wanted: dict[str, set[int]] = {}
+        for value, rank in zip(hashes[first].tolist(), ranks[first].tolist(), strict=True):
+            holder = live[rank]
+            if self._lines.get(value, ("",))[0] != holder:
+                wanted.setdefault(holder, set()).add(value)
+        return wanted
+
+    def _ranks(self) -> tuple[list[str], np.ndarray]:
+        """The documents' doc_ids, sorted, and each document code's rank among them."""
+        live = sorted(self._codes)
+        rank_of_code = np.zeros(len(self._doc_ids), np.int64)
+        rank_of_code[[self._codes[doc_id] for doc_id in live]] = np.arange(len(live))
+        return live, rank_of_code
+
+    def fill_lines(self, texts: Mapping[str, str], token: str = DEFAULT_TOKEN) -> None:
+        """Take the lines `wanted_lines` asks for from their holders' texts (doc_id -> base text).
+
+        Raises ValueError when a text lacks a line it was counted with (it is not the text the
+        document was counted on).
+        """
+        for doc_id, values in self.wanted_lines().items():
+            if doc_id in texts:
+                self.set_lines(doc_id, lines_with(texts[doc_id], values, self.rules.edge_lines, token))
+
+    def set_lines(self, holder: str, lines: Mapping[int, str]) -> None:
+        """Record lines (key_hash -> line) as `holder` has them: what `lines_with` found for `wanted_lines`."""
+        self._lines.update((value, (holder, line)) for value, line in lines.items())
+
+    def _known(self) -> dict[str, int]:
+        """Folded line -> documents, for every line in at least `min_documents` documents."""
+        hashes, counts = self._counted()
+        recurring = counts >= self.rules.min_documents
+        known = {}
+        for value, documents in zip(hashes[recurring].tolist(), counts[recurring].tolist(), strict=True):
+            if value not in self._lines:
+                raise ValueError(
+                    "A recurring line's text is not known yet: call fill_lines with wanted_lines' texts."
+                )
+            known[line_key(self._lines[value][1])] = documents
+        return known
 
     def boilerplate(self) -> frozenset[str]:
         """The folded lines removed by `corpus_boilerplate` at the current counts."""
-        return frozenset(k for k, n in self._documents.items() if self.rules.is_boilerplate(k, n))
+        return frozenset(k for k, n in self._known().items() if self.rules.is_boilerplate(k, n))
 
     def holders(self, keys: Collection[str]) -> set[str]:
         """The documents that hold any of `keys`."""
-        return {doc_id for doc_id, lines in self._lines.items() if not keys.isdisjoint(lines.keys())}
+        values = np.asarray([key_hash(key) for key in keys], np.uint64)
+        codes = np.unique(self._doc[np.isin(self._hash, values)])
+        names = {code: doc_id for doc_id, code in self._codes.items()}
+        return {names[code] for code in codes.tolist()}
 
     def stat(self, key: str) -> LineStat:
-        seen = [lines[key] for lines in self._lines.values() if key in lines]
+        value = key_hash(key)
+        rows = self._hash == np.uint64(value)
+        positions = self._position[rows]
+        line = self._lines[value][1] if value in self._lines else key
         return LineStat(
             key,
-            min(line for line, _ in seen),
-            len(seen),
-            sum(position == "first" for _, position in seen),
-            sum(position == "last" for _, position in seen),
+            line,
+            int(np.count_nonzero(rows)),
+            int(np.count_nonzero(positions == POSITIONS.index("first"))),
+            int(np.count_nonzero(positions == POSITIONS.index("last"))),
             self.rules.signals_of(key),
         )
 
     def candidates(self, limit: int | None = None) -> list[LineStat]:
         """Recurring lines (in at least `min_documents` documents) that are not boilerplate and not
         speech conventions, most frequent first (then by line)."""
-        keys = [
-            k
-            for k, n in self._documents.items()
-            if n >= self.rules.min_documents
-            and not self.rules.is_convention(k)
-            and not self.rules.signals_of(k)
-        ]
+        keys = [k for k in self._known() if not self.rules.is_convention(k) and not self.rules.signals_of(k)]
         stats = sorted((self.stat(k) for k in keys), key=lambda s: (-s.documents, s.key))
         return stats[:limit] if limit is not None else stats
 
-    def to_table(self) -> pa.Table:
-        """The counts as (doc_id, key, line, position) rows (LINES_SCHEMA), sorted."""
-        # Four columns filled in order, not a sorted list of row tuples: a corpus has millions of lines.
-        columns: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
-        doc_ids, keys, texts, positions = columns
-        for doc_id in sorted(self._lines):
-            for key, (line, position) in sorted(self._lines[doc_id].items()):
-                doc_ids.append(doc_id)
-                keys.append(key)
-                texts.append(line)
-                positions.append(position)
-        return pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], schema=LINES_SCHEMA)
+    def to_tables(self) -> tuple[pa.Table, pa.Table]:
+        """The counts as (doc_id, key_hash, position) rows (LINES_SCHEMA), sorted, and the known
+        lines (LINE_TEXTS_SCHEMA)."""
+        live, rank_of_code = self._ranks()
+        ranks = rank_of_code[self._doc]
+        order = np.lexsort((self._hash, ranks))
+        lines = pa.table(
+            {
+                "doc_id": pc.take(pa.array(live, pa.string()), pa.array(ranks[order])),
+                "key_hash": pa.array(self._hash[order], pa.uint64()),
+                "position": pa.array(self._position[order], pa.int8()),
+            },
+            schema=LINES_SCHEMA,
+        )
+        known = sorted(self._lines.items())
+        texts = pa.table(
+            {
+                "key_hash": pa.array([value for value, _ in known], pa.uint64()),
+                "holder": pa.array([holder for _, (holder, _) in known], pa.string()),
+                "line": pa.array([line for _, (_, line) in known], pa.string()),
+            },
+            schema=LINE_TEXTS_SCHEMA,
+        )
+        return lines, texts
 
     @classmethod
-    def from_table(cls, table: pa.Table, rules: BoilerplateRules | None = None) -> LineCounts:
-        """Load counts written by `to_table`; ValueError when a column is missing."""
-        missing = set(LINES_SCHEMA.names) - set(table.column_names)
-        if missing:
-            raise ValueError(f"The boilerplate line counts lack the columns {sorted(missing)}; rebuild them.")
+    def from_tables(
+        cls, lines: pa.Table, texts: pa.Table, rules: BoilerplateRules | None = None
+    ) -> LineCounts:
+        """Load counts written by `to_tables`; StaleLineCounts when they are in another format."""
+        for table, schema in ((lines, LINES_SCHEMA), (texts, LINE_TEXTS_SCHEMA)):
+            metadata = table.schema.metadata or {}
+            if (
+                set(schema.names) - set(table.column_names)
+                or metadata.get(FORMAT_KEY) != schema.metadata[FORMAT_KEY]
+            ):
+                raise StaleLineCounts(
+                    "The boilerplate line counts are in an older format; they are counted again."
+                )
         counts = cls(rules)
-        for doc_id, key, line, position in zip(
-            *(table.column(name).to_pylist() for name in LINES_SCHEMA.names), strict=True
-        ):
-            counts._lines.setdefault(doc_id, {})[key] = (line, position)
-        for lines in counts._lines.values():
-            counts._documents.update(lines.keys())
+        encoded = pc.dictionary_encode(lines.column("doc_id").combine_chunks())
+        counts._doc_ids = encoded.dictionary.to_pylist()
+        counts._codes = {doc_id: code for code, doc_id in enumerate(counts._doc_ids)}
+        counts._doc = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        counts._hash = lines.column("key_hash").to_numpy().astype(np.uint64)
+        counts._position = lines.column("position").to_numpy().astype(np.int8)
+        counts._lines = {
+            value: (holder, line)
+            for value, holder, line in zip(
+                texts.column("key_hash").to_pylist(),
+                texts.column("holder").to_pylist(),
+                texts.column("line").to_pylist(),
+                strict=True,
+            )
+        }
         return counts
 
-    def doc_ids(self) -> Iterable[str]:
-        return self._lines.keys()
+    @classmethod
+    def of(cls, texts: Mapping[str, str], rules: BoilerplateRules | None = None) -> LineCounts:
+        """The counts of documents whose base texts are all at hand (doc_id -> text), lines filled."""
+        counts = cls(rules)
+        for doc_id, text in texts.items():
+            counts.set_document(doc_id, text)
+        counts.fill_lines(texts)
+        return counts

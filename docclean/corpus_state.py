@@ -1,9 +1,10 @@
 """The corpus state a snapshot keeps, read by itself: duplicate index and boilerplate line counts.
 
-The curate flow's corpus pass (flows/corpus.py) writes `corpus/dedup.parquet` and
-`corpus/lines.parquet` into every snapshot it commits; the report and `docclean inspect` read
-them here. A snapshot written before the corpus pass existed has neither file: `read_state`
-returns None for it, and readers say the state is absent rather than showing empty clusters.
+The curate flow's corpus pass (flows/corpus.py) writes `corpus/dedup.parquet`,
+`corpus/lines.parquet` and `corpus/line_texts.parquet` into every snapshot it commits; the report
+and `docclean inspect` read them here. A snapshot written before the corpus pass existed has none
+of them: `read_state` returns None for it, and readers say the state is absent rather than
+showing empty clusters.
 `fit_into_corpus` answers `docclean inspect FILE --curated DIR`: the cluster a file would join and
 which of its lines the corpus counts make boilerplate.
 """
@@ -17,32 +18,35 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from docclean.boilerplate import LineCounts, apply_boilerplate, document_lines
-from docclean.dedup import Assignment, DedupIndex, signature, text_sha256
+from docclean.boilerplate import LineCounts, StaleLineCounts, apply_boilerplate, document_lines
+from docclean.dedup import Assignment, DedupIndex, StaleIndex, signature, text_sha256
 from docclean.errors import DoccleanError
 from docclean.record import Record
 
 CORPUS_FOLDER = "corpus"
 DEDUP_FILE = "dedup.parquet"
 LINES_FILE = "lines.parquet"
+LINE_TEXTS_FILE = "line_texts.parquet"
 
 
 def read_state(snapshot: str | None, filesystem: pafs.FileSystem) -> tuple[DedupIndex, LineCounts] | None:
     """The index and line counts of the snapshot folder `snapshot` on `filesystem` (a local
-    folder's absolute path, or `bucket/prefix` in object storage); None when it has no corpus state.
+    folder's absolute path, or `bucket/prefix` in object storage); None when it has no corpus
+    state, or one in a format of an older docclean (the corpus pass then builds it again).
 
-    Raises ValueError (from `DedupIndex.from_table` / `LineCounts.from_table`) when the files
-    are not docclean's corpus state, and what pyarrow raises when they cannot be read.
+    Raises ValueError (from `DedupIndex.from_table`) when the index was built with other
+    parameters, and what pyarrow raises when the files cannot be read.
     """
     if snapshot is None:
         return None
-    dedup, lines = f"{snapshot}/{CORPUS_FOLDER}/{DEDUP_FILE}", f"{snapshot}/{CORPUS_FOLDER}/{LINES_FILE}"
-    if any(info.type != pafs.FileType.File for info in filesystem.get_file_info([dedup, lines])):
+    paths = [f"{snapshot}/{CORPUS_FOLDER}/{name}" for name in (DEDUP_FILE, LINES_FILE, LINE_TEXTS_FILE)]
+    if any(info.type != pafs.FileType.File for info in filesystem.get_file_info(paths)):
         return None
-    return (
-        DedupIndex.from_table(pq.read_table(dedup, filesystem=filesystem)),
-        LineCounts.from_table(pq.read_table(lines, filesystem=filesystem)),
-    )
+    dedup, lines, texts = (pq.read_table(path, filesystem=filesystem) for path in paths)
+    try:
+        return DedupIndex.from_table(dedup), LineCounts.from_tables(lines, texts)
+    except (StaleIndex, StaleLineCounts):
+        return None
 
 
 class CorpusStateError(DoccleanError):

@@ -3,8 +3,10 @@
 A document's shingles are the character n-grams of its clean text with whitespace and the
 placeholder token taken out (Chinese has no spaces between words, so characters are the unit;
 two copies that differ only in line breaks or in which name was redacted share every shingle).
-Signatures are rensa's `RMinHash`, candidates come from rensa's `RMinHashLSH`, and every
-candidate is verified by its estimated Jaccard similarity before it joins a cluster.
+Each shingle is hashed to 64 bits (`shingle_hashes`, a few numpy passes over the text's code
+points), signatures are rensa's `RMinHash` digests of those hashes (one call for many documents),
+candidates come from LSH banding over the signatures, and every candidate is verified by its
+estimated Jaccard similarity (the share of equal signature values) before it joins a cluster.
 
 Clusters are a function of the documents and their ingest order alone: documents are taken in
 the order the index first saw them; each joins the most similar representative seen before it
@@ -25,8 +27,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
-from rensa import RMinHash, RMinHashLSH
+from rensa import RMinHash
 
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Placeholder
@@ -46,6 +49,10 @@ DEFAULT_NUM_PERM = 128
 # Fixed so signatures computed by any process, in any run, are comparable.
 SEED = 19
 
+# Schema metadata key of the index's format: 2 since signatures are rensa digests of shingle_hashes
+# (format 1 kept rensa's pickled state of string shingles, which cannot be compared with them).
+FORMAT_KEY = "docclean.dedup.format"
+
 INDEX_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
@@ -55,13 +62,19 @@ INDEX_SCHEMA = pa.schema(
             "signature",
             pa.binary(),
             nullable=False,
-            metadata={"description": "rensa RMinHash state (RMinHash.__setstate__)."},
+            metadata={
+                "description": "The MinHash signature: num_perm uint32 values, little-endian (docclean.dedup.signatures)."
+            },
         ),
         pa.field("dup_cluster", pa.string(), nullable=False),
         pa.field("dup_similarity", pa.float32(), nullable=False),
     ],
-    metadata={"docclean.table": "dedup_index"},
+    metadata={"docclean.table": "dedup_index", FORMAT_KEY: "2"},
 )
+
+
+class StaleIndex(ValueError):
+    """A kept duplicate index in a format this docclean does not read (its signatures differ)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +123,16 @@ def text_sha256(text: str) -> str:
 
 def shingle_text(text: str, placeholders: Sequence[Placeholder] = (), token: str = DEFAULT_TOKEN) -> str:
     """The text shingles are cut from: placeholder tokens (at their offsets) and whitespace taken out."""
+    return _without(text, [(p.start, p.end) for p in placeholders])
+
+
+def _without(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """`text` without the spans (start, end) and without whitespace."""
     parts: list[str] = []
     position = 0
-    for placeholder in sorted(placeholders, key=lambda p: p.start):
-        parts.append(text[position : placeholder.start])
-        position = placeholder.end
+    for start, end in sorted(spans):
+        parts.append(text[position:start])
+        position = end
     parts.append(text[position:])
     return "".join("".join(parts).split())
 
@@ -129,27 +147,137 @@ def shingles(
     return {folded[i : i + n] for i in range(len(folded) - n + 1)}
 
 
+# A shingle's 64-bit hash: FNV-1a over its code points (offset basis and prime of 64-bit FNV,
+# http://www.isthe.com/chongo/tech/comp/fnv/), then the splitmix64 finalizer (Steele et al.,
+# "Fast splittable pseudorandom number generators", 2014) so that every bit depends on every
+# character. Defined on code points, not on Python objects, so that a whole text's shingles are
+# hashed in a few numpy passes (shingle_hashes) instead of one Python string per shingle.
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK = (1 << 64) - 1
+
+
+def shingle_hash(shingle: str) -> int:
+    """The 64-bit hash of one shingle (the reference of `shingle_hashes`)."""
+    value = _FNV_OFFSET
+    for character in shingle:
+        value = ((value ^ ord(character)) * _FNV_PRIME) & _MASK
+    value ^= value >> 30
+    value = (value * 0xBF58476D1CE4E5B9) & _MASK
+    value ^= value >> 27
+    value = (value * 0x94D049BB133111EB) & _MASK
+    return value ^ (value >> 31)
+
+
+def shingle_hashes(folded: str, n: int = DEFAULT_NGRAM) -> np.ndarray:
+    """`shingle_hash` of every character n-gram of `folded` (a `shingle_text`), in text order, repeats kept.
+
+    A uint64 array of len(folded) - n + 1 values; one value for a text shorter than `n`, none for
+    an empty one. Equal, as a set, to `{shingle_hash(s) for s in shingles(...)}` (tests/test_dedup.py).
+    """
+    codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if not len(codes):
+        return np.empty(0, np.uint64)
+    width = min(n, len(codes))
+    count = len(codes) - width + 1
+    value = np.full(count, _FNV_OFFSET, np.uint64)
+    prime = np.uint64(_FNV_PRIME)
+    for k in range(width):
+        value ^= codes[k : k + count]
+        value *= prime
+    value ^= value >> np.uint64(30)
+    value *= np.uint64(0xBF58476D1CE4E5B9)
+    value ^= value >> np.uint64(27)
+    value *= np.uint64(0x94D049BB133111EB)
+    value ^= value >> np.uint64(31)
+    return value
+
+
+def signatures(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]] | None = None,
+    params: DedupParams | None = None,
+) -> list[bytes]:
+    """The MinHash signature of each text: `num_perm` uint32 values, little-endian, as bytes.
+
+    `spans` are each text's placeholder tokens as (start, end) offsets, left out of its shingles.
+    The values are rensa's `RMinHash` digest (seed SEED) of the text's `shingle_hashes`, computed
+    for all the texts in one call. An empty text's signature is all 0xFFFFFFFF.
+    """
+    params = params or DedupParams()
+    spans = spans if spans is not None else [()] * len(texts)
+    hashes = [
+        shingle_hashes(_without(text, marks), params.ngram) for text, marks in zip(texts, spans, strict=True)
+    ]
+    if not hashes:
+        return []
+    offsets = np.zeros(len(hashes) + 1, np.uint64)
+    np.cumsum([len(h) for h in hashes], out=offsets[1:])
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+        np.concatenate(hashes), offsets, params.num_perm, SEED
+    )
+    digests = np.array(matrix.to_rows(), dtype="<u4")
+    return [row.tobytes() for row in digests]
+
+
 def signature(
     text: str, placeholders: Sequence[Placeholder] = (), params: DedupParams | None = None
 ) -> bytes:
-    """A document's MinHash signature as bytes (rensa's state), to store and to pass between processes."""
-    params = params or DedupParams()
-    minhash = RMinHash(num_perm=params.num_perm, seed=SEED)
-    minhash.update(sorted(shingles(text, placeholders, params.ngram)))
-    return minhash.__getstate__()
+    """One document's MinHash signature (see `signatures`), to store and to pass between processes."""
+    return signatures([text], [[(p.start, p.end) for p in placeholders]], params)[0]
 
 
-def _minhash(state: bytes, params: DedupParams) -> RMinHash:
-    minhash = RMinHash(params.num_perm, SEED)
-    minhash.__setstate__(state)
-    return minhash
+def _digests(states: Sequence[bytes], params: DedupParams) -> np.ndarray:
+    """Signatures as a (documents, num_perm) uint32 matrix."""
+    if not states:
+        return np.empty((0, params.num_perm), np.uint32)
+    return np.frombuffer(b"".join(states), dtype="<u4").reshape(len(states), params.num_perm)
+
+
+def _band_keys(digests: np.ndarray, params: DedupParams) -> list[list[int]]:
+    """One 64-bit key per LSH band of each signature: FNV-1a over the band's values."""
+    rows = digests.shape[1] // params.num_bands
+    bands = digests.reshape(len(digests), params.num_bands, rows).astype(np.uint64)
+    key = np.full(bands.shape[:2], _FNV_OFFSET, np.uint64)
+    for row in range(rows):
+        key ^= bands[:, :, row]
+        key *= np.uint64(_FNV_PRIME)
+    return key.tolist()
+
+
+class _Leaders:
+    """The LSH index of cluster representatives: banding over signatures (Leskovec, Rajaraman and
+    Ullman, Mining of Massive Datasets, ch. 3.4), each candidate verified by estimated Jaccard."""
+
+    def __init__(self, digests: np.ndarray, params: DedupParams) -> None:
+        self.digests = digests
+        self.params = params
+        self.keys = _band_keys(digests, params)
+        self.buckets: list[dict[int, list[int]]] = [{} for _ in range(params.num_bands)]
+
+    def insert(self, row: int) -> None:
+        for bucket, key in zip(self.buckets, self.keys[row], strict=True):
+            bucket.setdefault(key, []).append(row)
+
+    def best(self, digest: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
+        """The most similar representative at or above the threshold (ties: the lowest row), and the similarity."""
+        candidates = sorted(
+            {row for bucket, key in zip(self.buckets, keys, strict=True) for row in bucket.get(key, ())}
+        )
+        if not candidates:
+            return None, 0.0
+        equal = np.count_nonzero(self.digests[candidates] == digest, axis=1)
+        best = int(np.argmax(equal))  # the first of the highest: the lowest row
+        similarity = float(equal[best]) / self.params.num_perm
+        if similarity < self.params.threshold:
+            return None, 0.0
+        return candidates[best], round(similarity, 4)
 
 
 @dataclass(slots=True)
 class _Entry:
     seq: int
     sha: str
-    minhash: RMinHash
     state: bytes
 
 
@@ -187,18 +315,23 @@ class DedupIndex:
         A document already in the index keeps its place in the ingest order (a file edited in
         place keeps its doc_id, and with it its role). Removing an unknown doc_id is a no-op.
         The result maps every added document, and every existing one whose cluster or
-        similarity changed, to its new assignment.
+        similarity changed, to its new assignment. Raises ValueError for a signature that is not
+        `num_perm` uint32 values.
         """
         for doc_id in removed:
             self._entries.pop(doc_id, None)
             self._assignments.pop(doc_id, None)
         touched: set[str] = set()
         for doc_id, sha, state in added:
+            if len(state) != 4 * self.params.num_perm:
+                raise ValueError(
+                    f"The signature of {doc_id} has {len(state)} bytes, not {4 * self.params.num_perm}."
+                )
             entry = self._entries.get(doc_id)
             seq = entry.seq if entry is not None else self._next_seq
             if entry is None:
                 self._next_seq += 1
-            self._entries[doc_id] = _Entry(seq, sha, _minhash(state, self.params), state)
+            self._entries[doc_id] = _Entry(seq, sha, state)
             touched.add(doc_id)
         fresh = self._cluster()
         changed = {
@@ -211,67 +344,49 @@ class DedupIndex:
 
     def query(self, sha: str, state: bytes) -> Assignment:
         """The assignment a document not in the index would get if it were added last."""
-        representative, similarity = self._best_representative(
-            sha, _minhash(state, self.params), self._leader_lsh(), self._leader_shas()
-        )
-        return Assignment(sha, representative or "", similarity if representative else 1.0)
+        order = self._in_order()
+        leaders = [
+            i for i, (doc_id, _) in enumerate(order) if self._assignments[doc_id].dup_cluster == doc_id
+        ]
+        for i in leaders:
+            if order[i][1].sha == sha:
+                return Assignment(sha, order[i][0], 1.0)
+        digests = _digests([order[i][1].state for i in leaders] + [state], self.params)
+        lsh = _Leaders(digests, self.params)
+        for row in range(len(leaders)):
+            lsh.insert(row)
+        row, similarity = lsh.best(digests[-1], lsh.keys[-1])
+        if row is None:
+            return Assignment(sha, "", 1.0)
+        return Assignment(sha, order[leaders[row]][0], similarity)
 
-    def _leader_lsh(self) -> RMinHashLSH:
-        lsh = self._new_lsh()
-        for doc_id, assignment in self._assignments.items():
-            if assignment.dup_cluster == doc_id:
-                lsh.insert(self._entries[doc_id].seq, self._entries[doc_id].minhash)
-        return lsh
-
-    def _leader_shas(self) -> dict[str, str]:
-        shas: dict[str, str] = {}
-        for doc_id, entry in sorted(self._entries.items(), key=lambda item: item[1].seq):
-            if self._assignments.get(doc_id, Assignment("", "", 0)).dup_cluster == doc_id:
-                shas.setdefault(entry.sha, doc_id)
-        return shas
-
-    def _new_lsh(self) -> RMinHashLSH:
-        return RMinHashLSH(
-            threshold=self.params.threshold, num_perm=self.params.num_perm, num_bands=self.params.num_bands
-        )
+    def _in_order(self) -> list[tuple[str, _Entry]]:
+        return sorted(self._entries.items(), key=lambda item: item[1].seq)
 
     def _cluster(self) -> dict[str, Assignment]:
-        lsh = self._new_lsh()
+        """Every document's assignment, taking them in ingest order (see the module's docstring)."""
+        order = self._in_order()
+        digests = _digests([entry.state for _, entry in order], self.params)
+        lsh = _Leaders(digests, self.params)
         leader_by_sha: dict[str, str] = {}
         out: dict[str, Assignment] = {}
-        for doc_id, entry in sorted(self._entries.items(), key=lambda item: item[1].seq):
-            representative, similarity = self._best_representative(
-                entry.sha, entry.minhash, lsh, leader_by_sha
-            )
-            if representative is None:
+        for row, (doc_id, entry) in enumerate(order):
+            exact = leader_by_sha.get(entry.sha)
+            if exact is not None:
+                out[doc_id] = Assignment(entry.sha, exact, 1.0)
+                continue
+            leader, similarity = lsh.best(digests[row], lsh.keys[row])
+            if leader is None:
                 out[doc_id] = Assignment(entry.sha, doc_id, 1.0)
-                lsh.insert(entry.seq, entry.minhash)
-                leader_by_sha.setdefault(entry.sha, doc_id)
+                lsh.insert(row)
+                leader_by_sha[entry.sha] = doc_id
             else:
-                out[doc_id] = Assignment(entry.sha, representative, similarity)
+                out[doc_id] = Assignment(entry.sha, order[leader][0], similarity)
         return out
-
-    def _best_representative(
-        self, sha: str, minhash: RMinHash, lsh: RMinHashLSH, leader_by_sha: Mapping[str, str]
-    ) -> tuple[str | None, float]:
-        exact = leader_by_sha.get(sha)
-        if exact is not None:
-            return exact, 1.0
-        doc_by_seq = {entry.seq: doc_id for doc_id, entry in self._entries.items()}
-        best: tuple[float, int] | None = None
-        for seq in lsh.query(minhash):
-            similarity = float(minhash.jaccard(self._entries[doc_by_seq[seq]].minhash))
-            if similarity >= self.params.threshold and (
-                best is None or (-similarity, seq) < (-best[0], best[1])
-            ):
-                best = (similarity, seq)
-        if best is None:
-            return None, 0.0
-        return doc_by_seq[best[1]], round(best[0], 4)
 
     def to_table(self) -> pa.Table:
         """The index as an Arrow table (INDEX_SCHEMA), one row per document in ingest order."""
-        rows = sorted(self._entries.items(), key=lambda item: item[1].seq)
+        rows = self._in_order()
         return pa.table(
             {
                 "doc_id": [doc_id for doc_id, _ in rows],
@@ -295,15 +410,17 @@ class DedupIndex:
     def from_table(cls, table: pa.Table, params: DedupParams | None = None) -> DedupIndex:
         """Load an index written by `to_table`.
 
-        Raises ValueError when the table's columns are not INDEX_SCHEMA's, or when it was
-        built with other n-gram size or permutations than `params` (its signatures cannot be
-        compared with new ones: rebuild the index by re-running with --full).
+        Raises StaleIndex when the table is not INDEX_SCHEMA's format (an older docclean wrote it:
+        its signatures cannot be compared with new ones; the corpus pass rebuilds it), and
+        ValueError when it was built with another n-gram size or number of permutations than `params`.
         """
         params = params or DedupParams()
-        missing = set(INDEX_SCHEMA.names) - set(table.column_names)
-        if missing:
-            raise ValueError(f"The duplicate index lacks the columns {sorted(missing)}; rebuild it.")
         metadata = table.schema.metadata or {}
+        missing = set(INDEX_SCHEMA.names) - set(table.column_names)
+        if missing or metadata.get(FORMAT_KEY.encode()) != INDEX_SCHEMA.metadata[FORMAT_KEY.encode()]:
+            raise StaleIndex(
+                "The duplicate index was written in an older format; it is rebuilt from the rows."
+            )
         for key, value in (("ngram", params.ngram), ("num_perm", params.num_perm)):
             stored = metadata.get(f"docclean.dedup.{key}".encode())
             if stored is not None and int(stored) != value:
@@ -321,7 +438,7 @@ class DedupIndex:
             table.column("dup_similarity").to_pylist(),
             strict=True,
         ):
-            index._entries[doc_id] = _Entry(seq, sha, _minhash(state, params), state)
+            index._entries[doc_id] = _Entry(seq, sha, state)
             index._assignments[doc_id] = Assignment(sha, cluster, round(float(similarity), 4))
         index._next_seq = max(seqs, default=-1) + 1
         return index

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,12 +94,13 @@ def noise_signals(
 
 
 def check_files(
-    raw: str, files: Iterable[tuple[str, Callable[[], bytes]]], rules_file: Path | None = None
+    raw: str, files: Sequence[tuple[str, Callable[[], bytes]]], rules_file: Path | None = None
 ) -> RuleCheck:
     """Clean every raw file with the effective rules and gather what each rule did and missed.
 
     `raw` names the folder in the output; `files` are its files as (source_path, read), in
-    order, `read` giving the bytes or raising OSError (the caller scans: flows.rulecheck).
+    order, `read` giving the bytes or raising OSError (the caller scans: flows.rulecheck); a
+    file holding the first copy of a recurring line is read twice.
     """
     cleaner = Cleaner(CleanConfig(rules_file=rules_file))
     uses = {rule.id: RuleUse(rule) for rule in cleaner.rules.rules}
@@ -125,6 +126,9 @@ def check_files(
             if signals:
                 candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
     ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))
+    # The counts keep no text: the few files that hold the first copy of a recurring line are cleaned again.
+    wanted = counts.wanted_lines()
+    counts.fill_lines({name: cleaner.clean(read(), name).text for name, read in files if name in wanted})
     return RuleCheck(raw, checked, list(uses.values()), ranked, rejected, counts.candidates())
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 
-from docclean.record import Record, Reject
+from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Reject, Removal, Segment
 
 SCHEMA_VERSION = "2"
 
@@ -279,4 +280,33 @@ def rejects_to_table(
             "rejected_at": [rejected_at] * len(rejects),
         },
         schema=REJECT_SCHEMA,
+    )
+
+
+def record_from_row(row: Mapping[str, Any]) -> Record:
+    """A Record rebuilt from a documents row (its normalized text is rebuilt on demand)."""
+    return Record(
+        doc_id=row["doc_id"],
+        source_path=row["source_path"],
+        source_sha256=row["source_sha256"],
+        source_bytes=row["source_bytes"],
+        encoding=row["encoding"],
+        encoding_confidence=row["encoding_confidence"],
+        encoding_method=row["encoding_method"],
+        encoding_segments=tuple(Segment(**s) for s in row["encoding_segments"]),
+        repair=row["repair"],
+        source_script=row["source_script"],
+        title=row["title"],
+        doc_type=row["doc_type"],
+        text=row["text"],
+        placeholders=tuple(Placeholder(**p) for p in row["placeholders"]),
+        removed=tuple(Removal(**r) for r in row["removed"]),
+        normalizations=tuple(NormalizeEdit(**n) for n in row["normalizations"]),
+        outline=tuple(OutlineEntry(**o) for o in row["outline"]),
+        flags=tuple(row["flags"]),
+        char_count=row["char_count"],
+        pipeline_version=row["pipeline_version"],
+        rules_version=row["rules_version"],
+        source_format=row["source_format"],
+        page_count=row["page_count"],
     )

@@ -1,4 +1,5 @@
-"""Clean batches: read each planned file, clean it, write the batch's part file and its completion marker.
+"""Clean batches: read each planned file, clean it, write the batch's part file, its documents' corpus facts
+and its completion marker.
 
 A batch is what one task cleans: up to BATCH_BYTES or BATCH_FILES of raw files. A batch finished
 by an interrupted run is found again by its key (`batch_key`) and reused instead of cleaned again.
@@ -28,6 +29,7 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from docclean import PIPELINE_VERSION
+from docclean.corpus_facts import corpus_facts
 from docclean.errors import RejectedInput
 from docclean.pipeline import BatchItem, CleanConfig, Cleaner
 from docclean.record import Reject
@@ -37,7 +39,7 @@ from flows.location import Location
 from flows.plan import Plan
 from flows.processes import worker_pool
 from flows.scan import ChangedDuringRead, RawEntry
-from flows.store import Store, write_marker, write_part
+from flows.store import Store, batch_facts, write_marker, write_part
 
 # A task run costs Prefect tens of milliseconds: batches of this many bytes (or files, whichever
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
@@ -237,6 +239,8 @@ def clean_and_write(
     outcome.disabled_rules = {rule: flags.get(f"rule_disabled:{rule}", 0) for rule in cleaner.disabled_rules}
     if table.num_rows:
         write_part(table, part)
+        # Here, where the texts are at hand and batches run in parallel, not in the serial corpus pass.
+        write_part(corpus_facts(table), batch_facts(part))
     outcome.cleaned = table.num_rows
     write_marker(outcome.to_json(), marker, part if table.num_rows else None)
     return outcome

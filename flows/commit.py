@@ -6,23 +6,25 @@ and leaves the dataset as it was (the batches it cleaned stay, for the next run 
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from prefect import get_run_logger
 
 from docclean.pipeline import make_doc_id
 from docclean.record import Reject
 from docclean.schema import DOCUMENT_SCHEMA, rejects_to_table
 from flows.batches import BatchOutcome, CleanedBatch
-from flows.corpus import CorpusOutcome, sign_here, sign_on_workers, update_corpus
+from flows.corpus import CorpusOutcome, run_here, run_on_workers, update_corpus
 from flows.location import Location
 from flows.plan import Plan
 from flows.runners import on_dask
 from flows.scan import ScanResult
-from flows.store import Snapshot, SnapshotWriter, Store, read_part, rewrite_part
+from flows.store import Snapshot, SnapshotWriter, Store, batch_facts, read_part, rewrite_part
 
 
 @dataclass
@@ -64,7 +66,7 @@ def commit(
             )
         )
         writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
-        corpus = corpus_pass(writer)
+        corpus = corpus_pass(writer, batches)
         writer.commit()
     except BaseException:
         writer.abandon()
@@ -89,16 +91,30 @@ def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.
     )
 
 
-def corpus_pass(writer: SnapshotWriter) -> CorpusOutcome:
-    """The corpus pass (#19): across documents, after the batches, before the commit; the documents
-    are signed on the workers when the run is on Dask (flows.corpus)."""
-    outcome = update_corpus(writer.staged, writer.current, sign_on_workers if on_dask() else sign_here)
+def corpus_pass(writer: SnapshotWriter, batches: list[CleanedBatch]) -> CorpusOutcome:
+    """The corpus pass (#19): across documents, after the batches, before the commit, with the corpus
+    facts the batches computed; its jobs run on the workers when the run is on Dask (flows.corpus)."""
+    outcome = update_corpus(
+        writer.staged, writer.current, run_on_workers if on_dask() else run_here, batch_facts_of(batches)
+    )
     get_run_logger().info(
         "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
         outcome.recleaned,
         outcome.rewritten,
     )
     return outcome
+
+
+def batch_facts_of(batches: list[CleanedBatch]) -> list[pa.Table]:
+    """The corpus facts the batches kept beside their parts; a batch whose facts cannot be read (one an
+    older docclean finished, or cut short by a crash) has none, and the pass computes them."""
+    tables = []
+    for batch in batches:
+        if batch.outcome.cleaned:
+            facts = batch_facts(batch.part)
+            with contextlib.suppress(OSError, pa.ArrowException):
+                tables.append(pq.read_table(facts.path, filesystem=facts.filesystem))
+    return tables
 
 
 class DocIds:

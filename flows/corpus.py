@@ -1,41 +1,61 @@
 """The corpus pass of a curate run: duplicate clusters and boilerplate learned from the drop.
 
 It runs after the cleaning batches have written their parts into the staged snapshot and
-before the commit. Its state (the duplicate index and the per-document line counts) lives in the
-snapshot beside the documents, `corpus/dedup.parquet` and `corpus/lines.parquet`, so it is
+before the commit. Its state (the duplicate index, the per-document line counts and the text of
+the lines that recur) lives in the snapshot beside the documents, in `corpus/`, so it is
 committed (and survives a kill) exactly as the dataset is, and each file loads by itself.
 
-The pass: rows this run wrote (their `text_sha256` is still null) and rows the state does not
-know are counted; rows that left the dataset are removed from the state. When a line becomes
-boilerplate or stops being one, every document holding it is cleaned again here, so the dataset
-never depends on the order files arrived in. Then signatures are computed for the rows whose text
-is new (sign_documents: on the Dask workers when the run is on Dask, each a staged part's share),
-the index is updated here alone, and only the part files holding a row whose columns changed are
-rewritten.
+The pass, in steps that each work on one staged part at a time (jobs that run here, in the run's
+cleaning processes or on Dask workers) or on the state alone (here):
+1. facts: each new row's text hash, MinHash signature and line key hashes
+   (docclean.corpus_facts). Rows this run wrote (their `text_sha256` is still null) and rows the
+   state does not know; a batch that computed its rows' facts hands them over instead
+   (`given_facts`). Rows that left the dataset leave the state.
+2. counts: the line counts take the new rows; the lines that now recur in enough documents
+   are read from one holder each.
+3. boilerplate: when a line becomes boilerplate or stops being one, every document holding it is
+   cleaned again, and a new row holding a boilerplate line is cleaned of it, so the dataset
+   never depends on the order files arrived in.
+4. clusters: the index takes the new and changed signatures (here alone), and only the part
+   files holding a row whose columns changed are rewritten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from docclean.boilerplate import LineCounts, apply_boilerplate, base_text
-from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, read_state
-from docclean.dedup import DedupIndex, DedupParams, signature, text_sha256
-from docclean.record import NormalizeEdit, OutlineEntry, Placeholder, Record, Removal, Segment
-from docclean.schema import DOCUMENT_SCHEMA
+from docclean.boilerplate import LineCounts, apply_boilerplate, lines_with
+from docclean.corpus_facts import (
+    FACT_COLUMNS,
+    FACTS_SCHEMA,
+    PARAMS_KEY,
+    base_texts,
+    corpus_facts,
+    dedup_facts,
+    facts_params,
+    has_corpus_removals,
+)
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE, read_state
+from docclean.dedup import DedupIndex, DedupParams
+from docclean.schema import DOCUMENT_SCHEMA, record_from_row
 from flows.location import Location
 from flows.store import read_part, rewrite_part, write_part
 
 # Columns a re-cleaning by the corpus pass may change.
 _CLEAN_COLUMNS = ("text", "placeholders", "removed", "title", "doc_type", "outline", "flags", "char_count")
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+# Runs one function over jobs, each wherever a staged part can be read; results in the jobs' order.
+JobRunner = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
 
 @dataclass
@@ -55,7 +75,8 @@ class CorpusOutcome:
 
 
 def load_state(snapshot: Location | None) -> tuple[DedupIndex, LineCounts]:
-    """The corpus state of a committed snapshot; empty for none or a snapshot without one."""
+    """The corpus state of a committed snapshot; empty for none, or a snapshot without one or with
+    one of an older format (every row is then new to the pass)."""
     state = None if snapshot is None else read_state(snapshot.path, snapshot.filesystem)
     return state or (DedupIndex(), LineCounts())
 
@@ -64,39 +85,119 @@ def write_state(staged: Location, index: DedupIndex, counts: LineCounts) -> None
     folder = staged.child(CORPUS_FOLDER)
     staged.backend.make_folder(folder)
     write_part(index.to_table(), folder.child(DEDUP_FILE))
-    write_part(counts.to_table(), folder.child(LINES_FILE))
+    lines, texts = counts.to_tables()
+    write_part(lines, folder.child(LINES_FILE))
+    write_part(texts, folder.child(LINE_TEXTS_FILE))
 
 
-def record_of(row: Mapping[str, Any]) -> Record:
-    """A Record rebuilt from a documents row (its normalized text is rebuilt on demand)."""
-    return Record(
-        doc_id=row["doc_id"],
-        source_path=row["source_path"],
-        source_sha256=row["source_sha256"],
-        source_bytes=row["source_bytes"],
-        encoding=row["encoding"],
-        encoding_confidence=row["encoding_confidence"],
-        encoding_method=row["encoding_method"],
-        encoding_segments=tuple(Segment(**s) for s in row["encoding_segments"]),
-        repair=row["repair"],
-        source_script=row["source_script"],
-        title=row["title"],
-        doc_type=row["doc_type"],
-        text=row["text"],
-        placeholders=tuple(Placeholder(**p) for p in row["placeholders"]),
-        removed=tuple(Removal(**r) for r in row["removed"]),
-        normalizations=tuple(NormalizeEdit(**n) for n in row["normalizations"]),
-        outline=tuple(OutlineEntry(**o) for o in row["outline"]),
-        flags=tuple(row["flags"]),
-        char_count=row["char_count"],
-        pipeline_version=row["pipeline_version"],
-        rules_version=row["rules_version"],
-        source_format=row["source_format"],
-        page_count=row["page_count"],
-    )
+def run_here(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
+    """Each job in this process, one after another."""
+    return [function(job) for job in jobs]
 
 
-def _as_row(record: Record) -> dict[str, Any]:
+@task(name="corpus-job", cache_policy=NO_CACHE, persist_result=False)
+def corpus_task(function: Callable[[Job], Result], job: Job) -> Result:
+    return function(job)
+
+
+def run_on_workers(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
+    """Each job a task on the flow's task runner (a Dask cluster's workers), gathered here in order."""
+    futures = [corpus_task.submit(function, job) for job in jobs]
+    return [future.result() for future in futures]
+
+
+# --- the jobs: each reads one staged part ----------------------------------------------------
+
+
+def _rows(part: Location, doc_ids: Sequence[str], columns: list[str] | None = None) -> pa.Table:
+    """The rows of `part` whose doc_id is one of `doc_ids` (every column, or `columns`)."""
+    wanted = pa.array(sorted(doc_ids), pa.string())
+    table = read_part(part, columns)
+    return table.filter(pc.is_in(table.column("doc_id"), value_set=wanted))
+
+
+def _fact_rows(part: Location, doc_ids: Sequence[str]) -> pa.Table:
+    """The rows corpus_facts needs: FACT_COLUMNS, or every column when a row has corpus removals."""
+    table = _rows(part, doc_ids, FACT_COLUMNS)
+    return _rows(part, doc_ids) if has_corpus_removals(table) else table
+
+
+@dataclass(frozen=True, slots=True)
+class FactsJob:
+    """The rows of one staged part whose facts the pass computes (docclean.corpus_facts)."""
+
+    part: Location
+    doc_ids: tuple[str, ...]
+    params: DedupParams
+    edge_lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    value: Any
+    seconds: float
+
+
+def facts_of(job: FactsJob) -> Timed:
+    clock = perf_counter()
+    facts = corpus_facts(_fact_rows(job.part, job.doc_ids), job.params, job.edge_lines)
+    return Timed(facts, perf_counter() - clock)
+
+
+@dataclass(frozen=True, slots=True)
+class LinesJob:
+    """The lines `LineCounts.wanted_lines` asks of documents of one staged part: doc_id -> key hashes."""
+
+    part: Location
+    wanted: Mapping[str, frozenset[int]]
+    edge_lines: int
+
+
+def lines_of(job: LinesJob) -> dict[str, dict[int, str]]:
+    rows = _fact_rows(job.part, list(job.wanted))
+    texts, _ = base_texts(rows)
+    return {
+        doc_id: lines_with(text, job.wanted[doc_id], job.edge_lines)
+        for doc_id, text in zip(rows.column("doc_id").to_pylist(), texts, strict=True)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class CleanJob:
+    """Documents of one staged part to clean of the corpus `boilerplate` lines (folded keys)."""
+
+    part: Location
+    doc_ids: tuple[str, ...]
+    boilerplate: frozenset[str]
+    params: DedupParams
+
+
+def clean_of(job: CleanJob) -> Timed:
+    """Clean each document of the boilerplate lines; the changed ones' (text_sha256, signature) by doc_id.
+
+    The part file is replaced by one with the changed rows, here, where it is read: the changed
+    rows would take gigabytes in the flow's process.
+    """
+    clock = perf_counter()
+    changes: dict[str, dict[str, Any]] = {}
+    for row in _rows(job.part, job.doc_ids).to_pylist():
+        record = record_from_row(row)
+        cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
+        if cleaned is not record:
+            changes[row["doc_id"]] = _as_row(cleaned)
+    _rewrite([job.part], changes)
+    signed = {}
+    if changes:
+        changed = pa.Table.from_pylist(
+            [{"doc_id": doc_id, **values} for doc_id, values in changes.items()],
+            schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in ("doc_id", *_CLEAN_COLUMNS)]),
+        )
+        shas, signatures = dedup_facts(changed, job.params)
+        signed = dict(zip(changes, zip(shas, signatures, strict=True), strict=True))
+    return Timed(signed, perf_counter() - clock)
+
+
+def _as_row(record: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _CLEAN_COLUMNS:
         value = getattr(record, name)
@@ -108,154 +209,108 @@ def _as_row(record: Record) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class SignJob:
-    """Documents of one staged part to clean of `boilerplate` lines, hash and sign (see sign_documents).
-
-    `always` are those to sign whatever their hash (new to the index); the others are signed only
-    when their text changed.
-    """
-
-    part: Location
-    doc_ids: tuple[str, ...]
-    always: frozenset[str]
-    boilerplate: frozenset[str]
-    params: DedupParams
-
-
-@dataclass(frozen=True, slots=True)
-class Signed:
-    """One document as the corpus pass leaves it: the columns its boilerplate changed, its hash, its signature."""
-
-    doc_id: str
-    changed: bool  # its boilerplate lines were removed, in the part file
-    text_sha256: str
-    signature: bytes | None  # None when its text and hash are unchanged and the index knows it
-
-
-@dataclass(frozen=True, slots=True)
-class SignedPart:
-    documents: tuple[Signed, ...]
-    boilerplate_seconds: float
-    dedup_seconds: float
-
-
-def sign_documents(job: SignJob) -> SignedPart:
-    """The per-document work of the corpus pass, run wherever the staged part can be read (a Dask worker).
-
-    Each document is cleaned of the corpus boilerplate lines (the part file is replaced by one
-    with those rows changed), then its clean text is hashed and, when the index needs it, signed
-    (MinHash, docclean.dedup). Raises what pyarrow raises on an unreadable part.
-    """
-    wanted = pa.array(sorted(job.doc_ids), pa.string())
-    table = read_part(job.part).filter(pc.field("doc_id").isin(wanted))
-    boilerplate_seconds = dedup_seconds = 0.0
-    out = []
-    changes: dict[str, dict[str, Any]] = {}
-    for row in table.to_pylist():
-        record = record_of(row)
-        clock = perf_counter()
-        cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
-        if cleaned is not record:
-            changes[row["doc_id"]] = _as_row(cleaned)
-        boilerplate_seconds += perf_counter() - clock
-        clock = perf_counter()
-        sha = text_sha256(cleaned.text)
-        needed = row["doc_id"] in job.always or sha != row["text_sha256"]
-        signed = signature(cleaned.text, cleaned.placeholders, job.params) if needed else None
-        dedup_seconds += perf_counter() - clock
-        out.append(Signed(row["doc_id"], cleaned is not record, sha, signed))
-    del table
-    # Written here, where the part is read: the changed rows would take gigabytes in the flow's process.
-    _rewrite([job.part], changes)
-    return SignedPart(tuple(out), boilerplate_seconds, dedup_seconds)
-
-
-def sign_here(jobs: list[SignJob]) -> list[SignedPart]:
-    """Sign in this process, one part after another: the default runner's threads share one GIL."""
-    return [sign_documents(job) for job in jobs]
-
-
-@task(name="sign-documents", cache_policy=NO_CACHE, persist_result=False)
-def sign_task(job: SignJob) -> SignedPart:
-    return sign_documents(job)
-
-
-def sign_on_workers(jobs: list[SignJob]) -> list[SignedPart]:
-    """Each job a task on the flow's task runner (a Dask cluster's workers), gathered here in order."""
-    futures = [sign_task.submit(job) for job in jobs]
-    return [future.result() for future in futures]
+# --- the pass ---------------------------------------------------------------------------------
 
 
 def update_corpus(
     staged: Location,
     snapshot: Location | None,
-    sign: Callable[[list[SignJob]], list[SignedPart]] = sign_here,
+    run: JobRunner = run_here,
+    given_facts: Sequence[pa.Table] = (),
 ) -> CorpusOutcome:
     """Run the corpus pass over the staged snapshot and write its state into it.
 
-    `snapshot` is the committed snapshot the run started from (None for the first run). `sign`
-    runs the per-document work (sign_documents) on every job, here or on workers; the line
-    counts and the index are updated here alone. Rewrites the staged part files that hold a
-    changed row; raises what pyarrow raises on unreadable parts (the run then abandons its snapshot).
+    `snapshot` is the committed snapshot the run started from (None for the first run). `run`
+    runs the per-part jobs (here, or on workers); the line counts and the index are updated here
+    alone. `given_facts` (FACTS_SCHEMA tables) are the facts the batches computed of the rows they
+    wrote, used where they match a row's source_path and doc_id and were computed with the
+    pass's parameters; the pass computes the others. Rewrites the staged
+    part files that hold a changed row; raises what pyarrow raises on unreadable parts (the run
+    then abandons its snapshot).
     """
     started = perf_counter()
     index, counts = load_state(snapshot)
-    parts = staged.child("documents").files(".parquet")
-    keyed = {part: read_part(part, ["doc_id", "source_path", "text_sha256"]).to_pylist() for part in parts}
-    rows_of = {row["doc_id"]: row for rows in keyed.values() for row in rows}
-    fresh = {doc_id for doc_id, row in rows_of.items() if row["text_sha256"] is None}
-    fresh |= rows_of.keys() - set(counts.doc_ids())
-    gone = set(counts.doc_ids()) - rows_of.keys()
+    edge_lines = counts.rules.edge_lines
     before = counts.boilerplate()
-    for doc_id in gone:
-        counts.remove_document(doc_id)
+    parts = staged.child("documents").files(".parquet")
+    keyed = {part: read_part(part, ["doc_id", "source_path", "text_sha256"]) for part in parts}
+    part_of: dict[str, Location] = {}
+    path_of: dict[str, str] = {}
+    fresh: set[str] = set()
+    known = set(counts.doc_ids())
+    for part, table in keyed.items():
+        for doc_id, path, sha in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+            part_of[doc_id], path_of[doc_id] = part, path
+            if sha is None or doc_id not in known or doc_id not in index:
+                fresh.add(doc_id)
+    gone = (known | set(index.assignments())) - part_of.keys()
+
+    # 1. facts
+    facts, dedup_seconds = _facts(fresh, part_of, path_of, given_facts, run, index.params, edge_lines)
+    signed = {
+        doc_id: (sha, signature)
+        for doc_id, sha, signature in zip(
+            *(facts.column(c).to_pylist() for c in ("doc_id", "text_sha256", "signature")), strict=True
+        )
+    }
+    # 2. counts
     clock = perf_counter()
-    # Part by part: the rows of a whole dataset, as Python objects, take gigabytes.
-    for part in parts:
-        for row in _rows_of(part, fresh):
-            counts.set_document(row["doc_id"], base_text(record_of(row)))
-    after = frozenset(counts.boilerplate())
+    counts.remove_documents(gone)
+    counts.set_documents(
+        facts.column("doc_id").to_pylist(),
+        facts.column("line_hashes").to_pylist(),
+        facts.column("line_positions").to_pylist(),
+    )
+    wanted = counts.wanted_lines()
+    by_part: dict[Location, dict[str, frozenset[int]]] = {}
+    for doc_id, values in wanted.items():
+        by_part.setdefault(part_of[doc_id], {})[doc_id] = frozenset(values)
+    for found in run(lines_of, [LinesJob(part, docs, edge_lines) for part, docs in by_part.items()]):
+        for doc_id, lines in found.items():
+            counts.set_lines(doc_id, lines)
+    after = counts.boilerplate()
+    # 3. boilerplate
     crossed = before ^ after
-    to_clean = fresh | (counts.holders(crossed) if crossed else set())
+    corpus_removed = {
+        d
+        for d, flag in zip(*(facts.column(c).to_pylist() for c in ("doc_id", "corpus_removed")), strict=True)
+        if flag
+    }
+    to_clean = (fresh & (counts.holders(after) | corpus_removed)) | (
+        counts.holders(crossed) - fresh if crossed else set()
+    )
     boilerplate_seconds = perf_counter() - clock
-    always = frozenset(fresh | {doc_id for doc_id in to_clean if doc_id not in index})
-    jobs = [
-        SignJob(part, ids, always & set(ids), after, index.params)
-        for part, rows in keyed.items()
-        if (ids := tuple(row["doc_id"] for row in rows if row["doc_id"] in to_clean))
+    clean_jobs = [
+        CleanJob(part, ids, after, index.params)
+        for part in parts
+        if (ids := tuple(sorted(d for d in to_clean if part_of[d] == part)))
     ]
-    signed = {}
-    dedup_seconds = 0.0
-    for result in sign(jobs):
-        signed.update((document.doc_id, document) for document in result.documents)
-        boilerplate_seconds += result.boilerplate_seconds
-        dedup_seconds += result.dedup_seconds
-    changed = {doc_id for doc_id in to_clean if signed[doc_id].changed}
-    recleaned = len(changed - fresh)
-    updates: dict[str, dict[str, Any]] = {}
-    # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
-    added = [
-        (doc_id, signed[doc_id].text_sha256, signed[doc_id].signature)
-        for doc_id in sorted(to_clean, key=lambda d: (rows_of[d]["source_path"], d))
-        if signed[doc_id].signature is not None
-    ]
+    changed: set[str] = set()
+    for result in run(clean_of, clean_jobs):
+        signed.update(result.value)
+        changed |= result.value.keys()
+        boilerplate_seconds += result.seconds
+    # 4. clusters
     clock = perf_counter()
+    # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
+    added = [(d, *signed[d]) for d in sorted(fresh | changed, key=lambda d: (path_of[d], d))]
     assigned = index.update(added, removed=gone)
     dedup_seconds += perf_counter() - clock
-    for doc_id, assignment in assigned.items():
-        updates[doc_id] = {
+    updates = {
+        doc_id: {
             "text_sha256": assignment.text_sha256,
             "dup_cluster": assignment.dup_cluster,
             "dup_similarity": assignment.dup_similarity,
         }
+        for doc_id, assignment in assigned.items()
+    }
     # Listed again: a part whose rows lost boilerplate lines was replaced by a new file.
     _rewrite(staged.child("documents").files(".parquet"), updates)
     write_state(staged, index, counts)
     assignments = index.assignments()
     representatives = {a.dup_cluster for a in assignments.values()}
     return CorpusOutcome(
-        recleaned=recleaned,
+        recleaned=len(changed - fresh),
         rewritten=len(changed | updates.keys()),
         boilerplate_lines=len(after),
         clusters=len(representatives),
@@ -266,13 +321,36 @@ def update_corpus(
     )
 
 
-def _rows_of(part: Location, doc_ids: set[str]) -> list[dict[str, Any]]:
-    """The rows of `part` whose doc_id is one of `doc_ids`, as Python values."""
-    ids = read_part(part, ["doc_id"]).column("doc_id")
-    mask = pc.is_in(ids, value_set=pa.array(sorted(doc_ids), pa.string()))
-    if not pc.any(mask).as_py():
-        return []
-    return read_part(part).filter(mask).to_pylist()
+def _facts(
+    fresh: set[str],
+    part_of: Mapping[str, Location],
+    path_of: Mapping[str, str],
+    given: Sequence[pa.Table],
+    run: JobRunner,
+    params: DedupParams,
+    edge_lines: int,
+) -> tuple[pa.Table, float]:
+    """The facts of the `fresh` rows: those `given` that fit, the rest computed by jobs."""
+    expected = facts_params(params, edge_lines)
+    tables = []
+    missing = set(fresh)
+    for table in given:
+        if (table.schema.metadata or {}).get(
+            PARAMS_KEY
+        ) != expected or table.schema.remove_metadata() != FACTS_SCHEMA.remove_metadata():
+            continue
+        doc_ids, paths = table.column("doc_id").to_pylist(), table.column("source_path").to_pylist()
+        fits = [d in missing and path_of.get(d) == path for d, path in zip(doc_ids, paths, strict=True)]
+        tables.append(table.filter(pa.array(fits, pa.bool_())).cast(FACTS_SCHEMA))
+        missing -= {d for d, fit in zip(doc_ids, fits, strict=True) if fit}
+    jobs = [
+        FactsJob(part, ids, params, edge_lines)
+        for part in dict.fromkeys(part_of.values())
+        if (ids := tuple(sorted(d for d in missing if part_of[d] == part)))
+    ]
+    results = run(facts_of, jobs)
+    tables += [result.value.cast(FACTS_SCHEMA) for result in results]
+    return pa.concat_tables(tables) if tables else FACTS_SCHEMA.empty_table(), sum(r.seconds for r in results)
 
 
 def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) -> None:

@@ -249,6 +249,12 @@ def rewrite_part(part: Location, table: pa.Table, suffix: str) -> Location:
     return replacement
 
 
+def batch_facts(part: Location) -> Location:
+    """Where the batch whose part file is `part` keeps its documents' corpus facts (flows.corpus)."""
+    stem, url = part.path.removesuffix(".parquet"), part.url.removesuffix(".parquet")
+    return Location(part.backend, f"{stem}.facts.parquet", f"{url}.facts.parquet")
+
+
 def read_part(part: Location, columns: list[str] | None = None) -> pa.Table:
     """One part file of the documents table, with every column of DOCUMENT_SCHEMA (or `columns`)."""
     return pq.read_table(part.path, columns=columns, filesystem=part.filesystem, schema=DOCUMENT_SCHEMA)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from docclean.boilerplate import (
     LineCounts,
     apply_boilerplate,
     base_text,
+    line_facts,
     line_key,
     normalized_text_of,
     parse_boilerplate_rules,
@@ -87,10 +89,7 @@ def test_line_key_folds_whitespace_digits_and_the_token() -> None:
 
 
 def _counted(records: list[Record]) -> LineCounts:
-    counts = LineCounts()
-    for record in records:
-        counts.set_document(record.doc_id, base_text(record))
-    return counts
+    return LineCounts.of({record.doc_id: base_text(record) for record in records})
 
 
 def test_a_vendor_line_in_twenty_documents_is_removed_from_all_and_salutations_kept(cleaner: Cleaner) -> None:
@@ -124,10 +123,12 @@ def test_counts_are_incremental_and_survive_serialization(cleaner: Cleaner) -> N
     records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(8)]
     whole = _counted(records)
     part = _counted(records[:3])
-    part = LineCounts.from_table(part.to_table())
+    part = LineCounts.from_tables(*part.to_tables())
     for record in records[3:]:
         part.set_document(record.doc_id, record.text)
-    assert part.to_table().equals(whole.to_table())
+    part.fill_lines({record.doc_id: record.text for record in records})
+    for mine, theirs in zip(part.to_tables(), whole.to_tables(), strict=True):
+        assert mine.equals(theirs)
     for record in records[:4]:
         whole.remove_document(record.doc_id)
     assert whole.boilerplate() == frozenset()
@@ -179,3 +180,66 @@ def _module_cleaner() -> Cleaner:
     if not _CLEANER:
         _CLEANER.append(Cleaner())
     return _CLEANER[0]
+
+
+# Lines drawn from a small pool, so that they recur across documents; the vendor lines carry signals.
+LINE_POOL = [
+    "同志们：",
+    "谢谢大家！",
+    "扫码关注公众号 青松范文",
+    "加QQ：12345678 获取全文",
+    "精品资料 值得收藏",
+    "本篇完",
+]
+documents_strategy = st.dictionaries(
+    st.sampled_from([f"d{i:02d}" for i in range(14)]),
+    st.lists(st.sampled_from(LINE_POOL + [f"第{i}段正文内容。" for i in range(4)]), min_size=1, max_size=8),
+    min_size=1,
+)
+
+
+def _reference(texts: dict[str, str]) -> dict[str, set[str]]:
+    """Folded line -> the documents holding it, counted the plain way."""
+    holders: dict[str, set[str]] = {}
+    for doc_id, text in texts.items():
+        for line in text.split("\n"):
+            if line.strip():
+                holders.setdefault(line_key(line), set()).add(doc_id)
+    return holders
+
+
+@settings(max_examples=60, deadline=None)
+@given(documents_strategy, documents_strategy, st.randoms(use_true_random=False))
+def test_line_counts_equal_a_plain_count_whatever_the_order_of_adds_and_removals(
+    first: dict[str, list[str]], second: dict[str, list[str]], rng: random.Random
+) -> None:
+    """Counted in one go, or as a first drop then a second one (documents replaced and removed) through a
+    saved state: the same counts, lines, boilerplate and candidates as counting the final texts plainly."""
+    final = {doc_id: "\n".join(lines) for doc_id, lines in {**first, **second}.items()}
+    removed = set(rng.sample(sorted(final), k=len(final) // 3))
+    final = {doc_id: text for doc_id, text in final.items() if doc_id not in removed}
+    whole = LineCounts.of(final)
+    staged = LineCounts.of({doc_id: "\n".join(lines) for doc_id, lines in first.items()})
+    staged = LineCounts.from_tables(*staged.to_tables())
+    staged.remove_documents(removed)
+    later = {doc_id: "\n".join(lines) for doc_id, lines in second.items() if doc_id not in removed}
+    if later:
+        facts = [line_facts(text, DEFAULT_RULES.edge_lines) for text in later.values()]
+        staged.set_documents(list(later), [h for h, _ in facts], [p for _, p in facts])
+    staged.fill_lines(final)
+    reference = _reference(final)
+    for counts in (whole, staged):
+        for key, holders in reference.items():
+            assert counts.documents_of(key) == len(holders)
+            assert counts.holders({key}) == holders
+        assert counts.boilerplate() == {
+            key for key, holders in reference.items() if DEFAULT_RULES.is_boilerplate(key, len(holders))
+        }
+        for stat in counts.candidates():
+            holders = reference[stat.key]
+            assert stat.documents == len(holders)
+            assert line_key(stat.line) == stat.key
+            # The line as the holder with the smallest doc_id has it, whatever the order of counting.
+            assert stat.line in {line.strip() for line in final[min(holders)].split("\n")}
+    for mine, theirs in zip(staged.to_tables(), whole.to_tables(), strict=True):
+        assert mine.equals(theirs)

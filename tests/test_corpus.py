@@ -11,7 +11,9 @@ import pytest
 
 from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
-from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE, record_of
+from docclean.schema import record_from_row as record_of
+from flows import commit
+from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
 from flows.curate import curate
 from flows.summary import report_markdown
 from tests.conftest import SEEDS_DIR as SEEDS
@@ -148,3 +150,64 @@ def test_pruning_a_representative_hands_the_cluster_to_the_next_member(tmp_path:
         after["b.txt"]["dup_cluster"] == after["b.txt"]["doc_id"] and after["b.txt"]["dup_similarity"] == 1.0
     )
     assert after["c.txt"]["dup_cluster"] == after["b.txt"]["doc_id"]
+
+
+def _corpus_state(curated: Path) -> list:
+    folder = current_snapshot(curated) / CORPUS_FOLDER
+    return [pq.read_table(folder / name) for name in (DEDUP_FILE, LINES_FILE, LINE_TEXTS_FILE)]
+
+
+def _without_run_times(table: dict[str, dict]) -> dict[str, dict]:
+    return {path: {k: v for k, v in row.items() if k != "ingested_at"} for path, row in table.items()}
+
+
+def _drop(raw: Path) -> None:
+    raw.mkdir()
+    for i in range(12):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    (raw / "00_copy.txt").write_text(speech(0) + "\n补充一句。", encoding="utf-8")
+
+
+def test_facts_computed_by_the_pass_give_what_the_batches_facts_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batches hand their documents' corpus facts to the pass; without them (a batch of an older
+    docclean, an unreadable facts file) the pass computes them itself: the same dataset and state."""
+    raw = tmp_path / "raw"
+    _drop(raw)
+    run(raw, tmp_path / "with")
+    monkeypatch.setattr(commit, "batch_facts_of", lambda batches: [])
+    run(raw, tmp_path / "without")
+    assert _without_run_times(rows(tmp_path / "with")) == _without_run_times(rows(tmp_path / "without"))
+    for mine, theirs in zip(
+        _corpus_state(tmp_path / "with"), _corpus_state(tmp_path / "without"), strict=True
+    ):
+        assert mine.equals(theirs)
+
+
+def test_a_corpus_state_of_an_older_format_is_built_again(tmp_path: Path) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    _drop(raw)
+    run(raw, curated)
+    index = current_snapshot(curated) / CORPUS_FOLDER / DEDUP_FILE
+    table = pq.read_table(index)
+    older = table.replace_schema_metadata(
+        {k: v for k, v in table.schema.metadata.items() if b"format" not in k}
+    )
+    index.unlink()  # a hard link the next snapshot may share: replaced, never written through
+    pq.write_table(older, index)
+    (raw / "20.txt").write_text(speech(20), encoding="utf-8")
+    again = run(raw, curated)
+    whole = tmp_path / "whole"
+    once = run(raw, whole)
+    assert again.corpus is not None and once.corpus is not None
+    assert (again.corpus.clusters, again.corpus.boilerplate_lines) == (
+        once.corpus.clusters,
+        once.corpus.boilerplate_lines,
+    )
+    got, expected = rows(curated), rows(whole)
+    for path in expected:
+        for column in ("text", "removed", "text_sha256", "dup_similarity"):
+            assert got[path][column] == expected[path][column], (path, column)
+    for mine, theirs in zip(_corpus_state(curated)[1:], _corpus_state(whole)[1:], strict=True):
+        assert mine.equals(theirs)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from docclean.boilerplate import RULE_ID
-from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
 from docclean.layout import state_folder
 from tests.conftest import current_snapshot
 from tests.test_cli import ENV, docclean
@@ -65,16 +65,18 @@ def dataset(curated: Path) -> dict[str, tuple]:
     }
 
 
-def state(curated: Path) -> tuple[list, list]:
+def state(curated: Path) -> tuple[list, list, list]:
     """The kept corpus state with doc_ids replaced by source paths."""
     rows = ds.dataset(curated / "documents", format="parquet").to_table(columns=["doc_id", "source_path"])
     path_of = dict(zip(*(rows.column(c).to_pylist() for c in ("doc_id", "source_path")), strict=True))
     folder = current_snapshot(curated) / CORPUS_FOLDER
     index = pq.read_table(folder / DEDUP_FILE).to_pylist()
     lines = pq.read_table(folder / LINES_FILE).to_pylist()
+    texts = pq.read_table(folder / LINE_TEXTS_FILE).to_pylist()
     return (
         sorted((path_of[r["doc_id"]], r["text_sha256"], path_of[r["dup_cluster"]]) for r in index),
-        sorted((path_of[r["doc_id"]], r["key"], r["position"]) for r in lines),
+        sorted((path_of[r["doc_id"]], r["key_hash"], r["position"]) for r in lines),
+        sorted((r["key_hash"], path_of[r["holder"]], r["line"]) for r in texts),
     )
 
 

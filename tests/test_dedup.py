@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean.dedup import DedupIndex, DedupParams, shingles, signature, text_sha256
+from docclean.dedup import (
+    DedupIndex,
+    DedupParams,
+    StaleIndex,
+    shingle_hash,
+    shingle_hashes,
+    shingle_text,
+    shingles,
+    signature,
+    signatures,
+    text_sha256,
+)
 from docclean.pipeline import Cleaner
 from docclean.record import Record
 from tests.conftest import SEEDS_DIR as SEEDS
@@ -227,3 +238,30 @@ def test_cluster_invariants(texts: list[str], cut: int) -> None:
 def test_shingles_ignore_whitespace(text: str) -> None:
     spaced = " \n".join(text[i : i + 7] for i in range(0, len(text), 7))
     assert shingles(spaced) == shingles(text)
+
+
+@given(st.text(max_size=60), st.integers(1, 8))
+def test_shingle_hashes_are_the_reference_hash_of_every_shingle(text: str, n: int) -> None:
+    folded = shingle_text(text)
+    hashes = shingle_hashes(folded, n)
+    assert {int(h) for h in hashes} == {shingle_hash(s) for s in shingles(text, n=n)}
+    assert len(hashes) == (max(len(folded) - n + 1, 1) if folded else 0)
+
+
+@given(st.lists(hans, max_size=6))
+def test_signatures_of_many_texts_are_each_texts_own(texts: list[str]) -> None:
+    together = signatures(texts)
+    assert together == [signature(text) for text in texts]
+    assert all(len(s) == 4 * DedupParams().num_perm for s in together)
+
+
+def test_an_index_in_an_older_format_is_stale_not_misread() -> None:
+    index = DedupIndex()
+    index.update(_docs(2, 0))
+    table = index.to_table()
+    older = table.replace_schema_metadata(
+        {k: v for k, v in table.schema.metadata.items() if b"format" not in k}
+    )
+    with pytest.raises(StaleIndex):
+        DedupIndex.from_table(older)
+    assert DedupIndex.from_table(table).assignments() == index.assignments()

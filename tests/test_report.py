@@ -19,7 +19,7 @@ import pytest
 import flows.curate
 import flows.summary
 from docclean.boilerplate import LineCounts
-from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINES_FILE
+from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
 from docclean.dedup import DedupIndex, signature, text_sha256
 from docclean.errors import DoccleanError
 from docclean.pipeline import Cleaner
@@ -350,10 +350,9 @@ def test_curate_run_report_carries_the_rule_hits(tmp_path: Path, monkeypatch: py
 
 def write_corpus_state(curated: Path, records: Sequence[Record]) -> None:
     """What the corpus pass leaves: cluster columns in the rows and its state beside documents/."""
-    index, counts = DedupIndex(), LineCounts()
+    index = DedupIndex()
     index.update((r.doc_id, text_sha256(r.text), signature(r.text, r.placeholders)) for r in records)
-    for record in records:
-        counts.set_document(record.doc_id, record.text)
+    counts = LineCounts.of({record.doc_id: record.text for record in records})
     assignments = index.assignments()
     for part in (curated / "documents").glob("*.parquet"):
         table = pq.read_table(part)
@@ -369,7 +368,9 @@ def write_corpus_state(curated: Path, records: Sequence[Record]) -> None:
         pq.write_table(table, part)
     (curated / CORPUS_FOLDER).mkdir()
     pq.write_table(index.to_table(), curated / CORPUS_FOLDER / DEDUP_FILE)
-    pq.write_table(counts.to_table(), curated / CORPUS_FOLDER / LINES_FILE)
+    lines, texts = counts.to_tables()
+    pq.write_table(lines, curated / CORPUS_FOLDER / LINES_FILE)
+    pq.write_table(texts, curated / CORPUS_FOLDER / LINE_TEXTS_FILE)
 
 
 SHOP_LINE = '<i>青松书社</i> & "精选"'

@@ -438,7 +438,11 @@ def test_corpus_columns_and_state_on_s3_equal_a_local_run(
     # The index and line counts are committed with the snapshot the pointer names.
     snapshot = current_url(curated).removesuffix("/documents").removeprefix("s3://")
     state = fs.get_file_info(pafs.FileSelector(f"{snapshot}/corpus"))
-    assert sorted(info.base_name for info in state) == ["dedup.parquet", "lines.parquet"]
+    assert sorted(info.base_name for info in state) == [
+        "dedup.parquet",
+        "line_texts.parquet",
+        "lines.parquet",
+    ]
 
 
 def test_report_on_s3(

@@ -1,0 +1,148 @@
+"""What the corpus pass needs of each document, computed where the document's text is at hand.
+
+Per documents row: the SHA-256 of its clean text, its MinHash signature (docclean.dedup) and its
+lines' key hashes and positions (docclean.boilerplate.line_facts), counted on its base text
+(the text before corpus removals, so that a line's count does not fall once it is removed). A
+whole table at once: the signatures of all its rows in one rensa call. The curate flow computes
+them in the batch that cleans a document, and in its corpus pass for rows no batch of the run
+wrote.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, line_facts
+from docclean.dedup import DedupParams, signatures, text_sha256
+from docclean.placeholders import DEFAULT_TOKEN
+from docclean.schema import record_from_row
+
+FACTS_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("text_sha256", pa.string(), nullable=False, metadata={"description": "Of the row's text."}),
+        pa.field("signature", pa.binary(), nullable=False, metadata={"description": "Of the row's text."}),
+        pa.field(
+            "line_hashes",
+            pa.list_(pa.uint64()),
+            nullable=False,
+            metadata={"description": "Of the base text."},
+        ),
+        pa.field("line_positions", pa.list_(pa.int8()), nullable=False),
+        pa.field(
+            "corpus_removed",
+            pa.bool_(),
+            nullable=False,
+            metadata={"description": "The row's text has corpus_boilerplate removals."},
+        ),
+    ],
+    metadata={"docclean.table": "corpus_facts"},
+)
+
+# Schema metadata key of a facts table: what its facts were computed with (facts_params).
+PARAMS_KEY = b"docclean.facts.params"
+
+
+def facts_params(params: DedupParams, edge_lines: int) -> bytes:
+    """The parameters facts depend on, as stored with them: facts made with others are not used."""
+    return json.dumps({"ngram": params.ngram, "num_perm": params.num_perm, "edge_lines": edge_lines}).encode()
+
+
+# The documents columns corpus_facts reads (a row with corpus removals is read whole).
+FACT_COLUMNS = ["doc_id", "source_path", "text", "placeholders", "removed"]
+
+
+def corpus_facts(
+    documents: pa.Table,
+    params: DedupParams | None = None,
+    edge_lines: int = DEFAULT_RULES.edge_lines,
+    token: str = DEFAULT_TOKEN,
+) -> pa.Table:
+    """The facts (FACTS_SCHEMA) of every row of `documents` (DOCUMENT_SCHEMA, at least FACT_COLUMNS), in order.
+
+    A row with `corpus_boilerplate` removals needs every column: its base text is rebuilt from
+    the whole row (boilerplate.base_text). Raises ValueError for such a row whose annotations do
+    not fit its text.
+    """
+    params = params or DedupParams()
+    schema = FACTS_SCHEMA.with_metadata(
+        {**FACTS_SCHEMA.metadata, PARAMS_KEY: facts_params(params, edge_lines)}
+    )
+    if not documents.num_rows:
+        return schema.empty_table()
+    shas, signed = dedup_facts(documents, params)
+    hashes, positions, corpus_removed = line_facts_of(documents, edge_lines, token)
+    return pa.table(
+        {
+            "doc_id": documents.column("doc_id"),
+            "source_path": documents.column("source_path"),
+            "text_sha256": pa.array(shas, pa.string()),
+            "signature": pa.array(signed, pa.binary()),
+            "line_hashes": pa.array(hashes, pa.list_(pa.uint64())),
+            "line_positions": pa.array(positions, pa.list_(pa.int8())),
+            "corpus_removed": pa.array(corpus_removed, pa.bool_()),
+        },
+        schema=schema,
+    )
+
+
+def dedup_facts(documents: pa.Table, params: DedupParams | None = None) -> tuple[list[str], list[bytes]]:
+    """Each row's `text_sha256` and MinHash signature (placeholder tokens left out of its shingles)."""
+    texts = documents.column("text").to_pylist()
+    return [text_sha256(text) for text in texts], signatures(
+        texts, _spans(documents.column("placeholders")), params
+    )
+
+
+def line_facts_of(
+    documents: pa.Table, edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
+) -> tuple[list[list[int]], list[list[int]], list[bool]]:
+    """Each row's `line_facts` on its base text, and whether its text has corpus removals."""
+    texts, corpus_removed = base_texts(documents, token)
+    hashes, positions = [], []
+    for text in texts:
+        row_hashes, row_positions = line_facts(text, edge_lines, token)
+        hashes.append(row_hashes)
+        positions.append(row_positions)
+    return hashes, positions, corpus_removed
+
+
+def base_texts(documents: pa.Table, token: str = DEFAULT_TOKEN) -> tuple[list[str], list[bool]]:
+    """Each row's base text (boilerplate.base_text), and whether its text has corpus removals.
+
+    A row with corpus removals is rebuilt as a Record, which needs every column of the row.
+    """
+    with_corpus = set(_rows_holding(documents.column("removed"), "rule", RULE_ID))
+    texts = documents.column("text").to_pylist()
+    for index in with_corpus:
+        texts[index] = base_text(record_from_row(documents.slice(index, 1).to_pylist()[0]), token)
+    return texts, [index in with_corpus for index in range(documents.num_rows)]
+
+
+def has_corpus_removals(documents: pa.Table) -> bool:
+    """Whether any row of `documents` has a `corpus_boilerplate` removal (its facts then need every column)."""
+    return bool(_rows_holding(documents.column("removed"), "rule", RULE_ID))
+
+
+def _spans(placeholders: pa.ChunkedArray) -> list[list[tuple[int, int]]]:
+    """Each row's placeholders as (start, end) pairs, read column-wise (a struct per placeholder costs)."""
+    column = placeholders.combine_chunks()
+    flat = column.flatten()
+    lengths = pc.list_value_length(column).fill_null(0).to_numpy()
+    bounds = np.cumsum(lengths)[:-1]
+    starts = np.split(pc.struct_field(flat, "start").to_numpy(), bounds)
+    ends = np.split(pc.struct_field(flat, "end").to_numpy(), bounds)
+    return [list(zip(s.tolist(), e.tolist(), strict=True)) for s, e in zip(starts, ends, strict=True)]
+
+
+def _rows_holding(column: pa.ChunkedArray, field: str, value: str) -> list[int]:
+    """The rows of a list<struct> column with an item whose `field` is `value`."""
+    lists = column.combine_chunks()
+    parents = pc.list_parent_indices(lists).to_numpy()
+    hits = pc.equal(pc.struct_field(lists.flatten(), field), value).to_numpy(zero_copy_only=False)
+    return np.unique(parents[hits]).tolist()
