@@ -71,6 +71,12 @@ LINE_TEXTS_SCHEMA = pa.schema(
         pa.field(
             "line", pa.string(), nullable=False, metadata={"description": "The line as its holder has it."}
         ),
+        pa.field(
+            "applied",
+            pa.bool_(),
+            nullable=False,
+            metadata={"description": "The snapshot's documents are cleaned of it (corpus_boilerplate)."},
+        ),
     ],
     metadata={"docclean.table": "boilerplate_line_texts", FORMAT_KEY: b"2"},
 )
@@ -369,6 +375,9 @@ class LineCounts:
         self._position = np.empty(0, np.int8)
         # key_hash -> (holder doc_id, the line), for lines in at least min_documents documents.
         self._lines: dict[int, tuple[str, str]] = {}
+        # The folded lines the documents were last cleaned of, as the corpus pass recorded them: what
+        # a change of the counts, or of the rules, is measured against.
+        self.applied: frozenset[str] = frozenset()
         self._totals: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -535,11 +544,17 @@ class LineCounts:
             schema=LINES_SCHEMA,
         )
         known = sorted(self._lines.items())
+        applied = [line_key(line) in self.applied for _, (_, line) in known]
+        if sum(applied) != len(self.applied):
+            raise ValueError(
+                "An applied boilerplate line is not among the recurring lines; it cannot be kept."
+            )
         texts = pa.table(
             {
                 "key_hash": pa.array([value for value, _ in known], pa.uint64()),
                 "holder": pa.array([holder for _, (holder, _) in known], pa.string()),
                 "line": pa.array([line for _, (_, line) in known], pa.string()),
+                "applied": pa.array(applied, pa.bool_()),
             },
             schema=LINE_TEXTS_SCHEMA,
         )
@@ -575,6 +590,13 @@ class LineCounts:
                 strict=True,
             )
         }
+        counts.applied = frozenset(
+            line_key(line)
+            for line, applied in zip(
+                texts.column("line").to_pylist(), texts.column("applied").to_pylist(), strict=True
+            )
+            if applied
+        )
         return counts
 
     @classmethod

@@ -231,7 +231,7 @@ def update_corpus(
     started = perf_counter()
     index, counts = load_state(snapshot)
     edge_lines = counts.rules.edge_lines
-    before = counts.boilerplate()
+    before = counts.applied
     parts = staged.child("documents").files(".parquet")
     keyed = {part: read_part(part, ["doc_id", "source_path", "text_sha256"]) for part in parts}
     part_of: dict[str, Location] = {}
@@ -268,7 +268,7 @@ def update_corpus(
     for found in run(lines_of, [LinesJob(part, docs, edge_lines) for part, docs in by_part.items()]):
         for doc_id, lines in found.items():
             counts.set_lines(doc_id, lines)
-    after = counts.boilerplate()
+    after = counts.applied = counts.boilerplate()
     # 3. boilerplate
     crossed = before ^ after
     corpus_removed = {

@@ -243,3 +243,16 @@ def test_line_counts_equal_a_plain_count_whatever_the_order_of_adds_and_removals
             assert stat.line in {line.strip() for line in final[min(holders)].split("\n")}
     for mine, theirs in zip(staged.to_tables(), whole.to_tables(), strict=True):
         assert mine.equals(theirs)
+
+
+def test_the_applied_lines_are_kept_with_the_counts_whatever_the_rules_say_later(cleaner: Cleaner) -> None:
+    """The pass compares what the documents were cleaned of with what the counts and rules say now,
+    so a stricter threshold in a later docclean cleans the lines out of the documents again."""
+    records = [cleaner.clean(speech(i), f"{i}.txt") for i in range(8)]
+    counts = _counted(records)
+    counts.applied = counts.boilerplate()
+    assert counts.applied
+    stricter = replace(DEFAULT_RULES, min_documents=9)
+    loaded = LineCounts.from_tables(*counts.to_tables(), rules=stricter)
+    assert loaded.applied == counts.applied
+    assert loaded.wanted_lines() == {} and loaded.boilerplate() == frozenset()
