@@ -261,8 +261,9 @@ class _Leaders:
 
     def best(self, digest: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
         """The most similar representative at or above the threshold (ties: the lowest row), and the similarity."""
-        candidates = sorted(
-            {row for bucket, key in zip(self.buckets, keys, strict=True) for row in bucket.get(key, ())}
+        hits = [rows for bucket, key in zip(self.buckets, keys, strict=True) if (rows := bucket.get(key))]
+        candidates = (
+            sorted({row for rows in hits for row in rows}) if len(hits) > 1 else hits[0] if hits else []
         )
         if not candidates:
             return None, 0.0

@@ -373,49 +373,58 @@ class CleanedBatch:
     resumed: bool = False
 
 
+@contextlib.contextmanager
+def cleaning_processes(workers: int | None, plan: Plan) -> Iterator[Executor | None]:
+    """The run's pool of `workers` cleaning processes, shut down on leaving; None for one worker or nothing to clean.
+
+    It lasts from the first batch to the end of the commit, whose corpus pass runs its jobs on it too.
+    """
+    pool = worker_pool(workers) if workers and workers > 1 and plan.to_clean else None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
 def clean_batches(
     plan: Plan,
     store: Store,
     config: CleanConfig,
     rules_version: str,
     ingested_at: datetime,
-    workers: int | None,
+    pool: Executor | None,
 ) -> list[CleanedBatch]:
     """Clean the plan's files in batches, each written to its own part file in `store`; the batches in order.
 
     The files keep the doc_ids the plan gives them from their earlier rows. A batch that an interrupted run
-    finished is reused (`resumed`). `workers` > 1 cleans in a pool of that many processes. Raises
-    what a batch raises; its finished batches stay for the next run.
+    finished is reused (`resumed`). With `pool` (cleaning_processes), batches are cleaned in its processes.
+    Raises what a batch raises; its finished batches stay for the next run.
     """
     entries, doc_ids = plan.to_clean, plan.doc_ids
     progress_of = _Progress(len(entries))
-    pool = worker_pool(workers) if workers and workers > 1 and entries else None
-    try:
-        one_at_a_time = _one_at_a_time(pool)
-        done: list[CleanedBatch] = []
-        in_flight: list[tuple[PrefectFuture[BatchOutcome], Location, int]] = []
-        for batch in make_batches(entries):
-            kept = {e.rel_path: doc_ids[e.rel_path] for e in batch if e.rel_path in doc_ids}
-            key = batch_key(batch, kept, config, rules_version)
-            part, finished = store.batch_part(key), store.finished_batch(key)
-            arguments = (Batch(batch, kept, store.batch_marker(key)), config, part, ingested_at, pool)
-            if finished is not None:  # cleaned by an interrupted run: its part is reused
-                done.append(CleanedBatch(BatchOutcome.from_json(finished), part, resumed=True))
-            elif one_at_a_time:
-                # Submitted, not called: the batch runs in a task thread, and a signal reaches the
-                # flow's thread, which Prefect ends as one interrupted run.
-                done.append(CleanedBatch(clean_batch.submit(*arguments).result(), part))
-            else:
-                in_flight.append((clean_batch.submit(*arguments), part, len(batch)))
-                continue
-            progress_of.advance(len(batch))
-        for future, part, files in in_flight:
-            done.append(CleanedBatch(future.result(), part))
-            progress_of.advance(files)
-        return done
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    one_at_a_time = _one_at_a_time(pool)
+    done: list[CleanedBatch] = []
+    in_flight: list[tuple[PrefectFuture[BatchOutcome], Location, int]] = []
+    for batch in make_batches(entries):
+        kept = {e.rel_path: doc_ids[e.rel_path] for e in batch if e.rel_path in doc_ids}
+        key = batch_key(batch, kept, config, rules_version)
+        part, finished = store.batch_part(key), store.finished_batch(key)
+        arguments = (Batch(batch, kept, store.batch_marker(key)), config, part, ingested_at, pool)
+        if finished is not None:  # cleaned by an interrupted run: its part is reused
+            done.append(CleanedBatch(BatchOutcome.from_json(finished), part, resumed=True))
+        elif one_at_a_time:
+            # Submitted, not called: the batch runs in a task thread, and a signal reaches the
+            # flow's thread, which Prefect ends as one interrupted run.
+            done.append(CleanedBatch(clean_batch.submit(*arguments).result(), part))
+        else:
+            in_flight.append((clean_batch.submit(*arguments), part, len(batch)))
+            continue
+        progress_of.advance(len(batch))
+    for future, part, files in in_flight:
+        done.append(CleanedBatch(future.result(), part))
+        progress_of.advance(files)
+    return done
 
 
 class _Progress:

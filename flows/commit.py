@@ -7,6 +7,7 @@ and leaves the dataset as it was (the batches it cleaned stay, for the next run 
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from docclean.pipeline import make_doc_id
 from docclean.record import Reject
 from docclean.schema import DOCUMENT_SCHEMA, rejects_to_table
 from flows.batches import BatchOutcome, CleanedBatch
-from flows.corpus import CorpusOutcome, run_here, run_on_workers, update_corpus
+from flows.corpus import CorpusOutcome, run_here, run_in, run_on_workers, update_corpus
 from flows.location import Location
 from flows.plan import Plan
 from flows.runners import on_dask
@@ -44,11 +45,13 @@ def commit(
     scan: ScanResult,
     options: dict[str, object],
     now: datetime,
+    pool: Executor | None = None,
 ) -> Committed:
     """Write the next snapshot and make it current.
 
     `snapshot` is the current one as the plan read it; `options` the cleaning options it was made
-    under (recorded with its rejects, see flows.plan.judged_options). Raises StoreError when the
+    under (recorded with its rejects, see flows.plan.judged_options); `pool` the run's cleaning
+    processes, where the corpus pass runs its jobs (flows.batches.cleaning_processes). Raises StoreError when the
     new snapshot would hold a document twice, or what the store raises; nothing is committed then.
     """
     rejects = scan_rejects(scan) + [reject for batch in batches for reject in batch.outcome.rejects]
@@ -66,7 +69,7 @@ def commit(
             )
         )
         writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
-        corpus = corpus_pass(writer, batches)
+        corpus = corpus_pass(writer, batches, pool)
         writer.commit()
     except BaseException:
         writer.abandon()
@@ -91,12 +94,12 @@ def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.
     )
 
 
-def corpus_pass(writer: SnapshotWriter, batches: list[CleanedBatch]) -> CorpusOutcome:
+def corpus_pass(writer: SnapshotWriter, batches: list[CleanedBatch], pool: Executor | None) -> CorpusOutcome:
     """The corpus pass (#19): across documents, after the batches, before the commit, with the corpus
-    facts the batches computed; its jobs run on the workers when the run is on Dask (flows.corpus)."""
-    outcome = update_corpus(
-        writer.staged, writer.current, run_on_workers if on_dask() else run_here, batch_facts_of(batches)
-    )
+    facts the batches computed; its jobs run on the Dask workers or the run's cleaning processes
+    when there are some (flows.corpus)."""
+    run = run_on_workers if on_dask() else run_in(pool) if pool is not None else run_here
+    outcome = update_corpus(writer.staged, writer.current, run, batch_facts_of(batches))
     get_run_logger().info(
         "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
         outcome.recleaned,

@@ -23,6 +23,7 @@ cleaning processes or on Dask workers) or on the state alone (here):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, TypeVar
@@ -95,6 +96,15 @@ def run_here(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Res
     return [function(job) for job in jobs]
 
 
+def run_in(pool: Executor) -> JobRunner:
+    """Each job in one of the run's cleaning processes (flows.batches.cleaning_processes)."""
+
+    def run(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
+        return list(pool.map(function, jobs))
+
+    return run
+
+
 @task(name="corpus-job", cache_policy=NO_CACHE, persist_result=False)
 def corpus_task(function: Callable[[Job], Result], job: Job) -> Result:
     return function(job)
@@ -116,9 +126,9 @@ def _rows(part: Location, doc_ids: Sequence[str], columns: list[str] | None = No
     return table.filter(pc.is_in(table.column("doc_id"), value_set=wanted))
 
 
-def _fact_rows(part: Location, doc_ids: Sequence[str]) -> pa.Table:
-    """The rows corpus_facts needs: FACT_COLUMNS, or every column when a row has corpus removals."""
-    table = _rows(part, doc_ids, FACT_COLUMNS)
+def _fact_rows(part: Location, doc_ids: Sequence[str], columns: Sequence[str] = FACT_COLUMNS) -> pa.Table:
+    """The rows' `columns` (with `removed`), or every column when a row has corpus removals (base_texts)."""
+    table = _rows(part, doc_ids, list(columns))
     return _rows(part, doc_ids) if has_corpus_removals(table) else table
 
 
@@ -154,7 +164,7 @@ class LinesJob:
 
 
 def lines_of(job: LinesJob) -> dict[str, dict[int, str]]:
-    rows = _fact_rows(job.part, list(job.wanted))
+    rows = _fact_rows(job.part, list(job.wanted), ("doc_id", "text", "removed"))
     texts, _ = base_texts(rows)
     return {
         doc_id: lines_with(text, job.wanted[doc_id], job.edge_lines)
@@ -185,7 +195,7 @@ def clean_of(job: CleanJob) -> Timed:
         cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
         if cleaned is not record:
             changes[row["doc_id"]] = _as_row(cleaned)
-    _rewrite([job.part], changes)
+    _rewrite(job.part, changes)
     signed = {}
     if changes:
         changed = pa.Table.from_pylist(
@@ -305,7 +315,14 @@ def update_corpus(
         for doc_id, assignment in assigned.items()
     }
     # Listed again: a part whose rows lost boilerplate lines was replaced by a new file.
-    _rewrite(staged.child("documents").files(".parquet"), updates)
+    rewrites = []
+    for part in staged.child("documents").files(".parquet"):
+        held = {
+            d: updates[d] for d in read_part(part, ["doc_id"]).column("doc_id").to_pylist() if d in updates
+        }
+        if held:
+            rewrites.append(RewriteJob(part, held))
+    run(rewrite_of, rewrites)
     write_state(staged, index, counts)
     assignments = index.assignments()
     representatives = {a.dup_cluster for a in assignments.values()}
@@ -353,25 +370,34 @@ def _facts(
     return pa.concat_tables(tables) if tables else FACTS_SCHEMA.empty_table(), sum(r.seconds for r in results)
 
 
-def _rewrite(parts: list[Location], updates: Mapping[str, Mapping[str, Any]]) -> None:
-    """Replace each part holding an updated row by a new part file with the rows updated."""
+@dataclass(frozen=True, slots=True)
+class RewriteJob:
+    """A staged part to replace by one with `updates` (doc_id -> column -> value) applied to its rows."""
+
+    part: Location
+    updates: Mapping[str, Mapping[str, Any]]
+
+
+def rewrite_of(job: RewriteJob) -> None:
+    _rewrite(job.part, job.updates)
+
+
+def _rewrite(part: Location, updates: Mapping[str, Mapping[str, Any]]) -> None:
+    """Replace `part` by a new part file with the rows of `updates` updated (nothing when it holds none)."""
     if not updates:
         return
-    wanted = pa.array(sorted(updates), pa.string())
-    for part in parts:
-        ids = read_part(part, ["doc_id"]).column("doc_id")
-        if not pc.any(pc.is_in(ids, value_set=wanted)).as_py():
-            continue
-        table = read_part(part)
-        doc_ids = ids.to_pylist()
-        # Column by column, and only the columns an update names: a whole part as Python rows
-        # costs seconds and hundreds of megabytes.
-        for name in sorted({name for doc_id in doc_ids for name in updates.get(doc_id, ())}):
-            values = [
-                updates[doc_id][name] if name in updates.get(doc_id, ()) else value
-                for doc_id, value in zip(doc_ids, table.column(name).to_pylist(), strict=True)
-            ]
-            index = table.schema.get_field_index(name)
-            field = DOCUMENT_SCHEMA.field(name)
-            table = table.set_column(index, field, pa.array(values, field.type))
-        rewrite_part(part, table, "corpus")
+    table = read_part(part)
+    doc_ids = table.column("doc_id").to_pylist()
+    if updates.keys().isdisjoint(doc_ids):
+        return
+    # Column by column, and only the columns an update names: a whole part as Python rows
+    # costs seconds and hundreds of megabytes.
+    for name in sorted({name for doc_id in doc_ids for name in updates.get(doc_id, ())}):
+        values = [
+            updates[doc_id][name] if name in updates.get(doc_id, ()) else value
+            for doc_id, value in zip(doc_ids, table.column(name).to_pylist(), strict=True)
+        ]
+        index = table.schema.get_field_index(name)
+        field = DOCUMENT_SCHEMA.field(name)
+        table = table.set_column(index, field, pa.array(values, field.type))
+    rewrite_part(part, table, "corpus")

@@ -24,7 +24,7 @@ from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.rules import load_rules
 from docclean.terminal import escape
-from flows.batches import clean_batches, hash_files
+from flows.batches import clean_batches, cleaning_processes, hash_files
 from flows.commit import commit, scan_rejects
 from flows.dataset import open_store
 from flows.location import Location
@@ -116,8 +116,10 @@ def curate(
         if store.has_snapshot() and nothing_to_do(run_plan, scan, snapshot):
             return summary.left_as_is(snapshot.rejects, started)
         now = datetime.now(UTC)
-        batches = clean_batches(run_plan, store, config, rules_version, now, workers)
-        summary.add_commit(batches, commit(store, snapshot, run_plan, batches, scan, judgement.options, now))
+        with cleaning_processes(workers, run_plan) as pool:
+            batches = clean_batches(run_plan, store, config, rules_version, now, pool)
+            committed = commit(store, snapshot, run_plan, batches, scan, judgement.options, now, pool)
+        summary.add_commit(batches, committed)
     report(summary, curated, options.html_report)
     return summary.finished(started)
 

@@ -158,7 +158,11 @@ def _corpus_state(curated: Path) -> list:
 
 
 def _without_run_times(table: dict[str, dict]) -> dict[str, dict]:
-    return {path: {k: v for k, v in row.items() if k != "ingested_at"} for path, row in table.items()}
+    """The rows without what differs between two runs over copies of one drop: times."""
+    return {
+        path: {k: v for k, v in row.items() if k not in ("ingested_at", "source_mtime_ns")}
+        for path, row in table.items()
+    }
 
 
 def _drop(raw: Path) -> None:
@@ -210,4 +214,27 @@ def test_a_corpus_state_of_an_older_format_is_built_again(tmp_path: Path) -> Non
         for column in ("text", "removed", "text_sha256", "dup_similarity"):
             assert got[path][column] == expected[path][column], (path, column)
     for mine, theirs in zip(_corpus_state(curated)[1:], _corpus_state(whole)[1:], strict=True):
+        assert mine.equals(theirs)
+
+
+def test_the_pass_in_the_runs_cleaning_processes_gives_what_it_gives_here(tmp_path: Path) -> None:
+    """With --workers 2 the pass's jobs (lines, re-cleaning, rewriting parts) run in the cleaning
+    processes; two drops, the second making a line boilerplate, end as with one worker."""
+    for name, workers in (("pool", 2), ("here", 1)):
+        raw = tmp_path / name / "raw"
+        raw.mkdir(parents=True)
+        for i in range(3):
+            (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+        run(raw, tmp_path / name / "curated", workers=workers)
+        for i in range(3, 9):
+            (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+        summary = run(raw, tmp_path / name / "curated", workers=workers)
+        assert summary.corpus is not None and summary.corpus.recleaned == 3
+    pool, here = rows(tmp_path / "pool" / "curated"), rows(tmp_path / "here" / "curated")
+    assert _without_run_times(pool) == _without_run_times(here)
+    for mine, theirs in zip(
+        _corpus_state(tmp_path / "pool" / "curated"),
+        _corpus_state(tmp_path / "here" / "curated"),
+        strict=True,
+    ):
         assert mine.equals(theirs)
