@@ -270,8 +270,8 @@ def command_line() -> int:
 
     Python's collections while it exits walk every object the command loaded (Prefect, pydantic,
     pyarrow), a large share of a short run; frozen, they are left to the operating system, which
-    frees the process at once. Exit handlers still run (Prefect sends its last events and logs), and files
-    are closed as before: a frozen object is still freed when its last reference goes.
+    frees the process at once. Exit handlers still run (Prefect sends its last events and logs),
+    and files are closed as before: a frozen object is still freed when its last reference goes.
     """
     status = main()
     gc.freeze()
