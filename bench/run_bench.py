@@ -68,15 +68,17 @@ DEFAULT_DOCS = 10_000
 DEFAULT_SEED = 20_241_123
 MB = 1e6
 
-# The targets of issue 5, for 2 cores and 10,000 documents (~120 MB).
-TARGET_COST_RATIO = 3.0  # end-to-end cost per MB on one core, as a multiple of the floor's
+# The targets of issue #18 (and #19 for the corpus pass, issue 5 for the start-up with a temporary
+# server), for 2 cores and 10,000 documents (~120 MB).
+TARGET_COST_RATIO = 4.0  # end-to-end cost per MB on one core beyond start-up, as a multiple of the floor's
 TARGET_SPEEDUP = 1.7  # two workers against one
 TARGET_CORPUS_SHARE = 0.2  # the corpus pass (dedup and boilerplate) within a run, issue #19
 TARGET_RERUN_EXTRA_S = 2.0  # a re-run with nothing new, beyond Prefect's start-up
 TARGET_PEAK_RSS_MB = 500.0
 # "Flat in corpus size": the full corpus may take at most this much more memory than a tenth of it.
 TARGET_RSS_GROWTH = 1.2
-TARGET_STARTUP_S = 5.0
+TARGET_STARTUP_S = 5.0  # with the temporary Prefect server a run starts itself (issue 5)
+TARGET_STARTUP_WITH_SERVER_S = 3.0  # with a Prefect server already running (PREFECT_API_URL)
 
 # The same quieting the CLI applies to itself, also for the bare Prefect flow measured beside it.
 QUIET_PREFECT_ENV = {
@@ -931,23 +933,40 @@ def main() -> int:
     ]
     targets = [
         (
-            "e2e cost/MB on 1 core <= 3x floor",
+            f"#18 cost/MB beyond start-up, 1 worker <= {TARGET_COST_RATIO:g}x floor",
             f"{one_per_mb / floor_per_mb:.2f}x",
             one_per_mb / floor_per_mb <= TARGET_COST_RATIO,
         ),
-        ("2 workers >= 1.7x one (beyond start-up)", f"{speedup:.2f}x", speedup >= TARGET_SPEEDUP),
         (
-            "re-run <= 2 s beyond start-up",
+            f"#18 2 workers >= {TARGET_SPEEDUP:g}x one (beyond start-up)",
+            f"{speedup:.2f}x",
+            speedup >= TARGET_SPEEDUP,
+        ),
+        (
+            f"#18 re-run, nothing new <= {TARGET_RERUN_EXTRA_S:g} s beyond start-up",
             f"{rerun_extra:.2f} s",
             rerun_extra <= TARGET_RERUN_EXTRA_S and wrote_nothing,
         ),
         (
-            "peak RSS <= 500 MB and flat",
+            f"#18 peak RSS <= {TARGET_PEAK_RSS_MB:.0f} MB and flat",
             f"{peak_rss:.0f} MB, x{rss_growth:.2f} for 10x docs",
             peak_rss <= TARGET_PEAK_RSS_MB and rss_growth <= TARGET_RSS_GROWTH,
         ),
-        ("fixed start-up <= 5 s", f"{startup:.2f} s", startup <= TARGET_STARTUP_S),
-        ("corpus pass <= 1/5 of a run", f"{corpus_share:.0%}", corpus_share <= TARGET_CORPUS_SHARE),
+        (
+            f"#18 start-up with a running server <= {TARGET_STARTUP_WITH_SERVER_S:g} s",
+            "n/a" if startup_with_server is None else f"{startup_with_server:.2f} s",
+            startup_with_server is not None and startup_with_server <= TARGET_STARTUP_WITH_SERVER_S,
+        ),
+        (
+            f"#19 corpus pass <= 1/{1 / TARGET_CORPUS_SHARE:.0f} of the run",
+            f"{corpus_share:.0%}",
+            corpus_share <= TARGET_CORPUS_SHARE,
+        ),
+        (
+            f"start-up, temporary server <= {TARGET_STARTUP_S:g} s",
+            f"{startup:.2f} s",
+            startup <= TARGET_STARTUP_S,
+        ),
     ]
 
     width = max(len(name) for name, *_ in measurements + targets)

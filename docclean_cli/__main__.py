@@ -2,6 +2,6 @@
 
 import sys
 
-from docclean_cli import main
+from docclean_cli import command_line
 
-sys.exit(main())
+sys.exit(command_line())

@@ -383,10 +383,6 @@ def adopt_temporary_server(server: TemporaryPrefectServer) -> bool:
     os.environ["PREFECT_API_URL"] = server.api_url
     # Prefect read its settings when it was imported; its process-wide context must see the URL.
     refresh_global_settings_context()
-    # Prefect imports FastAPI's encoder (0.4 s) only when the flow is called, after the server
-    # answers; imported now, it loads while the server is still booting.
-    import fastapi.encoders  # noqa: F401
-
     server.wait_healthy()
     return True
 

@@ -173,6 +173,19 @@ def test_the_command_module_loads_nothing_heavy_before_the_server_launches() -> 
     assert loaded.stdout.strip() == "[]"
 
 
+def test_the_process_freezes_what_it_loaded_before_it_exits_and_keeps_the_status(tmp_path: Path) -> None:
+    # Python's collections at exit would walk every object the command loaded; frozen, they are
+    # left to the operating system. The status is main's, whatever it is.
+    probe = (
+        "import gc, sys; from docclean_cli import command_line; "
+        f"sys.argv = ['docclean', 'path', {str(tmp_path)!r}]; "
+        "status = command_line(); print(status, gc.get_freeze_count() > 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1 True"
+    assert "is not a curated dataset" in result.stderr
+
+
 def test_runs_on_a_temporary_server_send_no_flow_run_heartbeats() -> None:
     from prefect.settings import get_current_settings
 
