@@ -7,6 +7,7 @@ and leaves the dataset as it was (the batches it cleaned stay, for the next run 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,27 +167,42 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: Do
             rewrite_part(part, fixed, "ids")
 
 
-def reused_rows(store: Store, plan: Plan, now: datetime, ids: DocIds) -> pa.Table | None:
-    """Rows carried over without cleaning: copies, renames, touched files and missing files."""
+def reused_rows(store: Store, plan: Plan, now: datetime, ids: DocIds) -> Iterator[pa.Table]:
+    """Rows carried over without cleaning (copies, renames, touched files and missing files), one
+    table per part file of the current snapshot that holds some: a whole dataset's rows at once
+    would take gigabytes when every file is touched."""
     wanted = {src for src, *_ in plan.reuse} | set(plan.mark_missing)
-    if not wanted or not store.has_snapshot():
-        return None
-    by_path: dict[str, dict[str, object]] = {}
-    for row in store.read_documents_of(sorted(wanted)).to_pylist():
-        by_path.setdefault(str(row["source_path"]), row)  # the first of twins, as the plan took it
-    out: list[dict[str, object]] = []
+    current = store.current()
+    if not wanted or current is None:
+        return
+    reuses: dict[str, list[tuple[str, int, bool]]] = {}
     for source, new_path, mtime_ns, keep_id in plan.reuse:
-        row = dict(by_path[source])
-        row.update(source_path=new_path, source_mtime_ns=mtime_ns, ingested_at=now, source_present=True)
-        if new_path in plan.doc_ids:
-            row["doc_id"] = plan.doc_ids[new_path]
-        elif not keep_id:
-            row["doc_id"] = ids.mint(new_path, str(row["source_sha256"]))
-        out.append(row)
-    for path in plan.mark_missing:
-        row = dict(by_path[path])
-        row["source_present"] = False
-        if path in plan.fresh_ids:
-            row["doc_id"] = ids.mint(path, str(row["source_sha256"]))
-        out.append(row)
-    return pa.Table.from_pylist(out, schema=DOCUMENT_SCHEMA)
+        reuses.setdefault(source, []).append((new_path, mtime_ns, keep_id))
+    missing = set(plan.mark_missing)
+    for part in current.child("documents").files(".parquet"):
+        if not wanted:
+            return
+        table = store.read_current_part(part, filters=pc.field("source_path").isin(sorted(wanted)))
+        out: list[dict[str, object]] = []
+        for row in table.to_pylist():
+            path = str(row["source_path"])
+            if path not in wanted:
+                continue
+            wanted.discard(path)  # the first of twins, as the plan took it
+            for new_path, mtime_ns, keep_id in reuses.get(path, ()):
+                reused = dict(row)
+                reused.update(
+                    source_path=new_path, source_mtime_ns=mtime_ns, ingested_at=now, source_present=True
+                )
+                if new_path in plan.doc_ids:
+                    reused["doc_id"] = plan.doc_ids[new_path]
+                elif not keep_id:
+                    reused["doc_id"] = ids.mint(new_path, str(row["source_sha256"]))
+                out.append(reused)
+            if path in missing:
+                row["source_present"] = False
+                if path in plan.fresh_ids:
+                    row["doc_id"] = ids.mint(path, str(row["source_sha256"]))
+                out.append(row)
+        if out:
+            yield pa.Table.from_pylist(out, schema=DOCUMENT_SCHEMA)

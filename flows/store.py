@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,8 +161,8 @@ class SnapshotWriter:
         if table.num_rows:
             write_part(table.cast(DOCUMENT_SCHEMA), self.next_part("documents"))
 
-    def carry_documents(self, drop_paths: set[str], updates: pa.Table | None = None) -> None:
-        """Bring the current snapshot's documents over, minus `drop_paths`, then add `updates`.
+    def carry_documents(self, drop_paths: set[str], updates: Iterable[pa.Table] = ()) -> None:
+        """Bring the current snapshot's documents over, minus `drop_paths`, then add `updates` (a part each).
 
         Part files with nothing to drop are carried whole (a hard link, a server-side copy): unchanged
         data costs no transfer.
@@ -178,8 +178,8 @@ class SnapshotWriter:
                         self.add_documents(self.store.read_current_part(part).filter(pc.invert(mask)))
                         continue
                 self.adopt_part(part)
-        if updates is not None:
-            self.add_documents(updates)
+        for table in updates:
+            self.add_documents(table)
 
     def adopt_part(self, part: Location) -> Location:
         """Take a finished batch's part file into the snapshot without copying it through this process; its place there."""
