@@ -596,11 +596,16 @@ def print_core(docs: int, seed: int) -> int:
 
 
 def measure_corpus_pass(curated: Path) -> dict[str, float]:
-    """Seconds of the corpus pass (dedup and boilerplate) from scratch over a run's whole dataset.
+    """Seconds of the corpus work (dedup and boilerplate) from scratch over a run's whole dataset.
 
-    The pass runs on a hard-linked copy of the current snapshot with no earlier state, as the
-    first run over the corpus ran it: every document is counted, hashed and clustered.
+    As the first run over the corpus did it, on a hard-linked copy of the current snapshot with
+    no earlier state: each part's corpus facts (text hash, MinHash signature, line hashes), which
+    the batches compute in parallel beside the cleaning (`facts_seconds`, CPU of this process),
+    then the pass that counts, clusters and rewrites the parts (`seconds`, wall clock).
     """
+    import pyarrow.parquet as pq
+
+    from docclean.corpus_facts import corpus_facts
     from docclean.layout import state_folder
     from flows.corpus import update_corpus
     from flows.storage import parse_location
@@ -609,10 +614,18 @@ def measure_corpus_pass(curated: Path) -> dict[str, float]:
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree((state_folder(curated) / "current").resolve(), staged, copy_function=os.link)
     shutil.rmtree(staged / "corpus", ignore_errors=True)
-    outcome = update_corpus(parse_location(str(staged)), None)
+    facts, facts_seconds = [], 0.0
+    for part in sorted((staged / "documents").glob("*.parquet")):
+        table = pq.read_table(part)
+        started = time.process_time()
+        facts.append(corpus_facts(table))
+        facts_seconds += time.process_time() - started
+        del table
+    outcome = update_corpus(parse_location(str(staged)), None, given_facts=facts)
     shutil.rmtree(staged)
     return {
         "seconds": outcome.seconds,
+        "facts_seconds": facts_seconds,
         "dedup_seconds": outcome.dedup_seconds,
         "boilerplate_seconds": outcome.boilerplate_seconds,
     }
@@ -816,7 +829,8 @@ def main() -> int:
 
     print("(g) the corpus pass (dedup, boilerplate) from scratch over the whole dataset ...", file=sys.stderr)
     corpus_pass = measure_json_in_child("corpus", args.docs, args.seed)
-    corpus_share = corpus_pass["seconds"] / own_work(full_one)
+    # The facts the batches compute count too: the whole of the corpus work within the run.
+    corpus_share = (corpus_pass["seconds"] + corpus_pass["facts_seconds"]) / own_work(full_one)
     print("(c) re-run with nothing new ...", file=sys.stderr, flush=True)
     before = snapshot_state(curated_one)
     reruns = [bench.docclean_run(f"rerun-full-{i}", corpus.raw_dir, curated_one) for i in (1, 2)]
@@ -884,10 +898,12 @@ def main() -> int:
         ),
         ("  a tenth of the corpus", f"{tenth_run.seconds:.1f} s", f"{tenth_per_mb * 1000:.0f} ms/MB"),
         (
-            "  corpus pass (from scratch)",
-            f"{corpus_pass['seconds']:.1f} s",
-            f"{corpus_share:.0%} of the run beyond start-up; dedup {corpus_pass['dedup_seconds']:.1f} s, "
-            f"boilerplate {corpus_pass['boilerplate_seconds']:.1f} s, the rest reading and rewriting parts",
+            "  corpus work (from scratch)",
+            f"{corpus_pass['seconds'] + corpus_pass['facts_seconds']:.1f} s",
+            f"{corpus_share:.0%} of the run beyond start-up: facts in the batches "
+            f"{corpus_pass['facts_seconds']:.1f} s, the pass {corpus_pass['seconds']:.1f} s (dedup "
+            f"{corpus_pass['dedup_seconds']:.1f} s, boilerplate {corpus_pass['boilerplate_seconds']:.1f} s, "
+            "the rest reading and rewriting parts)",
         ),
         (
             "docclean run, 2 workers",
@@ -958,7 +974,7 @@ def main() -> int:
             startup_with_server is not None and startup_with_server <= TARGET_STARTUP_WITH_SERVER_S,
         ),
         (
-            f"#19 corpus pass <= 1/{1 / TARGET_CORPUS_SHARE:.0f} of the run",
+            f"#19 corpus work <= 1/{1 / TARGET_CORPUS_SHARE:.0f} of the run",
             f"{corpus_share:.0%}",
             corpus_share <= TARGET_CORPUS_SHARE,
         ),
