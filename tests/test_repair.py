@@ -145,20 +145,20 @@ _SOURCE_TEXT = st.text(
     alphabet=st.sampled_from("同志们今天召开会议研究部署工作我們開會議，。“”：\n 2024ab×·éāǎ€™"), max_size=120
 )
 _WRONG_CODECS = st.sampled_from(["gbk", "gb18030", "big5hkscs", "cp1252", "latin-1"])
+# That text encoded, maybe cut inside its last character, and decoded with a wrong codec.
+_MOJIBAKE = st.builds(
+    lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(wrong, "replace"),
+    _SOURCE_TEXT,
+    st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
+    _WRONG_CODECS,
+    st.integers(0, 3),
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(
     st.one_of(
-        st.builds(
-            lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(
-                wrong, "replace"
-            ),
-            _SOURCE_TEXT,
-            st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
-            _WRONG_CODECS,
-            st.integers(0, 3),
-        ),
+        _MOJIBAKE,
         st.text(max_size=150),
     ),
     st.booleans(),
@@ -183,15 +183,7 @@ _LINE_TEXT = st.text(
 @settings(max_examples=400, deadline=None)
 @given(
     st.one_of(
-        st.builds(
-            lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(
-                wrong, "replace"
-            ),
-            _SOURCE_TEXT,
-            st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
-            _WRONG_CODECS,
-            st.integers(0, 3),
-        ),
+        _MOJIBAKE,
         _LINE_TEXT,
         st.text(max_size=150),
     ).map(lambda text: text.replace("\n", "")),
