@@ -297,7 +297,14 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     kinds: set[str] = set()
     contested = False
     samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    # Held for the second pass when they are few, as in most documents. The second pass asks for
+    # the legacy lines' pasted UTF-8 only if there are legacy lines: the same lines either way.
+    held: list[tuple[int, int, str, bool]] | None = []
     for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
+        if held is not None:
+            held.append((a, b, kind, in_question))
+            if len(held) > _HELD_LINES:
+                held = None
         kinds.add(kind)
         contested = contested or in_question
         sample = samples.get(kind)
@@ -324,7 +331,8 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     has_legacy = "legacy" in kinds
     choice = _choose_legacy_codec(samples[sample_kind].bytes())
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
-        runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
+        lines = iter(held) if held is not None else _lines_in_question(body, has_legacy)
+        runs = _mixed_runs(body, choice.codec, lines)
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -561,7 +569,8 @@ def _stays_utf8(text: str) -> bool:
     return True
 
 
-# `_stays_utf8` holds at most this many lines between its two passes; more are looked for again.
+# `_stays_utf8` and `_decode_legacy` hold at most this many lines between their two passes;
+# more are looked for again.
 _HELD_LINES = 1000
 
 

@@ -11,9 +11,21 @@ from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from docclean import language
+from docclean.decode import decode_bytes
 from docclean.errors import RejectedInput
-from docclean.language import CANDIDATE_CODES, SAMPLE_CHARS, detect_language, parse_languages
+from docclean.language import (
+    CANDIDATE_CODES,
+    NEUTRAL_RANGES,
+    SAMPLE_CHARS,
+    _detector,
+    detect_language,
+    parse_languages,
+    rules_decide_chinese,
+)
 from docclean.pipeline import CleanConfig, Cleaner
 from docclean.schema import DOCUMENT_SCHEMA
 from tests.conftest import DATA_DIR
@@ -39,6 +51,65 @@ def test_golden_languages(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", CASES["known_failures"], ids=lambda c: c["name"])
 def test_known_language_failures_still_fail(case: dict[str, Any]) -> None:
     assert detect_language(case["text"], case.get("encoding")).language != case["language"]
+
+
+_NEUTRAL = [chr(code) for first, last in NEUTRAL_RANGES for code in range(first, last + 1)]
+
+
+def _lingua_says_chinese(text: str) -> bool:
+    best = _detector().compute_language_confidence_values(text)[0]
+    return best.language.iso_code_639_1.name == "ZH" and best.value == 1.0
+
+
+def test_neutral_characters_form_no_word_for_lingua() -> None:
+    """Alone, three of one form no word Lingua can name; after a Han character, it still calls the
+    text Chinese at 1.0 (a word of its own would tie the count and undecide it)."""
+    for char in _NEUTRAL + [char for char in map(chr, range(128)) if not char.isalpha()]:
+        assert _detector().compute_language_confidence_values(char * 3)[0].value == 0.0, hex(ord(char))
+        assert _lingua_says_chinese("中" + char), hex(ord(char))
+
+
+def test_each_han_ideograph_is_a_word_of_its_own_and_goes_on_a_latin_run() -> None:
+    """`ab中` is one (Chinese) word; `中中 a` two Chinese words against one of no language."""
+    for code in range(0x4E00, 0xA000):
+        han = chr(code)
+        assert _lingua_says_chinese("a" + han), hex(code)
+        assert _lingua_says_chinese(han + han + " a"), hex(code)
+
+
+# Han, ASCII letters and neutral characters, and a few letters that take a text out of the rules' reach.
+_RULE_TEXT = st.text(
+    st.sampled_from(["中", "國", "人", "a", "Z", "x", " ", "\n", "。", "，", "×", "1", "ｘ", "ー", "é"])
+    | st.sampled_from(_NEUTRAL),
+    max_size=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_RULE_TEXT)
+def test_a_decision_by_characters_is_lingua_s(text: str) -> None:
+    if rules_decide_chinese(text):
+        assert _lingua_says_chinese(text)
+
+
+def test_goldens_samples_and_seeds_get_lingua_s_guess(
+    monkeypatch: pytest.MonkeyPatch, seeds: dict[str, bytes]
+) -> None:
+    """The guess with the decision by characters is the one Lingua alone gives, on every golden text."""
+    from tests.test_batch import golden_documents
+
+    inputs = [(case["text"], case.get("encoding")) for case in CASES["cases"] + CASES["known_failures"]]
+    for data in golden_documents() + list(seeds.values()):
+        try:
+            decoded = decode_bytes(data)
+        except RejectedInput:
+            continue
+        inputs.append((decoded.text, decoded.encoding))
+    guesses = [detect_language(text, encoding) for text, encoding in inputs]
+    decided = sum(rules_decide_chinese(text[:SAMPLE_CHARS]) for text, _ in inputs)
+    monkeypatch.setattr(language, "rules_decide_chinese", lambda sample: False)
+    assert guesses == [detect_language(text, encoding) for text, encoding in inputs]
+    assert decided > len(inputs) // 3
 
 
 def test_only_the_bounded_sample_is_read() -> None:

@@ -20,10 +20,12 @@ from docclean.repair import (
     _CJK_REVERSALS,
     _LATIN_REVERSALS,
     REPLACEMENT,
+    _looks_like_mojibake,
     _probed,
     _reversals_worth_trying,
     _reverse,
     count_lossy_traces,
+    may_be_mojibake,
     repair_mojibake,
     repair_segments,
 )
@@ -143,20 +145,20 @@ _SOURCE_TEXT = st.text(
     alphabet=st.sampled_from("同志们今天召开会议研究部署工作我們開會議，。“”：\n 2024ab×·éāǎ€™"), max_size=120
 )
 _WRONG_CODECS = st.sampled_from(["gbk", "gb18030", "big5hkscs", "cp1252", "latin-1"])
+# That text encoded, maybe cut inside its last character, and decoded with a wrong codec.
+_MOJIBAKE = st.builds(
+    lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(wrong, "replace"),
+    _SOURCE_TEXT,
+    st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
+    _WRONG_CODECS,
+    st.integers(0, 3),
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(
     st.one_of(
-        st.builds(
-            lambda text, right, wrong, cut: (text.encode(right, "replace")[: -cut or None]).decode(
-                wrong, "replace"
-            ),
-            _SOURCE_TEXT,
-            st.sampled_from(["utf-8", "gb18030", "big5hkscs"]),
-            _WRONG_CODECS,
-            st.integers(0, 3),
-        ),
+        _MOJIBAKE,
         st.text(max_size=150),
     ),
     st.booleans(),
@@ -170,6 +172,29 @@ def test_probe_never_rules_out_an_exact_reversal(text: str, final: bool) -> None
     for reversal in reversals:
         if _reverse(text, reversal, final=final) is not None:
             assert reversal in kept, reversal.name
+
+
+# Lines of clean text with a `×` or Latin-1 letters, some with traces of earlier damage.
+_LINE_TEXT = st.text(
+    alphabet=st.sampled_from("同志们今天召开会议，。“”：\u3000 ×·éÊêab1"), max_size=120
+) | st.text(alphabet=st.sampled_from("同志们，\u3000×Ê锟斤拷烫屯\ufffda"), max_size=90)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        _MOJIBAKE,
+        _LINE_TEXT,
+        st.text(max_size=150),
+    ).map(lambda text: text.replace("\n", "")),
+    st.text(alphabet=st.sampled_from("同们，\u3000a×"), min_size=64, max_size=100),
+)
+def test_a_line_ruled_out_is_neither_repaired_nor_suspected(line: str, prefix: str) -> None:
+    """`may_be_mojibake` only skips lines the full judgement leaves alone."""
+    for text in (line, prefix + line):
+        if not may_be_mojibake(text):
+            assert repair_mojibake(text) == (text, None)
+            assert not _looks_like_mojibake(text)
 
 
 # --- mojibake that is partial or lossy (issue 15 item 5) ------------------------------------
