@@ -12,6 +12,7 @@ import pytest
 from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from docclean.schema import record_from_row as record_of
+from docclean_cli import main
 from flows import commit
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
 from flows.curate import curate
@@ -238,3 +239,31 @@ def test_the_pass_in_the_runs_cleaning_processes_gives_what_it_gives_here(tmp_pa
         strict=True,
     ):
         assert mine.equals(theirs)
+
+
+def test_inspect_tells_the_cluster_a_file_would_join_and_its_boilerplate_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    _drop(raw)
+    run(raw, curated)
+    representative = rows(curated)["00.txt"]
+    newcomer = tmp_path / "new.txt"
+    newcomer.write_text(speech(0) + "\n再补充一句。", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["inspect", str(newcomer), "--curated", str(curated)]) == 0
+    out = capsys.readouterr().out
+    assert f"duplicates: would join the cluster of 00.txt ({representative['title']}), similarity" in out
+    assert "boilerplate by the corpus counts (removed by corpus_boilerplate): 1\n" in out
+    # The vendor's contact went with a noise rule already; the rest of its line is what recurs.
+    assert "  seen in 14 documents: （本文由青松文档工作室整理，获取更多）\n" in out
+    unrelated = tmp_path / "other.txt"
+    unrelated.write_text(
+        "关于加强秋季森林防火工作的通知\n各乡镇：\n近期气温回升，降水偏少，森林火险等级持续偏高。",
+        encoding="utf-8",
+    )
+    assert main(["inspect", str(unrelated), "--curated", str(curated)]) == 0
+    assert (
+        "duplicates: would be its own cluster (no near duplicate among 13 documents)"
+        in capsys.readouterr().out
+    )
