@@ -20,7 +20,8 @@ from prefect import get_run_logger
 from docclean.pipeline import make_doc_id
 from docclean.record import Reject
 from docclean.schema import DOCUMENT_SCHEMA, rejects_to_table
-from flows.batches import BatchOutcome, CleanedBatch
+from flows.batches import CleanedBatch
+from flows.cleaning import BatchOutcome
 from flows.corpus import CorpusOutcome, run_here, run_in, run_on_workers, update_corpus
 from flows.location import Location
 from flows.plan import Plan

@@ -16,7 +16,8 @@ from prefect.artifacts import create_markdown_artifact
 
 from docclean.pipeline import DISABLE_AFTER_TIMEOUTS
 from docclean.record import Reject
-from flows.batches import BatchOutcome, CleanedBatch
+from flows.batches import CleanedBatch
+from flows.cleaning import BatchOutcome
 from flows.commit import Committed
 from flows.corpus import CorpusOutcome
 from flows.dataset import dataset_report_markdown, write_report

@@ -18,6 +18,7 @@ import pyarrow.dataset as ds
 import pytest
 
 import flows.batches as batches_module
+import flows.cleaning as cleaning_module
 import flows.plan as plan_module
 from docclean import PIPELINE_VERSION
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
@@ -630,14 +631,14 @@ def test_a_log_gets_a_progress_line_every_interval_and_one_at_the_end(
 
 def _fail_on(monkeypatch: pytest.MonkeyPatch, failing: str) -> Callable[..., object]:
     """Make the batch holding `failing` crash, as a run killed in the middle of it would end."""
-    clean = batches_module.read_raw
+    clean = cleaning_module.read_raw
 
     def crash_on(entry: RawEntry, config: object):
         if entry.rel_path == failing:
             raise RuntimeError("the machine went down")
         return clean(entry, config)
 
-    monkeypatch.setattr(batches_module, "read_raw", crash_on)
+    monkeypatch.setattr(cleaning_module, "read_raw", crash_on)
     return clean
 
 
@@ -651,7 +652,7 @@ def resumed_run_cleans_only_batches_that_did_not_finish(
     clean = _fail_on(monkeypatch, "e.txt")
     with pytest.raises(RuntimeError, match="the machine went down"):
         curate(raw=raw, curated=curated, settle_seconds=0)
-    monkeypatch.setattr(batches_module, "read_raw", clean)
+    monkeypatch.setattr(cleaning_module, "read_raw", clean)
     put("d.txt", SPEECH + "第d份，改过。\n")  # edited since its batch finished: that batch is stale
     summary = curate(raw=raw, curated=curated, settle_seconds=0)
     assert (summary.resumed, summary.resumed_batches, summary.cleaned) == (2, 1, 4)
@@ -682,7 +683,7 @@ def test_a_batch_cleaned_in_slices_writes_what_one_slice_writes(tmp_path: Path, 
     (raw / "a-binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (raw / "m-empty.txt").write_bytes(b"")
     whole = curate(raw=str(raw), curated=str(tmp_path / "whole"), settle_seconds=0)
-    monkeypatch.setattr(batches_module, "CLEAN_SLICE_BYTES", 1)  # every file a slice of its own
+    monkeypatch.setattr(cleaning_module, "CLEAN_SLICE_BYTES", 1)  # every file a slice of its own
     sliced = curate(raw=str(raw), curated=str(tmp_path / "sliced"), settle_seconds=0)
     assert [(r.source_path, r.reason) for r in sliced.rejects] == [
         (r.source_path, r.reason) for r in whole.rejects

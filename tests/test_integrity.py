@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import flows.scan as scan_module
 from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
-from flows.batches import read_raw
+from flows.cleaning import read_raw
 from flows.curate import curate
 from flows.dataset import open_store
 from flows.local import _list_folder

@@ -19,7 +19,7 @@ import pytest
 
 from docclean.pipeline import DISABLE_AFTER_TIMEOUTS, BatchItem, CleanConfig, Cleaner
 from docclean.rules import load_rules
-from flows import batches as batches_module
+from flows import cleaning as cleaning_module
 from flows.curate import curate
 from flows.summary import report_markdown
 
@@ -131,7 +131,7 @@ def test_a_run_disables_the_rule_flags_the_documents_and_warns_once(
     assert "Rules disabled after timeouts" in report_markdown(summary)
 
     # A new run gives the rule a new chance: the process's Cleaner forgets the old run's timeouts.
-    cleaner = batches_module._cleaner(CleanConfig(rules_file=rules_file))
+    cleaner = cleaning_module._cleaner(CleanConfig(rules_file=rules_file))
     assert cleaner.disabled_rules == {"nested_plus"}
-    batches_module._cleaner_for_run(CleanConfig(rules_file=rules_file), batches_module.datetime.now())
+    cleaning_module._cleaner_for_run(CleanConfig(rules_file=rules_file), cleaning_module.datetime.now())
     assert cleaner.disabled_rules == frozenset()
