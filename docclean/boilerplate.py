@@ -390,22 +390,23 @@ class LineCounts:
     def set_document(self, doc_id: str, text: str, token: str = DEFAULT_TOKEN) -> None:
         """Count `text` (a base text: `base_text`) as the document's lines, replacing earlier ones."""
         hashes, positions = line_facts(text, self.rules.edge_lines, token)
-        self.set_documents([doc_id], [hashes], [positions])
+        self.set_documents(
+            [doc_id], np.asarray(hashes, np.uint64), np.asarray(positions, np.int8), [len(hashes)]
+        )
 
     def set_documents(
-        self, doc_ids: Sequence[str], hashes: Sequence[Sequence[int]], positions: Sequence[Sequence[int]]
+        self, doc_ids: Sequence[str], hashes: np.ndarray, positions: np.ndarray, sizes: Sequence[int]
     ) -> None:
-        """Count many documents at once from their `line_facts`, replacing what they had."""
+        """Count many documents at once, replacing what they had: their `line_facts` one after
+        another (`hashes` uint64 and `positions` int8, flat), `sizes[i]` of them for `doc_ids[i]`."""
         self.remove_documents(doc_ids)
-        codes = []
-        for doc_id in doc_ids:
-            self._codes[doc_id] = len(self._doc_ids)
-            codes.append(len(self._doc_ids))
-            self._doc_ids.append(doc_id)
-        sizes = [len(h) for h in hashes]
-        self._doc = np.concatenate([self._doc, np.repeat(np.asarray(codes, np.int32), sizes)])
-        self._hash = np.concatenate([self._hash, *(np.asarray(h, np.uint64) for h in hashes)])
-        self._position = np.concatenate([self._position, *(np.asarray(p, np.int8) for p in positions)])
+        codes = np.arange(len(self._doc_ids), len(self._doc_ids) + len(doc_ids), dtype=np.int32)
+        for code, doc_id in zip(codes.tolist(), doc_ids, strict=True):
+            self._codes[doc_id] = code
+        self._doc_ids.extend(doc_ids)
+        self._doc = np.concatenate([self._doc, np.repeat(codes, np.asarray(sizes, np.int64))])
+        self._hash = np.concatenate([self._hash, np.asarray(hashes, np.uint64)])
+        self._position = np.concatenate([self._position, np.asarray(positions, np.int8)])
         self._totals = None
 
     def remove_document(self, doc_id: str) -> None:

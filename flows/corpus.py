@@ -29,6 +29,7 @@ from time import perf_counter
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -163,10 +164,12 @@ def update_corpus(
     # 2. counts
     clock = perf_counter()
     counts.remove_documents(gone)
+    hashes, positions = (facts.column(name).combine_chunks() for name in ("line_hashes", "line_positions"))
     counts.set_documents(
         facts.column("doc_id").to_pylist(),
-        facts.column("line_hashes").to_pylist(),
-        facts.column("line_positions").to_pylist(),
+        hashes.flatten().to_numpy(),
+        positions.flatten().to_numpy(),
+        pc.list_value_length(hashes).to_numpy(),
     )
     wanted = counts.wanted_lines()
     by_part: dict[Location, dict[str, frozenset[int]]] = {}

@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -225,7 +226,12 @@ def test_line_counts_equal_a_plain_count_whatever_the_order_of_adds_and_removals
     later = {doc_id: "\n".join(lines) for doc_id, lines in second.items() if doc_id not in removed}
     if later:
         facts = [line_facts(text, DEFAULT_RULES.edge_lines) for text in later.values()]
-        staged.set_documents(list(later), [h for h, _ in facts], [p for _, p in facts])
+        staged.set_documents(
+            list(later),
+            np.array([h for hashes, _ in facts for h in hashes], np.uint64),
+            np.array([p for _, positions in facts for p in positions], np.int8),
+            [len(hashes) for hashes, _ in facts],
+        )
     staged.fill_lines(final)
     reference = _reference(final)
     for counts in (whole, staged):
