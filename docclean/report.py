@@ -10,8 +10,9 @@ so a person can judge the rule's precision at a glance. The context is the norma
 removal offsets index, rebuilt from the row alone (see `rebuild_normalized_text`).
 
 The duplicates section comes from the rows' `dup_cluster` column; the boilerplate candidates from
-the line counts the corpus pass keeps in the snapshot (`corpus/lines.parquet`). A dataset written
-before the corpus pass existed has neither, and the page says so.
+the line counts the corpus pass keeps in the snapshot (`corpus/lines.parquet` and
+`corpus/line_texts.parquet`). A dataset written before the corpus pass existed has neither, and
+the page says so.
 
 Nothing here opens a file: flows.dataset hands over the current snapshot's tables as pyarrow
 datasets (a local folder or object storage alike) and writes the page where it belongs.
