@@ -245,9 +245,12 @@ class Bench:
         return run
 
     def fresh(self, name: str) -> Path:
-        """A curated folder that does not exist yet (removed if a previous benchmark left it)."""
+        """A curated folder that does not exist yet (removed, with its snapshots, if a previous benchmark left it)."""
+        from docclean.layout import state_folder
+
         path = self.work / name
         shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(state_folder(path), ignore_errors=True)
         return path
 
 

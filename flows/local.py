@@ -338,10 +338,15 @@ class LinkedSnapshots:
 
         The current snapshot is hard-linked into the state folder and the fixed links are swapped
         one `os.replace` each, so a reader sees the same rows throughout; the older snapshots, kept
-        only for readers of the old layout, are dropped.
+        only for readers of the old layout, are dropped. A curated folder deleted by hand while the
+        state folder kept its snapshots gets its fixed links back: the dataset is still there, and a
+        run that changes nothing must leave it readable where it says it is.
         """
         old_current = self.folder / "current"
         if not old_current.is_symlink():
+            links = [self.folder / name for name in TABLE_NAMES]
+            if (self.state / "current").is_symlink() and not all(os.path.lexists(link) for link in links):
+                self._ensure_fixed_links()
             return
         current = old_current.resolve()
         if current.is_dir() and not (self.state / "current").is_symlink():

@@ -74,6 +74,22 @@ def test_samples_become_documents_and_a_second_run_writes_nothing(folders: tuple
     assert ds.dataset(curated / "documents").to_table().equals(table_before)
 
 
+def test_a_curated_folder_deleted_by_hand_gets_its_links_back(folders: tuple[Path, Path]) -> None:
+    """The snapshots live beside it (.docclean/): a run after `rm -r curated` that has nothing new
+    writes nothing, and the dataset it reports is where it says it is."""
+    raw, curated = folders
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        shutil.copy2(sample, raw / sample.name)
+    run(raw, curated)
+    before = ds.dataset(curated / "documents").to_table()
+    shutil.rmtree(curated)
+    again = run(raw, curated)
+    assert not again.wrote and again.unchanged == 5
+    assert ds.dataset(curated / "documents").to_table().equals(before)
+    assert ds.dataset(curated / "rejects").count_rows() == 0
+    assert (curated / "README.md").is_file()
+
+
 def test_new_changed_copied_renamed_and_missing_files(folders: tuple[Path, Path]) -> None:
     raw, curated = folders
     doc = raw / "a.txt"
