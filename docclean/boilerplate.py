@@ -362,8 +362,9 @@ class LineCounts:
     be boilerplate or candidates: the line as the holder with the smallest doc_id has it, so the
     counts do not depend on the order documents arrived in. Counting a document does not need
     those texts; after counting, `wanted_lines` names the documents whose text supplies a line
-    not yet known, and `fill_lines` takes those texts. `boilerplate`, `stat` and `candidates`
-    raise ValueError while a line is wanted.
+    not yet known, and `fill_lines` takes those texts. `boilerplate` raises ValueError while a
+    line is wanted; `candidates` lists the lines whose text is known (a state kept under a higher
+    threshold lacks the others until the next run).
     """
 
     def __init__(self, rules: BoilerplateRules | None = None) -> None:
@@ -485,17 +486,22 @@ class LineCounts:
         """Record lines (key_hash -> line) as `holder` has them: what `lines_with` found for `wanted_lines`."""
         self._lines.update((value, (holder, line)) for value, line in lines.items())
 
-    def _known(self) -> dict[str, int]:
-        """Folded line -> documents, for every line in at least `min_documents` documents."""
+    def _known(self, every: bool = True) -> dict[str, int]:
+        """Folded line -> documents, for every line in at least `min_documents` documents.
+
+        Raises ValueError when the text of one is not known, unless `every` is False: then those
+        are left out (what a listing can do with counts kept under another threshold).
+        """
         hashes, counts = self._counted()
         recurring = counts >= self.rules.min_documents
         known = {}
         for value, documents in zip(hashes[recurring].tolist(), counts[recurring].tolist(), strict=True):
-            if value not in self._lines:
+            if value in self._lines:
+                known[line_key(self._lines[value][1])] = documents
+            elif every:
                 raise ValueError(
                     "A recurring line's text is not known yet: call fill_lines with wanted_lines' texts."
                 )
-            known[line_key(self._lines[value][1])] = documents
         return known
 
     def boilerplate(self) -> frozenset[str]:
@@ -526,7 +532,11 @@ class LineCounts:
     def candidates(self, limit: int | None = None) -> list[LineStat]:
         """Recurring lines (in at least `min_documents` documents) that are not boilerplate and not
         speech conventions, most frequent first (then by line)."""
-        keys = [k for k in self._known() if not self.rules.is_convention(k) and not self.rules.signals_of(k)]
+        keys = [
+            k
+            for k in self._known(every=False)
+            if not self.rules.is_convention(k) and not self.rules.signals_of(k)
+        ]
         stats = sorted((self.stat(k) for k in keys), key=lambda s: (-s.documents, s.key))
         return stats[:limit] if limit is not None else stats
 

@@ -262,3 +262,18 @@ def test_the_applied_lines_are_kept_with_the_counts_whatever_the_rules_say_later
     loaded = LineCounts.from_tables(*counts.to_tables(), rules=stricter)
     assert loaded.applied == counts.applied
     assert loaded.wanted_lines() == {} and loaded.boilerplate() == frozenset()
+
+
+def test_a_state_kept_under_a_higher_threshold_still_lists_its_candidates(cleaner: Cleaner) -> None:
+    """The report and `rules check` read counts a run kept; a lower threshold in a later docclean makes
+    lines recurring whose text the state lacks: they are left out of the listing, not an error."""
+    records = [
+        cleaner.clean(speech(i, "精品资料 值得收藏" if i < 3 else "本篇完"), f"{i}.txt") for i in range(8)
+    ]
+    kept = LineCounts.from_tables(
+        *_counted(records).to_tables(), rules=replace(DEFAULT_RULES, min_documents=2)
+    )
+    lines = [stat.line for stat in kept.candidates()]
+    assert "本篇完" in lines and "精品资料 值得收藏" not in lines
+    with pytest.raises(ValueError, match="fill_lines"):
+        kept.boilerplate()
