@@ -254,7 +254,7 @@ def _facts(
     for table in given:
         if (table.schema.metadata or {}).get(
             PARAMS_KEY
-        ) != expected or table.schema.remove_metadata() != FACTS_SCHEMA.remove_metadata():
+        ) != expected or table.schema.names != FACTS_SCHEMA.names:
             continue
         doc_ids, paths = table.column("doc_id").to_pylist(), table.column("source_path").to_pylist()
         fits = [d in missing and path_of.get(d) == path for d, path in zip(doc_ids, paths, strict=True)]

@@ -13,8 +13,9 @@ from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
 from docclean.schema import record_from_row as record_of
 from docclean_cli import main
-from flows import commit
+from flows import commit, corpus
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
+from flows.corpus_parts import facts_of
 from flows.curate import curate
 from flows.summary import report_markdown
 from tests.conftest import SEEDS_DIR as SEEDS
@@ -180,9 +181,13 @@ def test_facts_computed_by_the_pass_give_what_the_batches_facts_give(
     docclean, an unreadable facts file) the pass computes them itself: the same dataset and state."""
     raw = tmp_path / "raw"
     _drop(raw)
+    computed: list[object] = []
+    monkeypatch.setattr(corpus, "facts_of", lambda job: computed.append(job) or facts_of(job))
     run(raw, tmp_path / "with")
+    assert computed == []  # every row's facts came from its batch
     monkeypatch.setattr(commit, "batch_facts_of", lambda batches: [])
     run(raw, tmp_path / "without")
+    assert len(computed) == 1  # one part, its facts computed by the pass
     assert _without_run_times(rows(tmp_path / "with")) == _without_run_times(rows(tmp_path / "without"))
     for mine, theirs in zip(
         _corpus_state(tmp_path / "with"), _corpus_state(tmp_path / "without"), strict=True
