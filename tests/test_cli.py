@@ -173,6 +173,14 @@ def test_the_command_module_loads_nothing_heavy_before_the_server_launches() -> 
     assert loaded.stdout.strip() == "[]"
 
 
+def test_what_a_cleaning_process_runs_loads_no_prefect() -> None:
+    # A --workers process imports what it runs (a batch, a corpus job): Prefect would add a second
+    # of imports to each one's start, before its first batch.
+    probe = "import sys, flows.cleaning, flows.corpus_parts; print('prefect' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
+
+
 def test_the_process_freezes_what_it_loaded_before_it_exits_and_keeps_the_status(tmp_path: Path) -> None:
     # Python's collections at exit would walk every object the command loaded; frozen, they are
     # left to the operating system. The status is main's, whatever it is.
