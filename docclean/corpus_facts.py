@@ -11,6 +11,7 @@ wrote.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -75,8 +76,10 @@ def corpus_facts(
     )
     if not documents.num_rows:
         return schema.empty_table()
-    shas, signed = dedup_facts(documents, params)
-    hashes, positions, corpus_removed = line_facts_of(documents, edge_lines, token)
+    texts = documents.column("text").to_pylist()
+    shas, signed = dedup_facts(texts, documents.column("placeholders"), params)
+    base, corpus_removed = base_texts(documents, list(texts), token)
+    hashes, positions = line_facts_of(base, edge_lines, token)
     return pa.table(
         {
             "doc_id": documents.column("doc_id"),
@@ -91,34 +94,35 @@ def corpus_facts(
     )
 
 
-def dedup_facts(documents: pa.Table, params: DedupParams | None = None) -> tuple[list[str], list[bytes]]:
-    """Each row's `text_sha256` and MinHash signature (placeholder tokens left out of its shingles)."""
-    texts = documents.column("text").to_pylist()
-    return [text_sha256(text) for text in texts], signatures(
-        texts, _spans(documents.column("placeholders")), params
-    )
+def dedup_facts(
+    texts: Sequence[str], placeholders: pa.ChunkedArray | pa.Array, params: DedupParams | None = None
+) -> tuple[list[str], list[bytes]]:
+    """Each text's `text_sha256` and MinHash signature, its placeholder tokens (the documents column
+    `placeholders`, row for row) left out of its shingles."""
+    return [text_sha256(text) for text in texts], signatures(texts, _spans(placeholders), params)
 
 
 def line_facts_of(
-    documents: pa.Table, edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
-) -> tuple[list[list[int]], list[list[int]], list[bool]]:
-    """Each row's `line_facts` on its base text, and whether its text has corpus removals."""
-    texts, corpus_removed = base_texts(documents, token)
+    texts: Sequence[str], edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
+) -> tuple[list[list[int]], list[list[int]]]:
+    """Each base text's `line_facts`: the key hashes, and the positions."""
     hashes, positions = [], []
     for text in texts:
         row_hashes, row_positions = line_facts(text, edge_lines, token)
         hashes.append(row_hashes)
         positions.append(row_positions)
-    return hashes, positions, corpus_removed
+    return hashes, positions
 
 
-def base_texts(documents: pa.Table, token: str = DEFAULT_TOKEN) -> tuple[list[str], list[bool]]:
-    """Each row's base text (boilerplate.base_text), and whether its text has corpus removals.
+def base_texts(
+    documents: pa.Table, texts: list[str], token: str = DEFAULT_TOKEN
+) -> tuple[list[str], list[bool]]:
+    """The rows' base texts (boilerplate.base_text), given their `texts` (the `text` column, as a list
+    this function may change), and whether each text has corpus removals.
 
     A row with corpus removals is rebuilt as a Record, which needs every column of the row.
     """
     with_corpus = set(_rows_holding(documents.column("removed"), "rule", RULE_ID))
-    texts = documents.column("text").to_pylist()
     for index in with_corpus:
         texts[index] = base_text(record_from_row(documents.slice(index, 1).to_pylist()[0]), token)
     return texts, [index in with_corpus for index in range(documents.num_rows)]
@@ -129,9 +133,9 @@ def has_corpus_removals(documents: pa.Table) -> bool:
     return bool(_rows_holding(documents.column("removed"), "rule", RULE_ID))
 
 
-def _spans(placeholders: pa.ChunkedArray) -> list[list[tuple[int, int]]]:
+def _spans(placeholders: pa.ChunkedArray | pa.Array) -> list[list[tuple[int, int]]]:
     """Each row's placeholders as (start, end) pairs, read column-wise (a struct per placeholder costs)."""
-    column = placeholders.combine_chunks()
+    column = placeholders.combine_chunks() if isinstance(placeholders, pa.ChunkedArray) else placeholders
     flat = column.flatten()
     lengths = pc.list_value_length(column).fill_null(0).to_numpy()
     bounds = np.cumsum(lengths)[:-1]

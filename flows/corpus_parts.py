@@ -70,7 +70,7 @@ class LinesJob:
 
 def lines_of(job: LinesJob) -> dict[str, dict[int, str]]:
     rows = _fact_rows(job.part, list(job.wanted), ("doc_id", "text", "removed"))
-    texts, _ = base_texts(rows)
+    texts, _ = base_texts(rows, rows.column("text").to_pylist())
     return {
         doc_id: lines_with(text, job.wanted[doc_id], job.edge_lines)
         for doc_id, text in zip(rows.column("doc_id").to_pylist(), texts, strict=True)
@@ -103,11 +103,12 @@ def clean_of(job: CleanJob) -> Timed:
     _rewrite(job.part, changes)
     signed = {}
     if changes:
-        changed = pa.Table.from_pylist(
-            [{"doc_id": doc_id, **values} for doc_id, values in changes.items()],
-            schema=pa.schema([DOCUMENT_SCHEMA.field(name) for name in ("doc_id", *_CLEAN_COLUMNS)]),
+        placeholders = pa.array(
+            [values["placeholders"] for values in changes.values()],
+            DOCUMENT_SCHEMA.field("placeholders").type,
         )
-        shas, signatures = dedup_facts(changed, job.params)
+        texts = [values["text"] for values in changes.values()]
+        shas, signatures = dedup_facts(texts, placeholders, job.params)
         signed = dict(zip(changes, zip(shas, signatures, strict=True), strict=True))
     return Timed(signed, perf_counter() - clock)
 
