@@ -39,6 +39,9 @@ RULE_ID = "corpus_boilerplate"
 CATEGORY = "advertising"
 _EMPTY_FLAG = "empty_after_cleaning"
 _DIGITS = re.compile("[1-9０-９]")
+# Stands for the line breaks while line_facts removes a whole text's other whitespace at once (not
+# whitespace itself, so str.split keeps it; a text that holds it is folded line by line).
+_KEEP = "\x00"
 
 # Schema metadata key of the counts' format (2: key hashes and known lines; 1 kept every line's text).
 FORMAT_KEY = b"docclean.lines.format"
@@ -318,10 +321,40 @@ def key_hash(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def line_facts(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> tuple[list[int], list[int]]:
-    """The `key_hash` of each distinct folded line of a clean text, and its position (an index of POSITIONS)."""
-    lines = document_lines(text, edge_lines, token)
-    return [key_hash(key) for key in lines], [POSITIONS.index(position) for _, position in lines.values()]
+def _first_lines(text: str, edge_lines: int, token: str) -> dict[str, tuple[int, int]]:
+    """Folded line -> (its index in text.split("\\n"), its position) for each distinct non-empty line:
+    `document_lines`, which is the reference (tests), with the whole text folded at once.
+
+    The folds act on single characters, and on the token, which holds no line break: so the text
+    is folded whole, its line breaks standing as _KEEP while its other whitespace goes in one split.
+    """
+    if not token or "\n" in token or _KEEP in text or _KEEP in token:
+        lines = text.split("\n")
+        keys = [line_key(line, token) if line.strip() else "" for line in lines]
+    else:
+        spaced = text.replace(token, "□").replace("\n", _KEEP)
+        keys = _DIGITS.sub("0", "".join(spaced.split())).split(_KEEP)
+    present = [index for index, key in enumerate(keys) if key]
+    last = len(present) - edge_lines
+    out: dict[str, tuple[int, int]] = {}
+    for number, index in enumerate(present):
+        out.setdefault(keys[index], (index, 0 if number < edge_lines else 1 if number >= last else 2))
+    return out
+
+
+def _key_hashes(keys: Iterable[str]) -> np.ndarray:
+    """`key_hash` of each key, as uint64."""
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(key.encode("utf-8"), digest_size=8).digest() for key in keys])
+    return np.frombuffer(digests, "<u8").astype(np.uint64)
+
+
+def line_facts(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> tuple[np.ndarray, np.ndarray]:
+    """The `key_hash` of each distinct folded line of a clean text (uint64), and its position (int8,
+    an index of POSITIONS), in the order of `document_lines`."""
+    lines = _first_lines(text, edge_lines, token)
+    positions = np.fromiter((position for _, position in lines.values()), np.int8, len(lines))
+    return _key_hashes(lines), positions
 
 
 def lines_with(
@@ -331,11 +364,13 @@ def lines_with(
 
     Raises ValueError when the text has no line for one of them.
     """
-    found = {}
-    for key, (line, _) in document_lines(text, edge_lines, token).items():
-        value = key_hash(key)
-        if value in values:
-            found[value] = line
+    lines = _first_lines(text, edge_lines, token)
+    rows = text.split("\n")
+    found = {
+        value: rows[index].strip()
+        for value, (index, _) in zip(_key_hashes(lines).tolist(), lines.values(), strict=True)
+        if value in values
+    }
     if len(found) != len(values):
         raise ValueError("A text lacks a line it was counted with; its document must be counted again.")
     return found
@@ -391,9 +426,7 @@ class LineCounts:
     def set_document(self, doc_id: str, text: str, token: str = DEFAULT_TOKEN) -> None:
         """Count `text` (a base text: `base_text`) as the document's lines, replacing earlier ones."""
         hashes, positions = line_facts(text, self.rules.edge_lines, token)
-        self.set_documents(
-            [doc_id], np.asarray(hashes, np.uint64), np.asarray(positions, np.int8), [len(hashes)]
-        )
+        self.set_documents([doc_id], hashes, positions, [len(hashes)])
 
     def set_documents(
         self, doc_ids: Sequence[str], hashes: np.ndarray, positions: np.ndarray, sizes: Sequence[int]

@@ -86,8 +86,8 @@ def corpus_facts(
             "source_path": documents.column("source_path"),
             "text_sha256": pa.array(shas, pa.string()),
             "signature": pa.array(signed, pa.binary()),
-            "line_hashes": pa.array(hashes, pa.list_(pa.uint64())),
-            "line_positions": pa.array(positions, pa.list_(pa.int8())),
+            "line_hashes": hashes,
+            "line_positions": positions,
             "corpus_removed": pa.array(corpus_removed, pa.bool_()),
         },
         schema=schema,
@@ -104,14 +104,17 @@ def dedup_facts(
 
 def line_facts_of(
     texts: Sequence[str], edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
-) -> tuple[list[list[int]], list[list[int]]]:
-    """Each base text's `line_facts`: the key hashes, and the positions."""
-    hashes, positions = [], []
-    for text in texts:
-        row_hashes, row_positions = line_facts(text, edge_lines, token)
-        hashes.append(row_hashes)
-        positions.append(row_positions)
-    return hashes, positions
+) -> tuple[pa.ListArray, pa.ListArray]:
+    """Each base text's `line_facts` as Arrow lists: the key hashes (uint64), and the positions (int8)."""
+    facts = [line_facts(text, edge_lines, token) for text in texts]
+    offsets = np.zeros(len(facts) + 1, np.int32)
+    np.cumsum([len(hashes) for hashes, _ in facts], out=offsets[1:])
+    hashes = np.concatenate([h for h, _ in facts]) if facts else np.empty(0, np.uint64)
+    positions = np.concatenate([p for _, p in facts]) if facts else np.empty(0, np.int8)
+    return (
+        pa.ListArray.from_arrays(offsets, pa.array(hashes, pa.uint64())),
+        pa.ListArray.from_arrays(offsets, pa.array(positions, pa.int8())),
+    )
 
 
 def base_texts(

@@ -14,12 +14,16 @@ from hypothesis import strategies as st
 
 from docclean.boilerplate import (
     DEFAULT_RULES,
+    POSITIONS,
     RULE_ID,
     LineCounts,
     apply_boilerplate,
     base_text,
+    document_lines,
+    key_hash,
     line_facts,
     line_key,
+    lines_with,
     normalized_text_of,
     parse_boilerplate_rules,
 )
@@ -150,6 +154,30 @@ def test_candidates_are_recurring_lines_without_a_signal_most_frequent_first(cle
 def test_an_invalid_table_names_the_file() -> None:
     with pytest.raises(ValueError, match=r"^mine\.toml: the boilerplate table is invalid"):
         parse_boilerplate_rules("min_documents = 3\nedge_lines = 2\n[signals]\nx = '('\n", "mine.toml")
+
+
+# Texts of the characters the folds treat apart: line breaks, every kind of whitespace, the digits
+# they fold, the token's characters and the stand-in line_facts uses for line breaks.
+_FOLD_TEXTS = st.lists(
+    st.sampled_from([*list("\n\r\t \u3000\x85\u2028\x0b\x00□MASK[]同志们3９0"), "[MASK]", "\r\n", "M\nA"]),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FOLD_TEXTS, st.integers(0, 4), st.sampled_from(["[MASK]", "□", "M\nA", "", "\x00", "3"]))
+def test_line_facts_and_lines_with_equal_the_line_by_line_reference(
+    text: str, edge_lines: int, token: str
+) -> None:
+    """line_facts and lines_with fold a whole text at once; document_lines folds it line by line."""
+    reference = document_lines(text, edge_lines, token)
+    hashes, positions = line_facts(text, edge_lines, token)
+    assert hashes.dtype == np.uint64 and positions.dtype == np.int8
+    assert hashes.tolist() == [key_hash(key) for key in reference]
+    assert positions.tolist() == [POSITIONS.index(position) for _, position in reference.values()]
+    assert lines_with(text, set(hashes.tolist()), edge_lines, token) == {
+        key_hash(key): line for key, (line, _) in reference.items()
+    }
 
 
 @pytest.mark.skipif(
