@@ -14,8 +14,10 @@ the order the index first saw them; each joins the most similar representative s
 representative keeps its role while it exists (a later document can never precede it), and when
 it is removed its members are reassigned as if it had never been: the earliest of them takes
 over. The expensive part, shingling and hashing, is done once per document and version of its
-text; the clustering pass over stored signatures is cheap (LSH queries) and is redone on every
-update, which is what makes a run over the drop in two halves equal to one run over all of it.
+text; the clustering over stored signatures (LSH queries) is redone on every update from the
+earliest document the update adds, changes or removes on (a document's assignment depends on the
+documents before it alone), which is what makes a run over the drop in two halves equal to one
+run over all of it, at the cost of the new documents only.
 
 The index is pure: it produces and consumes an Arrow table (`to_table`, `from_table`), and the
 curate flow writes it into the snapshot.
@@ -294,6 +296,9 @@ class DedupIndex:
         self._entries: dict[str, _Entry] = {}
         self._assignments: dict[str, Assignment] = {}
         self._next_seq = 0
+        # Assignments before this ingest position are the clustering's (a document's depends on
+        # the documents before it alone): an update clusters again from its earliest change on.
+        self._valid_before = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -319,8 +324,11 @@ class DedupIndex:
         similarity changed, to its new assignment. Raises ValueError for a signature that is not
         `num_perm` uint32 values.
         """
+        start = self._valid_before
         for doc_id in removed:
-            self._entries.pop(doc_id, None)
+            entry = self._entries.pop(doc_id, None)
+            if entry is not None:
+                start = min(start, entry.seq)
             self._assignments.pop(doc_id, None)
         touched: set[str] = set()
         for doc_id, sha, state in added:
@@ -334,13 +342,15 @@ class DedupIndex:
                 self._next_seq += 1
             self._entries[doc_id] = _Entry(seq, sha, state)
             touched.add(doc_id)
-        fresh = self._cluster()
+            start = min(start, seq)
+        fresh = self._cluster(start)
         changed = {
             doc_id: assignment
             for doc_id, assignment in fresh.items()
             if doc_id in touched or self._assignments.get(doc_id) != assignment
         }
-        self._assignments = fresh
+        self._assignments.update(fresh)
+        self._valid_before = self._next_seq
         return changed
 
     def query(self, sha: str, state: bytes) -> Assignment:
@@ -364,14 +374,22 @@ class DedupIndex:
     def _in_order(self) -> list[tuple[str, _Entry]]:
         return sorted(self._entries.items(), key=lambda item: item[1].seq)
 
-    def _cluster(self) -> dict[str, Assignment]:
-        """Every document's assignment, taking them in ingest order (see the module's docstring)."""
+    def _cluster(self, start: int) -> dict[str, Assignment]:
+        """The assignments of the documents from ingest position `start` on, taking them in ingest
+        order (see the module's docstring), after the representatives before `start`."""
         order = self._in_order()
-        digests = _digests([entry.state for _, entry in order], self.params)
+        kept = [item for item in order if item[1].seq < start]
+        leaders = [item for item in kept if self._assignments[item[0]].dup_cluster == item[0]]
+        rows = leaders + [item for item in order if item[1].seq >= start]
+        digests = _digests([entry.state for _, entry in rows], self.params)
         lsh = _Leaders(digests, self.params)
         leader_by_sha: dict[str, str] = {}
+        for row, (doc_id, entry) in enumerate(leaders):
+            lsh.insert(row)
+            leader_by_sha[entry.sha] = doc_id
         out: dict[str, Assignment] = {}
-        for row, (doc_id, entry) in enumerate(order):
+        for row in range(len(leaders), len(rows)):
+            doc_id, entry = rows[row]
             exact = leader_by_sha.get(entry.sha)
             if exact is not None:
                 out[doc_id] = Assignment(entry.sha, exact, 1.0)
@@ -382,7 +400,7 @@ class DedupIndex:
                 lsh.insert(row)
                 leader_by_sha[entry.sha] = doc_id
             else:
-                out[doc_id] = Assignment(entry.sha, order[leader][0], similarity)
+                out[doc_id] = Assignment(entry.sha, rows[leader][0], similarity)
         return out
 
     def to_table(self) -> pa.Table:
@@ -442,4 +460,9 @@ class DedupIndex:
             index._entries[doc_id] = _Entry(seq, sha, state)
             index._assignments[doc_id] = Assignment(sha, cluster, round(float(similarity), 4))
         index._next_seq = max(seqs, default=-1) + 1
+        threshold = metadata.get(b"docclean.dedup.threshold")
+        # Clusters made under another threshold are made again, all of them, on the next update.
+        index._valid_before = (
+            index._next_seq if threshold is None or float(threshold) == params.threshold else 0
+        )
         return index

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docclean.dedup import (
+    Assignment,
     DedupIndex,
     DedupParams,
     StaleIndex,
@@ -265,3 +266,62 @@ def test_an_index_in_an_older_format_is_stale_not_misread() -> None:
     with pytest.raises(StaleIndex):
         DedupIndex.from_table(older)
     assert DedupIndex.from_table(table).assignments() == index.assignments()
+
+
+def _from_scratch(index: DedupIndex) -> dict[str, Assignment]:
+    """What one update of every document the index holds, in its ingest order, assigns."""
+    table = index.to_table()
+    whole = DedupIndex(index.params)
+    whole.update(
+        zip(
+            *(table.column(name).to_pylist() for name in ("doc_id", "text_sha256", "signature")),
+            strict=True,
+        )
+    )
+    return whole.assignments()
+
+
+# Near copies of a few texts, so that operations make and break clusters.
+_GROUPS = [
+    "".join(f"第{g}组第{k}段落的内容各不相同，编号{g * 7919 + k}。" for k in range(10)) for g in range(3)
+]
+_VERSIONS = [text[: len(text) - cut] for text in _GROUPS for cut in (0, 15, 40)] + ["毫不相干的一段话" * 20]
+_operations = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "remove", "save"]), st.integers(0, 7), st.integers(0, len(_VERSIONS) - 1)
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_operations, st.sampled_from([0.5, 0.9]))
+def test_updates_in_any_order_assign_what_one_update_from_scratch_assigns(
+    operations: list[tuple[str, int, int]], threshold: float
+) -> None:
+    """An update clusters again only from its earliest change on; what it keeps must be what
+    clustering every document again would give, after adds, edits, removals and reloads."""
+    params = DedupParams(threshold=threshold)
+    index = DedupIndex(params)
+    for operation, number, version in operations:
+        doc_id, text = f"d{number}", _VERSIONS[version]
+        if operation == "add":
+            changed = index.update([(doc_id, text_sha256(text), signature(text))])
+            assert doc_id in changed
+        elif operation == "remove":
+            index.update([], removed=[doc_id])
+        else:
+            index = DedupIndex.from_table(index.to_table(), params)
+        assert index.assignments() == _from_scratch(index)
+
+
+def test_an_index_loaded_under_another_threshold_is_clustered_again_whole() -> None:
+    docs = _docs(9)
+    strict = DedupIndex(DedupParams(threshold=0.99))
+    strict.update(docs)
+    assert {a.dup_cluster for a in strict.assignments().values()} == {d[0] for d in docs}
+    loose = DedupIndex.from_table(strict.to_table(), DedupParams())
+    extra = "毫不相干的一段话" * 20
+    changed = loose.update([("new", text_sha256(extra), signature(extra))])
+    assert changed["doc001"].dup_cluster == "doc000"
+    assert loose.assignments() == _from_scratch(loose)
