@@ -601,30 +601,36 @@ def print_core(docs: int, seed: int) -> int:
 def measure_corpus_pass(curated: Path) -> dict[str, float]:
     """Seconds of the corpus work (dedup and boilerplate) from scratch over a run's whole dataset.
 
-    As the first run over the corpus did it, on a hard-linked copy of the current snapshot with
-    no earlier state: each part's corpus facts (text hash, MinHash signature, line hashes), which
-    the batches compute in parallel beside the cleaning (`facts_seconds`, CPU of this process),
-    then the pass that counts, clusters and rewrites the parts (`seconds`, wall clock).
+    As the first run over the corpus did it, on a copy of the current snapshot with no earlier
+    state: each part's corpus facts (text hash, MinHash signature, line hashes), which the
+    batches compute in parallel beside the cleaning (`facts_seconds`, CPU of this process), each
+    part written as a batch writes it (every row alone), then the pass that counts, clusters and
+    rewrites the parts (`seconds`, wall clock).
     """
     import pyarrow.parquet as pq
 
-    from docclean.corpus_facts import corpus_facts
+    from docclean.corpus_facts import alone, corpus_facts
     from docclean.layout import state_folder
     from flows.corpus import update_corpus
     from flows.storage import parse_location
+    from flows.store import write_part
 
     staged = curated.parent / "corpus-pass"
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree((state_folder(curated) / "current").resolve(), staged, copy_function=os.link)
     shutil.rmtree(staged / "corpus", ignore_errors=True)
-    facts, facts_seconds = [], 0.0
+    location = parse_location(str(staged))
+    facts, facts_seconds, written = [], 0.0, []
     for part in sorted((staged / "documents").glob("*.parquet")):
         table = pq.read_table(part)
         started = time.process_time()
         facts.append(corpus_facts(table))
         facts_seconds += time.process_time() - started
+        part.unlink()  # a hard link to the run's own part, which must stay as it is
+        written.append(location.child(f"documents/{part.name}"))
+        write_part(alone(table, facts[-1].column("text_sha256")), written[-1])
         del table
-    outcome = update_corpus(parse_location(str(staged)), None, given_facts=facts)
+    outcome = update_corpus(location, None, given_facts=facts, written=written)
     shutil.rmtree(staged)
     return {
         "seconds": outcome.seconds,

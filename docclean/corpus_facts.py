@@ -94,6 +94,24 @@ def corpus_facts(
     )
 
 
+def alone(documents: pa.Table, shas: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """`documents` (DOCUMENT_SCHEMA) with the corpus columns of documents alone in the corpus: `shas`
+    as `text_sha256` (row for row), `dup_cluster` the row's own doc_id, `dup_similarity` 1.0.
+
+    What a batch writes: most documents stay alone, and the corpus pass then rewrites only the
+    parts holding a row a cluster takes in.
+    """
+    values = {
+        "text_sha256": shas,
+        "dup_cluster": documents.column("doc_id"),
+        "dup_similarity": pa.array(np.ones(documents.num_rows, np.float32)),
+    }
+    for name, column in values.items():
+        index = documents.schema.get_field_index(name)
+        documents = documents.set_column(index, documents.schema.field(index), column)
+    return documents
+
+
 def dedup_facts(
     texts: Sequence[str], placeholders: pa.ChunkedArray | pa.Array, params: DedupParams | None = None
 ) -> tuple[list[str], list[bytes]]:

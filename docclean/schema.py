@@ -150,8 +150,9 @@ _FILE_FIELDS = [
     ),
 ]
 
-# Columns of the corpus view (docclean.dedup), filled by the curate flow across documents; null
-# only in a row written by a batch before the corpus pass of its run.
+# Columns of the corpus view (docclean.dedup): a batch writes each row as a document alone
+# (docclean.corpus_facts.alone), the run's corpus pass rewrites the rows a cluster takes in; null
+# only in a row a batch of an older docclean wrote.
 _CORPUS_FIELDS = [
     _field("text_sha256", pa.string(), "SHA-256 of the clean text's UTF-8 bytes, hex.", True),
     _field(

@@ -21,7 +21,7 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docclean.corpus_facts import corpus_facts
+from docclean.corpus_facts import alone, corpus_facts
 from docclean.errors import RejectedInput
 from docclean.pipeline import BatchItem, CleanConfig, Cleaner
 from docclean.record import Reject
@@ -223,9 +223,10 @@ def clean_and_write(
     flags = _counts(table["flags"])
     outcome.disabled_rules = {rule: flags.get(f"rule_disabled:{rule}", 0) for rule in cleaner.disabled_rules}
     if table.num_rows:
-        write_part(table, part)
         # Here, where the texts are at hand and batches run in parallel, not in the serial corpus pass.
-        write_part(corpus_facts(table), batch_facts(part))
+        facts = corpus_facts(table)
+        write_part(alone(table, facts.column("text_sha256")), part)
+        write_part(facts, batch_facts(part))
     outcome.cleaned = table.num_rows
     write_marker(outcome.to_json(), marker, part if table.num_rows else None)
     return outcome

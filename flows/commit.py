@@ -62,7 +62,7 @@ def commit(
     writer = store.begin()
     try:
         parts = [(b.outcome, writer.adopt_part(b.part)) for b in batches if b.outcome.cleaned]
-        reassign_clashing_ids(parts, ids)
+        written = reassign_clashing_ids(parts, ids)
         writer.carry_documents(plan.drop | reject_paths, reused_rows(store, plan, now, ids))
         kept = snapshot.rejects.filter(
             pc.is_in(
@@ -71,7 +71,7 @@ def commit(
             )
         )
         writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
-        corpus = corpus_pass(writer, batches, pool)
+        corpus = corpus_pass(writer, batches, written, pool)
         writer.commit()
     except BaseException:
         writer.abandon()
@@ -96,12 +96,14 @@ def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.
     )
 
 
-def corpus_pass(writer: SnapshotWriter, batches: list[CleanedBatch], pool: Executor | None) -> CorpusOutcome:
+def corpus_pass(
+    writer: SnapshotWriter, batches: list[CleanedBatch], written: list[Location], pool: Executor | None
+) -> CorpusOutcome:
     """The corpus pass (#19): across documents, after the batches, before the commit, with the corpus
-    facts the batches computed; its jobs run on the Dask workers or the run's cleaning processes
-    when there are some (flows.corpus)."""
+    facts the batches computed (`written`: their part files in the staged snapshot); its jobs run on
+    the Dask workers or the run's cleaning processes when there are some (flows.corpus)."""
     run = run_on_workers if on_dask() else run_in(pool) if pool is not None else run_here
-    outcome = update_corpus(writer.staged, writer.current, run, batch_facts_of(batches))
+    outcome = update_corpus(writer.staged, writer.current, run, batch_facts_of(batches), written)
     get_run_logger().info(
         "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
         outcome.recleaned,
@@ -146,8 +148,10 @@ class DocIds:
         return self.claim(path, make_doc_id(path, sha256), sha256)
 
 
-def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: DocIds) -> None:
-    """Give a new id to each document a batch made whose id another row holds, in its part file."""
+def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: DocIds) -> list[Location]:
+    """Give a new id to each document a batch made whose id another row holds, in its part file;
+    the batches' part files then (a part with a new id is a new file)."""
+    written = []
     for outcome, part in outcomes:
         changes: dict[str, str] = {}
         for path, doc_id, sha in outcome.minted:
@@ -165,7 +169,9 @@ def reassign_clashing_ids(outcomes: list[tuple[BatchOutcome, Location]], ids: Do
             index = table.schema.get_field_index("doc_id")
             fixed = table.set_column(index, table.schema.field(index), pa.array(new_ids, pa.string()))
             # The staged part may share its file with the batch's kept part, which a resumed run must find as cleaned.
-            rewrite_part(part, fixed, "ids")
+            part = rewrite_part(part, fixed, "ids")
+        written.append(part)
+    return written
 
 
 def reused_rows(store: Store, plan: Plan, now: datetime, ids: DocIds) -> Iterator[pa.Table]:

@@ -8,8 +8,7 @@ committed (and survives a kill) exactly as the dataset is, and each file loads b
 The pass, in steps that each work on one staged part at a time (the jobs of flows.corpus_parts, run
 here, in the run's cleaning processes or on Dask workers) or on the state alone (here):
 1. facts: each new row's text hash, MinHash signature and line key hashes
-   (docclean.corpus_facts). Rows this run wrote (their `text_sha256` is still null) and rows the
-   state does not know; a batch that computed its rows' facts hands them over instead
+   (docclean.corpus_facts). Rows this run's batches wrote and rows the state does not know; a batch that computed its rows' facts hands them over instead
    (`given_facts`). Rows that left the dataset leave the state.
 2. counts: the line counts take the new rows; the lines that now recur in enough documents
    are read from one holder each.
@@ -17,17 +16,19 @@ here, in the run's cleaning processes or on Dask workers) or on the state alone 
    cleaned again, and a new row holding a boilerplate line is cleaned of it, so the dataset
    never depends on the order files arrived in.
 4. clusters: the index takes the new and changed signatures (here alone), and only the part
-   files holding a row whose columns changed are rewritten.
+   files holding a row whose corpus columns differ from the index's are rewritten (a batch writes
+   its rows as documents alone, which most stay).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
@@ -53,6 +54,9 @@ from flows.corpus_parts import (
 )
 from flows.location import Location
 from flows.store import read_part, write_part
+
+# The documents columns the pass keeps equal to its state (docclean.dedup.Assignment).
+_CORPUS_COLUMNS = ("text_sha256", "dup_cluster", "dup_similarity")
 
 Job = TypeVar("Job")
 Result = TypeVar("Result")
@@ -125,6 +129,7 @@ def update_corpus(
     snapshot: Location | None,
     run: JobRunner = run_here,
     given_facts: Sequence[pa.Table] = (),
+    written: Collection[Location] = (),
 ) -> CorpusOutcome:
     """Run the corpus pass over the staged snapshot and write its state into it.
 
@@ -132,8 +137,10 @@ def update_corpus(
     runs the per-part jobs (here, or on workers); the line counts and the index are updated here
     alone. `given_facts` (FACTS_SCHEMA tables) are the facts the batches computed of the rows they
     wrote, used where they match a row's source_path and doc_id and were computed with the
-    pass's parameters; the pass computes the others. Rewrites the staged
-    part files that hold a changed row; raises what pyarrow raises on unreadable parts (the run
+    pass's parameters; the pass computes the others. `written` are the staged part files this
+    run's batches wrote: each of their rows is new to the pass (an edited file keeps its doc_id).
+    Rewrites the staged part files that hold a row whose corpus columns differ from the state's
+    (a batch writes its rows as documents alone: docclean.corpus_facts.alone); raises what pyarrow raises on unreadable parts (the run
     then abandons its snapshot).
     """
     started = perf_counter()
@@ -141,15 +148,21 @@ def update_corpus(
     edge_lines = counts.rules.edge_lines
     before = counts.applied
     parts = staged.child("documents").files(".parquet")
-    keyed = {part: read_part(part, ["doc_id", "source_path", "text_sha256"]) for part in parts}
+    keyed = {part: read_part(part, ["doc_id", "source_path", *_CORPUS_COLUMNS]) for part in parts}
+    new_parts = {part.path for part in written}
     part_of: dict[str, Location] = {}
     path_of: dict[str, str] = {}
+    stored: dict[str, tuple[str | None, str | None, float | None]] = {}
     fresh: set[str] = set()
     known = set(counts.doc_ids())
     for part, table in keyed.items():
-        for doc_id, path, sha in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+        new = part.path in new_parts
+        for doc_id, path, *columns in zip(
+            *(table.column(c).to_pylist() for c in table.column_names), strict=True
+        ):
             part_of[doc_id], path_of[doc_id] = part, path
-            if sha is None or doc_id not in known or doc_id not in index:
+            stored[doc_id] = tuple(columns)
+            if new or columns[0] is None or doc_id not in known or doc_id not in index:
                 fresh.add(doc_id)
     gone = (known | set(index.assignments())) - part_of.keys()
 
@@ -204,16 +217,13 @@ def update_corpus(
     clock = perf_counter()
     # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
     added = [(d, *signed[d]) for d in sorted(fresh | changed, key=lambda d: (path_of[d], d))]
-    assigned = index.update(added, removed=gone)
+    index.update(added, removed=gone)
     dedup_seconds += perf_counter() - clock
-    updates = {
-        doc_id: {
-            "text_sha256": assignment.text_sha256,
-            "dup_cluster": assignment.dup_cluster,
-            "dup_similarity": assignment.dup_similarity,
-        }
-        for doc_id, assignment in assigned.items()
-    }
+    updates = {}
+    for doc_id, assignment in index.assignments().items():
+        columns = (assignment.text_sha256, assignment.dup_cluster, _float32(assignment.dup_similarity))
+        if doc_id in changed or stored[doc_id] != columns:
+            updates[doc_id] = dict(zip(_CORPUS_COLUMNS, columns, strict=True))
     # Listed again: a part whose rows lost boilerplate lines was replaced by a new file.
     rewrites = []
     for part in staged.child("documents").files(".parquet"):
@@ -236,6 +246,11 @@ def update_corpus(
         boilerplate_seconds=boilerplate_seconds,
         dedup_seconds=dedup_seconds,
     )
+
+
+def _float32(value: float) -> float:
+    """`value` as the float32 column `dup_similarity` holds it, read back."""
+    return float(np.float32(value))
 
 
 def _facts(

@@ -73,18 +73,32 @@ def prefect_api(url: str, body: dict | None = None, attempts: int = 10, backoff:
 
 @pytest.fixture(autouse=True)
 def every_commit_holds_one_row_per_document(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """After every commit any test makes (a local folder or object storage), read the dataset back and count.
+    """After every commit any test makes (a local folder or object storage), read the dataset back and
+    count, and compare its corpus columns with the duplicate index committed beside it.
 
     The CLI tests run docclean in subprocesses: they call assert_one_row_per_document themselves.
     """
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE
     from flows.store import SnapshotWriter
 
     commit = SnapshotWriter.commit
 
     def checked_commit(self):  # type: ignore[no-untyped-def]
         result = commit(self)
-        documents = self.store.read(columns=["source_path", "doc_id"]).documents
-        assert_one_row_per_document(documents.to_pylist())
+        corpus = ["text_sha256", "dup_cluster", "dup_similarity"]
+        documents = self.store.read(columns=["source_path", "doc_id", *corpus]).documents
+        assert_one_row_per_document(documents.select(["source_path", "doc_id"]).to_pylist())
+        # Every row's corpus columns are the duplicate index's: a batch writes rows as documents
+        # alone, and the corpus pass must rewrite every row a cluster takes in.
+        index = self.store.current().child(f"{CORPUS_FOLDER}/{DEDUP_FILE}")
+        if index.kind() == pafs.FileType.File:
+            kept = pq.read_table(index.path, filesystem=index.filesystem, columns=["doc_id", *corpus])
+            assert sorted(documents.select(["doc_id", *corpus]).to_pylist(), key=str) == sorted(
+                kept.to_pylist(), key=str
+            )
         return result
 
     monkeypatch.setattr(SnapshotWriter, "commit", checked_commit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from pathlib import Path
 
@@ -272,3 +273,38 @@ def test_inspect_tells_the_cluster_a_file_would_join_and_its_boilerplate_lines(
         "duplicates: would be its own cluster (no near duplicate among 13 documents)"
         in capsys.readouterr().out
     )
+
+
+def _unrelated(i: int) -> str:
+    """A speech of its own: shares no run of five characters with another's, bar chance."""
+    rng = random.Random(i)
+    hans = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经"
+    return "\n".join("".join(rng.choice(hans) for _ in range(60)) + "。" for _ in range(8))
+
+
+def test_documents_alone_are_not_rewritten_and_an_edited_file_is_new_to_the_pass(tmp_path: Path) -> None:
+    """A batch writes its rows as documents alone: with no duplicate the pass rewrites no part. A
+    file edited in place keeps its doc_id, and its new text still reaches the index: here it becomes
+    a copy of a later file, which joins its cluster, as in one run over the edited drop."""
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    for i in range(4):
+        (raw / f"{i:02d}.txt").write_text(_unrelated(i), encoding="utf-8")
+    first = run(raw, curated)
+    assert first.corpus is not None and (first.corpus.clusters, first.corpus.rewritten) == (4, 0)
+    assert not [p.name for p in (current_snapshot(curated) / "documents").iterdir() if "-corpus" in p.name]
+    before = rows(curated)
+    (raw / "00.txt").write_text(_unrelated(3) + "\n补充一句。", encoding="utf-8")
+    run(raw, curated)
+    after = rows(curated)
+    assert after["00.txt"]["doc_id"] == before["00.txt"]["doc_id"]
+    assert after["03.txt"]["dup_cluster"] == after["00.txt"]["doc_id"]
+    whole = tmp_path / "whole"
+    run(raw, whole)
+    once = rows(whole)
+    by_path = {row["doc_id"]: path for path, row in once.items()}
+    mine = {row["doc_id"]: path for path, row in after.items()}
+    for path, row in once.items():
+        assert mine[after[path]["dup_cluster"]] == by_path[row["dup_cluster"]], path
+        assert after[path]["text_sha256"] == row["text_sha256"]
+        assert after[path]["dup_similarity"] == row["dup_similarity"]
