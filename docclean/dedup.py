@@ -236,45 +236,79 @@ def _digests(states: Sequence[bytes], params: DedupParams) -> np.ndarray:
     return np.frombuffer(b"".join(states), dtype="<u4").reshape(len(states), params.num_perm)
 
 
-def _band_keys(digests: np.ndarray, params: DedupParams) -> list[list[int]]:
-    """One 64-bit key per LSH band of each signature: FNV-1a over the band's values."""
+def _band_keys(digests: np.ndarray, params: DedupParams) -> np.ndarray:
+    """One 64-bit key per LSH band of each signature (documents, bands): FNV-1a over the band's values."""
     rows = digests.shape[1] // params.num_bands
     bands = digests.reshape(len(digests), params.num_bands, rows).astype(np.uint64)
     key = np.full(bands.shape[:2], _FNV_OFFSET, np.uint64)
     for row in range(rows):
         key ^= bands[:, :, row]
         key *= np.uint64(_FNV_PRIME)
-    return key.tolist()
+    return key
+
+
+# Up to this many representatives, a document's candidates are found by comparing its band keys
+# with every representative's in one numpy pass (a few microseconds); beyond, by a hash table per
+# band, whose lookups cost the same however many representatives there are.
+SCAN_LEADERS = 2048
 
 
 class _Leaders:
     """The LSH index of cluster representatives: banding over signatures (Leskovec, Rajaraman and
-    Ullman, Mining of Massive Datasets, ch. 3.4), each candidate verified by estimated Jaccard."""
+    Ullman, Mining of Massive Datasets, ch. 3.4), each candidate verified by estimated Jaccard.
+
+    Rows are those of `digests`; representatives are inserted in ascending row order.
+    """
 
     def __init__(self, digests: np.ndarray, params: DedupParams) -> None:
         self.digests = digests
         self.params = params
         self.keys = _band_keys(digests, params)
-        self.buckets: list[dict[int, list[int]]] = [{} for _ in range(params.num_bands)]
+        self.rows = np.empty(16, np.int64)
+        self.count = 0
+        self.buckets: list[dict[int, list[int]]] | None = None
 
     def insert(self, row: int) -> None:
-        for bucket, key in zip(self.buckets, self.keys[row], strict=True):
+        if self.count == len(self.rows):
+            self.rows = np.concatenate([self.rows, np.empty(len(self.rows), np.int64)])
+        self.rows[self.count] = row
+        self.count += 1
+        if self.buckets is not None:
+            self._bucket(row)
+        elif self.count > SCAN_LEADERS:
+            self.buckets = [{} for _ in range(self.params.num_bands)]
+            for leader in self.rows[: self.count].tolist():
+                self._bucket(leader)
+
+    def _bucket(self, row: int) -> None:
+        for bucket, key in zip(self.buckets or (), self.keys[row].tolist(), strict=True):
             bucket.setdefault(key, []).append(row)
 
-    def best(self, digest: np.ndarray, keys: list[int]) -> tuple[int | None, float]:
+    def candidates(self, row: int) -> np.ndarray:
+        """The representatives sharing at least one band key with `row`, ascending."""
+        if self.buckets is None:
+            leaders = self.rows[: self.count]
+            return leaders[(self.keys[leaders] == self.keys[row]).any(axis=1)]
+        hits = [
+            rows
+            for bucket, key in zip(self.buckets, self.keys[row].tolist(), strict=True)
+            if (rows := bucket.get(key))
+        ]
+        if len(hits) == 1:
+            return np.array(hits[0], np.int64)
+        return np.array(sorted({leader for rows in hits for leader in rows}), np.int64)
+
+    def best(self, row: int) -> tuple[int | None, float]:
         """The most similar representative at or above the threshold (ties: the lowest row), and the similarity."""
-        hits = [rows for bucket, key in zip(self.buckets, keys, strict=True) if (rows := bucket.get(key))]
-        candidates = (
-            sorted({row for rows in hits for row in rows}) if len(hits) > 1 else hits[0] if hits else []
-        )
-        if not candidates:
+        candidates = self.candidates(row)
+        if not len(candidates):
             return None, 0.0
-        equal = np.count_nonzero(self.digests[candidates] == digest, axis=1)
+        equal = np.count_nonzero(self.digests[candidates] == self.digests[row], axis=1)
         best = int(np.argmax(equal))  # the first of the highest: the lowest row
         similarity = float(equal[best]) / self.params.num_perm
         if similarity < self.params.threshold:
             return None, 0.0
-        return candidates[best], round(similarity, 4)
+        return int(candidates[best]), round(similarity, 4)
 
 
 @dataclass(slots=True)
@@ -366,7 +400,7 @@ class DedupIndex:
         lsh = _Leaders(digests, self.params)
         for row in range(len(leaders)):
             lsh.insert(row)
-        row, similarity = lsh.best(digests[-1], lsh.keys[-1])
+        row, similarity = lsh.best(len(leaders))
         if row is None:
             return Assignment(sha, "", 1.0)
         return Assignment(sha, order[leaders[row]][0], similarity)
@@ -394,7 +428,7 @@ class DedupIndex:
             if exact is not None:
                 out[doc_id] = Assignment(entry.sha, exact, 1.0)
                 continue
-            leader, similarity = lsh.best(digests[row], lsh.keys[row])
+            leader, similarity = lsh.best(row)
             if leader is None:
                 out[doc_id] = Assignment(entry.sha, doc_id, 1.0)
                 lsh.insert(row)

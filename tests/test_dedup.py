@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docclean import dedup
 from docclean.dedup import (
     Assignment,
     DedupIndex,
@@ -282,9 +285,12 @@ def _from_scratch(index: DedupIndex) -> dict[str, Assignment]:
 
 
 # Near copies of a few texts, so that operations make and break clusters.
-_GROUPS = [
-    "".join(f"第{g}组第{k}段落的内容各不相同，编号{g * 7919 + k}。" for k in range(10)) for g in range(3)
-]
+def _random_text(seed: int, length: int = 300) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(HAN_CHARS) for _ in range(length))
+
+
+_GROUPS = [_random_text(group) for group in range(3)]
 _VERSIONS = [text[: len(text) - cut] for text in _GROUPS for cut in (0, 15, 40)] + ["毫不相干的一段话" * 20]
 _operations = st.lists(
     st.tuples(
@@ -325,3 +331,32 @@ def test_an_index_loaded_under_another_threshold_is_clustered_again_whole() -> N
     changed = loose.update([("new", text_sha256(extra), signature(extra))])
     assert changed["doc001"].dup_cluster == "doc000"
     assert loose.assignments() == _from_scratch(loose)
+
+
+# Texts made of two groups' paragraphs in several proportions: each shares bands with two
+# representatives, at different similarities.
+_MIXES = _VERSIONS + [
+    a[: len(a) * k // 6] + b[len(b) * k // 6 :]
+    for a, b in zip(_GROUPS, _GROUPS[1:] + _GROUPS[:1], strict=True)
+    for k in (1, 2, 3, 4, 5)
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, len(_MIXES) - 1), max_size=30),
+    st.integers(0, 3),
+    st.sampled_from([0.3, 0.5, 0.8]),
+)
+def test_the_band_tables_find_the_candidates_the_scan_finds(
+    versions: list[int], limit: int, threshold: float
+) -> None:
+    """Past SCAN_LEADERS representatives, candidates come from the bands' hash tables instead of
+    one numpy pass over every representative: the same clusters either way."""
+    docs = [(f"d{i:02d}", text_sha256(_MIXES[v]), signature(_MIXES[v])) for i, v in enumerate(versions)]
+    scanned = DedupIndex(DedupParams(threshold=threshold))
+    scanned.update(docs)
+    with mock.patch.object(dedup, "SCAN_LEADERS", limit):
+        tabled = DedupIndex(DedupParams(threshold=threshold))
+        tabled.update(docs)
+    assert tabled.assignments() == scanned.assignments()
