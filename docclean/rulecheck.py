@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from docclean.boilerplate import DEFAULT_RULES, BoilerplateRules, LineCounts, LineStat
+from docclean.boilerplate import DEFAULT_RULES, BoilerplateRules, LineCounts, LineStat, lines_with
 from docclean.console import make_console
 from docclean.errors import DoccleanError, RejectedInput
 from docclean.pipeline import CleanConfig, Cleaner
@@ -100,7 +100,8 @@ def check_files(
 
     `raw` names the folder in the output; `files` are its files as (source_path, read), in
     order, `read` giving the bytes or raising OSError (the caller scans: flows.rulecheck); a
-    file holding the first copy of a recurring line is read twice.
+    file holding the first copy of a recurring line is read twice (one gone or changed by then
+    leaves the counts, and another file gives the line).
     """
     cleaner = Cleaner(CleanConfig(rules_file=rules_file))
     uses = {rule.id: RuleUse(rule) for rule in cleaner.rules.rules}
@@ -127,8 +128,15 @@ def check_files(
                 candidates.setdefault(line, NoiseCandidate(line, signals)).files.append(name)
     ranked = sorted(candidates.values(), key=lambda candidate: -len(candidate.files))
     # The counts keep no text: the few files that hold the first copy of a recurring line are cleaned again.
-    wanted = counts.wanted_lines()
-    counts.fill_lines({name: cleaner.clean(read(), name).text for name, read in files if name in wanted})
+    readers = dict(files)
+    while wanted := counts.wanted_lines():
+        for name, values in wanted.items():
+            try:
+                text = cleaner.clean(readers[name](), name).text
+                counts.set_lines(name, lines_with(text, values, counts.rules.edge_lines))
+            except (OSError, RejectedInput, ValueError):
+                # Gone or changed since it was counted: its lines are taken from the other files.
+                counts.remove_documents([name])
     return RuleCheck(raw, checked, list(uses.values()), ranked, rejected, counts.candidates())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from docclean.rulecheck import (
     SAMPLES_PER_RULE,
     RuleCheck,
     RuleCheckError,
+    check_files,
     line_pattern,
     noise_signals,
     rule_snippet,
@@ -249,3 +251,28 @@ def test_vendor_names_are_the_names_the_noise_rules_require() -> None:
 def test_candidate_signals_come_from_the_boilerplate_table() -> None:
     assert list(DEFAULT_RULES.candidate_signals) == ["QQ", "微信", "公众号", "URL", "phone", "e-mail"]
     assert noise_signals("加微信", re.compile("(?!)"), replace(DEFAULT_RULES, candidate_signals={})) == ()
+
+
+def test_a_file_gone_or_changed_before_its_second_reading_leaves_the_counts(tmp_path: Path) -> None:
+    """The file holding the first copy of a recurring line is read again for its text: one deleted
+    or rewritten in between leaves the counts, and the next file holding the line gives it."""
+    for i in range(8):
+        body = f"今天召开{'甲乙丙丁戊己庚辛'[i]}片区工作会议，主要任务是总结前一阶段工作。" * 2
+        (tmp_path / f"{i}.txt").write_text(f"同志们：\n{body}\n{SHOP_FOOTER}", "utf-8")
+    readings: Counter[str] = Counter()
+
+    def reader(path: Path) -> Callable[[], bytes]:
+        def read() -> bytes:
+            readings[path.name] += 1
+            if readings[path.name] > 1 and path.name == "0.txt":
+                raise FileNotFoundError(2, "No such file or directory")
+            if readings[path.name] > 1 and path.name == "1.txt":
+                return "同志们：\n内容全部换掉了。".encode()
+            return path.read_bytes()
+
+        return read
+
+    files = [(path.name, reader(path)) for path in sorted(tmp_path.iterdir())]
+    check = check_files(str(tmp_path), files)
+    assert [readings[f"{i}.txt"] for i in range(4)] == [2, 2, 2, 1]
+    assert [(stat.line, stat.documents) for stat in check.recurring] == [(SHOP_FOOTER, 6)]
