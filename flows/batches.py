@@ -28,7 +28,7 @@ from flows import progress
 from flows.cleaning import BatchOutcome, clean_and_write, open_raw
 from flows.location import Location
 from flows.plan import Plan
-from flows.processes import worker_pool
+from flows.processes import released, worker_pool
 from flows.scan import RawEntry
 from flows.store import Store
 
@@ -92,7 +92,7 @@ def clean_batch(
     """
     arguments = (batch.entries, config, part, ingested_at, batch.doc_ids, batch.marker)
     if executor is None:
-        return clean_and_write(*arguments)
+        return released(clean_and_write, *arguments)
     return executor.submit(clean_and_write, *arguments).result()
 
 
