@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -38,6 +37,12 @@ from flows.store import Store
 # comes first) make that cost vanish against the cleaning while keeping memory per batch small.
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_FILES = 500
+# One worker cleans in the flow's process up to this many bytes of raw files (one batch's worth),
+# past it in a process of its own: the flow's process, holding Prefect, would otherwise hold the
+# cleaning's and the corpus pass's memory on top (bench/: 230 MB before a batch, 700 MB at the
+# peak of 10,000 documents), and the new process's start-up (its imports, under a second) is
+# small beside the cleaning of more than a batch. A run over a few files starts no process.
+IN_PROCESS_BYTES = BATCH_BYTES
 
 
 class Batch:
@@ -149,18 +154,13 @@ def cleaning_process_count(workers: int | None, plan: Plan) -> int:
     """How many cleaning processes a run of `workers` (None: one) starts for `plan`.
 
     `workers` of them for more than one; none on Dask (its workers clean) or with nothing to
-    clean. One worker cleans in a process of its own once the plan is more than one batch
-    (make_batches): the flow's process, holding Prefect, would otherwise hold the cleaning's and
-    the corpus pass's memory on top (bench/: 230 MB before a batch, 700 MB at the peak of 10,000
-    documents), and the new process's start-up (its imports, well under a second) is small
-    beside the cleaning of two batches. One batch is cleaned in the flow's process, so a run
-    over a few files starts no process.
+    clean. One worker cleans in a process of its own once the plan's files pass IN_PROCESS_BYTES.
     """
     if not plan.to_clean or on_dask():
         return 0
     if workers is not None and workers > 1:
         return workers
-    return 1 if next(itertools.islice(make_batches(plan.to_clean), 1, None), None) else 0
+    return 1 if sum(entry.size for entry in plan.to_clean) > IN_PROCESS_BYTES else 0
 
 
 @contextlib.contextmanager

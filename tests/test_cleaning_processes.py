@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows import batches
-from flows.batches import BATCH_FILES, cleaning_process_count
+from flows.batches import BATCH_FILES, IN_PROCESS_BYTES, cleaning_process_count
 from flows.plan import Plan
 from flows.processes import release_memory, released
 from flows.scan import RawEntry
@@ -17,50 +17,50 @@ from flows.storage import parse_location
 from tests.test_corpus import _corpus_state, _without_run_times, rows, run, speech
 
 
-def _plan(files: int) -> Plan:
-    entries = [RawEntry(f"{i}.txt", parse_location(f"/raw/{i}.txt"), 100, 0) for i in range(files)]
+def _plan(files: int, size: int = 100) -> Plan:
+    entries = [RawEntry(f"{i}.txt", parse_location(f"/raw/{i}.txt"), size, 0) for i in range(files)]
     return Plan(to_clean=entries)
 
 
 @pytest.mark.parametrize(
-    ("workers", "files", "processes"),
+    ("workers", "files", "size", "processes"),
     [
-        (None, 0, 0),
-        (1, 0, 0),
-        (3, 0, 0),  # nothing to clean: no process
-        (None, 1, 0),
-        (1, BATCH_FILES, 0),  # one batch: the flow's process cleans it
-        (None, BATCH_FILES + 1, 1),
-        (1, 3 * BATCH_FILES, 1),  # more: one process of its own
-        (2, 1, 2),
-        (3, 3 * BATCH_FILES, 3),
+        (None, 0, 0, 0),
+        (1, 0, 0, 0),
+        (3, 0, 0, 0),  # nothing to clean: no process
+        (None, 1, IN_PROCESS_BYTES, 0),
+        (1, 4 * BATCH_FILES, 100, 0),  # a few files or many small ones: the flow's process
+        (None, 1, IN_PROCESS_BYTES + 1, 1),
+        (1, 3, IN_PROCESS_BYTES // 2, 1),  # more bytes: one process of its own
+        (2, 1, 100, 2),
+        (3, 3, IN_PROCESS_BYTES, 3),
     ],
 )
-def test_a_run_starts_a_cleaning_process_per_worker_and_one_for_one_worker_past_one_batch(
-    workers: int | None, files: int, processes: int
+def test_a_run_starts_a_cleaning_process_per_worker_and_one_for_one_worker_past_its_bytes(
+    workers: int | None, files: int, size: int, processes: int
 ) -> None:
-    assert cleaning_process_count(workers, _plan(files)) == processes
+    assert cleaning_process_count(workers, _plan(files, size)) == processes
 
 
 def test_on_dask_the_cluster_cleans_and_the_run_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batches, "on_dask", lambda: True)
     for workers in (None, 1, 2):
-        assert cleaning_process_count(workers, _plan(3 * BATCH_FILES)) == 0
+        assert cleaning_process_count(workers, _plan(3, IN_PROCESS_BYTES)) == 0
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_one_worker_past_one_batch_cleans_in_a_process_of_its_own_and_gives_the_same_dataset(
+def test_one_worker_past_its_bytes_cleans_in_a_process_of_its_own_and_gives_the_same_dataset(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two drops, the second making a line boilerplate, so that the corpus pass's jobs run in the
     cleaning process too: the dataset and the corpus state are those of a run that cleans in its
-    own process. Batches of two files stand in for a large plan. Four runs, two of them starting a
-    process (its imports): seconds."""
+    own process. A threshold of one byte stands in for a large plan. Four runs, two of them
+    starting a process (its imports): seconds."""
     started: list[int] = []
     real_pool = batches.worker_pool
     monkeypatch.setattr(batches, "worker_pool", lambda count: started.append(count) or real_pool(count))
-    for name, batch_files in (("child", 2), ("here", BATCH_FILES)):
-        monkeypatch.setattr(batches, "BATCH_FILES", batch_files)
+    for name, in_process_bytes in (("child", 1), ("here", IN_PROCESS_BYTES)):
+        monkeypatch.setattr(batches, "IN_PROCESS_BYTES", in_process_bytes)
         raw = tmp_path / name / "raw"
         raw.mkdir(parents=True)
         for i in range(3):
@@ -70,7 +70,7 @@ def test_one_worker_past_one_batch_cleans_in_a_process_of_its_own_and_gives_the_
             (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
         summary = run(raw, tmp_path / name / "curated", workers=1)
         assert summary.corpus is not None and summary.corpus.recleaned == 3
-    assert started == [1, 1]  # both runs of two batches or more, none of the runs of one
+    assert started == [1, 1]  # both runs past the threshold, none of the others
     child, here = tmp_path / "child" / "curated", tmp_path / "here" / "curated"
     assert _without_run_times(rows(child)) == _without_run_times(rows(here))
     for mine, theirs in zip(_corpus_state(child), _corpus_state(here), strict=True):
