@@ -28,7 +28,7 @@ from flows import progress
 from flows.cleaning import BatchOutcome, clean_and_write, open_raw
 from flows.location import Location
 from flows.plan import Plan
-from flows.processes import released, worker_pool
+from flows.processes import released, use_system_allocator, worker_pool
 from flows.runners import on_dask
 from flows.scan import RawEntry
 from flows.store import Store
@@ -98,7 +98,8 @@ def clean_batch(
     Prefect's process pool task runner does not promise; the task stays the unit Prefect records.
     """
     arguments = (batch.entries, config, part, ingested_at, batch.doc_ids, batch.marker)
-    if executor is None:
+    if executor is None:  # the flow's process, or a Dask worker
+        use_system_allocator()
         return released(clean_and_write, *arguments)
     return executor.submit(clean_and_write, *arguments).result()
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from flows import batches
 from flows.batches import BATCH_FILES, IN_PROCESS_BYTES, cleaning_process_count
 from flows.plan import Plan
-from flows.processes import release_memory, released
+from flows.processes import release_memory, released, use_system_allocator, worker_pool
 from flows.scan import RawEntry
 from flows.storage import parse_location
 from tests.test_corpus import _corpus_state, _without_run_times, rows, run, speech
@@ -104,3 +105,30 @@ def test_release_memory_runs_after_a_call_that_raises(monkeypatch: pytest.Monkey
         released(fails)
     assert calls == ["released"]
     release_memory()  # the real one, where this platform has it: no error
+
+
+def _arrow_allocator() -> str:
+    return pa.default_memory_pool().backend_name
+
+
+def test_a_cleaning_process_takes_arrow_buffers_from_the_system_allocator() -> None:
+    """A process of its own (its imports): two seconds."""
+    pool = worker_pool(1)
+    try:
+        assert pool.submit(_arrow_allocator).result() == "system"
+    finally:
+        pool.shutdown()
+
+
+def test_an_allocator_chosen_in_the_environment_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+    except NotImplementedError:
+        pytest.skip("this pyarrow was built without mimalloc")
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    try:
+        use_system_allocator()
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+    finally:
+        pa.set_memory_pool(before)
