@@ -7,9 +7,9 @@ signal when its parent dies. The temporary Prefect server and the cleaning worke
 The cleaning workers are spawned (a fresh interpreter each), not forked from the run: a forked
 worker holds copies of every descriptor the run had open, the curated folder's lock among them
 (an flock lock belongs to the open file, which the copies share), so a worker outliving a killed
-run kept every later run locked out. A fork server would spare each worker its imports (3 s of
-CPU, most of it Prefect), but every worker it forks holds the write end of the pipe whose closing
-tells the fork server that the run has died: it never learns it, and its workers live on.
+run kept every later run locked out. A fork server would spare each worker its imports (0.75 s of
+CPU), but every worker it forks holds the write end of the pipe whose closing tells the fork server
+that the run has died: it never learns it, and its workers live on.
 
 A cleaning process gives the memory it freed back to the system after each call (release_memory),
 so that it holds about its live data between batches and parts, not the high-water mark of each.
