@@ -15,7 +15,9 @@ from flows.plan import Plan
 from flows.processes import release_memory, released, use_system_allocator, worker_pool
 from flows.scan import RawEntry
 from flows.storage import parse_location
+from tests.conftest import SAMPLES_DIR
 from tests.test_corpus import _corpus_state, _without_run_times, rows, run, speech
+from tests.test_s3 import put, s3fs, what
 
 
 def _plan(files: int, size: int = 100) -> Plan:
@@ -76,6 +78,27 @@ def test_one_worker_past_its_bytes_cleans_in_a_process_of_its_own_and_gives_the_
     assert _without_run_times(rows(child)) == _without_run_times(rows(here))
     for mine, theirs in zip(_corpus_state(child), _corpus_state(here), strict=True):
         assert mine.equals(theirs)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_process_of_its_own_reads_and_writes_object_storage_as_the_flows_process_does(
+    s3_endpoint: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cleaning process takes the AWS_* variables from the run's environment: S3 to S3, the
+    same dataset as a run that cleans in its own process. Two runs, one starting a process: seconds."""
+    fs = s3fs(s3_endpoint)
+    for sample in SAMPLES_DIR.glob("*.txt"):
+        put(fs, f"{s3_bucket}/raw/{sample.name}", sample.read_bytes())
+    started: list[int] = []
+    real_pool = batches.worker_pool
+    monkeypatch.setattr(batches, "worker_pool", lambda count: started.append(count) or real_pool(count))
+    raw = f"s3://{s3_bucket}/raw"
+    monkeypatch.setattr(batches, "IN_PROCESS_BYTES", 1)
+    assert run(raw, f"s3://{s3_bucket}/child").cleaned == 5
+    monkeypatch.setattr(batches, "IN_PROCESS_BYTES", IN_PROCESS_BYTES)
+    assert run(raw, f"s3://{s3_bucket}/here").cleaned == 5
+    assert started == [1]
+    assert what(f"s3://{s3_bucket}/child") == what(f"s3://{s3_bucket}/here")
 
 
 def _rss_bytes() -> int:
