@@ -96,9 +96,11 @@ def clean_batch(
     The pool is the run's own (flows.processes.worker_pool: spawned workers that die with the run
     and inherit no descriptor, so no worker outlives a killed run holding its lock), which
     Prefect's process pool task runner does not promise; the task stays the unit Prefect records.
+    Whichever process cleans takes Arrow's buffers from the system allocator and gives the memory
+    it freed back after the batch (flows.processes): a Dask worker too.
     """
     arguments = (batch.entries, config, part, ingested_at, batch.doc_ids, batch.marker)
-    if executor is None:  # the flow's process, or a Dask worker
+    if executor is None:
         use_system_allocator()
         return released(clean_and_write, *arguments)
     return executor.submit(clean_and_write, *arguments).result()
