@@ -53,6 +53,7 @@ from flows.corpus_parts import (
     rewrite_of,
 )
 from flows.location import Location
+from flows.processes import released
 from flows.store import read_part, write_part
 
 # The documents columns the pass keeps equal to its state (docclean.dedup.Assignment).
@@ -112,7 +113,7 @@ def run_in(pool: Executor) -> JobRunner:
 
 @task(name="corpus-job", cache_policy=NO_CACHE, persist_result=False)
 def corpus_task(function: Callable[[Job], Result], job: Job) -> Result:
-    return function(job)
+    return released(function, job)
 
 
 def run_on_workers(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
