@@ -12,12 +12,15 @@ import pytest
 
 from docclean.boilerplate import RULE_ID, normalized_text_of
 from docclean.pipeline import replay
+from docclean.schema import DOCUMENT_SCHEMA
 from docclean.schema import record_from_row as record_of
 from docclean_cli import main
 from flows import commit, corpus
 from flows.corpus import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE
 from flows.corpus_parts import facts_of
 from flows.curate import curate
+from flows.storage import parse_location
+from flows.store import read_part
 from flows.summary import report_markdown
 from tests.conftest import SEEDS_DIR as SEEDS
 from tests.conftest import current_snapshot
@@ -308,3 +311,21 @@ def test_documents_alone_are_not_rewritten_and_an_edited_file_is_new_to_the_pass
         assert mine[after[path]["dup_cluster"]] == by_path[row["dup_cluster"]], path
         assert after[path]["text_sha256"] == row["text_sha256"]
         assert after[path]["dup_similarity"] == row["dup_similarity"]
+
+
+def test_a_part_an_older_docclean_wrote_reads_with_the_columns_it_lacks_null(tmp_path: Path) -> None:
+    """The pass reads parts column by column as DOCUMENT_SCHEMA has them, whatever docclean wrote them."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(3):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    run(raw, tmp_path / "curated")
+    table = ds.dataset(tmp_path / "curated" / "documents", format="parquet").to_table()
+    older = tmp_path / "older.parquet"
+    pq.write_table(table.drop_columns(["text_sha256", "dup_cluster", "dup_similarity"]), older)
+    part = parse_location(str(older))
+    for columns in (None, ["doc_id", "dup_cluster", "text"]):
+        read = read_part(part, columns)
+        assert read.equals(pq.read_table(older, columns=columns, schema=DOCUMENT_SCHEMA), check_metadata=True)
+        assert read.schema.names == (columns or DOCUMENT_SCHEMA.names)
+    assert read.column("dup_cluster").null_count == 3
