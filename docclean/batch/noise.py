@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import compress, pairwise
 
 import numpy as np
 import polars as pl
@@ -67,7 +67,8 @@ class BatchLineFilter:
         lengths = lines.str.len_chars().to_numpy()
         with_literal = self._lines_with_a_literal(lines)
         flags = {rule: self._may_match(rule, lines, lengths, with_literal) for rule in self.scoped}
-        return [DocumentLines(self, flags, lengths, first, last) for first, last in pairwise(firsts.tolist())]
+        batch = _BatchLines(self, flags, lengths)
+        return [DocumentLines(batch, first, last) for first, last in pairwise(firsts.tolist())]
 
     def _lines_with_a_literal(self, lines: pl.Series) -> dict[int, np.ndarray]:
         """For each rule with literals, whether each line holds one: one Aho-Corasick pass for all."""
@@ -113,40 +114,66 @@ def _compiles(pattern: str) -> bool:
     return True
 
 
+class _BatchLines:
+    """The lines of a whole batch each scope's rules may match in, found once for the batch, so
+    that their numpy passes are paid per batch, and a document takes its slice of them."""
+
+    def __init__(
+        self, line_filter: BatchLineFilter, flags: dict[int, np.ndarray], lengths: np.ndarray
+    ) -> None:
+        self.line_filter = line_filter
+        # Rule index -> whether the rule may match in each line of the batch.
+        self.flags = flags
+        self.lengths = lengths  # characters per line of the batch
+        # Rules of a scope -> the batch lines some of them may match in, and those rules per line.
+        self._to_search: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
+        # Line rules -> the batch lines holding a unit one of them may match.
+        self._for_units: dict[tuple[int, ...], np.ndarray] = {}
+
+    def _may_match(self, rule: int, bounded: bool) -> np.ndarray:
+        bound = self.line_filter.bounds.get(rule) if bounded else None
+        return self.flags[rule] if bound is None else self.flags[rule] & (self.lengths <= bound)
+
+    def to_search(self, rules: tuple[int, ...]) -> tuple[np.ndarray, list[list[int]]]:
+        """The batch lines some of `rules` may match in (increasing), and for each, those rules in order."""
+        if rules not in self._to_search:
+            may_match = np.stack([self._may_match(rule, bounded=True) for rule in rules])
+            found = np.flatnonzero(may_match.any(axis=0))
+            admitted = [list(compress(rules, row)) for row in may_match[:, found].T.tolist()]
+            self._to_search[rules] = found, admitted
+        return self._to_search[rules]
+
+    def for_units(self, line_rules: tuple[int, ...]) -> np.ndarray:
+        """The batch lines (increasing) where one of `line_rules` may match a unit."""
+        if line_rules not in self._for_units:
+            # A unit is shorter than its line: the rules' longest lines do not bound the line.
+            self._for_units[line_rules] = np.flatnonzero(
+                np.logical_or.reduce([self._may_match(rule, bounded=False) for rule in line_rules])
+            )
+        return self._for_units[line_rules]
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentLines:
     """One document's lines of a batch: `LineCandidates` for `strip_noise`."""
 
-    line_filter: BatchLineFilter
-    # Rule index -> whether the rule may match in each line of the batch.
-    flags: dict[int, np.ndarray]
-    lengths: np.ndarray  # characters per line of the batch
+    batch: _BatchLines
     first: int  # the document's lines are first..last-1 of the batch
     last: int
 
-    def _may_match(self, rule: int, bounded: bool) -> np.ndarray:
-        lines = self.flags[rule][self.first : self.last]
-        bound = self.line_filter.bounds.get(rule) if bounded else None
-        return lines if bound is None else lines & (self.lengths[self.first : self.last] <= bound)
-
     def lines_to_search(self, scope: CombinedScope) -> Iterator[tuple[int, list[int]]]:
-        rules = sorted(scope.members + scope.standalone)
+        rules = tuple(sorted(scope.members + scope.standalone))
         if not rules:
             return
-        may_match = np.stack([self._may_match(rule, bounded=True) for rule in rules])
-        for index in np.flatnonzero(may_match.any(axis=0)).tolist():
-            yield (
-                index,
-                [
-                    rule
-                    for rule, admitted in zip(rules, may_match[:, index].tolist(), strict=True)
-                    if admitted
-                ],
-            )
+        found, admitted = self.batch.to_search(rules)
+        begin, end = np.searchsorted(found, (self.first, self.last)).tolist()
+        for index, line_rules in zip(found[begin:end].tolist(), admitted[begin:end], strict=True):
+            # A list of its own: the caller may keep or change it.
+            yield index - self.first, list(line_rules)
 
     def lines_for_units(self, line_rules: Sequence[int]) -> Iterator[int]:
-        # A unit is shorter than its line: the rules' longest lines do not bound the line.
         if line_rules:
-            yield from np.flatnonzero(
-                np.logical_or.reduce([self._may_match(rule, bounded=False) for rule in line_rules])
-            ).tolist()
+            found = self.batch.for_units(tuple(line_rules))
+            begin, end = np.searchsorted(found, (self.first, self.last)).tolist()
+            for index in found[begin:end].tolist():
+                yield index - self.first
