@@ -545,25 +545,24 @@ def _stays_utf8(text: str) -> bool:
     # Held for the second pass when they are few, as they are in a document of Chinese.
     held = list(islice(_lines_worth_a_look(text), _HELD_LINES + 1))
 
-    def lines() -> Iterator[tuple[bytes, bool, bool]]:
+    def lines() -> Iterator[tuple[bytes, bool, list[tuple[int, int]]]]:
         return iter(held) if len(held) <= _HELD_LINES else _lines_worth_a_look(text)
 
-    sample = _bounded_sample(
-        line[x:y]
-        for line, _, in_question in lines()
-        if in_question
-        for x, y in _contested_runs(line, "utf-8")
-    )
+    sample = _bounded_sample(line[x:y] for line, _, runs in lines() for x, y in runs)
     if not sample:
         return True  # nothing in question: the analysis gives the body back unchanged
     legacy = (
         _remembered_choice(sample) if len(sample) < QUICK_TRIAL_BYTES else _choose_legacy_codec(sample).codec
     )
-    for line, last, in_question in lines():
-        if in_question:
-            pieces = _decided_pieces(line, "utf-8", legacy, last)
-            if any(codec not in (None, "utf-8") for _, _, codec in pieces):
-                return False
+    for line, last, runs in lines():
+        # `_decided_pieces` of the line, run by run: while each run is decided UTF-8, whole, the
+        # next run it looks for is the next of `runs` (the bytes between runs are UTF-8 or
+        # ASCII), and the first run decided otherwise is the answer.
+        if runs:
+            for x, y in runs:
+                pieces = _decide_run(line, x, y, legacy, at_end=last and y == len(line))
+                if any(codec not in (None, "utf-8") for _, _, codec in pieces):
+                    return False
         elif _line_codec(line, "ascii" if line.isascii() else "utf-8", legacy) not in (None, "utf-8"):
             return False
     return True
@@ -574,12 +573,12 @@ def _stays_utf8(text: str) -> bool:
 _HELD_LINES = 1000
 
 
-def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, bool]]:
-    """(bytes, last, in question) of each line of a valid UTF-8 body, read as `text`, that
-    holds a character not common nor ASCII text (`unusual_char`) or two common two-byte
-    characters in a row: the lines a legacy reading can compete for. Its bytes include its
-    b"\\n"; `last`: it ends the body; in question as `_lines_in_question` has it. In order,
-    found at C speed, nothing held."""
+def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, list[tuple[int, int]]]]:
+    """(bytes, last, runs) of each line of a valid UTF-8 body, read as `text`, that holds a
+    character not common nor ASCII text (`unusual_char`) or two common two-byte characters in
+    a row: the lines a legacy reading can compete for. Its bytes include its b"\\n"; `last`: it
+    ends the body; `runs`: its contested runs (`_contested_runs`), none unless it is in question
+    as `_lines_in_question` has it. In order, found at C speed, nothing held."""
     unusual = unusual_char()
     pair = _common_two_byte_pair()
     position = 0
@@ -589,12 +588,8 @@ def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, bool]]:
         start = text.rfind("\n", 0, found) + 1
         end = text.find("\n", found) + 1 or len(text)
         line = text[start:end].encode("utf-8")
-        in_question = (
-            not line.isascii()
-            and _TWO_BYTE_PAIR.search(line) is not None
-            and _next_contested_run(line, "utf-8", 0) is not None
-        )
-        yield line, end == len(text), in_question
+        in_question = not line.isascii() and _TWO_BYTE_PAIR.search(line) is not None
+        yield line, end == len(text), _contested_runs(line, "utf-8") if in_question else []
         position = end
         if next_pair is not None and next_pair.start() < end:
             next_pair = pair.search(text, end)

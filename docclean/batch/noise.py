@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import compress, pairwise
 
 import numpy as np
 import polars as pl
 
-from docclean.batch.superset import superset_pattern
+from docclean.batch.superset import escaped_char, superset_pattern
 from docclean.noise import may_be_pasted
 from docclean.rules import CombinedScope, RuleSet
 
@@ -49,6 +49,9 @@ class BatchLineFilter:
             for literal in sorted(prefilter.literals)
         ]
         self.literals = sorted({literal for literal, _ in owners})
+        # Whether a line holds any literal at all, as a regex: Rust's engine scans for a literal
+        # alternation faster than the Aho-Corasick pass that names each literal found.
+        self.any_literal = "|".join("".join(map(escaped_char, literal)) for literal in self.literals)
         self.literal_owners = pl.DataFrame(
             {"literal": [literal for literal, _ in owners], "rule": [rule for _, rule in owners]},
             schema={"literal": pl.String, "rule": pl.Int64},
@@ -59,21 +62,28 @@ class BatchLineFilter:
         counts = np.fromiter((text.count("\n") + 1 for text in texts), np.int64, len(texts))
         firsts = np.zeros(len(texts) + 1, np.int64)
         np.cumsum(counts, out=firsts[1:])
+        # Each text split alone, its lines following the previous text's: the lines of the texts
+        # joined by line breaks. Polars reads many strings faster than one string of them all.
         lines = (
-            pl.Series(["\n".join(texts)]).str.split("\n").explode()
+            pl.Series(texts, dtype=pl.String).str.split("\n").explode()
             if texts
             else pl.Series([], dtype=pl.String)
         )
         lengths = lines.str.len_chars().to_numpy()
         with_literal = self._lines_with_a_literal(lines)
         flags = {rule: self._may_match(rule, lines, lengths, with_literal) for rule in self.scoped}
-        return [DocumentLines(self, flags, lengths, first, last) for first, last in pairwise(firsts.tolist())]
+        batch = _BatchLines(self, flags, lengths)
+        return [DocumentLines(batch, first, last) for first, last in pairwise(firsts.tolist())]
 
     def _lines_with_a_literal(self, lines: pl.Series) -> dict[int, np.ndarray]:
-        """For each rule with literals, whether each line holds one: one Aho-Corasick pass for all."""
+        """For each rule with literals, whether each line holds one: one Aho-Corasick pass for all,
+        over only the lines that hold some literal (most lines of text hold none)."""
+        with_any = np.flatnonzero(lines.str.contains(self.any_literal).to_numpy()) if self.literals else []
         found = (
-            pl.DataFrame({"literal": lines.str.extract_many(self.literals, overlapping=True)})
-            .with_row_index("line")
+            pl.DataFrame(
+                {"literal": lines.gather(with_any).str.extract_many(self.literals, overlapping=True)}
+            )
+            .with_columns(line=pl.Series(with_any, dtype=pl.Int64))
             .explode("literal")
             .drop_nulls()
             .join(self.literal_owners, on="literal")
@@ -113,40 +123,66 @@ def _compiles(pattern: str) -> bool:
     return True
 
 
+class _BatchLines:
+    """The lines of a whole batch each scope's rules may match in, found once for the batch, so
+    that their numpy passes are paid per batch, and a document takes its slice of them."""
+
+    def __init__(
+        self, line_filter: BatchLineFilter, flags: dict[int, np.ndarray], lengths: np.ndarray
+    ) -> None:
+        self.line_filter = line_filter
+        # Rule index -> whether the rule may match in each line of the batch.
+        self.flags = flags
+        self.lengths = lengths  # characters per line of the batch
+        # Rules of a scope -> the batch lines some of them may match in, and those rules per line.
+        self._to_search: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
+        # Line rules -> the batch lines holding a unit one of them may match.
+        self._for_units: dict[tuple[int, ...], np.ndarray] = {}
+
+    def _may_match(self, rule: int, bounded: bool) -> np.ndarray:
+        bound = self.line_filter.bounds.get(rule) if bounded else None
+        return self.flags[rule] if bound is None else self.flags[rule] & (self.lengths <= bound)
+
+    def to_search(self, rules: tuple[int, ...]) -> tuple[np.ndarray, list[list[int]]]:
+        """The batch lines some of `rules` may match in (increasing), and for each, those rules in order."""
+        if rules not in self._to_search:
+            may_match = np.stack([self._may_match(rule, bounded=True) for rule in rules])
+            found = np.flatnonzero(may_match.any(axis=0))
+            admitted = [list(compress(rules, row)) for row in may_match[:, found].T.tolist()]
+            self._to_search[rules] = found, admitted
+        return self._to_search[rules]
+
+    def for_units(self, line_rules: tuple[int, ...]) -> np.ndarray:
+        """The batch lines (increasing) where one of `line_rules` may match a unit."""
+        if line_rules not in self._for_units:
+            # A unit is shorter than its line: the rules' longest lines do not bound the line.
+            self._for_units[line_rules] = np.flatnonzero(
+                np.logical_or.reduce([self._may_match(rule, bounded=False) for rule in line_rules])
+            )
+        return self._for_units[line_rules]
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentLines:
     """One document's lines of a batch: `LineCandidates` for `strip_noise`."""
 
-    line_filter: BatchLineFilter
-    # Rule index -> whether the rule may match in each line of the batch.
-    flags: dict[int, np.ndarray]
-    lengths: np.ndarray  # characters per line of the batch
+    batch: _BatchLines
     first: int  # the document's lines are first..last-1 of the batch
     last: int
 
-    def _may_match(self, rule: int, bounded: bool) -> np.ndarray:
-        lines = self.flags[rule][self.first : self.last]
-        bound = self.line_filter.bounds.get(rule) if bounded else None
-        return lines if bound is None else lines & (self.lengths[self.first : self.last] <= bound)
-
     def lines_to_search(self, scope: CombinedScope) -> Iterator[tuple[int, list[int]]]:
-        rules = sorted(scope.members + scope.standalone)
+        rules = tuple(sorted(scope.members + scope.standalone))
         if not rules:
             return
-        may_match = np.stack([self._may_match(rule, bounded=True) for rule in rules])
-        for index in np.flatnonzero(may_match.any(axis=0)).tolist():
-            yield (
-                index,
-                [
-                    rule
-                    for rule, admitted in zip(rules, may_match[:, index].tolist(), strict=True)
-                    if admitted
-                ],
-            )
+        found, admitted = self.batch.to_search(rules)
+        begin, end = np.searchsorted(found, (self.first, self.last)).tolist()
+        for index, line_rules in zip(found[begin:end].tolist(), admitted[begin:end], strict=True):
+            # A list of its own: the caller may keep or change it.
+            yield index - self.first, list(line_rules)
 
     def lines_for_units(self, line_rules: Sequence[int]) -> Iterator[int]:
-        # A unit is shorter than its line: the rules' longest lines do not bound the line.
         if line_rules:
-            yield from np.flatnonzero(
-                np.logical_or.reduce([self._may_match(rule, bounded=False) for rule in line_rules])
-            ).tolist()
+            found = self.batch.for_units(tuple(line_rules))
+            begin, end = np.searchsorted(found, (self.first, self.last)).tolist()
+            for index in found[begin:end].tolist():
+                yield index - self.first

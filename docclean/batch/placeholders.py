@@ -127,11 +127,17 @@ class _Words:
 
     # Length -> (sorted keys, kind index of each, _NO_KIND for a neutral word), longest first.
     by_length: dict[int, tuple[np.ndarray, np.ndarray]]
+    # Code point -> the lengths of the words it opens, a bit each in the order of `by_length`: a
+    # window whose first code point opens no word of its length matches no key, and is not
+    # looked up.
+    openings: np.ndarray
 
     @classmethod
     def of(cls, word_kinds: Mapping[str, str]) -> _Words:
         by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for length in sorted({len(word) for word in word_kinds}, reverse=True):
+        lengths = sorted({len(word) for word in word_kinds}, reverse=True)
+        openings = np.zeros(_CODE_POINTS, np.min_scalar_type(1 << max(len(lengths) - 1, 0)))
+        for bit, length in enumerate(lengths):
             words = sorted(word for word in word_kinds if len(word) == length)
             keys = np.array([word.encode("utf-32-le") for word in words], f"S{4 * length}")
             order = np.argsort(keys)
@@ -139,7 +145,8 @@ class _Words:
                 [KINDS.index(word_kinds[word]) if word_kinds[word] else _NO_KIND for word in words]
             )
             by_length[length] = (keys[order], kinds[order].astype(np.int8))
-        return cls(by_length)
+            openings[_code_points("".join(word[0] for word in words))] |= 1 << bit
+        return cls(by_length, openings)
 
     def longest(self, code_points: np.ndarray, at: np.ndarray, after: bool) -> np.ndarray:
         """The kind of the longest word starting at each of `at` (after), or ending there (before).
@@ -150,17 +157,19 @@ class _Words:
         kinds = np.full(len(at), _NO_KIND, np.int8)
         for part in _slices(len(at)):
             found = np.zeros(part.stop - part.start, bool)
-            for length, (keys, word_kinds) in self.by_length.items():
-                offsets = np.arange(length) if after else np.arange(-length, 0)
-                positions = at[part, None] + offsets
-                inside = (positions >= 0) & (positions < len(code_points))
-                # A word holds no NUL, so a window reaching past the text matches none.
-                windows = np.where(inside, code_points[np.clip(positions, 0, len(code_points) - 1)], 0)
+            for bit, (length, (keys, word_kinds)) in enumerate(self.by_length.items()):
+                # Only the windows that no longer word took, inside the text, opening some word
+                # of this length, can match one of its keys.
+                first = at[part] if after else at[part] - length
+                looked = ~found & (first >= 0) & (first + length <= len(code_points))
+                looked[looked] = ((self.openings[code_points[first[looked]]] >> bit) & 1).astype(bool)
+                where = np.flatnonzero(looked)
+                windows = code_points[first[where, None] + np.arange(length)]
                 windows = windows.astype(np.uint32).view(f"S{4 * length}").ravel()
                 slots = np.minimum(np.searchsorted(keys, windows), len(keys) - 1)
-                hit = ~found & (keys[slots] == windows)
-                kinds[part][hit] = word_kinds[slots[hit]]
-                found |= hit
+                hit = keys[slots] == windows
+                kinds[part][where[hit]] = word_kinds[slots[hit]]
+                found[where[hit]] = True
         return kinds
 
 

@@ -30,7 +30,8 @@ def superset_pattern(expression: str) -> str | None:
         return None
 
 
-def _char(char: str) -> str:
+def escaped_char(char: str) -> str:
+    """`char` as Rust's regex engine reads it, whatever the character: `\\x{..}`."""
     return f"\\x{{{ord(char):x}}}"
 
 
@@ -47,7 +48,7 @@ def _escape_class(escape: str) -> str:
     firsts = np.append(matched[:1], matched[breaks + 1])
     lasts = np.append(matched[breaks], matched[-1:])
     return "".join(
-        _char(chr(first)) if first == last else f"{_char(chr(first))}-{_char(chr(last))}"
+        escaped_char(chr(first)) if first == last else f"{escaped_char(chr(first))}-{escaped_char(chr(last))}"
         for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True)
     )
 
@@ -102,14 +103,14 @@ class _Translation(Reader[str]):
             return None
         if char in "*+?{)":
             raise Unmodelled("a quantifier without an item")
-        return _char(char)
+        return escaped_char(char)
 
     def literal(self) -> str:
         """The character an escape (after its backslash) stands for, written out."""
         char = self.escape_char()
         if char is None:
             raise Unmodelled("a class escape where a character is needed")
-        return _char(char)
+        return escaped_char(char)
 
     def char_class(self) -> str:
         negated = self.peek() == "^"
@@ -124,13 +125,13 @@ class _Translation(Reader[str]):
                 # Rust reads a class nested in a class as their union.
                 items.append(_class_escape(self.take()))
                 continue
-            low = self.literal() if char == "\\" else _char(char)
+            low = self.literal() if char == "\\" else escaped_char(char)
             if self.peek() == "-" and self.pattern[self.position + 1 : self.position + 2] not in ("]", ""):
                 self.position += 1
                 high_char = self.take()
                 if high_char == "[":
                     raise Unmodelled("a nested set or POSIX class")
-                high = self.literal() if high_char == "\\" else _char(high_char)
+                high = self.literal() if high_char == "\\" else escaped_char(high_char)
                 items.append(f"{low}-{high}")
             else:
                 items.append(low)
