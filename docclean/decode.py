@@ -695,9 +695,20 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     pieces = _decided_pieces(line, kind, legacy, last=b == len(body))
     if kind != "utf-8":
         whole = _strict(line, legacy)
-        if whole is not None and plausibility(whole) > plausibility(_read(line, pieces)):
+        if whole is not None and plausibility(whole) > plausibility(_scored(line, pieces)):
             return [(0, len(line), legacy)]
     return pieces
+
+
+def _scored(line: bytes, pieces: list[tuple[int, int, str | None]]) -> str:
+    """The pieces' reading as `_decide_run` scored it: a pasted Latin-1 letter (São) counts as the
+    ASCII letters around it, neutral, not as a rare character the whole line's misreading lacks."""
+    return "".join(
+        "a"
+        if codec == "cp1252" and b - a == 1 and _pasted_latin_1(line, a, b, line[a:b].decode("cp1252"))
+        else line[a:b].decode(codec or "ascii", errors="replace")
+        for a, b, codec in pieces
+    )
 
 
 def _decided_pieces(line: bytes, kind: str, legacy: str, last: bool) -> list[tuple[int, int, str | None]]:

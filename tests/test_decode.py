@@ -489,13 +489,8 @@ _CP1252_PASTES = st.sampled_from(
 )
 
 
-# Six Han characters a side: four random ones beside a pasted word can still lose the whole line
-# to GB18030 (a known failure in decode_fidelity_cases.json, found by this property).
-_CHINESE_SIX = _CHINESE.filter(lambda text: sum(char in GB2312_LEVEL1 for char in text) >= 6)
-
-
 @settings(max_examples=300, deadline=None)
-@given(_CHINESE_SIX, _CP1252_PASTES, _CHINESE_SIX)
+@given(_CHINESE, _CP1252_PASTES, _CHINESE)
 def test_cp1252_pasted_into_a_utf8_line_comes_back(before: str, pasted: str, after: str) -> None:
     # Property of issue 15 item 4: a one-byte cp1252 character never takes the byte after it
     # (an ASCII letter, or the first byte of the next UTF-8 Hanzi) as a GBK or Big5 trail.
