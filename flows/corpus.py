@@ -103,7 +103,7 @@ def run_here(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Res
 
 
 def run_in(pool: Executor) -> JobRunner:
-    """Each job in one of the run's cleaning processes (flows.batches.cleaning_processes)."""
+    """Each job in one of the run's cleaning processes (flows.batches.CleaningProcesses)."""
 
     def run(function: Callable[[Job], Result], jobs: Sequence[Job]) -> list[Result]:
         return list(pool.map(function, jobs))

@@ -24,7 +24,7 @@ from docclean.pipeline import DEFAULT_SCRIPT_CONVERSION, CleanConfig
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.rules import load_rules
 from docclean.terminal import escape
-from flows.batches import clean_batches, cleaning_processes, hash_files
+from flows.batches import CleaningProcesses, clean_batches, hash_files
 from flows.commit import commit, scan_rejects
 from flows.dataset import open_store
 from flows.location import Location
@@ -108,7 +108,7 @@ def curate(
     # Invalid rules stop the run before any file is touched.
     rules_version = load_rules(config.rules_file).version
     raw_root, store, summary = parse_location(raw), open_store(curated), RunSummary()
-    with store.lock(options.wait_seconds):
+    with store.lock(options.wait_seconds), CleaningProcesses(workers) as processes:
         store.upgrade_layout()
         scan = scan_step(raw_root, store, options.settle_seconds)
         snapshot = store.read(columns=PLAN_COLUMNS)
@@ -118,9 +118,10 @@ def curate(
         if store.has_snapshot() and nothing_to_do(run_plan, scan, snapshot):
             return summary.left_as_is(snapshot.rejects, started)
         now = datetime.now(UTC)
-        with cleaning_processes(workers, run_plan) as pool:
-            batches = clean_batches(run_plan, store, config, rules_version, now, pool)
-            committed = commit(store, snapshot, run_plan, batches, scan, judgement.options, now, pool)
+        pool = processes.for_plan(run_plan)
+        batches = clean_batches(run_plan, store, config, rules_version, now, pool)
+        committed = commit(store, snapshot, run_plan, batches, scan, judgement.options, now, pool)
+        processes.close()
         summary.add_commit(batches, committed)
     report(summary, curated, options.html_report)
     return summary.finished(started)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from flows import batches
+from flows import curate as curate_module
 from flows.batches import BATCH_FILES, IN_PROCESS_BYTES, cleaning_process_count
 from flows.plan import Plan
 from flows.processes import release_memory, released, use_system_allocator, worker_pool
@@ -49,6 +51,30 @@ def test_on_dask_the_cluster_cleans_and_the_run_starts_no_process(monkeypatch: p
     monkeypatch.setattr(batches, "on_dask", lambda: True)
     for workers in (None, 1, 2):
         assert cleaning_process_count(workers, _plan(3, IN_PROCESS_BYTES)) == 0
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_processes_workers_ask_for_start_before_the_scan_and_end_with_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started before the scan, their imports overlap it; a run that then finds nothing to clean
+    ends them all the same. Two runs with --workers 2 (two processes' imports): seconds."""
+    events: list[str] = []
+    real_pool, real_scan = batches.worker_pool, curate_module.scan_step
+    monkeypatch.setattr(
+        batches, "worker_pool", lambda count: events.append(f"pool {count}") or real_pool(count)
+    )
+    monkeypatch.setattr(curate_module, "scan_step", lambda *a: events.append("scan") or real_scan(*a))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i in range(3):
+        (raw / f"{i:02d}.txt").write_text(speech(i), encoding="utf-8")
+    run(raw, tmp_path / "curated", workers=2)
+    assert len(rows(tmp_path / "curated")) == 3
+    summary = run(raw, tmp_path / "curated", workers=2)  # nothing new
+    assert summary.corpus is None
+    assert events == ["pool 2", "scan", "pool 2", "scan"]
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.usefixtures("prefect_harness")
