@@ -176,8 +176,9 @@ class CleaningProcesses:
 
     def __init__(self, workers: int | None) -> None:
         self.workers = workers
-        asked = workers is not None and workers > 1 and not on_dask()
-        self.pool: Executor | None = worker_pool(workers) if asked and workers is not None else None
+        self.pool: Executor | None = (
+            worker_pool(workers) if workers is not None and workers > 1 and not on_dask() else None
+        )
 
     def for_plan(self, plan: Plan) -> Executor | None:
         """The pool that cleans `plan`, started now if it is not yet; None when the flow's process cleans."""

@@ -8,8 +8,9 @@ committed (and survives a kill) exactly as the dataset is, and each file loads b
 The pass, in steps that each work on one staged part at a time (the jobs of flows.corpus_parts, run
 here, in the run's cleaning processes or on Dask workers) or on the state alone (here):
 1. facts: each new row's text hash, MinHash signature and line key hashes
-   (docclean.corpus_facts). Rows this run's batches wrote and rows the state does not know; a batch that computed its rows' facts hands them over instead
-   (`given_facts`). Rows that left the dataset leave the state.
+   (docclean.corpus_facts). Rows this run's batches wrote and rows the state does not know; a
+   batch that computed its rows' facts hands them over instead (`given_facts`). Rows that left
+   the dataset leave the state.
 2. counts: the line counts take the new rows; the lines that now recur in enough documents
    are read from one holder each.
 3. boilerplate: when a line becomes boilerplate or stops being one, every document holding it is
@@ -141,8 +142,8 @@ def update_corpus(
     pass's parameters; the pass computes the others. `written` are the staged part files this
     run's batches wrote: each of their rows is new to the pass (an edited file keeps its doc_id).
     Rewrites the staged part files that hold a row whose corpus columns differ from the state's
-    (a batch writes its rows as documents alone: docclean.corpus_facts.alone); raises what pyarrow raises on unreadable parts (the run
-    then abandons its snapshot).
+    (a batch writes its rows as documents alone: docclean.corpus_facts.alone); raises what
+    pyarrow raises on unreadable parts (the run then abandons its snapshot).
     """
     started = perf_counter()
     index, counts = load_state(snapshot)
