@@ -53,8 +53,9 @@ def commit(
 
     `snapshot` is the current one as the plan read it; `options` the cleaning options it was made
     under (recorded with its rejects, see flows.plan.judged_options); `pool` the run's cleaning
-    processes, where the corpus pass runs its jobs (flows.batches.CleaningProcesses). Raises StoreError when the
-    new snapshot would hold a document twice, or what the store raises; nothing is committed then.
+    processes, where the corpus pass runs its jobs (flows.batches.CleaningProcesses). Raises
+    StoreError when the new snapshot would hold a document twice, or what the store raises; nothing
+    is committed then.
     """
     rejects = scan_rejects(scan) + [reject for batch in batches for reject in batch.outcome.rejects]
     reject_paths = {r.source_path for r in rejects}

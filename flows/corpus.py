@@ -221,8 +221,9 @@ def update_corpus(
     added = [(d, *signed[d]) for d in sorted(fresh | changed, key=lambda d: (path_of[d], d))]
     index.update(added, removed=gone)
     dedup_seconds += perf_counter() - clock
+    assignments = index.assignments()
     updates = {}
-    for doc_id, assignment in index.assignments().items():
+    for doc_id, assignment in assignments.items():
         columns = (assignment.text_sha256, assignment.dup_cluster, _float32(assignment.dup_similarity))
         if doc_id in changed or stored[doc_id] != columns:
             updates[doc_id] = dict(zip(_CORPUS_COLUMNS, columns, strict=True))
@@ -236,11 +237,10 @@ def update_corpus(
             rewrites.append(RewriteJob(part, held))
     run(rewrite_of, rewrites)
     write_state(staged, index, counts)
-    assignments = index.assignments()
     representatives = {a.dup_cluster for a in assignments.values()}
     return CorpusOutcome(
         recleaned=len(changed - fresh),
-        rewritten=len(changed | updates.keys()),
+        rewritten=len(updates),  # the re-cleaned rows among them
         boilerplate_lines=len(after),
         clusters=len(representatives),
         duplicates=len(assignments) - len(representatives),
