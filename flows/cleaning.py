@@ -74,8 +74,14 @@ def read_raw(entry: RawEntry, config: CleanConfig) -> bytes | Reject:
     """Read one raw file for cleaning; every failure becomes a Reject naming the cause."""
     try:
         config.check_size(entry.size)
+        limit = config.max_file_bytes + 1
         with open_raw(entry) as handle:
-            return handle.read(config.max_file_bytes + 1)
+            # A read of `limit` bytes would allocate them all up front, for every file: the size
+            # the scan saw, and one byte more, tells a file that grew since; that one reads on.
+            data = handle.read(min(entry.size + 1, limit))
+            if entry.size < len(data) < limit:
+                data += handle.read(limit - len(data))
+            return data
     except RejectedInput as error:
         return rejected(entry.rel_path, error)
     except ChangedDuringRead as error:

@@ -322,6 +322,29 @@ def test_another_file_swapped_in_after_the_scan_is_not_read(tmp_path: Path) -> N
     assert read_raw(entry, CleanConfig()).reason == "changed_during_read"
 
 
+@pytest.mark.parametrize("size", [0, 3, 123, 124, 369, 5_001, 10_000])
+def test_a_file_written_to_while_read_is_read_whole_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The read is sized by the size the scan saw (123 bytes here), plus one byte; a file that
+    grows after its identity was checked is still read whole, and one grown past the limit
+    reads one byte over it, which the cleaner rejects as too large."""
+    from docclean.pipeline import CleanConfig
+    from flows import cleaning as cleaning_module
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_aged(raw / "a.txt", SPEECH)
+    entry = _scanned(raw, "a.txt")
+    assert entry.size == 123
+    written = (SPEECH.encode() * (size // entry.size + 1))[:size]
+    (tmp_path / "now.txt").write_bytes(written)
+    # read_raw closes what open_raw returns.
+    monkeypatch.setattr(cleaning_module, "open_raw", lambda _: open(tmp_path / "now.txt", "rb"))  # noqa: SIM115
+    config = CleanConfig(max_file_bytes=5_000)
+    assert read_raw(entry, config) == written[: config.max_file_bytes + 1]
+
+
 def test_a_fifo_swapped_in_after_the_scan_does_not_block(tmp_path: Path) -> None:
     from docclean.pipeline import CleanConfig
 
