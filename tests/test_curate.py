@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -16,10 +17,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import flows.batches as batches_module
 import flows.cleaning as cleaning_module
 import flows.plan as plan_module
+import flows.scan as scan_module
 from docclean import PIPELINE_VERSION
 from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
@@ -246,6 +250,17 @@ def test_partial_and_still_growing_files_wait(folders: tuple[Path, Path]) -> Non
     summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
     assert summary.cleaned == 1
     assert [r["source_path"] for r in rows(curated)] == ["growing.txt"]
+
+
+@given(
+    st.text(alphabet=st.sampled_from("ab.~$*?[]\n\\PARTtmp-"), max_size=14)
+    | st.sampled_from(
+        ["a.part", "a.PART", "x.crdownload", "~$a.docx", ".git", "a.txt", "part", "a.part.txt", "a.tmp\n"]
+    )
+)
+def test_partial_names_are_those_fnmatch_matches(name: str) -> None:
+    expected = any(fnmatch.fnmatchcase(name, pattern) for pattern in scan_module.PARTIAL_NAME_PATTERNS)
+    assert scan_module.is_partial_name(name) == expected
 
 
 def test_bad_files_become_rejects_and_the_run_goes_on(folders: tuple[Path, Path]) -> None:
