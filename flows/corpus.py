@@ -24,7 +24,7 @@ here, in the run's cleaning processes or on Dask workers) or on the state alone 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, TypeVar
@@ -235,8 +235,12 @@ def update_corpus(
         }
         if held:
             rewrites.append(RewriteJob(part, held))
-    run(rewrite_of, rewrites)
-    write_state(staged, index, counts)
+    # The state is final: it is written while the parts are rewritten (elsewhere, with a pool or
+    # Dask; here the two share the interpreter and gain nothing, and lose nothing either).
+    with ThreadPoolExecutor(1, thread_name_prefix="corpus-state") as writer:
+        state = writer.submit(write_state, staged, index, counts)
+        run(rewrite_of, rewrites)
+        state.result()
     representatives = {a.dup_cluster for a in assignments.values()}
     return CorpusOutcome(
         recleaned=len(changed - fresh),
