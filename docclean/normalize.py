@@ -73,6 +73,10 @@ _PAREN_IN_CHINESE = re.compile(
     f"\\((?:(?<=^\\()|(?<=[{_CJK_BEFORE}]\\())([^()\\n]*[{_HAN}][^()\\n]*)\\)", re.MULTILINE
 )
 # Addresses keep their ASCII punctuation: a URL may hold Han (`http://x.cn/新闻,通知`).
+# Where a half-width mark has a Chinese neighbour that one of the two patterns above asks for:
+# a text without one has nothing to widen (every match of theirs is one of these).
+_MARK_NEAR_CHINESE_BODY = f"(?:(?<=[{_CJK_BEFORE}].)|(?<=[,;?!])(?=[{_HAN}]))"
+_MARK_NEAR_CHINESE = re.compile(f"[,.;:?!]{_MARK_NEAR_CHINESE_BODY}")
 _ADDRESS = re.compile(
     r"(?:https?|ftp)://[^\s，。！？；、“”‘’（）《》【】<>\"']+|www\.[^\s，。！？；、“”‘’（）《》【】<>\"']+"
 )
@@ -572,6 +576,8 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
         text = _PAREN_IN_CHINESE.sub(widen_pair, text)
         if pairs:
             addresses = _address_spans(text)
+    if _MARK_NEAR_CHINESE.search(text) is None:
+        return text, pairs * 2
     text = _SEPARATOR_IN_CHINESE.sub(widen, text)
     text = _SEPARATOR_BESIDE_CHINESE.sub(widen, text)
     return text, pairs * 2 + separators
@@ -591,10 +597,27 @@ def _inside(spans: list[tuple[int, int]], position: int) -> bool:
 # Spaces (ASCII, no-break, thin; not the ideographic space a writer types on purpose) between
 # two Han characters: a PDF text layer spaces the letters out (`推 进 乡村振 兴 工作`).
 _INNER_SPACE = " \u00a0\u2002-\u200a\u202f"
+_OPENING_FULLWIDTH = "，。、；：？！（「『【《“‘"
+_CLOSING_FULLWIDTH = "，。、；：？！）」』】》”’"
 _SPACE_BETWEEN_HAN = re.compile(f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_HAN}])")
 _SPACE_BEFORE_CLOSING = re.compile(
-    f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[，。、；：？！）」』】》”’])"
-    f"|[{_INNER_SPACE}](?<=[，。、；：？！（「『【《“‘].)[{_INNER_SPACE}]*(?=[{_HAN}])"
+    f"[{_INNER_SPACE}](?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_CLOSING_FULLWIDTH}])"
+    f"|[{_INNER_SPACE}](?<=[{_OPENING_FULLWIDTH}].)[{_INNER_SPACE}]*(?=[{_HAN}])"
+)
+# Where either pattern above matches, as one branch that opens with the space: `re` then skips
+# ahead at C speed, where an alternation of two patterns costs a slow scan per branch.
+_SPACE_NEAR_HAN_BODY = (
+    f"(?:(?<=[{_HAN}].)[{_INNER_SPACE}]*(?=[{_HAN}{_CLOSING_FULLWIDTH}])"
+    f"|(?<=[{_OPENING_FULLWIDTH}].)[{_INNER_SPACE}]*(?=[{_HAN}]))"
+)
+_SPACE_NEAR_HAN = re.compile(f"[{_INNER_SPACE}]{_SPACE_NEAR_HAN_BODY}")
+# What either fix looks for first, in one scan: a space near Han (`_SPACE_NEAR_HAN`), a
+# half-width mark near Chinese (`_MARK_NEAR_CHINESE`) or a parenthesis. Most text holds none,
+# and then `remove_spaces_between_han` and `widen_punctuation_in_chinese` change nothing. One
+# class opens it, and a lookbehind tells which character it took, for the speed said above.
+_SPACING_CANDIDATE = re.compile(
+    f"[,.;:?!({_INNER_SPACE}](?:(?<=\\()|(?<=[,.;:?!]){_MARK_NEAR_CHINESE_BODY}"
+    f"|(?<=[{_INNER_SPACE}]){_SPACE_NEAR_HAN_BODY})"
 )
 # A line spaced out this often is letter-spaced throughout, not two phrases set apart.
 _LETTER_SPACED_GAPS = 3
@@ -609,36 +632,67 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     stays; so does the ideographic space, and any space next to a Latin letter or a digit
     (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`), or between
     full-width punctuation and the Han after it (`振兴， 加快`, `“ 两会”`), goes too.
+
+    Only the lines where `_SPACE_NEAR_HAN` finds a space are rebuilt: neither pattern reaches
+    across a line break, so every other line is one that `reference_remove_spaces_between_han`
+    leaves as it is.
     """
-    if _SPACE_BETWEEN_HAN.search(text) is None and _SPACE_BEFORE_CLOSING.search(text) is None:
+    pieces: list[str] = []
+    closed = 0
+    position = 0  # where the text not yet copied to `pieces` starts
+    for match in _SPACE_NEAR_HAN.finditer(text):
+        if match.start() < position:
+            continue  # a later space of a line already rebuilt
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        line, gaps = _close_gaps(text[start:end])
+        if gaps:
+            pieces += (text[position:start], line)
+            closed += gaps
+        else:
+            pieces.append(text[position:end])
+        position = end
+    if not closed:
         return text, 0
+    pieces.append(text[position:])
+    return "".join(pieces), closed
+
+
+def reference_remove_spaces_between_han(text: str) -> tuple[str, int]:
+    """What `remove_spaces_between_han` returns, line by line over every line of `text`."""
     closed = 0
     # The lines are held a chunk at a time (`line_chunks`), never a list of them all.
     pieces: list[str] = []
     for chunk in line_chunks(text):
         lines = chunk.split("\n")
         for index, line in enumerate(lines):
-            gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
-            if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
-                continue
-            spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
-            parts: list[str] = []
-            position = 0
-            for gap in gaps:
-                start, end = gap.span()
-                single_before = start < 2 or not is_han(line[start - 2])
-                single_after = end + 1 >= len(line) or not is_han(line[end + 1])
-                if spaced_out or single_before or single_after:
-                    parts.append(line[position:start])
-                    position = end
-                    closed += 1
-            parts.append(line[position:])
-            line = "".join(parts)
-            line, before_closing = _SPACE_BEFORE_CLOSING.subn("", line)
-            closed += before_closing
-            lines[index] = line
+            lines[index], gaps = _close_gaps(line)
+            closed += gaps
         pieces.append("\n".join(lines))
     return ("\n".join(pieces), closed) if closed else (text, 0)
+
+
+def _close_gaps(line: str) -> tuple[str, int]:
+    """One line with its gaps closed (see `remove_spaces_between_han`), and how many closed."""
+    gaps = list(_SPACE_BETWEEN_HAN.finditer(line))
+    if not gaps and not _SPACE_BEFORE_CLOSING.search(line):
+        return line, 0
+    spaced_out = len(gaps) >= _LETTER_SPACED_GAPS
+    parts: list[str] = []
+    closed = 0
+    position = 0
+    for gap in gaps:
+        start, end = gap.span()
+        single_before = start < 2 or not is_han(line[start - 2])
+        single_after = end + 1 >= len(line) or not is_han(line[end + 1])
+        if spaced_out or single_before or single_after:
+            parts.append(line[position:start])
+            position = end
+            closed += 1
+    parts.append(line[position:])
+    line, before_closing = _SPACE_BEFORE_CLOSING.subn("", "".join(parts))
+    return line, closed + before_closing
 
 
 _CLOSING_PUNCT = "。，、；：？！）」』】》”’"
@@ -960,10 +1014,11 @@ def normalize_text(text: str, converters: ScriptConverters, convert_script: bool
         text, n, folded = fold_look_alike_ideographs(text)
         if n:
             edits.append(NormalizeEdit("look_alike_ideographs", n, folded))
-    text, n = remove_spaces_between_han(text)
-    count("spaces_between_han", n)
-    text, n = widen_punctuation_in_chinese(text)
-    count("punctuation_in_chinese", n)
+    if _SPACING_CANDIDATE.search(text) is not None:
+        text, n = remove_spaces_between_han(text)
+        count("spaces_between_han", n)
+        text, n = widen_punctuation_in_chinese(text)
+        count("punctuation_in_chinese", n)
     script, sample_simplified = _detect_script(text, converters)
     if script in ("Hant", "mixed") and converters.target is not None and convert_script:
         converted = (
