@@ -819,11 +819,7 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
         return text, 0
     # The non-blank lines by display width, and those of them that end a sentence: two passes
     # over the text a chunk at a time, so no list of every line is ever held.
-    widths: Counter[int] = Counter()
-    for heads, head_widths in _heads_and_widths(text):
-        # Counted at C speed.
-        widths.update(compress(head_widths, heads))
-    width = _wrap_width(widths, lambda: _sentence_ends_by_width(text))
+    width = _wrap_width(_nonblank_widths(text), lambda: _sentence_ends_by_width(text))
     if width is None:
         return text, 0
     pieces: list[str] = []  # each chunk's finished paragraphs, joined
@@ -873,22 +869,66 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For each BMP code point: 1 when its East Asian Width is W or F (uint8), and whether
+    `str.rstrip` strips it (bool), both from the running Python's Unicode data."""
+    chars = [chr(code) for code in range(0x10000)]
+    wide = np.fromiter((unicodedata.east_asian_width(char) in "WF" for char in chars), np.uint8, len(chars))
+    space = np.fromiter(map(str.isspace, chars), bool, len(chars))
+    return wide, space
+
+
+@cache
 def _wide_bmp_run() -> re.Pattern[str]:
     """Runs of BMP characters whose East Asian Width is W or F, built from unicodedata itself.
 
     Only the BMP: with astral ranges in the class `re` tests its 700 ranges one by one; the
     rare wide astral characters are counted apart.
     """
-    ranges: list[str] = []
-    start: int | None = None
-    for code in range(0x10001):
-        wide = code < 0x10000 and unicodedata.east_asian_width(chr(code)) in "WF"
-        if wide and start is None:
-            start = code
-        elif not wide and start is not None:
-            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
-            start = None
+    wide = np.concatenate(([0], _bmp_tables()[0], [0]))
+    edges = np.flatnonzero(np.diff(wide)).tolist()
+    ranges = (
+        f"{re.escape(chr(first))}-{re.escape(chr(end - 1))}"
+        for first, end in zip(edges[::2], edges[1::2], strict=True)
+    )
     return re.compile(f"[{''.join(ranges)}]+")
+
+
+def _nonblank_widths(text: str) -> Counter[int]:
+    """What `reference_nonblank_widths` counts, with numpy over each chunk's UTF-16 code units.
+
+    Taken only where it is exact, else the reference runs: no character beyond the BMP (then a
+    code unit is a character) and no line ending in whitespace (then a line is its own head).
+    """
+    if _may_hold_astral(text):
+        return reference_nonblank_widths(text)
+    wide, space = _bmp_tables()
+    widths: Counter[int] = Counter()
+    for chunk in line_chunks(text):
+        # A lone surrogate passes as the code unit it is: narrow, as the reference counts it.
+        units = np.frombuffer(chunk.encode("utf-16-le", "surrogatepass"), dtype=np.uint16)
+        breaks = np.flatnonzero(units == 0x0A)
+        starts = np.concatenate(([0], breaks + 1))
+        ends = np.append(breaks, units.size)
+        nonempty = ends > starts
+        starts, ends = starts[nonempty], ends[nonempty]
+        if space[units[ends - 1]].any():
+            return reference_nonblank_widths(text)
+        if starts.size:
+            # One more column for each wide character: summed from a line's start to the next
+            # line's, which adds only the narrow breaks and blank lines between them.
+            widths.update((ends - starts + np.add.reduceat(wide[units], starts, dtype=np.intp)).tolist())
+    return widths
+
+
+def reference_nonblank_widths(text: str) -> Counter[int]:
+    """The display widths of the non-blank lines without their trailing space (`_display_widths`),
+    counted in the order first seen."""
+    widths: Counter[int] = Counter()
+    for heads, head_widths in _heads_and_widths(text):
+        # Counted at C speed.
+        widths.update(compress(head_widths, heads))
+    return widths
 
 
 def _display_widths(lines: list[str]) -> list[int]:

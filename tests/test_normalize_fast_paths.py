@@ -113,3 +113,44 @@ def test_script_detection_counts_equal_the_plain_reference(text: str) -> None:
 def test_an_astral_character_that_t2s_converts_counts_as_the_reference_says() -> None:
     text = "我\U0002f800"
     assert detect_script(text, CONVERTERS) == reference_detect_script(text, CONVERTERS)
+
+
+# Lines of varying display widths: Han and full-width forms (2 columns), Latin, digits, half-width
+# kana (1 column); indentation and trailing space of every kind str.rstrip strips (ideographic,
+# no-break, tab, vertical tab, NEL); blank lines; a lone surrogate; astral Han and an emoji.
+_WIDTH_PIECES = [
+    *"学习贯彻乡村振兴ＡＢ１２，。“”abc09ｶﾅ",
+    "十个汉字十个汉字十个",
+    "ten ascii.",
+    *" \u3000\u00a0\t\x0b\x85",
+    "\n",
+    "\n\n",
+    "\ud800",
+    "\U00020000",
+    "\U0001f600",
+]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_WIDTH_PIECES), max_size=150).map("".join))
+def test_line_widths_equal_the_reference_in_the_same_order(text: str) -> None:
+    fast, reference = normalize._nonblank_widths(text), normalize.reference_nonblank_widths(text)
+    assert list(fast.items()) == list(reference.items())
+
+
+_LINE_BODY = st.lists(
+    st.sampled_from(["学习贯彻", "ＡＢ１２", "，。“”", "abc09", "ｶﾅ", "十个汉字十个汉字十个", "\ud800"]),
+    max_size=12,
+).map("".join)
+_INDENT = st.text(alphabet=" \u3000\u00a0\t", max_size=3)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(_INDENT, _LINE_BODY), max_size=40))
+def test_indented_lines_of_varying_widths_take_the_fast_path_to_the_same_counts(
+    lines: list[tuple[str, str]],
+) -> None:
+    # Indented, never ending in a space, all in the BMP: the numpy path, not its fallback.
+    text = "\n".join(indent + body if body else "" for indent, body in lines)
+    fast, reference = normalize._nonblank_widths(text), normalize.reference_nonblank_widths(text)
+    assert list(fast.items()) == list(reference.items())
