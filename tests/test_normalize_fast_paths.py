@@ -154,3 +154,11 @@ def test_indented_lines_of_varying_widths_take_the_fast_path_to_the_same_counts(
     text = "\n".join(indent + body if body else "" for indent, body in lines)
     fast, reference = normalize._nonblank_widths(text), normalize.reference_nonblank_widths(text)
     assert list(fast.items()) == list(reference.items())
+
+
+@given(st.text(alphabet=st.sampled_from(list("学習한국어ひらがなカタカナｶﾅㄱᄀ中文abc，。 \n")), max_size=60))
+def test_one_scan_for_hangul_or_kana_finds_what_the_two_counts_find(sample: str) -> None:
+    from docclean import language
+
+    counted = bool(language._HANGUL.findall(sample) or language._KANA.findall(sample))
+    assert (language._HANGUL_OR_KANA.search(sample) is not None) == counted
