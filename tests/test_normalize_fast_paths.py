@@ -7,15 +7,21 @@ indeed have changed nothing and that the result is the reference's, field for fi
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
 import opencc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean import normalize
+from docclean import language, normalize
 from docclean.normalize import (
     ScriptConverters,
     detect_script,
+    opencc_changes,
     reference_detect_script,
     reference_remove_spaces_between_han,
     remove_spaces_between_han,
@@ -24,6 +30,15 @@ from docclean.normalize import (
 T2S = opencc.OpenCC("t2s").convert
 S2T = opencc.OpenCC("s2t").convert
 CONVERTERS = ScriptConverters(to_simplified=T2S, to_traditional=S2T, target=T2S, target_name="t2s")
+S2T_CHANGES = opencc_changes("s2t", opencc.__version__)
+# With the table of what s2t can change: detection may then decide without running s2t.
+BOUNDED = ScriptConverters(
+    to_simplified=T2S, to_traditional=S2T, target=T2S, target_name="t2s", to_traditional_changes=S2T_CHANGES
+)
+REPO = Path(__file__).resolve().parent.parent
+needs_the_table = pytest.mark.skipif(
+    S2T_CHANGES is None, reason=f"docclean/rules/opencc_tables.toml is not for OpenCC {opencc.__version__}"
+)
 
 # What the spacing and punctuation fixes look at, and what they must tell apart: Simplified and
 # Traditional Han (with Taiwan and Hong Kong forms), Japanese kana and kanji, every kind of space
@@ -158,7 +173,67 @@ def test_indented_lines_of_varying_widths_take_the_fast_path_to_the_same_counts(
 
 @given(st.text(alphabet=st.sampled_from(list("学習한국어ひらがなカタカナｶﾅㄱᄀ中文abc，。 \n")), max_size=60))
 def test_one_scan_for_hangul_or_kana_finds_what_the_two_counts_find(sample: str) -> None:
-    from docclean import language
-
     counted = bool(language._HANGUL.findall(sample) or language._KANA.findall(sample))
     assert (language._HANGUL_OR_KANA.search(sample) is not None) == counted
+
+
+@needs_the_table
+def test_the_s2t_table_is_what_the_installed_opencc_dictionaries_say() -> None:
+    """Dumps OpenCC's s2t dictionaries with the wheel's opencc_dict (about 0.3 s)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "gen_opencc_tables.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_s2t_table_is_ignored_under_another_opencc_version() -> None:
+    table = tomllib.loads((REPO / "docclean" / "rules" / "opencc_tables.toml").read_text("utf-8"))
+    assert opencc_changes("s2t", table["opencc_version"]) == "".join(table["s2t"]["changes"])
+    assert opencc_changes("s2t", "0.0.0") is None
+    assert opencc_changes("t2s", table["opencc_version"]) is None
+
+
+# Characters s2t changes in some context (a slice of the table: common ones, rare ones, astral
+# ones), Taiwan Traditional text, shared characters, Japanese, punctuation: texts whose bound on
+# the Simplified evidence falls on either side of what decides the script.
+_BOUND_PIECES = [
+    *(S2T_CHANGES or "")[::97],
+    *"这个发展后来干部头发里面只有台系才",
+    *S2T("我们要坚持以人民为中心的发展思想"),
+    *"為著眾裡臺灣說話",
+    *"的是在有人不一我他",
+    *"日本語の漢字",
+    *"，。 ab1\n",
+]
+
+
+@needs_the_table
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(_BOUND_PIECES), max_size=300).map("".join))
+def test_script_detection_with_the_s2t_bound_decides_as_without_it(text: str) -> None:
+    assert detect_script(text, BOUNDED) == detect_script(text, CONVERTERS)
+    if all(char <= "\uffff" for char in text):
+        # Astral characters aside: see the known difference above.
+        assert detect_script(text, BOUNDED) == reference_detect_script(text, CONVERTERS)
+
+
+def _no_s2t(text: str) -> str:
+    raise AssertionError("s2t ran although its table bounded the Simplified evidence")
+
+
+@needs_the_table
+def test_traditional_text_is_told_without_running_s2t() -> None:
+    converters = ScriptConverters(
+        to_simplified=T2S,
+        to_traditional=_no_s2t,
+        target=T2S,
+        target_name="t2s",
+        to_traditional_changes=S2T_CHANGES,
+    )
+    traditional = S2T("我们要坚持以人民为中心的发展思想，后来干部们干劲十足。")
+    assert detect_script(traditional, converters) == "Hant"
+    # Mixed text needs the Simplified evidence itself.
+    with pytest.raises(AssertionError, match="s2t ran"):
+        detect_script(traditional + "我们要坚持以人民为中心的发展思想，后来干部们干劲十足。", converters)
