@@ -757,7 +757,7 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
     as_simplified = converters.to_simplified(sample)
     chars = _code_points(sample)
     in_bmp = np.minimum(chars, 0xFFFF)
-    han = int(np.count_nonzero(_SCRIPT_HAN_TABLE[in_bmp]))
+    han = int(np.count_nonzero(_SCRIPT_HAN_TABLE.take(in_bmp)))
     # A character is Simplified evidence only if t2s leaves it alone: a Taiwan-standard form
     # such as 為 is changed by s2t too (to opencc's 爲), yet it is Traditional.
     changed_by_t2s = chars != _code_points(as_simplified) if len(as_simplified) == len(sample) else None
@@ -772,7 +772,7 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
     table = converters.to_traditional_table
     if (
         table is not None
-        and _script_from_evidence(han, traditional, int(np.count_nonzero(table[in_bmp]))) == "Hant"
+        and _script_from_evidence(han, traditional, int(np.count_nonzero(table.take(in_bmp)))) == "Hant"
     ):
         return "Hant", as_simplified
     as_traditional = converters.to_traditional(sample)
@@ -923,7 +923,10 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 @cache
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
     """For each BMP code point: 1 when its East Asian Width is W or F (uint8), and whether
-    `str.rstrip` strips it (bool), both from the running Python's Unicode data."""
+    `str.rstrip` strips it (bool), both from the running Python's Unicode data.
+
+    Looked up with `ndarray.take`, like every table here: indexing with an array of uint16 or
+    uint32 code points costs about three times as much."""
     chars = [chr(code) for code in range(0x10000)]
     wide = np.fromiter((unicodedata.east_asian_width(char) in "WF" for char in chars), np.uint8, len(chars))
     space = np.fromiter(map(str.isspace, chars), bool, len(chars))
@@ -964,12 +967,12 @@ def _nonblank_widths(text: str) -> Counter[int]:
         ends = np.append(breaks, units.size)
         nonempty = ends > starts
         starts, ends = starts[nonempty], ends[nonempty]
-        if space[units[ends - 1]].any():
+        if space.take(units.take(ends - 1)).any():
             return reference_nonblank_widths(text)
         if starts.size:
             # One more column for each wide character: summed from a line's start to the next
             # line's, which adds only the narrow breaks and blank lines between them.
-            widths.update((ends - starts + np.add.reduceat(wide[units], starts, dtype=np.intp)).tolist())
+            widths.update((ends - starts + np.add.reduceat(wide.take(units), starts, dtype=np.intp)).tolist())
     return widths
 
 
