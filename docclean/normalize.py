@@ -667,27 +667,38 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
 
     Only the lines where `_SPACE_NEAR_HAN` finds a space are rebuilt: neither pattern reaches
     across a line break, so every other line is one that `reference_remove_spaces_between_han`
-    leaves as it is.
+    leaves as it is. The pieces are held a chunk of lines at a time (`line_chunks`).
     """
+    closed = 0
+    pieces: list[str] = []
+    for chunk in line_chunks(text):
+        chunk, gaps = _close_gaps_near_han(chunk)
+        pieces.append(chunk)
+        closed += gaps
+    return ("\n".join(pieces), closed) if closed else (text, 0)
+
+
+def _close_gaps_near_han(chunk: str) -> tuple[str, int]:
+    """`chunk` with the gaps of its lines holding a `_SPACE_NEAR_HAN` closed, and how many."""
     pieces: list[str] = []
     closed = 0
     position = 0  # where the text not yet copied to `pieces` starts
-    for match in _SPACE_NEAR_HAN.finditer(text):
+    for match in _SPACE_NEAR_HAN.finditer(chunk):
         if match.start() < position:
             continue  # a later space of a line already rebuilt
-        start = text.rfind("\n", 0, match.start()) + 1
-        end = text.find("\n", match.end())
-        end = len(text) if end < 0 else end
-        line, gaps = _close_gaps(text[start:end])
+        start = chunk.rfind("\n", 0, match.start()) + 1
+        end = chunk.find("\n", match.end())
+        end = len(chunk) if end < 0 else end
+        line, gaps = _close_gaps(chunk[start:end])
         if gaps:
-            pieces += (text[position:start], line)
+            pieces += (chunk[position:start], line)
             closed += gaps
         else:
-            pieces.append(text[position:end])
+            pieces.append(chunk[position:end])
         position = end
     if not closed:
-        return text, 0
-    pieces.append(text[position:])
+        return chunk, 0
+    pieces.append(chunk[position:])
     return "".join(pieces), closed
 
 
