@@ -71,11 +71,12 @@ _SEPARATOR_BESIDE_CHINESE = re.compile(
 _PAREN_IN_CHINESE = re.compile(
     f"\\((?:(?<=^\\()|(?<=[{_CJK_BEFORE}]\\())([^()\\n]*[{_HAN}][^()\\n]*)\\)", re.MULTILINE
 )
-# Addresses keep their ASCII punctuation: a URL may hold Han (`http://x.cn/新闻,通知`).
-# Where a half-width mark has a Chinese neighbour that one of the two patterns above asks for:
-# a text without one has nothing to widen (every match of theirs is one of these).
+# Where a half-width mark has the Chinese neighbour that `_SEPARATOR_IN_CHINESE` or
+# `_SEPARATOR_BESIDE_CHINESE` asks for: a text without one has nothing to widen (every match of
+# theirs is one of these).
 _MARK_NEAR_CHINESE_BODY = f"(?:(?<=[{_CJK_BEFORE}].)|(?<=[,;?!])(?=[{_HAN}]))"
 _MARK_NEAR_CHINESE = re.compile(f"[,.;:?!]{_MARK_NEAR_CHINESE_BODY}")
+# Addresses keep their ASCII punctuation: a URL may hold Han (`http://x.cn/新闻,通知`).
 _ADDRESS = re.compile(
     r"(?:https?|ftp)://[^\s，。！？；、“”‘’（）《》【】<>\"']+|www\.[^\s，。！？；、“”‘’（）《》【】<>\"']+"
 )
