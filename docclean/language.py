@@ -118,8 +118,11 @@ _OUTSIDE_RULES = re.compile(f"[^\x00-\x7f{_WORD_HAN}{character_class(NEUTRAL_RAN
 _LATIN_WORD = re.compile(f"[A-Za-z][A-Za-z{_WORD_HAN}]*")
 # Every byte but the lead bytes of U+4000-U+9FFF in UTF-8, to delete.
 _NOT_HAN_LEADS = bytes(byte for byte in range(256) if not 0xE4 <= byte <= 0xE9)
-_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-_KANA = re.compile("[\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fd-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HANGUL_CLASS = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+_KANA_CLASS = "\u3041-\u3096\u309d-\u309f\u30a1-\u30fa\u30fd-\u30ff\u31f0-\u31ff\uff66-\uff9d"
+_HANGUL = re.compile(f"[{_HANGUL_CLASS}]")
+_KANA = re.compile(f"[{_KANA_CLASS}]")
+_HANGUL_OR_KANA = re.compile(f"[{_HANGUL_CLASS}{_KANA_CLASS}]")
 
 
 def parse_languages(value: str) -> tuple[str, ...]:
@@ -198,9 +201,9 @@ def _written_in(sample: str, guess: str) -> str:
     a sample of `SCRIPT_EVIDENCE_LETTERS` CJK letters or more with under `STRAY_SCRIPT_SHARE` of
     the guessed script is Chinese quoting a word (Lingua calls a text with one の Japanese).
     """
+    if guess == "zh" and _HANGUL_OR_KANA.search(sample) is None:
+        return guess  # the usual case, decided in one scan without counting
     hangul, kana = len(_HANGUL.findall(sample)), len(_KANA.findall(sample))
-    if not hangul and not kana and guess == "zh":
-        return guess  # the usual case, decided without counting the Han characters
     letters = hangul + kana + len(HAN_CHAR.findall(sample))
     if hangul and hangul >= OTHER_SCRIPT_SHARE * letters and hangul >= kana:
         return "ko"

@@ -31,7 +31,7 @@ from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
 from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
 from docclean.noise import LineCandidates, apply_removals, strip_noise
-from docclean.normalize import ScriptConverters, normalize_text
+from docclean.normalize import ScriptConverters, normalize_text, opencc_changes
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
 from docclean.record import Decoded, Normalized, Record, Removal, Stripped, Structure
 from docclean.rules import RuleSet, load_rules
@@ -112,6 +112,7 @@ class Cleaner:
             regional=tuple((name, opencc.OpenCC(name).convert) for name in REGIONAL_CONVERSIONS)
             if target == "t2s"
             else (),
+            to_traditional_changes=opencc_changes("s2t", opencc.__version__),
         )
 
     @cached_property
