@@ -8,7 +8,10 @@ the one run_bench.py builds (same seed, cached under bench/out/). `--stages` als
 stage alone, fed with the previous stage's output, in ms per MB of raw bytes: the figure to
 compare with the floor's (about 20 ms/MB) when working on one stage. `--batch` times (and
 profiles) `Cleaner.clean_batch` instead, over batches of the flow's `BATCH_FILES` documents;
-CPU time is printed beside wall time, the steadier figure on a shared machine.
+CPU time is printed beside wall time, the steadier figure on a shared machine. `--batch --stages`
+times the stages of the batch path, and the rest of a batch task's work (its corpus facts and
+its part file), each against the floor (run_bench's, measured here in the same run), in CPU ms
+per MB: the profile of a run's cleaning.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from corpus import describe, generate_corpus
+from run_bench import measure_floor
 
+from docclean.batch.placeholders import replace_placeholders_batch
+from docclean.corpus_facts import alone, corpus_facts
 from docclean.decode import decode_bytes
 from docclean.noise import strip_noise
 from docclean.normalize import normalize_text
@@ -28,6 +35,8 @@ from docclean.pipeline import BatchItem, Cleaner
 from docclean.placeholders import replace_placeholders
 from docclean.structure import find_structure
 from flows.batches import BATCH_FILES
+from flows.storage import parse_location
+from flows.store import write_part
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -79,7 +88,13 @@ def main() -> int:
         f"{megabytes:.1f} MB: {len(documents) / seconds:,.0f} docs/s, {megabytes / seconds:.2f} MB/s; "
         f"CPU {cpu_seconds * 1000 / megabytes:.1f} ms/MB (medians of {args.repeat})"
     )
-    if args.stages:
+    if args.stages and args.batch:
+        floor = statistics.median(
+            measure_floor(corpus, BENCH_DIR / "out" / "work" / "profile-floor.parquet")
+            for _ in range(args.repeat)
+        )
+        time_batch_stages(cleaner, batches, megabytes, args.repeat, floor * 1000 / megabytes)
+    elif args.stages:
         time_stages(cleaner, [data for _, data in documents], megabytes, args.repeat)
     if args.profile:
         from pyinstrument import Profiler
@@ -116,6 +131,67 @@ def time_stages(cleaner: Cleaner, raw: list[bytes], megabytes: float, repeat: in
         print(f"  {name:<13} {seconds * 1000 / megabytes:8.1f} ms/MB")
         inputs = outputs
     print(f"  {'all stages':<13} {total * 1000 / megabytes:8.1f} ms/MB")
+
+
+def time_batch_stages(
+    cleaner: Cleaner, batches: list[list[BatchItem]], megabytes: float, repeat: int, floor_ms: float
+) -> None:
+    """The batch path's stages, each over every batch fed with the previous stage's output, then a
+    batch task's facts and part file; CPU ms per MB, median of `repeat`, against `floor_ms`."""
+    part = parse_location(str(BENCH_DIR / "out" / "work" / "profile-part.parquet"))
+    token = cleaner.config.placeholder_token
+    stages: list[tuple[str, Callable[[list], list]]] = [
+        ("decode", lambda batch: [(item, decode_bytes(item.data)) for item in batch]),
+        # Hash, extraction sniff, decode, language and normalization, less decode above.
+        (
+            "language, normalize",
+            lambda batch: [cleaner._normalize(item.data, item.source_path) for item, _ in batch],
+        ),
+        (
+            "noise",
+            lambda batch: [
+                cleaner._strip_noise(document, lines)
+                for document, lines in zip(
+                    batch, cleaner.line_filter.candidates([d.normalized.text for d in batch]), strict=True
+                )
+            ],
+        ),
+        ("placeholders", lambda batch: [replace_placeholders_batch([d.stripped.text for d in batch], token)]),
+        ("structure", lambda batch: [[find_structure(text) for text in batch[0].texts]]),
+    ]
+    inputs: list[list] = batches
+    rows: list[tuple[str, float]] = []
+    for name, stage in stages:
+        timings = []
+        for _ in range(repeat):
+            started = time.process_time()
+            outputs = [stage(batch) for batch in inputs]
+            timings.append(time.process_time() - started)
+        rows.append((name, statistics.median(timings)))
+        inputs = outputs
+    decode, normalize = rows[0][1], rows[1][1]
+    rows[1] = (rows[1][0], normalize - decode)
+    whole = _cpu_median(repeat, lambda: [cleaner.clean_batch(batch) for batch in batches])
+    rows.append(("the rest of clean_batch", whole - sum(seconds for _, seconds in rows)))
+    tables = [cleaner.clean_batch(batch) for batch in batches]
+    facts = _cpu_median(repeat, lambda: [corpus_facts(table) for table in tables])
+    written = _cpu_median(
+        repeat, lambda: [write_part(alone(t, corpus_facts(t).column("text_sha256")), part) for t in tables]
+    )
+    rows += [("clean_batch", whole), ("corpus facts", facts), ("part file (with its facts)", written - facts)]
+    print(f"  {'floor (read, decode, t2s, Parquet)':<36} {floor_ms:8.1f} ms/MB")
+    for name, seconds in rows:
+        per_mb = seconds * 1000 / megabytes
+        print(f"  {name:<36} {per_mb:8.1f} ms/MB {per_mb / floor_ms:6.2f}x the floor")
+
+
+def _cpu_median(repeat: int, work: Callable[[], object]) -> float:
+    timings = []
+    for _ in range(repeat):
+        started = time.process_time()
+        work()
+        timings.append(time.process_time() - started)
+    return statistics.median(timings)
 
 
 if __name__ == "__main__":
