@@ -33,10 +33,10 @@ from docclean.language import LanguageGuess, detect_language, language_name, par
 from docclean.noise import LineCandidates, apply_removals, strip_noise
 from docclean.normalize import ScriptConverters, normalize_text, opencc_changes
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
-from docclean.record import Decoded, Normalized, Record, Removal, Stripped, Structure
+from docclean.record import Decoded, Normalized, Record, Removal, Stripped
 from docclean.rules import RuleSet, load_rules
 from docclean.schema import columns_to_table
-from docclean.structure import find_structure
+from docclean.structure import find_structure, find_structure_batch
 
 # opencc configuration applied to Traditional or mixed documents.
 DEFAULT_SCRIPT_CONVERSION = "t2s"
@@ -161,7 +161,7 @@ class Cleaner:
             removed=document.removed,
             normalizations=document.normalized.edits,
             outline=structure.outline,
-            flags=document.flags(replaced.capped, structure, replaced.text),
+            flags=document.flags(replaced.capped, structure.capped, replaced.text),
             char_count=len(replaced.text),
             pipeline_version=PIPELINE_VERSION,
             rules_version=self.rules.version,
@@ -210,7 +210,7 @@ class Cleaner:
         replaced = replace_placeholders_batch(
             [document.stripped.text for document in documents], self.config.placeholder_token
         )
-        structures = [find_structure(text) for text in replaced.texts]
+        structures = find_structure_batch(replaced.texts)
         columns: dict[str, Sequence[object] | pa.Array] = {
             "doc_id": [
                 item.doc_id or make_doc_id(item.source_path, document.sha256)
@@ -225,17 +225,17 @@ class Cleaner:
             "encoding_segments": [document.decoded.segments for document in documents],
             "repair": [document.decoded.repair for document in documents],
             "source_script": [document.normalized.source_script for document in documents],
-            "title": [structure.title for structure in structures],
-            "doc_type": [structure.doc_type for structure in structures],
+            "title": structures.titles,
+            "doc_type": structures.doc_types,
             "text": replaced.texts,
             "placeholders": replaced.placeholders,
             "removed": [document.removed for document in documents],
             "normalizations": [document.normalized.edits for document in documents],
-            "outline": [structure.outline for structure in structures],
+            "outline": structures.outline,
             "flags": [
-                document.flags(capped, structure, text)
-                for document, capped, structure, text in zip(
-                    documents, replaced.capped, structures, replaced.texts, strict=True
+                document.flags(capped, outline_capped, text)
+                for document, capped, outline_capped, text in zip(
+                    documents, replaced.capped, structures.capped, replaced.texts, strict=True
                 )
             ],
             "char_count": [len(text) for text in replaced.texts],
@@ -356,14 +356,14 @@ class _ThroughNoise:
     def page_count(self) -> int | None:
         return self.extracted.page_count if self.extracted is not None else None
 
-    def flags(self, placeholders_capped: bool, structure: Structure, text: str) -> tuple[str, ...]:
+    def flags(self, placeholders_capped: bool, outline_capped: bool, text: str) -> tuple[str, ...]:
         """The document's flags once the placeholder and structure stages made `text`."""
         flags = list(self.decoded.flags) + list(self.normalized.flags)
         flags += [f"rule_timeout:{rule}" for rule in self.timed_out]
         flags += [f"rule_disabled:{rule}" for rule in sorted(self.disabled)]
         if placeholders_capped:
             flags.append("placeholders_capped")
-        if structure.capped:
+        if outline_capped:
             flags.append("outline_capped")
         if not text:
             flags.append("empty_after_cleaning")

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
+import numpy as np
 import opencc
+import pyarrow as pa
 
 from docclean.lines import iter_lines
 from docclean.record import OutlineEntry, Structure
+from docclean.schema import OUTLINE_TYPE
 
 # A title line is short and does not end a sentence; beyond this many characters a line is a
 # paragraph, however it ends.
@@ -110,6 +113,46 @@ DEFAULT_TABLES = StructureTables.load()
 
 def find_structure(text: str, tables: StructureTables = DEFAULT_TABLES) -> Structure:
     """The title, document type and outline of a final `text`, by `tables`."""
+    title, doc_type, rows, capped = _structure(text, tables)
+    return Structure(title, doc_type, tuple(OutlineEntry(*row) for row in rows), capped)
+
+
+@dataclass(frozen=True, slots=True)
+class StructureColumns:
+    """`find_structure` of each text of a batch, as the documents columns hold it."""
+
+    titles: list[str | None]
+    doc_types: list[str | None]
+    outline: pa.ListArray  # list<OUTLINE_TYPE>, one list per text
+    capped: list[bool]
+
+
+def find_structure_batch(texts: Sequence[str], tables: StructureTables = DEFAULT_TABLES) -> StructureColumns:
+    """`find_structure` of each text, its outline straight into an Arrow column: a document's
+    dozens of headings become no OutlineEntry objects (the equality tests check the columns
+    against `records_to_table` of `find_structure`)."""
+    found = [_structure(text, tables) for text in texts]
+    rows = [row for _, _, outline, _ in found for row in outline]
+    offsets = np.zeros(len(found) + 1, np.int32)
+    np.cumsum([len(outline) for _, _, outline, _ in found], out=offsets[1:])
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTLINE_TYPE)
+    values = pa.StructArray.from_arrays(
+        [pa.array(column, type=field.type) for field, column in zip(OUTLINE_TYPE, columns, strict=True)],
+        fields=list(OUTLINE_TYPE),
+    )
+    return StructureColumns(
+        titles=[title for title, _, _, _ in found],
+        doc_types=[doc_type for _, doc_type, _, _ in found],
+        outline=pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(OUTLINE_TYPE)),
+        capped=[capped for _, _, _, capped in found],
+    )
+
+
+_OutlineRow = tuple[int, str, str, int]  # an OutlineEntry's fields: level, marker, heading, offset
+
+
+def _structure(text: str, tables: StructureTables) -> tuple[str | None, str | None, list[_OutlineRow], bool]:
+    """(title, doc_type, outline rows, capped) of a final `text` (see `find_structure`)."""
     # The title is in the first lines; the last piece here is the rest of the text, or a line
     # when there are fewer. Only the outline walks every line, one chunk of them at a time.
     head = text.split("\n", _TITLE_MAX_LINES + 1) if text else []
@@ -118,16 +161,12 @@ def find_structure(text: str, tables: StructureTables = DEFAULT_TABLES) -> Struc
     skip_lines = start + count if title else 0
     # One more than kept tells a capped outline from a full one; a capped one is found again,
     # so that the levels are those of the headings kept.
-    outline = find_outline(iter_lines(text) if text else (), tables, skip_lines, MAX_OUTLINE_ENTRIES + 1)
+    outline = _outline_rows(iter_lines(text) if text else (), tables, skip_lines, MAX_OUTLINE_ENTRIES + 1)
     capped = len(outline) > MAX_OUTLINE_ENTRIES
     if capped:
-        outline = find_outline(iter_lines(text), tables, skip_lines, MAX_OUTLINE_ENTRIES)
-    return Structure(
-        title=title,
-        doc_type=_doc_type(title, head[start + count].split("\n", 1)[0], tables) if title else None,
-        outline=outline,
-        capped=capped,
-    )
+        outline = _outline_rows(iter_lines(text), tables, skip_lines, MAX_OUTLINE_ENTRIES)
+    doc_type = _doc_type(title, head[start + count].split("\n", 1)[0], tables) if title else None
+    return title, doc_type, outline, capped
 
 
 def _is_title_line(line: str, tables: StructureTables) -> bool:
@@ -204,6 +243,13 @@ def find_outline(
     lines: Iterable[str], tables: StructureTables, skip_lines: int = 0, limit: int | None = None
 ) -> tuple[OutlineEntry, ...]:
     """The headings among `lines` (the first `limit` of them), with their offsets in the text."""
+    return tuple(OutlineEntry(*row) for row in _outline_rows(lines, tables, skip_lines, limit))
+
+
+def _outline_rows(
+    lines: Iterable[str], tables: StructureTables, skip_lines: int, limit: int | None
+) -> list[_OutlineRow]:
+    """`find_outline` as the entries' fields."""
     found: list[tuple[OutlineMarker, str, str, int]] = []
     # One string object per distinct marker: a document has a few dozen.
     prefixes: dict[str, str] = {}
@@ -221,4 +267,4 @@ def find_outline(
             found.append((marker, prefix, heading, offset))
         offset += len(line) + 1
     levels = {rank: level for level, rank in enumerate(sorted({m.rank for m, *_ in found}), start=1)}
-    return tuple(OutlineEntry(levels[m.rank], prefix, heading, at) for m, prefix, heading, at in found)
+    return [(levels[m.rank], prefix, heading, at) for m, prefix, heading, at in found]

@@ -3,12 +3,15 @@ from __future__ import annotations
 import json
 
 import opencc
+import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docclean import structure as structure_module
 from docclean.normalize import ScriptConverters, normalize_text
-from docclean.structure import DEFAULT_TABLES, _match_marker, find_structure
+from docclean.schema import OUTLINE_TYPE, _struct_list_array
+from docclean.structure import DEFAULT_TABLES, _match_marker, find_structure, find_structure_batch
 from tests.conftest import DATA_DIR
 
 DATA = json.loads((DATA_DIR / "structure_cases.json").read_text("utf-8"))
@@ -43,6 +46,42 @@ def test_one_alternation_finds_the_marker_each_pattern_finds_in_rank_order(line:
         None,
     )
     assert _match_marker(line, tables) == expected
+
+
+_STRUCTURED_TEXTS = st.lists(
+    st.lists(
+        st.sampled_from(
+            [
+                "一、总体要求",
+                "（一）提高认识。要抓好落实",
+                "1.明确责任",
+                "二是加强领导",
+                "第一章 总则",
+                "同志们：",
+            ]
+        )
+        | st.text(alphabet="一二第是要（）()1.、，。：的工作会议讲话 \u3000", max_size=12),
+        max_size=12,
+    ).map("\n".join),
+    max_size=6,
+)
+
+
+@settings(max_examples=200)
+@given(_STRUCTURED_TEXTS, st.sampled_from([2, 100_000]))
+def test_the_batch_columns_are_those_of_find_structure(texts: list[str], max_entries: int) -> None:
+    """Titles, types, the capped flags and the outline column (as `records_to_table` builds it from
+    OutlineEntry objects), a capped outline included (`max_entries` 2)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(structure_module, "MAX_OUTLINE_ENTRIES", max_entries)
+        expected = [find_structure(text) for text in texts]
+        columns = find_structure_batch(texts)
+    assert columns.titles == [s.title for s in expected]
+    assert columns.doc_types == [s.doc_type for s in expected]
+    assert columns.capped == [s.capped for s in expected]
+    reference = _struct_list_array([s.outline for s in expected], pa.list_(OUTLINE_TYPE))
+    assert columns.outline.type == reference.type
+    assert columns.outline.to_pylist() == reference.to_pylist()
 
 
 @pytest.mark.parametrize("case", DATA["known_failures"], ids=lambda c: c["name"])
