@@ -3,7 +3,7 @@
     python3 bench/shapes.py [--mb 40] [--shape NAME ...] [--stages]
 
 Each shape is cleaned in a fresh child process, which prints its own peak RSS
-(`getrusage(RUSAGE_SELF).ru_maxrss`, the file's bytes included) and the CPU seconds
+(its address space's high-water mark, `VmHWM`, the file's bytes included) and the CPU seconds
 `Cleaner.clean` took; the parent prints one line per shape. `--mb` sets the file size (default 40, under the
 default limit `DEFAULT_MAX_FILE_BYTES` of 50 MiB); the test suite runs the same children on a
 few MB and bounds the RSS per input MB. `--stages` also prints each stage's own peak (Python
@@ -95,7 +95,20 @@ SHAPES: dict[str, Callable[[int], bytes]] = {
 
 
 def _peak_rss_bytes() -> int:
-    # Linux reports ru_maxrss in KiB.
+    """This process's peak RSS so far, in bytes.
+
+    On Linux the high-water mark of its own address space (`VmHWM`): `ru_maxrss` starts at the
+    parent's peak when a process is spawned by fork or vfork and exec, so a child started by a
+    large process (a test runner that has run other tests) would report no growth at all.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # Elsewhere ru_maxrss, in KiB on Linux and bytes on macOS; taken as KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
