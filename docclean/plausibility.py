@@ -199,19 +199,31 @@ def outside_level1_share(text: str) -> float:
 
     About 0.01 for ordinary Simplified text; mojibake made by a CJK codec is mostly rare
     Hanzi and symbols (0.5 and more). Traditional text scores high too, so this is a cheap
-    signal to look closer, not a verdict.
+    signal to look closer, not a verdict. Counted at C speed (`_share`); its definition, one
+    character at a time, is `reference_outside_level1_share`.
     """
-    return _informative_share(
-        text, lambda char: char not in GB2312_LEVEL1 and not _is_common_punctuation(char)
-    )
+    return _share(text, _outside_level1_char())
 
 
 def unreadable_share(text: str) -> float:
     """Share of the informative characters that never occur in text (controls, private use, U+FFFD).
 
     Text has practically none; binary data read as UTF-16 has 7% and more, whatever else
-    its random code units happen to be.
+    its random code units happen to be. Counted at C speed (`_share`); its definition, one
+    character at a time, is `reference_unreadable_share`.
     """
+    return _share(text, _unreadable_char())
+
+
+def reference_outside_level1_share(text: str) -> float:
+    """What `outside_level1_share` returns, by its definition: the specification, kept beside it."""
+    return _informative_share(
+        text, lambda char: char not in GB2312_LEVEL1 and not _is_common_punctuation(char)
+    )
+
+
+def reference_unreadable_share(text: str) -> float:
+    """What `unreadable_share` returns, by its definition: the specification, kept beside it."""
     return _informative_share(text, lambda char: char_weight(char) == NEVER)
 
 
@@ -222,6 +234,39 @@ def _informative_share(text: str, selected: Callable[[str], bool]) -> float:
     """
     total, _, picked = _weigh(text, _unweighted, selected)
     return picked / total if total else 0.0
+
+
+# The ASCII characters that are not neutral (controls): what is left of a text's ASCII once
+# these are deleted is its neutral characters.
+_NON_NEUTRAL_ASCII = bytes(code for code in range(0x80) if chr(code) not in NEUTRAL)
+
+
+def _share(text: str, picked: re.Pattern[str]) -> float:
+    """`_informative_share` with the picked characters given as a regex of one informative
+    character: both counts are whole numbers found at C speed, so the share is the same float."""
+    neutral = len(text.encode("ascii", "ignore").translate(None, delete=_NON_NEUTRAL_ASCII))
+    total = len(text) - neutral
+    return len(picked.findall(text)) / total if total else 0.0
+
+
+@cache
+def _outside_level1_char() -> re.Pattern[str]:
+    """One informative character that is neither a GB2312 level-1 Hanzi nor common punctuation."""
+    kept = {ord(char) for char in GB2312_LEVEL1 | COMMON_PUNCTUATION | NEUTRAL} | set(range(0xFF01, 0xFF5F))
+    return re.compile(f"[^{_character_class(sorted(kept))}]")
+
+
+@cache
+def _unreadable_char() -> re.Pattern[str]:
+    """One informative character of weight NEVER: from the tier table up to U+FFFF, and the
+    supplementary private-use planes beyond it, the only characters there `_is_never` names."""
+    table, _ = _tier_tables()
+    never = [
+        code
+        for code in range(0x10000)
+        if table[code] == _TIER_SYMBOLS[_TIERS.index(NEVER)] and chr(code) not in NEUTRAL
+    ]
+    return re.compile(f"[{_character_class(never)}\U000f0000-\U0010ffff]")
 
 
 def _unweighted(char: str) -> float:
