@@ -163,21 +163,31 @@ def _tier_tables() -> tuple[str, re.Pattern[str]]:
     """The tier symbol of every BMP character, and a regex of runs of common or neutral characters."""
     weigh = char_weight.__wrapped__  # uncached: 65,536 entries would only bloat the cache
     table = "".join(_TIER_SYMBOLS[_TIERS.index(weigh(chr(code)))] for code in range(0x10000))
-    ordinary = sorted(
+    return table, re.compile(f"[{_character_class(_ordinary_codes(table))}]+")
+
+
+def _ordinary_codes(table: str) -> list[int]:
+    """The code points, in order, of the common (tier 1.0) and neutral characters, by the tier table."""
+    return sorted(
         {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
     )
-    return table, re.compile(f"[{_character_class(ordinary)}]+")
 
 
 @cache
 def unusual_char() -> re.Pattern[str]:
     """A regex of one character that is neither common (tier 1.0) nor neutral ASCII: clean
     Chinese, Simplified or Traditional, has few; mojibake is made of them. Found at C speed."""
-    table, _ = _tier_tables()
-    ordinary = sorted(
-        {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
-    )
-    return re.compile(f"[^{_character_class(ordinary)}]")
+    return re.compile(f"[^{_character_class(_ordinary_codes(_tier_tables()[0]))}]")
+
+
+@cache
+def unusual_chars_in_a_line(count: int) -> re.Pattern[str]:
+    """A regex of `count` (at least 1) `unusual_char`s in one line, from the first to the last,
+    with only common and neutral characters but b"\n" between them: a line holds `count` such
+    characters if and only if a match of it starts there."""
+    ordinary = _character_class([code for code in _ordinary_codes(_tier_tables()[0]) if code != ord("\n")])
+    unusual = unusual_char().pattern
+    return re.compile(unusual + f"(?:[{ordinary}]*{unusual})" * (count - 1))
 
 
 def _character_class(codes: list[int]) -> str:
