@@ -27,7 +27,9 @@ from collections import Counter
 from collections.abc import Callable
 from functools import cache
 
-from docclean.han import HAN_CHAR, HAN_CLASS, is_han
+import numpy as np
+
+from docclean.han import HAN_CLASS, HAN_RANGES, is_han
 
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
 # appears in it. The gaps between tiers are what separates a right decoding (mean ~0.98)
@@ -380,7 +382,23 @@ def spaced_han_share(text: str) -> float:
     if " " not in text:
         return 0.0  # most Chinese text: found at memchr speed
     spaced = len(_SPACED_HAN.findall(text))
-    return spaced / len(HAN_CHAR.findall(text)) if spaced else 0.0
+    return spaced / han_count(text) if spaced else 0.0
+
+
+def han_count(text: str) -> int:
+    """How many Han ideographs `text` holds: `len(HAN_CHAR.findall(text))`, by one table lookup
+    per code point in numpy (a regex class of the Han ranges tests each character ten times slower)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return int(np.count_nonzero(_han_table()[codes]))
+
+
+@cache
+def _han_table() -> np.ndarray:
+    """Whether each code point, U+0000 to U+10FFFF, is a Han ideograph (`HAN_RANGES`): 1.1 MB."""
+    table = np.zeros(0x110000, np.bool_)
+    for first, last in HAN_RANGES:
+        table[first : last + 1] = True
+    return table
 
 
 def _weigh(

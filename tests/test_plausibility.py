@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docclean.han import HAN_CHAR
 from docclean.plausibility import (
+    han_count,
     outside_level1_share,
     plausibility,
     reference_outside_level1_share,
@@ -59,6 +61,17 @@ def test_shares_are_the_definitions_on_readings_of_any_bytes(data: bytes, codec:
     text = data.decode(codec, errors="replace")
     assert outside_level1_share(text) == reference_outside_level1_share(text)
     assert unreadable_share(text) == reference_unreadable_share(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=300), st.text(st.characters(exclude_categories=()), max_size=100)
+    )
+)
+def test_han_count_is_the_han_regex(text: str) -> None:
+    # Lone surrogates included: a table lookup per code point counts what the regex matches.
+    assert han_count(text) == len(HAN_CHAR.findall(text))
 
 
 def test_plausibility_is_order_independent() -> None:
