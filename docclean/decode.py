@@ -147,6 +147,7 @@ _SHORT_RUN = re.compile(
     rb"(?:(?:" + _LONG + rb")(?!" + _LONG + rb"))?)"
 )
 _LONG_SEQUENCE = re.compile(_LONG)
+_TWO_BYTE_LEAD = re.compile(rb"[\xc2-\xdf]")
 _TWO_BYTE_PAIR = re.compile(_TWO + _TWO)
 # Two Hanzi or more of U+4E00-U+9FFF in UTF-8: a pasted phrase inside a legacy line.
 _UTF8_HAN_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
@@ -657,10 +658,7 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
     written in UTF-8 with two characters or more. Runs of one script standing apart (Ελλάδα,
     café) are text. In a legacy line every run is in question: the line's own codec competes.
     """
-    for match in _SHORT_RUN.finditer(line, position):
-        if match.start("run") < 0:
-            continue
-        a, b = match.span()
+    for a, b in _runs_from(line, kind, position):
         if kind != "legacy":
             try:
                 text = line[a:b].decode("utf-8")
@@ -674,6 +672,32 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
                 continue
         return a, b
     return None
+
+
+def _runs_from(line: bytes, kind: str, position: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of `_SHORT_RUN` in `line`, scanned token by token from `position`.
+
+    In a valid UTF-8 line (kind utf-8) scanned from a character's first byte, the tokens are the
+    characters, and the only ones neither ASCII nor longer are two-byte characters: each run
+    starts at one, found at C speed (`_TWO_BYTE_LEAD`) instead of a token at a time through the
+    Hanzi between (`scanned_runs`, which gives the same runs, and which any other scan is).
+    """
+    if kind != "utf-8" or (position < len(line) and 0x80 <= line[position] <= 0xBF):
+        yield from scanned_runs(line, position)
+        return
+    while (lead := _TWO_BYTE_LEAD.search(line, position)) is not None:
+        run = _SHORT_RUN.match(line, lead.start())
+        assert run is not None  # a two-byte character is a run of one at least
+        yield run.span()
+        position = run.end()
+
+
+def scanned_runs(line: bytes, position: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of `_SHORT_RUN` in `line`, scanned token by token from `position`:
+    the definition of the runs, and `_runs_from`'s reference."""
+    for match in _SHORT_RUN.finditer(line, position):
+        if match.start("run") >= 0:
+            yield match.span()
 
 
 def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tuple[int, int, str | None]]:
