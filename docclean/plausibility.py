@@ -25,7 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -127,7 +127,19 @@ def plausibility(text: str) -> float:
     it better. Counted at C speed: a regex drops the runs of common and neutral characters
     (nearly all of a right decoding), a translation table gives each remaining character its
     tier, and the tiers are counted; only characters beyond the BMP are weighed one by one.
+    Short texts are remembered (`_REMEMBERED_CHARS`).
     """
+    if len(text) <= _REMEMBERED_CHARS:
+        return _remembered_plausibility(text)
+    return _counted_plausibility(text)
+
+
+# The decoder scores the readings of short byte runs (a redaction's ××, a stray GBK pair) by the
+# dozen a document, the same ones file after file; up to this many characters they are remembered.
+_REMEMBERED_CHARS = 16
+
+
+def _counted_plausibility(text: str) -> float:
     table, ordinary = _tier_tables()
     unusual = ordinary.sub("", text)
     # ASCII left in `unusual` is control characters, which are informative.
@@ -143,6 +155,9 @@ def plausibility(text: str) -> float:
     return (
         math.fsum([*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]) / total
     )
+
+
+_remembered_plausibility = lru_cache(maxsize=1 << 14)(_counted_plausibility)
 
 
 def reference_plausibility(text: str) -> float:
