@@ -424,6 +424,10 @@ def _probed(sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = Fa
     if start + PROBE_CHARS > len(_split_marker(sample)[0]):
         return reversals
     window = sample[start : start + PROBE_CHARS]
+    if not after_spot and not _may_open_a_reversal(window[:_OPENING_CHARS]):
+        # The window's bytes start with its opening's, which no reversal can start (as in
+        # `may_be_mojibake`): remembered for the opening, it rules out every reversal at once.
+        return ()
     # The cp1252 reversals share their encoding: Chinese text fails it once, not three times.
     encoded: dict[Callable[[str], bytes], bytes | None] = {}
     kept: list[_Reversal] = []
