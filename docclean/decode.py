@@ -65,10 +65,12 @@ import chardet
 
 from docclean.errors import RejectedInput
 from docclean.plausibility import (
+    BOUND_SLACK,
     japanese_plausibility,
     korean_plausibility,
     mixes_scripts,
     plausibility,
+    plausibility_at_most,
     spaced_han_share,
     unreadable_share,
     unusual_char,
@@ -129,6 +131,9 @@ UTF8_KEPT_MARGIN = 0.3
 RUN_READING_AT_LEAST = 0.6
 # How far past a run's readings the bytes after them are read as UTF-8 to score them: two Hanzi.
 CONTEXT_BYTES = 6
+# A valid UTF-8 line's legacy reading is bounded (`plausibility_at_most`) by this many of its
+# first characters: UTF-8 Chinese read as GBK or Big5 is rare Hanzi and U+FFFD from the start.
+_BOUNDING_CHARS = 48
 # Valid UTF-8 read with a legacy codec is certain only when this many characters decided it;
 # fewer (学习 alone is two) scale the confidence down, to `low_confidence_encoding` below 4.
 VALID_UTF8_EVIDENCE_CHARS = 8
@@ -904,7 +909,12 @@ def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     # plausible. Replacement characters score zero in both readings.
     as_utf8 = line.decode("utf-8", errors="replace")
     as_legacy = line.decode(legacy, errors="replace")
-    return "utf-8" if plausibility(as_utf8) >= plausibility(as_legacy) else legacy
+    utf8 = plausibility(as_utf8)
+    # UTF-8 text read with a legacy codec is debris from its first characters on: bounded by
+    # those, the legacy reading mostly loses without being weighed whole.
+    if utf8 > plausibility_at_most(as_legacy, _BOUNDING_CHARS) + BOUND_SLACK:
+        return "utf-8"
+    return "utf-8" if utf8 >= plausibility(as_legacy) else legacy
 
 
 def _mixed_runs(

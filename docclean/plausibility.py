@@ -140,21 +140,46 @@ _REMEMBERED_CHARS = 16
 
 
 def _counted_plausibility(text: str) -> float:
+    total, terms = _weight_terms(text)
+    return math.fsum(terms) / total if total else 1.0
+
+
+def _weight_terms(text: str) -> tuple[int, list[float]]:
+    """(informative characters, terms whose sum is their weight): a count times a weight per
+    tier, and the weight of each character beyond the BMP."""
     table, ordinary = _tier_tables()
     unusual = ordinary.sub("", text)
     # ASCII left in `unusual` is control characters, which are informative.
     neutral = len(text.encode("ascii", "ignore")) - len(unusual.encode("ascii", "ignore"))
     total = len(text) - neutral
     if not total:
-        return 1.0
+        return 0, []
     tiers = unusual.translate(table)
     counts = [tiers.count(symbol) for symbol in _TIER_SYMBOLS]
     counts[0] += total - len(unusual)  # the common characters the regex dropped
     # The table stops at U+FFFF: characters beyond it are left as they are and weighed here.
     beyond = [char_weight(char) for char in _BEYOND_BMP.findall(unusual)]
-    return (
-        math.fsum([*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]) / total
-    )
+    return total, [*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]
+
+
+def plausibility_at_most(text: str, head: int) -> float:
+    """An upper bound of `plausibility(text)` that weighs only its first `head` characters: each
+    informative character after them counts as the most any can weigh (1.0).
+
+    Float rounding can put `plausibility(text)` above the bound by some ulps, never by
+    `BOUND_SLACK`: a reading is certainly below `p` when `p > plausibility_at_most(...) + BOUND_SLACK`.
+    A wrong reading of a long line shows in its first characters: weighing a few dozen of them
+    costs a fraction of the whole.
+    """
+    total = _informative_count(text)
+    if not total:
+        return 1.0
+    weighed, terms = _weight_terms(text[:head])
+    return math.fsum([*terms, total - weighed]) / total
+
+
+# Far above the rounding of a mean of fewer than 2**40 weights, far below any gap that matters.
+BOUND_SLACK = 1e-9
 
 
 _remembered_plausibility = lru_cache(maxsize=1 << 14)(_counted_plausibility)
@@ -271,9 +296,13 @@ _NON_NEUTRAL_ASCII = bytes(code for code in range(0x80) if chr(code) not in NEUT
 def _share(text: str, picked: re.Pattern[str]) -> float:
     """`_informative_share` with the picked characters given as a regex of one informative
     character: both counts are whole numbers found at C speed, so the share is the same float."""
-    neutral = len(text.encode("ascii", "ignore").translate(None, delete=_NON_NEUTRAL_ASCII))
-    total = len(text) - neutral
+    total = _informative_count(text)
     return len(picked.findall(text)) / total if total else 0.0
+
+
+def _informative_count(text: str) -> int:
+    """How many characters of `text` are not `NEUTRAL`: all but its ASCII less the controls."""
+    return len(text) - len(text.encode("ascii", "ignore").translate(None, delete=_NON_NEUTRAL_ASCII))
 
 
 @cache

@@ -6,9 +6,11 @@ from hypothesis import strategies as st
 
 from docclean.han import HAN_CHAR
 from docclean.plausibility import (
+    BOUND_SLACK,
     han_count,
     outside_level1_share,
     plausibility,
+    plausibility_at_most,
     reference_outside_level1_share,
     reference_plausibility,
     reference_unreadable_share,
@@ -72,6 +74,21 @@ def test_shares_are_the_definitions_on_readings_of_any_bytes(data: bytes, codec:
 def test_han_count_is_the_han_regex(text: str) -> None:
     # Lone surrogates included: a table lookup per code point counts what the regex matches.
     assert han_count(text) == len(HAN_CHAR.findall(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=300),
+        st.binary(max_size=400).map(lambda data: data.decode("gb18030", errors="replace")),
+    ),
+    st.integers(min_value=0, max_value=320),
+)
+def test_plausibility_at_most_bounds_plausibility(text: str, head: int) -> None:
+    bound = plausibility_at_most(text, head)
+    assert plausibility(text) <= bound + BOUND_SLACK
+    if head >= len(text):  # every character weighed: the bound is the mean itself
+        assert bound == pytest.approx(plausibility(text), rel=1e-12, abs=1e-12)
 
 
 def test_plausibility_is_order_independent() -> None:
