@@ -229,7 +229,8 @@ def unusual_chars_in_a_line(count: int) -> re.Pattern[str]:
     characters if and only if a match of it starts there."""
     ordinary = _character_class([code for code in _ordinary_codes(_tier_tables()[0]) if code != ord("\n")])
     unusual = unusual_char().pattern
-    return re.compile(unusual + f"(?:[{ordinary}]*{unusual})" * (count - 1))
+    # Possessive: the ordinary characters never give one back, as no unusual one is among them.
+    return re.compile(unusual + f"(?:[{ordinary}]*+{unusual})" * (count - 1))
 
 
 def _character_class(codes: list[int]) -> str:
