@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docclean import plausibility as plausibility_module
 from docclean.han import HAN_CHAR
 from docclean.plausibility import (
     BOUND_SLACK,
@@ -89,6 +90,19 @@ def test_plausibility_at_most_bounds_plausibility(text: str, head: int) -> None:
     assert plausibility(text) <= bound + BOUND_SLACK
     if head >= len(text):  # every character weighed: the bound is the mean itself
         assert bound == pytest.approx(plausibility(text), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=600),
+        st.text(st.characters(exclude_categories=()), max_size=300),
+        st.binary(max_size=1200).map(lambda data: data.decode("big5hkscs", errors="replace")),
+    )
+)
+def test_weights_counted_with_numpy_are_the_regex_counts(text: str) -> None:
+    # Either way of counting gives the same whole numbers, so the same float.
+    assert plausibility_module._array_weight_terms(text) == plausibility_module._regex_weight_terms(text)
 
 
 def test_plausibility_is_order_independent() -> None:
