@@ -56,10 +56,12 @@ import codecs
 import heapq
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from itertools import islice
+from itertools import accumulate, islice, repeat
+from operator import add
 
 import chardet
 
@@ -295,37 +297,12 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
     """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
-    # The lines are classified again on each pass rather than held: a list of ten million
-    # lines' spans and kinds cost gigabytes. One pass finds the kinds of lines, whether any line
-    # holds runs in question (to be cut at them), and the bounded samples the legacy codec may
-    # be chosen on. The search for pasted UTF-8 advances only on legacy lines: in a body without
-    # any, it is a few searches for a first match.
-    kinds: set[str] = set()
-    contested = False
-    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
-    # Held for the second pass when they are few, as in most documents. The second pass asks for
-    # the legacy lines' pasted UTF-8 only if there are legacy lines: the same lines either way.
-    held: list[tuple[int, int, str, bool]] | None = []
-    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
-        if held is not None:
-            held.append((a, b, kind, in_question))
-            if len(held) > _HELD_LINES:
-                held = None
-        kinds.add(kind)
-        contested = contested or in_question
-        sample = samples.get(kind)
-        if sample is None or sample.full:
-            continue
-        # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample
-        # their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana,
-        # and would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
-        if kind == "utf-8":
-            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
-                sample.add(body[a + x : a + y])
-        else:
-            sample.add(
-                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
-            )
+    # The lines are classified again on each pass rather than held when they are many: a list of
+    # ten million lines' spans and kinds cost gigabytes. One pass finds the kinds of lines,
+    # whether any line holds runs in question (to be cut at them), and the bounded samples the
+    # legacy codec may be chosen on.
+    survey, held = _survey(body)
+    kinds, contested, samples = survey.kinds, survey.contested, survey.samples
     if valid_utf8 and not contested:
         return Decoded(
             body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
@@ -335,10 +312,12 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # UTF-8 file has neither, and its contested runs stand in.
     sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), "utf-8")
     has_legacy = "legacy" in kinds
-    choice = _choose_legacy_codec(samples[sample_kind].bytes())
+    choice = _choose_legacy_codec(samples[sample_kind])
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
-        lines = iter(held) if held is not None else _lines_in_question(body, has_legacy)
-        runs = _mixed_runs(body, choice.codec, lines)
+        if held is not None:
+            runs = _held_runs(body, choice.codec, held)
+        else:
+            runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -439,6 +418,13 @@ def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
     gives each line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
     A chunk at a time (`_LINE_CHUNK_BYTES`), so that no list of every line is held.
     """
+    for starts, ends, kinds in _line_chunks(body):
+        yield from zip(starts, ends, kinds, strict=True)
+
+
+def _line_chunks(body: bytes) -> Iterator[tuple[list[int], list[int], list[str]]]:
+    """`_classify_lines` a chunk of whole lines at a time: (starts, ends, kinds) of its lines,
+    in lists made at C speed but for one test per non-ASCII line (`_line_kind`)."""
     # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
     # Rare: one search spares counting them line by line.
     encoded_fffd = b"\xef\xbf\xbd" in body
@@ -448,23 +434,27 @@ def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
         chunk = body[position:] if cut < 0 else body[position : cut + 1]
         pieces = chunk.split(b"\n")
         readings = chunk.decode("utf-8", errors="replace").split("\n")
-        last = len(pieces) - 1
-        for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
-            if index == last and not line:
-                break  # the chunk ends with b"\\n": there is no line after it
-            newline = index < last
-            end = position + len(line) + newline
-            line_start, position = position, end
-            if line.isascii():
-                yield line_start, end, "ascii"
-                continue
-            replaced = reading.count("\ufffd")
-            if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
-                yield line_start, end, "utf-8"
-            elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
-                yield line_start, end, "broken-utf-8"
-            else:
-                yield line_start, end, "legacy"
+        # Every line but the last ends with b"\n"; the last is empty when the chunk ends with one.
+        newlines = [1] * (len(pieces) - 1) + [0]
+        if not pieces[-1]:
+            del pieces[-1], readings[-1], newlines[-1]
+        bounds = list(accumulate(map(add, map(len, pieces), newlines), initial=position))
+        kinds = [
+            "ascii" if line.isascii() else _line_kind(line, reading, newline, encoded_fffd)
+            for line, reading, newline in zip(pieces, readings, newlines, strict=True)
+        ]
+        yield bounds[:-1], bounds[1:], kinds
+        position = bounds[-1]
+
+
+def _line_kind(line: bytes, reading: str, newline: int, encoded_fffd: bool) -> str:
+    """The kind of a non-ASCII line from its UTF-8 reading (without its b"\\n", which `newline` counts)."""
+    replaced = reading.count("\ufffd")
+    if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
+        return "utf-8"
+    if replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
+        return "broken-utf-8"
+    return "legacy"
 
 
 def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
@@ -494,6 +484,118 @@ def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
         else:
             kinds.append("utf-8")
     return spans, kinds
+
+
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """What a first pass over a body's lines finds: the kinds of its lines, whether any holds
+    runs in question, and each kind's bounded sample (legacy, broken-utf-8, utf-8) that the
+    legacy codec may be chosen on."""
+
+    kinds: frozenset[str]
+    contested: bool
+    samples: dict[str, bytes]
+
+
+def reference_survey(body: bytes) -> _Survey:
+    """What `_survey` finds, line by line as `_lines_in_question` gives them: its specification.
+
+    A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give their sample
+    their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana, and
+    would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
+    """
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
+        kinds.add(kind)
+        contested = contested or in_question
+        sample = samples.get(kind)
+        if sample is None or sample.full:
+            continue
+        if kind == "utf-8":
+            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
+                sample.add(body[a + x : a + y])
+        else:
+            sample.add(
+                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
+            )
+    return _Survey(frozenset(kinds), contested, {kind: sample.bytes() for kind, sample in samples.items()})
+
+
+# A chunk's lines as the first pass holds them for the second: starts, ends, kinds, and the
+# indices of the lines in question.
+_HeldChunk = tuple[list[int], list[int], list[str], set[int]]
+
+
+def _survey(body: bytes) -> tuple[_Survey, list[_HeldChunk] | None]:
+    """`reference_survey(body)` a chunk of lines at a time (`_line_chunks`), and the chunks when
+    they hold at most `_HELD_LINES` lines (else None), for the second pass.
+
+    Python looks one by one only at the lines that may be in question (`_questioned`) and at the
+    broken ones; the legacy lines' sample is joined in one comprehension.
+    """
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    held: list[_HeldChunk] | None = []
+    held_lines = 0
+    for starts, ends, chunk_kinds in _line_chunks(body):
+        questioned = _questioned(body, starts, ends, chunk_kinds)
+        if held is not None:
+            held.append((starts, ends, chunk_kinds, questioned))
+            held_lines += len(chunk_kinds)
+            if held_lines > _HELD_LINES:
+                held = None
+        kinds.update(chunk_kinds)
+        contested = contested or bool(questioned)
+        lines = zip(starts, ends, chunk_kinds, strict=True)
+        if not samples["legacy"].full and "legacy" in chunk_kinds:
+            samples["legacy"].add(
+                b"".join(
+                    [
+                        _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if index in questioned else body[a:b]
+                        for index, (a, b, kind) in enumerate(lines)
+                        if kind == "legacy"
+                    ]
+                )
+            )
+        for index in (i for i, kind in enumerate(chunk_kinds) if kind == "broken-utf-8"):
+            if samples["broken-utf-8"].full:
+                break
+            samples["broken-utf-8"].add(_UTF8_HAN_RUN.sub(b"\n", body[starts[index] : ends[index]]))
+        for index in sorted(questioned):
+            if chunk_kinds[index] == "utf-8" and not samples["utf-8"].full:
+                a = starts[index]
+                for x, y in _contested_runs(body[a : ends[index]], "utf-8"):
+                    samples["utf-8"].add(body[a + x : a + y])
+    survey = _Survey(frozenset(kinds), contested, {kind: sample.bytes() for kind, sample in samples.items()})
+    return survey, held
+
+
+def _questioned(body: bytes, starts: list[int], ends: list[int], kinds: list[str]) -> set[int]:
+    """Indices of a chunk's lines in question, as `_lines_in_question` decides: a broken line, a
+    valid one with two two-byte characters in a row, a legacy one holding two UTF-8 Hanzi in a
+    row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
+    pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
+    candidates = [
+        index
+        for index, kind in enumerate(kinds)
+        if kind == "broken-utf-8"
+        or (kind == "utf-8" and _TWO_BYTE_PAIR.search(body, starts[index], ends[index]) is not None)
+    ]
+    if "legacy" in kinds:
+        pasted = (
+            match.start()
+            for pattern in _UTF8_HAN_PAIR_BY_LEAD
+            for match in pattern.finditer(body, starts[0], ends[-1])
+        )
+        candidates += (index for index in map(bisect_right, repeat(ends), pasted) if kinds[index] == "legacy")
+    return {
+        index
+        for index in set(candidates)
+        if _next_contested_run(body[starts[index] : ends[index]], kinds[index], 0) is not None
+    }
 
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
@@ -939,19 +1041,59 @@ def _mixed_runs(
             else [(a, b, _line_codec(body[a:b], kind, legacy))]
         )
         for _, end, codec in pieces:
-            if codec is None or (runs and runs[-1][2] == codec):
-                if runs:
-                    runs[-1] = (runs[-1][0], end, runs[-1][2])
-                continue
-            if len(runs) == MAX_SEGMENTS:
-                raise RejectedInput(
-                    "mixed_encoding",
-                    f"The file switches between UTF-8 and {legacy} (or another legacy codec) more than "
-                    f"{MAX_SEGMENTS:,} times, line by line or inside lines: it is not one text. Split it "
-                    "into files of one encoding each.",
-                )
-            # The ASCII pieces at the top (if any) open the first run.
-            runs.append((runs[-1][1] if runs else 0, end, codec))
+            _add_piece(runs, end, codec, legacy)
+    return runs
+
+
+def _add_piece(runs: list[tuple[int, int, str]], end: int, codec: str | None, legacy: str) -> None:
+    """Add the piece of bytes up to `end` read with `codec` (None: ASCII) to `runs`: it extends
+    the last run when it takes its codec or is ASCII, else it opens a run."""
+    if codec is None or (runs and runs[-1][2] == codec):
+        if runs:
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
+        return
+    if len(runs) == MAX_SEGMENTS:
+        raise RejectedInput(
+            "mixed_encoding",
+            f"The file switches between UTF-8 and {legacy} (or another legacy codec) more than "
+            f"{MAX_SEGMENTS:,} times, line by line or inside lines: it is not one text. Split it "
+            "into files of one encoding each.",
+        )
+    # The ASCII pieces at the top (if any) open the first run.
+    runs.append((runs[-1][1] if runs else 0, end, codec))
+
+
+def _held_runs(body: bytes, legacy: str, held: list[_HeldChunk]) -> list[tuple[int, int, str]]:
+    """`_mixed_runs(body, legacy, lines)` for the same lines held by `_survey`: Python looks only
+    at the lines that are valid or broken UTF-8 or in question. Between two of those, ASCII lines
+    take no codec of their own and legacy lines the legacy one (`_line_codec`), so the stretch
+    extends the run before it up to its first legacy line, then makes or extends a legacy run."""
+    runs: list[tuple[int, int, str]] = []
+    for starts, ends, kinds, questioned in held:
+        decided = sorted(
+            questioned.union(i for i, kind in enumerate(kinds) if kind in ("utf-8", "broken-utf-8"))
+        )
+        after = 0
+        for index in [*decided, len(kinds)]:
+            if index > after:  # lines after..index-1: ASCII, and legacy lines not in question
+                try:
+                    first = kinds.index("legacy", after, index)
+                except ValueError:
+                    _add_piece(runs, ends[index - 1], None, legacy)
+                else:
+                    if first > after:
+                        _add_piece(runs, ends[first - 1], None, legacy)
+                    _add_piece(runs, ends[first], legacy, legacy)
+                    _add_piece(runs, ends[index - 1], None, legacy)
+            if index == len(kinds):
+                break
+            a, b, kind = starts[index], ends[index], kinds[index]
+            if index in questioned:
+                for _, y, codec in _split_line(body, a, b, kind, legacy):
+                    _add_piece(runs, a + y, codec, legacy)
+            else:
+                _add_piece(runs, b, _line_codec(body[a:b], kind, legacy), legacy)
+            after = index + 1
     return runs
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import opencc
@@ -729,5 +730,38 @@ def test_decode_is_its_references_on_adversarial_files(data: bytes) -> None:
         # No legacy reading of a line is judged by a bound from its first characters.
         patch.setattr(decode, "plausibility_at_most", lambda text, head: math.inf)
         patch.setattr(plausibility_module, "_ARRAY_FROM", math.inf)
+        # The lines surveyed and cut into runs one by one, as `_lines_in_question` gives them.
+        patch.setattr(decode, "_survey", lambda body: (decode.reference_survey(body), None))
         reference = _decoded_or_rejected(data)
     assert fast == reference
+
+
+def _runs_or_rejection(runs: Callable[[], list[tuple[int, int, str]]]) -> object:
+    try:
+        return runs()
+    except RejectedInput as rejected:
+        return rejected.reason, rejected.detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _FILES.filter(lambda data: b"\x00" not in data),
+    st.sampled_from(["gb18030", "big5hkscs", "cp932", "cp1252"]),
+    st.sampled_from([0, 5, 1 << 18]),
+    st.sampled_from([2, decode.MAX_SEGMENTS]),
+)
+def test_survey_and_runs_by_chunk_are_the_line_by_line_references(
+    body: bytes, legacy: str, chunk_bytes: int, max_segments: int
+) -> None:
+    # Whatever the chunks (a line each, a few lines, the whole body), the first pass finds what
+    # the line-by-line survey finds, and the held chunks cut into the runs (or the rejection)
+    # that the lines one by one give.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decode, "_LINE_CHUNK_BYTES", chunk_bytes)
+        patch.setattr(decode, "MAX_SEGMENTS", max_segments)
+        survey, held = decode._survey(body)
+        assert survey == decode.reference_survey(body)
+        assert held is not None
+        lines = decode._lines_in_question(body, has_legacy=True)
+        expected = _runs_or_rejection(lambda: decode._mixed_runs(body, legacy, lines))
+        assert _runs_or_rejection(lambda: decode._held_runs(body, legacy, held)) == expected
