@@ -45,23 +45,17 @@ def test_plausibility_agrees_on_readings_of_any_bytes(data: bytes, codec: str) -
     # What the decoder scores: the readings of bytes with right and wrong codecs.
     text = data.decode(codec, errors="replace")
     assert plausibility(text) == pytest.approx(reference_plausibility(text), rel=1e-12, abs=1e-12)
+    _assert_shares_are_the_definitions(text)
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(st.text(alphabet=_ALPHABET, max_size=300), st.text(max_size=300)))
 def test_shares_are_the_definitions(text: str) -> None:
+    _assert_shares_are_the_definitions(text)
+
+
+def _assert_shares_are_the_definitions(text: str) -> None:
     # Counted at C speed, the shares are the same floats as counted character by character.
-    assert outside_level1_share(text) == reference_outside_level1_share(text)
-    assert unreadable_share(text) == reference_unreadable_share(text)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.binary(max_size=400),
-    st.sampled_from(["gb18030", "big5hkscs", "utf-8", "utf-16-le", "utf-32-le", "cp1252", "shift_jis"]),
-)
-def test_shares_are_the_definitions_on_readings_of_any_bytes(data: bytes, codec: str) -> None:
-    text = data.decode(codec, errors="replace")
     assert outside_level1_share(text) == reference_outside_level1_share(text)
     assert unreadable_share(text) == reference_unreadable_share(text)
 
