@@ -246,6 +246,8 @@ def _looks_like_mojibake(line: str) -> bool:
         # Unlike `_probed`, the window is tested however short the piece: here it is the evidence.
         first = _NON_ASCII.search(piece)
         window = piece[first.start() : first.start() + PROBE_CHARS] if first else piece
+        if not _may_open_a_reversal(window[:_OPENING_CHARS]):
+            continue  # no reversal starts as the window does: none passes below
         for reversal in (*_CJK_REVERSALS, *_LATIN_REVERSALS):
             try:
                 raw = reversal.encode(window)
@@ -421,13 +423,23 @@ def _probed(sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = Fa
         return ()  # ASCII reverses to itself, and both signals say 0: no reversal could win
     start = first.start()
     # Not past a U+FFFD that `_reverse` would split off as a truncated last character.
-    if start + PROBE_CHARS > len(_split_marker(sample)[0]):
+    body = _split_marker(sample)[0]
+    short = start + PROBE_CHARS > len(body)
+    # The sample's bytes from `start` begin with its opening's: when no reversal can start those
+    # (as in `may_be_mojibake`), the opening's remembered answer rules out every reversal at once.
+    # A short sample only when it is the whole text: a longer text with damage past its sample
+    # goes on to `_repair_lossy` whether its reversals were ruled out here or failed there.
+    opening = body[start : start + _OPENING_CHARS]
+    if (
+        not after_spot
+        and len(opening) == _OPENING_CHARS
+        and (not short or len(sample) < SAMPLE_CHARS)
+        and not _may_open_a_reversal(opening)
+    ):
+        return ()
+    if short:
         return reversals
     window = sample[start : start + PROBE_CHARS]
-    if not after_spot and not _may_open_a_reversal(window[:_OPENING_CHARS]):
-        # The window's bytes start with its opening's, which no reversal can start (as in
-        # `may_be_mojibake`): remembered for the opening, it rules out every reversal at once.
-        return ()
     # The cp1252 reversals share their encoding: Chinese text fails it once, not three times.
     encoded: dict[Callable[[str], bytes], bytes | None] = {}
     kept: list[_Reversal] = []
