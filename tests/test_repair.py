@@ -212,6 +212,18 @@ def test_lines_with_unusual_chars_are_the_definition(text: str, window: int) -> 
         assert repair._lines_with_unusual_chars(text) == reference_lines_with_unusual_chars(text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(_MOJIBAKE, _LINE_TEXT, st.text(max_size=40), st.just("\n")), max_size=6).map("".join)
+)
+def test_openings_rule_out_only_what_every_reversal_would(text: str) -> None:
+    # The remembered openings (lines, probes, suspected pieces) against every reversal tried.
+    repaired = repair_segments(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repair, "_may_open_a_reversal", lambda opening: True)
+        assert repair_segments(text) == repaired
+
+
 # --- mojibake that is partial or lossy (issue 15 item 5) ------------------------------------
 
 # Sentences of everyday Hanzi with some punctuation: what a title or a paragraph is made of.
