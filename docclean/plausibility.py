@@ -269,8 +269,8 @@ def unusual_char() -> re.Pattern[str]:
 @cache
 def unusual_chars_in_a_line(count: int) -> re.Pattern[str]:
     """A regex of `count` (at least 1) `unusual_char`s in one line, from the first to the last,
-    with only common and neutral characters but b"\n" between them: a line holds `count` such
-    characters if and only if a match of it starts there."""
+    with only common and neutral characters but the line break between them: a line holds
+    `count` such characters if and only if a match of it starts there."""
     ordinary = _character_class([code for code in _ordinary_codes(_tier_tables()[0]) if code != ord("\n")])
     unusual = unusual_char().pattern
     # Possessive: the ordinary characters never give one back, as no unusual one is among them.
