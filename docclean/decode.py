@@ -810,9 +810,13 @@ def scanned_runs(line: bytes, position: int) -> Iterator[tuple[int, int]]:
             yield match.span()
 
 
-def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tuple[int, int, str | None]]:
+def _split_line(
+    body: bytes, a: int, b: int, kind: str, legacy: str
+) -> tuple[tuple[int, int, str | None], ...]:
     """Pieces (start, end, codec) of the line `body[a:b]`: each contested run with the codec
     that reads it best, the bytes between them in UTF-8 (None: ASCII, any codec).
+    Short lines are remembered (`_REMEMBERED_LINE_BYTES`), by their bytes: page footers,
+    salutations and vendor lines come back file after file.
 
     The runs are found again after each decision: a legacy reading that completes its last
     character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
@@ -824,14 +828,25 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
     """
     line = body[a:b]
+    pieces = _remembered_line_pieces if len(line) <= _REMEMBERED_LINE_BYTES else _line_pieces
+    return pieces(line, kind, legacy, b == len(body))
+
+
+def _line_pieces(line: bytes, kind: str, legacy: str, last: bool) -> tuple[tuple[int, int, str | None], ...]:
+    """`_split_line` of `line`, of that kind; `last`: whether it ends the body."""
     if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
-        return [(0, len(line), "utf-8")]
-    pieces = _decided_pieces(line, kind, legacy, last=b == len(body))
+        return ((0, len(line), "utf-8"),)
+    pieces = _decided_pieces(line, kind, legacy, last=last)
     if kind != "utf-8":
         whole = _strict(line, legacy)
         if whole is not None and plausibility(whole) > plausibility(_scored(line, pieces)):
-            return [(0, len(line), legacy)]
-    return pieces
+            return ((0, len(line), legacy),)
+    return tuple(pieces)
+
+
+_remembered_line_pieces = lru_cache(maxsize=4096)(_line_pieces)
+# Lines up to this long are remembered by `_split_line`: a footer or a salutation, not a paragraph.
+_REMEMBERED_LINE_BYTES = 256
 
 
 def _scored(line: bytes, pieces: list[tuple[int, int, str | None]]) -> str:

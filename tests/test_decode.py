@@ -730,6 +730,7 @@ def test_decode_is_its_references_on_adversarial_files(data: bytes) -> None:
         # No legacy reading of a line is judged by a bound from its first characters.
         patch.setattr(decode, "plausibility_at_most", lambda text, head: math.inf)
         patch.setattr(plausibility_module, "_ARRAY_FROM", math.inf)
+        patch.setattr(decode, "_REMEMBERED_LINE_BYTES", -1)
         # The lines surveyed and cut into runs one by one, as `_lines_in_question` gives them.
         patch.setattr(decode, "_survey", lambda body: (decode.reference_survey(body), None))
         reference = _decoded_or_rejected(data)
