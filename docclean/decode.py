@@ -56,19 +56,23 @@ import codecs
 import heapq
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from itertools import islice
+from itertools import accumulate, islice, repeat
+from operator import add
 
 import chardet
 
 from docclean.errors import RejectedInput
 from docclean.plausibility import (
+    BOUND_SLACK,
     japanese_plausibility,
     korean_plausibility,
     mixes_scripts,
     plausibility,
+    plausibility_at_most,
     spaced_han_share,
     unreadable_share,
     unusual_char,
@@ -129,6 +133,9 @@ UTF8_KEPT_MARGIN = 0.3
 RUN_READING_AT_LEAST = 0.6
 # How far past a run's readings the bytes after them are read as UTF-8 to score them: two Hanzi.
 CONTEXT_BYTES = 6
+# A valid UTF-8 line's legacy reading is bounded (`plausibility_at_most`) by this many of its
+# first characters: UTF-8 Chinese read as GBK or Big5 is rare Hanzi and U+FFFD from the start.
+_BOUNDING_CHARS = 48
 # Valid UTF-8 read with a legacy codec is certain only when this many characters decided it;
 # fewer (学习 alone is two) scale the confidence down, to `low_confidence_encoding` below 4.
 VALID_UTF8_EVIDENCE_CHARS = 8
@@ -147,6 +154,7 @@ _SHORT_RUN = re.compile(
     rb"(?:(?:" + _LONG + rb")(?!" + _LONG + rb"))?)"
 )
 _LONG_SEQUENCE = re.compile(_LONG)
+_TWO_BYTE_LEAD = re.compile(rb"[\xc2-\xdf]")
 _TWO_BYTE_PAIR = re.compile(_TWO + _TWO)
 # Two Hanzi or more of U+4E00-U+9FFF in UTF-8: a pasted phrase inside a legacy line.
 _UTF8_HAN_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
@@ -289,37 +297,12 @@ def _decode_wide(body: bytes, start: int) -> Decoded:
 
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
     """Decode a body UTF-8 does not explain alone; `valid_utf8` when it is valid UTF-8 all the same."""
-    # The lines are classified again on each pass rather than held: a list of ten million
-    # lines' spans and kinds cost gigabytes. One pass finds the kinds of lines, whether any line
-    # holds runs in question (to be cut at them), and the bounded samples the legacy codec may
-    # be chosen on. The search for pasted UTF-8 advances only on legacy lines: in a body without
-    # any, it is a few searches for a first match.
-    kinds: set[str] = set()
-    contested = False
-    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
-    # Held for the second pass when they are few, as in most documents. The second pass asks for
-    # the legacy lines' pasted UTF-8 only if there are legacy lines: the same lines either way.
-    held: list[tuple[int, int, str, bool]] | None = []
-    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
-        if held is not None:
-            held.append((a, b, kind, in_question))
-            if len(held) > _HELD_LINES:
-                held = None
-        kinds.add(kind)
-        contested = contested or in_question
-        sample = samples.get(kind)
-        if sample is None or sample.full:
-            continue
-        # A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give the sample
-        # their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana,
-        # and would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
-        if kind == "utf-8":
-            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
-                sample.add(body[a + x : a + y])
-        else:
-            sample.add(
-                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
-            )
+    # The lines are classified again on each pass rather than held when they are many: a list of
+    # ten million lines' spans and kinds cost gigabytes. One pass finds the kinds of lines,
+    # whether any line holds runs in question (to be cut at them), and the bounded samples the
+    # legacy codec may be chosen on.
+    survey, held = _survey(body)
+    kinds, contested, samples = survey.kinds, survey.contested, survey.samples
     if valid_utf8 and not contested:
         return Decoded(
             body.decode("utf-8"), "utf-8", 1.0, "utf-8", (Segment(start, start + len(body), "utf-8"),)
@@ -329,10 +312,12 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     # UTF-8 file has neither, and its contested runs stand in.
     sample_kind = next((kind for kind in ("legacy", "broken-utf-8") if kind in kinds), "utf-8")
     has_legacy = "legacy" in kinds
-    choice = _choose_legacy_codec(samples[sample_kind].bytes())
+    choice = _choose_legacy_codec(samples[sample_kind])
     if contested or "utf-8" in kinds or "broken-utf-8" in kinds:
-        lines = iter(held) if held is not None else _lines_in_question(body, has_legacy)
-        runs = _mixed_runs(body, choice.codec, lines)
+        if held is not None:
+            runs = _held_runs(body, choice.codec, held)
+        else:
+            runs = _mixed_runs(body, choice.codec, _lines_in_question(body, has_legacy))
     else:  # legacy and ASCII lines only, the usual case: they all take the legacy codec
         runs = [(0, len(body), choice.codec)]
     texts: list[str] = []
@@ -433,6 +418,13 @@ def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
     gives each line's UTF-8 reading, far cheaper than a decode (and an exception) per line.
     A chunk at a time (`_LINE_CHUNK_BYTES`), so that no list of every line is held.
     """
+    for starts, ends, kinds in _line_chunks(body):
+        yield from zip(starts, ends, kinds, strict=True)
+
+
+def _line_chunks(body: bytes) -> Iterator[tuple[list[int], list[int], list[str]]]:
+    """`_classify_lines` a chunk of whole lines at a time: (starts, ends, kinds) of its lines,
+    in lists made at C speed but for one test per non-ASCII line (`_line_kind`)."""
     # An encoded U+FFFD in the file reads as one too; only more than those are invalid bytes.
     # Rare: one search spares counting them line by line.
     encoded_fffd = b"\xef\xbf\xbd" in body
@@ -442,23 +434,27 @@ def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:
         chunk = body[position:] if cut < 0 else body[position : cut + 1]
         pieces = chunk.split(b"\n")
         readings = chunk.decode("utf-8", errors="replace").split("\n")
-        last = len(pieces) - 1
-        for index, (line, reading) in enumerate(zip(pieces, readings, strict=True)):
-            if index == last and not line:
-                break  # the chunk ends with b"\\n": there is no line after it
-            newline = index < last
-            end = position + len(line) + newline
-            line_start, position = position, end
-            if line.isascii():
-                yield line_start, end, "ascii"
-                continue
-            replaced = reading.count("\ufffd")
-            if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
-                yield line_start, end, "utf-8"
-            elif replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
-                yield line_start, end, "broken-utf-8"
-            else:
-                yield line_start, end, "legacy"
+        # Every line but the last ends with b"\n"; the last is empty when the chunk ends with one.
+        newlines = [1] * (len(pieces) - 1) + [0]
+        if not pieces[-1]:
+            del pieces[-1], readings[-1], newlines[-1]
+        bounds = list(accumulate(map(add, map(len, pieces), newlines), initial=position))
+        kinds = [
+            "ascii" if line.isascii() else _line_kind(line, reading, newline, encoded_fffd)
+            for line, reading, newline in zip(pieces, readings, newlines, strict=True)
+        ]
+        yield bounds[:-1], bounds[1:], kinds
+        position = bounds[-1]
+
+
+def _line_kind(line: bytes, reading: str, newline: int, encoded_fffd: bool) -> str:
+    """The kind of a non-ASCII line from its UTF-8 reading (without its b"\\n", which `newline` counts)."""
+    replaced = reading.count("\ufffd")
+    if replaced == (line.count(b"\xef\xbf\xbd") if encoded_fffd else 0):
+        return "utf-8"
+    if replaced <= (len(reading) + newline) * BROKEN_UTF8_SHARE:
+        return "broken-utf-8"
+    return "legacy"
 
 
 def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
@@ -488,6 +484,118 @@ def reference_lines(body: bytes) -> tuple[list[tuple[int, int]], list[str]]:
         else:
             kinds.append("utf-8")
     return spans, kinds
+
+
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """What a first pass over a body's lines finds: the kinds of its lines, whether any holds
+    runs in question, and each kind's bounded sample (legacy, broken-utf-8, utf-8) that the
+    legacy codec may be chosen on."""
+
+    kinds: frozenset[str]
+    contested: bool
+    samples: dict[str, bytes]
+
+
+def reference_survey(body: bytes) -> _Survey:
+    """What `_survey` finds, line by line as `_lines_in_question` gives them: its specification.
+
+    A legacy line holding a pasted UTF-8 phrase, and a broken UTF-8 line, give their sample
+    their bytes less the UTF-8 Hanzi: UTF-8 bytes read as EUC-JP or Shift-JIS are kana, and
+    would vote for a Japanese codec. A valid UTF-8 line gives its contested runs.
+    """
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    for a, b, kind, in_question in _lines_in_question(body, has_legacy=True):
+        kinds.add(kind)
+        contested = contested or in_question
+        sample = samples.get(kind)
+        if sample is None or sample.full:
+            continue
+        if kind == "utf-8":
+            for x, y in _contested_runs(body[a:b], kind) if in_question else ():
+                sample.add(body[a + x : a + y])
+        else:
+            sample.add(
+                _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if kind == "broken-utf-8" or in_question else body[a:b]
+            )
+    return _Survey(frozenset(kinds), contested, {kind: sample.bytes() for kind, sample in samples.items()})
+
+
+# A chunk's lines as the first pass holds them for the second: starts, ends, kinds, and the
+# indices of the lines in question.
+_HeldChunk = tuple[list[int], list[int], list[str], set[int]]
+
+
+def _survey(body: bytes) -> tuple[_Survey, list[_HeldChunk] | None]:
+    """`reference_survey(body)` a chunk of lines at a time (`_line_chunks`), and the chunks when
+    they hold at most `_HELD_LINES` lines (else None), for the second pass.
+
+    Python looks one by one only at the lines that may be in question (`_questioned`) and at the
+    broken ones; the legacy lines' sample is joined in one comprehension.
+    """
+    kinds: set[str] = set()
+    contested = False
+    samples = {"legacy": _BoundedSample(), "broken-utf-8": _BoundedSample(), "utf-8": _BoundedSample()}
+    held: list[_HeldChunk] | None = []
+    held_lines = 0
+    for starts, ends, chunk_kinds in _line_chunks(body):
+        questioned = _questioned(body, starts, ends, chunk_kinds)
+        if held is not None:
+            held.append((starts, ends, chunk_kinds, questioned))
+            held_lines += len(chunk_kinds)
+            if held_lines > _HELD_LINES:
+                held = None
+        kinds.update(chunk_kinds)
+        contested = contested or bool(questioned)
+        lines = zip(starts, ends, chunk_kinds, strict=True)
+        if not samples["legacy"].full and "legacy" in chunk_kinds:
+            samples["legacy"].add(
+                b"".join(
+                    [
+                        _UTF8_HAN_RUN.sub(b"\n", body[a:b]) if index in questioned else body[a:b]
+                        for index, (a, b, kind) in enumerate(lines)
+                        if kind == "legacy"
+                    ]
+                )
+            )
+        for index in (i for i, kind in enumerate(chunk_kinds) if kind == "broken-utf-8"):
+            if samples["broken-utf-8"].full:
+                break
+            samples["broken-utf-8"].add(_UTF8_HAN_RUN.sub(b"\n", body[starts[index] : ends[index]]))
+        for index in sorted(questioned):
+            if chunk_kinds[index] == "utf-8" and not samples["utf-8"].full:
+                a = starts[index]
+                for x, y in _contested_runs(body[a : ends[index]], "utf-8"):
+                    samples["utf-8"].add(body[a + x : a + y])
+    survey = _Survey(frozenset(kinds), contested, {kind: sample.bytes() for kind, sample in samples.items()})
+    return survey, held
+
+
+def _questioned(body: bytes, starts: list[int], ends: list[int], kinds: list[str]) -> set[int]:
+    """Indices of a chunk's lines in question, as `_lines_in_question` decides: a broken line, a
+    valid one with two two-byte characters in a row, a legacy one holding two UTF-8 Hanzi in a
+    row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
+    pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
+    candidates = [
+        index
+        for index, kind in enumerate(kinds)
+        if kind == "broken-utf-8"
+        or (kind == "utf-8" and _TWO_BYTE_PAIR.search(body, starts[index], ends[index]) is not None)
+    ]
+    if "legacy" in kinds:
+        pasted = (
+            match.start()
+            for pattern in _UTF8_HAN_PAIR_BY_LEAD
+            for match in pattern.finditer(body, starts[0], ends[-1])
+        )
+        candidates += (index for index in map(bisect_right, repeat(ends), pasted) if kinds[index] == "legacy")
+    return {
+        index
+        for index in set(candidates)
+        if _next_contested_run(body[starts[index] : ends[index]], kinds[index], 0) is not None
+    }
 
 
 def _bounded_sample(lines: Iterable[bytes]) -> bytes:
@@ -608,7 +716,10 @@ def _common_two_byte_pair() -> re.Pattern[str]:
     """Two two-byte UTF-8 characters in a row that `unusual_char` passes (··): made from its table."""
     unusual = unusual_char()
     common = "".join(chr(code) for code in range(0x80, 0x800) if not unusual.match(chr(code)))
-    return re.compile(f"[{re.escape(common)}]{{2}}" if common else "(?!)")
+    # The class twice, not repeated: with one character in it (·, today) `re` finds the pattern
+    # as a literal, at memchr speed, where a repeated class is tested at every character.
+    one = f"[{re.escape(common)}]"
+    return re.compile(one * 2 if common else "(?!)")
 
 
 def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int, str, bool]]:
@@ -657,10 +768,7 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
     written in UTF-8 with two characters or more. Runs of one script standing apart (Ελλάδα,
     café) are text. In a legacy line every run is in question: the line's own codec competes.
     """
-    for match in _SHORT_RUN.finditer(line, position):
-        if match.start("run") < 0:
-            continue
-        a, b = match.span()
+    for a, b in _runs_from(line, kind, position):
         if kind != "legacy":
             try:
                 text = line[a:b].decode("utf-8")
@@ -676,9 +784,39 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
     return None
 
 
-def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tuple[int, int, str | None]]:
+def _runs_from(line: bytes, kind: str, position: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of `_SHORT_RUN` in `line`, scanned token by token from `position`.
+
+    In a valid UTF-8 line (kind utf-8) scanned from a character's first byte, the tokens are the
+    characters, and the only ones neither ASCII nor longer are two-byte characters: each run
+    starts at one, found at C speed (`_TWO_BYTE_LEAD`) instead of a token at a time through the
+    Hanzi between (`scanned_runs`, which gives the same runs, and which any other scan is).
+    """
+    if kind != "utf-8" or (position < len(line) and 0x80 <= line[position] <= 0xBF):
+        yield from scanned_runs(line, position)
+        return
+    while (lead := _TWO_BYTE_LEAD.search(line, position)) is not None:
+        run = _SHORT_RUN.match(line, lead.start())
+        assert run is not None  # a two-byte character is a run of one at least
+        yield run.span()
+        position = run.end()
+
+
+def scanned_runs(line: bytes, position: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of `_SHORT_RUN` in `line`, scanned token by token from `position`:
+    the definition of the runs, and `_runs_from`'s reference."""
+    for match in _SHORT_RUN.finditer(line, position):
+        if match.start("run") >= 0:
+            yield match.span()
+
+
+def _split_line(
+    body: bytes, a: int, b: int, kind: str, legacy: str
+) -> tuple[tuple[int, int, str | None], ...]:
     """Pieces (start, end, codec) of the line `body[a:b]`: each contested run with the codec
     that reads it best, the bytes between them in UTF-8 (None: ASCII, any codec).
+    Short lines are remembered (`_REMEMBERED_LINE_BYTES`), by their bytes: page footers,
+    salutations and vendor lines come back file after file.
 
     The runs are found again after each decision: a legacy reading that completes its last
     character with the next bytes moves the place where UTF-8 starts again (GBK 议 followed by
@@ -690,14 +828,25 @@ def _split_line(body: bytes, a: int, b: int, kind: str, legacy: str) -> list[tup
     cp1252 line (São Paulo) reads better whole than its runs of one accented letter each.
     """
     line = body[a:b]
+    pieces = _remembered_line_pieces if len(line) <= _REMEMBERED_LINE_BYTES else _line_pieces
+    return pieces(line, kind, legacy, b == len(body))
+
+
+def _line_pieces(line: bytes, kind: str, legacy: str, last: bool) -> tuple[tuple[int, int, str | None], ...]:
+    """`_split_line` of `line`, of that kind; `last`: whether it ends the body."""
     if kind == "utf-8" and _latin_mojibake(line.decode("utf-8")):
-        return [(0, len(line), "utf-8")]
-    pieces = _decided_pieces(line, kind, legacy, last=b == len(body))
+        return ((0, len(line), "utf-8"),)
+    pieces = _decided_pieces(line, kind, legacy, last=last)
     if kind != "utf-8":
         whole = _strict(line, legacy)
         if whole is not None and plausibility(whole) > plausibility(_scored(line, pieces)):
-            return [(0, len(line), legacy)]
-    return pieces
+            return ((0, len(line), legacy),)
+    return tuple(pieces)
+
+
+_remembered_line_pieces = lru_cache(maxsize=4096)(_line_pieces)
+# Lines up to this long are remembered by `_split_line`: a footer or a salutation, not a paragraph.
+_REMEMBERED_LINE_BYTES = 256
 
 
 def _scored(line: bytes, pieces: list[tuple[int, int, str | None]]) -> str:
@@ -880,7 +1029,12 @@ def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     # plausible. Replacement characters score zero in both readings.
     as_utf8 = line.decode("utf-8", errors="replace")
     as_legacy = line.decode(legacy, errors="replace")
-    return "utf-8" if plausibility(as_utf8) >= plausibility(as_legacy) else legacy
+    utf8 = plausibility(as_utf8)
+    # UTF-8 text read with a legacy codec is debris from its first characters on: bounded by
+    # those, the legacy reading mostly loses without being weighed whole.
+    if utf8 > plausibility_at_most(as_legacy, _BOUNDING_CHARS) + BOUND_SLACK:
+        return "utf-8"
+    return "utf-8" if utf8 >= plausibility(as_legacy) else legacy
 
 
 def _mixed_runs(
@@ -902,19 +1056,59 @@ def _mixed_runs(
             else [(a, b, _line_codec(body[a:b], kind, legacy))]
         )
         for _, end, codec in pieces:
-            if codec is None or (runs and runs[-1][2] == codec):
-                if runs:
-                    runs[-1] = (runs[-1][0], end, runs[-1][2])
-                continue
-            if len(runs) == MAX_SEGMENTS:
-                raise RejectedInput(
-                    "mixed_encoding",
-                    f"The file switches between UTF-8 and {legacy} (or another legacy codec) more than "
-                    f"{MAX_SEGMENTS:,} times, line by line or inside lines: it is not one text. Split it "
-                    "into files of one encoding each.",
-                )
-            # The ASCII pieces at the top (if any) open the first run.
-            runs.append((runs[-1][1] if runs else 0, end, codec))
+            _add_piece(runs, end, codec, legacy)
+    return runs
+
+
+def _add_piece(runs: list[tuple[int, int, str]], end: int, codec: str | None, legacy: str) -> None:
+    """Add the piece of bytes up to `end` read with `codec` (None: ASCII) to `runs`: it extends
+    the last run when it takes its codec or is ASCII, else it opens a run."""
+    if codec is None or (runs and runs[-1][2] == codec):
+        if runs:
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
+        return
+    if len(runs) == MAX_SEGMENTS:
+        raise RejectedInput(
+            "mixed_encoding",
+            f"The file switches between UTF-8 and {legacy} (or another legacy codec) more than "
+            f"{MAX_SEGMENTS:,} times, line by line or inside lines: it is not one text. Split it "
+            "into files of one encoding each.",
+        )
+    # The ASCII pieces at the top (if any) open the first run.
+    runs.append((runs[-1][1] if runs else 0, end, codec))
+
+
+def _held_runs(body: bytes, legacy: str, held: list[_HeldChunk]) -> list[tuple[int, int, str]]:
+    """`_mixed_runs(body, legacy, lines)` for the same lines held by `_survey`: Python looks only
+    at the lines that are valid or broken UTF-8 or in question. Between two of those, ASCII lines
+    take no codec of their own and legacy lines the legacy one (`_line_codec`), so the stretch
+    extends the run before it up to its first legacy line, then makes or extends a legacy run."""
+    runs: list[tuple[int, int, str]] = []
+    for starts, ends, kinds, questioned in held:
+        decided = sorted(
+            questioned.union(i for i, kind in enumerate(kinds) if kind in ("utf-8", "broken-utf-8"))
+        )
+        after = 0
+        for index in [*decided, len(kinds)]:
+            if index > after:  # lines after..index-1: ASCII, and legacy lines not in question
+                try:
+                    first = kinds.index("legacy", after, index)
+                except ValueError:
+                    _add_piece(runs, ends[index - 1], None, legacy)
+                else:
+                    if first > after:
+                        _add_piece(runs, ends[first - 1], None, legacy)
+                    _add_piece(runs, ends[first], legacy, legacy)
+                    _add_piece(runs, ends[index - 1], None, legacy)
+            if index == len(kinds):
+                break
+            a, b, kind = starts[index], ends[index], kinds[index]
+            if index in questioned:
+                for _, y, codec in _split_line(body, a, b, kind, legacy):
+                    _add_piece(runs, a + y, codec, legacy)
+            else:
+                _add_piece(runs, b, _line_codec(body[a:b], kind, legacy), legacy)
+            after = index + 1
     return runs
 
 

@@ -25,9 +25,11 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
-from docclean.han import HAN_CHAR, HAN_CLASS, is_han
+import numpy as np
+
+from docclean.han import HAN_CLASS, HAN_RANGES, is_han
 
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
 # appears in it. The gaps between tiers are what separates a right decoding (mean ~0.98)
@@ -125,22 +127,104 @@ def plausibility(text: str) -> float:
     it better. Counted at C speed: a regex drops the runs of common and neutral characters
     (nearly all of a right decoding), a translation table gives each remaining character its
     tier, and the tiers are counted; only characters beyond the BMP are weighed one by one.
+    Short texts are remembered (`_REMEMBERED_CHARS`).
     """
+    if len(text) <= _REMEMBERED_CHARS:
+        return _remembered_plausibility(text)
+    return _counted_plausibility(text)
+
+
+# The decoder scores the readings of short byte runs (a redaction's ××, a stray GBK pair) by the
+# dozen a document, the same ones file after file; up to this many characters they are remembered.
+_REMEMBERED_CHARS = 16
+
+
+def _counted_plausibility(text: str) -> float:
+    total, terms = _weight_terms(text)
+    return math.fsum(terms) / total if total else 1.0
+
+
+def _weight_terms(text: str) -> tuple[int, list[float]]:
+    """(informative characters, terms whose sum is their weight): a count times a weight per
+    tier, and the weight of each character beyond the BMP.
+
+    The regex drops what a right reading is made of at C speed, and leaves little to translate;
+    a long text whose opening it leaves mostly in place (a wrong reading) is counted with numpy
+    instead (`_array_weight_terms`), which gives the same whole numbers.
+    """
+    if len(text) >= _ARRAY_FROM:
+        opening = _tier_tables()[1].match(text, 0, _PROBE)
+        if opening is None or opening.end() < _PROBE // 2:
+            return _array_weight_terms(text)
+    return _regex_weight_terms(text)
+
+
+def _regex_weight_terms(text: str) -> tuple[int, list[float]]:
+    """`_weight_terms(text)` by a regex and a translation table."""
     table, ordinary = _tier_tables()
     unusual = ordinary.sub("", text)
     # ASCII left in `unusual` is control characters, which are informative.
     neutral = len(text.encode("ascii", "ignore")) - len(unusual.encode("ascii", "ignore"))
     total = len(text) - neutral
     if not total:
-        return 1.0
+        return 0, []
     tiers = unusual.translate(table)
     counts = [tiers.count(symbol) for symbol in _TIER_SYMBOLS]
     counts[0] += total - len(unusual)  # the common characters the regex dropped
     # The table stops at U+FFFF: characters beyond it are left as they are and weighed here.
     beyond = [char_weight(char) for char in _BEYOND_BMP.findall(unusual)]
-    return (
-        math.fsum([*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]) / total
-    )
+    return total, [*(count * weight for count, weight in zip(counts, _TIERS, strict=True)), *beyond]
+
+
+# A text this long that does not open with `_PROBE` // 2 common or neutral characters (a wrong
+# reading) is weighed with numpy: there the regex and the translation cost 3-4 times the lookup.
+_ARRAY_FROM = 256
+_PROBE = 64
+
+
+def _array_weight_terms(text: str) -> tuple[int, list[float]]:
+    """`_weight_terms(text)` by one lookup per code point in a tier table (`_tier_array`)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    counts = np.bincount(_tier_array().take(codes), minlength=len(_TIERS) + 2).tolist()
+    total = len(text) - counts[_NEUTRAL_INDEX]
+    if not total:
+        return 0, []
+    beyond = [char_weight(chr(code)) for code in codes[codes >= 0x10000].tolist()] if counts[-1] else []
+    return total, [*(count * weight for count, weight in zip(counts, _TIERS, strict=False)), *beyond]
+
+
+@cache
+def _tier_array() -> np.ndarray:
+    """Each code point's index in `_TIERS` (from the tier table), `_NEUTRAL_INDEX` for the
+    neutral characters and the one after it beyond the BMP, which are weighed one by one: 1.1 MB."""
+    table, _ = _tier_tables()
+    tiers = np.full(0x110000, _NEUTRAL_INDEX + 1, np.uint8)
+    tiers[:0x10000] = np.frombuffer(table.encode("ascii"), np.uint8) - ord(_TIER_SYMBOLS[0])
+    tiers[[ord(char) for char in NEUTRAL]] = _NEUTRAL_INDEX
+    return tiers
+
+
+def plausibility_at_most(text: str, head: int) -> float:
+    """An upper bound of `plausibility(text)` that weighs only its first `head` characters: each
+    informative character after them counts as the most any can weigh (1.0).
+
+    Float rounding can put `plausibility(text)` above the bound by some ulps, never by
+    `BOUND_SLACK`: a reading is certainly below `p` when `p > plausibility_at_most(...) + BOUND_SLACK`.
+    A wrong reading of a long line shows in its first characters: weighing a few dozen of them
+    costs a fraction of the whole.
+    """
+    total = _informative_count(text)
+    if not total:
+        return 1.0
+    weighed, terms = _weight_terms(text[:head])
+    return math.fsum([*terms, total - weighed]) / total
+
+
+# Far above the rounding of a mean of fewer than 2**40 weights, far below any gap that matters.
+BOUND_SLACK = 1e-9
+
+
+_remembered_plausibility = lru_cache(maxsize=1 << 14)(_counted_plausibility)
 
 
 def reference_plausibility(text: str) -> float:
@@ -155,6 +239,8 @@ def reference_plausibility(text: str) -> float:
 _TIERS = (COMMON, GB_SYMBOL, LESS_COMMON, LATIN_1, RARE_HAN, FOREIGN, NEVER)
 # Digits are neutral, so none is left in the text the table translates: no tier symbol is ambiguous.
 _TIER_SYMBOLS = "0123456"
+# `_tier_array`'s indices past those of `_TIERS`: neutral characters, and those beyond the BMP.
+_NEUTRAL_INDEX = len(_TIERS)
 _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -163,21 +249,32 @@ def _tier_tables() -> tuple[str, re.Pattern[str]]:
     """The tier symbol of every BMP character, and a regex of runs of common or neutral characters."""
     weigh = char_weight.__wrapped__  # uncached: 65,536 entries would only bloat the cache
     table = "".join(_TIER_SYMBOLS[_TIERS.index(weigh(chr(code)))] for code in range(0x10000))
-    ordinary = sorted(
+    return table, re.compile(f"[{_character_class(_ordinary_codes(table))}]+")
+
+
+def _ordinary_codes(table: str) -> list[int]:
+    """The code points, in order, of the common (tier 1.0) and neutral characters, by the tier table."""
+    return sorted(
         {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
     )
-    return table, re.compile(f"[{_character_class(ordinary)}]+")
 
 
 @cache
 def unusual_char() -> re.Pattern[str]:
     """A regex of one character that is neither common (tier 1.0) nor neutral ASCII: clean
     Chinese, Simplified or Traditional, has few; mojibake is made of them. Found at C speed."""
-    table, _ = _tier_tables()
-    ordinary = sorted(
-        {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
-    )
-    return re.compile(f"[^{_character_class(ordinary)}]")
+    return re.compile(f"[^{_character_class(_ordinary_codes(_tier_tables()[0]))}]")
+
+
+@cache
+def unusual_chars_in_a_line(count: int) -> re.Pattern[str]:
+    """A regex of `count` (at least 1) `unusual_char`s in one line, from the first to the last,
+    with only common and neutral characters but the line break between them: a line holds
+    `count` such characters if and only if a match of it starts there."""
+    ordinary = _character_class([code for code in _ordinary_codes(_tier_tables()[0]) if code != ord("\n")])
+    unusual = unusual_char().pattern
+    # Possessive: the ordinary characters never give one back, as no unusual one is among them.
+    return re.compile(unusual + f"(?:[{ordinary}]*+{unusual})" * (count - 1))
 
 
 def _character_class(codes: list[int]) -> str:
@@ -199,19 +296,31 @@ def outside_level1_share(text: str) -> float:
 
     About 0.01 for ordinary Simplified text; mojibake made by a CJK codec is mostly rare
     Hanzi and symbols (0.5 and more). Traditional text scores high too, so this is a cheap
-    signal to look closer, not a verdict.
+    signal to look closer, not a verdict. Counted at C speed (`_share`); its definition, one
+    character at a time, is `reference_outside_level1_share`.
     """
-    return _informative_share(
-        text, lambda char: char not in GB2312_LEVEL1 and not _is_common_punctuation(char)
-    )
+    return _share(text, _outside_level1_char())
 
 
 def unreadable_share(text: str) -> float:
     """Share of the informative characters that never occur in text (controls, private use, U+FFFD).
 
     Text has practically none; binary data read as UTF-16 has 7% and more, whatever else
-    its random code units happen to be.
+    its random code units happen to be. Counted at C speed (`_share`); its definition, one
+    character at a time, is `reference_unreadable_share`.
     """
+    return _share(text, _unreadable_char())
+
+
+def reference_outside_level1_share(text: str) -> float:
+    """What `outside_level1_share` returns, by its definition: the specification, kept beside it."""
+    return _informative_share(
+        text, lambda char: char not in GB2312_LEVEL1 and not _is_common_punctuation(char)
+    )
+
+
+def reference_unreadable_share(text: str) -> float:
+    """What `unreadable_share` returns, by its definition: the specification, kept beside it."""
     return _informative_share(text, lambda char: char_weight(char) == NEVER)
 
 
@@ -222,6 +331,43 @@ def _informative_share(text: str, selected: Callable[[str], bool]) -> float:
     """
     total, _, picked = _weigh(text, _unweighted, selected)
     return picked / total if total else 0.0
+
+
+# The ASCII characters that are not neutral (controls): what is left of a text's ASCII once
+# these are deleted is its neutral characters.
+_NON_NEUTRAL_ASCII = bytes(code for code in range(0x80) if chr(code) not in NEUTRAL)
+
+
+def _share(text: str, picked: re.Pattern[str]) -> float:
+    """`_informative_share` with the picked characters given as a regex of one informative
+    character: both counts are whole numbers found at C speed, so the share is the same float."""
+    total = _informative_count(text)
+    return len(picked.findall(text)) / total if total else 0.0
+
+
+def _informative_count(text: str) -> int:
+    """How many characters of `text` are not `NEUTRAL`: all but its ASCII less the controls."""
+    return len(text) - len(text.encode("ascii", "ignore").translate(None, delete=_NON_NEUTRAL_ASCII))
+
+
+@cache
+def _outside_level1_char() -> re.Pattern[str]:
+    """One informative character that is neither a GB2312 level-1 Hanzi nor common punctuation."""
+    kept = {ord(char) for char in GB2312_LEVEL1 | COMMON_PUNCTUATION | NEUTRAL} | set(range(0xFF01, 0xFF5F))
+    return re.compile(f"[^{_character_class(sorted(kept))}]")
+
+
+@cache
+def _unreadable_char() -> re.Pattern[str]:
+    """One informative character of weight NEVER: from the tier table up to U+FFFF, and the
+    supplementary private-use planes beyond it, the only characters there `_is_never` names."""
+    table, _ = _tier_tables()
+    never = [
+        code
+        for code in range(0x10000)
+        if table[code] == _TIER_SYMBOLS[_TIERS.index(NEVER)] and chr(code) not in NEUTRAL
+    ]
+    return re.compile(f"[{_character_class(never)}\U000f0000-\U0010ffff]")
 
 
 def _unweighted(char: str) -> float:
@@ -325,7 +471,23 @@ def spaced_han_share(text: str) -> float:
     if " " not in text:
         return 0.0  # most Chinese text: found at memchr speed
     spaced = len(_SPACED_HAN.findall(text))
-    return spaced / len(HAN_CHAR.findall(text)) if spaced else 0.0
+    return spaced / han_count(text) if spaced else 0.0
+
+
+def han_count(text: str) -> int:
+    """How many Han ideographs `text` holds: `len(HAN_CHAR.findall(text))`, by one table lookup
+    per code point in numpy (a regex class of the Han ranges tests each character ten times slower)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return int(np.count_nonzero(_han_table()[codes]))
+
+
+@cache
+def _han_table() -> np.ndarray:
+    """Whether each code point, U+0000 to U+10FFFF, is a Han ideograph (`HAN_RANGES`): 1.1 MB."""
+    table = np.zeros(0x110000, np.bool_)
+    for first, last in HAN_RANGES:
+        table[first : last + 1] = True
+    return table
 
 
 def _weigh(

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from docclean.plausibility import outside_level1_share, plausibility, unusual_char
+from docclean.plausibility import outside_level1_share, plausibility, unusual_char, unusual_chars_in_a_line
 
 # Characters examined by the signals and the first trial: enough for a stable mean, small
 # enough that a large clean file pays (almost) nothing.
@@ -131,10 +131,13 @@ def repair_segments(text: str) -> MojibakeRepair:
     repaired, transform = repair_mojibake(text)
     if transform:
         return MojibakeRepair(repaired, transform)
+    numbers = _lines_with_unusual_chars(text)
+    if not numbers:
+        return MojibakeRepair(text, None)
     lines = text.split("\n")
     fixed: dict[str, list[int]] = {}
     suspected: list[int] = []
-    for number in _lines_with_unusual_chars(text):
+    for number in numbers:
         line = lines[number - 1]
         if not may_be_mojibake(line):
             continue
@@ -194,19 +197,25 @@ def _may_open_a_reversal(opening: str) -> bool:
 def _lines_with_unusual_chars(text: str) -> list[int]:
     """1-based numbers of the lines, within the first `LINE_REPAIR_CHARS` characters, with at
     least `MIN_REPAIRED_CHARS` characters that are not common Hanzi, punctuation or ASCII: the
-    only lines a reversal could improve. Clean text has few such characters, found at C speed,
-    so a clean document costs no per-line work."""
+    only lines a reversal could improve. Clean text has few such characters, and fewer lines
+    with that many, found at C speed (`unusual_chars_in_a_line`), so a clean document costs no
+    per-line work. The definition, character by character: `reference_lines_with_unusual_chars`."""
+    numbers: list[int] = []
+    number, counted = 1, 0
+    for match in unusual_chars_in_a_line(MIN_REPAIRED_CHARS).finditer(text, 0, LINE_REPAIR_CHARS):
+        number += text.count("\n", counted, match.start())
+        counted = match.start()
+        if not numbers or numbers[-1] != number:
+            numbers.append(number)
+    return numbers
+
+
+def reference_lines_with_unusual_chars(text: str) -> list[int]:
+    """What `_lines_with_unusual_chars` returns, by its definition: each unusual character within
+    the first `LINE_REPAIR_CHARS` counted to its line. The specification, kept beside it."""
     counts: dict[int, int] = {}
-    number, line_start, line_end = 1, 0, -1
     for match in unusual_char().finditer(text, 0, LINE_REPAIR_CHARS):
-        position = match.start()
-        if position > line_end:
-            start = text.rfind("\n", 0, position) + 1
-            number += text.count("\n", line_start, start)
-            line_start = start
-            line_end = text.find("\n", position)
-            if line_end < 0:
-                line_end = len(text)
+        number = text.count("\n", 0, match.start()) + 1
         counts[number] = counts.get(number, 0) + 1
     return [number for number, count in counts.items() if count >= MIN_REPAIRED_CHARS]
 
@@ -237,6 +246,8 @@ def _looks_like_mojibake(line: str) -> bool:
         # Unlike `_probed`, the window is tested however short the piece: here it is the evidence.
         first = _NON_ASCII.search(piece)
         window = piece[first.start() : first.start() + PROBE_CHARS] if first else piece
+        if not _may_open_a_reversal(window[:_OPENING_CHARS]):
+            continue  # no reversal starts as the window does: none passes below
         for reversal in (*_CJK_REVERSALS, *_LATIN_REVERSALS):
             try:
                 raw = reversal.encode(window)
@@ -412,7 +423,21 @@ def _probed(sample: str, reversals: tuple[_Reversal, ...], after_spot: bool = Fa
         return ()  # ASCII reverses to itself, and both signals say 0: no reversal could win
     start = first.start()
     # Not past a U+FFFD that `_reverse` would split off as a truncated last character.
-    if start + PROBE_CHARS > len(_split_marker(sample)[0]):
+    body = _split_marker(sample)[0]
+    short = start + PROBE_CHARS > len(body)
+    # The sample's bytes from `start` begin with its opening's: when no reversal can start those
+    # (as in `may_be_mojibake`), the opening's remembered answer rules out every reversal at once.
+    # A short sample only when it is the whole text: a longer text with damage past its sample
+    # goes on to `_repair_lossy` whether its reversals were ruled out here or failed there.
+    opening = body[start : start + _OPENING_CHARS]
+    if (
+        not after_spot
+        and len(opening) == _OPENING_CHARS
+        and (not short or len(sample) < SAMPLE_CHARS)
+        and not _may_open_a_reversal(opening)
+    ):
+        return ()
+    if short:
         return reversals
     window = sample[start : start + PROBE_CHARS]
     # The cp1252 reversals share their encoding: Chinese text fails it once, not three times.

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 import opencc
@@ -8,9 +10,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from docclean import decode
+from docclean import decode, repair
+from docclean import plausibility as plausibility_module
 from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes, reference_lines
 from docclean.errors import RejectedInput
+from docclean.han import HAN_CHAR
 from docclean.plausibility import GB2312_LEVEL1, plausibility
 from docclean.record import Decoded, Segment
 from tests.conftest import DATA_DIR
@@ -651,3 +655,114 @@ def test_lines_looked_at_again_when_too_many_to_hold(
     assert decode._decode_unmarked(text.encode(), 0) == analysed
     assert (analysed.method == "utf-8") is not gbk_line
     assert decode._stays_utf8(text) is not gbk_line
+
+
+# --- fast paths against their references (issue 18) ----------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_VALID_UTF8_PIECES, min_size=1, max_size=10).map("".join))
+def test_runs_of_a_valid_line_are_the_runs_scanned_token_by_token(text: str) -> None:
+    # From every position, a character's first byte or not: the jump to the two-byte characters
+    # finds the runs the token-by-token scan finds.
+    line = text.encode("utf-8")
+    for position in range(len(line) + 1):
+        assert list(decode._runs_from(line, "utf-8", position)) == list(decode.scanned_runs(line, position))
+
+
+# Text a drop of Chinese documents holds, and what wrong codecs make of it: Simplified and
+# Traditional Hanzi, Hong Kong characters (Big5-HKSCS), kana, Hangul, the two-byte characters
+# Chinese text uses, Latin-1 letters, placeholders and line ends.
+_DROP_TEXT = st.text(
+    alphabet=st.sampled_from(
+        _LEVEL1[:300]
+        + list("們會議為體與學習資料㗎嘅噉啲冇こんにちはカタカナ한국어입니다×·○é°ñÄã，。：“”XX12 \n\r")
+    ),
+    max_size=40,
+)
+_LEGACY_CODECS = st.sampled_from(
+    ["utf-8", "gbk", "gb18030", "big5hkscs", "cp932", "euc_jp", "cp949", "cp1252", "latin-1"]
+)
+# Pieces of a file: text in a codec (characters it lacks replaced), mojibake saved as UTF-8 (UTF-8
+# read as GBK, Big5 or cp1252), GBK that is valid UTF-8 by accident (学习 is ѧϰ), and stray bytes.
+_FILE_PIECES = st.one_of(
+    st.builds(lambda text, codec: text.encode(codec, errors="replace"), _DROP_TEXT, _LEGACY_CODECS),
+    st.builds(
+        lambda text, wrong: text.encode("utf-8").decode(wrong, errors="replace").encode("utf-8"),
+        _DROP_TEXT,
+        st.sampled_from(["gbk", "big5hkscs", "cp1252"]),
+    ),
+    st.text(alphabet=st.sampled_from(_LEVEL1[:200]), min_size=1, max_size=3).map(
+        lambda text: text.encode("gbk").decode("utf-8", errors="ignore").encode("utf-8")
+    ),
+    st.sampled_from([b"\n", b"\r\n", b"\xef\xbf\xbd", b"\xe5", b"\x80", b"\xff", b"\xc3\x97\xc3\x97"]),
+)
+_FILES = st.one_of(
+    st.lists(_FILE_PIECES, max_size=10).map(b"".join),
+    # UTF-16 without a BOM: the NUL-byte trial.
+    st.builds(
+        lambda text, codec: text.encode(codec), _DROP_TEXT, st.sampled_from(["utf-16-le", "utf-16-be"])
+    ),
+)
+
+
+def _decoded_or_rejected(data: bytes) -> Decoded | tuple[str, str]:
+    try:
+        return decode_bytes(data)
+    except RejectedInput as rejected:
+        return rejected.reason, rejected.detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FILES)
+def test_decode_is_its_references_on_adversarial_files(data: bytes) -> None:
+    # Every fast path of the decode stage swapped for the reference it was checked against: the
+    # record is the same, field by field, or the rejection is.
+    fast = _decoded_or_rejected(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decode, "_runs_from", lambda line, kind, position: decode.scanned_runs(line, position))
+        patch.setattr(decode, "unreadable_share", plausibility_module.reference_unreadable_share)
+        patch.setattr(repair, "outside_level1_share", plausibility_module.reference_outside_level1_share)
+        patch.setattr(plausibility_module, "han_count", lambda text: len(HAN_CHAR.findall(text)))
+        patch.setattr(repair, "_lines_with_unusual_chars", repair.reference_lines_with_unusual_chars)
+        # No opening rules a line or a probe out: every reversal is tried on the whole window.
+        patch.setattr(repair, "_may_open_a_reversal", lambda opening: True)
+        # No legacy reading of a line is judged by a bound from its first characters.
+        patch.setattr(decode, "plausibility_at_most", lambda text, head: math.inf)
+        patch.setattr(plausibility_module, "_ARRAY_FROM", math.inf)
+        patch.setattr(decode, "_REMEMBERED_LINE_BYTES", -1)
+        # The lines surveyed and cut into runs one by one, as `_lines_in_question` gives them.
+        patch.setattr(decode, "_survey", lambda body: (decode.reference_survey(body), None))
+        reference = _decoded_or_rejected(data)
+    assert fast == reference
+
+
+def _runs_or_rejection(runs: Callable[[], list[tuple[int, int, str]]]) -> object:
+    try:
+        return runs()
+    except RejectedInput as rejected:
+        return rejected.reason, rejected.detail
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _FILES.filter(lambda data: b"\x00" not in data),
+    st.sampled_from(["gb18030", "big5hkscs", "cp932", "cp1252"]),
+    st.sampled_from([0, 5, 1 << 18]),
+    st.sampled_from([2, decode.MAX_SEGMENTS]),
+)
+def test_survey_and_runs_by_chunk_are_the_line_by_line_references(
+    body: bytes, legacy: str, chunk_bytes: int, max_segments: int
+) -> None:
+    # Whatever the chunks (a line each, a few lines, the whole body), the first pass finds what
+    # the line-by-line survey finds, and the held chunks cut into the runs (or the rejection)
+    # that the lines one by one give.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(decode, "_LINE_CHUNK_BYTES", chunk_bytes)
+        patch.setattr(decode, "MAX_SEGMENTS", max_segments)
+        survey, held = decode._survey(body)
+        assert survey == decode.reference_survey(body)
+        assert held is not None
+        lines = decode._lines_in_question(body, has_legacy=True)
+        expected = _runs_or_rejection(lambda: decode._mixed_runs(body, legacy, lines))
+        assert _runs_or_rejection(lambda: decode._held_runs(body, legacy, held)) == expected

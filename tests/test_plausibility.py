@@ -4,7 +4,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docclean.plausibility import plausibility, reference_plausibility
+from docclean import plausibility as plausibility_module
+from docclean.han import HAN_CHAR
+from docclean.plausibility import (
+    BOUND_SLACK,
+    han_count,
+    outside_level1_share,
+    plausibility,
+    plausibility_at_most,
+    reference_outside_level1_share,
+    reference_plausibility,
+    reference_unreadable_share,
+    unreadable_share,
+)
 
 # Every tier, the characters at their edges, ASCII controls, and characters beyond the BMP.
 _ALPHABET = st.one_of(
@@ -33,6 +45,58 @@ def test_plausibility_agrees_on_readings_of_any_bytes(data: bytes, codec: str) -
     # What the decoder scores: the readings of bytes with right and wrong codecs.
     text = data.decode(codec, errors="replace")
     assert plausibility(text) == pytest.approx(reference_plausibility(text), rel=1e-12, abs=1e-12)
+    _assert_shares_are_the_definitions(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(alphabet=_ALPHABET, max_size=300), st.text(max_size=300)))
+def test_shares_are_the_definitions(text: str) -> None:
+    _assert_shares_are_the_definitions(text)
+
+
+def _assert_shares_are_the_definitions(text: str) -> None:
+    # Counted at C speed, the shares are the same floats as counted character by character.
+    assert outside_level1_share(text) == reference_outside_level1_share(text)
+    assert unreadable_share(text) == reference_unreadable_share(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=300), st.text(st.characters(exclude_categories=()), max_size=100)
+    )
+)
+def test_han_count_is_the_han_regex(text: str) -> None:
+    # Lone surrogates included: a table lookup per code point counts what the regex matches.
+    assert han_count(text) == len(HAN_CHAR.findall(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=300),
+        st.binary(max_size=400).map(lambda data: data.decode("gb18030", errors="replace")),
+    ),
+    st.integers(min_value=0, max_value=320),
+)
+def test_plausibility_at_most_bounds_plausibility(text: str, head: int) -> None:
+    bound = plausibility_at_most(text, head)
+    assert plausibility(text) <= bound + BOUND_SLACK
+    if head >= len(text):  # every character weighed: the bound is the mean itself
+        assert bound == pytest.approx(plausibility(text), rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_ALPHABET, max_size=600),
+        st.text(st.characters(exclude_categories=()), max_size=300),
+        st.binary(max_size=1200).map(lambda data: data.decode("big5hkscs", errors="replace")),
+    )
+)
+def test_weights_counted_with_numpy_are_the_regex_counts(text: str) -> None:
+    # Either way of counting gives the same whole numbers, so the same float.
+    assert plausibility_module._array_weight_terms(text) == plausibility_module._regex_weight_terms(text)
 
 
 def test_plausibility_is_order_independent() -> None:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from docclean import repair
 from docclean.decode import decode_bytes
 from docclean.plausibility import (
     BIG5_LEVEL1,
@@ -26,6 +27,7 @@ from docclean.repair import (
     _reverse,
     count_lossy_traces,
     may_be_mojibake,
+    reference_lines_with_unusual_chars,
     repair_mojibake,
     repair_segments,
 )
@@ -195,6 +197,31 @@ def test_a_line_ruled_out_is_neither_repaired_nor_suspected(line: str, prefix: s
         if not may_be_mojibake(text):
             assert repair_mojibake(text) == (text, None)
             assert not _looks_like_mojibake(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(_MOJIBAKE, _LINE_TEXT, st.text(max_size=40), st.just("\n")), max_size=8).map("".join),
+    st.sampled_from([repair.LINE_REPAIR_CHARS, 1, 7, 40]),
+)
+def test_lines_with_unusual_chars_are_the_definition(text: str, window: int) -> None:
+    # Lines found by one regex of two unusual characters in a line are the lines counted
+    # character by character, up to the window's edge (cut inside a line, too).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repair, "LINE_REPAIR_CHARS", window)
+        assert repair._lines_with_unusual_chars(text) == reference_lines_with_unusual_chars(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.one_of(_MOJIBAKE, _LINE_TEXT, st.text(max_size=40), st.just("\n")), max_size=6).map("".join)
+)
+def test_openings_rule_out_only_what_every_reversal_would(text: str) -> None:
+    # The remembered openings (lines, probes, suspected pieces) against every reversal tried.
+    repaired = repair_segments(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repair, "_may_open_a_reversal", lambda opening: True)
+        assert repair_segments(text) == repaired
 
 
 # --- mojibake that is partial or lossy (issue 15 item 5) ------------------------------------
