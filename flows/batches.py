@@ -169,9 +169,11 @@ class CleaningProcesses:
     """The run's cleaning processes (cleaning_process_count), shut down on leaving.
 
     Those `--workers` asks for (more than one, not on Dask) start as the run begins, so that their
-    start-up (a fresh interpreter's imports, 0.7 s) overlaps the scan and the plan instead of
-    delaying the first batch; one worker's own process starts once the plan shows enough to
-    clean. The pool lasts to the end of the commit, whose corpus pass runs its jobs on it too.
+    interpreters are up by the first batch; each imports the cleaning core and builds its
+    Cleaner with that batch (about a second: importing and building it while the run scans and
+    plans finished no sooner, two processes and the flow's sharing two cores). One worker's own
+    process starts once the plan shows enough to clean. The pool lasts to the end of the commit,
+    whose corpus pass runs its jobs on it too.
     """
 
     def __init__(self, workers: int | None) -> None:
