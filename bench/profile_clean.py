@@ -20,8 +20,9 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from corpus import describe, generate_corpus
 from run_bench import measure_floor
@@ -33,7 +34,7 @@ from docclean.noise import strip_noise
 from docclean.normalize import normalize_text
 from docclean.pipeline import BatchItem, Cleaner
 from docclean.placeholders import replace_placeholders
-from docclean.structure import find_structure
+from docclean.structure import find_structure, find_structure_batch
 from flows.batches import BATCH_FILES
 from flows.storage import parse_location
 from flows.store import write_part
@@ -118,18 +119,10 @@ def time_stages(cleaner: Cleaner, raw: list[bytes], megabytes: float, repeat: in
         ("placeholders", lambda text: replace_placeholders(text, cleaner.config.placeholder_token).text),
         ("structure", find_structure),
     )
-    inputs: list = raw
     total = 0.0
-    for name, stage in stages:
-        timings = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            outputs = [stage(item) for item in inputs]
-            timings.append(time.perf_counter() - started)
-        seconds = statistics.median(timings)
+    for name, seconds in _chained(stages, raw, repeat, time.perf_counter):
         total += seconds
         print(f"  {name:<13} {seconds * 1000 / megabytes:8.1f} ms/MB")
-        inputs = outputs
     print(f"  {'all stages':<13} {total * 1000 / megabytes:8.1f} ms/MB")
 
 
@@ -157,18 +150,9 @@ def time_batch_stages(
             ],
         ),
         ("placeholders", lambda batch: [replace_placeholders_batch([d.stripped.text for d in batch], token)]),
-        ("structure", lambda batch: [[find_structure(text) for text in batch[0].texts]]),
+        ("structure", lambda batch: [find_structure_batch(batch[0].texts)]),
     ]
-    inputs: list[list] = batches
-    rows: list[tuple[str, float]] = []
-    for name, stage in stages:
-        timings = []
-        for _ in range(repeat):
-            started = time.process_time()
-            outputs = [stage(batch) for batch in inputs]
-            timings.append(time.process_time() - started)
-        rows.append((name, statistics.median(timings)))
-        inputs = outputs
+    rows = _chained(stages, batches, repeat, time.process_time)
     decode, normalize = rows[0][1], rows[1][1]
     rows[1] = (rows[1][0], normalize - decode)
     whole = _cpu_median(repeat, lambda: [cleaner.clean_batch(batch) for batch in batches])
@@ -183,6 +167,23 @@ def time_batch_stages(
     for name, seconds in rows:
         per_mb = seconds * 1000 / megabytes
         print(f"  {name:<36} {per_mb:8.1f} ms/MB {per_mb / floor_ms:6.2f}x the floor")
+
+
+def _chained(
+    stages: Sequence[tuple[str, Callable[[Any], Any]]], inputs: list, repeat: int, clock: Callable[[], float]
+) -> list[tuple[str, float]]:
+    """Each stage over every input, fed with the previous stage's outputs: its seconds by `clock`,
+    the median of `repeat`."""
+    rows = []
+    for name, stage in stages:
+        timings = []
+        for _ in range(repeat):
+            started = clock()
+            outputs = [stage(item) for item in inputs]
+            timings.append(clock() - started)
+        rows.append((name, statistics.median(timings)))
+        inputs = outputs
+    return rows
 
 
 def _cpu_median(repeat: int, work: Callable[[], object]) -> float:
