@@ -199,12 +199,6 @@ def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
     return (start, count) if count and start + count < len(lines) else (0, 0)
 
 
-def find_title(lines: list[str], tables: StructureTables) -> str | None:
-    """The title joined from the first lines of a text (see `_title_lines`), or None."""
-    start, count = _title_lines(lines, tables)
-    return "".join(lines[start : start + count]) if count else None
-
-
 def _doc_type(title: str, below: str, tables: StructureTables) -> str | None:
     """The type named by the title, else by the subtitle right `below` it (`——在…会上的讲话`)."""
     found = find_doc_type(title, tables)
@@ -239,17 +233,11 @@ def _match_marker(line: str, tables: StructureTables) -> tuple[OutlineMarker, st
     return tables.markers[tables.rank_by_group[found.lastindex]], found.group(found.lastindex + 1)
 
 
-def find_outline(
-    lines: Iterable[str], tables: StructureTables, skip_lines: int = 0, limit: int | None = None
-) -> tuple[OutlineEntry, ...]:
-    """The headings among `lines` (the first `limit` of them), with their offsets in the text."""
-    return tuple(OutlineEntry(*row) for row in _outline_rows(lines, tables, skip_lines, limit))
-
-
 def _outline_rows(
     lines: Iterable[str], tables: StructureTables, skip_lines: int, limit: int | None
 ) -> list[_OutlineRow]:
-    """`find_outline` as the entries' fields."""
+    """The headings among `lines` after the first `skip_lines` (the first `limit` of them), with
+    their offsets in the text, as OutlineEntry's fields."""
     found: list[tuple[OutlineMarker, str, str, int]] = []
     # One string object per distinct marker: a document has a few dozen.
     prefixes: dict[str, str] = {}
