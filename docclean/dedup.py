@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 from rensa import RMinHash
 
+from docclean.han import code_points
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Placeholder
 
@@ -177,7 +178,7 @@ def shingle_hashes(folded: str, n: int = DEFAULT_NGRAM) -> np.ndarray:
     A uint64 array of len(folded) - n + 1 values; one value for a text shorter than `n`, none for
     an empty one. Equal, as a set, to `{shingle_hash(s) for s in shingles(...)}` (tests/test_dedup.py).
     """
-    codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = code_points(folded).astype(np.uint64)
     if not len(codes):
         return np.empty(0, np.uint64)
     width = min(n, len(codes))

@@ -16,7 +16,10 @@ from __future__ import annotations
 import bisect
 import re
 import tomllib
+from functools import cache
 from importlib import resources
+
+import numpy as np
 
 _BMP_END = 0x10000
 
@@ -57,3 +60,20 @@ def is_han(char: str) -> bool:
     code = ord(char)
     index = bisect.bisect_right(_FIRSTS, code) - 1
     return index >= 0 and code <= HAN_RANGES[index][1]
+
+
+def code_points(text: str) -> np.ndarray:
+    """The text's code points as a uint32 array, without a Python object per character: for
+    lookups in tables indexed by code point (`han_table`) and comparisons of texts. A lone
+    surrogate is its own code point."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+@cache
+def han_table() -> np.ndarray:
+    """Whether each code point, U+0000 to U+10FFFF, is a Han ideograph (`HAN_RANGES`): 1.1 MB,
+    built on first use."""
+    table = np.zeros(0x110000, np.bool_)
+    for first, last in HAN_RANGES:
+        table[first : last + 1] = True
+    return table

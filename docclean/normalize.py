@@ -27,7 +27,7 @@ from itertools import compress
 import numpy as np
 import regex
 
-from docclean.han import BMP_HAN_RANGES, HAN_CLASS, character_class, is_han
+from docclean.han import BMP_HAN_RANGES, HAN_CLASS, character_class, code_points, han_table, is_han
 from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
 from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
@@ -88,8 +88,7 @@ _SCRIPT_HAN_RANGES = BMP_HAN_RANGES
 _SCRIPT_HAN_RUN = re.compile(f"[{character_class(_SCRIPT_HAN_RANGES)}]")
 # The same ranges as a table over the BMP's code points, True for a Han ideograph; a code point
 # beyond the BMP is looked up at U+FFFF, which is not one.
-_SCRIPT_HAN_TABLE = np.zeros(0x10000, dtype=bool)
-_SCRIPT_HAN_TABLE[np.concatenate([np.arange(first, last + 1) for first, last in _SCRIPT_HAN_RANGES])] = True
+_SCRIPT_HAN_TABLE = han_table()[:0x10000]
 
 # Indentation and trailing space: ASCII space, tab, NBSP, ideographic space and the other Zs.
 _EDGE_SPACE = (
@@ -767,12 +766,12 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
         # converting anything. A phrase can only keep such characters (乾隆), not convert others.
         return "Hans", None
     as_simplified = converters.to_simplified(sample)
-    chars = _code_points(sample)
+    chars = code_points(sample)
     in_bmp = np.minimum(chars, 0xFFFF)
     han = int(np.count_nonzero(_SCRIPT_HAN_TABLE.take(in_bmp)))
     # A character is Simplified evidence only if t2s leaves it alone: a Taiwan-standard form
     # such as 為 is changed by s2t too (to opencc's 爲), yet it is Traditional.
-    changed_by_t2s = chars != _code_points(as_simplified) if len(as_simplified) == len(sample) else None
+    changed_by_t2s = chars != code_points(as_simplified) if len(as_simplified) == len(sample) else None
     traditional = (
         int(np.count_nonzero(changed_by_t2s))
         if changed_by_t2s is not None
@@ -791,7 +790,7 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
     if changed_by_t2s is None or len(as_traditional) != len(sample):
         simplified = _changed_chars(sample, as_traditional)
     else:
-        simplified = int(np.count_nonzero((chars != _code_points(as_traditional)) & ~changed_by_t2s))
+        simplified = int(np.count_nonzero((chars != code_points(as_traditional)) & ~changed_by_t2s))
     return _script_from_evidence(han, traditional, simplified), as_simplified
 
 
@@ -838,18 +837,8 @@ def reference_detect_script(text: str, converters: ScriptConverters) -> str:
 
 def _changed_chars(before: str, after: str) -> int:
     if len(before) == len(after):
-        return int(np.count_nonzero(_code_points(before) != _code_points(after)))
+        return int(np.count_nonzero(code_points(before) != code_points(after)))
     return sum(map(operator.ne, before, after)) + abs(len(before) - len(after))
-
-
-def _code_points(text: str) -> np.ndarray:
-    """The text's code points as a numpy array (uint32), without a Python object per character.
-
-    Comparing a document with its opencc conversion character by character is 20x faster over
-    code points than as a Python loop, or `map` over the two strings; numpy rather than Arrow
-    compute, whose overhead per call outweighs the work on a 20,000-character sample.
-    """
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 def strip_line_edges(text: str) -> tuple[str, int]:

@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from docclean.han import HAN_CLASS, HAN_RANGES, is_han
+from docclean.han import HAN_CLASS, code_points, han_table, is_han
 
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
 # appears in it. The gaps between tiers are what separates a right decoding (mean ~0.98)
@@ -184,7 +184,7 @@ _PROBE = 64
 
 def _array_weight_terms(text: str) -> tuple[int, list[float]]:
     """`_weight_terms(text)` by one lookup per code point in a tier table (`_tier_array`)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    codes = code_points(text)
     counts = np.bincount(_tier_array().take(codes), minlength=len(_TIERS) + 2).tolist()
     total = len(text) - counts[_NEUTRAL_INDEX]
     if not total:
@@ -477,17 +477,7 @@ def spaced_han_share(text: str) -> float:
 def han_count(text: str) -> int:
     """How many Han ideographs `text` holds: `len(HAN_CHAR.findall(text))`, by one table lookup
     per code point in numpy (a regex class of the Han ranges tests each character ten times slower)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
-    return int(np.count_nonzero(_han_table()[codes]))
-
-
-@cache
-def _han_table() -> np.ndarray:
-    """Whether each code point, U+0000 to U+10FFFF, is a Han ideograph (`HAN_RANGES`): 1.1 MB."""
-    table = np.zeros(0x110000, np.bool_)
-    for first, last in HAN_RANGES:
-        table[first : last + 1] = True
-    return table
+    return int(np.count_nonzero(han_table()[code_points(text)]))
 
 
 def _weigh(

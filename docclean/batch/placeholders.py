@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from docclean import placeholders as reference
+from docclean.han import code_points
 from docclean.placeholders import DEFAULT_TABLES, KINDS, MAX_PLACEHOLDERS
 from docclean.record import Replaced
 from docclean.schema import PLACEHOLDER_TYPE
@@ -70,10 +71,6 @@ class _Tables:
     compound_first: np.ndarray  # bool per code point: a `[latin]` compound may start here
 
 
-def _code_points(chars: str) -> np.ndarray:
-    return np.frombuffer(chars.encode("utf-32-le", "surrogatepass"), np.uint32)
-
-
 @cache
 def _lookup_tables() -> _Tables:
     """The per-code-point tables, from the reference module's sets and patterns (about 0.1 s, once)."""
@@ -81,34 +78,32 @@ def _lookup_tables() -> _Tables:
     every_text = every[(every < 0xD800) | (every > 0xDFFF)].tobytes().decode("utf-32-le")
 
     def matching(pattern: re.Pattern[str]) -> np.ndarray:
-        return _code_points("".join(pattern.findall(every_text)))
+        return code_points("".join(pattern.findall(every_text)))
 
     family = np.zeros(_CODE_POINTS, np.uint8)
     for code, chars in _FAMILIES.items():
-        family[_code_points(chars)] = code
+        family[code_points(chars)] = code
     properties = np.zeros(_CODE_POINTS, np.uint8)
     tables = DEFAULT_TABLES
     for bit, points in (
-        (_LATIN_ALNUM, _code_points("".join(reference._LATIN_ALNUM_NOT_X))),
+        (_LATIN_ALNUM, code_points("".join(reference._LATIN_ALNUM_NOT_X))),
         (_HAN_LETTER, matching(reference._HAN_LETTER)),
         (_HAN_LETTER, np.arange(ord(reference._UNIFIED_FIRST), ord(reference._UNIFIED_LAST) + 1)),
         (_HAN_CHAR, matching(reference._HAN)),
         (_CHINESE_PUNCTUATION, matching(reference._CHINESE_PUNCTUATION)),
-        (_NUMERAL, _code_points("".join(reference._CHINESE_NUMERAL_CHARS))),
+        (_NUMERAL, code_points("".join(reference._CHINESE_NUMERAL_CHARS))),
         (
             _PATTERN_BEFORE,
-            _code_points(
-                ".-" + "".join(reference._DIGITS) + reference._CHINESE_NUMERALS + reference._CIRCLES
-            ),
+            code_points(".-" + "".join(reference._DIGITS) + reference._CHINESE_NUMERALS + reference._CIRCLES),
         ),
-        (_PATTERN_AFTER, _code_points(".-")),
+        (_PATTERN_AFTER, code_points(".-")),
     ):
         properties[points] |= bit
     if properties[_LINE_BREAK] or any("\n" in word for word in (*tables.suffixes, *tables.prefixes)):
         # Texts are joined by line breaks on the premise that every check sees one as a text's edge.
         raise ValueError("A placeholder table holds a line break; the batch stage cannot join texts by it.")
     compound_first = np.zeros(_CODE_POINTS, bool)
-    compound_first[_code_points("".join(word[0] for word in tables.latin_compounds))] = True
+    compound_first[code_points("".join(word[0] for word in tables.latin_compounds))] = True
     return _Tables(
         family,
         properties,
@@ -145,7 +140,7 @@ class _Words:
                 [KINDS.index(word_kinds[word]) if word_kinds[word] else _NO_KIND for word in words]
             )
             by_length[length] = (keys[order], kinds[order].astype(np.int8))
-            openings[_code_points("".join(word[0] for word in words))] |= 1 << bit
+            openings[code_points("".join(word[0] for word in words))] |= 1 << bit
         return cls(by_length, openings)
 
     def longest(self, code_points: np.ndarray, at: np.ndarray, after: bool) -> np.ndarray:
@@ -212,14 +207,14 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     """
     tables = _lookup_tables()
     joined = "\n".join(texts)
-    code_points = _code_points(joined)
+    points = code_points(joined)
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     doc_starts = np.zeros(len(texts), np.int64)
     np.cumsum(lengths[:-1] + 1, out=doc_starts[1:])
-    runs, to_reference = _candidate_runs(code_points, tables, doc_starts, lengths)
+    runs, to_reference = _candidate_runs(points, tables, doc_starts, lengths)
     runs, decided = _by_pattern(joined, runs, tables)
-    _decide_markdown(joined, code_points, runs, tables, decided)
-    kinds = _kinds(joined, code_points, runs, tables, decided)
+    _decide_markdown(joined, points, runs, tables, decided)
+    kinds = _kinds(joined, points, runs, tables, decided)
     runs = runs.select(kinds >= 0)
     kinds = kinds[kinds >= 0]
 
@@ -230,7 +225,7 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     capped = [False] * len(texts)
     docs = [runs.docs]
     starts = [token_starts - text_starts[runs.docs]]
-    originals = [_originals(joined, code_points, runs)]
+    originals = [_originals(joined, points, runs)]
     kind_codes = [kinds]
     for doc in np.flatnonzero(to_reference).tolist():
         result: Replaced = reference.replace_placeholders(texts[doc], token)
