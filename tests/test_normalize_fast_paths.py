@@ -7,6 +7,7 @@ indeed have changed nothing and that the result is the reference's, field for fi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -69,35 +70,32 @@ def test_spaces_between_han_equal_the_line_by_line_reference(text: str) -> None:
     assert remove_spaces_between_han(text) == reference_remove_spaces_between_han(text)
 
 
+# Each one-scan prefilter and the patterns it stands for: it matches exactly where one of them
+# does, or (`exact` False) wherever one of them does.
+_PREFILTERS = {
+    "a space near Han": ("_SPACE_NEAR_HAN", ("_SPACE_BETWEEN_HAN", "_SPACE_BEFORE_CLOSING"), True),
+    "a mark near Chinese": (
+        "_MARK_NEAR_CHINESE",
+        ("_SEPARATOR_IN_CHINESE", "_SEPARATOR_BESIDE_CHINESE"),
+        False,
+    ),
+    "the spacing fixes' shared scan": (
+        "_SPACING_CANDIDATE",
+        ("_SPACE_NEAR_HAN", "_MARK_NEAR_CHINESE", "_OPENING_PARENTHESIS"),
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("prefilter", _PREFILTERS)
 @settings(max_examples=300)
-@given(_ADVERSARIAL)
-def test_one_scan_finds_a_space_where_either_pattern_does(text: str) -> None:
-    either = (
-        normalize._SPACE_BETWEEN_HAN.search(text) is not None
-        or normalize._SPACE_BEFORE_CLOSING.search(text) is not None
-    )
-    assert (normalize._SPACE_NEAR_HAN.search(text) is not None) == either
-
-
-@settings(max_examples=300)
-@given(_ADVERSARIAL)
-def test_a_mark_is_widened_only_where_the_prefilter_finds_one(text: str) -> None:
-    widened = (
-        normalize._SEPARATOR_IN_CHINESE.search(text) is not None
-        or normalize._SEPARATOR_BESIDE_CHINESE.search(text) is not None
-    )
-    assert not widened or normalize._MARK_NEAR_CHINESE.search(text) is not None
-
-
-@settings(max_examples=300)
-@given(_ADVERSARIAL)
-def test_the_shared_scan_finds_what_each_fix_looks_for(text: str) -> None:
-    any_candidate = (
-        normalize._SPACE_NEAR_HAN.search(text) is not None
-        or normalize._MARK_NEAR_CHINESE.search(text) is not None
-        or "(" in text
-    )
-    assert (normalize._SPACING_CANDIDATE.search(text) is not None) == any_candidate
+@given(text=_ADVERSARIAL)
+def test_a_prefilter_finds_what_its_patterns_look_for(prefilter: str, text: str) -> None:
+    name, members, exact = _PREFILTERS[prefilter]
+    patterns = {**vars(normalize), "_OPENING_PARENTHESIS": re.compile(r"\(")}
+    found = any(patterns[member].search(text) is not None for member in members)
+    scanned = patterns[name].search(text) is not None
+    assert scanned == found if exact else scanned or not found
 
 
 # Mixed scripts: Simplified, OpenCC-standard and Taiwan/Hong Kong Traditional, characters that
