@@ -81,19 +81,24 @@ LESS_COMMON_HANZI = (GB2312_LEVEL2 | BIG5_LEVEL2) - COMMON_HANZI
 COMMON_PUNCTUATION = frozenset("，。、；：？！“”‘’（）《》〈〉【】「」『』〔〕—…·・～－　")
 
 
+# Code points that never appear in text (inclusive ranges).
+_NEVER_RANGES = (
+    (0x00, 0x1F),  # controls; ASCII whitespace never gets here (see NEUTRAL)
+    (0x7F, 0x9F),  # DEL and the C1 controls
+    (0xE000, 0xF8FF),  # private use: GBK's and Big5's user-defined areas land here
+    (0xFFFD, 0xFFFF),
+    (0xF0000, 0x10FFFF),  # supplementary private use
+)
+# Fullwidth ASCII is ordinary in Chinese typing.
+_FULLWIDTH_ASCII = (0xFF01, 0xFF5E)
+
+
 def _is_never(code: int) -> bool:
-    return (
-        code < 0x20  # controls; ASCII whitespace never gets here (see NEUTRAL)
-        or 0x7F <= code <= 0x9F  # DEL and the C1 controls
-        or 0xE000 <= code <= 0xF8FF  # private use: GBK's and Big5's user-defined areas land here
-        or code >= 0xF0000  # supplementary private use
-        or code in (0xFFFD, 0xFFFE, 0xFFFF)
-    )
+    return any(first <= code <= last for first, last in _NEVER_RANGES)
 
 
 def _is_common_punctuation(char: str) -> bool:
-    # Fullwidth ASCII (FF01-FF5E) is ordinary in Chinese typing.
-    return char in COMMON_PUNCTUATION or "\uff01" <= char <= "\uff5e"
+    return char in COMMON_PUNCTUATION or _FULLWIDTH_ASCII[0] <= ord(char) <= _FULLWIDTH_ASCII[1]
 
 
 @cache
@@ -247,16 +252,45 @@ _BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 @cache
 def _tier_tables() -> tuple[str, re.Pattern[str]]:
     """The tier symbol of every BMP character, and a regex of runs of common or neutral characters."""
-    weigh = char_weight.__wrapped__  # uncached: 65,536 entries would only bloat the cache
-    table = "".join(_TIER_SYMBOLS[_TIERS.index(weigh(chr(code)))] for code in range(0x10000))
+    symbols = np.frombuffer(_TIER_SYMBOLS.encode("ascii"), np.uint8)
+    table = symbols.take(_bmp_tier_indices()).tobytes().decode("ascii")
     return table, re.compile(f"[{_character_class(_ordinary_codes(table))}]+")
+
+
+def _bmp_tier_indices() -> np.ndarray:
+    """Each BMP code point's index in `_TIERS` (uint8, 65,536): `char_weight`'s rules over whole
+    arrays, the last rule first so that the first rule that holds is the one that stays. The
+    per-character `reference_bmp_tier_indices` is its definition (tests)."""
+    codes = np.arange(0x10000)
+    tiers = np.full(0x10000, _TIERS.index(FOREIGN), np.uint8)
+    tiers[codes <= 0xFF] = _TIERS.index(LATIN_1)
+    tiers[han_table()[:0x10000]] = _TIERS.index(RARE_HAN)
+    tiers[_marked(GB2312_SYMBOLS)] = _TIERS.index(GB_SYMBOL)
+    tiers[_marked(LESS_COMMON_HANZI)] = _TIERS.index(LESS_COMMON)
+    for first, last in _NEVER_RANGES:
+        tiers[first : last + 1] = _TIERS.index(NEVER)
+    tiers[_marked(COMMON_HANZI | COMMON_PUNCTUATION)] = _TIERS.index(COMMON)
+    tiers[_FULLWIDTH_ASCII[0] : _FULLWIDTH_ASCII[1] + 1] = _TIERS.index(COMMON)
+    return tiers
+
+
+def reference_bmp_tier_indices() -> np.ndarray:
+    """What `_bmp_tier_indices` returns, by `char_weight` one character at a time."""
+    weigh = char_weight.__wrapped__  # uncached: 65,536 entries would only bloat the cache
+    return np.array([_TIERS.index(weigh(chr(code))) for code in range(0x10000)], np.uint8)
+
+
+def _marked(chars: frozenset[str]) -> np.ndarray:
+    """Whether each BMP code point is one of `chars` (bool, 65,536)."""
+    marked = np.zeros(0x10000, np.bool_)
+    marked[[ord(char) for char in chars if ord(char) < 0x10000]] = True
+    return marked
 
 
 def _ordinary_codes(table: str) -> list[int]:
     """The code points, in order, of the common (tier 1.0) and neutral characters, by the tier table."""
-    return sorted(
-        {code for code in range(0x10000) if table[code] == _TIER_SYMBOLS[0]} | set(map(ord, NEUTRAL))
-    )
+    common = np.frombuffer(table.encode("ascii"), np.uint8) == ord(_TIER_SYMBOLS[0])
+    return sorted(set(np.flatnonzero(common).tolist()) | set(map(ord, NEUTRAL)))
 
 
 @cache
@@ -362,10 +396,11 @@ def _unreadable_char() -> re.Pattern[str]:
     """One informative character of weight NEVER: from the tier table up to U+FFFF, and the
     supplementary private-use planes beyond it, the only characters there `_is_never` names."""
     table, _ = _tier_tables()
+    tiers = np.frombuffer(table.encode("ascii"), np.uint8)
     never = [
         code
-        for code in range(0x10000)
-        if table[code] == _TIER_SYMBOLS[_TIERS.index(NEVER)] and chr(code) not in NEUTRAL
+        for code in np.flatnonzero(tiers == ord(_TIER_SYMBOLS[_TIERS.index(NEVER)])).tolist()
+        if chr(code) not in NEUTRAL
     ]
     return re.compile(f"[{_character_class(never)}\U000f0000-\U0010ffff]")
 

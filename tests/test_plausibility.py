@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from docclean.plausibility import (
     outside_level1_share,
     plausibility,
     plausibility_at_most,
+    reference_bmp_tier_indices,
     reference_outside_level1_share,
     reference_plausibility,
     reference_unreadable_share,
@@ -104,3 +106,12 @@ def test_plausibility_is_order_independent() -> None:
     # same float, so ties between two readings are ties.
     text = "会议ā×鍙樺法\ufffd𠮷α" * 7
     assert plausibility(text) == plausibility(text[::-1]) == plausibility("".join(sorted(text)))
+
+
+def test_the_tier_table_is_char_weight_of_every_bmp_character() -> None:
+    # Built over whole arrays for a process's first use; it must weigh each character as
+    # `char_weight` does, edges of every range included.
+    built = plausibility_module._bmp_tier_indices()
+    reference = reference_bmp_tier_indices()
+    differing = np.flatnonzero(built != reference)
+    assert not len(differing), [hex(code) for code in differing[:10].tolist()]
