@@ -176,51 +176,57 @@ def update_corpus(
             *(facts.column(c).to_pylist() for c in ("doc_id", "text_sha256", "signature")), strict=True
         )
     }
-    # 2. counts
-    clock = perf_counter()
-    counts.remove_documents(gone)
-    hashes, positions = (facts.column(name).combine_chunks() for name in ("line_hashes", "line_positions"))
-    counts.set_documents(
-        facts.column("doc_id").to_pylist(),
-        hashes.flatten().to_numpy(),
-        positions.flatten().to_numpy(),
-        pc.list_value_length(hashes).to_numpy(),
-    )
-    wanted = counts.wanted_lines()
-    by_part: dict[Location, dict[str, frozenset[int]]] = {}
-    for doc_id, values in wanted.items():
-        by_part.setdefault(part_of[doc_id], {})[doc_id] = frozenset(values)
-    for found in run(lines_of, [LinesJob(part, docs, edge_lines) for part, docs in by_part.items()]):
-        for doc_id, lines in found.items():
-            counts.set_lines(doc_id, lines)
-    after = counts.applied = counts.boilerplate()
-    # 3. boilerplate
-    crossed = before ^ after
-    corpus_removed = {
-        d
-        for d, flag in zip(*(facts.column(c).to_pylist() for c in ("doc_id", "corpus_removed")), strict=True)
-        if flag
-    }
-    to_clean = (fresh & (counts.holders(after) | corpus_removed)) | (
-        counts.holders(crossed) - fresh if crossed else set()
-    )
-    boilerplate_seconds = perf_counter() - clock
-    clean_jobs = [
-        CleanJob(part, ids, after, index.params)
-        for part in parts
-        if (ids := tuple(sorted(d for d in to_clean if part_of[d] == part)))
-    ]
-    changed: set[str] = set()
-    for result in run(clean_of, clean_jobs):
-        signed.update(result.value)
-        changed |= result.value.keys()
-        boilerplate_seconds += result.seconds
-    # 4. clusters
-    clock = perf_counter()
-    # Added in ingest order (source_path, then doc_id): the earliest member represents its cluster.
-    added = [(d, *signed[d]) for d in sorted(fresh | changed, key=lambda d: (path_of[d], d))]
-    index.update(added, removed=gone)
-    dedup_seconds += perf_counter() - clock
+    # 4. clusters, begun: the new rows are clustered while the line counts are taken and the lines
+    # read; rows cleaned again for boilerplate are clustered anew after (an index updated twice
+    # equals one updated once: docclean.dedup.DedupIndex.update).
+    with ThreadPoolExecutor(1, thread_name_prefix="corpus-clusters") as clustering:
+        clustered = clustering.submit(_cluster, index, _in_ingest_order(fresh, signed, path_of), gone)
+        # 2. counts
+        clock = perf_counter()
+        counts.remove_documents(gone)
+        hashes, positions = (
+            facts.column(name).combine_chunks() for name in ("line_hashes", "line_positions")
+        )
+        counts.set_documents(
+            facts.column("doc_id").to_pylist(),
+            hashes.flatten().to_numpy(),
+            positions.flatten().to_numpy(),
+            pc.list_value_length(hashes).to_numpy(),
+        )
+        wanted = counts.wanted_lines()
+        by_part: dict[Location, dict[str, frozenset[int]]] = {}
+        for doc_id, values in wanted.items():
+            by_part.setdefault(part_of[doc_id], {})[doc_id] = frozenset(values)
+        for found in run(lines_of, [LinesJob(part, docs, edge_lines) for part, docs in by_part.items()]):
+            for doc_id, lines in found.items():
+                counts.set_lines(doc_id, lines)
+        after = counts.applied = counts.boilerplate()
+        # 3. boilerplate
+        crossed = before ^ after
+        corpus_removed = {
+            d
+            for d, flag in zip(
+                *(facts.column(c).to_pylist() for c in ("doc_id", "corpus_removed")), strict=True
+            )
+            if flag
+        }
+        to_clean = (fresh & (counts.holders(after) | corpus_removed)) | (
+            counts.holders(crossed) - fresh if crossed else set()
+        )
+        boilerplate_seconds = perf_counter() - clock
+        clean_jobs = [
+            CleanJob(part, ids, after, index.params)
+            for part in parts
+            if (ids := tuple(sorted(d for d in to_clean if part_of[d] == part)))
+        ]
+        changed: set[str] = set()
+        for result in run(clean_of, clean_jobs):
+            signed.update(result.value)
+            changed |= result.value.keys()
+            boilerplate_seconds += result.seconds
+        # 4. clusters, finished
+        dedup_seconds += clustered.result()
+    dedup_seconds += _cluster(index, _in_ingest_order(changed, signed, path_of), ())
     assignments = index.assignments()
     updates = {}
     for doc_id, assignment in assignments.items():
@@ -252,6 +258,23 @@ def update_corpus(
         boilerplate_seconds=boilerplate_seconds,
         dedup_seconds=dedup_seconds,
     )
+
+
+def _in_ingest_order(
+    doc_ids: Collection[str], signed: Mapping[str, tuple[str, bytes]], path_of: Mapping[str, str]
+) -> list[tuple[str, str, bytes]]:
+    """(doc_id, text_sha256, signature) of `doc_ids` in ingest order (source_path, then doc_id):
+    the order the index takes them in, whose earliest member represents its cluster."""
+    return [(d, *signed[d]) for d in sorted(doc_ids, key=lambda d: (path_of[d], d))]
+
+
+def _cluster(index: DedupIndex, added: list[tuple[str, str, bytes]], gone: Collection[str]) -> float:
+    """Update the index with `added` and without `gone`; the seconds it took (none for nothing to do)."""
+    if not added and not gone:
+        return 0.0
+    clock = perf_counter()
+    index.update(added, removed=gone)
+    return perf_counter() - clock
 
 
 def _float32(value: float) -> float:

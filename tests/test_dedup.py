@@ -360,3 +360,30 @@ def test_the_band_tables_find_the_candidates_the_scan_finds(
         tabled = DedupIndex(DedupParams(threshold=threshold))
         tabled.update(docs)
     assert tabled.assignments() == scanned.assignments()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(hans, min_size=1, max_size=12),
+    st.integers(0, 11),
+    st.lists(st.tuples(st.integers(0, 11), hans), max_size=4),
+    st.sets(st.integers(0, 11), max_size=3),
+)
+def test_new_rows_then_rows_changed_since_equal_one_update(
+    texts: list[str], known: int, edits: list[tuple[int, str]], gone: set[int]
+) -> None:
+    # The corpus pass clusters a run's new rows first, then the rows cleaning changed since (any
+    # of them, new or known), with their new signatures: that must equal one update of both.
+    docs = [(f"d{i:02d}", text_sha256(t), signature(t)) for i, t in enumerate(texts)]
+    known = min(known, len(docs))
+    removed = [docs[i][0] for i in sorted(gone) if i < known]
+    edited = {docs[i][0]: (text_sha256(t), signature(t)) for i, t in edits if i < len(docs)}
+    final = [(d, *edited.get(d, (sha, sig))) for d, sha, sig in docs if d not in removed]
+    in_two = DedupIndex()
+    in_two.update(docs[:known])
+    in_two.update(docs[known:], removed=removed)
+    in_two.update([(d, *edited[d]) for d, _, _ in docs if d in edited and d not in removed])
+    in_one = DedupIndex()
+    in_one.update(docs[:known])
+    in_one.update([row for row in final if row[0] in edited or row[0] >= f"d{known:02d}"], removed=removed)
+    assert in_two.assignments() == in_one.assignments()
