@@ -16,9 +16,10 @@ here, in the run's cleaning processes or on Dask workers) or on the state alone 
 3. boilerplate: when a line becomes boilerplate or stops being one, every document holding it is
    cleaned again, and a new row holding a boilerplate line is cleaned of it, so the dataset
    never depends on the order files arrived in.
-4. clusters: the index takes the new and changed signatures (here alone), and only the part
-   files holding a row whose corpus columns differ from the index's are rewritten (a batch writes
-   its rows as documents alone, which most stay).
+4. clusters: the index takes the new and changed signatures (here alone: the new ones in a thread
+   while steps 2 and 3 run, those cleaned again in step 3 after), and only the part files holding
+   a row whose corpus columns differ from the index's are rewritten (a batch writes its rows as
+   documents alone, which most stay).
 """
 
 from __future__ import annotations
