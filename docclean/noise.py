@@ -484,7 +484,42 @@ def _merge_spans(line: str, units: list[_Hit], inline: list[_Hit]) -> list[_Hit]
             start, end = min(unit.start, inside[0].start), max(unit.end, inside[-1].end)
             merged = [span for span in merged if span not in inside] + [_Hit(start, end, inside[0].rule)]
             merged.sort(key=lambda span: span.start)
-    return [_take_stranded_comma(line, span, merged) for span in merged]
+    return _take_stranded_spaces(line, [_take_stranded_comma(line, span, merged) for span in merged])
+
+
+def _take_stranded_spaces(line: str, spans: list[_Hit]) -> list[_Hit]:
+    """The spans, each with the spaces its removal would leave at the start or end of the line.
+
+    `_inline_spans` widens each match by its spaces; a span merged into its unit or given the
+    separator after it (`http://…， 党`, `（http://…） 党`) ends elsewhere, and what follows it
+    would open the line with a space.
+    """
+    widened = list(spans)
+    opens = True  # nothing but spaces is kept before the span: its removal opens the line
+    for index, span in enumerate(widened):
+        opens = opens and not line[widened[index - 1].end if index else 0 : span.start].strip()
+        if opens:
+            ceiling = widened[index + 1].start if index + 1 < len(widened) else len(line)
+            end = span.end
+            while end < ceiling and line[end].isspace():
+                end += 1
+            widened[index] = _Hit(span.start, end, span.rule)
+    closes = True  # nothing but spaces is kept after the span: its removal ends the line
+    for index in reversed(range(len(widened))):
+        span = widened[index]
+        closes = (
+            closes
+            and not line[
+                span.end : widened[index + 1].start if index + 1 < len(widened) else len(line)
+            ].strip()
+        )
+        if closes:
+            floor = widened[index - 1].end if index else 0
+            start = span.start
+            while start > floor and line[start - 1].isspace():
+                start -= 1
+            widened[index] = _Hit(start, span.end, span.rule)
+    return widened
 
 
 def _take_stranded_comma(line: str, span: _Hit, spans: list[_Hit]) -> _Hit:
