@@ -97,7 +97,7 @@ class StructureTables:
             for rank, entry in enumerate(raw["marker"])
         )
         terms = "|".join(f"(?:{term})" for term in raw["salutations"])
-        salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]?$")
+        salutation = re.compile(f"^(?:尊敬的)?(?:{terms})(?:[、，,\\s]*(?:尊敬的)?(?:{terms}))*[：:，,！!]*$")
         return cls(
             doc_types=tuple(raw["doc_types"]),
             markers=markers,
