@@ -497,28 +497,23 @@ def _take_stranded_spaces(line: str, spans: list[_Hit]) -> list[_Hit]:
     widened = list(spans)
     opens = True  # nothing but spaces is kept before the span: its removal opens the line
     for index, span in enumerate(widened):
-        opens = opens and not line[widened[index - 1].end if index else 0 : span.start].strip()
-        if opens:
-            ceiling = widened[index + 1].start if index + 1 < len(widened) else len(line)
-            end = span.end
-            while end < ceiling and line[end].isspace():
-                end += 1
-            widened[index] = _Hit(span.start, end, span.rule)
+        previous_end = widened[index - 1].end if index else 0
+        next_start = widened[index + 1].start if index + 1 < len(widened) else len(line)
+        opens = opens and not line[previous_end : span.start].strip()
+        end = span.end
+        while opens and end < next_start and line[end].isspace():
+            end += 1
+        widened[index] = _Hit(span.start, end, span.rule)
     closes = True  # nothing but spaces is kept after the span: its removal ends the line
     for index in reversed(range(len(widened))):
         span = widened[index]
-        closes = (
-            closes
-            and not line[
-                span.end : widened[index + 1].start if index + 1 < len(widened) else len(line)
-            ].strip()
-        )
-        if closes:
-            floor = widened[index - 1].end if index else 0
-            start = span.start
-            while start > floor and line[start - 1].isspace():
-                start -= 1
-            widened[index] = _Hit(start, span.end, span.rule)
+        previous_end = widened[index - 1].end if index else 0
+        next_start = widened[index + 1].start if index + 1 < len(widened) else len(line)
+        closes = closes and not line[span.end : next_start].strip()
+        start = span.start
+        while closes and start > previous_end and line[start - 1].isspace():
+            start -= 1
+        widened[index] = _Hit(start, span.end, span.rule)
     return widened
 
 
