@@ -11,13 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 
-import numpy as np
 import opencc
 import pyarrow as pa
 
 from docclean.lines import iter_lines
 from docclean.record import OutlineEntry, Structure
-from docclean.schema import OUTLINE_TYPE
+from docclean.schema import OUTLINE_TYPE, struct_lists
 
 # A title line is short and does not end a sentence; beyond this many characters a line is a
 # paragraph, however it ends.
@@ -133,17 +132,11 @@ def find_structure_batch(texts: Sequence[str], tables: StructureTables = DEFAULT
     against `records_to_table` of `find_structure`)."""
     found = [_structure(text, tables) for text in texts]
     rows = [row for _, _, outline, _ in found for row in outline]
-    offsets = np.zeros(len(found) + 1, np.int32)
-    np.cumsum([len(outline) for _, _, outline, _ in found], out=offsets[1:])
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(OUTLINE_TYPE)
-    values = pa.StructArray.from_arrays(
-        [pa.array(column, type=field.type) for field, column in zip(OUTLINE_TYPE, columns, strict=True)],
-        fields=list(OUTLINE_TYPE),
-    )
     return StructureColumns(
         titles=[title for title, _, _, _ in found],
         doc_types=[doc_type for _, doc_type, _, _ in found],
-        outline=pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(OUTLINE_TYPE)),
+        outline=struct_lists(columns, [len(outline) for _, _, outline, _ in found], pa.list_(OUTLINE_TYPE)),
         capped=[capped for _, _, _, capped in found],
     )
 

@@ -35,7 +35,7 @@ from docclean import placeholders as reference
 from docclean.han import code_points
 from docclean.placeholders import DEFAULT_TABLES, KINDS, MAX_PLACEHOLDERS
 from docclean.record import Replaced
-from docclean.schema import PLACEHOLDER_TYPE
+from docclean.schema import PLACEHOLDER_TYPE, struct_lists
 
 # Families of placeholder characters, as the reference pattern's groups (`某` runs of two or more).
 _LATIN, _TIMES, _STAR, _CIRCLE, _MOU = 1, 2, 3, 4, 5
@@ -240,22 +240,14 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
     all_docs = np.concatenate(docs)
     order = np.argsort(all_docs, kind="stable")
     all_starts = np.concatenate(starts)[order]
-    offsets = np.zeros(len(texts) + 1, np.int32)
-    np.cumsum(np.bincount(all_docs, minlength=len(texts)), out=offsets[1:])
-    values = pa.StructArray.from_arrays(
-        [
-            pa.array(all_starts, pa.int32()),
-            pa.array(all_starts + len(token), pa.int32()),
-            pa.concat_arrays(originals).take(pa.array(order)),
-            pa.array(KINDS, pa.string()).take(pa.array(np.concatenate(kind_codes)[order])),
-        ],
-        fields=list(PLACEHOLDER_TYPE),
-    )
-    return PlaceholderColumns(
-        out_texts,
-        pa.ListArray.from_arrays(pa.array(offsets), values, type=pa.list_(PLACEHOLDER_TYPE)),
-        capped,
-    )
+    columns = [
+        pa.array(all_starts, pa.int32()),
+        pa.array(all_starts + len(token), pa.int32()),
+        pa.concat_arrays(originals).take(pa.array(order)),
+        pa.array(KINDS, pa.string()).take(pa.array(np.concatenate(kind_codes)[order])),
+    ]
+    lengths = np.bincount(all_docs, minlength=len(texts))
+    return PlaceholderColumns(out_texts, struct_lists(columns, lengths, pa.list_(PLACEHOLDER_TYPE)), capped)
 
 
 def _candidate_runs(
