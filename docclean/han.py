@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import re
 import tomllib
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 
@@ -67,6 +68,14 @@ def code_points(text: str) -> np.ndarray:
     lookups in tables indexed by code point (`han_table`) and comparisons of texts. A lone
     surrogate is its own code point."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def bmp_mask(chars: Iterable[str]) -> np.ndarray:
+    """Whether each BMP code point is one of `chars` (bool, 65,536; characters beyond it are left out):
+    a table to look code points up in."""
+    mask = np.zeros(_BMP_END, np.bool_)
+    mask[[ord(char) for char in chars if ord(char) < _BMP_END]] = True
+    return mask
 
 
 @cache

@@ -27,7 +27,7 @@ from itertools import compress
 import numpy as np
 import regex
 
-from docclean.han import BMP_HAN_RANGES, HAN_CLASS, character_class, code_points, han_table, is_han
+from docclean.han import BMP_HAN_RANGES, HAN_CLASS, bmp_mask, character_class, code_points, han_table, is_han
 from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
 from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
@@ -142,8 +142,7 @@ class ScriptConverters:
         object.__setattr__(self, "regional_chars", _changed_beyond(chars, simplified, self.regional))
         table = None
         if self.to_traditional_changes is not None:
-            table = np.zeros(0x10000, dtype=bool)
-            table[[ord(char) for char in self.to_traditional_changes if ord(char) < 0xFFFF]] = True
+            table = bmp_mask(self.to_traditional_changes)
             table[0xFFFF] = True
         object.__setattr__(self, "to_traditional_table", table)
 

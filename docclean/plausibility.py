@@ -29,7 +29,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from docclean.han import HAN_CLASS, code_points, han_table, is_han
+from docclean.han import HAN_CLASS, bmp_mask, code_points, han_table, is_han
 
 # Per-character weights: 1.0 for what ordinary Chinese text is made of, 0.0 for what never
 # appears in it. The gaps between tiers are what separates a right decoding (mean ~0.98)
@@ -202,9 +202,8 @@ def _array_weight_terms(text: str) -> tuple[int, list[float]]:
 def _tier_array() -> np.ndarray:
     """Each code point's index in `_TIERS` (from the tier table), `_NEUTRAL_INDEX` for the
     neutral characters and the one after it beyond the BMP, which are weighed one by one: 1.1 MB."""
-    table, _ = _tier_tables()
     tiers = np.full(0x110000, _NEUTRAL_INDEX + 1, np.uint8)
-    tiers[:0x10000] = np.frombuffer(table.encode("ascii"), np.uint8) - ord(_TIER_SYMBOLS[0])
+    tiers[:0x10000] = _bmp_tier_indices()
     tiers[[ord(char) for char in NEUTRAL]] = _NEUTRAL_INDEX
     return tiers
 
@@ -254,9 +253,10 @@ def _tier_tables() -> tuple[str, re.Pattern[str]]:
     """The tier symbol of every BMP character, and a regex of runs of common or neutral characters."""
     symbols = np.frombuffer(_TIER_SYMBOLS.encode("ascii"), np.uint8)
     table = symbols.take(_bmp_tier_indices()).tobytes().decode("ascii")
-    return table, re.compile(f"[{_character_class(_ordinary_codes(table))}]+")
+    return table, re.compile(f"[{_character_class(_ordinary_codes())}]+")
 
 
+@cache
 def _bmp_tier_indices() -> np.ndarray:
     """Each BMP code point's index in `_TIERS` (uint8, 65,536): `char_weight`'s rules over whole
     arrays, the last rule first so that the first rule that holds is the one that stays. The
@@ -265,11 +265,11 @@ def _bmp_tier_indices() -> np.ndarray:
     tiers = np.full(0x10000, _TIERS.index(FOREIGN), np.uint8)
     tiers[codes <= 0xFF] = _TIERS.index(LATIN_1)
     tiers[han_table()[:0x10000]] = _TIERS.index(RARE_HAN)
-    tiers[_marked(GB2312_SYMBOLS)] = _TIERS.index(GB_SYMBOL)
-    tiers[_marked(LESS_COMMON_HANZI)] = _TIERS.index(LESS_COMMON)
+    tiers[bmp_mask(GB2312_SYMBOLS)] = _TIERS.index(GB_SYMBOL)
+    tiers[bmp_mask(LESS_COMMON_HANZI)] = _TIERS.index(LESS_COMMON)
     for first, last in _NEVER_RANGES:
         tiers[first : last + 1] = _TIERS.index(NEVER)
-    tiers[_marked(COMMON_HANZI | COMMON_PUNCTUATION)] = _TIERS.index(COMMON)
+    tiers[bmp_mask(COMMON_HANZI | COMMON_PUNCTUATION)] = _TIERS.index(COMMON)
     tiers[_FULLWIDTH_ASCII[0] : _FULLWIDTH_ASCII[1] + 1] = _TIERS.index(COMMON)
     return tiers
 
@@ -280,24 +280,17 @@ def reference_bmp_tier_indices() -> np.ndarray:
     return np.array([_TIERS.index(weigh(chr(code))) for code in range(0x10000)], np.uint8)
 
 
-def _marked(chars: frozenset[str]) -> np.ndarray:
-    """Whether each BMP code point is one of `chars` (bool, 65,536)."""
-    marked = np.zeros(0x10000, np.bool_)
-    marked[[ord(char) for char in chars if ord(char) < 0x10000]] = True
-    return marked
-
-
-def _ordinary_codes(table: str) -> list[int]:
+def _ordinary_codes() -> list[int]:
     """The code points, in order, of the common (tier 1.0) and neutral characters, by the tier table."""
-    common = np.frombuffer(table.encode("ascii"), np.uint8) == ord(_TIER_SYMBOLS[0])
-    return sorted(set(np.flatnonzero(common).tolist()) | set(map(ord, NEUTRAL)))
+    common = np.flatnonzero(_bmp_tier_indices() == _TIERS.index(COMMON)).tolist()
+    return sorted(set(common) | set(map(ord, NEUTRAL)))
 
 
 @cache
 def unusual_char() -> re.Pattern[str]:
     """A regex of one character that is neither common (tier 1.0) nor neutral ASCII: clean
     Chinese, Simplified or Traditional, has few; mojibake is made of them. Found at C speed."""
-    return re.compile(f"[^{_character_class(_ordinary_codes(_tier_tables()[0]))}]")
+    return re.compile(f"[^{_character_class(_ordinary_codes())}]")
 
 
 @cache
@@ -305,7 +298,7 @@ def unusual_chars_in_a_line(count: int) -> re.Pattern[str]:
     """A regex of `count` (at least 1) `unusual_char`s in one line, from the first to the last,
     with only common and neutral characters but the line break between them: a line holds
     `count` such characters if and only if a match of it starts there."""
-    ordinary = _character_class([code for code in _ordinary_codes(_tier_tables()[0]) if code != ord("\n")])
+    ordinary = _character_class([code for code in _ordinary_codes() if code != ord("\n")])
     unusual = unusual_char().pattern
     # Possessive: the ordinary characters never give one back, as no unusual one is among them.
     return re.compile(unusual + f"(?:[{ordinary}]*+{unusual})" * (count - 1))
@@ -395,11 +388,9 @@ def _outside_level1_char() -> re.Pattern[str]:
 def _unreadable_char() -> re.Pattern[str]:
     """One informative character of weight NEVER: from the tier table up to U+FFFF, and the
     supplementary private-use planes beyond it, the only characters there `_is_never` names."""
-    table, _ = _tier_tables()
-    tiers = np.frombuffer(table.encode("ascii"), np.uint8)
     never = [
         code
-        for code in np.flatnonzero(tiers == ord(_TIER_SYMBOLS[_TIERS.index(NEVER)])).tolist()
+        for code in np.flatnonzero(_bmp_tier_indices() == _TIERS.index(NEVER)).tolist()
         if chr(code) not in NEUTRAL
     ]
     return re.compile(f"[{_character_class(never)}\U000f0000-\U0010ffff]")
