@@ -325,7 +325,7 @@ def remove_page_furniture(text: str) -> tuple[str, list[str]]:
         if after_furniture and kept and _continues_across_page(kept, line):
             while not kept[-1].strip(_EDGE_SPACE):
                 kept.pop()
-            kept[-1] = kept[-1].rstrip(_EDGE_SPACE) + line.strip(_EDGE_SPACE)
+            kept[-1] = joined(kept[-1].rstrip(_EDGE_SPACE), line.strip(_EDGE_SPACE))
         else:
             kept.append(line)
         after_furniture = False
@@ -886,7 +886,7 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
             # The previous physical line, not the paragraph, says "wrapped": its width is what counts.
             if previous is not None and _continues(*previous, line, width):
                 paragraph[-1] = paragraph[-1].rstrip()
-                paragraph.append(line.strip())
+                paragraph.append(line_joint(previous[0], line.strip()) + line.strip())
                 joins += 1
             else:
                 if paragraph:
@@ -1044,6 +1044,45 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
     if window(sentence_ends(), width) * 2 > near:
         return None
     return width
+
+
+def joined(head: str, tail: str) -> str:
+    """Two pieces of one paragraph that a line break cut apart, as one (see `line_joint`)."""
+    return head + line_joint(head, tail) + tail
+
+
+# Hangul is wide (East Asian Width W), yet Korean puts spaces between its words.
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff]")
+# A word broken at a hyphen stays whole (`well-` + `known`).
+_HYPHENS = "-\u00ad\u2010"
+
+
+def line_joint(head: str, tail: str) -> str:
+    """What stands for the line break between `head` and `tail`, two pieces of one paragraph that a
+    hard wrap or a page break cut apart, each without its spaces at the break: "" or " ".
+
+    Chinese puts no space between words, so a break inside Chinese text stands for nothing. In
+    text that spaces its words (English, Korean) a break between two words stands for a space:
+    " " when the characters either side of the break are both of such text (neither wide, East
+    Asian Width W or F, nor space; or Hangul) and `head` is such text, words and spaces, for the
+    most part. A Chinese line cut at a fixed width inside `2024` or `GDP`, or a line of one
+    long word cut inside it (a URL), stays glued; so does a word broken at a hyphen. After CSS
+    Text 3's segment break transformation (https://www.w3.org/TR/css-text-3/#line-break-transform),
+    which removes a break between wide characters and makes any other a space.
+    """
+    if not head or not tail or head[-1] in _HYPHENS or not any(char.isspace() for char in head):
+        return ""
+    if not (_spaces_words(head[-1]) and _spaces_words(tail[0])):
+        return ""
+    unspaced = sum(not _spaces_words(char) and not char.isspace() for char in head)
+    return " " if unspaced * 2 < len(head) else ""
+
+
+def _spaces_words(char: str) -> bool:
+    """Whether `char` is of text that spaces its words: not wide (East Asian Width W or F) unless Hangul; not a space."""
+    if char.isspace():
+        return False
+    return unicodedata.east_asian_width(char) not in "WF" or _HANGUL.match(char) is not None
 
 
 def _continues(head: str, head_width: int, line: str, width: int) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import textwrap
 
 import opencc
 import pytest
@@ -161,6 +162,22 @@ def test_outline_items_are_the_structure_stages_markers(line: str, is_outline_it
     text = "\n".join(["甲" * 30] * 5 + [line])
     assert rejoin_wrapped_lines(text)[0].endswith("\n" + line) == is_outline_item
     assert (_match_marker(line, STRUCTURE_TABLES) is not None) == is_outline_item
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.from_regex(r"[A-Za-z]{1,10}", fullmatch=True), min_size=4, max_size=40),
+    width=st.integers(min_value=20, max_value=60),
+)
+def test_rejoined_wrapped_english_keeps_every_word_apart(words: list[str], width: int) -> None:
+    # An English paragraph word-wrapped at the page width of the Chinese around it: rejoining the
+    # page's lines must neither glue two words together nor split one.
+    chinese = ["党" * (width // 2)] * 6
+    text = "\n".join([*chinese, *textwrap.wrap(" ".join(words), width), *chinese])
+    joined, joins = rejoin_wrapped_lines(text)
+    assert joins > 0
+    assert re.findall("[A-Za-z]+", joined) == words
+    assert "党 " not in joined and " 党" not in joined
 
 
 @given(
