@@ -886,7 +886,8 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
             # The previous physical line, not the paragraph, says "wrapped": its width is what counts.
             if previous is not None and _continues(*previous, line, width):
                 paragraph[-1] = paragraph[-1].rstrip()
-                paragraph.append(line_joint(previous[0], line.strip()) + line.strip())
+                tail = line.strip()
+                paragraph.append(line_joint(previous[0], tail) + tail)
                 joins += 1
             else:
                 if paragraph:
@@ -1064,18 +1065,24 @@ def line_joint(head: str, tail: str) -> str:
     Chinese puts no space between words, so a break inside Chinese text stands for nothing. In
     text that spaces its words (English, Korean) a break between two words stands for a space:
     " " when the characters either side of the break are both of such text (neither wide, East
-    Asian Width W or F, nor space; or Hangul) and `head` is such text, words and spaces, for the
-    most part. A Chinese line cut at a fixed width inside `2024` or `GDP`, or a line of one
-    long word cut inside it (a URL), stays glued; so does a word broken at a hyphen. After CSS
-    Text 3's segment break transformation (https://www.w3.org/TR/css-text-3/#line-break-transform),
-    which removes a break between wide characters and makes any other a space.
+    Asian Width W or F, nor space; or Hangul) and `head`, its indentation aside, is such text:
+    words with a space between them, at most a quarter of its characters Chinese (Han, kana,
+    full-width punctuation). A Chinese line cut at a fixed width inside `2024` or `GDP`, with
+    spaces around its Latin words or not, stays glued; so do a line of one long word cut inside
+    it (a URL), two digits and a word broken at a hyphen. After CSS Text 3's segment break
+    transformation (https://www.w3.org/TR/css-text-3/#line-break-transform), which removes a
+    break between wide characters and makes any other a space.
     """
-    if not head or not tail or head[-1] in _HYPHENS or not any(char.isspace() for char in head):
+    content = head.lstrip()
+    if not content or not tail or content[-1] in _HYPHENS:
         return ""
-    if not (_spaces_words(head[-1]) and _spaces_words(tail[0])):
+    last, first = content[-1], tail[0]
+    if not (_spaces_words(last) and _spaces_words(first)) or (last.isdigit() and first.isdigit()):
         return ""
-    unspaced = sum(not _spaces_words(char) and not char.isspace() for char in head)
-    return " " if unspaced * 2 < len(head) else ""
+    if not any(char.isspace() for char in content):
+        return ""
+    chinese = sum(not _spaces_words(char) and not char.isspace() for char in content)
+    return " " if chinese * 4 < len(content) else ""
 
 
 def _spaces_words(char: str) -> bool:
