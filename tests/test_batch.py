@@ -8,6 +8,8 @@ documents of each extracted format go through both in one batch, and hypothesis 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,12 +26,12 @@ from docclean.batch.superset import superset_pattern
 from docclean.errors import RejectedInput
 from docclean.noise import strip_noise
 from docclean.normalize import normalize_text
-from docclean.pipeline import BatchItem, CleanConfig, Cleaner
+from docclean.pipeline import PER_DOCUMENT_BELOW_BYTES, BatchItem, CleanConfig, Cleaner
 from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
 from docclean.record import Record
 from docclean.schema import DOCUMENT_SCHEMA, records_to_table
 from tests import extract_documents
-from tests.conftest import DATA_DIR, SAMPLES_DIR
+from tests.conftest import DATA_DIR, ROOT, SAMPLES_DIR
 from tests.test_decode import build_bytes
 
 INGESTED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -87,6 +89,7 @@ def assert_batch_is_clean_per_document(items: list[BatchItem], config: CleanConf
         items,
         INGESTED_AT,
         on_reject=lambda item, rejected: rejects.append((item.source_path, rejected.reason, rejected.detail)),
+        per_document_below=0,  # the column-wise path, however small the batch
     )
     expected = records_to_table(records, mtimes, INGESTED_AT)
     assert table.schema.equals(DOCUMENT_SCHEMA, check_metadata=True)
@@ -120,6 +123,34 @@ def test_rejects_go_to_on_reject_or_raise() -> None:
     with pytest.raises(RejectedInput) as rejected:
         Cleaner().clean_batch(items, INGESTED_AT)
     assert rejected.value.reason == "empty"
+
+
+def test_a_small_batch_is_cleaned_per_document_until_the_batch_path_is_built() -> None:
+    small = _items(golden_documents()[:20])
+    assert sum(len(item.data) for item in small) < PER_DOCUMENT_BELOW_BYTES
+    cleaner = Cleaner()
+    per_document = cleaner.clean_batch(small, INGESTED_AT)
+    assert "line_filter" not in cleaner.__dict__
+    assert per_document.equals(Cleaner().clean_batch(small, INGESTED_AT, per_document_below=0))
+    large = [BatchItem("同志们：今天XX县召开会议，**同志作了发言。\n".encode() * 40_000, "large.txt")]
+    assert sum(len(item.data) for item in large) >= PER_DOCUMENT_BELOW_BYTES
+    cleaner.clean_batch(large, INGESTED_AT)
+    assert "line_filter" in cleaner.__dict__
+    assert cleaner.clean_batch(small, INGESTED_AT).equals(per_document)
+
+
+def test_a_small_batch_does_not_import_polars() -> None:
+    # What a run over a few new files spares: polars' import and the batch path's tables.
+    script = (
+        "import sys\n"
+        "from docclean.pipeline import BatchItem, Cleaner\n"
+        "Cleaner().clean_batch([BatchItem('同志们：今天XX县召开会议。'.encode(), 'a.txt')])\n"
+        "print('polars' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout == "False\n"
 
 
 def test_an_empty_batch_is_an_empty_table() -> None:
