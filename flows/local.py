@@ -42,14 +42,19 @@ from docclean.sourcepath import source_path_of
 from flows.location import Location, RunLockedError, StoreError
 from flows.scan import FILE, PARTIAL, ChangedDuringRead, Listed, RawEntry, is_partial_name
 
-# Hugging Face `datasets` reads the dataset card's `configs`; people read the rest.
+# Hugging Face `datasets` reads the dataset card's `configs`; people read the rest. It caches a
+# folder's tables by a hash of these configs, file patterns included but not the files they match:
+# each config's description names the snapshot, so that a new snapshot is a new cache entry, never
+# the rows of the first load (datasets 5.2, LocalDatasetModuleFactory).
 DATASET_README = """---
 configs:
 - config_name: documents
   data_files: documents/*.parquet
+  description: the documents table of snapshot {snapshot}
   default: true
 - config_name: rejects
   data_files: rejects/*.parquet
+  description: the rejects table of snapshot {snapshot}
 ---
 # A docclean dataset
 
@@ -394,7 +399,11 @@ class LinkedSnapshots:
             link.symlink_to(target)
         readme = self.folder / "README.md"
         text = DATASET_README.format(
-            name=self.folder.name, state=os.path.relpath(self.state, self.folder.parent)
+            name=self.folder.name,
+            state=os.path.relpath(self.state, self.folder.parent),
+            snapshot=Path(os.readlink(current)).name
+            if (current := self.state / "current").is_symlink()
+            else "-",
         )
         if not readme.is_file() or readme.read_text(encoding="utf-8") != text:
             staged = readme.with_name(".README.md.tmp")

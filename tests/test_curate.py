@@ -402,6 +402,12 @@ def test_hugging_face_datasets_loads_each_table_and_an_empty_rejects_table(
     assert documents.num_rows == 5 and "text" in documents.column_names
     # The folder's README is a dataset card: its default config is the documents table.
     assert _load_hf(str(curated), cache=cache).num_rows == 5
+    # A later snapshot is loaded, not the first load's rows from the cache.
+    shutil.copy2(next(SAMPLES_DIR.glob("*.txt")), raw / "copy.txt")
+    age(raw / "copy.txt")
+    run(raw, curated)
+    assert _load_hf(str(curated), cache=cache).num_rows == 6
+    assert _load_hf("parquet", data_files=str(curated / "documents" / "*.parquet"), cache=cache).num_rows == 6
     # Zero rows and no empty row group ("BatchSize must be greater than 0" otherwise). Streaming:
     # datasets' non-streaming builder makes no split of a Parquet source that yields no rows
     # ('Instruction "train" corresponds to no data!'), whoever wrote the file.
