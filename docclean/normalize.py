@@ -95,8 +95,18 @@ _EDGE_SPACE = (
     " \t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 )
 
-# Sentence-final punctuation: a line ending in one of these ends its paragraph.
-_PARAGRAPH_END = tuple("。！？；…：”」』）!?;:")
+# Sentence-final punctuation: a line ending in one of these ends its paragraph (`_ends_sentence`).
+_PARAGRAPH_END = tuple("。！？；…：!?;:")
+# Closing quotes and brackets end a sentence only after its final mark (`……。”`, `（略）。`): a
+# line ending in `“最多跑一次”` or `（试行）` is inside its sentence.
+_CLOSING_MARKS = "”’」』）》】〕"
+
+
+def _ends_sentence(line: str) -> bool:
+    """Whether `line` (without trailing space) ends a sentence, closing quotes and brackets aside."""
+    return line.rstrip(_CLOSING_MARKS).endswith(_PARAGRAPH_END)
+
+
 # A line opening an outline item (`一、`, `（二）`, `3.`) starts a paragraph: the structure
 # stage's markers (docclean/rules/structure.toml), so both stages agree on what a heading is.
 _OUTLINE_START = STRUCTURE_TABLES.any_marker
@@ -357,7 +367,7 @@ def _edge_neighbours(stripped: list[str], furniture: list[bool], edges: list[int
 def _continues_across_page(kept: list[str], line: str) -> bool:
     previous = next((earlier for earlier in reversed(kept) if earlier.strip(_EDGE_SPACE)), "")
     previous = previous.strip(_EDGE_SPACE)
-    if not previous or previous.endswith(_PARAGRAPH_END) or _OUTLINE_START.match(previous):
+    if not previous or _ends_sentence(previous) or _OUTLINE_START.match(previous):
         return False
     if line[:1] in _EDGE_SPACE:
         return False
@@ -919,24 +929,31 @@ _WRAP_MIN_WIDTH = 20
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# East Asian Widths that take two columns of a Chinese page: W and F, and A (ambiguous), which
+# Chinese type sets full-width: “ ” ‘ ’ … — · ① ℃. Counted as one column, a line holding “” fell
+# short of the wrap width and its paragraph stayed cut.
+_TWO_COLUMNS = "WFA"
 
 
 @cache
 def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
-    """For each BMP code point: 1 when its East Asian Width is W or F (uint8), and whether
-    `str.rstrip` strips it (bool), both from the running Python's Unicode data.
+    """For each BMP code point: 1 when it takes two columns (East Asian Width W, F or A:
+    `_TWO_COLUMNS`; uint8), and whether `str.rstrip` strips it (bool), both from the running
+    Python's Unicode data.
 
     Looked up with `ndarray.take`, like every table here: indexing with an array of uint16 or
     uint32 code points costs about three times as much."""
     chars = [chr(code) for code in range(0x10000)]
-    wide = np.fromiter((unicodedata.east_asian_width(char) in "WF" for char in chars), np.uint8, len(chars))
+    wide = np.fromiter(
+        (unicodedata.east_asian_width(char) in _TWO_COLUMNS for char in chars), np.uint8, len(chars)
+    )
     space = np.fromiter(map(str.isspace, chars), bool, len(chars))
     return wide, space
 
 
 @cache
 def _wide_bmp_run() -> re.Pattern[str]:
-    """Runs of BMP characters whose East Asian Width is W or F, built from unicodedata itself.
+    """Runs of BMP characters that take two columns (`_TWO_COLUMNS`), built from unicodedata itself.
 
     Only the BMP: with astral ranges in the class `re` tests its 700 ranges one by one; the
     rare wide astral characters are counted apart.
@@ -988,7 +1005,8 @@ def reference_nonblank_widths(text: str) -> Counter[int]:
 
 
 def _display_widths(lines: list[str]) -> list[int]:
-    """Columns each line takes: 2 for each W or F character (East Asian Width), 1 for any other.
+    """Columns each line takes: 2 for each W, F or A character (East Asian Width: `_TWO_COLUMNS`),
+    1 for any other.
 
     Deleting the wide runs of the whole document at once leaves each line's narrow characters:
     one regex pass, where a regex call per line cost 3x more. A line's width is then twice its
@@ -1002,7 +1020,9 @@ def _display_widths(lines: list[str]) -> list[int]:
     # Astral characters are among the narrow ones, a small part of a Chinese text to search.
     if _ASTRAL.search(narrow_text):
         for index, line in enumerate(lines):
-            widths[index] += sum(unicodedata.east_asian_width(char) in "WF" for char in _ASTRAL.findall(line))
+            widths[index] += sum(
+                unicodedata.east_asian_width(char) in _TWO_COLUMNS for char in _ASTRAL.findall(line)
+            )
     return widths
 
 
@@ -1011,7 +1031,7 @@ def _sentence_ends_by_width(text: str) -> Counter[int]:
     ending: Counter[int] = Counter()
     for heads, head_widths in _heads_and_widths(text):
         # An empty line never ends a sentence, so `ending` needs no filter.
-        ending.update(compress(head_widths, map(operator.methodcaller("endswith", _PARAGRAPH_END), heads)))
+        ending.update(compress(head_widths, map(_ends_sentence, heads)))
     return ending
 
 
@@ -1096,7 +1116,7 @@ def _continues(head: str, head_width: int, line: str, width: int) -> bool:
     """Whether `line` continues `head`, the previous line without its trailing space."""
     if not head.strip() or not line.strip():
         return False
-    if head_width < width - _WRAP_TOLERANCE or head.endswith(_PARAGRAPH_END):
+    if head_width < width - _WRAP_TOLERANCE or _ends_sentence(head):
         return False
     if line[:1] in " \t\u3000\u00a0":
         return False
