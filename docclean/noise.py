@@ -534,7 +534,11 @@ def _take_stranded_comma(line: str, span: _Hit, spans: list[_Hit]) -> _Hit:
     followed = span.end < len(line) and line[span.end] in _CLAUSE_SEPARATORS and span.end not in touching
     if (opens or separated) and followed:
         return _Hit(span.start, span.end + 1, span.rule)
-    closes = span.end < len(line) and line[span.end] in _SENTENCE_ENDS
+    closes = span.end < len(line) and (
+        line[span.end] in _SENTENCE_ENDS
+        # An ASCII full stop ends a sentence at the line's end or before a space, not in `v1.2`.
+        or (line[span.end] == "." and (span.end + 1 == len(line) or line[span.end + 1].isspace()))
+    )
     if closes and separated and not touching & {span.start - 1, span.start}:
         return _Hit(span.start - 1, span.end, span.rule)
     return span
