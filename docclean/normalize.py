@@ -44,6 +44,7 @@ _LINE_BREAK_CHARS = ("\r", "\u2028", "\u2029", "\x85", "\x0b")
 _CONTROLS = "\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f"
 
 _FULLWIDTH_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]")
+_DECIMAL_POINT = re.compile("(?<=[0-9])．(?=[0-9])")
 
 _HAN = HAN_CLASS
 _HALFWIDTH_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！", "(": "（", ")": "）", ".": "。"}
@@ -437,7 +438,7 @@ class UnicodeTables:
             invisible_bmp=re.compile(f"[{invisible_bmp}]"),
             invisible=re.compile(f"[{invisible_bmp}{''.join(astral)}]"),
             rare_chars=re.compile(
-                f"[{invisible_bmp}\u2e80-\u2fdf\uf900-\ufaff\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
+                f"[{invisible_bmp}\u2e80-\u2fdf\uf900-\ufaff\uff0e\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]"
             ),
         )
 
@@ -581,7 +582,18 @@ def is_html_page(text: str) -> bool:
 
 
 def fold_fullwidth_alnum(text: str) -> tuple[str, int]:
-    return _FULLWIDTH_ALNUM.subn(lambda m: chr(ord(m.group()) - 0xFEE0), text)
+    """Full-width ASCII letters and digits to half-width (`２０２３` -> `2023`), and the full-width
+    full stop between two digits, a decimal point (`５．２` -> `5.2`); count the characters folded.
+
+    Chinese punctuation stays full-width, `％` after a number too: it is how Chinese writes a
+    percentage. A `．` between digits is no Chinese punctuation (that is `。`): left, `5．2` is a
+    number no search for `5.2` finds.
+    """
+    text, letters = _FULLWIDTH_ALNUM.subn(lambda m: chr(ord(m.group()) - 0xFEE0), text)
+    if "．" not in text:
+        return text, letters
+    text, points = _DECIMAL_POINT.subn(".", text)
+    return text, letters + points
 
 
 def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
