@@ -181,15 +181,31 @@ def _is_title_line(line: str, tables: StructureTables) -> bool:
 def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
     """(first, count) of the title's lines among the first lines of a text: up to
     `_TITLE_MAX_LINES` heading-like lines from the top, a date line above them passed over;
-    (0, 0) when there is none."""
+    (0, 0) when there is none.
+
+    A title goes on over a line only while it does not yet name its type at its end
+    (`…的调研报告` is whole) and the next line holds no comma (a sentence of the body that
+    ends without a mark, cut by a wrap, does). More heading-like lines than a title has are a
+    list or a poem: the first of them is its title.
+    """
     start = 1 if lines and _DATE_LINE.fullmatch(lines[0].strip()) else 0
     count = 0
-    for line in lines[start : start + _TITLE_MAX_LINES]:
+    for line in lines[start : start + _TITLE_MAX_LINES + 1]:
         if not _is_title_line(line, tables):
             break
+        if count and ("，" in line or _ends_with_doc_type("".join(lines[start : start + count]), tables)):
+            break
         count += 1
+    if count > _TITLE_MAX_LINES:
+        count = 1
     # A title needs a body under it; a document that is nothing but short lines has none.
     return (start, count) if count and start + count < len(lines) else (0, 0)
+
+
+def _ends_with_doc_type(title: str, tables: StructureTables) -> bool:
+    """Whether `title`, as written or in Simplified script, ends with one of `doc_types`."""
+    titles = dict.fromkeys((title, tables.to_simplified(title)))
+    return any(t.endswith(name) for name in tables.doc_types for t in titles)
 
 
 def _doc_type(title: str, below: str, tables: StructureTables) -> str | None:
