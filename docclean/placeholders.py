@@ -14,8 +14,8 @@ decide):
   hyphenated Latin word (`X-ray`), is a version wildcard (`3.X`), or is a single X before a
   word of the `[latin]` table (`X光`, `X射线`). Runs joined by dots are one decimal number
   (`XX.X%`).
-* A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`; the digits are
-  part of the placeholder, whose kind is date.
+* A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`, and the same with
+  `×` or `*` (`19××`, `20**`); the digits are part of the placeholder, whose kind is date.
 * A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
   multiplication sign.
 * A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
@@ -83,6 +83,17 @@ _LATIN_ALNUM_CLASS = f"0-9０-９{_LATIN_LETTER_CLASS}"
 _DIGIT_CLASS = "0-9０-９"
 _CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
 _CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
+# What stands for a year's redacted digits: Latin X, ×, * (`19XX`, `19××`, `20**`), one of them
+# per year.
+_YEAR_MASK_FAMILIES = (_X_LETTERS, _TIMES_SIGNS, _STARS)
+_YEAR_MASKS = "".join(_YEAR_MASK_FAMILIES)
+
+
+def _masked_digits(digits: str) -> str:
+    """The last two digits of a redacted year, as a regex: both masked, or the last one (`XX`, `1X`)."""
+    return "|".join(f"[{mask}]{{2}}|[{digits}][{mask}]" for mask in _YEAR_MASK_FAMILIES)
+
+
 _CENTURY = "(?:[1１][9９]|[2２][0０])"
 
 # Every candidate; the named group says which family it belongs to. The families open with
@@ -100,9 +111,9 @@ _PLACEHOLDER = re.compile(
     | (?P<mou>某{{2,}})
     | (?P<year>
         (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
-        {_CENTURY}(?:[{_X_LETTERS}]{{2}}|[{_DIGIT_CLASS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
+        {_CENTURY}(?:{_masked_digits(_DIGIT_CLASS)})(?![{_LATIN_ALNUM_CLASS}{_YEAR_MASKS}])
       | (?<![{_CHINESE_NUMERALS}{_CIRCLES}])
-        [一二][〇○零九](?:[{_X_LETTERS}]{{2}}|[{_CHINESE_NUMERALS}][{_X_LETTERS}])(?![{_LATIN_ALNUM_CLASS}])
+        [一二][〇○零九](?:{_masked_digits(_CHINESE_NUMERALS)})(?![{_LATIN_ALNUM_CLASS}{_YEAR_MASKS}])
     )
     """,
     re.VERBOSE,

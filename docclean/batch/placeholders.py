@@ -342,8 +342,11 @@ def _by_pattern(joined: str, runs: _Runs, tables: _Tables) -> tuple[_Runs, np.nd
     index, -1 for none, or `_UNDECIDED` for the arrays to work out.
     """
     properties = tables.properties
-    by_pattern = (runs.families == _LATIN) & (
-        (properties[runs.before] & _PATTERN_BEFORE != 0) | (properties[runs.after] & _PATTERN_AFTER != 0)
+    latin = runs.families == _LATIN
+    after_pattern = properties[runs.before] & _PATTERN_BEFORE != 0
+    # A run of × or * may end a redacted year too (`19××`, `20**`); X runs are also decimals and words.
+    by_pattern = (latin & (after_pattern | (properties[runs.after] & _PATTERN_AFTER != 0))) | (
+        after_pattern & ((runs.families == _TIMES) | (runs.families == _STAR))
     )
     decided = np.full(len(runs.starts), _UNDECIDED, np.int8)
     indexes = np.flatnonzero(by_pattern).tolist()
@@ -366,6 +369,8 @@ def _by_pattern(joined: str, runs: _Runs, tables: _Tables) -> tuple[_Runs, np.nd
         if year is not None and year.lastgroup == "year" and year.end() == end:
             starts[index], decided[index] = year_start, code["date"]
             continue
+        if not latin[index]:
+            continue  # no year: decided with the others of its family
         match = reference._PLACEHOLDER.match(joined, start)
         assert match is not None and match.lastgroup == "latin"
         ends[index] = consumed_until = match.end()
