@@ -190,7 +190,7 @@ def _run_flow(
         flow_run = curate.with_options(task_runner=dask_task_runner(options.address, options.workers))
     settings = temporary_api_settings() if temporary_api else contextlib.nullcontext()
     bar = progress_bar() if progress_bar is not None else contextlib.nullcontext(None)
-    quiet = contextlib.nullcontext() if verbose else _reject_notices_off_the_terminal()
+    quiet = contextlib.nullcontext() if verbose else _reported_by_the_cli_off_the_terminal()
     with settings, quiet, bar as advance:
         token = progress.hook.set(advance)
         try:
@@ -201,17 +201,20 @@ def _run_flow(
 
 
 @contextlib.contextmanager
-def _reject_notices_off_the_terminal() -> Iterator[None]:
-    """Keep the flow's per-file reject notices off Prefect's console handler; every other record passes.
+def _reported_by_the_cli_off_the_terminal() -> Iterator[None]:
+    """Keep off Prefect's console handler what the CLI says itself; every other record passes.
 
-    The summary counts the rejects and names curated/rejects; the notices stay in the run's log.
+    The flow's per-file reject notices: the summary counts the rejects and names curated/rejects.
+    Prefect's record of a DoccleanError that ends the run (`Another docclean run is writing…`),
+    a traceback: the CLI prints its message as its one line. Both stay in the run's log.
     """
     from prefect.logging.handlers import PrefectConsoleHandler
 
     from flows.summary import REJECT_NOTICE
 
     def keep(record: logging.LogRecord) -> bool:
-        return not getattr(record, REJECT_NOTICE, False)
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(record, REJECT_NOTICE, False) and not isinstance(error, DoccleanError)
 
     consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in consoles:
