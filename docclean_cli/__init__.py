@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from docclean import DEFAULT_MAX_FILE_BYTES, DEFAULT_PLACEHOLDER_TOKEN, __version__
 from docclean.errors import DoccleanError
@@ -97,8 +97,16 @@ def _languages(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, saying what it rejects (an unknown option, a value of the wrong kind) in
+    one line, as every other mistake is, instead of its usage block; exit status 2, as argparse's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message.rstrip('.')}; `{self.prog} --help` lists the options.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="docclean",
         description="Turn messy drops of Chinese documents into a clean, annotated Parquet corpus.",
     )

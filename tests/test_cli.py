@@ -447,6 +447,38 @@ def test_a_mistake_is_one_sentence_before_anything_starts(
     assert result.stderr == f"docclean: {message.format(cwd=tmp_path)}\n"
 
 
+# What the parser itself rejects: one line too, with argparse's exit status 2.
+PARSER_MISTAKES = [
+    (
+        ["run", "--rwa", "x"],
+        "docclean: unrecognized arguments: --rwa x; `docclean --help` lists the options.",
+    ),
+    (
+        ["run", "--settle", "abc"],
+        "docclean run: argument --settle: invalid float value: 'abc'; `docclean run --help` lists the options.",
+    ),
+    (
+        ["run", "--languages", "chinese"],
+        "docclean run: argument --languages: chinese is not a language code the detector knows; use ISO 639-1 "
+        "codes among ar, de, el, en, es, fr, id, it, ja, ko, ms, pt, ru, th, vi, zh, separated by commas; "
+        "`docclean run --help` lists the options.",
+    ),
+    (
+        ["rn"],
+        "docclean: argument COMMAND: invalid choice: 'rn' (choose from 'run', 'serve', 'inspect', 'report', "
+        "'path', 'rules'); `docclean --help` lists the options.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), PARSER_MISTAKES, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
+def test_what_the_parser_rejects_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = docclean(*args, cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
 def test_an_unreachable_dask_scheduler_is_named_as_such(tmp_path: Path) -> None:
     import socket
 
@@ -549,10 +581,11 @@ def test_a_healthy_run_ends_clean_with_a_reject_and_with_verbose(workdir: Path) 
     assert re.search(r"WARNING .* Rejected photo\.txt: ", verbose.stderr), verbose.stderr
 
 
-def test_only_reject_notices_are_kept_off_the_terminal() -> None:
+def test_only_what_the_cli_reports_is_kept_off_the_terminal() -> None:
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    from flows.commands import _reject_notices_off_the_terminal
+    from flows.commands import _reported_by_the_cli_off_the_terminal
+    from flows.location import RunLockedError
     from flows.summary import REJECT_NOTICE
 
     terminal = io.StringIO()
@@ -560,16 +593,22 @@ def test_only_reject_notices_are_kept_off_the_terminal() -> None:
     logging.getLogger().addHandler(console)
     logger = logging.getLogger("tests.reject_notices")
     try:
-        with _reject_notices_off_the_terminal():
+        with _reported_by_the_cli_off_the_terminal():
             logger.warning("Rejected a.txt: binary.", extra={REJECT_NOTICE: True})
             logger.warning("Rule 'ad' timed out on 3 documents and was disabled.")
             logger.error("The run failed.")
+            for error in (RunLockedError("Another docclean run is writing x."), OSError("disk full")):
+                try:
+                    raise error
+                except Exception:
+                    logger.exception("Encountered exception during execution: %r", error)
         logger.warning("Rejected b.txt: binary.", extra={REJECT_NOTICE: True})
     finally:
         logging.getLogger().removeHandler(console)
     shown = terminal.getvalue()
-    assert "Rejected a.txt" not in shown
+    assert "Rejected a.txt" not in shown and "Another docclean run" not in shown
     assert "timed out" in shown and "The run failed." in shown and "Rejected b.txt" in shown
+    assert "disk full" in shown  # not a DoccleanError: the CLI does not report it, Prefect's record stays
     assert not console.filters
 
 
