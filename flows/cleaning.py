@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -112,9 +113,11 @@ def read_raw(entry: RawEntry, config: CleanConfig) -> bytes | Reject:
         )
 
 
-def rejected(source_path: str, error: RejectedInput) -> Reject:
-    """The Reject of a file that reading or cleaning refused (too large, empty, binary, ...)."""
-    return Reject(source_path, None, error.reason, f"{source_path}: {error.detail}")
+def rejected(source_path: str, error: RejectedInput, data: bytes | None = None) -> Reject:
+    """The Reject of a file that reading or cleaning refused (too large, empty, binary, ...); `data`,
+    the file's bytes when they were read, gives its source_sha256 (None: they were not)."""
+    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    return Reject(source_path, sha, error.reason, f"{source_path}: {error.detail}")
 
 
 @dataclass
@@ -209,7 +212,7 @@ def clean_and_write(
                 piece,
                 ingested_at,
                 on_reject=lambda item, error: rejects.__setitem__(
-                    position[item.source_path], rejected(item.source_path, error)
+                    position[item.source_path], rejected(item.source_path, error, item.data)
                 ),
             )
             for piece in _slices(items)

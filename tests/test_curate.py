@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -272,6 +273,9 @@ def test_bad_files_become_rejects_and_the_run_goes_on(folders: tuple[Path, Path]
     assert summary.cleaned == 1 and summary.rejected == 2
     reasons = {r["source_path"]: r["reason"] for r in rejects(curated)}
     assert reasons == {"image.txt": "binary", "empty.txt": "empty"}
+    # Read before they were refused: their hashes are known.
+    shas = {r["source_path"]: r["source_sha256"] for r in rejects(curated)}
+    assert shas == {name: hashlib.sha256((raw / name).read_bytes()).hexdigest() for name in reasons}
     # A reject that has not changed is not retried, and the run writes nothing.
     assert not run(raw, curated).wrote
     (raw / "empty.txt").write_text(SPEECH, encoding="utf-8")
@@ -500,6 +504,11 @@ def test_a_too_large_reject_is_looked_at_again_when_the_limit_is_raised(folders:
     size = (raw / "big.txt").stat().st_size
     first = run(raw, curated, max_file_bytes=size - 1)
     assert first.reject_reasons == {"too_large": 1, "binary": 1}
+    # A file refused for its size was never read: no hash.
+    assert {r["source_path"]: r["source_sha256"] is None for r in rejects(curated)} == {
+        "big.txt": True,
+        "image.txt": False,
+    }
     # The same limit: nothing to look at again, nothing written.
     assert not run(raw, curated, max_file_bytes=size - 1).wrote
     raised = run(raw, curated, max_file_bytes=size)
