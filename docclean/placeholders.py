@@ -15,7 +15,7 @@ decide):
   word of the `[latin]` table (`X光`, `X射线`). Runs joined by dots are one decimal number
   (`XX.X%`).
 * A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`, and the same with
-  `×` or `*` (`19××`, `20**`); the digits are part of the placeholder, whose kind is date.
+  `×` (`19××`); the digits are part of the placeholder, whose kind is date.
 * A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
   multiplication sign.
 * A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
@@ -83,9 +83,9 @@ _LATIN_ALNUM_CLASS = f"0-9０-９{_LATIN_LETTER_CLASS}"
 _DIGIT_CLASS = "0-9０-９"
 _CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
 _CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
-# What stands for a year's redacted digits: Latin X, ×, * (`19XX`, `19××`, `20**`), one of them
-# per year.
-_YEAR_MASK_FAMILIES = (_X_LETTERS, _TIMES_SIGNS, _STARS)
+# What stands for a year's redacted digits: Latin X or × (`19XX`, `19××`), one of them per year.
+# Not stars: after digits they may open Markdown emphasis (`20**重点**`).
+_YEAR_MASK_FAMILIES = (_X_LETTERS, _TIMES_SIGNS)
 _YEAR_MASKS = "".join(_YEAR_MASK_FAMILIES)
 
 

@@ -344,9 +344,9 @@ def _by_pattern(joined: str, runs: _Runs, tables: _Tables) -> tuple[_Runs, np.nd
     properties = tables.properties
     latin = runs.families == _LATIN
     after_pattern = properties[runs.before] & _PATTERN_BEFORE != 0
-    # A run of × or * may end a redacted year too (`19××`, `20**`); X runs are also decimals and words.
+    # A run of × may end a redacted year too (`19××`); X runs are also decimals and words.
     by_pattern = (latin & (after_pattern | (properties[runs.after] & _PATTERN_AFTER != 0))) | (
-        after_pattern & ((runs.families == _TIMES) | (runs.families == _STAR))
+        after_pattern & (runs.families == _TIMES)
     )
     decided = np.full(len(runs.starts), _UNDECIDED, np.int8)
     indexes = np.flatnonzero(by_pattern).tolist()
