@@ -273,7 +273,8 @@ class Cleaner:
         ingested_at: datetime,
         on_reject: Callable[[BatchItem, RejectedInput], None] | None,
     ) -> pa.Table:
-        """`clean_batch`'s table, made by `clean` on each item: the reference it is tested against."""
+        """`clean_batch`'s table, made by `clean` on each item, as the equality tests make the
+        table they compare the column-wise path with."""
         records: list[Record] = []
         mtimes: list[int] = []
         for item in items:

@@ -146,9 +146,10 @@ _OutlineRow = tuple[int, str, str, int]  # an OutlineEntry's fields: level, mark
 
 def _structure(text: str, tables: StructureTables) -> tuple[str | None, str | None, list[_OutlineRow], bool]:
     """(title, doc_type, outline rows, capped) of a final `text` (see `find_structure`)."""
-    # The title is in the first lines; the last piece here is the rest of the text, or a line
-    # when there are fewer. Only the outline walks every line, one chunk of them at a time.
-    head = text.split("\n", _TITLE_MAX_LINES + 1) if text else []
+    # The title is in the first lines (a date line, the title's, one more that says whether they
+    # are a list); the last piece here is the rest of the text, or a line when there are fewer.
+    # Only the outline walks every line, one chunk of them at a time.
+    head = text.split("\n", _TITLE_MAX_LINES + 2) if text else []
     start, count = _title_lines(head, tables)
     title = "".join(head[start : start + count]) if count else None
     skip_lines = start + count if title else 0
