@@ -10,10 +10,11 @@ Decisions, first match wins:
    judged by plausibility (method `trial`); if none reads as text, the file is binary.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
    decodes to "": whether an empty document is acceptable is the pipeline's decision. Legacy
-   bytes can be valid UTF-8 by accident (GBK 学习 d1a7 cfb0 is ѧϰ): a body with two two-byte
-   characters in a row goes on to step 5's line and run analysis, which gives valid UTF-8 back
-   unchanged unless a run mixes scripts or touches a UTF-8 Hanzi and another codec reads it
-   better; a legacy reading of valid UTF-8 is as confident as `VALID_UTF8_EVIDENCE_CHARS` allow.
+   bytes can be valid UTF-8 by accident (GBK 学习 d1a7 cfb0 is ѧϰ, 元 is Ԫ): a body with two
+   two-byte characters in a row, or one that no alphabet writes there (`reads_as_words`), goes
+   on to step 5's line and run analysis, which gives valid UTF-8 back unchanged unless a run
+   mixes scripts, touches a UTF-8 Hanzi or is not words of an alphabet, and another codec reads
+   it better; a legacy reading of valid UTF-8 is as confident as `VALID_UTF8_EVIDENCE_CHARS` allow.
 5. Anything else is a legacy codec, possibly mixed with UTF-8 line by line. GB18030 and
    Big5-HKSCS each read the first `QUICK_TRIAL_BYTES` of a bounded sample; when one is
    clearly the more plausible, it stands (method `trial`, the usual case for a page or more).
@@ -73,6 +74,7 @@ from docclean.plausibility import (
     mixes_scripts,
     plausibility,
     plausibility_at_most,
+    reads_as_words,
     spaced_han_share,
     unreadable_share,
     unusual_char,
@@ -155,7 +157,6 @@ _SHORT_RUN = re.compile(
 )
 _LONG_SEQUENCE = re.compile(_LONG)
 _TWO_BYTE_LEAD = re.compile(rb"[\xc2-\xdf]")
-_TWO_BYTE_PAIR = re.compile(_TWO + _TWO)
 # Two Hanzi or more of U+4E00-U+9FFF in UTF-8: a pasted phrase inside a legacy line.
 _UTF8_HAN_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){2,}")
 # The same two Hanzi, one pattern per first byte (a literal: see below).
@@ -163,12 +164,46 @@ _UTF8_HAN_PAIR_BY_LEAD = tuple(
     re.compile(re.escape(bytes((lead,))) + rb"[\x80-\xbf]{2}[\xe4-\xe9][\x80-\xbf]{2}")
     for lead in range(0xE4, 0xEA)
 )
-# One pattern per lead byte: a literal first byte lets `re` skip ahead at memchr speed, where a
-# pattern opening with a class tests every byte (5x slower than the UTF-8 decode itself).
-_TWO_BYTE_PAIR_BY_LEAD = tuple(
-    (bytes((lead,)), re.compile(re.escape(bytes((lead,))) + rb"[\x80-\xbf]" + _TWO))
-    for lead in range(0xC2, 0xE0)
+
+
+def _two_byte_class(lead: int, codes: Iterable[int]) -> bytes:
+    """A byte class of the second bytes of the two-byte UTF-8 characters among `codes` whose first
+    byte is `lead` (b"" when there are none)."""
+    seconds = [0x80 | (code & 0x3F) for code in codes if 0xC0 | (code >> 6) == lead]
+    return b"[" + b"".join(re.escape(bytes((byte,))) for byte in seconds) + b"]" if seconds else b""
+
+
+def _in_question_by_lead(lead: int) -> bytes:
+    """What makes a valid UTF-8 line's two-byte characters with first byte `lead` worth deciding
+    (`_next_contested_run`): two of them in a row, one that text does not write or a combining
+    mark, or a letter that may not touch an ASCII letter touching one (`reads_as_words`)."""
+    first = re.escape(bytes((lead,)))
+    odd = _two_byte_class(lead, (code for code in range(0x80, 0x800) if not reads_as_words(chr(code))))
+    not_latin = _two_byte_class(
+        lead,
+        (
+            code
+            for code in range(0x80, 0x800)
+            if reads_as_words(chr(code)) and not reads_as_words(chr(code), "a")
+        ),
+    )
+    # Every branch opens with the lead byte (the letter before is looked behind for), so that `re`
+    # skips to lead bytes at once instead of trying each branch at every byte.
+    after = [rb"[\x80-\xbf]" + _TWO]
+    if odd:
+        after.append(odd)
+    if not_latin:
+        after += [not_latin + rb"(?=[A-Za-z])", not_latin + rb"(?<=[A-Za-z][\x80-\xff]{2})"]
+    return first + b"(?:" + b"|".join(after) + b")"
+
+
+# One pattern per lead byte, searched only when `lead in body` (memchr) finds the byte: a pattern
+# opening with a class tests every byte (5x slower than the UTF-8 decode itself).
+_IN_QUESTION_BY_LEAD = tuple(
+    (bytes((lead,)), re.compile(_in_question_by_lead(lead))) for lead in range(0xC2, 0xE0)
 )
+# The same, in one pattern, for a line at a time.
+_IN_QUESTION = re.compile(b"|".join(_in_question_by_lead(lead) for lead in range(0xC2, 0xE0)))
 _NOT_TWO_BYTE = re.compile("[^\u0080-\u07ff]")
 _CJK_OR_LATER = re.compile("[\u2e80-\U0010ffff]")
 
@@ -269,7 +304,7 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
-    if _has_two_byte_pair(body) and not _stays_utf8(text):
+    if _may_hide_legacy(body) and not _stays_utf8(text):
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
@@ -575,14 +610,14 @@ def _survey(body: bytes) -> tuple[_Survey, list[_HeldChunk] | None]:
 
 def _questioned(body: bytes, starts: list[int], ends: list[int], kinds: list[str]) -> set[int]:
     """Indices of a chunk's lines in question, as `_lines_in_question` decides: a broken line, a
-    valid one with two two-byte characters in a row, a legacy one holding two UTF-8 Hanzi in a
-    row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
+    valid one with two-byte characters in question (`_IN_QUESTION`), a legacy one holding two
+    UTF-8 Hanzi in a row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
     pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
     candidates = [
         index
         for index, kind in enumerate(kinds)
         if kind == "broken-utf-8"
-        or (kind == "utf-8" and _TWO_BYTE_PAIR.search(body, starts[index], ends[index]) is not None)
+        or (kind == "utf-8" and _IN_QUESTION.search(body, starts[index], ends[index]) is not None)
     ]
     if "legacy" in kinds:
         pasted = (
@@ -628,13 +663,14 @@ class _BoundedSample:
         return b"".join(self._parts)[:SAMPLE_BYTES]
 
 
-def _has_two_byte_pair(body: bytes) -> bool:
-    """Whether valid UTF-8 `body` has two two-byte characters in a row, where legacy bytes may hide.
+def _may_hide_legacy(body: bytes) -> bool:
+    """Whether valid UTF-8 `body` has two-byte characters where legacy bytes may hide: two in a
+    row, or one that is not text as `reads_as_words` has it (`_IN_QUESTION`).
 
     Chinese UTF-8 is three-byte characters and ASCII: most files have no two-byte lead at all
     (30 memchr scans, a fifth of the decode's time), the rest a few (× ·) to look behind.
     """
-    return any(lead in body and pattern.search(body) for lead, pattern in _TWO_BYTE_PAIR_BY_LEAD)
+    return any(lead in body and pattern.search(body) for lead, pattern in _IN_QUESTION_BY_LEAD)
 
 
 def _stays_utf8(text: str) -> bool:
@@ -644,10 +680,11 @@ def _stays_utf8(text: str) -> bool:
 
     The analysis's decisions, taken only on the lines where one can go against UTF-8: a line
     whose characters are all common or ASCII (no `unusual_char`) reads at plausibility 1.0,
-    which no other reading beats, and has no two two-byte characters in a row (the only common
-    two-byte character is ·, looked for in pairs), so it is not in question. The other lines
-    take the same legacy codec and the same decisions as in the analysis (`_line_codec`, and
-    `_decide_run` on each contested run), and any that is not UTF-8 leaves it to the analysis.
+    which no other reading beats, and has no two-byte character in question (`_IN_QUESTION`: the
+    only common two-byte character is ·, looked for in pairs), so it is not in question. The
+    other lines take the same legacy codec and the same decisions as in the analysis
+    (`_line_codec`, and `_decide_run` on each contested run), and any that is not UTF-8 leaves
+    it to the analysis.
     Only such lines are decoded again: a redaction's ×× in a page of Chinese costs a few.
     """
     # Held for the second pass when they are few, as they are in a document of Chinese.
@@ -696,7 +733,7 @@ def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, list[tuple[int
         start = text.rfind("\n", 0, found) + 1
         end = text.find("\n", found) + 1 or len(text)
         line = text[start:end].encode("utf-8")
-        in_question = not line.isascii() and _TWO_BYTE_PAIR.search(line) is not None
+        in_question = not line.isascii() and _IN_QUESTION.search(line) is not None
         yield line, end == len(text), _contested_runs(line, "utf-8") if in_question else []
         position = end
         if next_pair is not None and next_pair.start() < end:
@@ -727,9 +764,10 @@ def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int
     byte runs whose codec is in question (`_contested_runs`), to be cut at them.
 
     A broken UTF-8 line may hold them; a valid one when it has two two-byte characters in a row
-    (where legacy CJK bytes that happen to be valid UTF-8 show); a legacy line when it holds
-    two UTF-8 Hanzi in a row (a pasted phrase; GBK text makes the pattern by accident in about
-    one line of a hundred, and `_split_line` then keeps the line whole). The legacy lines are
+    or one in question (`_IN_QUESTION`: where legacy CJK bytes that happen to be valid UTF-8
+    show); a legacy line when it holds two UTF-8 Hanzi in a row (a pasted phrase; GBK text
+    makes the pattern by accident in about one line of a hundred, and `_split_line` then keeps
+    the line whole). The legacy lines are
     searched in one lazy pass over the body per pattern, not one call per line, and nothing
     per line is held. `has_legacy`: whether the body has legacy lines at all.
     """
@@ -743,9 +781,7 @@ def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int
                 next_pasted = next(pasted, None)
             may = next_pasted is not None and next_pasted.start() < b
         else:
-            may = kind == "broken-utf-8" or (
-                kind == "utf-8" and _TWO_BYTE_PAIR.search(body, a, b) is not None
-            )
+            may = kind == "broken-utf-8" or (kind == "utf-8" and _IN_QUESTION.search(body, a, b) is not None)
         yield a, b, kind, may and _next_contested_run(body[a:b], kind, 0) is not None
 
 
@@ -764,9 +800,10 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
 
     A run is made of two-byte UTF-8 sequences and bytes no UTF-8 sequence explains, with at
     most single longer sequences between them (an accident of legacy bytes). It is in question
-    when it holds invalid bytes; or, valid, when it mixes scripts (ѧϰ) or touches a Hanzi
-    written in UTF-8 with two characters or more. Runs of one script standing apart (Ελλάδα,
-    café) are text. In a legacy line every run is in question: the line's own codec competes.
+    when it holds invalid bytes; or, valid, when it mixes scripts (ѧϰ), touches a Hanzi
+    written in UTF-8 with two characters or more, or does not read as words of an alphabet
+    (`reads_as_words`: 100Ԫ, һЩ). Runs of one script standing apart (Ελλάδα, café) are text.
+    In a legacy line every run is in question: the line's own codec competes.
     """
     for a, b in _runs_from(line, kind, position):
         if kind != "legacy":
@@ -777,11 +814,23 @@ def _next_contested_run(line: bytes, kind: str, position: int) -> tuple[int, int
             glued = (a > 0 and line[a - 1] >= 0x80) or (b < len(line) and line[b] >= 0x80)
             # A CJK character between two-byte ones is an accident of legacy bytes; the
             # punctuation cp1252 adds (“ ” … €) is not, it comes with Latin-1 mojibake.
-            accident = _CJK_OR_LATER.search(text) is not None or mixes_scripts(_NOT_TWO_BYTE.sub("", text))
+            accident = (
+                _CJK_OR_LATER.search(text) is not None
+                or mixes_scripts(_NOT_TWO_BYTE.sub("", text))
+                or not _reads_as_words(line, a, b, text)
+            )
             if not accident and not (glued and len(text) >= 2):
                 continue
         return a, b
     return None
+
+
+def _reads_as_words(line: bytes, x: int, y: int, text: str) -> bool:
+    """`reads_as_words` of the two-byte characters of the valid run `line[x:y]`, read as `text`,
+    beside the ASCII characters around it."""
+    before = chr(line[x - 1]) if x > 0 and line[x - 1] < 0x80 else ""
+    after = chr(line[y]) if y < len(line) and line[y] < 0x80 else ""
+    return reads_as_words(_NOT_TWO_BYTE.sub("", text), before, after)
 
 
 def _runs_from(line: bytes, kind: str, position: int) -> Iterator[tuple[int, int]]:
@@ -912,7 +961,9 @@ def _decide_run(
     readings: list[tuple[str, int, list[tuple[int, int, str | None]], float]] = []
     as_utf8 = _strict(run, "utf-8")
     if as_utf8 is not None:
-        readings.append((as_utf8, 0, [(x, y, "utf-8")], UTF8_KEPT_MARGIN))
+        # Valid UTF-8 that is no alphabet's words (100Ԫ) has no claim to be kept beyond its score.
+        margin = UTF8_KEPT_MARGIN if _reads_as_words(line, x, y, as_utf8) else 0.0
+        readings.append((as_utf8, 0, [(x, y, "utf-8")], margin))
     else:
         scored = _without_cut_tail(run) if at_end else run
         readings.append((scored.decode("utf-8", errors="replace"), 0, [(x, y, "utf-8")], 0.0))

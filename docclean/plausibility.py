@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -564,3 +565,112 @@ def mixes_scripts(run: str) -> bool:
     """
     scripts = {two_byte_script(char) for char in run} - {""}
     return len(scripts) > 1
+
+
+# The characters of U+0080-U+07FF that text writes in a living alphabet (ranges from the Unicode
+# code charts): Latin-1, the Latin letters of European languages, Vietnamese, Romanian,
+# Azerbaijani and Pinyin, the tone marks GB2312 sets (ˇ ˉ ˊ ˋ ˙), the combining accents, and
+# the basic Greek, Cyrillic (with the letters of the Turkic and Mongolian languages written in
+# it), Armenian, Hebrew and Arabic letters with their points and signs. The rest of that range (ĳ Ŀ ſ, IPA and modifier letters, Coptic in the Greek block, the Cyrillic letters of
+# minority languages, Syriac, Thaana, NKo) is, in a Chinese corpus, GBK or Big5 text that
+# happens to be valid UTF-8: 一些 reads as һЩ, 元 as Ԫ, 习习 as ϰϰ, 使思 as ʹ˼.
+_ALPHABET_RANGES = (
+    # Latin-1 whole, its C1 controls too: they are UTF-8 read as Latin-1 (å\x90\x8c for 同),
+    # the mojibake repair's to reverse, as `_TWO_BYTE_SCRIPTS` has it.
+    (0x0080, 0x0131),
+    (0x0134, 0x0137),
+    (0x0139, 0x013E),
+    (0x0141, 0x0148),
+    (0x014A, 0x017E),
+    (0x01A0, 0x01A1),  # Vietnamese ơ
+    (0x01AF, 0x01B0),  # Vietnamese ư
+    (0x01CD, 0x01DC),  # Pinyin ǎ ǐ ǒ ǔ ǖ ǘ ǚ ǜ
+    (0x018F, 0x018F),  # Azerbaijani Ə ə
+    (0x0218, 0x021B),  # Romanian ș ț
+    (0x0259, 0x0259),
+    (0x02C7, 0x02C7),
+    (0x02C9, 0x02CB),
+    (0x02D9, 0x02D9),
+    (0x0300, 0x0333),  # combining accents: text only after a letter (`reads_as_words`)
+    (0x0386, 0x0386),
+    (0x0388, 0x038A),
+    (0x038C, 0x038C),
+    (0x038E, 0x03A1),
+    (0x03A3, 0x03CE),
+    (0x0400, 0x045F),
+    (0x0490, 0x0493),  # Ukrainian ґ; Kazakh, Kyrgyz, Mongolian and Tatar letters (not һ: GBK 一)
+    (0x049A, 0x049B),
+    (0x04A2, 0x04A3),
+    (0x04AE, 0x04B1),
+    (0x04D8, 0x04D9),
+    (0x04E8, 0x04E9),
+    (0x0531, 0x0556),
+    (0x0559, 0x055F),
+    (0x0561, 0x0587),
+    (0x0589, 0x058A),
+    (0x05B0, 0x05BD),  # Hebrew points
+    (0x05BE, 0x05BF),
+    (0x05C1, 0x05C2),
+    (0x05C7, 0x05C7),
+    (0x05D0, 0x05EA),
+    (0x05F0, 0x05F4),  # ligatures; geresh and gershayim, after a letter
+    (0x060C, 0x060C),
+    (0x061B, 0x061B),
+    (0x061F, 0x061F),
+    (0x0621, 0x063A),
+    (0x0640, 0x0652),  # Arabic letters and harakat
+    (0x0660, 0x066D),
+    (0x0670, 0x0671),
+    (0x067E, 0x067E),  # Persian and Urdu letters
+    (0x0686, 0x0686),
+    (0x0698, 0x0698),
+    (0x06A9, 0x06A9),
+    (0x06AF, 0x06AF),
+    (0x06BE, 0x06BE),
+    (0x06C1, 0x06C1),
+    (0x06CC, 0x06CC),
+    (0x06D2, 0x06D2),
+    (0x06F0, 0x06F9),
+)
+
+
+# Letters that end a word: Hebrew final forms (ך ם ן ף ץ) and Greek final sigma. One followed by
+# a letter (ץס for GBK 抓住) is no word.
+_WORD_FINAL = frozenset("\u05da\u05dd\u05df\u05e3\u05e5\u03c2")
+# The unaccented Greek letters: science's units and symbols, set against Latin letters (5μm,
+# NF-κB, kΩ), where other scripts' letters touching a Latin one are an accident (ΪXX for 为XX).
+_GREEK_SYMBOLS = frozenset(chr(code) for code in (*range(0x0391, 0x03AA), *range(0x03B1, 0x03CA)))
+# Signs written after a letter, as combining marks are: Hebrew geresh and gershayim.
+_AFTER_A_LETTER = frozenset("\u05f3\u05f4")
+
+
+@cache
+def alphabet_codes() -> frozenset[int]:
+    """The code points of U+0080-U+07FF that real text writes (`_ALPHABET_RANGES`)."""
+    return frozenset(code for first, last in _ALPHABET_RANGES for code in range(first, last + 1))
+
+
+def reads_as_words(run: str, before: str = "", after: str = "") -> bool:
+    """Whether a run of U+0080-U+07FF characters (one script, `mixes_scripts` aside) reads as
+    words of an alphabet: each character one that text writes (`alphabet_codes`), each combining
+    mark (and Hebrew geresh) after a letter, no word-final letter (ץ ς) before a letter, and,
+    unless the run is Latin or unaccented Greek, no ASCII letter touching it. `before` and
+    `after` are the characters beside the run ("" at a line's edge or beside a character of three
+    bytes or more). False for the readings of GBK or Big5 bytes valid as UTF-8 (һЩ for 一些,
+    100Ԫ for 100元, УX for 校X); True for café, Ελλάδα, Привет, שלום, ǎ.
+    """
+    alphabet = alphabet_codes()
+    previous = before
+    for char in run:
+        if ord(char) not in alphabet:
+            return False
+        if (unicodedata.combining(char) or char in _AFTER_A_LETTER) and not (
+            previous.isalpha() or (previous and unicodedata.combining(previous))
+        ):
+            return False
+        if previous in _WORD_FINAL and char.isalpha():
+            return False
+        previous = char
+    if f"{before}{after}".isascii() and any(side.isalpha() for side in (before, after)):
+        return all(two_byte_script(char) in ("Latin", "") or char in _GREEK_SYMBOLS for char in run)
+    return True

@@ -45,9 +45,9 @@ def test_each_kind_of_file_decodes_without_replacement_on_the_path_it_names(
             assert "\ufffd" not in decoded.text, kind
             assert decoded.segments[0].start == 0 and decoded.segments[-1].end == len(data), kind
     # Only the first kind is on the fast path: the others hold two-byte characters in a row or legacy bytes.
-    assert not any(decode._has_two_byte_pair(data) for data in kinds["utf-8 (fast path)"])
+    assert not any(decode._may_hide_legacy(data) for data in kinds["utf-8 (fast path)"])
     for kind in ("utf-8 with ××", "utf-8 + a Greek line"):
-        assert all(decode._has_two_byte_pair(data) for data in kinds[kind]), kind
+        assert all(decode._may_hide_legacy(data) for data in kinds[kind]), kind
     for kind, codec in (("gb18030", "gb18030"), ("big5hkscs", "big5hkscs")):
         assert all(decode_bytes(data).text == data.decode(codec) for data in kinds[kind]), kind
     pasted = decode_bytes(kinds["mixed in a line"][0])

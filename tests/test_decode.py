@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -586,6 +587,40 @@ def test_gbk_read_as_valid_utf8_is_never_certain(text: str) -> None:
         assert "low_confidence_encoding" in decoded.flags
 
 
+# GB2312 level 1 characters whose GBK bytes are a two-byte UTF-8 character: text made of them
+# alone is valid UTF-8 by accident.
+_VALID_UTF8_IN_GBK = [
+    char
+    for char in _LEVEL1
+    if 0xC2 <= char.encode("gbk")[0] <= 0xDF and 0x80 <= char.encode("gbk")[1] <= 0xBF
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_VALID_UTF8_IN_GBK), min_size=1, max_size=6),
+    st.sampled_from(["", "X", "100", "Total: ", "\n"]),
+    st.sampled_from(["", "XX", "2024", "\n"]),
+)
+def test_gbk_valid_as_utf8_that_no_alphabet_writes_is_read_as_gbk(text: str, before: str, after: str) -> None:
+    # The class of 一些 (һЩ), 元 (Ԫ), 通知 (a Hebrew mark with no letter): a UTF-8 reading that is
+    # no alphabet's words loses to the legacy one; words of one (вода) stay UTF-8, a known limit.
+    data = (before + text + after).encode("gbk")
+    reading = data.decode("utf-8")
+    assume(not all(_reads_as_words_in(reading, match) for match in re.finditer("[\u0080-\u07ff]+", reading)))
+    decoded = decode_bytes(data)
+    assert decoded.text == before + text + after, reading
+    assert decoded.confidence < 1.0
+
+
+def _reads_as_words_in(text: str, run: re.Match[str]) -> bool:
+    """`reads_as_words` of a run of two-byte characters with the ASCII characters either side."""
+    before, after = text[run.start() - 1 : run.start()], text[run.end() : run.end() + 1]
+    return plausibility_module.reads_as_words(
+        run.group(), before if before.isascii() else "", after if after.isascii() else ""
+    )
+
+
 def _valid_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -635,7 +670,7 @@ def test_valid_utf8_decodes_as_the_line_and_run_analysis_would(text: str) -> Non
     # The shortcut (`_stays_utf8`) keeps valid UTF-8 on the fast path only where the whole
     # analysis would give every byte to UTF-8: its answer is the analysis's, always.
     body = text.encode("utf-8")
-    assume(decode._has_two_byte_pair(body))
+    assume(decode._may_hide_legacy(body))
     analysed = decode._decode_legacy(body, 0, valid_utf8=True)
     assert decode._decode_unmarked(body, 0) == analysed
     if decode._stays_utf8(text):
