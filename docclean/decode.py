@@ -173,20 +173,20 @@ def _two_byte_class(lead: int, codes: Iterable[int]) -> bytes:
     return b"[" + b"".join(re.escape(bytes((byte,))) for byte in seconds) + b"]" if seconds else b""
 
 
+# The two-byte characters in question alone (`reads_as_words` of the character is False: ĳ Ԫ, a
+# combining mark), and those only beside an ASCII letter (Cyrillic, Hebrew, accented Greek).
+_TWO_BYTE_IN_QUESTION = (
+    [code for code in range(0x80, 0x800) if not reads_as_words(chr(code))],
+    [code for code in range(0x80, 0x800) if reads_as_words(chr(code)) and not reads_as_words(chr(code), "a")],
+)
+
+
 def _in_question_by_lead(lead: int) -> bytes:
     """What makes a valid UTF-8 line's two-byte characters with first byte `lead` worth deciding
     (`_next_contested_run`): two of them in a row, one that text does not write or a combining
     mark, or a letter that may not touch an ASCII letter touching one (`reads_as_words`)."""
     first = re.escape(bytes((lead,)))
-    odd = _two_byte_class(lead, (code for code in range(0x80, 0x800) if not reads_as_words(chr(code))))
-    not_latin = _two_byte_class(
-        lead,
-        (
-            code
-            for code in range(0x80, 0x800)
-            if reads_as_words(chr(code)) and not reads_as_words(chr(code), "a")
-        ),
-    )
+    odd, not_latin = (_two_byte_class(lead, codes) for codes in _TWO_BYTE_IN_QUESTION)
     # Every branch opens with the lead byte (the letter before is looked behind for), so that `re`
     # skips to lead bytes at once instead of trying each branch at every byte.
     after = [rb"[\x80-\xbf]" + _TWO]
