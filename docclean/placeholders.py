@@ -16,6 +16,10 @@ decide):
   (`XX.X%`).
 * A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`, and the same with
   `×` (`19××`); the digits are part of the placeholder, whose kind is date.
+* A number with some digits masked (`138****1234`, `110101********123X`, `187××××5678`): three
+  or more of one mask character between two digits, the number seven characters at least from
+  its first digit to its last, no Latin letter touching it; the whole number is the
+  placeholder, whose kind is number (`_masked_number`). `2**10` and `3***4` are powers.
 * A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
   multiplication sign.
 * A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
@@ -34,7 +38,7 @@ least one side, or there is none on either side (`XX` alone on a line, `XX、XX�
 
 Kinds, in order of precedence:
 
-1. shape: a redacted year is `date`; dot-joined X runs (`X.X%`) are `number`;
+1. shape: a redacted year is `date`; a masked number and dot-joined X runs (`X.X%`) are `number`;
 2. the word after the placeholder, longest match in the `[suffix]` tables of
    rules/placeholders.toml: measure words -> number, 年/月/日 -> date, titles -> person,
    administrative divisions -> place, body suffixes -> organization. Longest match is what
@@ -276,11 +280,15 @@ def replace_placeholders(
     markdown_closers: set[int] = set()
     for match in _candidates(text):
         start, end = match.span()
-        if start in markdown_closers:
-            continue
-        kind = _classify(text, match, tables, markdown_closers)
-        if kind is None:
-            continue
+        if start < position or start in markdown_closers:
+            continue  # inside a masked number, or a Markdown closer
+        masked = _masked_number(text, start, end) if match.lastgroup in _MASK_FAMILIES else None
+        if masked is not None:
+            (start, end), kind = masked, "number"
+        else:
+            kind = _classify(text, match, tables, markdown_closers)
+            if kind is None:
+                continue
         if len(placeholders) == MAX_PLACEHOLDERS:
             capped = True
             break
@@ -288,7 +296,8 @@ def replace_placeholders(
         if len(gaps) == _GAPS_PER_BLOCK:
             blocks.append(token.join(gaps))
             gaps = []
-        original = originals.setdefault(match.group(), match.group())
+        found = text[start:end]
+        original = originals.setdefault(found, found)
         placeholders.append(Placeholder(start + shift, start + shift + len(token), original, kind))
         shift += len(token) - (end - start)
         position = end
@@ -480,6 +489,52 @@ def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
     return closer.start() if closer else None
 
 
+# A number with some of its digits masked: a phone number (138****1234), an ID card number
+# (110101********1234, its check digit perhaps X), a QQ or an account number. A run of one mask
+# character (X, × or a star), `_MASKED_DIGITS_MIN` or more, between two digits; the number runs
+# over digits and that character from its first digit to its last, `_MASKED_NUMBER_MIN_CHARS`
+# long at least, with no Latin letter touching it. The whole number is one placeholder of kind
+# `number`, the digits left in sight kept in its `original`. Three masks at least: `2**10` and
+# `3**4` are powers.
+_MASKED_DIGITS_MIN = 3
+_MASKED_NUMBER_MIN_CHARS = 7
+_MASK_FAMILIES = frozenset({"latin", "times", "star"})
+# An ID card number is 18 characters, the last a check digit that may be X (GB 11643).
+_ID_CARD_CHARS = 18
+
+
+def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the masked number whose mask run is `text[start:end]` (a run of the latin,
+    times or star family), or None when the run is not inside one."""
+    mask = text[start]
+    if (
+        end - start < _MASKED_DIGITS_MIN
+        or text.count(mask, start, end) != end - start
+        or _char_at(text, start - 1) not in _DIGITS
+        or _char_at(text, end) not in _DIGITS
+    ):
+        return None
+    first, last = start, end
+    while first > 0 and (text[first - 1] in _DIGITS or text[first - 1] == mask):
+        first -= 1
+    while last < len(text) and (text[last] in _DIGITS or text[last] == mask):
+        last += 1
+    # From the first digit to the last: stars around it are Markdown (**138****1234**).
+    while text[first] == mask:
+        first += 1
+    while text[last - 1] == mask:
+        last -= 1
+    if last - first + 1 == _ID_CARD_CHARS and mask not in _X_LETTERS and _char_at(text, last) in "Xx":
+        last += 1
+    if last - first < _MASKED_NUMBER_MIN_CHARS:
+        return None
+    if _char_at(text, first - 1) in _LATIN_ALNUM_NOT_X | set(_X_LETTERS) or _char_at(text, last) in (
+        _LATIN_ALNUM_NOT_X | set(_X_LETTERS)
+    ):
+        return None  # a code or a model number: ABC138XXXX1234
+    return first, last
+
+
 # --- The specification: the same decisions, the plain way ------------------------------------
 #
 # `replace_placeholders` skips to candidate starts with a character-class scan, checks single
@@ -512,13 +567,17 @@ def reference_replace_placeholders(
     closers: set[int] = set()
     for match in _REFERENCE_CANDIDATE.finditer(text):
         start, end = match.span()
-        if start in closers:
+        if start < position or start in closers:
             continue
-        kind = _reference_kind(text, match, closers, tables)
-        if kind is None:
-            continue
+        masked = _masked_number(text, start, end) if match.lastgroup in _MASK_FAMILIES else None
+        if masked is not None:
+            (start, end), kind = masked, "number"
+        else:
+            kind = _reference_kind(text, match, closers, tables)
+            if kind is None:
+                continue
         pieces += [text[position:start], token]
-        placeholders.append(Placeholder(start + shift, start + shift + len(token), match.group(), kind))
+        placeholders.append(Placeholder(start + shift, start + shift + len(token), text[start:end], kind))
         shift += len(token) - (end - start)
         position = end
     pieces.append(text[position:])

@@ -17,8 +17,9 @@ goes to the reference, run by run or text by text:
 * a line holding two runs of the same one to three ASCII stars (Markdown emphasis may pair
   them): the reference's opener and closer search decides them, in text order;
 * a run with no Han letter right beside it: the reference walks its context;
-* a text with more placeholder characters than `MAX_PLACEHOLDERS`: the reference function
-  cleans the whole text (it caps the placeholders).
+* a text with more placeholder characters than `MAX_PLACEHOLDERS` (the reference caps them),
+  or with a run of masks between two digits (it may be a masked number, `138****1234`, whose
+  placeholder spans the digits too): the reference function cleans the whole text.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ _CHINESE_PUNCTUATION = 8
 _NUMERAL = 16  # a circle beside it is a zero
 _PATTERN_BEFORE = 32  # before an X run: a year, a version or a hyphenated word may be there
 _PATTERN_AFTER = 64  # after an X run: a decimal or a hyphenated word may be there
+_DIGIT = 128  # a mask run between two digits may be inside a masked number
 
 _LINE_BREAK = ord("\n")
 _ASCII_STAR = ord("*")
@@ -97,6 +99,7 @@ def _lookup_tables() -> _Tables:
             code_points(".-" + "".join(reference._DIGITS) + reference._CHINESE_NUMERALS + reference._CIRCLES),
         ),
         (_PATTERN_AFTER, code_points(".-")),
+        (_DIGIT, code_points("".join(reference._DIGITS))),
     ):
         properties[points] |= bit
     if properties[_LINE_BREAK] or any("\n" in word for word in (*tables.suffixes, *tables.prefixes)):
@@ -254,9 +257,9 @@ def _candidate_runs(
     code_points: np.ndarray, tables: _Tables, doc_starts: np.ndarray, lengths: np.ndarray
 ) -> tuple[_Runs, np.ndarray]:
     """Every maximal run of one family (a single `某` is none), as the reference's pattern finds
-    them, and which texts go to the reference whole: those with more placeholder characters
-    than `MAX_PLACEHOLDERS`, which would be capped (their runs are not listed: a file of
-    placeholder characters would cost tens of bytes a character here)."""
+    them, and which texts go to the reference whole (their runs are not listed): those with more
+    placeholder characters than `MAX_PLACEHOLDERS`, which would be capped (a file of placeholder
+    characters would cost tens of bytes a character here), and those with a masked number."""
     families_at = tables.family[code_points]
     counts = (
         np.add.reduceat(
@@ -291,7 +294,12 @@ def _candidate_runs(
         before=before,
         after=after,
     )
-    return runs, to_reference
+    digit = tables.properties[before] & tables.properties[after] & _DIGIT != 0
+    masked = (
+        digit & (families != _CIRCLE) & (families != _MOU) & (ends - starts >= reference._MASKED_DIGITS_MIN)
+    )
+    to_reference[runs.docs[masked]] = True
+    return runs.select(~to_reference[runs.docs]), to_reference
 
 
 # `decided` of a run whose kind the arrays work out.
