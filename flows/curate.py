@@ -144,10 +144,23 @@ def clean_config(
     )
 
 
+# Names of passed-over files a run's log shows; a .git folder is one name.
+_IGNORED_SHOWN = 5
+
+
 def scan_step(raw: Location, store: Store, settle_seconds: float) -> ScanResult:
     """Every raw file ready to curate, those still pending, and those that cannot be (flows.scan)."""
     # The curated dataset inside raw/ holds docclean's own output and state, never input.
     scan = scan_raw(raw, settle_seconds, skip=(store.root,))
+    if scan.ignored:
+        shown = ", ".join(escape(path) for path in scan.ignored[:_IGNORED_SHOWN])
+        more = f" and {len(scan.ignored) - _IGNORED_SHOWN} more" if len(scan.ignored) > _IGNORED_SHOWN else ""
+        get_run_logger().info(
+            "Passed over %d hidden, lock or system files and folders, which are never documents: %s%s.",
+            len(scan.ignored),
+            shown,
+            more,
+        )
     for path in scan.future_mtime:
         get_run_logger().warning(
             "%s has a modification time in the future; it is curated now, since no copy in progress "

@@ -40,7 +40,7 @@ import pyarrow.fs as pafs
 from docclean.layout import LOCK_FILE, state_folder
 from docclean.sourcepath import source_path_of
 from flows.location import Location, RunLockedError, StoreError
-from flows.scan import FILE, PARTIAL, ChangedDuringRead, Listed, RawEntry, is_partial_name
+from flows.scan import FILE, ChangedDuringRead, Listed, RawEntry, name_kind
 
 # Hugging Face `datasets` reads the dataset card's `configs`; people read the rest. It caches a
 # folder's tables by a hash of these configs, file patterns included but not the files they match:
@@ -139,8 +139,8 @@ class LocalDisk:
                     yield Listed(rel, "vanished", detail="The file disappeared while scanning.")
                 elif stat.S_ISDIR(info.st_mode) and (info.st_dev, info.st_ino) in skipped:
                     continue
-                elif is_partial_name(source_path_of(name)):
-                    yield Listed(rel, PARTIAL)
+                elif (kind := name_kind(source_path_of(name))) is not None:
+                    yield Listed(rel, kind)
                 elif stat.S_ISLNK(info.st_mode):
                     yield Listed(rel, "symlink", detail=_symlink_detail(root, os.path.join(folder, name)))
                 elif stat.S_ISDIR(info.st_mode):

@@ -39,7 +39,7 @@ from flows.location import (
     UnreadableObject,
     storage_error,
 )
-from flows.scan import FILE, PARTIAL, Listed, RawEntry, is_partial_name
+from flows.scan import FILE, Listed, RawEntry, name_kind
 
 POINTER = "current.json"
 SNAPSHOTS = ".snapshots"
@@ -103,7 +103,8 @@ class ObjectStorage:
                 continue  # prefixes ("folders") are implied by the keys under them
             rel = info.path[len(raw.path) + 1 :]
             names = rel.split("/")
-            partial = next((i for i, name in enumerate(names) if is_partial_name(name)), None)
+            # The first component not curated now names the entry (a hidden folder's key, once per key).
+            held = next(((i, kind) for i, name in enumerate(names) if (kind := name_kind(name))), None)
             if any(name in UNUSABLE_KEY_COMPONENTS for name in names):
                 yield Listed(
                     rel.encode(),
@@ -113,8 +114,8 @@ class ObjectStorage:
                     detail=f"The object key has an empty, '.' or '..' path component ({raw.url}/{rel}): object "
                     "storage keeps such keys, but they name no file; rename the object.",
                 )
-            elif partial is not None:
-                yield Listed("/".join(names[: partial + 1]).encode(), PARTIAL)
+            elif held is not None:
+                yield Listed("/".join(names[: held[0] + 1]).encode(), held[1])
             else:
                 # Keys are UTF-8, but may hold a backslash or a control character: escaped as on a disk.
                 yield Listed(rel.encode(), FILE, raw.child(rel), info.size, info.mtime_ns)

@@ -24,7 +24,11 @@ from docclean.sourcepath import source_path_of
 from flows.location import Location
 
 # Names that downloaders, editors and copy tools give to files that are not finished yet.
-PARTIAL_NAME_PATTERNS = ("*.part", "*.crdownload", "*.tmp", "*.download", "*.partial", "~$*", ".*")
+PARTIAL_NAME_PATTERNS = ("*.part", "*.crdownload", "*.tmp", "*.download", "*.partial")
+# Names that are never documents: hidden files and folders (.DS_Store, .git), Office's lock
+# files (~$报告.docx) and the files Windows keeps in a folder. Passed over, neither pending (they
+# would wait for ever) nor rejected; a run logs them.
+IGNORED_NAME_PATTERNS = (".*", "~$*", "Thumbs.db", "desktop.ini", "Desktop.ini")
 # A file modified this recently may still be being copied in; it waits for a later run.
 # Two seconds covers a copy in progress on a local disk; `--settle` raises it for slow shares.
 DEFAULT_SETTLE_SECONDS = 2.0
@@ -32,6 +36,7 @@ DEFAULT_SETTLE_SECONDS = 2.0
 # any other kind is a problem's reason (symlink, not_a_file, vanished, bad_key, ...).
 FILE = "file"
 PARTIAL = "partial"
+IGNORED = "ignored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,8 @@ class ScanResult:
     problems: list[ScanProblem] = field(default_factory=list)
     # Files left for a later run: still changing, or named as partial downloads.
     pending: list[str] = field(default_factory=list)
+    # Names that are never documents (IGNORED_NAME_PATTERNS): a hidden folder is one entry.
+    ignored: list[str] = field(default_factory=list)
     # Files curated although their modification time is in the future (see scan_raw).
     future_mtime: list[str] = field(default_factory=list)
 
@@ -85,11 +92,25 @@ class ChangedDuringRead(OSError):
 # The patterns as one regex, matched once a name: `fnmatch` per pattern cost more than the rest of
 # a file's scan.
 _PARTIAL_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in PARTIAL_NAME_PATTERNS))
+_IGNORED_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in IGNORED_NAME_PATTERNS))
 
 
 def is_partial_name(name: str) -> bool:
     """Whether `name` matches one of PARTIAL_NAME_PATTERNS (`fnmatch.fnmatchcase`: case-sensitive)."""
     return _PARTIAL_NAME.match(name) is not None
+
+
+def is_ignored_name(name: str) -> bool:
+    """Whether `name` matches one of IGNORED_NAME_PATTERNS (`fnmatch.fnmatchcase`: case-sensitive)."""
+    return _IGNORED_NAME.match(name) is not None
+
+
+def name_kind(name: str) -> str | None:
+    """IGNORED or PARTIAL for a file or folder name that is not curated now, else None. A name
+    both (`.x.part`) is ignored: a hidden download never becomes a document."""
+    if is_ignored_name(name):
+        return IGNORED
+    return PARTIAL if is_partial_name(name) else None
 
 
 def scan_raw(
@@ -115,10 +136,13 @@ def scan_raw(
     settle_ns = int(settle_seconds * 1e9)
     result = ScanResult()
     pending: set[str] = set()
+    ignored: set[str] = set()  # a hidden folder in object storage is listed once per key under it
     for item in raw.backend.walk(raw, skip):
         shown = source_path_of(item.rel)
         if item.kind == PARTIAL:
             pending.add(shown)
+        elif item.kind == IGNORED:
+            ignored.add(shown)
         elif item.kind != FILE or item.location is None or item.size is None or item.mtime_ns is None:
             result.problems.append(
                 ScanProblem(shown or ".", item.kind, item.detail, item.size, item.mtime_ns)
@@ -132,5 +156,6 @@ def scan_raw(
                 RawEntry(shown, item.location, item.size, item.mtime_ns, item.device, item.inode)
             )
     result.pending = sorted(pending)
+    result.ignored = sorted(ignored)
     result.files.sort(key=lambda e: e.rel_path)
     return result

@@ -30,6 +30,7 @@ from docclean.schema import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.curate import curate
 from flows.dataset import open_dataset
 from flows.scan import RawEntry, ScanResult
+from flows.storage import parse_location
 from flows.summary import RunSummary
 from tests.conftest import SAMPLES_DIR, current_snapshot
 
@@ -242,26 +243,61 @@ def test_changed_rules_file_recleans_documents(folders: tuple[Path, Path], tmp_p
 def test_partial_and_still_growing_files_wait(folders: tuple[Path, Path]) -> None:
     raw, curated = folders
     (raw / "download.txt.part").write_text(SPEECH, encoding="utf-8")
-    (raw / ".hidden.txt").write_text(SPEECH, encoding="utf-8")
     growing = raw / "growing.txt"
     growing.write_text(SPEECH, encoding="utf-8")  # modified just now: may still be copied in
     summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
-    assert summary.pending == 3 and summary.cleaned == 0
+    assert summary.pending == 2 and summary.cleaned == 0
     age(growing)
     summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
-    assert summary.cleaned == 1
+    assert summary.cleaned == 1 and summary.pending == 1
     assert [r["source_path"] for r in rows(curated)] == ["growing.txt"]
+
+
+def test_hidden_lock_and_system_files_are_passed_over_not_pending(folders: tuple[Path, Path]) -> None:
+    # They never become documents: counted pending, they would wait for ever; rejected, they
+    # would fill the rejects with .DS_Store and .git objects on every run.
+    raw, curated = folders
+    (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / ".hidden.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (raw / "~$speech.docx").write_bytes(b"\x05lock")
+    (raw / "desktop.ini").write_text("[.ShellClassInfo]\n", encoding="utf-8")
+    (raw / ".git").mkdir()
+    (raw / ".git" / "config").write_text("[core]\n", encoding="utf-8")
+    for path in raw.rglob("*"):
+        age(path)
+    scan = scan_module.scan_raw(parse_location(str(raw)), settle_seconds=30)
+    assert scan.ignored == [".DS_Store", ".git", ".hidden.txt", "desktop.ini", "~$speech.docx"]
+    assert [e.rel_path for e in scan.files] == ["speech.txt"] and scan.pending == scan.problems == []
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
+    assert (summary.cleaned, summary.pending, summary.rejected) == (1, 0, 0)
+    assert [r["source_path"] for r in rows(curated)] == ["speech.txt"]
 
 
 @given(
     st.text(alphabet=st.sampled_from("ab.~$*?[]\n\\PARTtmp-"), max_size=14)
     | st.sampled_from(
-        ["a.part", "a.PART", "x.crdownload", "~$a.docx", ".git", "a.txt", "part", "a.part.txt", "a.tmp\n"]
+        [
+            "a.part",
+            "a.PART",
+            "x.crdownload",
+            "~$a.docx",
+            ".git",
+            "a.txt",
+            "part",
+            "a.part.txt",
+            "a.tmp\n",
+            "Thumbs.db",
+            "desktop.ini",
+        ]
     )
 )
-def test_partial_names_are_those_fnmatch_matches(name: str) -> None:
-    expected = any(fnmatch.fnmatchcase(name, pattern) for pattern in scan_module.PARTIAL_NAME_PATTERNS)
-    assert scan_module.is_partial_name(name) == expected
+def test_partial_and_ignored_names_are_those_fnmatch_matches(name: str) -> None:
+    for patterns, test in (
+        (scan_module.PARTIAL_NAME_PATTERNS, scan_module.is_partial_name),
+        (scan_module.IGNORED_NAME_PATTERNS, scan_module.is_ignored_name),
+    ):
+        assert test(name) == any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
 def test_bad_files_become_rejects_and_the_run_goes_on(folders: tuple[Path, Path]) -> None:
