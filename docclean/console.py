@@ -152,7 +152,7 @@ def print_summary(counts: RunCounts, curated: str) -> None:
     """Print a flows.summary.RunSummary (typed by protocol: the core does not import flows)."""
     console = make_console()
     console.print(
-        f"{counts.seen} files seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
+        f"{counts.seen} {'file' if counts.seen == 1 else 'files'} seen: {counts.new} new, {counts.changed} changed, {counts.unchanged} unchanged, "
         f"{counts.renamed} renamed, {counts.missing} missing (rows kept), {counts.pruned} pruned, "
         f"{counts.rejected} rejected, {counts.pending} pending."
     )

@@ -684,6 +684,8 @@ def test_the_summary_names_every_outcome_and_json_has_the_same_counts(
         "9 files seen: 2 new, 1 changed, 5 unchanged, 1 renamed, 1 missing (rows kept), 2 pruned, 1 rejected, "
         "1 pending. Cleaned 2, reused 2, resumed 500 from an interrupted run, rejected 1, in 0.0 s."
     )
+    print_summary(RunSummary(seen=1, new=1), "curated")
+    assert capsys.readouterr().out.startswith("1 file seen: 1 new, 0 changed")
     as_json = json.loads(json.dumps(summary.as_dict()))
     for key in ("seen", "new", "changed", "unchanged", "renamed", "reused", "missing", "pruned", "pending"):
         assert as_json[key] == getattr(summary, key)
