@@ -226,7 +226,13 @@ def clean_and_write(
         for row in table.select(["source_path", "doc_id", "source_sha256"]).to_pylist()
         if row["source_path"] not in doc_ids
     ]
-    outcome.encodings.update(table["encoding"].to_pylist())
+    # A document extracted from a PDF or Word file has no byte encoding: its format stands in.
+    outcome.encodings.update(
+        encoding or f"({source_format})"
+        for encoding, source_format in zip(
+            table["encoding"].to_pylist(), table["source_format"].to_pylist(), strict=True
+        )
+    )
     outcome.noise_by_category.update(_counts(table["removed"], "category"))
     outcome.placeholders_by_kind.update(_counts(table["placeholders"], "kind"))
     flags = _counts(table["flags"])

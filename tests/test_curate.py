@@ -253,6 +253,20 @@ def test_partial_and_still_growing_files_wait(folders: tuple[Path, Path]) -> Non
     assert [r["source_path"] for r in rows(curated)] == ["growing.txt"]
 
 
+def test_the_summary_counts_an_extracted_document_under_its_format(folders: tuple[Path, Path]) -> None:
+    from tests.extract_documents import pdf_bytes
+
+    raw, curated = folders
+    (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    (raw / "speech.pdf").write_bytes(pdf_bytes(SPEECH))
+    for path in raw.iterdir():
+        age(path)
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=30)
+    assert summary.cleaned == 2
+    assert dict(summary.encodings) == {"utf-8": 1, "(pdf)": 1}
+    assert summary.as_dict()["encodings"] == {"utf-8": 1, "(pdf)": 1}
+
+
 def test_hidden_lock_and_system_files_are_passed_over_not_pending(folders: tuple[Path, Path]) -> None:
     # They never become documents: counted pending, they would wait for ever; rejected, they
     # would fill the rejects with .DS_Store and .git objects on every run.

@@ -7,6 +7,7 @@ Every file is built by the libraries themselves (tests/extract_documents.py): th
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 import zipfile
@@ -273,6 +274,25 @@ def test_malformed_documents_are_rejected_malformed(cleaner: Cleaner) -> None:
     assert _rejected(cleaner, damaged.getvalue()).reason == "malformed"
     assert _rejected(cleaner, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n").reason == "malformed"
     assert _rejected(cleaner, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512)).reason == "malformed"
+
+
+def test_what_pypdf_logs_is_counted_not_printed(cleaner: Cleaner, caplog: pytest.LogCaptureFixture) -> None:
+    # A damaged PDF pypdf reads anyway (a wrong startxref offset), and one it cannot read: its
+    # warnings reach neither the console nor a log; the reject's reason or the count says it.
+    data = pdf_bytes("关于召开安全生产工作会议的通知\n各单位：现将有关事项通知如下。")
+    pointer = re.search(rb"startxref\s+(\d+)", data)
+    assert pointer is not None
+    damaged = data[: pointer.start(1)] + str(int(pointer.group(1)) + 7).encode() + data[pointer.end(1) :]
+    with caplog.at_level(logging.DEBUG):
+        record = cleaner.clean(damaged, "damaged.pdf")
+        assert _rejected(cleaner, b"%PDF-1.4\n1 0 obj<<>>endobj\n").reason == "malformed"
+    assert "关于召开安全生产工作会议的通知" in record.text
+    assert dict(record.extraction)["pypdf_warnings"] >= 1
+    assert (
+        dict(cleaner.clean(pdf_bytes("在会议上的讲话"), "clean.pdf").extraction).get("pypdf_warnings") is None
+    )
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+    assert logging.getLogger("pypdf").propagate and not logging.getLogger("pypdf").handlers
 
 
 def test_encrypted_documents_are_rejected_encrypted(cleaner: Cleaner) -> None:

@@ -17,8 +17,11 @@ it, including nesting deep enough to exhaust the recursion limit).
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from docclean.errors import RejectedInput
 from docclean.extract import Dropped, Extracted, missing_library
@@ -43,45 +46,47 @@ def extract_pdf(data: bytes) -> Extracted:
         from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
     except ImportError:
         raise missing_library("PDF", "pypdf") from None
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and _needs_password(reader, DependencyError):
+    with _pypdf_warnings() as warnings:
+        try:
+            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and _needs_password(reader, DependencyError):
+                raise RejectedInput(
+                    "encrypted",
+                    "The PDF is encrypted with a password: save an unprotected copy and drop that instead.",
+                )
+            page_count = len(reader.pages)
+            if page_count > MAX_PAGES:
+                raise RejectedInput(
+                    "too_large", f"The PDF has {page_count:,} pages, over the limit of {MAX_PAGES:,} pages."
+                )
+            pages: list[list[str]] = []
+            chars = 0
+            for page in reader.pages:
+                text = page.extract_text() or ""
+                chars += len(text)
+                if chars > MAX_TEXT_CHARS:
+                    raise RejectedInput(
+                        "too_large", f"The PDF's text is over the limit of {MAX_TEXT_CHARS:,} characters."
+                    )
+                # Indentation stays: the normalize stage reads it as a paragraph's start.
+                pages.append([line.rstrip() for line in text.split("\n") if line.strip()])
+        except RejectedInput:
+            raise
+        except FileNotDecryptedError:
             raise RejectedInput(
                 "encrypted",
                 "The PDF is encrypted with a password: save an unprotected copy and drop that instead.",
-            )
-        page_count = len(reader.pages)
-        if page_count > MAX_PAGES:
+            ) from None
+        except RecursionError:
             raise RejectedInput(
-                "too_large", f"The PDF has {page_count:,} pages, over the limit of {MAX_PAGES:,} pages."
-            )
-        pages: list[list[str]] = []
-        chars = 0
-        for page in reader.pages:
-            text = page.extract_text() or ""
-            chars += len(text)
-            if chars > MAX_TEXT_CHARS:
-                raise RejectedInput(
-                    "too_large", f"The PDF's text is over the limit of {MAX_TEXT_CHARS:,} characters."
-                )
-            # Indentation stays: the normalize stage reads it as a paragraph's start.
-            pages.append([line.rstrip() for line in text.split("\n") if line.strip()])
-    except RejectedInput:
-        raise
-    except FileNotDecryptedError:
-        raise RejectedInput(
-            "encrypted",
-            "The PDF is encrypted with a password: save an unprotected copy and drop that instead.",
-        ) from None
-    except RecursionError:
-        raise RejectedInput(
-            "malformed", "The PDF's objects are nested too deeply to read: the file is damaged or hostile."
-        ) from None
-    except (PdfReadError, Exception) as error:
-        # pypdf raises many kinds on damaged input (ValueError, KeyError, struct.error, ...).
-        raise RejectedInput(
-            "malformed", f"The PDF cannot be read ({type(error).__name__}: {error})."
-        ) from None
+                "malformed",
+                "The PDF's objects are nested too deeply to read: the file is damaged or hostile.",
+            ) from None
+        except (PdfReadError, Exception) as error:
+            # pypdf raises many kinds on damaged input (ValueError, KeyError, struct.error, ...).
+            raise RejectedInput(
+                "malformed", f"The PDF cannot be read ({type(error).__name__}: {error})."
+            ) from None
     if not any(pages):
         raise RejectedInput(
             "no_text_layer",
@@ -93,8 +98,29 @@ def extract_pdf(data: bytes) -> Extracted:
         ("pages", page_count),
         ("pages_with_text", sum(1 for page in pages if page)),
         ("furniture_lines", len(dropped)),
+        # What pypdf worked around to read a damaged file (no EOF marker, a broken xref table).
+        *((("pypdf_warnings", len(warnings)),) if warnings else ()),
     )
     return Extracted("pdf", "\n".join(kept), dropped=dropped, found=found, page_count=page_count)
+
+
+@contextmanager
+def _pypdf_warnings() -> Iterator[list[logging.LogRecord]]:
+    """The records pypdf logs meanwhile, held instead of printed: a damaged file it reads anyway
+    (`EOF marker not found`) is counted in the extraction's findings, and one it cannot read is a
+    `malformed` reject, so none of them is news for the console."""
+    logger = logging.getLogger("pypdf")
+    held: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = held.append  # type: ignore[method-assign]
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield held
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def _needs_password(reader: object, dependency_error: type[Exception]) -> bool:
