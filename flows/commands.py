@@ -219,11 +219,25 @@ def _reported_by_the_cli_off_the_terminal() -> Iterator[None]:
     consoles = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in consoles:
         handler.addFilter(keep)
+    # Prefect's event and log workers flush at the run's end and at exit, after this context:
+    # their filter stays (adding it twice adds it once).
+    for name in _FLUSHING_WORKERS:
+        logging.getLogger(name).addFilter(_drop_flush_progress)
     try:
         yield
     finally:
         for handler in consoles:
             handler.removeFilter(keep)
+
+
+# Loggers of Prefect's background services (prefect._internal.concurrency.services), named after
+# their classes, which warn `Still processing items: 1 items remaining...` while they flush.
+_FLUSHING_WORKERS = ("EventsWorker", "APILogWorker")
+
+
+def _drop_flush_progress(record: logging.LogRecord) -> bool:
+    # A worker sending its last events is no news for the person who ran the command.
+    return not record.getMessage().startswith("Still processing items:")
 
 
 def _drop_signal_crash(record: logging.LogRecord) -> bool:

@@ -790,3 +790,26 @@ def test_an_interrupted_run_hides_only_the_crash_records_of_its_interruption(
 
     record = logging.LogRecord("prefect.task_runs", logging.ERROR, __file__, 1, message, None, None)
     assert _drop_signal_crash(record) is shown
+
+
+def test_prefect_workers_flushing_at_the_end_say_nothing_on_the_console() -> None:
+    from flows.commands import _reported_by_the_cli_off_the_terminal
+
+    # Prefect's logging set-up replaces the root's handlers (caplog's too): records are taken
+    # on the workers' own loggers, after their filters.
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    workers = [logging.getLogger(name) for name in ("EventsWorker", "APILogWorker")]
+    for logger in workers:
+        logger.addHandler(handler)
+    try:
+        with _reported_by_the_cli_off_the_terminal():
+            workers[0].warning("Still processing items: 1 items remaining...")
+            workers[0].error("Service 'EventsWorker' failed with 2 pending items.")
+        # The filter outlives the run: the workers flush again at exit.
+        workers[1].warning("Still processing items: 3 items remaining...")
+    finally:
+        for logger in workers:
+            logger.removeHandler(handler)
+    assert seen == ["Service 'EventsWorker' failed with 2 pending items."]
