@@ -34,6 +34,7 @@ import pyarrow as pa
 from rensa import RMinHash
 
 from docclean.han import code_points
+from docclean.joined import JoinedTexts, join_texts
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Placeholder
 
@@ -196,6 +197,10 @@ def shingle_hashes(folded: str, n: int = DEFAULT_NGRAM) -> np.ndarray:
     return value
 
 
+# Placeholder spans of many texts, one entry per span: (the text's index, start, end), int64 arrays.
+Spans = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
 def signatures(
     texts: Sequence[str],
     spans: Sequence[Sequence[tuple[int, int]]] | None = None,
@@ -205,20 +210,121 @@ def signatures(
 
     `spans` are each text's placeholder tokens as (start, end) offsets, left out of its shingles.
     The values are rensa's `RMinHash` digest (seed SEED) of the text's `shingle_hashes`, computed
-    for all the texts in one call. An empty text's signature is all 0xFFFFFFFF.
+    for all the texts at once (joined_signatures). An empty text's signature is all 0xFFFFFFFF.
+    Raises ValueError when `spans` are not one per text.
+    """
+    marks = [()] * len(texts) if spans is None else spans
+    if len(marks) != len(texts):
+        raise ValueError(f"{len(marks)} texts' spans for {len(texts)} texts.")
+    counts = np.fromiter(map(len, marks), np.int64, len(marks))
+    pairs = np.array([pair for text_spans in marks for pair in text_spans], np.int64).reshape(-1, 2)
+    return joined_signatures(join_texts(texts), (np.repeat(np.arange(len(marks)), counts), *pairs.T), params)
+
+
+def joined_signatures(joined: JoinedTexts, spans: Spans, params: DedupParams | None = None) -> list[bytes]:
+    """`signatures` of the texts of `joined`, their placeholder `spans` (Spans) left out of their shingles.
+
+    One pass of shingle hashes over all the texts' shingle texts end to end. A shingle that runs
+    across the end of its text is overwritten by one of the text's own (a repeat does not change a
+    minimum, so the text's digest is that of its `shingle_hashes`). Texts whose spans are out of
+    order, overlap or have a negative offset are computed text by text (`_without`'s own reading).
     """
     params = params or DedupParams()
-    spans = spans if spans is not None else [()] * len(texts)
-    hashes = [
-        shingle_hashes(_without(text, marks), params.ngram) for text, marks in zip(texts, spans, strict=True)
-    ]
-    if not hashes:
+    texts = len(joined.starts) - 1
+    if not texts:
         return []
-    offsets = np.zeros(len(hashes) + 1, np.uint64)
-    np.cumsum([len(h) for h in hashes], out=offsets[1:])
-    matrix = RMinHash.digest_matrix_from_flat_token_hashes(
-        np.concatenate(hashes), offsets, params.num_perm, SEED
-    )
+    dropped = _span_positions(joined, spans)
+    if dropped is None:
+        rows, starts, ends = (values.tolist() for values in spans)
+        marks: list[list[tuple[int, int]]] = [[] for _ in range(texts)]
+        for row, start, end in zip(rows, starts, ends, strict=True):
+            marks[row].append((start, end))
+        hashes = [
+            shingle_hashes(_without(text, text_marks), params.ngram)
+            for text, text_marks in zip(joined.texts, marks, strict=True)
+        ]
+        offsets = np.zeros(texts + 1, np.uint64)
+        np.cumsum([len(h) for h in hashes], out=offsets[1:])
+        return _digests_of(np.concatenate(hashes), offsets, params)
+    keep = np.ones(len(joined.codes), np.bool_)
+    keep[joined.spaces] = False
+    keep[dropped] = False
+    folded = joined.codes[keep]
+    # A text starts in the folded codes where its start is, less the code points left out before it.
+    offsets = (joined.starts - np.searchsorted(np.flatnonzero(~keep), joined.starts)).astype(np.uint64)
+    hashes = _window_hashes(folded, params.ngram)
+    n = params.ngram
+    ends = offsets[1:].astype(np.int64)
+    lengths = np.diff(offsets.astype(np.int64))
+    whole = ends[lengths >= n]
+    hashes[whole[:, None] - np.arange(1, n)] = hashes[whole - n][:, None]
+    short = (lengths > 0) & (lengths < n)
+    for start, end in zip((ends - lengths)[short].tolist(), ends[short].tolist(), strict=True):
+        hashes[start:end] = shingle_hash(folded[start:end].tobytes().decode("utf-32-le", "surrogatepass"))
+    return _digests_of(hashes, offsets, params)
+
+
+def _span_positions(joined: JoinedTexts, spans: Spans) -> np.ndarray | None:
+    """The indices in `joined.codes` of the spans' code points, or None when a text's spans are not
+    disjoint with offsets at least 0 (a span past a text's end stops at it, as a slice does)."""
+    rows, starts, ends = spans
+    if not len(rows):
+        return np.empty(0, np.int64)
+    if (starts < 0).any() or (ends < starts).any():
+        return None
+    if not _disjoint_in_order(rows, starts, ends):
+        order = np.lexsort((starts, rows))
+        rows, starts, ends = rows[order], starts[order], ends[order]
+        if not _disjoint_in_order(rows, starts, ends):
+            return None
+    base = joined.starts[rows]
+    lengths = joined.starts[rows + 1] - 1 - base
+    first = base + np.minimum(starts, lengths)
+    count = base + np.minimum(ends, lengths) - first
+    total = int(count.sum())
+    return np.repeat(first - (np.cumsum(count) - count), count) + np.arange(total)
+
+
+def _disjoint_in_order(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether each span (start <= end) ends at or before the next one of its row starts, rows ascending."""
+    return bool(((rows[1:] > rows[:-1]) | ((rows[1:] == rows[:-1]) & (starts[1:] >= ends[:-1]))).all())
+
+
+# Shingles hashed per block of this many: each of the hash's passes then works on arrays held in
+# the processor's cache.
+_BLOCK = 1 << 15
+
+
+def _window_hashes(codes: np.ndarray, n: int) -> np.ndarray:
+    """`shingle_hash` of codes[i : i + n] for every i (uint64, len(codes) values), the code points
+    past the end taken as 0: what `shingle_hashes` computes, for one long array."""
+    out = np.empty(len(codes), np.uint64)
+    wide = np.zeros(_BLOCK + n - 1, np.uint64)
+    shifted = np.empty(_BLOCK, np.uint64)
+    prime = np.uint64(_FNV_PRIME)
+    for first in range(0, len(codes), _BLOCK):
+        value = out[first : first + _BLOCK]
+        scratch = shifted[: len(value)]
+        window = codes[first : first + len(value) + n - 1]
+        wide[: len(window)] = window
+        wide[len(window) :] = 0
+        np.bitwise_xor(wide[: len(value)], np.uint64(_FNV_OFFSET), out=value)
+        value *= prime
+        for k in range(1, n):
+            value ^= wide[k : k + len(value)]
+            value *= prime
+        for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            np.right_shift(value, np.uint64(shift), out=scratch)
+            value ^= scratch
+            value *= np.uint64(multiplier)
+        np.right_shift(value, np.uint64(31), out=scratch)
+        value ^= scratch
+    return out
+
+
+def _digests_of(hashes: np.ndarray, offsets: np.ndarray, params: DedupParams) -> list[bytes]:
+    """rensa's digest of each row's hashes (hashes[offsets[i] : offsets[i + 1]]), as signature bytes."""
+    matrix = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, params.num_perm, SEED)
     digests = np.array(matrix.to_rows(), dtype="<u4")
     return [row.tobytes() for row in digests]
 
