@@ -3,13 +3,16 @@
 Per documents row: the SHA-256 of its clean text, its MinHash signature (docclean.dedup) and its
 lines' key hashes and positions (docclean.boilerplate.line_facts), counted on its base text
 (the text before corpus removals, so that a line's count does not fall once it is removed). A
-whole table at once: the signatures of all its rows in one rensa call. The curate flow computes
+whole table at once: its rows' texts joined into one array of code points (docclean.joined) that
+shingles and line keys are folded from, the signatures of all its rows in one rensa call. The curate flow computes
 them in the batch that cleans a document, and in its corpus pass for rows no batch of the run
 wrote.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 
@@ -17,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, line_facts
-from docclean.dedup import DedupParams, signatures, text_sha256
+from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, joined_line_facts
+from docclean.dedup import DedupParams, Spans, joined_signatures, text_sha256
+from docclean.joined import join_texts
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.schema import record_from_row
 
@@ -77,14 +81,16 @@ def corpus_facts(
     if not documents.num_rows:
         return schema.empty_table()
     texts = documents.column("text").to_pylist()
-    shas, signed = dedup_facts(texts, documents.column("placeholders"), params)
+    joined = join_texts(texts)
+    signed = joined_signatures(joined, _spans(documents.column("placeholders")), params)
     base, corpus_removed = base_texts(documents, list(texts), token)
-    hashes, positions = line_facts_of(base, edge_lines, token)
+    lines = joined_line_facts(joined if not any(corpus_removed) else join_texts(base), edge_lines, token)
+    hashes, positions = _line_lists(*lines)
     return pa.table(
         {
             "doc_id": documents.column("doc_id"),
             "source_path": documents.column("source_path"),
-            "text_sha256": pa.array(shas, pa.string()),
+            "text_sha256": pa.array(_text_sha256s(documents.column("text")), pa.string()),
             "signature": pa.array(signed, pa.binary()),
             "line_hashes": hashes,
             "line_positions": positions,
@@ -117,18 +123,24 @@ def dedup_facts(
 ) -> tuple[list[str], list[bytes]]:
     """Each text's `text_sha256` and MinHash signature, its placeholder tokens (the documents column
     `placeholders`, row for row) left out of its shingles."""
-    return [text_sha256(text) for text in texts], signatures(texts, _spans(placeholders), params)
+    return [text_sha256(text) for text in texts], joined_signatures(
+        join_texts(texts), _spans(placeholders), params
+    )
 
 
 def line_facts_of(
     texts: Sequence[str], edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
 ) -> tuple[pa.ListArray, pa.ListArray]:
     """Each base text's `line_facts` as Arrow lists: the key hashes (uint64), and the positions (int8)."""
-    facts = [line_facts(text, edge_lines, token) for text in texts]
-    offsets = np.zeros(len(facts) + 1, np.int32)
-    np.cumsum([len(hashes) for hashes, _ in facts], out=offsets[1:])
-    hashes = np.concatenate([h for h, _ in facts]) if facts else np.empty(0, np.uint64)
-    positions = np.concatenate([p for _, p in facts]) if facts else np.empty(0, np.int8)
+    return _line_lists(*joined_line_facts(join_texts(texts), edge_lines, token))
+
+
+def _line_lists(
+    hashes: np.ndarray, positions: np.ndarray, counts: np.ndarray
+) -> tuple[pa.ListArray, pa.ListArray]:
+    """Texts' line facts end to end (boilerplate.joined_line_facts) as one Arrow list per text."""
+    offsets = np.zeros(len(counts) + 1, np.int32)
+    np.cumsum(counts, out=offsets[1:])
     return (
         pa.ListArray.from_arrays(offsets, pa.array(hashes, pa.uint64())),
         pa.ListArray.from_arrays(offsets, pa.array(positions, pa.int8())),
@@ -154,15 +166,26 @@ def has_corpus_removals(documents: pa.Table) -> bool:
     return bool(_rows_holding(documents.column("removed"), "rule", RULE_ID))
 
 
-def _spans(placeholders: pa.ChunkedArray | pa.Array) -> list[list[tuple[int, int]]]:
-    """Each row's placeholders as (start, end) pairs, read column-wise (a struct per placeholder costs)."""
+def _spans(placeholders: pa.ChunkedArray | pa.Array) -> Spans:
+    """The rows' placeholders as Spans (row, start, end), read column-wise (a struct per placeholder costs)."""
     column = placeholders.combine_chunks() if isinstance(placeholders, pa.ChunkedArray) else placeholders
     flat = column.flatten()
-    lengths = pc.list_value_length(column).fill_null(0).to_numpy()
-    bounds = np.cumsum(lengths)[:-1]
-    starts = np.split(pc.struct_field(flat, "start").to_numpy(), bounds)
-    ends = np.split(pc.struct_field(flat, "end").to_numpy(), bounds)
-    return [list(zip(s.tolist(), e.tolist(), strict=True)) for s, e in zip(starts, ends, strict=True)]
+    return (
+        pc.list_parent_indices(column).to_numpy().astype(np.int64),
+        pc.struct_field(flat, "start").to_numpy().astype(np.int64),
+        pc.struct_field(flat, "end").to_numpy().astype(np.int64),
+    )
+
+
+def _text_sha256s(texts: pa.ChunkedArray) -> list[str]:
+    """`text_sha256` of each string of the column, hashed from its UTF-8 in place (Arrow holds it)."""
+    array = texts.combine_chunks()
+    wide = pa.types.is_large_string(array.type)
+    offsets = np.frombuffer(array.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1].tolist()
+    data = memoryview(array.buffers()[2] or b"")
+    sha256 = hashlib.sha256
+    return [sha256(data[start:end]).hexdigest() for start, end in itertools.pairwise(offsets)]
 
 
 def _rows_holding(column: pa.ChunkedArray, field: str, value: str) -> list[int]:
