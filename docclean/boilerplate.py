@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docclean.joined import LINE_BREAK, JoinedTexts
+from docclean.joined import LINE_BREAK, LOW_END, JoinedTexts
 from docclean.noise import apply_removals
 from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
 from docclean.record import Record, Removal
@@ -379,21 +379,28 @@ def joined_line_facts(
         )
     texts = len(joined.starts) - 1
     codes = joined.codes
-    breaks = np.flatnonzero(codes == LINE_BREAK)
+    low = joined.codes[joined.low]
+    breaks = joined.low[low == LINE_BREAK]
     keep = np.ones(len(codes), np.bool_)
     keep[joined.spaces] = False
     keep[breaks] = True
     # A token that cannot overlap itself has disjoint occurrences: str.replace's matches, all of them.
-    tokens = np.flatnonzero(codes[: max(0, len(codes) - len(token) + 1)] == ord(token[0]))
-    for k, char in enumerate(token[1:], 1):
-        tokens = tokens[codes[tokens + k] == ord(char)]
-    if len(tokens):
+    first = ord(token[0])
+    tokens = joined.low[low == first] if first < LOW_END else np.flatnonzero(codes == first)
+    tokens = tokens[tokens <= len(codes) - len(token)]
+    rest = np.array([ord(char) for char in token[1:]], np.uint32)
+    tokens = tokens[(codes[tokens[:, None] + np.arange(1, len(token))] == rest).all(axis=1)]
+    # The digits _DIGITS folds: 1-9 (below LOW_END) and their fullwidth forms.
+    digits = joined.low[(low - np.uint32(ord("1"))) < 9]
+    wide = np.flatnonzero(codes >= ord("１"))
+    digits = np.concatenate([digits, wide[codes[wide] <= ord("９")]])
+    if len(tokens) or len(digits):
         codes = codes.copy()
+        codes[digits] = ord("0")
         codes[tokens] = ord("□")
         keep[tokens[:, None] + np.arange(1, len(token))] = False
         keep[tokens] = True
     folded = codes[keep]
-    folded[((folded - np.uint32(ord("1"))) < 9) | ((folded - np.uint32(ord("１"))) < 9)] = ord("0")
     data = folded.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8")
     # Every line, the last of each text too, ends with a line break: line i is data[ends[i-1] + 1 : ends[i]].
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == LINE_BREAK)

@@ -4,9 +4,9 @@ Per documents row: the SHA-256 of its clean text, its MinHash signature (docclea
 lines' key hashes and positions (docclean.boilerplate.line_facts), counted on its base text
 (the text before corpus removals, so that a line's count does not fall once it is removed). A
 whole table at once: its rows' texts joined into one array of code points (docclean.joined) that
-shingles and line keys are folded from, the signatures of all its rows in one rensa call. The curate flow computes
-them in the batch that cleans a document, and in its corpus pass for rows no batch of the run
-wrote.
+shingles and line keys are folded from, the signatures of all its rows in one rensa call. The
+curate flow computes them in the batch that cleans a document, and in its corpus pass for rows
+no batch of the run wrote.
 """
 
 from __future__ import annotations
