@@ -30,7 +30,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docclean.joined import LINE_BREAK, LOW_END, JoinedTexts
 from docclean.noise import apply_removals
 from docclean.placeholders import DEFAULT_TOKEN, replace_placeholders
 from docclean.record import Record, Removal
@@ -356,85 +355,6 @@ def line_facts(text: str, edge_lines: int, token: str = DEFAULT_TOKEN) -> tuple[
     lines = _first_lines(text, edge_lines, token)
     positions = np.fromiter((position for _, position in lines.values()), np.int8, len(lines))
     return _key_hashes(lines), positions
-
-
-def joined_line_facts(
-    joined: JoinedTexts, edge_lines: int, token: str = DEFAULT_TOKEN
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`line_facts` of every text of `joined`, end to end: the key hashes (uint64), the positions
-    (int8), and how many of them are each text's (int64, one per text).
-
-    All the texts are folded in a few numpy passes, and each distinct key is hashed once however
-    many texts hold it. A token that is empty, holds a line break or overlaps itself (where
-    str.replace's reading of overlapping matches decides) is folded text by text (line_facts).
-    """
-    if not token or "\n" in token or any(token[:k] == token[-k:] for k in range(1, len(token))):
-        facts = [line_facts(text, edge_lines, token) for text in joined.texts]
-        if not facts:
-            return np.empty(0, np.uint64), np.empty(0, np.int8), np.empty(0, np.int64)
-        return (
-            np.concatenate([hashes for hashes, _ in facts]),
-            np.concatenate([positions for _, positions in facts]),
-            np.fromiter((len(hashes) for hashes, _ in facts), np.int64, len(facts)),
-        )
-    texts = len(joined.starts) - 1
-    codes = joined.codes
-    low = joined.codes[joined.low]
-    breaks = joined.low[low == LINE_BREAK]
-    keep = np.ones(len(codes), np.bool_)
-    keep[joined.spaces] = False
-    keep[breaks] = True
-    # A token that cannot overlap itself has disjoint occurrences: str.replace's matches, all of them.
-    first = ord(token[0])
-    tokens = joined.low[low == first] if first < LOW_END else np.flatnonzero(codes == first)
-    tokens = tokens[tokens <= len(codes) - len(token)]
-    rest = np.array([ord(char) for char in token[1:]], np.uint32)
-    tokens = tokens[(codes[tokens[:, None] + np.arange(1, len(token))] == rest).all(axis=1)]
-    # The digits _DIGITS folds: 1-9 (below LOW_END) and their fullwidth forms.
-    digits = joined.low[(low - np.uint32(ord("1"))) < 9]
-    wide = np.flatnonzero(codes >= ord("１"))
-    digits = np.concatenate([digits, wide[codes[wide] <= ord("９")]])
-    if len(tokens) or len(digits):
-        codes = codes.copy()
-        codes[digits] = ord("0")
-        codes[tokens] = ord("□")
-        keep[tokens[:, None] + np.arange(1, len(token))] = False
-        keep[tokens] = True
-    folded = codes[keep]
-    data = folded.tobytes().decode("utf-32-le", "surrogatepass").encode("utf-8")
-    # Every line, the last of each text too, ends with a line break: line i is data[ends[i-1] + 1 : ends[i]].
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == LINE_BREAK)
-    offsets = np.zeros(len(ends) + 1, np.int64)
-    offsets[1:] = ends + 1
-    lines = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
-    encoded = lines.dictionary_encode()
-    keys = encoded.indices.to_numpy()
-    present = np.flatnonzero(np.diff(offsets) > 1)
-    owners = np.repeat(np.arange(texts), np.diff(np.searchsorted(breaks, joined.starts)))[present]
-    keys = keys[present]
-    counts = np.bincount(owners, minlength=texts)
-    number = np.arange(len(present)) - (np.cumsum(counts) - counts)[owners]
-    positions = np.where(
-        number < edge_lines, 0, np.where(number >= counts[owners] - edge_lines, 1, 2)
-    ).astype(np.int8)
-    _, firsts = np.unique(owners * len(encoded.dictionary) + keys, return_index=True)
-    firsts.sort()
-    hashes = _line_hashes(encoded.dictionary)[keys[firsts]]
-    return hashes, positions[firsts], np.bincount(owners[firsts], minlength=texts)
-
-
-def _line_hashes(lines: pa.LargeStringArray) -> np.ndarray:
-    """`key_hash` of each of `lines` without its last character (its line break), as uint64."""
-    offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    data = memoryview(lines.buffers()[2])
-    blake2b = hashlib.blake2b
-    digests = b"".join(
-        [
-            blake2b(data[start:end], digest_size=8).digest()
-            for start, end in zip(offsets[:-1].tolist(), (offsets[1:] - 1).tolist(), strict=True)
-        ]
-    )
-    return np.frombuffer(digests, "<u8").astype(np.uint64)
 
 
 def lines_with(

@@ -4,9 +4,9 @@ Per documents row: the SHA-256 of its clean text, its MinHash signature (docclea
 lines' key hashes and positions (docclean.boilerplate.line_facts), counted on its base text
 (the text before corpus removals, so that a line's count does not fall once it is removed). A
 whole table at once: its rows' texts joined into one array of code points (docclean.joined) that
-shingles and line keys are folded from, the signatures of all its rows in one rensa call. The
-curate flow computes them in the batch that cleans a document, and in its corpus pass for rows
-no batch of the run wrote.
+all their shingles are folded from, the signatures of all its rows in one rensa call. The curate
+flow computes them in the batch that cleans a document, and in its corpus pass for rows no batch
+of the run wrote.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, joined_line_facts
+from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, line_facts
 from docclean.dedup import DedupParams, Spans, joined_signatures, text_sha256
 from docclean.joined import join_texts
 from docclean.placeholders import DEFAULT_TOKEN
@@ -84,8 +84,7 @@ def corpus_facts(
     joined = join_texts(texts)
     signed = joined_signatures(joined, _spans(documents.column("placeholders")), params)
     base, corpus_removed = base_texts(documents, list(texts), token)
-    lines = joined_line_facts(joined if not any(corpus_removed) else join_texts(base), edge_lines, token)
-    hashes, positions = _line_lists(*lines)
+    hashes, positions = line_facts_of(base, edge_lines, token)
     return pa.table(
         {
             "doc_id": documents.column("doc_id"),
@@ -132,15 +131,11 @@ def line_facts_of(
     texts: Sequence[str], edge_lines: int = DEFAULT_RULES.edge_lines, token: str = DEFAULT_TOKEN
 ) -> tuple[pa.ListArray, pa.ListArray]:
     """Each base text's `line_facts` as Arrow lists: the key hashes (uint64), and the positions (int8)."""
-    return _line_lists(*joined_line_facts(join_texts(texts), edge_lines, token))
-
-
-def _line_lists(
-    hashes: np.ndarray, positions: np.ndarray, counts: np.ndarray
-) -> tuple[pa.ListArray, pa.ListArray]:
-    """Texts' line facts end to end (boilerplate.joined_line_facts) as one Arrow list per text."""
-    offsets = np.zeros(len(counts) + 1, np.int32)
-    np.cumsum(counts, out=offsets[1:])
+    facts = [line_facts(text, edge_lines, token) for text in texts]
+    offsets = np.zeros(len(facts) + 1, np.int32)
+    np.cumsum([len(hashes) for hashes, _ in facts], out=offsets[1:])
+    hashes = np.concatenate([h for h, _ in facts]) if facts else np.empty(0, np.uint64)
+    positions = np.concatenate([p for _, p in facts]) if facts else np.empty(0, np.int8)
     return (
         pa.ListArray.from_arrays(offsets, pa.array(hashes, pa.uint64())),
         pa.ListArray.from_arrays(offsets, pa.array(positions, pa.int8())),

@@ -1,8 +1,7 @@
 """Many texts as one array of code points, for passes over a whole table in numpy.
 
-What docclean.dedup's shingles and docclean.boilerplate's line keys of every row of a table are
-computed from: a few numpy passes over all the rows' text instead of a few per row, and one
-encode of all of it.
+What docclean.dedup's shingles of every row of a table are computed from: a few numpy passes
+over all the rows' text instead of a few per row, and one encode of all of it.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ import numpy as np
 
 # Every code point str.isspace() holds (the whitespace str.split() and str.strip() take out) is
 # below U+3001 (the last is U+3000, the ideographic space): a table of those is the whole test.
-LOW_END = 0x3001
-_SPACE = np.array([chr(code).isspace() for code in range(LOW_END)], np.bool_)
-
-LINE_BREAK = ord("\n")
+_SPACE_END = 0x3001
+_SPACE = np.array([chr(code).isspace() for code in range(_SPACE_END)], np.bool_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +23,13 @@ class JoinedTexts:
 
     `codes`: uint32, a lone surrogate its own code point. `starts`: int64, len(texts) + 1 values;
     text i is codes[starts[i] : starts[i + 1] - 1], the line break after it at starts[i + 1] - 1.
-    `low`: int64, ascending, the indices in `codes` of the code points below LOW_END (ASCII among
-    them), where a pass that looks for some of those need not read all of `codes`. `spaces`: the
-    same of the whitespace code points (str.isspace, the line breaks included).
+    `spaces`: int64, ascending, the indices in `codes` of the whitespace code points (str.isspace,
+    the line breaks included).
     """
 
     texts: Sequence[str]
     codes: np.ndarray
     starts: np.ndarray
-    low: np.ndarray
     spaces: np.ndarray
 
 
@@ -43,5 +38,6 @@ def join_texts(texts: Sequence[str]) -> JoinedTexts:
     codes = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le", "surrogatepass"), np.uint32)
     starts = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=starts[1:])
-    low = np.flatnonzero(codes < LOW_END)
-    return JoinedTexts(texts, codes, starts, low, low[_SPACE[codes[low]]])
+    # Looked up only where a code point can be whitespace: most of a Chinese text cannot.
+    low = np.flatnonzero(codes < _SPACE_END)
+    return JoinedTexts(texts, codes, starts, low[_SPACE[codes[low]]])

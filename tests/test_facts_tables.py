@@ -1,5 +1,5 @@
-"""A whole table's facts at once (docclean/joined.py, dedup.joined_signatures, boilerplate.joined_line_facts,
-corpus_facts) equal the per-document reference: shingle_hashes, line_facts, document_lines."""
+"""A whole table's facts at once (docclean/joined.py, dedup.joined_signatures, corpus_facts) equal the
+per-document reference: shingle_hashes and rensa's digest of one text, line_facts, text_sha256."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rensa import RMinHash
 
-from docclean.boilerplate import apply_boilerplate, base_text, joined_line_facts, line_facts, line_key
+from docclean.boilerplate import apply_boilerplate, base_text, line_facts, line_key
 from docclean.corpus_facts import FACTS_SCHEMA, PARAMS_KEY, corpus_facts, facts_params
 from docclean.dedup import SEED, DedupParams, shingle_hashes, shingle_text, signatures, text_sha256
 from docclean.joined import join_texts
@@ -22,7 +22,7 @@ from docclean.record import Placeholder
 from docclean.schema import record_from_row, records_to_table
 
 # The characters the folds treat apart: line breaks, every kind of whitespace (U+3000 the last),
-# the digits line keys fold, the token's characters, a lone surrogate and an astral character.
+# the token's characters, a lone surrogate and an astral character.
 _CHARS = [
     *"\n\r\t \u3000\x85\u2028\x0b\x1c\x00□MASK[]同志们3９0１a",
     "[MASK]",
@@ -83,44 +83,6 @@ def test_signatures_of_empty_short_and_odd_texts(texts: list[str], ngram: int) -
 def test_signatures_refuse_spans_for_other_texts() -> None:
     with pytest.raises(ValueError, match="spans"):
         signatures(["一", "二"], [[]])
-
-
-def _joined_reference(
-    texts: list[str], edge_lines: int, token: str
-) -> tuple[list[int], list[int], list[int]]:
-    facts = [line_facts(text, edge_lines, token) for text in texts]
-    return (
-        [value for hashes, _ in facts for value in hashes.tolist()],
-        [value for _, positions in facts for value in positions.tolist()],
-        [len(hashes) for hashes, _ in facts],
-    )
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(_TEXTS | st.text(max_size=12), max_size=6),
-    st.integers(0, 4),
-    st.sampled_from(["[MASK]", "□", "M", " [M", "aa", "aba", "M\nA", "", "\x00", "3", "\ud800"]),
-)
-def test_line_facts_of_a_table_are_each_texts_own(texts: list[str], edge_lines: int, token: str) -> None:
-    """line_facts is the reference (tests/test_boilerplate.py checks it against document_lines); a line
-    holding a lone surrogate has no UTF-8 to hash, either way."""
-    try:
-        reference = _joined_reference(texts, edge_lines, token)
-    except UnicodeEncodeError:
-        with pytest.raises(UnicodeEncodeError):
-            joined_line_facts(join_texts(texts), edge_lines, token)
-        return
-    hashes, positions, counts = joined_line_facts(join_texts(texts), edge_lines, token)
-    assert hashes.dtype == np.uint64 and positions.dtype == np.int8 and counts.dtype == np.int64
-    assert (hashes.tolist(), positions.tolist(), counts.tolist()) == reference
-
-
-def test_line_facts_of_texts_sharing_lines_and_of_one_line_many_times() -> None:
-    texts = ["同志们：\n第1段\n同志们：\n\n谢谢", "", "谢谢\n同志们：\n第2段", "\n\n", "第３段\n第3段"]
-    assert [list(part) for part in joined_line_facts(join_texts(texts), 1, "[MASK]")] == [
-        list(part) for part in _joined_reference(texts, 1, "[MASK]")
-    ]
 
 
 # --- corpus_facts over documents tables --------------------------------------------------------
@@ -190,3 +152,13 @@ def test_corpus_facts_of_placeholders_corpus_removals_empty_and_short_texts(clea
     for start, length in ((0, 1), (2, 4), (8, 1)):
         part = documents.slice(start, length)
         assert corpus_facts(part).equals(_reference_facts(part), check_metadata=True)
+
+
+def test_no_whitespace_lies_past_the_table_join_texts_reads() -> None:
+    """join_texts looks whitespace up only below U+3001: str.isspace must agree everywhere."""
+    assert not any(chr(code).isspace() for code in range(0x3001, 0x110000))
+    texts = ["".join(map(chr, range(0x3001))), "同\u3000志"]
+    joined = join_texts(texts)
+    assert joined.spaces.tolist() == [
+        i for i, code in enumerate(joined.codes.tolist()) if chr(code).isspace()
+    ]
