@@ -3,10 +3,9 @@
 Per documents row: the SHA-256 of its clean text, its MinHash signature (docclean.dedup) and its
 lines' key hashes and positions (docclean.boilerplate.line_facts), counted on its base text
 (the text before corpus removals, so that a line's count does not fall once it is removed). A
-whole table at once: its rows' texts joined into one array of code points (docclean.joined) that
-all their shingles are folded from, the signatures of all its rows in one rensa call. The curate
-flow computes them in the batch that cleans a document, and in its corpus pass for rows no batch
-of the run wrote.
+whole table at once: its rows' shingles folded and hashed from their texts joined into arrays of
+code points (docclean.joined), a rensa call for many rows. The curate flow computes them in the
+batch that cleans a document, and in its corpus pass for rows no batch of the run wrote.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from docclean.boilerplate import DEFAULT_RULES, RULE_ID, base_text, line_facts
-from docclean.dedup import DedupParams, Spans, joined_signatures, text_sha256
-from docclean.joined import join_texts
+from docclean.dedup import DedupParams, Spans, span_signatures, text_sha256
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.schema import record_from_row
 
@@ -81,8 +79,7 @@ def corpus_facts(
     if not documents.num_rows:
         return schema.empty_table()
     texts = documents.column("text").to_pylist()
-    joined = join_texts(texts)
-    signed = joined_signatures(joined, _spans(documents.column("placeholders")), params)
+    signed = span_signatures(texts, _spans(documents.column("placeholders")), params)
     base, corpus_removed = base_texts(documents, list(texts), token)
     hashes, positions = line_facts_of(base, edge_lines, token)
     return pa.table(
@@ -122,9 +119,7 @@ def dedup_facts(
 ) -> tuple[list[str], list[bytes]]:
     """Each text's `text_sha256` and MinHash signature, its placeholder tokens (the documents column
     `placeholders`, row for row) left out of its shingles."""
-    return [text_sha256(text) for text in texts], joined_signatures(
-        join_texts(texts), _spans(placeholders), params
-    )
+    return [text_sha256(text) for text in texts], span_signatures(texts, _spans(placeholders), params)
 
 
 def line_facts_of(

@@ -210,7 +210,7 @@ def signatures(
 
     `spans` are each text's placeholder tokens as (start, end) offsets, left out of its shingles.
     The values are rensa's `RMinHash` digest (seed SEED) of the text's `shingle_hashes`, computed
-    for all the texts at once (joined_signatures). An empty text's signature is all 0xFFFFFFFF.
+    for many texts at once (span_signatures). An empty text's signature is all 0xFFFFFFFF.
     Raises ValueError when `spans` are not one per text.
     """
     marks = [()] * len(texts) if spans is None else spans
@@ -218,10 +218,37 @@ def signatures(
         raise ValueError(f"{len(marks)} texts' spans for {len(texts)} texts.")
     counts = np.fromiter(map(len, marks), np.int64, len(marks))
     pairs = np.array([pair for text_spans in marks for pair in text_spans], np.int64).reshape(-1, 2)
-    return joined_signatures(join_texts(texts), (np.repeat(np.arange(len(marks)), counts), *pairs.T), params)
+    return span_signatures(texts, (np.repeat(np.arange(len(marks)), counts), *pairs.T), params)
 
 
-def joined_signatures(joined: JoinedTexts, spans: Spans, params: DedupParams | None = None) -> list[bytes]:
+# Texts are joined in groups of about this many code points: the arrays of a group stay in the
+# processor's cache and are reused by the allocator, where a whole table's would be mapped afresh
+# (page faults) for every table.
+_GROUP = 1 << 15
+
+
+def span_signatures(texts: Sequence[str], spans: Spans, params: DedupParams | None = None) -> list[bytes]:
+    """`signatures` of `texts`, their placeholder `spans` (Spans, rows ascending) left out of their shingles.
+
+    Texts are joined (docclean.joined) in groups of about _GROUP code points and each group's
+    shingles hashed in one pass over its shingle texts end to end.
+    """
+    params = params or DedupParams()
+    rows = spans[0]
+    ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1)
+    out: list[bytes] = []
+    first = 0
+    while first < len(texts):
+        begin = int(ends[first - 1]) if first else 0
+        last = max(first + 1, int(np.searchsorted(ends, begin + _GROUP, "right")))
+        low, high = np.searchsorted(rows, [first, last])
+        group = (rows[low:high] - first, spans[1][low:high], spans[2][low:high])
+        out += _joined_signatures(join_texts(texts[first:last]), group, params)
+        first = last
+    return out
+
+
+def _joined_signatures(joined: JoinedTexts, spans: Spans, params: DedupParams) -> list[bytes]:
     """`signatures` of the texts of `joined`, their placeholder `spans` (Spans) left out of their shingles.
 
     One pass of shingle hashes over all the texts' shingle texts end to end. A shingle that runs
@@ -229,7 +256,6 @@ def joined_signatures(joined: JoinedTexts, spans: Spans, params: DedupParams | N
     minimum, so the text's digest is that of its `shingle_hashes`). Texts whose spans are out of
     order, overlap or have a negative offset are computed text by text (`_without`'s own reading).
     """
-    params = params or DedupParams()
     texts = len(joined.starts) - 1
     if not texts:
         return []

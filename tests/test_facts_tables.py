@@ -1,10 +1,11 @@
-"""A whole table's facts at once (docclean/joined.py, dedup.joined_signatures, corpus_facts) equal the
+"""A whole table's facts at once (docclean/joined.py, dedup.span_signatures, corpus_facts) equal the
 per-document reference: shingle_hashes and rensa's digest of one text, line_facts, text_sha256."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rensa import RMinHash
 
+from docclean import dedup
 from docclean.boilerplate import apply_boilerplate, base_text, line_facts, line_key
 from docclean.corpus_facts import FACTS_SCHEMA, PARAMS_KEY, corpus_facts, facts_params
 from docclean.dedup import SEED, DedupParams, shingle_hashes, shingle_text, signatures, text_sha256
@@ -61,6 +63,20 @@ def test_signatures_of_a_table_are_each_texts_own(data: st.DataObject, texts: li
     assert signatures(texts, spans, params) == [
         _reference_signature(text, marks, params) for text, marks in zip(texts, spans, strict=True)
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXTS, min_size=1, max_size=8), st.integers(1, 40), st.data())
+def test_signatures_are_the_same_in_groups_of_any_size(
+    texts: list[str], group: int, data: st.DataObject
+) -> None:
+    """span_signatures joins texts in groups (dedup._GROUP code points): the spans follow their rows."""
+    spans = [data.draw(_spans(text)) for text in texts]
+    params = DedupParams(num_perm=16)
+    with mock.patch.object(dedup, "_GROUP", group):
+        assert signatures(texts, spans, params) == [
+            _reference_signature(text, marks, params) for text, marks in zip(texts, spans, strict=True)
+        ]
 
 
 @pytest.mark.parametrize(
