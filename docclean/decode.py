@@ -9,7 +9,10 @@ Decisions, first match wins:
 3. NUL bytes: only UTF-16/UTF-32 without a BOM can hold them. Those codecs are tried and
    judged by plausibility (method `trial`); if none reads as text, the file is binary.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
-   decodes to "": whether an empty document is acceptable is the pipeline's decision. Legacy
+   decodes to "": whether an empty document is acceptable is the pipeline's decision. A body of
+   ASCII bytes may be CJK text in a 7-bit encoding (`hz`, `iso2022_jp_2`, `iso2022_kr`,
+   `utf-7`): one whose marks it holds (`~{`, an escape sequence, `+`) and that reads it strictly
+   as plausible Chinese, Japanese or Korean is taken (method `trial`). Legacy
    bytes can be valid UTF-8 by accident (GBK 学习 d1a7 cfb0 is ѧϰ, 元 is Ԫ): a body with two
    two-byte characters in a row, or one that no alphabet writes there (`reads_as_words`), goes
    on to step 5's line and run analysis, which gives valid UTF-8 back unchanged unless a run
@@ -304,10 +307,49 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
+    if body.isascii():
+        return _decode_seven_bit(body, start) or Decoded(
+            text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),)
+        )
     if _may_hide_legacy(body) and not _stays_utf8(text):
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
+
+
+# Encodings of CJK text in 7-bit bytes, each with what its text must hold: HZ (RFC 1843) shifts
+# to GB2312 with ~{ and back with ~}; ISO-2022-JP-2 (RFC 1554: JIS X 0208, GB2312, KS X 1001) and
+# ISO-2022-KR (RFC 1557) switch with escape sequences; UTF-7 (RFC 2152) writes non-ASCII text as
+# base64 between + and -. ISO-2022-CN has no Python codec.
+_SEVEN_BIT_CODECS = (
+    ("hz", b"~{"),
+    ("iso2022_jp_2", b"\x1b$"),
+    ("iso2022_kr", b"\x1b$)C"),
+    ("utf-7", b"+"),
+)
+# A 7-bit reading stands only with this many non-ASCII characters: ASCII alone is plausible
+# in every model, and `C++` or `+86-10` read as UTF-7 give a character or two of debris.
+_SEVEN_BIT_MIN_CHARS = 4
+
+
+def _decode_seven_bit(body: bytes, start: int) -> Decoded | None:
+    """An ASCII body read as a 7-bit CJK encoding (`_SEVEN_BIT_CODECS`) when one's marks are in it
+    and it reads the body strictly as plausible Chinese, Japanese or Korean (method `trial`);
+    None otherwise, and the body stays ASCII (UTF-8)."""
+    best: tuple[float, str, str] | None = None
+    for codec, mark in _SEVEN_BIT_CODECS:
+        if mark not in body or (text := _strict(body, codec)) is None:
+            continue
+        if sum(not char.isascii() for char in text) < _SEVEN_BIT_MIN_CHARS:
+            continue
+        sample = text[:OTHER_CJK_SAMPLE_BYTES]
+        fit = max(plausibility(sample), japanese_plausibility(sample), korean_plausibility(sample))
+        if fit >= PLAUSIBLE and (best is None or fit > best[0]):
+            best = (fit, codec, text)
+    if best is None:
+        return None
+    fit, codec, text = best
+    return Decoded(text, codec, round(fit, 3), "trial", (Segment(start, start + len(body), codec),))
 
 
 def _decode_wide(body: bytes, start: int) -> Decoded:
