@@ -30,7 +30,13 @@ from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
 from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
 from docclean.noise import LineCandidates, apply_removals, strip_noise
-from docclean.normalize import ScriptConverters, normalize_text, opencc_changes
+from docclean.normalize import (
+    ScriptConverters,
+    normalize_text,
+    opencc_changes,
+    opencc_changes_beyond,
+    opencc_clause_separators,
+)
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
 from docclean.record import Decoded, Normalized, Record, Removal, Stripped
 from docclean.rules import RuleSet, load_rules
@@ -109,6 +115,8 @@ class Cleaner:
         to_simplified = opencc.OpenCC("t2s").convert
         to_traditional = opencc.OpenCC("s2t").convert
         target = self.config.script_conversion
+        # Taiwan and Hong Kong standard forms need OpenCC's regional configs.
+        regional = REGIONAL_CONVERSIONS if target == "t2s" else ()
         self.converters = ScriptConverters(
             to_simplified=to_simplified,
             to_traditional=to_traditional,
@@ -116,11 +124,14 @@ class Cleaner:
             if target is None
             else (to_simplified if target == "t2s" else opencc.OpenCC(target).convert),
             target_name=target,
-            # Taiwan and Hong Kong standard forms need OpenCC's regional configs.
-            regional=tuple((name, opencc.OpenCC(name).convert) for name in REGIONAL_CONVERSIONS)
-            if target == "t2s"
-            else (),
+            regional=tuple((name, opencc.OpenCC(name).convert) for name in regional),
             to_traditional_changes=opencc_changes("s2t", opencc.__version__),
+            regional_changes={
+                name: changes
+                for name in regional
+                if (changes := opencc_changes_beyond(name, "t2s", opencc.__version__)) is not None
+            },
+            clause_separators=opencc_clause_separators(opencc.__version__),
         )
 
     @cached_property

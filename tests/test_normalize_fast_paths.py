@@ -22,9 +22,13 @@ from docclean import language, normalize
 from docclean.normalize import (
     ScriptConverters,
     detect_script,
+    normalize_text,
     opencc_changes,
+    opencc_changes_beyond,
+    opencc_clause_separators,
     reference_detect_script,
     reference_remove_spaces_between_han,
+    regional_conversion,
     remove_spaces_between_han,
 )
 
@@ -177,8 +181,8 @@ def test_one_scan_for_hangul_or_kana_finds_what_the_two_counts_find(sample: str)
 
 
 @needs_the_table
-def test_the_s2t_table_is_what_the_installed_opencc_dictionaries_say() -> None:
-    """Dumps OpenCC's s2t dictionaries with the wheel's opencc_dict (about 0.3 s)."""
+def test_the_tables_are_what_the_installed_opencc_dictionaries_say() -> None:
+    """Dumps OpenCC's s2t, t2s, tw2s and hk2s dictionaries with the wheel's opencc_dict (about 1 s)."""
     done = subprocess.run(
         [sys.executable, str(REPO / "tools" / "gen_opencc_tables.py"), "--check"],
         capture_output=True,
@@ -236,3 +240,133 @@ def test_traditional_text_is_told_without_running_s2t() -> None:
     # Mixed text needs the Simplified evidence itself.
     with pytest.raises(AssertionError, match="s2t ran"):
         detect_script(traditional + "我们要坚持以人民为中心的发展思想，后来干部们干劲十足。", converters)
+
+
+TW2S, HK2S = opencc.OpenCC("tw2s").convert, opencc.OpenCC("hk2s").convert
+# The regional conversions on the whole text: what the clause-by-clause path stands for.
+REGIONAL = ScriptConverters(
+    to_simplified=T2S,
+    to_traditional=S2T,
+    target=T2S,
+    target_name="t2s",
+    regional=(("tw2s", TW2S), ("hk2s", HK2S)),
+)
+REGIONAL_CHANGES = {
+    name: changes
+    for name in ("tw2s", "hk2s")
+    if (changes := opencc_changes_beyond(name, "t2s", opencc.__version__)) is not None
+}
+BY_CLAUSE = ScriptConverters(
+    to_simplified=T2S,
+    to_traditional=S2T,
+    target=T2S,
+    target_name="t2s",
+    regional=REGIONAL.regional,
+    regional_changes=REGIONAL_CHANGES,
+    clause_separators=opencc_clause_separators(opencc.__version__),
+)
+needs_the_regional_tables = pytest.mark.skipif(
+    not BY_CLAUSE.clause_tables, reason=f"no regional tables for OpenCC {opencc.__version__}"
+)
+_SIMPLIFIED = [
+    "我们要看着前方，穿着朴素，住在屋檐下。",
+    "注意卫生，叙述清楚，粽子和梳妆台都准备好了。",
+    "著名作家的著作很多，他显著地提高了水平。",
+    "大家围着火炉，说着家常，等着开会；",
+    "同志们！今天我们召开会议，研究部署工作？",
+    "面条吃了吗？里面有“为人民服务”的《标语》。",
+    "（一）加强学习「理论武装」『思想建党』",
+]
+# Every way OpenCC writes Traditional, and the pieces that decide a conversion: the characters a
+# regional stage changes beyond t2s (a slice of the tables), phrases, each clause separator, the
+# characters that make OpenCC's units reach across one (NUL, ideographic description operators,
+# with U+31EF, which OpenCC may come to read as one), astral and compatibility ideographs.
+_TRADITIONAL = [
+    opencc.OpenCC(config).convert(text) for text in _SIMPLIFIED for config in ("s2tw", "s2twp", "s2hk", "s2t")
+]
+_REGIONAL_PIECES = [
+    *_TRADITIONAL,
+    *"".join(REGIONAL_CHANGES.values())[::23],
+    *"為爲著着簷檐衞衛裏裡綫線眾众麵吃喫群核才纔乾隆乾淨",
+    *opencc_clause_separators(opencc.__version__),
+    *"\x00\u2ff0\u2ff1\u2ff2\u31ef",
+    *"\U00020000\U0002f800\uf900 ab,.\t",
+]
+_REGIONAL_TEXT = st.lists(st.sampled_from(_REGIONAL_PIECES), max_size=60).map("".join)
+# Multi-line Taiwan and Hong Kong text, lines of both regions, and the units that reach across
+# clauses: an ideographic description sequence over a line break, a NUL in a segment.
+_REGIONAL_EXAMPLES = [
+    "\n".join(opencc.OpenCC("s2tw").convert(text) for text in _SIMPLIFIED),
+    "\n".join(opencc.OpenCC("s2twp").convert(text) for text in _SIMPLIFIED),
+    "\n".join(opencc.OpenCC("s2hk").convert(text) for text in _SIMPLIFIED),
+    "\n".join(opencc.OpenCC("s2tw" if i % 2 else "s2hk").convert(text) for i, text in enumerate(_SIMPLIFIED)),
+    "⿰\n體育著作很多。",
+    "衞生，⿰，穿著體面。",
+    "著作\x00很多，衞生\n屋簷下。",
+]
+
+
+@needs_the_regional_tables
+@settings(max_examples=400, deadline=None)
+@given(_REGIONAL_TEXT)
+def test_a_regional_conversion_by_clause_equals_it_on_the_whole_text(text: str) -> None:
+    for name, convert in BY_CLAUSE.regional:
+        assert regional_conversion(text, T2S(text), name, convert, BY_CLAUSE) == convert(text)
+
+
+@needs_the_regional_tables
+@pytest.mark.parametrize("text", _REGIONAL_EXAMPLES)
+def test_regional_text_normalizes_by_clause_as_on_the_whole_text(text: str) -> None:
+    for name, convert in BY_CLAUSE.regional:
+        assert regional_conversion(text, T2S(text), name, convert, BY_CLAUSE) == convert(text)
+    assert normalize_text(text, BY_CLAUSE) == normalize_text(text, REGIONAL)
+
+
+@needs_the_regional_tables
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([*_TRADITIONAL, "\n"]), min_size=1, max_size=30).map("".join))
+def test_traditional_text_normalizes_by_clause_as_on_the_whole_text(text: str) -> None:
+    assert normalize_text(text, BY_CLAUSE) == normalize_text(text, REGIONAL)
+
+
+@needs_the_regional_tables
+def test_a_regional_conversion_runs_only_on_the_clauses_it_may_change() -> None:
+    seen: list[str] = []
+
+    def spy(text: str) -> str:
+        seen.append(text)
+        return TW2S(text)
+
+    converters = ScriptConverters(
+        to_simplified=T2S,
+        to_traditional=S2T,
+        target=T2S,
+        target_name="t2s",
+        regional=(("tw2s", spy),),
+        regional_changes=REGIONAL_CHANGES,
+        clause_separators=BY_CLAUSE.clause_separators,
+    )
+    seen.clear()  # the converters asked about each Han character alone when built
+    text = "今天開會。大家穿著整齊\n研究部署工作，屋簷下說話"
+    assert regional_conversion(text, T2S(text), "tw2s", spy, converters) == TW2S(text)
+    assert seen == ["大家穿著整齊\n屋簷下說話"]
+
+
+def test_the_regional_tables_are_ignored_under_another_opencc_version() -> None:
+    table = tomllib.loads((REPO / "docclean" / "rules" / "opencc_tables.toml").read_text("utf-8"))
+    version = table["opencc_version"]
+    assert opencc_changes_beyond("tw2s", "t2s", version) == "".join(table["beyond_t2s"]["tw2s"]["changes"])
+    assert opencc_clause_separators(version) == table["clause_separators"]
+    assert opencc_changes_beyond("tw2s", "t2s", "0.0.0") is None
+    assert opencc_changes_beyond("s2t", "t2s", version) is None
+    assert opencc_clause_separators("0.0.0") == ""
+    # Without separators no conversion is cut into clauses.
+    converters = ScriptConverters(
+        to_simplified=T2S,
+        to_traditional=S2T,
+        target=T2S,
+        target_name="t2s",
+        regional=REGIONAL.regional,
+        regional_changes=REGIONAL_CHANGES,
+    )
+    assert not converters.clause_tables
