@@ -254,6 +254,7 @@ CHINESE_CODECS = ("gb18030", "big5hkscs")
 # Japanese and Korean files reach Chinese drops too; each codec is judged by the plausibility
 # model of its own language.
 OTHER_CJK_CODECS = {"cp932": "ja", "euc_jp": "ja", "cp949": "ko"}
+_CJK_CODECS = frozenset({*CHINESE_CODECS, *OTHER_CJK_CODECS})
 # Codecs a legacy (not all UTF-8, NUL-free) file cannot be in, whatever a detector says.
 _WIDE_CODECS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 _NOT_LEGACY = frozenset({"ascii", "utf-8", "utf-16", "utf-32", *_WIDE_CODECS})
@@ -985,7 +986,8 @@ def _decide_run(
 ) -> list[tuple[int, int, str | None]]:
     """The pieces of `line[x:y]` under the reading that scores best: UTF-8 (given a margin when
     valid), the file's legacy codec, GB18030 or Big5-HKSCS (each taking up to three more bytes
-    when they complete its last character, and only when it reads the run as text), cp1252 (only
+    when they complete its last character, and only when it reads the run as text; these two
+    only when the legacy codec is a CJK one), cp1252 (only
     when it gives punctuation, the “ ” a Windows editor pasted, or one byte that is a symbol or a
     letter of a Latin word: `_pasted_latin_1`), or, for a run with longer UTF-8 characters inside,
     those characters in UTF-8 and each part between decided alone. Ties go to UTF-8, then to the
@@ -1009,7 +1011,11 @@ def _decide_run(
     else:
         scored = _without_cut_tail(run) if at_end else run
         readings.append((scored.decode("utf-8", errors="replace"), 0, [(x, y, "utf-8")], 0.0))
-    for rank, codec in enumerate(dict.fromkeys((legacy, *CHINESE_CODECS)), 1):
+    # In a file whose legacy codec is an alphabet's (cp1252: Le café est très bon), a run is that
+    # codec's letter: a CJK codec taking the next ASCII letter as its trail byte (très as tr鑣)
+    # reads a common Hanzi by accident, and the file was judged not CJK as a whole.
+    competing = (legacy, *CHINESE_CODECS) if legacy in _CJK_CODECS else (legacy,)
+    for rank, codec in enumerate(dict.fromkeys(competing), 1):
         end, reading = _legacy_reading(line, x, y, codec, len(line) if limit is None else limit)
         if plausibility(reading) >= RUN_READING_AT_LEAST:
             readings.append((reading, rank, [(x, end, codec)], 0.0))
