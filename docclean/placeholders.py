@@ -29,6 +29,8 @@ decide):
   Separator lines (`***`) have no Han beside them and are left alone.
 * A run of `○`, `◯` or `〇` in Chinese context, except beside a Chinese numeral (`二〇二〇`,
   `二○○八`: the circle is a zero) and a single circle opening a line (a bullet).
+* Two or more white or black squares (`□□`, `■■`) in Chinese context: some offices redact
+  with them. A single one is a check box (`□同意`) or a bullet (`■ 重点工作`).
 * `某某`, `某某某`. A single `某` (`某种`, `某些`, `某人`, `张某`) is ordinary language.
 
 "Chinese context": looking outward on each side over at most `_CONTEXT_WINDOW` characters of
@@ -81,6 +83,7 @@ _X_LETTERS = "XxＸｘ"
 _TIMES_SIGNS = "×✕╳"
 _STARS = "*＊"
 _CIRCLES = "○◯〇"
+_SQUARES = "□■"
 # Latin-1 and Latin Extended letters, skipping × (U+00D7) and ÷ (U+00F7) in their midst.
 _LATIN_LETTER_CLASS = "A-Za-zＡ-Ｚａ-ｚ\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"
 _LATIN_ALNUM_CLASS = f"0-9０-９{_LATIN_LETTER_CLASS}"
@@ -112,6 +115,7 @@ _PLACEHOLDER = re.compile(
     | (?P<times>[{_TIMES_SIGNS}]+)
     | (?P<star>[{_STARS}]+)
     | (?P<circle>[{_CIRCLES}]+)
+    | (?P<square>[{_SQUARES}]{{2,}})
     | (?P<mou>某{{2,}})
     | (?P<year>
         (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
@@ -129,8 +133,8 @@ _PLACEHOLDER = re.compile(
 # open a year, so ordinary numbers never reach Python.
 _CANDIDATE_START = re.compile(
     rf"""
-    [{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某1１2２一二]
-    (?<=[{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}某]|[1１2２](?=[9９0０])|[一二](?=[〇○零九]))
+    [{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}{_SQUARES}某1１2２一二]
+    (?<=[{_X_LETTERS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}{_SQUARES}某]|[1１2２](?=[9９0０])|[一二](?=[〇○零九]))
     """,
     re.VERBOSE,
 )
@@ -385,7 +389,7 @@ def _classify(
                 return None
             if "." in match.group():
                 return "number"
-        case "times":
+        case "times" | "square":
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
@@ -608,7 +612,7 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if "." in match.group():
             return "number"
-    elif family == "times" and not _in_chinese_context(text, start, end):
+    elif family in ("times", "square") and not _in_chinese_context(text, start, end):
         return None
     elif family == "circle":
         if {before, after} & _CHINESE_NUMERAL_CHARS or (end - start == 1 and before in ("", "\n")):

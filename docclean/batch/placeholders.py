@@ -38,15 +38,19 @@ from docclean.placeholders import DEFAULT_TABLES, KINDS, MAX_PLACEHOLDERS
 from docclean.record import Replaced
 from docclean.schema import PLACEHOLDER_TYPE, struct_lists
 
-# Families of placeholder characters, as the reference pattern's groups (`某` runs of two or more).
-_LATIN, _TIMES, _STAR, _CIRCLE, _MOU = 1, 2, 3, 4, 5
+# Families of placeholder characters, as the reference pattern's groups (`某` and square runs
+# of two or more).
+_LATIN, _TIMES, _STAR, _CIRCLE, _MOU, _SQUARE = 1, 2, 3, 4, 5, 6
 _FAMILIES = {
     _LATIN: reference._X_LETTERS,
     _TIMES: reference._TIMES_SIGNS,
     _STAR: reference._STARS,
     _CIRCLE: reference._CIRCLES,
     _MOU: "某",
+    _SQUARE: reference._SQUARES,
 }
+# Families whose single character is no placeholder (某人, a check box).
+_PAIRED = (_MOU, _SQUARE)
 
 # Bits of a character's properties, one lookup per neighbour of every run.
 _LATIN_ALNUM = 1  # a Latin letter or digit other than X: the run is part of a word
@@ -256,7 +260,7 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
 def _candidate_runs(
     code_points: np.ndarray, tables: _Tables, doc_starts: np.ndarray, lengths: np.ndarray
 ) -> tuple[_Runs, np.ndarray]:
-    """Every maximal run of one family (a single `某` is none), as the reference's pattern finds
+    """Every maximal run of one family (a single `某` or square is none), as the reference's pattern finds
     them, and which texts go to the reference whole (their runs are not listed): those with more
     placeholder characters than `MAX_PLACEHOLDERS`, which would be capped (a file of placeholder
     characters would cost tens of bytes a character here), and those with a masked number."""
@@ -278,7 +282,7 @@ def _candidate_runs(
     firsts = np.flatnonzero(opens)
     lasts = np.append(firsts[1:] - 1, len(positions) - 1) if len(firsts) else firsts
     starts, ends, families = positions[firsts], positions[lasts] + 1, families[firsts]
-    keep = (families != _MOU) | (ends - starts >= 2)
+    keep = ~np.isin(families, _PAIRED) | (ends - starts >= 2)
     starts, ends, families = starts[keep], ends[keep], families[keep]
     last = len(code_points) - 1
     before = code_points[np.maximum(starts - 1, 0)] if len(code_points) else starts.astype(np.uint32)
@@ -295,9 +299,8 @@ def _candidate_runs(
         after=after,
     )
     digit = tables.properties[before] & tables.properties[after] & _DIGIT != 0
-    masked = (
-        digit & (families != _CIRCLE) & (families != _MOU) & (ends - starts >= reference._MASKED_DIGITS_MIN)
-    )
+    mask_family = np.isin(families, (_LATIN, _TIMES, _STAR))
+    masked = digit & mask_family & (ends - starts >= reference._MASKED_DIGITS_MIN)
     to_reference[runs.docs[masked]] = True
     return runs.select(~to_reference[runs.docs]), to_reference
 
