@@ -31,7 +31,11 @@ Decisions, first match wins:
    GB18030, Big5-HKSCS or cp1252 (for its quotes and dashes), so a GBK name or a cp1252 “…”
    pasted into a UTF-8 sentence is one segment of its own. A Japanese or Korean codec (cp932,
    euc_jp, cp949) replaces the Chinese choice when its own language's model reads the sample
-   better. Bytes that the chosen codec cannot decode become U+FFFD (method `replace`,
+   better, and the single-byte codec chardet names for a language written in an alphabet
+   (Russian in windows-1251 or KOI8-R, Thai in cp874, Arabic, Greek, Hebrew) replaces it when
+   it reads the sample as words of that alphabet (`alphabet_plausibility`, method `detector`):
+   GB18030 reads such a file as Hanzi and U+FFFD. Bytes that the chosen codec cannot decode
+   become U+FFFD (method `replace`,
    flag `replacement_chars`), preferred over a strict but implausible codec: a UTF-8 file cut
    inside its last character stays UTF-8.
 
@@ -72,6 +76,7 @@ import chardet
 from docclean.errors import RejectedInput
 from docclean.plausibility import (
     BOUND_SLACK,
+    alphabet_plausibility,
     japanese_plausibility,
     korean_plausibility,
     mixes_scripts,
@@ -1212,22 +1217,55 @@ def _held_runs(body: bytes, legacy: str, held: list[_HeldChunk]) -> list[tuple[i
 
 
 def _choose_legacy_codec(sample: bytes) -> _Choice:
-    """The legacy codec of a sample: the Chinese choice, unless a Japanese or Korean codec reads it better."""
-    return _other_cjk(sample, _choose_chinese_codec(sample))
-
-
-def _other_cjk(sample: bytes, chinese: _Choice) -> _Choice:
-    """A Japanese or Korean codec when its reading beats the Chinese one by its own language's model.
+    """The legacy codec of a sample: the Chinese choice, unless a Japanese or Korean codec, or
+    an alphabet's single-byte codec, reads it better.
 
     The Chinese reading is discounted by its Hanzi that stand between single spaces (Korean
     EUC-KR read as GBK is common Hanzi spaced like Korean words); ordinary Chinese (plausible,
     unspaced) is not even compared, so its cost is one scoring of a `OTHER_CJK_SAMPLE_BYTES` sample.
     """
+    chinese = _choose_chinese_codec(sample)
     sample = sample[:OTHER_CJK_SAMPLE_BYTES]
     reading = _decode_replacing(sample, chinese.codec)[0]
     chinese_fit = plausibility(reading) * (1 - spaced_han_share(reading))
     if chinese_fit >= PLAUSIBLE:
         return chinese
+    other = _other_cjk(sample, chinese, chinese_fit)
+    return other if other is not chinese else _other_alphabet(sample, chinese, chinese_fit)
+
+
+# The single-byte codecs of alphabets that text files are written in (Windows, ISO 8859, KOI8,
+# Thai, DOS and Mac Cyrillic), as `codecs.lookup` names them. A detector's rarer guesses (cp855
+# for a few GBK bytes) are not taken.
+_ALPHABET_CODEC = re.compile(r"cp125[0-8]|iso8859-\d{1,2}|koi8-[ru]|cp874|tis-620|cp866|mac-cyrillic")
+# chardet's confidence in such a codec, at least: it names one for short Chinese samples too, at
+# a few hundredths; Russian, Thai or Arabic in a sentence or two gets 0.2 and more.
+ALPHABET_DETECTOR_AT_LEAST = 0.2
+
+
+def _other_alphabet(sample: bytes, chinese: _Choice, chinese_fit: float) -> _Choice:
+    """The single-byte codec chardet names for a language written in an alphabet (windows-1251
+    for Russian, cp874 for Thai, windows-1256 for Arabic...) when it reads the sample strictly as
+    words of that alphabet (`alphabet_plausibility`) better than the Chinese codec reads it."""
+    detected = chardet.detect(sample, compat_names=False)
+    codec = _canonical(detected["encoding"])
+    if (
+        codec is None
+        or _ALPHABET_CODEC.fullmatch(codec) is None
+        or (detected["confidence"] or 0.0) < ALPHABET_DETECTOR_AT_LEAST
+        or detected.get("language") in (None, "", "zh", "ja", "ko")
+        or (text := _strict(sample, codec)) is None
+    ):
+        return chinese
+    fit = alphabet_plausibility(text)
+    if fit < PLAUSIBLE or fit <= chinese_fit:
+        return chinese
+    return _Choice(codec, round(fit * min(1.0, (fit - chinese_fit) / DECISIVE_MARGIN), 3), "detector")
+
+
+def _other_cjk(sample: bytes, chinese: _Choice, chinese_fit: float) -> _Choice:
+    """A Japanese or Korean codec when its reading of the sample beats the Chinese one (read at
+    `chinese_fit`) by its own language's model."""
     scored = []
     for rank, (codec, language) in enumerate(OTHER_CJK_CODECS.items()):
         text = _decode_replacing(sample, codec)[0]

@@ -650,6 +650,57 @@ def alphabet_codes() -> frozenset[int]:
     return frozenset(code for first, last in _ALPHABET_RANGES for code in range(first, last + 1))
 
 
+def alphabet_plausibility(text: str) -> float:
+    """How much `text` looks like words of an alphabet (Cyrillic, Greek, Hebrew, Arabic, Thai,
+    accented Latin...), in 0..1: the share of its non-ASCII letters and marks that stand in words
+    of one script (Unicode character names give the script: CYRILLIC, THAI, ...), against them,
+    U+FFFD, controls and unassigned or private characters. Punctuation and symbols weigh nothing.
+    0.0 with a Han character or under `ALPHABET_LETTERS_AT_LEAST` letters: a single-byte codec's
+    reading of a Russian or Thai file is such words; of a Chinese one, letters and symbols
+    strewn by byte pairs. Meant for bounded samples.
+    """
+    good = bad = 0
+    word_script = ""
+    word_length = 0
+    word_mixed = False
+
+    def close_word() -> None:
+        nonlocal good, bad
+        if word_mixed:
+            bad += word_length
+        else:
+            good += word_length
+
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isascii() or category[0] in "PSZ":
+            if word_length:
+                close_word()
+            word_script, word_length, word_mixed = "", 0, False
+            continue
+        if category[0] not in "LM":
+            bad += 1  # U+FFFD is a symbol by category, but no text: counted here too
+            continue
+        if is_han(char):
+            return 0.0
+        script = unicodedata.name(char, "").split(" ")[0]
+        if category[0] == "L" and word_script and script != word_script:
+            word_mixed = True
+        word_script = word_script or (script if category[0] == "L" else "")
+        word_length += 1
+    if word_length:
+        close_word()
+    bad += text.count("\ufffd")
+    if good < ALPHABET_LETTERS_AT_LEAST:
+        return 0.0
+    return good / (good + bad)
+
+
+# An alphabet's reading is judged on this many of its letters at least: a short run of GBK bytes
+# read in a single-byte codec is a word of letters by accident.
+ALPHABET_LETTERS_AT_LEAST = 16
+
+
 def reads_as_words(run: str, before: str = "", after: str = "") -> bool:
     """Whether a run of U+0080-U+07FF characters (one script, `mixes_scripts` aside) reads as
     words of an alphabet: each character one that text writes (`alphabet_codes`), each combining

@@ -621,6 +621,23 @@ def _reads_as_words_in(text: str, run: re.Match[str]) -> bool:
     )
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_LEVEL1 + list("，。、：一二三")), min_size=1, max_size=30),
+    st.sampled_from(["gbk", "big5hkscs"]),
+    st.sampled_from(["", "\n", " 2024-01-15\n", "XX同志"]),
+)
+def test_chinese_is_never_read_in_an_alphabet_codec(text: str, codec: str, tail: str) -> None:
+    # The alphabet step (Russian, Thai, Arabic... in single-byte codecs) must not take Chinese,
+    # however short: chardet names windows-1251 or cp855 for a few GBK bytes.
+    try:
+        data = (text + tail).encode(codec)
+    except UnicodeEncodeError:
+        assume(False)
+    decoded = decode_bytes(data)
+    assert all(decode._ALPHABET_CODEC.fullmatch(segment.encoding) is None for segment in decoded.segments)
+
+
 def _valid_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
