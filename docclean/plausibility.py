@@ -653,8 +653,8 @@ def alphabet_codes() -> frozenset[int]:
 def alphabet_plausibility(text: str) -> float:
     """How much `text` looks like words of an alphabet (Cyrillic, Greek, Hebrew, Arabic, Thai,
     accented Latin...), in 0..1: the share of its non-ASCII letters and marks that stand in words
-    of one script (Unicode character names give the script: CYRILLIC, THAI, ...), against them,
-    U+FFFD, controls and unassigned or private characters. Punctuation and symbols weigh nothing.
+    of one script (Unicode character names give the script: CYRILLIC, THAI, ...) with no capital
+    after a small letter, against them, U+FFFD, controls and unassigned or private characters. Punctuation and symbols weigh nothing.
     0.0 with a Han character or under `ALPHABET_LETTERS_AT_LEAST` letters: a single-byte codec's
     reading of a Russian or Thai file is such words; of a Chinese one, letters and symbols
     strewn by byte pairs. Meant for bounded samples.
@@ -662,7 +662,7 @@ def alphabet_plausibility(text: str) -> float:
     good = bad = 0
     word_script = ""
     word_length = 0
-    word_mixed = False
+    word_mixed = word_lower = False
 
     def close_word() -> None:
         nonlocal good, bad
@@ -676,7 +676,7 @@ def alphabet_plausibility(text: str) -> float:
         if char.isascii() or category[0] in "PSZ":
             if word_length:
                 close_word()
-            word_script, word_length, word_mixed = "", 0, False
+            word_script, word_length, word_mixed, word_lower = "", 0, False, False
             continue
         if category[0] not in "LM":
             bad += 1  # U+FFFD is a symbol by category, but no text: counted here too
@@ -686,6 +686,9 @@ def alphabet_plausibility(text: str) -> float:
         script = unicodedata.name(char, "").split(" ")[0]
         if category[0] == "L" and word_script and script != word_script:
             word_mixed = True
+        # Words are written small, capitalized or in capitals: ЦѕЅсМм is bytes read in pairs.
+        word_mixed = word_mixed or (word_lower and category == "Lu")
+        word_lower = word_lower or category == "Ll"
         word_script = word_script or (script if category[0] == "L" else "")
         word_length += 1
     if word_length:

@@ -115,3 +115,24 @@ def test_the_tier_table_is_char_weight_of_every_bmp_character() -> None:
     reference = reference_bmp_tier_indices()
     differing = np.flatnonzero(built != reference)
     assert not len(differing), [hex(code) for code in differing[:10].tolist()]
+
+
+@pytest.mark.parametrize(
+    ("text", "alphabet"),
+    [
+        ("Все люди рождаются свободными и равными в своем достоинстве.", True),
+        ("ประเทศไทยมีประชากรประมาณหกสิบเก้าล้านคน", True),
+        ("مرحبا بالعالم، هذا نص عربي للاختبار.", True),
+        ("Η Ελλάδα είναι μια χώρα στην Ευρώπη.", True),
+        # GBK read as windows-1251: letters and signs strewn by byte pairs, words mixing nothing
+        # but broken by the signs; Hanzi, U+FFFD or a short sample are never an alphabet's.
+        ("各位同志今天召开全县安全生产工作会议".encode("gbk").decode("cp1251"), False),
+        ("Все люди рождаются 同志 свободными и равными.", False),
+        ("Все люди \ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd\ufffd рождаются.", False),
+        ("Все люди", False),
+    ],
+)
+def test_alphabet_plausibility_tells_words_of_an_alphabet(text: str, alphabet: bool) -> None:
+    from docclean.plausibility import alphabet_plausibility
+
+    assert (alphabet_plausibility(text) >= 0.9) is alphabet
