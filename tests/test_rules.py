@@ -20,6 +20,7 @@ BUILTIN_IDS = {
     "site_watermark": "watermark",
     "advertising_line": "advertising",
     "shop_line": "advertising",
+    "template_line": "advertising",
     "contact_line": "contact",
     "contact_inline": "contact",
     "phone_line": "phone",
