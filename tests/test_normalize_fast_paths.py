@@ -7,6 +7,7 @@ indeed have changed nothing and that the result is the reference's, field for fi
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -361,12 +362,5 @@ def test_the_regional_tables_are_ignored_under_another_opencc_version() -> None:
     assert opencc_changes_beyond("s2t", "t2s", version) is None
     assert opencc_clause_separators("0.0.0") == ""
     # Without separators no conversion is cut into clauses.
-    converters = ScriptConverters(
-        to_simplified=T2S,
-        to_traditional=S2T,
-        target=T2S,
-        target_name="t2s",
-        regional=REGIONAL.regional,
-        regional_changes=REGIONAL_CHANGES,
-    )
+    converters = dataclasses.replace(BY_CLAUSE, clause_separators="")
     assert not converters.clause_tables
