@@ -286,7 +286,12 @@ def replace_placeholders(
         start, end = match.span()
         if start < position or start in markdown_closers:
             continue  # inside a masked number, or a Markdown closer
-        masked = _masked_number(text, start, end) if match.lastgroup in _MASK_FAMILIES else None
+        # Most runs are one or two characters long (X, XX, **): no masked number's.
+        masked = (
+            _masked_number(text, start, end)
+            if end - start >= _MASKED_DIGITS_MIN and match.lastgroup in _MASK_FAMILIES
+            else None
+        )
         if masked is not None:
             (start, end), kind = masked, "number"
         else:
