@@ -91,14 +91,21 @@ _DIGIT_CLASS = "0-9０-９"
 _CHINESE_NUMERALS = "〇○零一二三四五六七八九十"
 _CHINESE_NUMERAL_CHARS = frozenset(_CHINESE_NUMERALS)
 # What stands for a year's redacted digits: Latin X or × (`19XX`, `19××`), one of them per year.
-# Not stars: after digits they may open Markdown emphasis (`20**重点**`).
+# Stars only as the last two digits before 年 (`20**年度`): elsewhere after digits they may open
+# Markdown emphasis (`20**重点**`), and a pair that closes an emphasis opened before on its line
+# is left to it (`**重点20**年`).
 _YEAR_MASK_FAMILIES = (_X_LETTERS, _TIMES_SIGNS)
-_YEAR_MASKS = "".join(_YEAR_MASK_FAMILIES)
+_STAR_YEAR_DIGITS = f"[{_STARS}]{{2}}(?=年)"
 
 
 def _masked_digits(digits: str) -> str:
-    """The last two digits of a redacted year, as a regex: both masked, or the last one (`XX`, `1X`)."""
-    return "|".join(f"[{mask}]{{2}}|[{digits}][{mask}]" for mask in _YEAR_MASK_FAMILIES)
+    """The last two digits of a redacted year, as a regex: both masked, or the last one (`XX`, `1X`),
+    touching no Latin letter or digit nor another of its masks after them. Another family's run
+    may follow (`20XX×`, `19××X`): both are placeholders, as they are once the year is a token."""
+    return "|".join(
+        f"(?:[{mask}]{{2}}|[{digits}][{mask}])(?!(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]|[{mask}])"
+        for mask in _YEAR_MASK_FAMILIES
+    )
 
 
 _CENTURY = "(?:[1１][9９]|[2２][0０])"
@@ -118,10 +125,10 @@ _PLACEHOLDER = re.compile(
     | (?P<square>[{_SQUARES}]{{2,}})
     | (?P<mou>某{{2,}})
     | (?P<year>
-        (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}])
-        {_CENTURY}(?:{_masked_digits(_DIGIT_CLASS)})(?![{_LATIN_ALNUM_CLASS}{_YEAR_MASKS}])
-      | (?<![{_CHINESE_NUMERALS}{_CIRCLES}])
-        [一二][〇○零九](?:{_masked_digits(_CHINESE_NUMERALS)})(?![{_LATIN_ALNUM_CLASS}{_YEAR_MASKS}])
+        (?<![{_LATIN_ALNUM_CLASS}{_TIMES_SIGNS}{_STARS}{_CIRCLES}{_SQUARES}])
+        {_CENTURY}(?:{_masked_digits(_DIGIT_CLASS)}|{_STAR_YEAR_DIGITS})
+      | (?<![{_CHINESE_NUMERALS}{_CIRCLES}{_SQUARES}])
+        [一二][〇○零九](?:{_masked_digits(_CHINESE_NUMERALS)}|{_STAR_YEAR_DIGITS})
     )
     """,
     re.VERBOSE,
@@ -284,7 +291,7 @@ def replace_placeholders(
     markdown_closers: set[int] = set()
     for match in _candidates(text):
         start, end = match.span()
-        if start < position or start in markdown_closers:
+        if start < position or start in markdown_closers or _closes_markdown(match, markdown_closers):
             continue  # inside a masked number, or a Markdown closer
         # Most runs are one or two characters long (X, XX, **): no masked number's.
         masked = (
@@ -502,7 +509,7 @@ def _markdown_closer(text: str, match: re.Match[str]) -> int | None:
 # (110101********1234, its check digit perhaps X), a QQ or an account number. A run of one mask
 # character (X, × or a star), `_MASKED_DIGITS_MIN` or more, between two digits; the number runs
 # over digits and that character from its first digit to its last, `_MASKED_NUMBER_MIN_CHARS`
-# long at least, with no Latin letter touching it. The whole number is one placeholder of kind
+# long at least, with no Latin letter or placeholder character touching it. The whole number is one placeholder of kind
 # `number`, the digits left in sight kept in its `original`. Three masks at least: `2**10` and
 # `3**4` are powers.
 _MASKED_DIGITS_MIN = 3
@@ -510,6 +517,15 @@ _MASKED_NUMBER_MIN_CHARS = 7
 _MASK_FAMILIES = frozenset({"latin", "times", "star"})
 # An ID card number is 18 characters, the last a check digit that may be X (GB 11643).
 _ID_CARD_CHARS = 18
+# (某某 is a placeholder whatever touches it, and a single 某 never is: neither needs keeping out.)
+_NOT_BESIDE_A_NUMBER = _LATIN_ALNUM_NOT_X | frozenset(
+    _X_LETTERS + _TIMES_SIGNS + _STARS + _CIRCLES + _SQUARES
+)
+
+
+def _closes_markdown(match: re.Match[str], closers: set[int]) -> bool:
+    """Whether `match` is a year whose two stars close a Markdown emphasis opened before them."""
+    return match.lastgroup == "year" and match.end() - 2 in closers and match.group()[-1] in _STARS
 
 
 def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -537,10 +553,10 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
         last += 1
     if last - first < _MASKED_NUMBER_MIN_CHARS:
         return None
-    if _char_at(text, first - 1) in _LATIN_ALNUM_NOT_X | set(_X_LETTERS) or _char_at(text, last) in (
-        _LATIN_ALNUM_NOT_X | set(_X_LETTERS)
-    ):
-        return None  # a code or a model number: ABC138XXXX1234
+    if _char_at(text, first - 1) in _NOT_BESIDE_A_NUMBER or _char_at(text, last) in _NOT_BESIDE_A_NUMBER:
+        # A code or a model number (ABC138XXXX1234); or a run of placeholder characters, left
+        # alone for touching the digit, which the token would no longer touch on a second pass.
+        return None
     return first, last
 
 
@@ -576,7 +592,7 @@ def reference_replace_placeholders(
     closers: set[int] = set()
     for match in _REFERENCE_CANDIDATE.finditer(text):
         start, end = match.span()
-        if start < position or start in closers:
+        if start < position or start in closers or _closes_markdown(match, closers):
             continue
         masked = _masked_number(text, start, end) if match.lastgroup in _MASK_FAMILIES else None
         if masked is not None:

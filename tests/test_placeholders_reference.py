@@ -28,7 +28,7 @@ PIECES = [
     "3", "0", "９", ".", "-", "_", " ", "\t", "\n", "，", "、", "。", "“", "”", "：", "…", "·", "%",
     "a", "T", "é", "ß", "ÿ", "ɏ", "Ā", "MASK", "[", "]", "的", "汉", "\u3400", "\u4dbf", "\u9fff",
     "\uf900", "\U00020000", "\U0002a6e0", "\U0003134f", "①", "Ⅻ", "ｚ", "Ｚ", "Xbox", "X光", "X-ray",
-    "138", "5678", "XXXX", "××××", "□", "□□", "■",
+    "138", "5678", "XXXX", "××××", "□", "□□", "■", "年度",
 ]  # fmt: skip
 MIXED = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 CHARS = st.text(alphabet=st.sampled_from(sorted({char for piece in PIECES for char in piece})), max_size=40)

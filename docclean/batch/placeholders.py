@@ -18,8 +18,9 @@ goes to the reference, run by run or text by text:
   them): the reference's opener and closer search decides them, in text order;
 * a run with no Han letter right beside it: the reference walks its context;
 * a text with more placeholder characters than `MAX_PLACEHOLDERS` (the reference caps them),
-  or with a run of masks between two digits (it may be a masked number, `138****1234`, whose
-  placeholder spans the digits too): the reference function cleans the whole text.
+  with a run of masks between two digits (it may be a masked number, `138****1234`, whose
+  placeholder spans the digits too), or with two stars between a digit and 年 (`20**年`, a
+  year unless they close a Markdown emphasis): the reference function cleans the whole text.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ _PATTERN_AFTER = 64  # after an X run: a decimal or a hyphenated word may be the
 _DIGIT = 128  # a mask run between two digits may be inside a masked number
 
 _LINE_BREAK = ord("\n")
+_YEAR = ord("年")
 _ASCII_STAR = ord("*")
 _MARKDOWN_MAX_STARS = max(reference._MARKDOWN_CLOSERS)
 _CODE_POINTS = 0x110000
@@ -301,7 +303,15 @@ def _candidate_runs(
     digit = tables.properties[before] & tables.properties[after] & _DIGIT != 0
     mask_family = np.isin(families, (_LATIN, _TIMES, _STAR))
     masked = digit & mask_family & (ends - starts >= reference._MASKED_DIGITS_MIN)
-    to_reference[runs.docs[masked]] = True
+    # Two stars after a digit and before 年 may end a redacted year (20**年), which a Markdown
+    # emphasis opened before them on the line can claim: the reference decides in text order.
+    star_year = (
+        (families == _STAR)
+        & (ends - starts == 2)
+        & (after == _YEAR)
+        & (tables.properties[before] & (_DIGIT | _NUMERAL) != 0)
+    )
+    to_reference[runs.docs[masked | star_year]] = True
     return runs.select(~to_reference[runs.docs]), to_reference
 
 
