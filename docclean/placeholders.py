@@ -15,7 +15,8 @@ decide):
   word of the `[latin]` table (`X光`, `X射线`). Runs joined by dots are one decimal number
   (`XX.X%`).
 * A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`, and the same with
-  `×` (`19××`); the digits are part of the placeholder, whose kind is date.
+  `×` (`19××`), or with two stars before 年 (`20**年度`, unless they close a Markdown emphasis);
+  the digits are part of the placeholder, whose kind is date.
 * A number with some digits masked (`138****1234`, `110101********123X`, `187××××5678`): three
   or more of one mask character between two digits, the number seven characters at least from
   its first digit to its last, no Latin letter touching it; the whole number is the
