@@ -181,12 +181,14 @@ def _two_byte_class(lead: int, codes: Iterable[int]) -> bytes:
     return b"[" + b"".join(re.escape(bytes((byte,))) for byte in seconds) + b"]" if seconds else b""
 
 
-# The two-byte characters in question alone (`reads_as_words` of the character is False: ĳ Ԫ, a
-# combining mark), and those only beside an ASCII letter (Cyrillic, Hebrew, accented Greek).
-_TWO_BYTE_IN_QUESTION = (
-    [code for code in range(0x80, 0x800) if not reads_as_words(chr(code))],
-    [code for code in range(0x80, 0x800) if reads_as_words(chr(code)) and not reads_as_words(chr(code), "a")],
-)
+@cache
+def _two_byte_in_question() -> tuple[list[int], list[int]]:
+    """The two-byte characters in question alone (`reads_as_words` of the character is False: ĳ Ԫ,
+    a combining mark), and those only beside an ASCII letter (Cyrillic, Hebrew, accented Greek)."""
+    codes = range(0x80, 0x800)
+    alone = [code for code in codes if not reads_as_words(chr(code))]
+    beside = [code for code in codes if reads_as_words(chr(code)) and not reads_as_words(chr(code), "a")]
+    return alone, beside
 
 
 def _in_question_by_lead(lead: int) -> bytes:
@@ -194,7 +196,7 @@ def _in_question_by_lead(lead: int) -> bytes:
     (`_next_contested_run`): two of them in a row, one that text does not write or a combining
     mark, or a letter that may not touch an ASCII letter touching one (`reads_as_words`)."""
     first = re.escape(bytes((lead,)))
-    odd, not_latin = (_two_byte_class(lead, codes) for codes in _TWO_BYTE_IN_QUESTION)
+    odd, not_latin = (_two_byte_class(lead, codes) for codes in _two_byte_in_question())
     # Every branch opens with the lead byte (the letter before is looked behind for), so that `re`
     # skips to lead bytes at once instead of trying each branch at every byte.
     after = [rb"[\x80-\xbf]" + _TWO]
@@ -205,13 +207,20 @@ def _in_question_by_lead(lead: int) -> bytes:
     return first + b"(?:" + b"|".join(after) + b")"
 
 
-# One pattern per lead byte, searched only when `lead in body` (memchr) finds the byte: a pattern
-# opening with a class tests every byte (5x slower than the UTF-8 decode itself).
-_IN_QUESTION_BY_LEAD = tuple(
-    (bytes((lead,)), re.compile(_in_question_by_lead(lead))) for lead in range(0xC2, 0xE0)
-)
-# The same, in one pattern, for a line at a time.
-_IN_QUESTION = re.compile(b"|".join(_in_question_by_lead(lead) for lead in range(0xC2, 0xE0)))
+# Built on first use, as most processes decode no UTF-8 body with a two-byte character (10 ms).
+@cache
+def _in_question_patterns() -> tuple[tuple[bytes, re.Pattern[bytes]], ...]:
+    """One pattern per lead byte, searched only when `lead in body` (memchr) finds the byte: a
+    pattern opening with a class tests every byte (5x slower than the UTF-8 decode itself)."""
+    return tuple((bytes((lead,)), re.compile(_in_question_by_lead(lead))) for lead in range(0xC2, 0xE0))
+
+
+@cache
+def _in_question() -> re.Pattern[bytes]:
+    """`_in_question_patterns` in one pattern, for a line at a time."""
+    return re.compile(b"|".join(_in_question_by_lead(lead) for lead in range(0xC2, 0xE0)))
+
+
 _NOT_TWO_BYTE = re.compile("[^\u0080-\u07ff]")
 _CJK_OR_LATER = re.compile("[\u2e80-\U0010ffff]")
 
@@ -658,14 +667,14 @@ def _survey(body: bytes) -> tuple[_Survey, list[_HeldChunk] | None]:
 
 def _questioned(body: bytes, starts: list[int], ends: list[int], kinds: list[str]) -> set[int]:
     """Indices of a chunk's lines in question, as `_lines_in_question` decides: a broken line, a
-    valid one with two-byte characters in question (`_IN_QUESTION`), a legacy one holding two
+    valid one with two-byte characters in question (`_in_question`), a legacy one holding two
     UTF-8 Hanzi in a row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
     pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
     candidates = [
         index
         for index, kind in enumerate(kinds)
         if kind == "broken-utf-8"
-        or (kind == "utf-8" and _IN_QUESTION.search(body, starts[index], ends[index]) is not None)
+        or (kind == "utf-8" and _in_question().search(body, starts[index], ends[index]) is not None)
     ]
     if "legacy" in kinds:
         pasted = (
@@ -713,12 +722,12 @@ class _BoundedSample:
 
 def _may_hide_legacy(body: bytes) -> bool:
     """Whether valid UTF-8 `body` has two-byte characters where legacy bytes may hide: two in a
-    row, or one that is not text as `reads_as_words` has it (`_IN_QUESTION`).
+    row, or one that is not text as `reads_as_words` has it (`_in_question`).
 
     Chinese UTF-8 is three-byte characters and ASCII: most files have no two-byte lead at all
     (30 memchr scans, a fifth of the decode's time), the rest a few (× ·) to look behind.
     """
-    return any(lead in body and pattern.search(body) for lead, pattern in _IN_QUESTION_BY_LEAD)
+    return any(lead in body and pattern.search(body) for lead, pattern in _in_question_patterns())
 
 
 def _stays_utf8(text: str) -> bool:
@@ -728,7 +737,7 @@ def _stays_utf8(text: str) -> bool:
 
     The analysis's decisions, taken only on the lines where one can go against UTF-8: a line
     whose characters are all common or ASCII (no `unusual_char`) reads at plausibility 1.0,
-    which no other reading beats, and has no two-byte character in question (`_IN_QUESTION`: the
+    which no other reading beats, and has no two-byte character in question (`_in_question`: the
     only common two-byte character is ·, looked for in pairs), so it is not in question. The
     other lines take the same legacy codec and the same decisions as in the analysis
     (`_line_codec`, and `_decide_run` on each contested run), and any that is not UTF-8 leaves
@@ -781,7 +790,7 @@ def _lines_worth_a_look(text: str) -> Iterator[tuple[bytes, bool, list[tuple[int
         start = text.rfind("\n", 0, found) + 1
         end = text.find("\n", found) + 1 or len(text)
         line = text[start:end].encode("utf-8")
-        in_question = not line.isascii() and _IN_QUESTION.search(line) is not None
+        in_question = not line.isascii() and _in_question().search(line) is not None
         yield line, end == len(text), _contested_runs(line, "utf-8") if in_question else []
         position = end
         if next_pair is not None and next_pair.start() < end:
@@ -812,7 +821,7 @@ def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int
     byte runs whose codec is in question (`_contested_runs`), to be cut at them.
 
     A broken UTF-8 line may hold them; a valid one when it has two two-byte characters in a row
-    or one in question (`_IN_QUESTION`: where legacy CJK bytes that happen to be valid UTF-8
+    or one in question (`_in_question`: where legacy CJK bytes that happen to be valid UTF-8
     show); a legacy line when it holds two UTF-8 Hanzi in a row (a pasted phrase; GBK text
     makes the pattern by accident in about one line of a hundred, and `_split_line` then keeps
     the line whole). The legacy lines are
@@ -829,7 +838,9 @@ def _lines_in_question(body: bytes, has_legacy: bool) -> Iterator[tuple[int, int
                 next_pasted = next(pasted, None)
             may = next_pasted is not None and next_pasted.start() < b
         else:
-            may = kind == "broken-utf-8" or (kind == "utf-8" and _IN_QUESTION.search(body, a, b) is not None)
+            may = kind == "broken-utf-8" or (
+                kind == "utf-8" and _in_question().search(body, a, b) is not None
+            )
         yield a, b, kind, may and _next_contested_run(body[a:b], kind, 0) is not None
 
 
