@@ -218,7 +218,7 @@ def _in_question_patterns() -> tuple[tuple[bytes, re.Pattern[bytes]], ...]:
 @cache
 def _in_question() -> re.Pattern[bytes]:
     """`_in_question_patterns` in one pattern, for a line at a time."""
-    return re.compile(b"|".join(_in_question_by_lead(lead) for lead in range(0xC2, 0xE0)))
+    return re.compile(b"|".join(pattern.pattern for _, pattern in _in_question_patterns()))
 
 
 _NOT_TWO_BYTE = re.compile("[^\u0080-\u07ff]")
@@ -668,8 +668,8 @@ def _survey(body: bytes) -> tuple[_Survey, list[_HeldChunk] | None]:
 def _questioned(body: bytes, starts: list[int], ends: list[int], kinds: list[str]) -> set[int]:
     """Indices of a chunk's lines in question, as `_lines_in_question` decides: a broken line, a
     valid one with two-byte characters in question (`_in_question`), a legacy one holding two
-    UTF-8 Hanzi in a row, each when it holds a contested run. The Hanzi pairs are searched in the whole chunk: the
-    pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
+    UTF-8 Hanzi in a row, each when it holds a contested run. The Hanzi pairs are searched in the
+    whole chunk: the pattern holds no b"\\n", so a line holds one if and only if a match starts in it."""
     candidates = [
         index
         for index, kind in enumerate(kinds)

@@ -571,9 +571,10 @@ def mixes_scripts(run: str) -> bool:
 # code charts): Latin-1, the Latin letters of European languages, Vietnamese, Romanian,
 # Azerbaijani and Pinyin, the tone marks GB2312 sets (ˇ ˉ ˊ ˋ ˙), the combining accents, and
 # the basic Greek, Cyrillic (with the letters of the Turkic and Mongolian languages written in
-# it), Armenian, Hebrew and Arabic letters with their points and signs. The rest of that range (ĳ Ŀ ſ, IPA and modifier letters, Coptic in the Greek block, the Cyrillic letters of
-# minority languages, Syriac, Thaana, NKo) is, in a Chinese corpus, GBK or Big5 text that
-# happens to be valid UTF-8: 一些 reads as һЩ, 元 as Ԫ, 习习 as ϰϰ, 使思 as ʹ˼.
+# it), Armenian, Hebrew and Arabic letters with their points and signs. The rest of that range
+# (ĳ Ŀ ſ, IPA and modifier letters, Coptic in the Greek block, the Cyrillic letters of minority
+# languages, Syriac, Thaana, NKo) is, in a Chinese corpus, GBK or Big5 text that happens to be
+# valid UTF-8: 一些 reads as һЩ, 元 as Ԫ, 习习 as ϰϰ, 使思 as ʹ˼.
 _ALPHABET_RANGES = (
     # Latin-1 whole, its C1 controls too: they are UTF-8 read as Latin-1 (å\x90\x8c for 同),
     # the mojibake repair's to reverse, as `_TWO_BYTE_SCRIPTS` has it.
@@ -654,8 +655,8 @@ def alphabet_plausibility(text: str) -> float:
     """How much `text` looks like words of an alphabet (Cyrillic, Greek, Hebrew, Arabic, Thai,
     accented Latin...), in 0..1: the share of its non-ASCII letters and marks that stand in words
     of one script (Unicode character names give the script: CYRILLIC, THAI, ...) with no capital
-    after a small letter, against them, U+FFFD, controls and unassigned or private characters. Punctuation and symbols weigh nothing.
-    0.0 with a Han character or under `ALPHABET_LETTERS_AT_LEAST` letters: a single-byte codec's
+    after a small letter, against them, U+FFFD, controls and unassigned or private characters.
+    Punctuation and symbols weigh nothing. 0.0 with a Han character or under `ALPHABET_LETTERS_AT_LEAST` letters: a single-byte codec's
     reading of a Russian or Thai file is such words; of a Chinese one, letters and symbols
     strewn by byte pairs. Meant for bounded samples.
     """
@@ -679,7 +680,7 @@ def alphabet_plausibility(text: str) -> float:
             word_script, word_length, word_mixed, word_lower = "", 0, False, False
             continue
         if category[0] not in "LM":
-            bad += 1  # U+FFFD is a symbol by category, but no text: counted here too
+            bad += 1
             continue
         if is_han(char):
             return 0.0
@@ -693,6 +694,7 @@ def alphabet_plausibility(text: str) -> float:
         word_length += 1
     if word_length:
         close_word()
+    # U+FFFD, a symbol by its category, passed above as punctuation does: it is no text.
     bad += text.count("\ufffd")
     if good < ALPHABET_LETTERS_AT_LEAST:
         return 0.0

@@ -262,8 +262,8 @@ def replace_placeholders_batch(texts: Sequence[str], token: str) -> PlaceholderC
 def _candidate_runs(
     code_points: np.ndarray, tables: _Tables, doc_starts: np.ndarray, lengths: np.ndarray
 ) -> tuple[_Runs, np.ndarray]:
-    """Every maximal run of one family (a single `某` or square is none), as the reference's pattern finds
-    them, and which texts go to the reference whole (their runs are not listed): those with more
+    """Every maximal run of one family (a single `某` or square is none), as the reference's
+    pattern finds them, and which texts go to the reference whole (their runs are not listed): those with more
     placeholder characters than `MAX_PLACEHOLDERS`, which would be capped (a file of placeholder
     characters would cost tens of bytes a character here), and those with a masked number."""
     families_at = tables.family[code_points]
