@@ -12,8 +12,10 @@ decide):
 * A run of Latin X (`X`, `x`, `Ｘ`, `ｘ`; `XXXX` is one placeholder) in Chinese context. Not
   when it touches a Latin letter or digit (`XML`, `Xbox`, `XXL`, `3x4`, `XII`), forms a
   hyphenated Latin word (`X-ray`), is a version wildcard (`3.X`), or is a single X before a
-  word of the `[latin]` table (`X光`, `X射线`). Runs joined by dots are one decimal number
-  (`XX.X%`).
+  word of the `[latin]` table (`X光`, `X射线`). Not a single X that is part of a product's name
+  (after a Latin word and a space: `iPhone X手机`, `Mac OS X`) or a variable (beside an operator:
+  `当X=1时`; a lowercase x after `设`, `令`, `求`: `设x为未知数`), unless a `[suffix]` word follows
+  it (`GDP X亿元`, `设x个小组`). Runs joined by dots are one decimal number (`XX.X%`).
 * A year with redacted digits: `20XX`, `19XX`, `201X`, `二〇XX`, `二〇一X`, and the same with
   `×` (`19××`), or with two stars before 年 (`20**年度`, unless they close a Markdown emphasis);
   the digits are part of the placeholder, whose kind is date.
@@ -22,9 +24,12 @@ decide):
   its first digit to its last, no Latin letter touching it; the whole number is the
   placeholder, whose kind is number (`_masked_number`). `2**10` and `3***4` are powers.
 * A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
-  multiplication sign.
+  multiplication sign, and a single one between two words of the `[times]` table too
+  (`长×宽×高`, `单价×数量`; see `_is_multiplication` for `部长×高度重视`).
 * A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
-  its left and Han or Chinese punctuation (or the line's end) on its right. Markdown emphasis
+  its left and Han on its right (`张*军`), or a surname of the `[star]` table on its left and
+  Chinese punctuation or the line's end on its right (`张*、李*`; `统计局*。` is a footnote
+  mark). Markdown emphasis
   (`**重点**`, `*强调*`, up to three stars paired on one line) is left alone, unless the text
   after the opening stars is a context word (`**同志…**局长`: both are placeholders).
   Separator lines (`***`) have no Han beside them and are left alone.
@@ -48,7 +53,8 @@ Kinds, in order of precedence:
    makes XX局长 person but XX局 organization, XX县县直机关 place (县), and XX项目 neither
    (项目 is a `neutral` word, which overrides 项 and falls through to the prefix);
 3. the word before it, longest match in `[prefix]`: 第X -> number, X月X号 -> date;
-4. otherwise `unknown`.
+4. the word after one space, as in 2 (`XX 县` -> place: PDF copies space their words);
+5. otherwise `unknown`.
 """
 
 from __future__ import annotations
@@ -209,6 +215,13 @@ class ContextTables:
     suffix_pattern: re.Pattern[str]
     prefixes_by_last: _WordsByLast
     latin_compounds: tuple[str, ...]
+    # `[latin]`: words after which a lone lowercase x is a variable, and the operators beside
+    # which any single X is one; `[times]`: the quantities a single × multiplies; `[star]`: the
+    # surnames a lone star before punctuation completes.
+    variable_before: tuple[str, ...]
+    operators: frozenset[str]
+    quantities: tuple[str, ...]
+    surnames: tuple[str, ...]
 
     @classmethod
     def load(cls) -> ContextTables:
@@ -225,6 +238,10 @@ class ContextTables:
             suffix_pattern=re.compile(_trie_pattern(suffixes)),
             prefixes_by_last=_by_last(prefixes),
             latin_compounds=tuple(raw["latin"]["compounds"]),
+            variable_before=tuple(raw["latin"]["variable_before"]),
+            operators=frozenset(raw["latin"]["operators"]),
+            quantities=tuple(raw["times"]["quantities"]),
+            surnames=tuple(raw["star"]["surnames"]),
         )
 
 
@@ -398,11 +415,15 @@ def _classify(
         case "latin":
             if _is_latin_word(text, start, end, before, after, tables):
                 return None
+            if _is_name_or_variable(text, start, end, before, after, suffix_kind, tables):
+                return None
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
             if "." in match.group():
                 return "number"
         case "times" | "square":
+            if family == "times" and _is_multiplication(text, start, end, tables):
+                return None
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
@@ -415,9 +436,14 @@ def _classify(
             if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
                 markdown_closers.add(closer)
                 return None
-            if not _is_star_placeholder(text, start, end, before, after, beside_han):
+            if not _is_star_placeholder(text, start, end, before, after, beside_han, tables):
                 return None
-    return suffix_kind or _longest_prefix_kind(text, start, tables) or "unknown"
+    return (
+        suffix_kind
+        or _longest_prefix_kind(text, start, tables)
+        or _spaced_suffix_kind(text, end, tables)
+        or "unknown"
+    )
 
 
 def _longest_prefix_kind(text: str, start: int, tables: ContextTables) -> str:
@@ -476,17 +502,77 @@ def _is_latin_word(text: str, start: int, end: int, before: str, after: str, tab
     return end - start == 1 and text.startswith(tables.latin_compounds, end)
 
 
+def _is_name_or_variable(
+    text: str, start: int, end: int, before: str, after: str, suffix_kind: str, tables: ContextTables
+) -> bool:
+    """Whether a single X is part of a product's name (iPhone X手机, Mac OS X: after a Latin word
+    and a space) or a variable (设x为未知数: a lowercase x after a `variable_before` word; 当X=1时:
+    beside an `operator`), and no `[suffix]` word after it makes it a count (GDP X亿元, 设x个)."""
+    if end - start != 1 or suffix_kind:
+        return False
+    if before == " " and _char_at(text, start - 2) in _LATIN_LETTER_NOT_X:
+        return True
+    if before in tables.operators or after in tables.operators:
+        return True
+    return text[start] in _LOWERCASE_X and text.endswith(tables.variable_before, 0, start)
+
+
+_LOWERCASE_X = "xｘ"
+
+
+def _is_multiplication(text: str, start: int, end: int, tables: ContextTables) -> bool:
+    """Whether a single × is the multiplication sign between two `quantities` (长×宽×高, 单价 × 数量).
+
+    A space may stand on either side. Two words of one character must also have one of them
+    end its clause, no Han character beyond it (长×宽, 长×宽，): else 部长×高度重视 would be a
+    title, a formula and a word, where it is a title, a redacted name and a word. Two longer
+    words need not (按单价×数量计算).
+    """
+    if end - start != 1:
+        return False
+    left = start - (_char_at(text, start - 1) == " ")
+    right = end + (_char_at(text, end) == " ")
+    befores = [word for word in tables.quantities if text.endswith(word, 0, left)]
+    afters = [word for word in tables.quantities if text.startswith(word, right)]
+    if not befores or not afters:
+        return False
+    if max(map(len, befores)) > 1 and max(map(len, afters)) > 1:
+        return True
+    return any(not _HAN.match(_char_at(text, left - len(word) - 1)) for word in befores) or any(
+        not _HAN.match(_char_at(text, right + len(word))) for word in afters
+    )
+
+
+def _spaced_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
+    """The kind of the `[suffix]` word one space after a placeholder (`XX 县`: a PDF copy's spacing),
+    "" if none. It comes after the word right before the placeholder (`第X 号`)."""
+    if _char_at(text, end) not in _SPACES:
+        return ""
+    found = tables.suffix_pattern.match(text, end + 1)
+    return tables.suffixes[found.group()] if found else ""
+
+
+_SPACES = (" ", "\u3000")
+
+
 def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
     if before in _CHINESE_NUMERAL_CHARS or after in _CHINESE_NUMERAL_CHARS:
         return True  # a zero: 二〇二〇, 二○○八
     return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
 
 
-def _is_star_placeholder(text: str, start: int, end: int, before: str, after: str, beside_han: bool) -> bool:
+def _is_star_placeholder(
+    text: str, start: int, end: int, before: str, after: str, beside_han: bool, tables: ContextTables
+) -> bool:
     if end - start == 1:
-        # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志).
-        return bool(_HAN.match(before)) and (
-            after in ("", "\n") or bool(_HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
+        # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志),
+        # or ends a name after its surname (张*、李*): 统计局*。 is a footnote.
+        if not _HAN.match(before):
+            return False
+        if _HAN.match(after):
+            return True
+        return (after in ("", "\n") or bool(_CHINESE_PUNCTUATION.match(after))) and text.endswith(
+            tables.surnames, 0, start
         )
     # Star rows with nothing beside them are separators, not redactions.
     return beside_han or _HAN_SIDE in _context_sides(text, start, end)
@@ -630,12 +716,17 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if end - start == 1 and text.startswith(tables.latin_compounds, end):
             return None
+        if _is_name_or_variable(text, start, end, before, after, suffix_kind, tables):
+            return None
         if not _in_chinese_context(text, start, end):
             return None
         if "." in match.group():
             return "number"
-    elif family in ("times", "square") and not _in_chinese_context(text, start, end):
-        return None
+    elif family in ("times", "square"):
+        if family == "times" and _is_multiplication(text, start, end, tables):
+            return None
+        if not _in_chinese_context(text, start, end):
+            return None
     elif family == "circle":
         if {before, after} & _CHINESE_NUMERAL_CHARS or (end - start == 1 and before in ("", "\n")):
             return None
@@ -646,15 +737,23 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             closers.add(closer)
             return None
         if end - start == 1:
-            if not (
-                _HAN.match(before)
-                and (after in ("", "\n") or _HAN.match(after) or _CHINESE_PUNCTUATION.match(after))
+            if not _HAN.match(before):
+                return None
+            if not _HAN.match(after) and not (
+                (after in ("", "\n") or _CHINESE_PUNCTUATION.match(after))
+                and any(text[:start].endswith(surname) for surname in tables.surnames)
             ):
                 return None
         elif _HAN_SIDE not in _context_sides(text, start, end):
             return None
     prefix = text[max(0, start - longest_prefix) : start]
-    return suffix_kind or _reference_longest_word_kind(tables.prefixes, prefix, at_end=True) or "unknown"
+    spaced = text[end + 1 : end + 1 + longest_suffix] if _char_at(text, end) in _SPACES else ""
+    return (
+        suffix_kind
+        or _reference_longest_word_kind(tables.prefixes, prefix, at_end=True)
+        or _reference_longest_word_kind(tables.suffixes, spaced)
+        or "unknown"
+    )
 
 
 def _reference_longest_word_kind(word_kinds: Mapping[str, str], context: str, at_end: bool = False) -> str:

@@ -115,10 +115,10 @@ def test_context_tables_name_only_known_kinds() -> None:
 # words that give kinds, digits, Latin letters (including the token's), punctuation, newlines.
 RANDOM_CHARS = st.text(
     alphabet=st.sampled_from(
-        list("县市同志书记次个年月日某种局长二〇一九光射线第汉的")
+        list("县市同志书记次个年月日某种局长二〇一九光射线第汉的宽高度设令为王张")
         + list("XxＸｘ×✕*＊○◯")
         + list("0129abMASKIL")
-        + list("[]，。、“”.-%: \n")
+        + list("[]，。、“”.-%: \n=²")
     ),
     max_size=40,
 )
@@ -127,6 +127,7 @@ FRAGMENTS = [
     "20", "19", "二〇", "二○", "一", "XX", "X", "x", "Ｘ", "×", "*", "**", "＊", "○", "〇", "某",
     "某某", "同志", "县", "光", "次", "年", "月", "3", "0", ".", "-", " ", "\n", "，", "、", "“",
     "a", "b", "MASK", "[", "]", "的", "%", "第", "项目", "X光", "**重点**", "Xbox", "3.", "。",
+    "长", "宽", "单价", "数量", "高度", "设", "求", "为", "=", "王", "欧阳", "统计局", "iPhone", "\u3000",
 ]  # fmt: skip
 RANDOM_FRAGMENTS = st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join)
 

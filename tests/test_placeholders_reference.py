@@ -29,6 +29,8 @@ PIECES = [
     "a", "T", "é", "ß", "ÿ", "ɏ", "Ā", "MASK", "[", "]", "的", "汉", "\u3400", "\u4dbf", "\u9fff",
     "\uf900", "\U00020000", "\U0002a6e0", "\U0003134f", "①", "Ⅻ", "ｚ", "Ｚ", "Xbox", "X光", "X-ray",
     "138", "5678", "XXXX", "××××", "□", "□□", "■", "年度",
+    "长", "宽", "高", "单价", "数量", "高度", "设", "令", "求", "为", "=", "＝", "²", "+", "王", "欧阳",
+    "统计局", "iPhone", "OS", "亿元", "\u3000",
 ]  # fmt: skip
 MIXED = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 CHARS = st.text(alphabet=st.sampled_from(sorted({char for piece in PIECES for char in piece})), max_size=40)

@@ -17,6 +17,9 @@ goes to the reference, run by run or text by text:
 * a line holding two runs of the same one to three ASCII stars (Markdown emphasis may pair
   them): the reference's opener and closer search decides them, in text order;
 * a run with no Han letter right beside it: the reference walks its context;
+* a run whose fate turns on the words around it (`_by_words`: a single X after a space, beside
+  an operator or in lowercase; a single × between Han or spaces; a lone star before no Han):
+  the reference's classification decides that run;
 * a text with more placeholder characters than `MAX_PLACEHOLDERS` (the reference caps them),
   with a run of masks between two digits (it may be a masked number, `138****1234`, whose
   placeholder spans the digits too), or with two stars between a digit and 年 (`20**年`, a
@@ -469,6 +472,12 @@ def _kinds(
     compound = accepted & (families == _LATIN) & (lengths == 1) & tables.compound_first[runs.after]
     for index in np.flatnonzero(compound).tolist():
         accepted[index] = not joined.startswith(context.latin_compounds, int(runs.ends[index]))
+    for index in np.flatnonzero(accepted & _by_words(code_points, runs, tables)).tolist():
+        match = reference._PLACEHOLDER.match(joined, int(runs.starts[index]))
+        assert match is not None and match.end() == runs.ends[index]
+        kind = reference._classify(joined, match, context, set())
+        accepted[index] = False
+        decided[index] = -1 if kind is None else KINDS.index(kind)
     walk = accepted & ~beside_han & (families != _MOU) & ~single_star
     for index in np.flatnonzero(walk).tolist():
         start, end = int(runs.starts[index]), int(runs.ends[index])
@@ -481,8 +490,42 @@ def _kinds(
     kinds[accepted] = tables.suffixes.longest(code_points, runs.ends[accepted], after=True)
     without = accepted & (kinds == _NO_KIND)
     kinds[without] = tables.prefixes.longest(code_points, runs.starts[without], after=False)
+    spaced = accepted & (kinds == _NO_KIND) & np.isin(runs.after, _SPACES)
+    kinds[spaced] = tables.suffixes.longest(code_points, runs.ends[spaced] + 1, after=True)
     kinds[accepted & (kinds == _NO_KIND)] = KINDS.index("unknown")
     return np.where(accepted, kinds, np.where(decided == _UNDECIDED, -1, decided))
+
+
+_SPACE = ord(" ")
+_SPACES = code_points("".join(reference._SPACES))
+_OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
+_LOWERCASE_X = code_points(reference._LOWERCASE_X)
+
+
+def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarray:
+    """The runs whose fate turns on the words around them, which the reference's classification
+    decides run by run (few runs have them): a single X after a space, beside an operator or in
+    lowercase (a product's name, a variable: `_is_name_or_variable`), a single × between Han or
+    spaces (a formula: `_is_multiplication`), a lone star after Han and before no Han (a name
+    after its surname or a footnote mark)."""
+    before = tables.properties[runs.before]
+    after = tables.properties[runs.after]
+    single = runs.ends - runs.starts == 1
+    latin = (runs.families == _LATIN) & single
+    name_or_variable = latin & (
+        (runs.before == _SPACE)
+        | np.isin(runs.before, _OPERATORS)
+        | np.isin(runs.after, _OPERATORS)
+        | np.isin(code_points[runs.starts], _LOWERCASE_X)
+    )
+    multiplication = (
+        (runs.families == _TIMES)
+        & single
+        & ((before & _HAN_LETTER != 0) | (runs.before == _SPACE))
+        & ((after & _HAN_LETTER != 0) | (runs.after == _SPACE))
+    )
+    footnote = (runs.families == _STAR) & single & (before & _HAN_CHAR != 0) & (after & _HAN_CHAR == 0)
+    return name_or_variable | multiplication | footnote
 
 
 def _replace(
