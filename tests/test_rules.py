@@ -28,6 +28,7 @@ BUILTIN_IDS = {
     "email_inline": "email",
     "url_inline": "url",
     "page_marker": "page_marker",
+    "page_marker_inline": "page_marker",
     "repeated_line": "watermark",
 }
 
