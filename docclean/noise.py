@@ -360,7 +360,10 @@ def _noise_units(
         return [] if pasted else None
     units = [match.span() for match in _UNIT.finditer(line)]
     if len(units) < 2:
-        return [] if pasted else None
+        if pasted or _inline_leaves_content(line, rules, scan, inline_checks, in_line):
+            return [] if pasted else None
+        clause = _noise_clause(line, rules, scan, in_line)
+        return None if clause is None else [clause]
     found: list[_Hit] = []
     content_left = False
     for start, end in units:
@@ -371,7 +374,12 @@ def _noise_units(
         admitted = _admitted(in_line, unit)
         hit = scan.first_hit(rules.line, unit, 0, admitted) if admitted else None
         if hit is not None and not _inline_leaves_content(unit, rules, scan, inline_checks, in_line):
-            found.append(_Hit(start, end, hit.rule))
+            clause = _noise_clause(unit, rules, scan, in_line)
+            if clause is None:
+                found.append(_Hit(start, end, hit.rule))
+            else:
+                found.append(_Hit(start + clause.start, start + clause.end, clause.rule))
+                content_left = True
         elif any(char.isalnum() for char in unit):
             content_left = True
     if not content_left:
@@ -401,6 +409,37 @@ def _inline_leaves_content(
     if sum(char.isalnum() for char in rest) < MIN_CONTENT_LEFT:
         return False
     return scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest)) is None
+
+
+def _noise_clause(unit: str, rules: RuleSet, scan: _Scan, checks: list[_Check]) -> _Hit | None:
+    """The clause closing `unit` (a sentence a line rule matched) that a line rule matches alone,
+    when the clauses before its comma hold content: `一是提高认识，更多资料请关注公众号文稿之家。`
+    loses `，更多资料请关注公众号文稿之家` (the comma with it, the sentence's end mark kept).
+
+    Content: `MIN_CONTENT_LEFT` letters at least, no line rule's match, and none of the
+    literals of the line rules in `checks`: the head of a notice or an ad (`本文系作者原创投稿，
+    仅供学习参考`, `关注公众号abc，获取更多资料`) holds one, and the whole sentence goes.
+    """
+    ending = _SENTENCE_END.search(unit)
+    end = ending.start() if ending is not None else len(unit)
+    for comma in _CLAUSE_COMMA.finditer(unit, 0, end):
+        head = unit[: comma.start()]
+        if sum(char.isalnum() for char in head) < MIN_CONTENT_LEFT:
+            continue
+        # A later comma's head holds this one's: what disqualifies it disqualifies them all.
+        if any(search is not None and search(head) is not None for _, _, search in checks):
+            return None
+        if scan.first_hit(rules.line, head, 0, _admitted(checks, head)) is not None:
+            return None
+        tail = unit[comma.end() : end]
+        hit = scan.first_hit(rules.line, tail, 0, _admitted(checks, tail))
+        if hit is not None:
+            return _Hit(comma.start(), end, hit.rule)
+    return None
+
+
+_CLAUSE_COMMA = re.compile("[，,]")
+_SENTENCE_END = re.compile("(?:[。！？!?；;]+[”’」』]*)?$")
 
 
 def _is_whole_unit(unit: str) -> bool:
