@@ -416,25 +416,27 @@ def _noise_clause(unit: str, rules: RuleSet, scan: _Scan, checks: list[_Check]) 
     when the clauses before its comma hold content: `一是提高认识，更多资料请关注公众号文稿之家。`
     loses `，更多资料请关注公众号文稿之家` (the comma with it, the sentence's end mark kept).
 
-    Content: `MIN_CONTENT_LEFT` letters at least, no line rule's match, and none of the
-    literals of the line rules in `checks`: the head of a notice or an ad (`本文系作者原创投稿，
-    仅供学习参考`, `关注公众号abc，获取更多资料`) holds one, and the whole sentence goes.
+    The clause is the shortest that a rule matches: the commas are tried from the last, so
+    `一是提高认识，加强学习，更多资料请关注…` keeps both clauses of content. Content, before it:
+    `MIN_CONTENT_LEFT` letters at least, no line rule's match, and none of the literals of the
+    line rules in `checks`: the head of a notice or an ad (`本文系作者原创投稿，仅供学习参考`,
+    `关注公众号abc，获取更多资料`) holds one, and the whole sentence goes.
     """
     ending = _SENTENCE_END.search(unit)
     end = ending.start() if ending is not None else len(unit)
-    for comma in _CLAUSE_COMMA.finditer(unit, 0, end):
-        head = unit[: comma.start()]
-        if sum(char.isalnum() for char in head) < MIN_CONTENT_LEFT:
-            continue
-        # A later comma's head holds this one's: what disqualifies it disqualifies them all.
-        if any(search is not None and search(head) is not None for _, _, search in checks):
-            return None
-        if scan.first_hit(rules.line, head, 0, _admitted(checks, head)) is not None:
-            return None
+    for comma in reversed(list(_CLAUSE_COMMA.finditer(unit, 0, end))):
         tail = unit[comma.end() : end]
         hit = scan.first_hit(rules.line, tail, 0, _admitted(checks, tail))
-        if hit is not None:
-            return _Hit(comma.start(), end, hit.rule)
+        if hit is None:
+            continue
+        head = unit[: comma.start()]
+        if (
+            sum(char.isalnum() for char in head) < MIN_CONTENT_LEFT
+            or any(search is not None and search(head) is not None for _, _, search in checks)
+            or scan.first_hit(rules.line, head, 0, _admitted(checks, head)) is not None
+        ):
+            return None
+        return _Hit(comma.start(), end, hit.rule)
     return None
 
 

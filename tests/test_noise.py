@@ -78,6 +78,9 @@ def test_positive_case(case: dict[str, Any]) -> None:
     assert stripped.text == case["output"]
     assert [removal.rule for removal in stripped.removed] == case["rules"]
     assert_well_formed(case["input"], stripped)
+    # What is left is content: a second pass finds no noise in it (a removed clause or unit
+    # leaves no fragment that a rule then takes).
+    assert strip_noise(stripped.text, BUILTIN).removed == ()
 
 
 @pytest.mark.parametrize("case", CASES["negative"], ids=lambda case: case["name"])
