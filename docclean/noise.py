@@ -362,7 +362,7 @@ def _noise_units(
     if len(units) < 2:
         if pasted or _inline_leaves_content(line, rules, scan, inline_checks, in_line):
             return [] if pasted else None
-        clause = _noise_clause(line, rules, scan, in_line)
+        clause = _noise_clause(line, rules, scan, in_line, inline_checks)
         return None if clause is None else [clause]
     found: list[_Hit] = []
     content_left = False
@@ -374,7 +374,7 @@ def _noise_units(
         admitted = _admitted(in_line, unit)
         hit = scan.first_hit(rules.line, unit, 0, admitted) if admitted else None
         if hit is not None and not _inline_leaves_content(unit, rules, scan, inline_checks, in_line):
-            clause = _noise_clause(unit, rules, scan, in_line)
+            clause = _noise_clause(unit, rules, scan, in_line, inline_checks)
             if clause is None:
                 found.append(_Hit(start, end, hit.rule))
             else:
@@ -411,16 +411,19 @@ def _inline_leaves_content(
     return scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest)) is None
 
 
-def _noise_clause(unit: str, rules: RuleSet, scan: _Scan, checks: list[_Check]) -> _Hit | None:
+def _noise_clause(
+    unit: str, rules: RuleSet, scan: _Scan, checks: list[_Check], inline_checks: list[_Check]
+) -> _Hit | None:
     """The clause closing `unit` (a sentence a line rule matched) that a line rule matches alone,
     when the clauses before its comma hold content: `一是提高认识，更多资料请关注公众号文稿之家。`
     loses `，更多资料请关注公众号文稿之家` (the comma with it, the sentence's end mark kept).
 
     The clause is the shortest that a rule matches: the commas are tried from the last, so
     `一是提高认识，加强学习，更多资料请关注…` keeps both clauses of content. Content, before it:
-    `MIN_CONTENT_LEFT` letters at least, no line rule's match, and none of the literals of the
-    line rules in `checks`: the head of a notice or an ad (`本文系作者原创投稿，仅供学习参考`,
-    `关注公众号abc，获取更多资料`) holds one, and the whole sentence goes.
+    `MIN_CONTENT_LEFT` letters at least, none of the words the line rules need
+    (`RuleSet.line_words`: `更多精彩内容，请关注…` is one ad) and no match of a line or inline rule
+    (`本文系作者原创投稿，仅供学习参考` is one notice); else the whole sentence goes. The words
+    are the rules' own, held apart from the prefilters: the decision is the same without them.
     """
     ending = _SENTENCE_END.search(unit)
     end = ending.start() if ending is not None else len(unit)
@@ -432,8 +435,9 @@ def _noise_clause(unit: str, rules: RuleSet, scan: _Scan, checks: list[_Check]) 
         head = unit[: comma.start()]
         if (
             sum(char.isalnum() for char in head) < MIN_CONTENT_LEFT
-            or any(search is not None and search(head) is not None for _, _, search in checks)
+            or (rules.line_words is not None and rules.line_words.search(head) is not None)
             or scan.first_hit(rules.line, head, 0, _admitted(checks, head)) is not None
+            or scan.first_hit(rules.inline, head, 0, _admitted(inline_checks, head)) is not None
         ):
             return None
         return _Hit(comma.start(), end, hit.rule)
@@ -462,7 +466,7 @@ def may_be_pasted(rules: RuleSet, rule: int) -> bool:
     return rules.rules[rule].category not in _NEVER_PASTED
 
 
-_NEVER_PASTED = frozenset({"page_marker", "phone"})
+_NEVER_PASTED = frozenset({"page_marker", "phone", "copyright"})
 
 
 def _lines_for_units(rules: RuleSet, lines: Sequence[str], text: str, starts: Sequence[int]) -> Iterable[int]:

@@ -158,6 +158,10 @@ class RuleSet:
     repeated: tuple[int, ...]
     # A short hash of the effective rules: any change to them changes it.
     version: str
+    # The words the line rules need (their prefilters' literals), as one finder, held apart
+    # from the prefilters: a clause holding one is not plain content (docclean.noise
+    # `_noise_clause`), whether or not the prefilters are in use. None: no such words.
+    line_words: re.Pattern[str] | None = None
 
 
 def group_name(rule_index: int) -> str:
@@ -301,7 +305,18 @@ def compile_rules(rules: Sequence[NoiseRule]) -> RuleSet:
         block=tuple(i for i, rule in enumerate(ordered) if rule.scope == "block"),
         repeated=tuple(i for i, rule in enumerate(ordered) if rule.scope == "repeated"),
         version=rules_version(ordered),
+        line_words=_line_words(ordered, prefilters),
     )
+
+
+def _line_words(
+    rules: tuple[NoiseRule, ...], prefilters: tuple[Prefilter | None, ...]
+) -> re.Pattern[str] | None:
+    words: set[str] = set()
+    for rule, prefilter in zip(rules, prefilters, strict=True):
+        if rule.scope == "line" and prefilter is not None and prefilter.literals:
+            words |= prefilter.literals
+    return literal_finder(words) if words else None
 
 
 def _combine(
