@@ -474,6 +474,27 @@ def test_a_line_of_utf8_read_as_cp1252_between_clean_lines_is_repaired(
     assert "mojibake_repaired" in decoded.flags
 
 
+def _as_windows_cp1252(data: bytes) -> str:
+    """`data` as Windows and browsers (WHATWG windows-1252) read it: cp1252, its five undefined
+    bytes (81 8D 8F 90 9D) passed through as C1 controls, where Python's cp1252 raises."""
+    return "".join(
+        chr(byte) if byte in b"\x81\x8d\x8f\x90\x9d" else bytes((byte,)).decode("cp1252") for byte in data
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_CHINESE, st.booleans())
+def test_utf8_read_by_windows_as_cp1252_is_repaired_whole(text: str, in_a_document: bool) -> None:
+    # One Hanzi in seven holds an undefined cp1252 byte in UTF-8: such mojibake mixes Latin-1
+    # letters with C1 controls, and the decoder must leave it whole to the repair, not cut it
+    # into runs for a legacy codec.
+    mojibake = _as_windows_cp1252(text.encode("utf-8"))
+    body = f"{mojibake}\n{text}\n" if in_a_document else mojibake
+    decoded = decode_bytes(body.encode())
+    assert decoded.text == (f"{text}\n{text}\n" if in_a_document else text)
+    assert "mojibake_repaired" in decoded.flags
+
+
 # What a Windows editor pastes into a UTF-8 line: cp1252 quotes, signs, and Latin words with
 # lowercase accented letters (a capital one before an ASCII letter is a known failure).
 _CP1252_PASTES = st.sampled_from(
