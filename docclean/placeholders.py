@@ -33,6 +33,8 @@ decide):
   (`**重点**`, `*强调*`, up to three stars paired on one line) is left alone, unless the text
   after the opening stars is a context word (`**同志…**局长`: both are placeholders).
   Separator lines (`***`) have no Han beside them and are left alone.
+* A single `×` or `○` alone in quotes or brackets is a mark to draw (`画“○”`, `打“×”`), not a
+  placeholder.
 * A run of `○`, `◯` or `〇` in Chinese context, except beside a Chinese numeral (`二〇二〇`,
   `二○○八`: the circle is a zero) and a single circle opening a line (a bullet).
 * Two or more white or black squares (`□□`, `■■`) in Chinese context: some offices redact
@@ -422,12 +424,16 @@ def _classify(
             if "." in match.group():
                 return "number"
         case "times" | "square":
-            if family == "times" and _is_multiplication(text, start, end, tables):
+            if family == "times" and (
+                _is_multiplication(text, start, end, tables) or _is_quoted_mark(before, after, end - start)
+            ):
                 return None
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(before, after, end - start):
+            if _is_numeral_or_bullet(before, after, end - start) or _is_quoted_mark(
+                before, after, end - start
+            ):
                 return None
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
@@ -541,6 +547,26 @@ def _is_multiplication(text: str, start: int, end: int, tables: ContextTables) -
     return any(not _HAN.match(_char_at(text, left - len(word) - 1)) for word in befores) or any(
         not _HAN.match(_char_at(text, right + len(word))) for word in afters
     )
+
+
+def _is_quoted_mark(before: str, after: str, length: int) -> bool:
+    """Whether a single × or ○ stands alone in quotes or brackets: a mark to draw or tick
+    (`同意的画“○”，不同意的画“×”`, `点击“×”关闭`), not a redacted character."""
+    return length == 1 and before in _OPENING_MARKS and after == _OPENING_MARKS[before]
+
+
+# Each opening quote or bracket, and the mark that closes it.
+_OPENING_MARKS = {
+    "“": "”",
+    "‘": "’",
+    "「": "」",
+    "『": "』",
+    "（": "）",
+    "(": ")",
+    "【": "】",
+    '"': '"',
+    "'": "'",
+}
 
 
 def _spaced_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
@@ -658,6 +684,7 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
 # family's run looks like, the context tables), the context walk and the Markdown closer
 # search, so the property tests find any shortcut that changes a decision.
 
+_REFERENCE_QUOTE_PAIRS = ("“”", "‘’", "「」", "『』", "（）", "()", "【】", '""', "''")
 _REFERENCE_LATIN_ALNUM_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_ALNUM_CLASS}]")
 _REFERENCE_LATIN_LETTER_NOT_X = re.compile(f"(?![{_X_LETTERS}])[{_LATIN_LETTER_CLASS}]")
 _REFERENCE_DIGIT = re.compile(f"[{_DIGIT_CLASS}]")
@@ -723,12 +750,17 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
         if "." in match.group():
             return "number"
     elif family in ("times", "square"):
-        if family == "times" and _is_multiplication(text, start, end, tables):
+        if family == "times" and (
+            _is_multiplication(text, start, end, tables)
+            or (end - start == 1 and f"{before}{after}" in _REFERENCE_QUOTE_PAIRS)
+        ):
             return None
         if not _in_chinese_context(text, start, end):
             return None
     elif family == "circle":
         if {before, after} & _CHINESE_NUMERAL_CHARS or (end - start == 1 and before in ("", "\n")):
+            return None
+        if end - start == 1 and f"{before}{after}" in _REFERENCE_QUOTE_PAIRS:
             return None
         if not _in_chinese_context(text, start, end):
             return None

@@ -500,6 +500,7 @@ _SPACE = ord(" ")
 _SPACES = code_points("".join(reference._SPACES))
 _OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
 _LOWERCASE_X = code_points(reference._LOWERCASE_X)
+_OPENING_MARKS = code_points("".join(reference._OPENING_MARKS))
 
 
 def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarray:
@@ -507,7 +508,8 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
     decides run by run (few runs have them): a single X after a space, beside an operator or in
     lowercase (a product's name, a variable: `_is_name_or_variable`), a single × between Han or
     spaces (a formula: `_is_multiplication`), a lone star after Han and before no Han (a name
-    after its surname or a footnote mark)."""
+    after its surname or a footnote mark), a single × or ○ after an opening quote or bracket (a
+    mark to draw: `_is_quoted_mark`)."""
     before = tables.properties[runs.before]
     after = tables.properties[runs.after]
     single = runs.ends - runs.starts == 1
@@ -525,7 +527,8 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
         & ((after & _HAN_LETTER != 0) | (runs.after == _SPACE))
     )
     footnote = (runs.families == _STAR) & single & (before & _HAN_CHAR != 0) & (after & _HAN_CHAR == 0)
-    return name_or_variable | multiplication | footnote
+    quoted = np.isin(runs.families, (_TIMES, _CIRCLE)) & single & np.isin(runs.before, _OPENING_MARKS)
+    return name_or_variable | multiplication | footnote | quoted
 
 
 def _replace(
