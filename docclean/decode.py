@@ -86,6 +86,7 @@ from docclean.plausibility import (
     spaced_han_share,
     unreadable_share,
     unusual_char,
+    unusual_chars_in_a_line,
 )
 from docclean.record import Decoded, Segment
 from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
@@ -418,6 +419,10 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
         text, damaged = _decode_replacing(body[a:b], codec)
         texts.append(text)
         replaced += damaged
+    if len(runs) == 1 and not valid_utf8 and runs[0][2] in CHINESE_CODECS:
+        foreign = _foreign_lines(body, texts[0], runs[0][2])
+        if foreign is not None:
+            runs, texts, replaced = foreign
     if valid_utf8:
         if all(codec == "utf-8" for _, _, codec in runs):
             return Decoded(
@@ -438,6 +443,87 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
     if segments[0].encoding == "utf-8":  # a broken UTF-8 file: replaced > 0, method replace
         return _single(texts[0], "utf-8", 1.0, "utf-8", segments[0], replaced)
     return _single(texts[0], choice.codec, choice.confidence, choice.method, segments[0], replaced)
+
+
+def _foreign_lines(
+    body: bytes, text: str, codec: str
+) -> tuple[list[tuple[int, int, str]], list[str], int] | None:
+    """The runs (start, end, codec), their texts and the characters replaced in them, of a
+    legacy body read whole with a Chinese `codec` as `text`, when some of its lines are in the
+    other Chinese codec; None when none is.
+
+    GBK and Big5 read each other's bytes strictly (Big5's trail bytes 40-7E are GBK's too), so
+    a Big5 file with a GB vendor line, or the reverse, decodes whole without an error, the
+    foreign line as rare characters (`編輯：張偉` in a GBK file as `絪胯眎岸`). A line holding
+    `_FOREIGN_UNUSUAL` characters that are not common (`unusual_chars_in_a_line`, found at C
+    speed: clean Chinese of either script has few), a third of its characters at least, takes
+    the other codec when that reads it strictly, plausibly (`PLAUSIBLE`) and better by
+    `_FOREIGN_MARGIN`. At most `_FOREIGN_LINES_LOOKED_AT` lines are looked at: a file with more
+    is not one codec's.
+    """
+    other = next(name for name in CHINESE_CODECS if name != codec)
+    candidates: list[int] = []
+    number, counted, looked_at = 0, 0, -1
+    unusual = unusual_char()
+    for match in unusual_chars_in_a_line(_FOREIGN_UNUSUAL).finditer(text):
+        number += text.count("\n", counted, match.start())
+        counted = match.start()
+        if number == looked_at:
+            continue
+        looked_at = number
+        line_end = text.find("\n", match.start())
+        line = text[text.rfind("\n", 0, match.start()) + 1 : len(text) if line_end < 0 else line_end]
+        # Rare characters here and there are a text's own; a foreign line is made of them.
+        if len(unusual.findall(line)) * _FOREIGN_DENSITY >= len(line):
+            candidates.append(number)
+            if len(candidates) > _FOREIGN_LINES_LOOKED_AT:
+                return None
+    if not candidates:
+        return None
+    lines = text.split("\n")
+    starts = [0]
+    for line in body.split(b"\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    if len(starts) - 1 != len(lines):
+        return None  # a replaced byte swallowed a line break: leave the file to its one codec
+    foreign: set[int] = set()
+    for index in candidates:
+        raw = body[starts[index] : starts[index + 1] - 1]
+        reading = _strict(raw, other)
+        if reading is None:
+            continue
+        theirs = plausibility(reading)
+        if theirs >= PLAUSIBLE and theirs >= plausibility(lines[index]) + _FOREIGN_MARGIN:
+            foreign.add(index)
+    if not foreign:
+        return None
+    runs: list[tuple[int, int, str]] = []
+    texts: list[str] = []
+    end = len(body)
+    for index in range(len(lines)):
+        line_codec = other if index in foreign else codec
+        a, b = starts[index], min(starts[index + 1], end)
+        if a == b:
+            continue  # the empty line after a final line break
+        if runs and runs[-1][2] == line_codec:
+            runs[-1] = (runs[-1][0], b, line_codec)
+        else:
+            runs.append((a, b, line_codec))
+    replaced = 0
+    for a, b, line_codec in runs:
+        piece, damaged = _decode_replacing(body[a:b], line_codec)
+        texts.append(piece)
+        replaced += damaged
+    return runs, texts, replaced
+
+
+# `_foreign_lines`: how many uncommon characters make a line worth reading in the other Chinese
+# codec (and one character in `_FOREIGN_DENSITY` at least), how much better that reading must
+# be, and how many such lines are looked at.
+_FOREIGN_UNUSUAL = 3
+_FOREIGN_DENSITY = 3
+_FOREIGN_MARGIN = 0.2
+_FOREIGN_LINES_LOOKED_AT = 200
 
 
 def _single(
