@@ -21,8 +21,10 @@ decide):
   the digits are part of the placeholder, whose kind is date.
 * A number with some digits masked (`138****1234`, `110101********123X`, `187××××5678`): three
   or more of one mask character between two digits, the number seven characters at least from
-  its first digit to its last, no Latin letter touching it; the whole number is the
-  placeholder, whose kind is number (`_masked_number`). `2**10` and `3***4` are powers.
+  its first digit to its last, no Latin letter touching it; or its last digits masked, when it
+  has a mobile number's length or an ID card's (`139XXXXXXXX`, `110101************`). The whole
+  number is the placeholder, whose kind is number (`_masked_number`). `2**10` and `3***4` are
+  powers.
 * A run of `×` (`✕`, `╳`) in Chinese context; between numbers (`3×4`, `3 × 4`) it is the
   multiplication sign, and a single one between two words of the `[times]` table too
   (`长×宽×高`, `单价×数量`; see `_is_multiplication` for `部长×高度重视`).
@@ -649,9 +651,10 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
         end - start < _MASKED_DIGITS_MIN
         or text.count(mask, start, end) != end - start
         or _char_at(text, start - 1) not in _DIGITS
-        or _char_at(text, end) not in _DIGITS
     ):
         return None
+    if _char_at(text, end) not in _DIGITS:
+        return _masked_tail(text, start, end)
     first, last = start, end
     while first > 0 and (text[first - 1] in _DIGITS or text[first - 1] == mask):
         first -= 1
@@ -671,6 +674,27 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
         # alone for touching the digit, which the token would no longer touch on a second pass.
         return None
     return first, last
+
+
+def _masked_tail(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span of the number whose last digits the mask run `text[start:end]` hides (139XXXXXXXX,
+    110101************), when the number has the length of a mobile number (11, opening 1[3-9])
+    or of an ID card number (18), touching no Latin letter, digit or placeholder character."""
+    first = start
+    while first > 0 and text[first - 1] in _DIGITS:
+        first -= 1
+    digits = text[first:start]
+    mobile = end - first == _MOBILE_CHARS and digits[:1] in "1１" and digits[1:2] in _MOBILE_SECOND_DIGITS
+    if not (mobile or end - first == _ID_CARD_CHARS):
+        return None
+    if _char_at(text, first - 1) in _NOT_BESIDE_A_NUMBER or _char_at(text, end) in _NOT_BESIDE_A_NUMBER:
+        return None
+    return first, end
+
+
+# A mainland mobile number: 11 digits, 1 then 3-9.
+_MOBILE_CHARS = 11
+_MOBILE_SECOND_DIGITS = "3456789３４５６７８９"
 
 
 # --- The specification: the same decisions, the plain way ------------------------------------

@@ -21,8 +21,8 @@ goes to the reference, run by run or text by text:
   an operator or in lowercase; a single × between Han or spaces; a lone star before no Han):
   the reference's classification decides that run;
 * a text with more placeholder characters than `MAX_PLACEHOLDERS` (the reference caps them),
-  with a run of masks between two digits (it may be a masked number, `138****1234`, whose
-  placeholder spans the digits too), or with two stars between a digit and 年 (`20**年`, a
+  with a run of masks after a digit (it may be a masked number, `138****1234`, `139XXXXXXXX`,
+  whose placeholder spans the digits too), or with two stars between a digit and 年 (`20**年`, a
   year unless they close a Markdown emphasis): the reference function cleans the whole text.
 """
 
@@ -303,7 +303,8 @@ def _candidate_runs(
         before=before,
         after=after,
     )
-    digit = tables.properties[before] & tables.properties[after] & _DIGIT != 0
+    # A mask run after a digit may end a masked number (139XXXXXXXX) or sit inside one.
+    digit = tables.properties[before] & _DIGIT != 0
     mask_family = np.isin(families, (_LATIN, _TIMES, _STAR))
     masked = digit & mask_family & (ends - starts >= reference._MASKED_DIGITS_MIN)
     # Two stars after a digit and before 年 may end a redacted year (20**年), which a Markdown
