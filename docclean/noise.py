@@ -264,7 +264,11 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         if line_rule[index] == _KEPT:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
-                units = _noise_units(lines[index], rules, scan, line_checks, inline_checks)
+                # A line a notice's rule matched is judged unit by unit with every rule; in a line
+                # an ad's rule matched, the other units are sentences, judged as pasted ones are
+                # (`违者必究。` beside an ad is the speech's).
+                unit_checks = line_checks if not may_be_pasted(rules, hit.rule) else pasted_checks
+                units = _noise_units(lines[index], rules, scan, unit_checks, inline_checks)
                 if units is None and not _inline_leaves_content(
                     lines[index], rules, scan, inline_checks, line_checks
                 ):
