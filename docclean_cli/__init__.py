@@ -220,11 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 def check_curate_arguments(args: argparse.Namespace) -> None:
     """What `run` and `serve` are given, checked before a Prefect server starts."""
     arguments.readable_folder("--raw", args.raw)
-    arguments.writable_folder("--curated", args.curated)
     arguments.separate_folders(args.raw, args.curated)
+    arguments.own_folder("--curated", args.curated)
+    arguments.writable_folder("--curated", args.curated)
     arguments.readable_file("--rules", args.rules)
     arguments.placeholder_token("--mask-token", args.mask_token)
-    arguments.at_least_one("--workers", args.workers)
+    arguments.workers("--workers", args.workers, local=args.address is None)
     arguments.dask_address_needs_dask(args.address, args.runner)
     arguments.reachable_scheduler(args.address)
 
@@ -240,6 +241,17 @@ def check_serve_arguments(args: argparse.Namespace) -> None:
     check_curate_arguments(args)
     arguments.cron_expression("--cron", args.cron)
     arguments.free_port("--port", args.port)
+    arguments.not_inside("--state-dir", args.state_dir, "--raw", args.raw)
+    arguments.writable_folder("--state-dir", args.state_dir, "for the Prefect server's state")
+
+
+def check_report_arguments(args: argparse.Namespace) -> None:
+    # The page goes into the dataset's folder unless --out says where: never among other files
+    # (raw/, where the next run would read it as a document).
+    if args.out is None:
+        arguments.own_folder(
+            "--curated", args.curated, "name the dataset's folder, or where the page goes with --out"
+        )
 
 
 def check_inspect_arguments(args: argparse.Namespace) -> None:
@@ -254,7 +266,7 @@ def check_rules_arguments(args: argparse.Namespace) -> None:
 
 
 def check_nothing(args: argparse.Namespace) -> None:
-    """`path` and `report` check what they are given where they read it: an s3:// dataset is known only there."""
+    """`path` checks what it is given where it reads it: an s3:// dataset is known only there."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,12 +277,66 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     check, command = COMMANDS[args.command]
+    stdout = sys.stdout
+    sys.stdout = _Output(stdout)
     try:
         check(args)
-        return command(args)
+        status = command(args)
+        sys.stdout.flush()  # here, where a failure to write the output can still be reported
+        return status
     except (DoccleanError, FileNotFoundError) as error:
         print(f"docclean: {escape(str(error))}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader stopped early (`docclean inspect … | head`): it has what it wanted.
+        _discard_output()
+        return EXIT_OK
+    except _OutputError as error:
+        _discard_output()
+        print(
+            f"docclean: the output could not be written ({error}); free space where it goes, or send it "
+            "elsewhere.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    finally:
+        sys.stdout = stdout
+
+
+class _OutputError(Exception):
+    """Standard output could not be written (a full disk); a closed pipe is BrokenPipeError."""
+
+
+class _Output:
+    """Standard output, telling its own write errors from any other OSError."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)  # type: ignore[attr-defined, no-any-return]
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputError(error.strerror or str(error)) from error
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputError(error.strerror or str(error)) from error
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _discard_output() -> None:
+    """Point standard output at /dev/null, so that Python's last flush at exit fails on nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def command_line() -> int:
@@ -420,7 +486,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], Callable[[argpar
     "run": (check_run_arguments, command_run),
     "serve": (check_serve_arguments, command_serve),
     "inspect": (check_inspect_arguments, command_inspect),
-    "report": (check_nothing, command_report),
+    "report": (check_report_arguments, command_report),
     "path": (check_nothing, command_path),
     "rules": (check_rules_arguments, command_rules_check),
 }

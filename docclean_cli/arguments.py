@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from docclean.errors import DoccleanError
-from docclean.layout import LOCK_FILE, is_url, state_folder
+from docclean.layout import LOCK_FILE, STATE_FOLDER, is_url, state_folder
 from docclean.terminal import escape, shown
 
 # Units of --max-bytes, binary as the default's "50 MiB": K/KiB = 1024 bytes, M = 1024², G = 1024³.
@@ -59,27 +59,123 @@ def readable_file(option: str, given: str | None) -> None:
     raise ArgumentError(f"{option} {shown(given)} does not exist; check the name, or name another file.")
 
 
-def writable_folder(option: str, given: str) -> None:
-    """`given` must be a folder docclean can write in (or create), with its state entries writable."""
+def writable_folder(option: str, given: str, purpose: str = "for the dataset") -> None:
+    """`given` must be a folder docclean can write in, or create (it is created now), with its
+    state entries writable; `purpose` says what the folder is for."""
     if is_url(given):
         return
     path = Path(given)
     if path.exists() and not path.is_dir():
-        raise ArgumentError(
-            f"{option} {shown(given)} is a file, not a folder; name a folder for the dataset."
-        )
+        raise ArgumentError(f"{option} {shown(given)} is a file, not a folder; name a folder {purpose}.")
     existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ArgumentError(
             f"{option} {shown(given)} cannot be written: {escape(str(existing))} is not writable by this user; "
             "fix its permissions or name another folder."
         )
+    if not path.exists():
+        # Permissions do not tell every folder that cannot be made (/proc, a read-only mount): making
+        # it does, and the run would make it first thing anyway.
+        try:
+            path.mkdir(parents=True)
+        except OSError as error:
+            raise ArgumentError(
+                f"{option} {shown(given)} cannot be created ({error.strerror or error}); name a folder "
+                "on a disk docclean can write to."
+            ) from None
     for entry in (path / LOCK_FILE, state_folder(path.absolute())):
         if entry.exists() and not os.access(entry, os.W_OK):
             raise ArgumentError(
                 f"{option} {shown(given)} cannot be written: {escape(str(entry.absolute()))} is not writable "
                 "by this user; fix its permissions (or run as its owner)."
             )
+
+
+def own_folder(option: str, given: str, advice: str = "name a new or empty folder for the dataset") -> None:
+    """A curated folder must be a dataset's own: not inside another dataset (its `documents/` table),
+    not in docclean's state folder, and not a folder of other files, whose README.md the dataset's
+    card would replace."""
+    if is_url(given):
+        return
+    path = Path(given).absolute()
+    for ancestor in path.parents:
+        if _is_dataset(ancestor):
+            raise ArgumentError(
+                f"{option} {shown(given)} is inside the dataset {escape(str(ancestor))}; name a folder "
+                "outside it: each dataset has a folder of its own."
+            )
+    resolved = path.resolve()
+    for ancestor in (resolved, *resolved.parents):
+        if ancestor.name == STATE_FOLDER:
+            raise ArgumentError(
+                f"{option} {shown(given)} is in docclean's state folder {escape(str(ancestor))}, which holds "
+                "the datasets' snapshots; name the dataset's own folder (the one holding documents and "
+                "README.md)."
+            )
+    if not resolved.is_dir() or _is_dataset(resolved):
+        return
+    foreign = sorted(entry.name for entry in resolved.iterdir() if not _is_ours(entry))
+    if foreign:
+        listed = ", ".join(escape(name) for name in foreign[:3]) + (", …" if len(foreign) > 3 else "")
+        raise ArgumentError(
+            f"{option} {shown(given)} holds files that are not a docclean dataset's ({listed}); {advice}."
+        )
+
+
+def _is_dataset(folder: Path) -> bool:
+    """Whether `folder` is a docclean dataset's folder: a table linked to its snapshot, or its card.
+    (Not its run lock alone: other tools name a lock `.lock` too.)"""
+    return any((folder / table).is_symlink() for table in _TABLES) or _is_dataset_card(folder / "README.md")
+
+
+def _is_ours(entry: Path) -> bool:
+    """Whether an entry of a curated folder is docclean's, or hidden (a lock, .DS_Store): the dataset
+    card, a table (a link, or a folder of Parquet files: a copied dataset, the layout before 0.2),
+    the HTML report, or the snapshots of the layout before 0.2."""
+    if entry.name.startswith(".") or entry.name in _OLD_LAYOUT or entry.name == _REPORT:
+        return True
+    if entry.name == "README.md":
+        return _is_dataset_card(entry)
+    if entry.name in _TABLES:
+        return entry.is_symlink() or (
+            entry.is_dir()
+            and all(part.suffix == ".parquet" or part.name.startswith(".") for part in entry.iterdir())
+        )
+    return False
+
+
+_OLD_LAYOUT = ("current", "snapshots")
+_REPORT = "report.html"
+
+
+def _is_dataset_card(readme: Path) -> bool:
+    try:
+        with readme.open("rb") as handle:
+            return handle.read(len(_CARD_START)) == _CARD_START
+    except OSError:
+        return False
+
+
+_TABLES = ("documents", "rejects")
+# How docclean's README.md, the dataset card, opens (flows.local.DATASET_README).
+_CARD_START = b"---\nconfigs:\n- config_name: documents"
+
+
+def workers(option: str, value: int | None, local: bool = True) -> None:
+    """At least one, and on this machine (`local`: not a Dask scheduler elsewhere) not more than
+    `MAX_WORKERS_PER_CORE` per core: each is a process of its own."""
+    at_least_one(option, value)
+    cores = os.cpu_count() or 1
+    if local and value is not None and value > MAX_WORKERS_PER_CORE * cores:
+        raise ArgumentError(
+            f"{option} {value} is more than this machine can run ({cores} cores: at most "
+            f"{MAX_WORKERS_PER_CORE * cores}); give the number of cores, {cores}, or fewer."
+        )
+
+
+# Each worker is a process holding a batch (hundreds of megabytes at most); past a few per core
+# they only contend, and thousands exhaust the machine's memory.
+MAX_WORKERS_PER_CORE = 4
 
 
 def separate_folders(raw: str, curated: str) -> None:
@@ -100,6 +196,19 @@ def separate_folders(raw: str, curated: str) -> None:
     )
 
 
+def not_inside(option: str, given: str, other_option: str, other: str) -> None:
+    """What docclean writes at `given` (a server's database and log) must not land among the
+    documents at `other`, where the next run would read it as input."""
+    if is_url(given) or is_url(other):
+        return
+    path, documents = Path(given).resolve(), Path(other).resolve()
+    if path == documents or documents in path.parents:
+        raise ArgumentError(
+            f"{option} {shown(given)} is inside {other_option} {shown(other)}: the next run would read "
+            f"docclean's own files as documents; name a folder outside {other_option}."
+        )
+
+
 def at_least_one(option: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise ArgumentError(f"{option} {value} is not allowed; give 1 or more.")
@@ -108,6 +217,12 @@ def at_least_one(option: str, value: int | None) -> None:
 def seconds(option: str, value: float | None) -> None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise ArgumentError(f"{option} {value} is not allowed; give a number of seconds, 0 or more.")
+    if value is not None and value > MAX_SECONDS:
+        raise ArgumentError(f"{option} {value} is too long; give at most {MAX_SECONDS} seconds (a year).")
+
+
+# A year: no wait or settle time is longer, and nanoseconds of it still fit every clock call.
+MAX_SECONDS = 365 * 24 * 3600
 
 
 def placeholder_token(option: str, value: str) -> None:

@@ -73,7 +73,12 @@ def open_dataset(curated: str, table: str = "documents") -> ds.Dataset:
 
 def _existing(curated: str | Path) -> Location:
     location = parse_location(str(curated))
-    if location.kind() != pafs.FileType.Directory:
+    kind = location.kind()
+    if kind == pafs.FileType.File:
+        raise ReportError(
+            f"The curated folder {location.url} is a file, not a folder; name the folder `docclean run` wrote."
+        )
+    if kind != pafs.FileType.Directory:
         raise ReportError(
             f"The curated folder {location.url} does not exist; run `docclean run` first or pass --curated."
         )

@@ -427,6 +427,42 @@ MISTAKES = [
     ),
     (["inspect", "raw"], ["raw/"], "FILE raw ({cwd}/raw) is a folder, not a file; name one file."),
     (
+        ["run", "--curated", ".docclean/datasets/curated"],
+        ["raw/", ".docclean/datasets/curated/"],
+        "--curated .docclean/datasets/curated ({cwd}/.docclean/datasets/curated) is in docclean's state folder "
+        "{cwd}/.docclean, which holds the datasets' snapshots; name the dataset's own folder (the one holding "
+        "documents and README.md).",
+    ),
+    (
+        ["run", "--curated", "mine"],
+        ["raw/", "mine/README.md", "mine/notes.csv"],
+        "--curated mine ({cwd}/mine) holds files that are not a docclean dataset's (README.md, notes.csv); name "
+        "a new or empty folder for the dataset.",
+    ),
+    (
+        ["run", "--settle", "1e308"],
+        ["raw/"],
+        "--settle 1e+308 is too long; give at most 31536000 seconds (a year).",
+    ),
+    (
+        ["serve", "--state-dir", "raw/state"],
+        ["raw/"],
+        "--state-dir raw/state ({cwd}/raw/state) is inside --raw raw ({cwd}/raw): the next run would read "
+        "docclean's own files as documents; name a folder outside --raw.",
+    ),
+    (
+        ["serve", "--state-dir", "notes.txt"],
+        ["raw/", "notes.txt"],
+        "--state-dir notes.txt ({cwd}/notes.txt) is a file, not a folder; name a folder for the Prefect server's "
+        "state.",
+    ),
+    (
+        ["report", "--curated", "raw"],
+        ["raw/a.txt"],
+        "--curated raw ({cwd}/raw) holds files that are not a docclean dataset's (a.txt); name the dataset's "
+        "folder, or where the page goes with --out.",
+    ),
+    (
         ["rules", "check"],
         [],
         "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
@@ -445,6 +481,57 @@ def test_a_mistake_is_one_sentence_before_anything_starts(
     # Nothing on stdout: `serve` says there when it starts its server, before anything else.
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"docclean: {message.format(cwd=tmp_path)}\n"
+
+
+def test_a_curated_folder_inside_a_dataset_is_one_sentence(tmp_path: Path) -> None:
+    # The documents table of a dataset, named for the dataset: a link into its current snapshot.
+    _make(tmp_path, "raw/", "curated/")
+    (tmp_path / "curated" / "documents").symlink_to("../.docclean/datasets/curated/current/documents")
+    result = docclean("run", "--curated", "curated/documents", cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"docclean: --curated curated/documents ({tmp_path}/curated/documents) is inside the dataset "
+        f"{tmp_path}/curated; name a folder outside it: each dataset has a folder of its own.\n"
+    )
+
+
+def test_more_workers_than_the_machine_can_run_is_one_sentence(tmp_path: Path) -> None:
+    _make(tmp_path, "raw/")
+    cores = os.cpu_count() or 1
+    result = docclean("run", "--workers", "100000", cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"docclean: --workers 100000 is more than this machine can run ({cores} cores: at most {4 * cores}); "
+        f"give the number of cores, {cores}, or fewer.\n"
+    )
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self").exists(), reason="needs Linux's /proc, where no folder can be made"
+)
+def test_a_curated_folder_that_cannot_be_made_is_one_sentence(tmp_path: Path) -> None:
+    _make(tmp_path, "raw/")
+    result = docclean("run", "--curated", "/proc/docclean-test", cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "docclean: --curated /proc/docclean-test cannot be created (No such file or directory); name a folder "
+        "on a disk docclean can write to.\n"
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+def test_output_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
+    _make(tmp_path, "raw/")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "docclean_cli", "inspect", str(sorted(SAMPLES_DIR.iterdir())[0])],
+            cwd=tmp_path, env=ENV, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        "docclean: the output could not be written (No space left on device); free space where it goes, or "
+        "send it elsewhere.\n"
+    )
 
 
 # What the parser itself rejects: one line too, with argparse's exit status 2.
