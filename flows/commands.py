@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,6 +298,22 @@ def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
         raise RunInterrupted(received[0], open_store(curated).kept_batches())
 
 
+def use_api(url: str) -> None:
+    """Point Prefect at the API at `url`, in this process (every thread: the runner's, the watcher's)
+    and the processes it starts.
+
+    Prefect reads its settings when it is imported, into a process-wide context that threads
+    without one of their own fall back to: when it is imported already (the --cron check loads
+    its croniter), that context is read again, or the runner's threads would start temporary
+    servers of their own and lose every scheduled run ("Flow run not found").
+    """
+    os.environ["PREFECT_API_URL"] = url
+    if "prefect" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()
+
+
 def serve(
     options: CurateOptions,
     *,
@@ -332,8 +349,7 @@ def serve(
         server = LocalPrefectServer(Path(state_dir), port=port)
         say(f"Starting a local Prefect server (state in {server.state_dir}) ...")
         server.start()
-        # Set before Prefect is imported, so the flow, the runner and the watcher all use it.
-        os.environ["PREFECT_API_URL"] = server.api_url
+        use_api(server.api_url)
         say(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)")
     else:
         say(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}")

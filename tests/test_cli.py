@@ -710,6 +710,28 @@ def test_run_with_mask_token_and_keep_script(workdir: Path) -> None:
     assert big5["doc_type"] == "讲话"
 
 
+def test_serve_points_every_thread_at_its_server_even_when_prefect_is_loaded_first() -> None:
+    # `serve --cron …` checks the schedule with Prefect's croniter, which loads Prefect before serve
+    # knows its server: the runner's threads then started temporary servers of their own, and
+    # every scheduled run was lost ("Flow run not found").
+    script = (
+        "import threading\n"
+        "import prefect._vendor.croniter\n"
+        "from flows.commands import use_api\n"
+        "use_api('http://127.0.0.1:9/api')\n"
+        "from prefect.settings import get_current_settings\n"
+        "seen = []\n"
+        "thread = threading.Thread(target=lambda: seen.append(get_current_settings().api.url))\n"
+        "thread.start(); thread.join()\n"
+        "print(seen[0])\n"
+    )
+    env = {key: value for key, value in ENV.items() if key != "PREFECT_API_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout) == (0, "http://127.0.0.1:9/api\n"), result.stderr
+
+
 def test_serve_on_a_port_refreshes_the_report_and_stops_clean_on_sigterm(workdir: Path) -> None:
     import socket
 
