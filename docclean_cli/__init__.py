@@ -256,6 +256,11 @@ def check_report_arguments(args: argparse.Namespace) -> None:
 
 def check_inspect_arguments(args: argparse.Namespace) -> None:
     arguments.readable_file("FILE", str(args.file))
+    if args.curated is not None:
+        # Before the inspection is printed, not after it.
+        arguments.readable_folder(
+            "--curated", str(args.curated), "name the folder `docclean run --curated` wrote"
+        )
     arguments.readable_file("--rules", args.rules)
     arguments.placeholder_token("--mask-token", args.mask_token)
 
@@ -383,8 +388,8 @@ def command_run(args: argparse.Namespace) -> int:
         )
     except commands.RunInterrupted as interrupted:
         print(
-            f"interrupted: the dataset is unchanged; {interrupted.kept_batches} batches are kept and the next run "
-            "resumes",
+            f"interrupted: the dataset is unchanged; {interrupted.kept_batches} "
+            f"{'batch is' if interrupted.kept_batches == 1 else 'batches are'} kept and the next run resumes",
             file=sys.stderr,
         )
         return EXIT_SIGNALLED + interrupted.signum

@@ -7,6 +7,7 @@ Light on purpose: the CLI calls these before it loads Prefect, pyarrow or the cl
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -30,8 +31,9 @@ class ArgumentError(DoccleanError):
     """An argument that cannot work; raised before anything starts."""
 
 
-def readable_folder(option: str, given: str) -> None:
-    """`given` must be an existing folder (a URL is checked when it is opened)."""
+def readable_folder(option: str, given: str, advice: str | None = None) -> None:
+    """`given` must be an existing folder (a URL is checked when it is opened); `advice`, what to do
+    instead, defaults to the documents folder's."""
     if is_url(given):
         return
     path = Path(given)
@@ -39,11 +41,11 @@ def readable_folder(option: str, given: str) -> None:
         return
     if path.exists():
         raise ArgumentError(
-            f"{option} {shown(given)} is a file, not a folder; name the folder that holds the documents."
+            f"{option} {shown(given)} is a file, not a folder; {advice or 'name the folder that holds the documents'}."
         )
     raise ArgumentError(
-        f"{option} {shown(given)} does not exist; create it and put the documents there, "
-        f"or name another folder with {option}."
+        f"{option} {shown(given)} does not exist; "
+        f"{advice or f'create it and put the documents there, or name another folder with {option}'}."
     )
 
 
@@ -56,6 +58,10 @@ def readable_file(option: str, given: str | None) -> None:
         return
     if path.is_dir():
         raise ArgumentError(f"{option} {shown(given)} is a folder, not a file; name one file.")
+    if path.exists():
+        raise ArgumentError(
+            f"{option} {shown(given)} is not a regular file (a device, a pipe or a socket); name one file."
+        )
     raise ArgumentError(f"{option} {shown(given)} does not exist; check the name, or name another file.")
 
 
@@ -74,15 +80,21 @@ def writable_folder(option: str, given: str, purpose: str = "for the dataset") -
             "fix its permissions or name another folder."
         )
     if not path.exists():
-        # Permissions do not tell every folder that cannot be made (/proc, a read-only mount): making
-        # it does, and the run would make it first thing anyway.
+        # Permissions do not tell every folder that cannot be made (/proc, a read-only mount):
+        # making it does. Made and removed again: nothing is left before the run starts.
+        missing = [p for p in (path.absolute(), *path.absolute().parents) if not p.exists()]
         try:
-            path.mkdir(parents=True)
+            for folder in reversed(missing):
+                folder.mkdir()
         except OSError as error:
             raise ArgumentError(
                 f"{option} {shown(given)} cannot be created ({error.strerror or error}); name a folder "
                 "on a disk docclean can write to."
             ) from None
+        finally:
+            for folder in missing:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
     for entry in (path / LOCK_FILE, state_folder(path.absolute())):
         if entry.exists() and not os.access(entry, os.W_OK):
             raise ArgumentError(

@@ -427,6 +427,11 @@ MISTAKES = [
     ),
     (["inspect", "raw"], ["raw/"], "FILE raw ({cwd}/raw) is a folder, not a file; name one file."),
     (
+        ["inspect", "a.txt", "--curated", "nowhere"],
+        ["a.txt"],
+        "--curated nowhere ({cwd}/nowhere) does not exist; name the folder `docclean run --curated` wrote.",
+    ),
+    (
         ["run", "--curated", ".docclean/datasets/curated"],
         ["raw/", ".docclean/datasets/curated/"],
         "--curated .docclean/datasets/curated ({cwd}/.docclean/datasets/curated) is in docclean's state folder "
@@ -516,6 +521,15 @@ def test_a_curated_folder_that_cannot_be_made_is_one_sentence(tmp_path: Path) ->
     assert result.stderr == (
         "docclean: --curated /proc/docclean-test cannot be created (No such file or directory); name a folder "
         "on a disk docclean can write to.\n"
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="needs /dev/null")
+def test_inspect_names_a_device_as_such(tmp_path: Path) -> None:
+    result = docclean("inspect", "/dev/null", cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "docclean: FILE /dev/null is not a regular file (a device, a pipe or a socket); name one file.\n"
     )
 
 

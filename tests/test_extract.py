@@ -475,3 +475,25 @@ def test_mutated_documents_clean_or_reject(cleaner: Cleaner, data: bytes) -> Non
         assert rejected.reason and rejected.detail
         return
     _assert_auditable(record)
+
+
+@pytest.mark.parametrize("kept", [0.01, 0.05, 0.5, 0.99])
+def test_a_docx_cut_short_is_malformed_not_binary_text(kept: float) -> None:
+    # A download cut short keeps the archive's first parts: [Content_Types].xml, the relations,
+    # perhaps no word/ part at all.
+    data = docx_bytes(["同志们，今天我们召开会议。" * 50])
+    with pytest.raises(RejectedInput) as raised:
+        extract(data[: max(100, int(len(data) * kept))])
+    assert raised.value.reason == "malformed"
+
+
+def test_an_excel_or_powerpoint_file_is_an_unsupported_format() -> None:
+    for part in ("xl/workbook.xml", "ppt/presentation.xml"):
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as package:
+            package.writestr("[Content_Types].xml", "<Types/>")
+            package.writestr(part, "<x/>")
+        with pytest.raises(RejectedInput) as raised:
+            extract(archive.getvalue())
+        assert raised.value.reason == "unsupported_format"
+        assert "not Word (an Excel or PowerPoint file)" in raised.value.detail

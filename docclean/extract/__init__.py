@@ -3,7 +3,8 @@
 `extract(data)` recognises a format by its content (magic bytes, never the file name) and
 hands it to one module per format, each a pure function from bytes to an `Extracted`:
 
-- `docx`: a ZIP archive holding `word/document.xml` (Office Open XML);
+- `docx`: a ZIP archive holding `word/document.xml` (Office Open XML); another Office Open XML
+  package is a damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
 - `pdf`: `%PDF-` at the start;
 - `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
   (an `EncryptedPackage` stream);
@@ -28,6 +29,11 @@ from dataclasses import dataclass
 
 from docclean.errors import RejectedInput
 from docclean.record import Decoded, Removal
+
+
+# Every Office Open XML package (.docx, .xlsx, .pptx) opens with this part, its first entry.
+_OFFICE_PACKAGE = b"[Content_Types].xml"
+_OFFICE_SNIFF_BYTES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +78,11 @@ def sniff(data: bytes) -> str | None:
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
     if data.startswith(b"PK\x03\x04"):
-        # Only a ZIP whose directory names the main Word part is a .docx; the module checks.
-        return "docx" if b"word/document.xml" in data else None
+        # Only a ZIP whose directory names the main Word part is a .docx; the module checks. An
+        # Office Open XML package without it is a damaged .docx, or an Excel or PowerPoint file.
+        if b"word/document.xml" in data:
+            return "docx"
+        return "office" if _OFFICE_PACKAGE in data[:_OFFICE_SNIFF_BYTES] or b"word/" in data else None
     from docclean.extract.html import sniff_page
 
     return sniff_page(data)
@@ -99,6 +108,18 @@ def extract(data: bytes) -> Extracted | None:
         from docclean.extract.ole import extract_ole
 
         return extract_ole(data)
+    if kind == "office":
+        if b"word/" not in data and (b"xl/" in data or b"ppt/" in data):
+            raise RejectedInput(
+                "unsupported_format",
+                "The file is an Office document that is not Word (an Excel or PowerPoint file); save its "
+                "text as .docx or .txt to clean it.",
+            )
+        raise RejectedInput(
+            "malformed",
+            "The file is a damaged Office document: its ZIP archive holds no word/document.xml (cut short "
+            "in a download?); open it in Word or WPS and save it again.",
+        )
     from docclean.extract.html import extract_html
 
     return extract_html(data, mhtml=kind == "mhtml")
