@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from docclean.errors import RejectedInput
 from docclean.record import Decoded, Removal
 
-
 # Every Office Open XML package (.docx, .xlsx, .pptx) opens with this part, its first entry.
 _OFFICE_PACKAGE = b"[Content_Types].xml"
 _OFFICE_SNIFF_BYTES = 256
