@@ -29,6 +29,7 @@ BUILTIN_IDS = {
     "url_inline": "url",
     "page_marker": "page_marker",
     "page_marker_inline": "page_marker",
+    "page_number": "page_marker",
     "repeated_line": "watermark",
 }
 
