@@ -423,6 +423,15 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
         foreign = _foreign_lines(body, texts[0], runs[0][2])
         if foreign is not None:
             runs, texts, replaced = foreign
+    windows = [(a, b, big5_codec(body[a:b]) if codec == "big5hkscs" else codec) for a, b, codec in runs]
+    if windows != runs:
+        runs, texts, replaced = windows, [], 0
+        for a, b, codec in runs:
+            text, damaged = _decode_replacing(body[a:b], codec)
+            texts.append(text)
+            replaced += damaged
+        if choice.codec == "big5hkscs":
+            choice = replace(choice, codec="cp950")
     if valid_utf8:
         if all(codec == "utf-8" for _, _, codec in runs):
             return Decoded(
@@ -442,7 +451,35 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
         return _mixed("".join(texts), segments, choice, replaced)
     if segments[0].encoding == "utf-8":  # a broken UTF-8 file: replaced > 0, method replace
         return _single(texts[0], "utf-8", 1.0, "utf-8", segments[0], replaced)
-    return _single(texts[0], choice.codec, choice.confidence, choice.method, segments[0], replaced)
+    return _single(texts[0], segments[0].encoding, choice.confidence, choice.method, segments[0], replaced)
+
+
+def big5_codec(data: bytes) -> str:
+    """The codec for Big5 bytes: `cp950` when they hold a symbol Windows and browsers (WHATWG's
+    Big5) read otherwise than Python's big5hkscs, and cp950 reads them whole and differs from
+    big5hkscs on nothing else; else `big5hkscs`.
+
+    The symbols (`_HONG_KONG_SYMBOLS`): Taiwan's `9:00～17:00` and `李奧納多‧狄卡皮歐` came out with a
+    tilde operator and a bullet (∼ •), and ￥ ￠ ￡ ⊕ ⊙ ¯ ﹑ ∕ ﹨ as ¥ ¢ £ ♁ ☉ ‾ ､ ／ ＼. Elsewhere the
+    codecs differ only on rows C6A1-C8FE (kana, Cyrillic, circled numbers, laid out otherwise),
+    where bytes that hold one stay big5hkscs. (A3E1, cp950's euro sign, big5hkscs lacks: a text
+    holding one is read with replacement characters and flagged.)
+    """
+    if _CP950_SYMBOLS.search(data) is None:
+        return "big5hkscs"
+    windows = _strict(data, "cp950")
+    hong_kong = _strict(data, "big5hkscs")
+    if windows is None or hong_kong is None or len(windows) != len(hong_kong):
+        return "big5hkscs"
+    differing = {theirs for ours, theirs in zip(windows, hong_kong, strict=True) if ours != theirs}
+    return "cp950" if differing and differing <= _HONG_KONG_SYMBOLS else "big5hkscs"
+
+
+# Where big5hkscs reads a Big5 symbol otherwise than cp950 (A145 A14E A1C2 A1E3 A1F2 A1F3 A241
+# A242 A244 A246 A247): its readings, and the bytes that may hold one, found before either
+# codec decodes anything.
+_HONG_KONG_SYMBOLS = frozenset("•､‾∼♁☉／＼¥¢£")
+_CP950_SYMBOLS = re.compile(rb"\xa1[\x45\x4e\xc2\xe3\xf2\xf3]|\xa2[\x41\x42\x44\x46\x47]")
 
 
 def _foreign_lines(

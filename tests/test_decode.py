@@ -16,7 +16,7 @@ from docclean import plausibility as plausibility_module
 from docclean.decode import NUL_DETAIL, QUICK_TRIAL_BYTES, decode_bytes, reference_lines
 from docclean.errors import RejectedInput
 from docclean.han import HAN_CHAR
-from docclean.plausibility import GB2312_LEVEL1, plausibility
+from docclean.plausibility import BIG5_LEVEL1, GB2312_LEVEL1, plausibility
 from docclean.record import Decoded, Segment
 from tests.conftest import DATA_DIR
 
@@ -839,3 +839,23 @@ def test_survey_and_runs_by_chunk_are_the_line_by_line_references(
         lines = decode._lines_in_question(body, has_legacy=True)
         expected = _runs_or_rejection(lambda: decode._mixed_runs(body, legacy, lines))
         assert _runs_or_rejection(lambda: decode._held_runs(body, legacy, held)) == expected
+
+
+_BIG5_COMMON = sorted(BIG5_LEVEL1)[:2000]
+# The symbols cp950 (Windows, browsers) reads otherwise than Python's big5hkscs.
+_WINDOWS_BIG5_SYMBOLS = list("‧﹑¯～⊕⊙∕﹨￥￠￡")
+_BIG5_TEXT = st.text(alphabet=st.sampled_from(_BIG5_COMMON + list("，。：\n")), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(_BIG5_COMMON), min_size=4, max_size=20),
+    st.lists(st.tuples(st.sampled_from(_WINDOWS_BIG5_SYMBOLS), _BIG5_TEXT), min_size=1, max_size=4),
+)
+def test_big5_written_on_windows_comes_back_with_its_symbols(head: str, rest: list[tuple[str, str]]) -> None:
+    # Taiwan's ～ in a time range or ‧ in a transliterated name: big5hkscs reads them as ∼ and •.
+    text = head + "".join(symbol + tail for symbol, tail in rest)
+    decoded = decode_bytes(text.encode("cp950"))
+    assume(decoded.encoding in ("cp950", "big5hkscs"))  # a few characters may read as GBK as well
+    assert decoded.text == text
+    assert decoded.encoding == "cp950"

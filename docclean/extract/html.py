@@ -23,7 +23,7 @@ import email
 import email.policy
 import re
 
-from docclean.decode import decode_bytes
+from docclean.decode import big5_codec, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.extract import Dropped, Extracted, missing_library
 from docclean.record import Decoded, Segment
@@ -104,6 +104,8 @@ def _decode_page(page: bytes, charset: str | None) -> Decoded:
         declared = _DECLARED.search(page[:DECLARATION_BYTES])
         charset = declared.group(1).decode("ascii") if declared else None
     codec = _codec(charset)
+    if codec == "big5hkscs":
+        codec = big5_codec(page)  # Taiwan's pages: ～ and ‧ as the browser shows them
     if codec is not None:
         try:
             text = page.decode(codec)
