@@ -29,16 +29,18 @@ decide):
   multiplication sign, and a single one between two words of the `[times]` table too
   (`长×宽×高`, `单价×数量`; see `_is_multiplication` for `部长×高度重视`).
 * A run of `*` or `＊` beside a Han character (`**同志`, `王**`); a single `*` needs Han on
-  its left and Han on its right (`张*军`), or a surname of the `[star]` table on its left and
-  Chinese punctuation or the line's end on its right (`张*、李*`; `统计局*。` is a footnote
-  mark). Markdown emphasis
+  its left and Han on its right (`张*军`; not in a table's legend, `带*的为新开工项目`), or a
+  surname of the `[star]` table on its left and Chinese punctuation or the line's end on its
+  right (`张*、李*`; `统计局*。` is a footnote mark), or a context word after it where a line or a
+  clause opens (`*月*日`, `刚才，*同志`). Markdown emphasis
   (`**重点**`, `*强调*`, up to three stars paired on one line) is left alone, unless the text
   after the opening stars is a context word (`**同志…**局长`: both are placeholders).
   Separator lines (`***`) have no Han beside them and are left alone.
 * A single `×` or `○` alone in quotes or brackets is a mark to draw (`画“○”`, `打“×”`), not a
   placeholder.
 * A run of `○`, `◯` or `〇` in Chinese context, except beside a Chinese numeral (`二〇二〇`,
-  `二○○八`: the circle is a zero) and a single circle opening a line (a bullet).
+  `二○○八`: the circle is a zero) and a single circle opening a line or, before a space, a clause
+  (a bullet: `○ 加强学习；○ 强化监督`) unless a date or a count follows it (`○月○日`).
 * Two or more white or black squares (`□□`, `■■`) in Chinese context: some offices redact
   with them. A single one is a check box (`□同意`) or a bullet (`■ 重点工作`).
 * `某某`, `某某某`. A single `某` (`某种`, `某些`, `某人`, `张某`) is ordinary language.
@@ -226,6 +228,8 @@ class ContextTables:
     operators: frozenset[str]
     quantities: tuple[str, ...]
     surnames: tuple[str, ...]
+    legend_before: tuple[str, ...]
+    legend_after: tuple[str, ...]
 
     @classmethod
     def load(cls) -> ContextTables:
@@ -246,6 +250,8 @@ class ContextTables:
             operators=frozenset(raw["latin"]["operators"]),
             quantities=tuple(raw["times"]["quantities"]),
             surnames=tuple(raw["star"]["surnames"]),
+            legend_before=tuple(raw["star"]["legend_before"]),
+            legend_after=tuple(raw["star"]["legend_after"]),
         )
 
 
@@ -433,7 +439,7 @@ def _classify(
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(before, after, end - start) or _is_quoted_mark(
+            if _is_numeral_or_bullet(before, after, end - start, suffix_kind) or _is_quoted_mark(
                 before, after, end - start
             ):
                 return None
@@ -444,7 +450,7 @@ def _classify(
             if not suffix_kind and (closer := _markdown_closer(text, match)) is not None:
                 markdown_closers.add(closer)
                 return None
-            if not _is_star_placeholder(text, start, end, before, after, beside_han, tables):
+            if not _is_star_placeholder(text, start, end, before, after, beside_han, suffix_kind, tables):
                 return None
     return (
         suffix_kind
@@ -522,7 +528,14 @@ def _is_name_or_variable(
         return True
     if before in tables.operators or after in tables.operators:
         return True
-    return text[start] in _LOWERCASE_X and text.endswith(tables.variable_before, 0, start)
+    if not text.endswith(tables.variable_before, 0, start):
+        return False
+    # Lowercase, a variable; uppercase too when what follows says so (设X为未知数).
+    return text[start] in _LOWERCASE_X or text.startswith(_VARIABLE_AFTER, end)
+
+
+# What follows a variable an equation introduces: 设X为…, 令X等于…, 求X的值.
+_VARIABLE_AFTER = ("为", "等于", "是", "的值", "的取值")
 
 
 _LOWERCASE_X = "xｘ"
@@ -583,22 +596,46 @@ def _spaced_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
 _SPACES = (" ", "\u3000")
 
 
-def _is_numeral_or_bullet(before: str, after: str, length: int) -> bool:
+def _is_numeral_or_bullet(before: str, after: str, length: int, suffix_kind: str) -> bool:
     if before in _CHINESE_NUMERAL_CHARS or after in _CHINESE_NUMERAL_CHARS:
         return True  # a zero: 二〇二〇, 二○○八
-    return length == 1 and before in ("", "\n")  # ○ 坚持…: a bullet
+    if length != 1:
+        return False
+    # ○ 坚持…: a bullet opening a line, or an item after punctuation (…；○ 强化监督), unless a
+    # date or a count follows it (○月○日).
+    if before in ("", "\n"):
+        return suffix_kind not in _COUNTED_KINDS
+    return after in _SPACES and bool(_CHINESE_PUNCTUATION.match(before))
+
+
+# Kinds whose word after a lone circle or star makes it a placeholder where a bullet or a footnote
+# mark could stand (○月○日, *月*日).
+_COUNTED_KINDS = ("date", "number")
 
 
 def _is_star_placeholder(
-    text: str, start: int, end: int, before: str, after: str, beside_han: bool, tables: ContextTables
+    text: str,
+    start: int,
+    end: int,
+    before: str,
+    after: str,
+    beside_han: bool,
+    suffix_kind: str,
+    tables: ContextTables,
 ) -> bool:
     if end - start == 1:
-        # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志),
-        # or ends a name after its surname (张*、李*): 统计局*。 is a footnote.
+        # A lone star is a footnote mark or an operator unless it sits in a Han word (张*同志) but
+        # a table's legend (带*的为新开工项目), or ends a name after its surname (张*、李*):
+        # 统计局*。 is a footnote. Where a line or a clause opens, a word after it decides (*月*日，
+        # 刚才，*同志作了讲话).
         if not _HAN.match(before):
-            return False
+            return bool(suffix_kind) and (
+                before in ("", "\n") or before in _SPACES or bool(_CHINESE_PUNCTUATION.match(before))
+            )
         if _HAN.match(after):
-            return True
+            return not (
+                text.endswith(tables.legend_before, 0, start) and text.startswith(tables.legend_after, end)
+            )
         return (after in ("", "\n") or bool(_CHINESE_PUNCTUATION.match(after))) and text.endswith(
             tables.surnames, 0, start
         )
@@ -782,7 +819,11 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
         if not _in_chinese_context(text, start, end):
             return None
     elif family == "circle":
-        if {before, after} & _CHINESE_NUMERAL_CHARS or (end - start == 1 and before in ("", "\n")):
+        if {before, after} & _CHINESE_NUMERAL_CHARS:
+            return None
+        if end - start == 1 and before in ("", "\n") and suffix_kind not in ("date", "number"):
+            return None
+        if end - start == 1 and after in (" ", "\u3000") and _CHINESE_PUNCTUATION.match(before):
             return None
         if end - start == 1 and f"{before}{after}" in _REFERENCE_QUOTE_PAIRS:
             return None
@@ -794,12 +835,21 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if end - start == 1:
             if not _HAN.match(before):
-                return None
-            if not _HAN.match(after) and not (
-                (after in ("", "\n") or _CHINESE_PUNCTUATION.match(after))
-                and any(text[:start].endswith(surname) for surname in tables.surnames)
-            ):
-                return None
+                if not suffix_kind or not (
+                    before in ("", "\n", " ", "\u3000") or _CHINESE_PUNCTUATION.match(before)
+                ):
+                    return None
+            else:
+                legend = (
+                    _HAN.match(after) is not None
+                    and any(text[:start].endswith(word) for word in tables.legend_before)
+                    and any(text[end:].startswith(word) for word in tables.legend_after)
+                )
+                named = (after in ("", "\n") or _CHINESE_PUNCTUATION.match(after) is not None) and any(
+                    text[:start].endswith(surname) for surname in tables.surnames
+                )
+                if legend or (not _HAN.match(after) and not named):
+                    return None
         elif _HAN_SIDE not in _context_sides(text, start, end):
             return None
     prefix = text[max(0, start - longest_prefix) : start]

@@ -460,6 +460,10 @@ def _kinds(
     beside_han = (before | after) & _HAN_LETTER != 0
     accepted = decided == _UNDECIDED
     accepted &= ~((families != _MOU) & ((before | after) & _LATIN_ALNUM != 0))
+    # Runs the words around decide go to the reference's classification (below), past the
+    # checks of single characters here.
+    by_words = accepted & _by_words(code_points, runs, tables)
+    accepted &= ~by_words
     accepted &= ~(
         (families == _CIRCLE)
         & (((before | after) & _NUMERAL != 0) | ((lengths == 1) & (runs.before == _LINE_BREAK)))
@@ -473,7 +477,7 @@ def _kinds(
     compound = accepted & (families == _LATIN) & (lengths == 1) & tables.compound_first[runs.after]
     for index in np.flatnonzero(compound).tolist():
         accepted[index] = not joined.startswith(context.latin_compounds, int(runs.ends[index]))
-    for index in np.flatnonzero(accepted & _by_words(code_points, runs, tables)).tolist():
+    for index in np.flatnonzero(by_words).tolist():
         match = reference._PLACEHOLDER.match(joined, int(runs.starts[index]))
         assert match is not None and match.end() == runs.ends[index]
         kind = reference._classify(joined, match, context, set())
@@ -502,6 +506,8 @@ _SPACES = code_points("".join(reference._SPACES))
 _OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
 _LOWERCASE_X = code_points(reference._LOWERCASE_X)
 _OPENING_MARKS = code_points("".join(reference._OPENING_MARKS))
+_VARIABLE_BEFORE_LAST = code_points("".join(word[-1] for word in DEFAULT_TABLES.variable_before))
+_LEGEND_AFTER_FIRST = code_points("".join(word[0] for word in DEFAULT_TABLES.legend_after))
 
 
 def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarray:
@@ -509,8 +515,10 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
     decides run by run (few runs have them): a single X after a space, beside an operator or in
     lowercase (a product's name, a variable: `_is_name_or_variable`), a single × between Han or
     spaces (a formula: `_is_multiplication`), a lone star after Han and before no Han (a name
-    after its surname or a footnote mark), a single × or ○ after an opening quote or bracket (a
-    mark to draw: `_is_quoted_mark`)."""
+    after its surname or a footnote mark) or before a legend's word (带*的), a lone star or circle
+    where a line or a clause opens (a bullet, a footnote mark, or a placeholder before 月),
+    a single × or ○ after an opening quote or bracket (a mark to draw: `_is_quoted_mark`), an X
+    after 设 or 令 (a variable)."""
     before = tables.properties[runs.before]
     after = tables.properties[runs.after]
     single = runs.ends - runs.starts == 1
@@ -520,6 +528,7 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
         | np.isin(runs.before, _OPERATORS)
         | np.isin(runs.after, _OPERATORS)
         | np.isin(code_points[runs.starts], _LOWERCASE_X)
+        | np.isin(runs.before, _VARIABLE_BEFORE_LAST)
     )
     multiplication = (
         (runs.families == _TIMES)
@@ -527,9 +536,15 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
         & ((before & _HAN_LETTER != 0) | (runs.before == _SPACE))
         & ((after & _HAN_LETTER != 0) | (runs.after == _SPACE))
     )
-    footnote = (runs.families == _STAR) & single & (before & _HAN_CHAR != 0) & (after & _HAN_CHAR == 0)
+    star = (runs.families == _STAR) & single
+    footnote = star & (before & _HAN_CHAR != 0) & (after & _HAN_CHAR == 0)
+    legend = star & (before & _HAN_CHAR != 0) & np.isin(runs.after, _LEGEND_AFTER_FIRST)
+    opening = (
+        (runs.before == _LINE_BREAK) | np.isin(runs.before, _SPACES) | (before & _CHINESE_PUNCTUATION != 0)
+    )
+    circle = (runs.families == _CIRCLE) & single
     quoted = np.isin(runs.families, (_TIMES, _CIRCLE)) & single & np.isin(runs.before, _OPENING_MARKS)
-    return name_or_variable | multiplication | footnote | quoted
+    return name_or_variable | multiplication | footnote | legend | ((star | circle) & opening) | quoted
 
 
 def _replace(
