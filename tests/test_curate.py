@@ -672,8 +672,8 @@ def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_keep_its_batches(tmp_p
         assert process.returncode == 128 + signum, err
         lines = err.splitlines()
         assert (
-            lines[-1]
-            == f"interrupted: the dataset is unchanged; {kept} batches are kept and the next run resumes"
+            lines[-1] == f"interrupted: the dataset is unchanged; {kept} "
+            f"{'batch is' if kept == 1 else 'batches are'} kept and the next run resumes"
         )
         assert all(PROGRESS_LINE.fullmatch(line) for line in lines[:-1]), err
         assert out == "" and kept > before
