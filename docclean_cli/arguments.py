@@ -66,8 +66,8 @@ def readable_file(option: str, given: str | None) -> None:
 
 
 def writable_folder(option: str, given: str, purpose: str = "for the dataset") -> None:
-    """`given` must be a folder docclean can write in, or create (it is created now), with its
-    state entries writable; `purpose` says what the folder is for."""
+    """`given` must be a folder docclean can write in, or create (tried now, and removed again),
+    with its state entries writable; `purpose` says what the folder is for."""
     if is_url(given):
         return
     path = Path(given)
