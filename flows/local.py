@@ -272,7 +272,7 @@ class LinkedSnapshots:
                     if time.monotonic() >= deadline:
                         raise RunLockedError(
                             f"Another docclean run is writing {self.root.url}; this run stops without changing "
-                            "anything. Try again when it has finished."
+                            "anything. Try again when it has finished, or let a run wait for it (--wait SECONDS)."
                         ) from None
                     time.sleep(0.2)
             try:

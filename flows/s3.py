@@ -188,7 +188,8 @@ class Lease:
             if time.monotonic() >= deadline:
                 raise RunLockedError(
                     f"Another docclean run is writing {self.target.url.removesuffix('/' + LOCK)}; this run stops "
-                    "without changing anything. Try again when it has finished."
+                    "without changing anything. Try again when it has finished, or let a run wait for it "
+                    "(--wait SECONDS)."
                 )
             time.sleep(0.5)
         self._renewer.start()

@@ -315,7 +315,7 @@ def test_second_run_without_wait_says_another_run_is_writing(tmp_path: Path) -> 
     # One line: Prefect's record of the same error, a traceback, stays in the run's log.
     assert result.stderr == (
         f"docclean: Another docclean run is writing {tmp_path / 'curated'}; this run stops without "
-        "changing anything. Try again when it has finished.\n"
+        "changing anything. Try again when it has finished, or let a run wait for it (--wait SECONDS).\n"
     )
 
 

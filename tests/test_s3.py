@@ -171,7 +171,7 @@ def test_a_second_run_stops_on_the_lock(s3_bucket: str) -> None:
             run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated")
         assert str(caught.value) == (
             f"Another docclean run is writing s3://{s3_bucket}/curated; this run stops without changing "
-            "anything. Try again when it has finished."
+            "anything. Try again when it has finished, or let a run wait for it (--wait SECONDS)."
         )
     assert run(f"s3://{s3_bucket}/raw", f"s3://{s3_bucket}/curated").wrote
 
