@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_curate_arguments(args: argparse.Namespace) -> None:
     """What `run` and `serve` are given, checked before a Prefect server starts."""
+    arguments.written_as_meant("--raw", args.raw)
+    arguments.written_as_meant("--curated", args.curated)
     arguments.readable_folder("--raw", args.raw)
     arguments.separate_folders(args.raw, args.curated)
     arguments.own_folder("--curated", args.curated)

@@ -31,6 +31,25 @@ class ArgumentError(DoccleanError):
     """An argument that cannot work; raised before anything starts."""
 
 
+def written_as_meant(option: str, given: str) -> None:
+    """A location that reads as a mistake of typing: a URL with one slash (`s3:/bucket`), or a `~`
+    the shell did not expand because it was quoted; either would name a local folder of that name."""
+    if _ONE_SLASH_URL.match(given):
+        scheme = given.split(":", 1)[0]
+        raise ArgumentError(
+            f"{option} {escape(given)} reads as a URL with one slash; write {escape(scheme)}://BUCKET/PREFIX, "
+            "or ./ before a local folder whose name has a colon."
+        )
+    if given == "~" or given.startswith("~/"):
+        raise ArgumentError(
+            f"{option} {escape(given)} starts with ~, which the shell expands only outside quotes; write "
+            f"{escape(str(Path(given).expanduser()))}, or leave the quotes off."
+        )
+
+
+_ONE_SLASH_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,}:/[^/]")
+
+
 def readable_folder(option: str, given: str, advice: str | None = None) -> None:
     """`given` must be an existing folder (a URL is checked when it is opened); `advice`, what to do
     instead, defaults to the documents folder's."""

@@ -445,6 +445,12 @@ MISTAKES = [
         "a new or empty folder for the dataset.",
     ),
     (
+        ["run", "--curated", "s3:/bucket/curated"],
+        ["raw/"],
+        "--curated s3:/bucket/curated reads as a URL with one slash; write s3://BUCKET/PREFIX, or ./ before a "
+        "local folder whose name has a colon.",
+    ),
+    (
         ["run", "--settle", "1e308"],
         ["raw/"],
         "--settle 1e+308 is too long; give at most 31536000 seconds (a year).",
@@ -498,6 +504,18 @@ def test_a_curated_folder_inside_a_dataset_is_one_sentence(tmp_path: Path) -> No
         f"docclean: --curated curated/documents ({tmp_path}/curated/documents) is inside the dataset "
         f"{tmp_path}/curated; name a folder outside it: each dataset has a folder of its own.\n"
     )
+
+
+def test_a_quoted_tilde_is_one_sentence(tmp_path: Path) -> None:
+    _make(tmp_path, "raw/")
+    env = {**ENV, "HOME": str(tmp_path / "home")}
+    result = docclean("run", "--curated", "~/curated", cwd=tmp_path, env=env, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"docclean: --curated ~/curated starts with ~, which the shell expands only outside quotes; write "
+        f"{tmp_path}/home/curated, or leave the quotes off.\n"
+    )
+    assert not (tmp_path / "~").exists()
 
 
 def test_more_workers_than_the_machine_can_run_is_one_sentence(tmp_path: Path) -> None:
