@@ -154,9 +154,16 @@ def own_folder(option: str, given: str, advice: str = "name a new or empty folde
 
 
 def _is_dataset(folder: Path) -> bool:
-    """Whether `folder` is a docclean dataset's folder: a table linked to its snapshot, or its card.
-    (Not its run lock alone: other tools name a lock `.lock` too.)"""
-    return any((folder / table).is_symlink() for table in _TABLES) or _is_dataset_card(folder / "README.md")
+    """Whether `folder` is a docclean dataset's folder: a table linked into the state folder, or its
+    card. (Not its run lock alone, nor any link named documents: other tools make those too.)"""
+    return any(_links_to_state(folder / table) for table in _TABLES) or _is_dataset_card(folder / "README.md")
+
+
+def _links_to_state(entry: Path) -> bool:
+    try:
+        return STATE_FOLDER in Path(os.readlink(entry)).parts
+    except OSError:  # not a link, or not there
+        return False
 
 
 def _is_ours(entry: Path) -> bool:
@@ -168,7 +175,7 @@ def _is_ours(entry: Path) -> bool:
     if entry.name == "README.md":
         return _is_dataset_card(entry)
     if entry.name in _TABLES:
-        return entry.is_symlink() or (
+        return _links_to_state(entry) or (
             entry.is_dir()
             and all(part.suffix == ".parquet" or part.name.startswith(".") for part in entry.iterdir())
         )
