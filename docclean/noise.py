@@ -334,10 +334,14 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
 # punctuation and the closing quotes after it. A line rule removes the whole line only when
 # every unit with a word in it is noise by itself; otherwise only the noise units go, so
 # `一是提高认识。（更多资料请关注公众号：文稿之家）要切实提高政治站位。` keeps its two sentences.
+# A unit's end: its end punctuation, and the closing quotes after it.
+_END_MARKS = "。！？!?；;"
+_CLOSING_QUOTES = "”’」』"
+_UNIT_END = f"[{_END_MARKS}]+[{_CLOSING_QUOTES}]*"
 _UNIT = regex.compile(
     r"[（(【\[〔][^（）()【】\[\]〔〕\n]*[）)】\]〕]"
-    r"|[^。！？!?；;（(【\[〔\n]+(?:[。！？!?；;]+[”’」』]*|(?=[（(【\[〔])|$)"
-    r"|[。！？!?；;]+[”’」』]*|[（(【\[〔]"
+    rf"|[^{_END_MARKS}（(【\[〔\n]+(?:{_UNIT_END}|(?=[（(【\[〔])|$)"
+    rf"|{_UNIT_END}|[（(【\[〔]"
 )
 
 
@@ -449,14 +453,16 @@ def _noise_clause(
 
 
 _CLAUSE_COMMA = re.compile("[，,]")
-_SENTENCE_END = re.compile("(?:[。！？!?；;]+[”’」』]*)?$")
+_SENTENCE_END = re.compile(f"(?:{_UNIT_END})?$")
 
 
 def _is_whole_unit(unit: str) -> bool:
-    return unit.rstrip("”’」』").endswith(_UNIT_ENDS) or (unit[:1] in "（(【[〔" and unit[-1:] in "）)】]〕")
+    return unit.rstrip(_CLOSING_QUOTES).endswith(_UNIT_ENDS) or (
+        unit[:1] in "（(【[〔" and unit[-1:] in "）)】]〕"
+    )
 
 
-_UNIT_ENDS = tuple("。！？!?；;")
+_UNIT_ENDS = tuple(_END_MARKS)
 
 
 def may_be_pasted(rules: RuleSet, rule: int) -> bool:
