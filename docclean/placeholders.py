@@ -21,7 +21,8 @@ decide):
   the digits are part of the placeholder, whose kind is date.
 * A number with some digits masked (`138****1234`, `110101********123X`, `187××××5678`): three
   or more of one mask character between two digits, the number seven characters at least from
-  its first digit to its last, no Latin letter touching it; or its last digits masked, when it
+  its first digit to its last (its groups perhaps set apart by single spaces or hyphens:
+  `138 **** 1234`, `0371-****5678`), no Latin letter touching it; or its last digits masked, when it
   has a mobile number's length or an ID card's (`139XXXXXXXX`, `110101************`). The whole
   number is the placeholder, whose kind is number (`_masked_number`). `2**10` and `3***4` are
   powers.
@@ -198,6 +199,9 @@ _CHINESE_PUNCTUATION = re.compile(
 # language a candidate sits in: enough for `“XX”` or `XX、XX、XX`, short enough to stay local.
 _CONTEXT_WINDOW = 6
 _HAN_SIDE, _OTHER_SIDE, _EMPTY_SIDE = "han", "other", "empty"
+# The brackets of a Chinese official document's number (国发〔2023〕5号): a side that reaches
+# one is Chinese, though the year inside is digits (××〔2023〕×号).
+_DOCUMENT_NUMBER_BRACKETS = "〔〕"
 
 # Markdown emphasis is one to three stars; a longer run is never markup.
 _MARKDOWN_CLOSERS = {length: re.compile(rf"(?<=\S)(?<![*＊])\*{{{length}}}(?![*＊])") for length in (1, 2, 3)}
@@ -483,6 +487,8 @@ def _context_side(text: str, index: int, step: int) -> str:
         char = _char_at(text, index)
         if char in ("", "\n"):
             return _EMPTY_SIDE
+        if char in _DOCUMENT_NUMBER_BRACKETS:
+            return _HAN_SIDE
         if char.isalnum() and char not in _X_LETTERS:
             return _HAN_SIDE if _HAN.match(char) else _OTHER_SIDE
         if char not in _X_LETTERS:
@@ -673,6 +679,9 @@ _ID_CARD_CHARS = 18
 _NOT_BESIDE_A_NUMBER = _LATIN_ALNUM_NOT_X | frozenset(
     _X_LETTERS + _TIMES_SIGNS + _STARS + _CIRCLES + _SQUARES
 )
+# One of these may stand between a masked number's groups, as people write them for reading:
+# 138 **** 1234, 138-****-1234, 0371-****5678.
+_NUMBER_SEPARATORS = (" ", "-")
 
 
 def _closes_markdown(match: re.Match[str], closers: set[int]) -> bool:
@@ -684,27 +693,44 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span of the masked number whose mask run is `text[start:end]` (a run of the latin,
     times or star family), or None when the run is not inside one."""
     mask = text[start]
-    if (
-        end - start < _MASKED_DIGITS_MIN
-        or text.count(mask, start, end) != end - start
-        or _char_at(text, start - 1) not in _DIGITS
-    ):
+    if end - start < _MASKED_DIGITS_MIN or text.count(mask, start, end) != end - start:
         return None
-    if _char_at(text, end) not in _DIGITS:
-        return _masked_tail(text, start, end)
+    before = _char_at(text, start - 1)
+    if before not in _DIGITS and not (before in _NUMBER_SEPARATORS and _char_at(text, start - 2) in _DIGITS):
+        return None
+    after = _char_at(text, end)
+    if after not in _DIGITS and not (after in _NUMBER_SEPARATORS and _char_at(text, end + 1) in _DIGITS):
+        return _masked_tail(text, start, end) if before in _DIGITS else None
     first, last = start, end
-    while first > 0 and (text[first - 1] in _DIGITS or text[first - 1] == mask):
+    while first > 0 and (
+        text[first - 1] in _DIGITS
+        or text[first - 1] == mask
+        # A separator joins digits on its left: a mask run beyond it may be a placeholder already.
+        or (text[first - 1] in _NUMBER_SEPARATORS and _char_at(text, first - 2) in _DIGITS)
+    ):
         first -= 1
-    while last < len(text) and (text[last] in _DIGITS or text[last] == mask):
+    while last < len(text) and (
+        text[last] in _DIGITS
+        or text[last] == mask
+        or (
+            text[last] in _NUMBER_SEPARATORS
+            and (_char_at(text, last + 1) in _DIGITS or _char_at(text, last + 1) == mask)
+        )
+    ):
         last += 1
     # From the first digit to the last: stars around it are Markdown (**138****1234**).
-    while text[first] == mask:
+    while text[first] in _NUMBER_SEPARATORS or text[first] == mask:
         first += 1
-    while text[last - 1] == mask:
+    while text[last - 1] in _NUMBER_SEPARATORS or text[last - 1] == mask:
         last -= 1
-    if last - first + 1 == _ID_CARD_CHARS and mask not in _X_LETTERS and _char_at(text, last) in "Xx":
+    separators = sum(text.count(separator, first, last) for separator in _NUMBER_SEPARATORS)
+    if (
+        last - first - separators + 1 == _ID_CARD_CHARS
+        and mask not in _X_LETTERS
+        and _char_at(text, last) in "Xx"
+    ):
         last += 1
-    if last - first < _MASKED_NUMBER_MIN_CHARS:
+    if last - first - separators < _MASKED_NUMBER_MIN_CHARS:
         return None
     if _char_at(text, first - 1) in _NOT_BESIDE_A_NUMBER or _char_at(text, last) in _NOT_BESIDE_A_NUMBER:
         # A code or a model number (ABC138XXXX1234); or a run of placeholder characters, left

@@ -21,9 +21,10 @@ goes to the reference, run by run or text by text:
   an operator or in lowercase; a single × between Han or spaces; a lone star before no Han):
   the reference's classification decides that run;
 * a text with more placeholder characters than `MAX_PLACEHOLDERS` (the reference caps them),
-  with a run of masks after a digit (it may be a masked number, `138****1234`, `139XXXXXXXX`,
-  whose placeholder spans the digits too), or with two stars between a digit and 年 (`20**年`, a
-  year unless they close a Markdown emphasis): the reference function cleans the whole text.
+  with a run of masks after a digit, or after a digit and a separator (it may be a masked
+  number, `138****1234`, `139XXXXXXXX`, `138 **** 1234`, whose placeholder spans the digits too),
+  or with two stars between a digit and 年 (`20**年`, a year unless they close a Markdown
+  emphasis): the reference function cleans the whole text.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ _PATTERN_AFTER = 64  # after an X run: a decimal or a hyphenated word may be the
 _DIGIT = 128  # a mask run between two digits may be inside a masked number
 
 _LINE_BREAK = ord("\n")
+_NUMBER_SEPARATORS = code_points("".join(reference._NUMBER_SEPARATORS))
 _YEAR = ord("年")
 _ASCII_STAR = ord("*")
 _MARKDOWN_MAX_STARS = max(reference._MARKDOWN_CLOSERS)
@@ -303,8 +305,16 @@ def _candidate_runs(
         before=before,
         after=after,
     )
-    # A mask run after a digit may end a masked number (139XXXXXXXX) or sit inside one.
+    # A mask run after a digit may end a masked number (139XXXXXXXX) or sit inside one, and so
+    # may one after a digit and a separator (138 **** 1234).
     digit = tables.properties[before] & _DIGIT != 0
+    if len(code_points):
+        two_before = code_points[np.maximum(starts - 2, 0)]
+        digit |= (
+            np.isin(before, _NUMBER_SEPARATORS)
+            & (tables.properties[two_before] & _DIGIT != 0)
+            & (starts >= 2)
+        )
     mask_family = np.isin(families, (_LATIN, _TIMES, _STAR))
     masked = digit & mask_family & (ends - starts >= reference._MASKED_DIGITS_MIN)
     # Two stars after a digit and before 年 may end a redacted year (20**年), which a Markdown
