@@ -456,30 +456,37 @@ def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded
 
 def big5_codec(data: bytes) -> str:
     """The codec for Big5 bytes: `cp950` when they hold a symbol Windows and browsers (WHATWG's
-    Big5) read otherwise than Python's big5hkscs, and cp950 reads them whole and differs from
-    big5hkscs on nothing else; else `big5hkscs`.
+    Big5) read otherwise than Python's big5hkscs, or cp950's euro sign, and cp950 reads them
+    whole and differs from big5hkscs on nothing else; else `big5hkscs`.
 
     The symbols (`_HONG_KONG_SYMBOLS`): Taiwan's `9:00～17:00` and `李奧納多‧狄卡皮歐` came out with a
-    tilde operator and a bullet (∼ •), and ￥ ￠ ￡ ⊕ ⊙ ¯ ﹑ ∕ ﹨ as ¥ ¢ £ ♁ ☉ ‾ ､ ／ ＼. Elsewhere the
-    codecs differ only on rows C6A1-C8FE (kana, Cyrillic, circled numbers, laid out otherwise),
-    where bytes that hold one stay big5hkscs. (A3E1, cp950's euro sign, big5hkscs lacks: a text
-    holding one is read with replacement characters and flagged.)
+    tilde operator and a bullet (∼ •), and ￥ ￠ ￡ ⊕ ⊙ ¯ ﹑ ∕ ﹨ as ¥ ¢ £ ♁ ☉ ‾ ､ ／ ＼. The euro sign
+    (A3E1) big5hkscs lacks: read with it, `價格€100` lost the sign and the character after it, its
+    trail byte taken for a lead. Elsewhere the codecs differ only on rows C6A1-C8FE (kana,
+    Cyrillic, circled numbers, laid out otherwise), where bytes that hold one stay big5hkscs.
     """
     if _CP950_SYMBOLS.search(data) is None:
         return "big5hkscs"
     windows = _strict(data, "cp950")
-    hong_kong = _strict(data, "big5hkscs")
-    if windows is None or hong_kong is None or len(windows) != len(hong_kong):
+    if windows is None:
         return "big5hkscs"
-    differing = {theirs for ours, theirs in zip(windows, hong_kong, strict=True) if ours != theirs}
-    return "cp950" if differing and differing <= _HONG_KONG_SYMBOLS else "big5hkscs"
+    # Compared with each euro sign as an ideographic space, which both codecs read alike (A140).
+    comparable = windows.replace("€", "\u3000")
+    try:
+        hong_kong = _strict(comparable.encode("cp950") if "€" in windows else data, "big5hkscs")
+    except UnicodeEncodeError:
+        return "big5hkscs"
+    if hong_kong is None or len(comparable) != len(hong_kong):
+        return "big5hkscs"
+    differing = {theirs for ours, theirs in zip(comparable, hong_kong, strict=True) if ours != theirs}
+    return "cp950" if ("€" in windows or differing) and differing <= _HONG_KONG_SYMBOLS else "big5hkscs"
 
 
 # Where big5hkscs reads a Big5 symbol otherwise than cp950 (A145 A14E A1C2 A1E3 A1F2 A1F3 A241
-# A242 A244 A246 A247): its readings, and the bytes that may hold one, found before either
-# codec decodes anything.
+# A242 A244 A246 A247): its readings, and the bytes that may hold one or cp950's euro sign
+# (A3E1), found before either codec decodes anything.
 _HONG_KONG_SYMBOLS = frozenset("•､‾∼♁☉／＼¥¢£")
-_CP950_SYMBOLS = re.compile(rb"\xa1[\x45\x4e\xc2\xe3\xf2\xf3]|\xa2[\x41\x42\x44\x46\x47]")
+_CP950_SYMBOLS = re.compile(rb"\xa1[\x45\x4e\xc2\xe3\xf2\xf3]|\xa2[\x41\x42\x44\x46\x47]|\xa3\xe1")
 
 
 def _foreign_lines(
