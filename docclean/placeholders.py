@@ -327,7 +327,7 @@ def replace_placeholders(
             continue  # inside a masked number, or a Markdown closer
         # Most runs are one or two characters long (X, XX, **): no masked number's.
         masked = (
-            _masked_number(text, start, end)
+            _masked_number(text, start, end, position)
             if end - start >= _MASKED_DIGITS_MIN and match.lastgroup in _MASK_FAMILIES
             else None
         )
@@ -689,41 +689,69 @@ def _closes_markdown(match: re.Match[str], closers: set[int]) -> bool:
     return match.lastgroup == "year" and match.end() - 2 in closers and match.group()[-1] in _STARS
 
 
-def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _masked_number(text: str, start: int, end: int, floor: int = 0) -> tuple[int, int] | None:
     """The span of the masked number whose mask run is `text[start:end]` (a run of the latin,
-    times or star family), or None when the run is not inside one."""
+    times or star family), or None when the run is not inside one, or when the number would
+    start before `floor` (the end of the placeholder before it: `138-XXXX-23-XXXX-23` is two
+    numbers that share no digit)."""
+    found = _masked_number_span(text, start, end)
+    return found if found is None or found[0] >= floor else None
+
+
+def _masked_number_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """`_masked_number` without its floor."""
     mask = text[start]
     if end - start < _MASKED_DIGITS_MIN or text.count(mask, start, end) != end - start:
         return None
-    before = _char_at(text, start - 1)
-    if before not in _DIGITS and not (before in _NUMBER_SEPARATORS and _char_at(text, start - 2) in _DIGITS):
+    before, after = _char_at(text, start - 1), _char_at(text, end)
+    if before in _DIGITS and after in _DIGITS:
+        return _unseparated_number(text, start, end, mask)
+    separated_after = after in _NUMBER_SEPARATORS and _char_at(text, end + 1) in _DIGITS
+    if before in _DIGITS and not separated_after:
+        return _masked_tail(text, start, end)
+    if not (before in _DIGITS or (before in _NUMBER_SEPARATORS and _char_at(text, start - 2) in _DIGITS)):
         return None
-    after = _char_at(text, end)
-    if after not in _DIGITS and not (after in _NUMBER_SEPARATORS and _char_at(text, end + 1) in _DIGITS):
-        return _masked_tail(text, start, end) if before in _DIGITS else None
+    if not (after in _DIGITS or separated_after):
+        return None
+    return _separated_number(text, start, end, before in _NUMBER_SEPARATORS, separated_after)
+
+
+def _unseparated_number(text: str, start: int, end: int, mask: str) -> tuple[int, int] | None:
+    """`_masked_number` of a mask run between two digits: the number runs over digits and the
+    mask character on both sides."""
     first, last = start, end
-    while first > 0 and (
-        text[first - 1] in _DIGITS
-        or text[first - 1] == mask
-        # A separator joins digits on its left: a mask run beyond it may be a placeholder already.
-        or (text[first - 1] in _NUMBER_SEPARATORS and _char_at(text, first - 2) in _DIGITS)
-    ):
+    while first > 0 and (text[first - 1] in _DIGITS or text[first - 1] == mask):
         first -= 1
-    while last < len(text) and (
-        text[last] in _DIGITS
-        or text[last] == mask
-        or (
-            text[last] in _NUMBER_SEPARATORS
-            and (_char_at(text, last + 1) in _DIGITS or _char_at(text, last + 1) == mask)
-        )
-    ):
+    while last < len(text) and (text[last] in _DIGITS or text[last] == mask):
         last += 1
     # From the first digit to the last: stars around it are Markdown (**138****1234**).
-    while text[first] in _NUMBER_SEPARATORS or text[first] == mask:
+    while text[first] == mask:
         first += 1
-    while text[last - 1] in _NUMBER_SEPARATORS or text[last - 1] == mask:
+    while text[last - 1] == mask:
         last -= 1
-    separators = sum(text.count(separator, first, last) for separator in _NUMBER_SEPARATORS)
+    return _number_span(text, first, last, mask, separators=0)
+
+
+def _separated_number(
+    text: str, start: int, end: int, separated_before: bool, separated_after: bool
+) -> tuple[int, int] | None:
+    """`_masked_number` of a mask run set apart from the digits on one side or both by a
+    separator (138 **** 1234, 0371-****5678): the number is the digits right beside it on each
+    side, past its separators and no further. What lies beyond a separator is left out, as a
+    placeholder's token there would leave it out on a second pass."""
+    first = start - separated_before
+    while first > 0 and text[first - 1] in _DIGITS:
+        first -= 1
+    last = end + separated_after
+    while last < len(text) and text[last] in _DIGITS:
+        last += 1
+    return _number_span(text, first, last, text[start], separators=separated_before + separated_after)
+
+
+def _number_span(text: str, first: int, last: int, mask: str, separators: int) -> tuple[int, int] | None:
+    """The masked number from its first digit `first` to its last (`last` past it), with an ID
+    card number's check digit X after it, when it is long enough and touches no Latin letter
+    or placeholder character; `separators` of its characters are separators."""
     if (
         last - first - separators + 1 == _ID_CARD_CHARS
         and mask not in _X_LETTERS
@@ -742,7 +770,9 @@ def _masked_number(text: str, start: int, end: int) -> tuple[int, int] | None:
 def _masked_tail(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span of the number whose last digits the mask run `text[start:end]` hides (139XXXXXXXX,
     110101************), when the number has the length of a mobile number (11, opening 1[3-9])
-    or of an ID card number (18), touching no Latin letter, digit or placeholder character."""
+    or of an ID card number (18), touching no Latin letter or digit, nor a placeholder character
+    before its first digit. A placeholder character after the mask run does not stop it: that
+    run is decided alone, and its token, on a second pass, would not stop the number either."""
     first = start
     while first > 0 and text[first - 1] in _DIGITS:
         first -= 1
@@ -750,7 +780,7 @@ def _masked_tail(text: str, start: int, end: int) -> tuple[int, int] | None:
     mobile = end - first == _MOBILE_CHARS and digits[:1] in "1１" and digits[1:2] in _MOBILE_SECOND_DIGITS
     if not (mobile or end - first == _ID_CARD_CHARS):
         return None
-    if _char_at(text, first - 1) in _NOT_BESIDE_A_NUMBER or _char_at(text, end) in _NOT_BESIDE_A_NUMBER:
+    if _char_at(text, first - 1) in _NOT_BESIDE_A_NUMBER or _char_at(text, end) in _LATIN_ALNUM_NOT_X:
         return None
     return first, end
 
@@ -795,7 +825,7 @@ def reference_replace_placeholders(
         start, end = match.span()
         if start < position or start in closers or _closes_markdown(match, closers):
             continue
-        masked = _masked_number(text, start, end) if match.lastgroup in _MASK_FAMILIES else None
+        masked = _masked_number(text, start, end, position) if match.lastgroup in _MASK_FAMILIES else None
         if masked is not None:
             (start, end), kind = masked, "number"
         else:
