@@ -122,6 +122,19 @@ _MINOR_SCRIPT_SHARE = 0.2
 _SCRIPT_SAMPLE_CHARS = 20_000
 
 
+@cache
+def also_simplified() -> str:
+    """Characters t2s converts that are no evidence of Traditional script, being standard
+    Simplified characters too (docclean/rules/script.toml, from the 通用规范汉字表)."""
+    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "script.toml").read_text("utf-8"))
+    return "".join(raw["also_simplified"])
+
+
+@cache
+def _also_simplified_table() -> np.ndarray:
+    return bmp_mask(also_simplified())
+
+
 @dataclass(frozen=True, slots=True)
 class ScriptConverters:
     """The opencc conversions normalize needs; built once per process by the caller."""
@@ -161,7 +174,9 @@ class ScriptConverters:
     def __post_init__(self) -> None:
         chars = _all_han()
         simplified = _one_by_one(self.to_simplified, chars)
-        object.__setattr__(self, "traditional_chars", _changed_by(chars, simplified))
+        # Evidence of Traditional script: what t2s changes alone, less the standard Simplified
+        # characters among them (`also_simplified`).
+        object.__setattr__(self, "traditional_chars", _changed_by(chars, simplified, also_simplified()))
         object.__setattr__(self, "regional_chars", _changed_beyond(chars, simplified, self.regional))
         table = None
         if self.to_traditional_changes is not None:
@@ -248,14 +263,18 @@ def _clause_table(separators: str, changes: str) -> np.ndarray:
     return table
 
 
-def _changed_by(chars: list[str], converted: list[str] | None) -> re.Pattern[str]:
+def _changed_by(chars: list[str], converted: list[str] | None, leave_out: str = "") -> re.Pattern[str]:
     """A character class of the Han `chars` a conversion maps to something else when alone
-    (`converted`: `_one_by_one` of them)."""
+    (`converted`: `_one_by_one` of them), but those in `leave_out`."""
     if converted is None:
         # A converter that merges or splits lines gives no per-character answer: then every Han
         # character is a candidate, and detect_script always asks the converter.
         return _SCRIPT_HAN_RUN
-    changed = "".join(re.escape(char) for char, new in zip(chars, converted, strict=True) if char != new)
+    changed = "".join(
+        re.escape(char)
+        for char, new in zip(chars, converted, strict=True)
+        if char != new and char not in leave_out
+    )
     return re.compile(f"[{changed}]") if changed else re.compile("(?!)")
 
 
@@ -900,10 +919,12 @@ def _detect_script(text: str, converters: ScriptConverters) -> tuple[str, str | 
     # A character is Simplified evidence only if t2s leaves it alone: a Taiwan-standard form
     # such as 為 is changed by s2t too (to opencc's 爲), yet it is Traditional.
     changed_by_t2s = chars != code_points(as_simplified) if len(as_simplified) == len(sample) else None
+    # Standard Simplified characters that t2s converts anyway (乾) are no evidence of either script.
+    also = _also_simplified_table().take(in_bmp)
     traditional = (
-        int(np.count_nonzero(changed_by_t2s))
+        int(np.count_nonzero(changed_by_t2s & ~also))
         if changed_by_t2s is not None
-        else _changed_chars(sample, as_simplified)
+        else max(0, _changed_chars(sample, as_simplified) - int(np.count_nonzero(also)))
     )
     # s2t can change no character outside its table, so the table's characters bound the
     # Simplified evidence from above: when the bound itself leaves the text Traditional, the
@@ -938,8 +959,8 @@ def reference_detect_script(text: str, converters: ScriptConverters) -> str:
 
     The specification of `detect_script`, kept beside it: every character of the sample is
     compared in Python, where the fast code skips Simplified text without converting it and
-    counts with Arrow. A character is Traditional evidence when `to_simplified` changes it,
-    Simplified evidence when `to_traditional` changes it and `to_simplified` does not; a script
+    counts with Arrow. A character is Traditional evidence when `to_simplified` changes it and
+    it is no standard Simplified character too (`also_simplified`), Simplified evidence when `to_traditional` changes it and `to_simplified` does not; a script
     is present when its evidence exceeds `_STRAY_SHARE` of the Han characters and
     `_MINOR_SCRIPT_SHARE` of the other script's evidence.
     """
@@ -948,13 +969,15 @@ def reference_detect_script(text: str, converters: ScriptConverters) -> str:
     if not han:
         return "none"
     simple, trad = converters.to_simplified(sample), converters.to_traditional(sample)
+    also = also_simplified()
     if len(simple) != len(sample) or len(trad) != len(sample):
         traditional = sum(a != b for a, b in zip(sample, simple, strict=False)) + abs(
             len(sample) - len(simple)
         )
+        traditional = max(0, traditional - sum(char in also for char in sample))
         simplified = sum(a != b for a, b in zip(sample, trad, strict=False)) + abs(len(sample) - len(trad))
     else:
-        traditional = sum(c != s for c, s in zip(sample, simple, strict=True))
+        traditional = sum(c != s and c not in also for c, s in zip(sample, simple, strict=True))
         simplified = sum(c == s and c != t for c, s, t in zip(sample, simple, trad, strict=True))
     has_traditional = traditional > max(han * _STRAY_SHARE, simplified * _MINOR_SCRIPT_SHARE)
     has_simplified = simplified > max(han * _STRAY_SHARE, traditional * _MINOR_SCRIPT_SHARE)
