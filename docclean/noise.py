@@ -288,7 +288,7 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         ):
             noise_units[index] = units
 
-    watermarks = _repeated_lines(lines, rules, scan)
+    watermarks = _repeated_lines(lines, rules, scan, line_rule)
     for index, line in enumerate(lines if watermarks else ()):
         if line_rule[index] == _KEPT and line in watermarks:
             line_rule[index] = watermarks[line]
@@ -704,8 +704,17 @@ def _block_matches(
     return found
 
 
-def _repeated_lines(lines: Sequence[str], rules: RuleSet, scan: _Scan) -> dict[str, int]:
-    """Each line that a repeated-scope rule marks as a watermark, with that rule."""
+def _repeated_lines(
+    lines: Sequence[str], rules: RuleSet, scan: _Scan, line_rule: Sequence[int]
+) -> dict[str, int]:
+    """Each line that a repeated-scope rule marks as a watermark, with that rule.
+
+    A line that recurs among short lines of content is the content's: a poem's refrain (我爱你，
+    中国), a table's cell (优秀), a contract party's （盖章）. It is kept when at half of its
+    occurrences or more both nearest lines kept so far (`line_rule`: not taken by a block or line
+    rule, not blank) are such lines (`_short_content`) and recur less often than the rule needs;
+    a watermark stands between paragraphs and sentences, page markers and other watermarks.
+    """
     counts = Counter(lines)
     marked: dict[str, int] = {}
     for rule in rules.repeated:
@@ -715,7 +724,33 @@ def _repeated_lines(lines: Sequence[str], rules: RuleSet, scan: _Scan) -> dict[s
         for line, count in counts.items():
             if count >= min_count and line not in marked and scan.first_nonempty(rule, line, 0) is not None:
                 marked[line] = rule
-    return marked
+    if not marked:
+        return marked
+    kept = [index for index, line in enumerate(lines) if line_rule[index] == _KEPT and line.strip()]
+    among_short: Counter[str] = Counter()
+    for position, index in enumerate(kept):
+        line = lines[index]
+        if line not in marked:
+            continue
+        min_count = rules.rules[marked[line]].min_count or 0
+        neighbours = [lines[kept[other]] for other in (position - 1, position + 1) if 0 <= other < len(kept)]
+        if all(_short_content(other, counts[other] < min_count) for other in neighbours):
+            among_short[line] += 1
+    return {line: rule for line, rule in marked.items() if among_short[line] * 2 < counts[line]}
+
+
+def _short_content(line: str, rare: bool) -> bool:
+    """Whether `line`, beside a repeated line, is a line of verse, a table's cell or a list's item:
+    shorter than `_SHORT_NEIGHBOUR`, ending no sentence, and `rare` (recurring less often than a
+    watermark must)."""
+    line = line.strip()
+    return rare and len(line) < _SHORT_NEIGHBOUR and not line.endswith(_SENTENCE_ENDS)
+
+
+# Lines shorter than this around a repeated line make it a poem's, a table's or a list's: a
+# line of verse or a cell is shorter, a paragraph a watermark interrupts is longer.
+_SHORT_NEIGHBOUR = 25
+_SENTENCE_ENDS = tuple("。！？!?；;…")
 
 
 def _inline_spans(line: str, admitted: list[int], rules: RuleSet, scan: _Scan) -> list[_Hit]:

@@ -26,7 +26,9 @@ Scopes, applied to normalized text (lines separated by one newline, no empty lin
 - `block`: the pattern is a regex searched in the whole text with MULTILINE (so `^`/`$` are
   line ends and `\\n` crosses lines); every line a match touches is removed.
 - `repeated`: a line that occurs at least `min_count` times in the document and that the
-  pattern matches is removed everywhere it occurs: for running headers and watermarks.
+  pattern matches is removed everywhere it occurs: for running headers and watermarks. A line
+  that stands between short lines of content at half of its occurrences (a poem's refrain, a
+  table's cell: `docclean.noise`) stays.
 
 A line claimed by a block rule is not looked at again; then line rules, then repeated rules,
 then inline rules. Between rules of one scope, the leftmost match wins, and on a tie the rule
