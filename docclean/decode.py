@@ -499,7 +499,7 @@ def _foreign_lines(
     GBK and Big5 read each other's bytes strictly (Big5's trail bytes 40-7E are GBK's too), so
     a Big5 file with a GB vendor line, or the reverse, decodes whole without an error, the
     foreign line as rare characters (`編輯：張偉` in a GBK file as `絪胯眎岸`). A line holding
-    `_FOREIGN_UNUSUAL` characters that are not common (`unusual_chars_in_a_line`, found at C
+    `_FOREIGN_UNUSUAL` letters or private-use characters that are not common (`unusual_chars_in_a_line`, found at C
     speed: clean Chinese of either script has few), a third of its characters at least, takes
     the other codec when that reads it strictly, plausibly (`PLAUSIBLE`) and better by
     `_FOREIGN_MARGIN`. At most `_FOREIGN_LINES_LOOKED_AT` lines are looked at: a file with more
@@ -517,8 +517,12 @@ def _foreign_lines(
         looked_at = number
         line_end = text.find("\n", match.start())
         line = text[text.rfind("\n", 0, match.start()) + 1 : len(text) if line_end < 0 else line_end]
-        # Rare characters here and there are a text's own; a foreign line is made of them.
-        if len(unusual.findall(line)) * _FOREIGN_DENSITY >= len(line):
+        # Rare characters here and there are a text's own; a foreign line is made of them, and
+        # they are letters (rare Han, kana, bopomofo) or private-use characters: the other
+        # codec's Chinese read as this one's. Symbols and numbers are both codecs' own (①, Ⅰ,
+        # │, ★), and a line of them reads better, by accident, as the other's letters.
+        rare = sum(unicodedata.category(char)[0] in "LC" for char in unusual.findall(line))
+        if rare >= _FOREIGN_UNUSUAL and rare * _FOREIGN_DENSITY >= len(line):
             candidates.append(number)
             if len(candidates) > _FOREIGN_LINES_LOOKED_AT:
                 return None
@@ -1077,7 +1081,12 @@ def _line_pieces(line: bytes, kind: str, legacy: str, last: bool) -> tuple[tuple
     pieces = _decided_pieces(line, kind, legacy, last=last)
     if kind != "utf-8":
         whole = _strict(line, legacy)
-        if whole is not None and plausibility(whole) > plausibility(_scored(line, pieces)):
+        if whole is not None and (
+            # No UTF-8 in the line: nothing speaks for another codec but a score, and a line of
+            # symbols and ASCII (①SAS, │ 1 │) scores better as the other Chinese codec's letters.
+            (all(codec != "utf-8" for _, _, codec in pieces) and plausibility(whole) >= RUN_READING_AT_LEAST)
+            or plausibility(whole) > plausibility(_scored(line, pieces))
+        ):
             return ((0, len(line), legacy),)
     return tuple(pieces)
 
