@@ -497,3 +497,51 @@ def test_an_excel_or_powerpoint_file_is_an_unsupported_format() -> None:
             extract(archive.getvalue())
         assert raised.value.reason == "unsupported_format"
         assert "not Word (an Excel or PowerPoint file)" in raised.value.detail
+
+
+# --- Sniffing: what a file is, by its content --------------------------------------------------
+
+_BODY = "<p>今年以来，全县经济运行总体平稳。</p><p>同志们，要抓好落实。</p>"
+_PAGES_WITHOUT_HTML_FIRST = {
+    "head first": f'<head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"><title>讲话</title>'
+    f"<style>p{{color:red}}</style></head><body>{_BODY}</body>",
+    "meta first": f'<meta charset="gbk"><title>讲话</title><script>var a="广告代码";</script>{_BODY}',
+    "script first": '<script type="text/javascript">var _hmt=_hmt||[];</script>\n'
+    f'<!DOCTYPE html><html><head><meta charset="gbk"><title>讲话</title></head><body>{_BODY}</body></html>',
+    "fragment": f'<div class="content">{_BODY}</div>',
+    "body first": f"<body>{_BODY}</body>",
+    "style first": f"<style>p{{color:red}}</style>{_BODY}",
+    # IE's mark of the web, and the <html> after 2 kB of padding (past the old sniff window).
+    "saved from url": "<!-- saved from url=(0045)http://www.example.com/fanwen/2024/0105/1.html -->\n"
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">\n'
+    + " " * 3000
+    + f'<HTML><HEAD><META http-equiv=Content-Type content="text/html; charset=gb2312"></HEAD><BODY>{_BODY}</BODY></HTML>',
+}
+
+
+@pytest.mark.parametrize(
+    "page", list(_PAGES_WITHOUT_HTML_FIRST.values()), ids=list(_PAGES_WITHOUT_HTML_FIRST)
+)
+def test_a_page_that_does_not_start_with_html_is_a_page(cleaner: Cleaner, page: str) -> None:
+    record = cleaner.clean(page.encode("gbk"), "page.txt")
+    assert record.source_format == "html"
+    assert record.text == "今年以来，全县经济运行总体平稳。\n同志们，要抓好落实。"
+    for markup in ("<", "color:red", "广告代码", "_hmt"):
+        assert markup not in record.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<html>标签是网页的根元素。\n同志们：今年我们要学习网页制作，<p>标签表示段落。\n讲话到此结束。",
+        "<!DOCTYPE html> 声明必须是 HTML 文档的第一行。\n本讲义介绍网页基础。",
+        "<p>not a page</p>",
+        "<b>重要</b>通知：明天开会。",
+    ],
+    ids=["html lesson", "doctype lesson", "one paragraph", "one bold word"],
+)
+def test_a_text_that_only_mentions_tags_stays_text(cleaner: Cleaner, text: str) -> None:
+    assert sniff(text.encode("gbk")) is None
+    record = cleaner.clean(text.encode("gbk"), "lesson.txt")
+    assert record.source_format == "text"
+    assert "html" not in record.flags
