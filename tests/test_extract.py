@@ -446,6 +446,9 @@ _REAL_FILES = [
     html_page("在会议上的讲话\n同志们：今天召开会议。"),
     mhtml_bytes("在会议上的讲话\n同志们：今天召开会议。"),
     ole_bytes({"WordDocument": bytes(600)}),
+    b"{\\rtf1\\ansi\\ansicpg936{\\fonttbl{\\f0\\fcharset134 SimSun;}}{\\info{\\title x}}\\uc1\\f0 "
+    + "".join(f"\\'{b:02x}" for b in "在会议上的讲话".encode("gbk")).encode()
+    + b"\\par\\u21516?\\u24535?{\\pict\\bin2 {}}\\par}",
 ]
 
 
@@ -545,3 +548,83 @@ def test_a_text_that_only_mentions_tags_stays_text(cleaner: Cleaner, text: str) 
     record = cleaner.clean(text.encode("gbk"), "lesson.txt")
     assert record.source_format == "text"
     assert "html" not in record.flags
+
+
+# --- RTF: read by docclean/extract/rtf.py --------------------------------------------------------
+
+
+def _rtf_escaped(text: str, codec: str) -> str:
+    """`text` as RTF writes it in a code page: ASCII as it is, every other character as \\'xx bytes."""
+    return "".join(ch if ch.isascii() else "".join(f"\\'{b:02x}" for b in ch.encode(codec)) for ch in text)
+
+
+_RTF_LINES = [
+    "在全县经济工作会议上的讲话",
+    "同志们：",
+    "今年以来，全县上下坚持稳中求进工作总基调，经济运行总体平稳。",
+]
+
+
+def _wordpad_rtf(lines: list[str], code_page: int, codec: str, charset: int) -> bytes:
+    """An RTF document as WordPad writes it: font, colour and style tables, \\info, a generator."""
+    body = "\\par\n".join(_rtf_escaped(line, codec) for line in lines)
+    font, title = ("宋体", "标题不是正文") if codec == "gbk" else ("細明體", "標題不是正文")
+    return (
+        f"{{\\rtf1\\ansi\\ansicpg{code_page}\\deff0\\deflang1033\\deflangfe2052"
+        f"{{\\fonttbl{{\\f0\\fnil\\fcharset{charset} {_rtf_escaped(font, codec)};}}{{\\f1\\fswiss\\fcharset0 Arial;}}}}\n"
+        "{\\colortbl ;\\red255\\green0\\blue0;}\n{\\stylesheet{\\s0 Normal;}}\n"
+        f"{{\\info{{\\title {_rtf_escaped(title, codec)}}}{{\\author admin}}}}\n"
+        "{\\*\\generator Msftedit 5.41.21.2510;}\\viewkind4\\uc1\\pard\\lang2052\\f0\\fs24 "
+        f"{body}\\par\n}}"
+    ).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("code_page", "codec", "charset"), [(936, "gbk", 134), (950, "big5", 136)], ids=["gbk", "big5"]
+)
+def test_rtf_escapes_are_read_in_the_declared_code_page(
+    cleaner: Cleaner, code_page: int, codec: str, charset: int
+) -> None:
+    lines = (
+        _RTF_LINES
+        if codec == "gbk"
+        else ["在全縣經濟工作會議上的講話", "同志們：", "今年以來，經濟運行總體平穩。"]
+    )
+    data = _wordpad_rtf(lines, code_page, codec, charset)
+    extracted = extract(data)
+    assert extracted is not None and extracted.source_format == "rtf"
+    assert extracted.text == "\n".join(lines)
+    record = cleaner.clean(data, "speech.doc")
+    assert record.source_format == "rtf" and "rtf" not in record.text and "\\" not in record.text
+
+
+def test_rtf_font_code_page_unicode_escapes_fields_pictures_and_notes() -> None:
+    # An English-locale WordPad (\ansicpg1252) writing Chinese in a GB2312 font; \u escapes with
+    # their fallback, a surrogate pair (U+20000); a hyperlink field; a picture in hex and in
+    # \bin form (whose bytes hold braces); a footnote; cp1252 in the Western font.
+    picture = "{\\pict\\wmetafile8\\picw100 0102fffe}{\\pict\\bin5 {}\\'x}"
+    data = (
+        "{\\rtf1\\ansi\\ansicpg1252\\deff1{\\fonttbl{\\f0\\fcharset134 SimSun;}{\\f1\\fcharset0 Times;}}"
+        f"\\uc1\\pard\\f0 {_rtf_escaped('同志们：', 'gbk')}\\par\n"
+        "\\f1 caf\\'e9 \\ldblquote ok\\rdblquote\\tab x\\par\n"
+        "\\u20170?\\u22825?\\u-10176?\\u-9216?\\par\n"
+        '{\\field{\\*\\fldinst HYPERLINK "http://a.example"}{\\fldrslt \\u38142?\\u25509?}}'
+        f"{picture}"
+        "{\\v hidden words}"
+        "\\f0 "
+        f"{_rtf_escaped('结束', 'gbk')}{{\\footnote \\pard {_rtf_escaped('注释内容', 'gbk')}}}{_rtf_escaped('。', 'gbk')}\\par}}"
+    ).encode("ascii")
+    extracted = extract(data)
+    assert extracted is not None
+    assert extracted.text.split("\n") == [
+        "同志们：",
+        "café “ok”\tx",
+        "今天\U00020000",
+        "链接结束。",
+        "注释内容",
+    ]
+
+
+def test_rtf_nested_too_deeply_is_malformed(cleaner: Cleaner) -> None:
+    rejected = _rejected(cleaner, b"{\\rtf1 " + b"{" * 5000 + b"x" + b"}" * 5000 + b"}")
+    assert rejected.reason == "malformed" and "nests groups" in rejected.detail

@@ -8,6 +8,7 @@ hands it to one module per format, each a pure function from bytes to an `Extrac
 - `pdf`: `%PDF-` at the start;
 - `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
   (an `EncryptedPackage` stream);
+- `rtf`: `{\\rtf` at the start (Rich Text Format, as WordPad and "Save as RTF" write it);
 - `html`: a page (`<!DOCTYPE html`, `<html`) or a saved MHTML archive (MIME `multipart/related`),
   whatever the file is named.
 
@@ -48,7 +49,7 @@ class Dropped:
 class Extracted:
     """What a format module made of a document's bytes."""
 
-    # text, docx, pdf, html, mhtml: the format the content was recognised as.
+    # text, docx, pdf, rtf, html, mhtml: the format the content was recognised as.
     source_format: str
     # The text to clean: lines separated by "\n".
     text: str
@@ -71,9 +72,11 @@ def missing_library(format_name: str, library: str) -> RejectedInput:
 
 
 def sniff(data: bytes) -> str | None:
-    """The format module for `data`, by its first bytes: docx, pdf, ole, html, mhtml, or None."""
+    """The format module for `data`, by its first bytes: docx, pdf, rtf, ole, html, mhtml, or None."""
     if data.startswith(b"%PDF-"):
         return "pdf"
+    if data.startswith(b"{\\rtf"):
+        return "rtf"
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
     if data.startswith(b"PK\x03\x04"):
@@ -103,6 +106,10 @@ def extract(data: bytes) -> Extracted | None:
         from docclean.extract.pdf import extract_pdf
 
         return extract_pdf(data)
+    if kind == "rtf":
+        from docclean.extract.rtf import extract_rtf
+
+        return extract_rtf(data)
     if kind == "ole":
         from docclean.extract.ole import extract_ole
 
