@@ -334,8 +334,33 @@ def test_legacy_doc_is_rejected_with_how_to_convert(cleaner: Cleaner) -> None:
     assert "soffice --headless --convert-to docx" in rejected.detail
 
 
-def test_other_ole_and_zip_files_stay_binary(cleaner: Cleaner) -> None:
-    assert _rejected(cleaner, ole_bytes({"Workbook": bytes(100)})).reason == "binary"
+def test_other_ole_files_are_unsupported_office_formats_saying_how_to_convert(cleaner: Cleaner) -> None:
+    for streams, named in (
+        ({"Workbook": bytes(100)}, "Excel 97-2003 spreadsheet"),
+        ({"PowerPoint Document": bytes(100)}, "PowerPoint 97-2003 presentation"),
+        ({"CONTENTS": bytes(100), "MatOST": bytes(100)}, "Microsoft Works document (.wps)"),
+        # A Kingsoft WPS file that is not the Word binary: no stream docclean knows.
+        ({"WpsContent": "在全县经济工作会议上的讲话".encode("utf-16-le")}, "older Kingsoft WPS .wps"),
+    ):
+        rejected = _rejected(cleaner, ole_bytes(streams), "x.wps")
+        assert rejected.reason == "unsupported_format"
+        assert named in rejected.detail and "save it as .docx" in rejected.detail
+
+
+def test_an_opendocument_file_is_an_unsupported_format_saying_how_to_convert(cleaner: Cleaner) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        package.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+    rejected = _rejected(cleaner, archive.getvalue(), "speech.odt")
+    assert rejected.reason == "unsupported_format"
+    assert rejected.detail.startswith(
+        "The file is an OpenDocument text document (.odt), which docclean cannot read"
+    )
+    assert "soffice --headless --convert-to docx" in rejected.detail
+
+
+def test_other_zip_files_stay_binary(cleaner: Cleaner) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as target:
         target.writestr("xl/workbook.xml", "<workbook/>")

@@ -6,6 +6,8 @@ hands it to one module per format, each a pure function from bytes to an `Extrac
 - `docx`: a ZIP archive holding `word/document.xml` (Office Open XML); another Office Open XML
   package is a damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
 - `pdf`: `%PDF-` at the start;
+- `opendocument`: a ZIP whose first entry says it is OpenDocument (.odt, .ods): rejected
+  `unsupported_format`, saying how to convert it;
 - `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
   (an `EncryptedPackage` stream);
 - `rtf`: `{\\rtf` at the start (Rich Text Format, as WordPad and "Save as RTF" write it);
@@ -21,11 +23,13 @@ that nothing a reader saw in the document is lost without a trace.
 
 Errors: `RejectedInput` with reason `malformed` (the format's structure is damaged),
 `encrypted`, `too_large` (a document bomb: see each module's limits), `no_text_layer` (a
-scanned PDF) or `unsupported_format` (a `.doc`, or a format library that cannot be imported).
+scanned PDF) or `unsupported_format` (a `.doc`, an OpenDocument file, another office format, or
+a format library that cannot be imported).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from docclean.errors import RejectedInput
@@ -34,6 +38,14 @@ from docclean.record import Decoded, Removal
 # Every Office Open XML package (.docx, .xlsx, .pptx) opens with this part, its first entry.
 _OFFICE_PACKAGE = b"[Content_Types].xml"
 _OFFICE_SNIFF_BYTES = 256
+# An OpenDocument package (LibreOffice, WPS "save as .odt") opens with an uncompressed entry
+# `mimetype` holding its type (OpenDocument 1.3, part 2, 3.3).
+_OPENDOCUMENT = b"mimetypeapplication/vnd.oasis.opendocument."
+_OPENDOCUMENT_KINDS = {
+    b"text": "an OpenDocument text document (.odt)",
+    b"spreadsheet": "an OpenDocument spreadsheet (.ods)",
+    b"presentation": "an OpenDocument presentation (.odp)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,8 @@ def sniff(data: bytes) -> str | None:
         return "rtf"
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
+    if data.startswith(b"PK\x03\x04") and _OPENDOCUMENT in data[:_OFFICE_SNIFF_BYTES]:
+        return "opendocument"
     if data.startswith(b"PK\x03\x04"):
         # Only a ZIP whose directory names the main Word part is a .docx; the module checks. An
         # Office Open XML package without it is a damaged .docx, or an Excel or PowerPoint file.
@@ -114,6 +128,15 @@ def extract(data: bytes) -> Extracted | None:
         from docclean.extract.ole import extract_ole
 
         return extract_ole(data)
+    if kind == "opendocument":
+        start = data.index(_OPENDOCUMENT) + len(_OPENDOCUMENT)
+        subtype = re.match(rb"[a-z-]*", data[start : start + 32])
+        name = _OPENDOCUMENT_KINDS.get(subtype.group() if subtype else b"", "an OpenDocument document")
+        raise RejectedInput(
+            "unsupported_format",
+            f"The file is {name}, which docclean cannot read: save it as .docx in LibreOffice or "
+            "WPS (or `soffice --headless --convert-to docx FILE`) and drop the .docx instead.",
+        )
     if kind == "office":
         if b"word/" not in data and (b"xl/" in data or b"ppt/" in data):
             raise RejectedInput(
