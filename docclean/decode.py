@@ -74,6 +74,7 @@ from operator import add
 import chardet
 
 from docclean.errors import RejectedInput
+from docclean.extract import looks_like_pdf
 from docclean.plausibility import (
     BOUND_SLACK,
     alphabet_plausibility,
@@ -295,7 +296,8 @@ def decode_bytes(data: bytes) -> Decoded:
 
 def _reject_signatures(data: bytes) -> None:
     for signature, detail in _SIGNATURES:
-        if data.startswith(signature):
+        # A text that starts `%PDF-1.4 文件格式说明` is no PDF: only one that is takes the reject.
+        if data.startswith(signature) and (signature != b"%PDF-" or looks_like_pdf(data)):
             raise RejectedInput("binary", detail)
 
 

@@ -653,3 +653,14 @@ def test_rtf_font_code_page_unicode_escapes_fields_pictures_and_notes() -> None:
 def test_rtf_nested_too_deeply_is_malformed(cleaner: Cleaner) -> None:
     rejected = _rejected(cleaner, b"{\\rtf1 " + b"{" * 5000 + b"x" + b"}" * 5000 + b"}")
     assert rejected.reason == "malformed" and "nests groups" in rejected.detail
+
+
+def test_a_text_that_starts_with_the_pdf_magic_is_text_and_a_damaged_pdf_is_not(cleaner: Cleaner) -> None:
+    lesson = "%PDF-1.4 文件格式说明：在全县经济工作会议上的讲话。同志们：今年要抓落实。"
+    assert sniff(lesson.encode("gbk")) is None
+    record = cleaner.clean(lesson.encode("gbk"), "pdf_text.txt")
+    assert record.source_format == "text" and record.text.startswith("%PDF-1.4 文件格式说明")
+    # A PDF cut short after its header line, or one whose header line is damaged, is still a PDF.
+    assert sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") == "pdf"
+    whole = pdf_bytes("在会议上的讲话")
+    assert sniff(b"%PDF-1.7 garbage" + whole[8:]) == "pdf"

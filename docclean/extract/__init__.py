@@ -5,7 +5,8 @@ hands it to one module per format, each a pure function from bytes to an `Extrac
 
 - `docx`: a ZIP archive holding `word/document.xml` (Office Open XML); another Office Open XML
   package is a damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
-- `pdf`: `%PDF-` at the start;
+- `pdf`: `%PDF-` at the start, and a PDF's header line or structure (`looks_like_pdf`): a
+  text that starts `%PDF-1.4 文件格式说明：...` is text;
 - `opendocument`: a ZIP whose first entry says it is OpenDocument (.odt, .ods): rejected
   `unsupported_format`, saying how to convert it;
 - `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
@@ -48,6 +49,13 @@ _OPENDOCUMENT_KINDS = {
 }
 
 
+# The header line alone (`%PDF-1.7`, then an end of line), and an indirect object's start.
+_PDF_HEADER_LINE = re.compile(rb"%PDF-\d\.\d[ \t]*[\r\n]")
+_PDF_OBJECT = re.compile(rb"\d+[ \t\r\n]+\d+[ \t\r\n]+obj\b")
+# Where a PDF's objects and end marker are looked for: its first and last 64 KiB.
+PDF_SNIFF_BYTES = 65536
+
+
 @dataclass(frozen=True, slots=True)
 class Dropped:
     """A line of the document that extraction left out of the text, and the rule that did."""
@@ -74,6 +82,21 @@ class Extracted:
     decoded: Decoded | None = None
 
 
+def looks_like_pdf(data: bytes) -> bool:
+    """Whether `data` is a PDF (whole or damaged), not a text that starts with its magic.
+
+    A PDF starts `%PDF-1.x` on a line of its own (ISO 32000-2, 7.5.2), and has objects
+    (`1 0 obj`) and an `%%EOF`; a file cut short keeps its header line and first objects.
+    """
+    if not data.startswith(b"%PDF-"):
+        return False
+    return (
+        _PDF_HEADER_LINE.match(data) is not None
+        or _PDF_OBJECT.search(data, 0, PDF_SNIFF_BYTES) is not None
+        or b"%%EOF" in data[-PDF_SNIFF_BYTES:]
+    )
+
+
 def missing_library(format_name: str, library: str) -> RejectedInput:
     """The reject for a format whose library cannot be imported: a damaged or partial install."""
     return RejectedInput(
@@ -85,7 +108,7 @@ def missing_library(format_name: str, library: str) -> RejectedInput:
 
 def sniff(data: bytes) -> str | None:
     """The format module for `data`, by its first bytes: docx, pdf, rtf, ole, html, mhtml, or None."""
-    if data.startswith(b"%PDF-"):
+    if looks_like_pdf(data):
         return "pdf"
     if data.startswith(b"{\\rtf"):
         return "rtf"
