@@ -405,6 +405,8 @@ class _ThroughNoise:
     def flags(self, placeholders_capped: bool, outline_capped: bool, text: str) -> tuple[str, ...]:
         """The document's flags once the placeholder and structure stages made `text`."""
         flags = list(self.decoded.flags) + list(self.normalized.flags)
+        if self.extracted is not None:
+            flags += self.extracted.flags
         flags += [f"rule_timeout:{rule}" for rule in self.timed_out]
         flags += [f"rule_disabled:{rule}" for rule in sorted(self.disabled)]
         if placeholders_capped:

@@ -664,3 +664,108 @@ def test_a_text_that_starts_with_the_pdf_magic_is_text_and_a_damaged_pdf_is_not(
     assert sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") == "pdf"
     whole = pdf_bytes("在会议上的讲话")
     assert sniff(b"%PDF-1.7 garbage" + whole[8:]) == "pdf"
+
+
+# --- What extraction's text carries: the decode stage's checks, a PDF's unreadable or partial layer
+
+
+def _pdf_pages(pages: list[list[str] | None]) -> bytes:
+    """A PDF of pages: each a list of lines in the CJK font, or None for a scanned page (drawings,
+    no text, as `scanned_pdf_bytes`), or [] for a blank page."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for number, lines in enumerate(pages):
+        if lines is None:
+            for row in range(40):
+                pdf.rect(60, 780 - row * 18, 400 - (row * 7 + number) % 90, 10, fill=1)
+        for index, line in enumerate(lines or ()):
+            pdf.setFont("STSong-Light", 12)
+            pdf.drawString(60, 780 - 20 * index, line)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_damage_in_an_extracted_text_is_flagged_as_in_a_text_file(cleaner: Cleaner) -> None:
+    lines = ["会议要求\ufffd\ufffd各单位认真落实。", "推进\ue000\ue001乡村振兴工作。", "锟斤拷锟斤拷烫烫烫"]
+    text_file = cleaner.clean("\n".join(lines).encode("utf-8"), "a.txt")
+    assert "lossy_conversion_traces" in text_file.flags
+    pdf = cleaner.clean(_pdf_pages([lines]), "a.pdf")
+    assert {"lossy_conversion_traces", "private_use_chars"} <= set(pdf.flags)
+    rtf = cleaner.clean(b"{\\rtf1\\ansi\\uc1 \\u20250?\\u35758?\\u57344?\\u65533?\\par}", "a.rtf")
+    assert {"lossy_conversion_traces", "private_use_chars"} <= set(rtf.flags)
+    # A page declaring its charset is decoded strictly: its 锟斤拷 is earlier damage all the same.
+    page = cleaner.clean(html_page("在会议上的讲话\n同志们：锟斤拷锟斤拷今天开会。", "gbk"), "a.html")
+    assert page.encoding_method == "declared" and "lossy_conversion_traces" in page.flags
+    # Clean extracted text is not flagged.
+    assert not {"lossy_conversion_traces", "private_use_chars"} & set(cleaner.clean(_DOCX, "a.docx").flags)
+
+
+def _pdf_without_tounicode(glyphs: list[int]) -> bytes:
+    """A one-page PDF whose text is drawn with a Type0 Identity-H font that has no ToUnicode map
+    (a subset-embedded SimSun as some converters write it): the text layer is glyph numbers."""
+    content = b"BT /F1 14 Tf 60 780 Td <" + b"".join(b"%04X" % glyph for glyph in glyphs) + b"> Tj ET"
+    return _pdf_of_objects(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+            b"/Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+SimSun /Encoding /Identity-H /DescendantFonts [6 0 R] >>",
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+SimSun /CIDSystemInfo << /Registry (Adobe) "
+            b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 1000 /CIDToGIDMap /Identity >>",
+            b"<< /Type /FontDescriptor /FontName /ABCDEF+SimSun /Flags 4 /FontBBox [0 -141 1000 859] "
+            b"/ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 859 /StemV 80 >>",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "glyphs",
+    [
+        [0x0012, 0x0345, 0x0A21, 0x1C2F, 0x4E2D, 0x0003, 0x0021, 0x0101, 0x0202, 0x0303] * 3,
+        # Glyph numbers of a full font land on Hanzi, which look like Chinese to a language detector.
+        [0x4F28, 0x4968, 0x4BBF, 0x76CF, 0x654E, 0x55E5, 0x475C, 0x471A, 0x83AE, 0x460A, 0x6E84, 0x83B2] * 3,
+    ],
+    ids=["low glyph numbers", "glyph numbers on Hanzi"],
+)
+def test_pdf_whose_fonts_have_no_unicode_mapping_is_rejected(cleaner: Cleaner, glyphs: list[int]) -> None:
+    rejected = _rejected(cleaner, _pdf_without_tounicode(glyphs), "garbage.pdf")
+    assert rejected.reason == "unreadable_text_layer"
+    assert "no mapping to Unicode" in rejected.detail and "OCR" in rejected.detail
+
+
+def test_readable_judges_real_text_of_every_language_readable() -> None:
+    from docclean.extract.pdf import readable
+
+    for text in (
+        "在全县经济工作会议上的讲话。同志们：今年以来，全县上下坚持稳中求进。",
+        "在全縣經濟工作會議上的講話。同志們：今年以來，全縣上下堅持穩中求進。",
+        "日本語のテキストです。これは会議の資料であり、ひらがなとカタカナを含みます。",
+        "한국어 문서입니다. 회의 자료이며 한글로 작성되었습니다. 감사합니다.",
+        "Это русский текст о собрании и работе комитета в этом году.",
+        "An English report only.",
+        "伨䥨䮿",  # too short to judge
+    ):
+        assert readable(text), text
+    assert not readable("伨䥨䮿盏敎嗥䝜䜚莮䘊溄莲菝䰌埗䛬䛊噴䛥彥䥨䮿䘊䘋佚嬁爳")
+
+
+def test_pdf_with_some_scanned_pages_is_flagged_and_with_few_text_pages_rejected(cleaner: Cleaner) -> None:
+    speech = ["在全县经济工作会议上的讲话", "同志们：今年以来，全县经济运行总体平稳。"]
+    # Two text pages, a blank page and two scans: kept, flagged.
+    record = cleaner.clean(_pdf_pages([speech, [], speech, None, None]), "partial.pdf")
+    assert "partial_text_layer" in record.flags
+    assert dict(record.extraction)["scanned_pages"] == 2
+    # A typed cover before four scanned pages: the text layer is not the document.
+    rejected = _rejected(cleaner, _pdf_pages([["封面：在全县经济工作会议上的讲话"], None, None, None, None]))
+    assert rejected.reason == "no_text_layer"
+    assert rejected.detail.startswith("The PDF has a text layer on only 1 of its 5 non-blank pages")
+    # Blank pages are no scans: a PDF with a blank back cover is not flagged.
+    assert "partial_text_layer" not in cleaner.clean(_pdf_pages([speech, []]), "blank.pdf").flags

@@ -24,7 +24,8 @@ that nothing a reader saw in the document is lost without a trace.
 
 Errors: `RejectedInput` with reason `malformed` (the format's structure is damaged),
 `encrypted`, `too_large` (a document bomb: see each module's limits), `no_text_layer` (a
-scanned PDF) or `unsupported_format` (a `.doc`, an OpenDocument file, another office format, or
+scanned PDF, or one scanned but for a few pages), `unreadable_text_layer` (a PDF whose text
+layer is glyph numbers) or `unsupported_format` (a `.doc`, an OpenDocument file, another office format, or
 a format library that cannot be imported).
 """
 
@@ -80,6 +81,9 @@ class Extracted:
     # How the bytes of a format that needs a codec (HTML) were decoded; None for formats that
     # carry their own text encoding (docx, PDF).
     decoded: Decoded | None = None
+    # What a user should know about the extraction, added to the record's flags: e.g.
+    # `partial_text_layer`, a PDF some of whose pages are scans.
+    flags: tuple[str, ...] = ()
 
 
 def looks_like_pdf(data: bytes) -> bool:
