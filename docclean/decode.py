@@ -74,6 +74,7 @@ from operator import add
 import chardet
 
 from docclean.errors import RejectedInput
+from docclean.extract import looks_like_pdf
 from docclean.plausibility import (
     BOUND_SLACK,
     alphabet_plausibility,
@@ -98,6 +99,10 @@ FLAG_MOJIBAKE = "mojibake_repaired"
 FLAG_LOSSY = "lossy_conversion_traces"
 # Lines that look like mojibake and could not be reversed: OpenCC must leave them alone.
 FLAG_MOJIBAKE_SUSPECTED = "mojibake_suspected"
+# Private-use characters in an extracted text: glyphs of a font without a Unicode mapping. In a
+# text file they are what its bytes say (GBK's user-defined area, GB18030's vendor characters).
+FLAG_PRIVATE_USE = "private_use_chars"
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010fffd]")
 
 # chardet reads ~50 MB/s; 64 KiB is tens of pages of Chinese, plenty to tell codecs apart.
 # A multiple of 4, so a UTF-16/32 sample never cuts a code unit.
@@ -295,7 +300,8 @@ def decode_bytes(data: bytes) -> Decoded:
 
 def _reject_signatures(data: bytes) -> None:
     for signature, detail in _SIGNATURES:
-        if data.startswith(signature):
+        # A text that starts `%PDF-1.4 文件格式说明` is no PDF: only one that is takes the reject.
+        if data.startswith(signature) and (signature != b"%PDF-" or looks_like_pdf(data)):
             raise RejectedInput("binary", detail)
 
 
@@ -633,6 +639,39 @@ def _finish(decoded: Decoded) -> Decoded:
     if decoded.confidence < LOW_CONFIDENCE:
         flags.append(FLAG_LOW_CONFIDENCE)
     return replace(decoded, text=text, flags=tuple(flags), repair=transform, damaged_chars=damaged)
+
+
+def check_extracted(decoded: Decoded) -> Decoded:
+    """The decode stage's checks on a text an extraction module made (a PDF's text layer, a
+    .docx's or an RTF's text, a page's main text), so that the same text is flagged the same
+    whatever file it came in: mojibake repaired or suspected, `lossy_conversion_traces` (U+FFFD,
+    锟斤拷, 烫烫烫 in the text), and for a container format (no codec: `method` "container")
+    `private_use_chars`, a font's glyphs with no Unicode mapping.
+
+    A page decoded with replacement already counts its own U+FFFD (`replacement_chars`): only
+    its 锟斤拷 and 烫烫烫 are then earlier damage. The result's `repair` is the page decode's when
+    this finds nothing more to repair.
+    """
+    repaired = repair_segments(decoded.text)
+    text = repaired.text
+    flags = list(decoded.flags)
+    if repaired.transform:
+        flags.append(FLAG_MOJIBAKE)
+    if repaired.suspected:
+        flags.append(FLAG_MOJIBAKE_SUSPECTED)
+    damaged = count_lossy_traces(text)
+    earlier = damaged - text.count("\ufffd") if FLAG_REPLACEMENT in flags else damaged
+    if earlier > 0:
+        flags.append(FLAG_LOSSY)
+    if decoded.method == "container" and _PRIVATE_USE.search(text) is not None:
+        flags.append(FLAG_PRIVATE_USE)
+    return replace(
+        decoded,
+        text=text,
+        flags=tuple(dict.fromkeys(flags)),
+        repair=repaired.transform or decoded.repair,
+        damaged_chars=max(damaged, decoded.damaged_chars),
+    )
 
 
 def _classify_lines(body: bytes) -> Iterator[tuple[int, int, str]]:

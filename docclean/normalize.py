@@ -678,7 +678,6 @@ def remove_invisible(text: str) -> tuple[str, str]:
 # A character reference with its semicolon: `&mdash;` `&#8212;` `&#x3001;`. Without the
 # semicolon (`&copy` in `?a=1&copy=2`) it is left alone, although html.unescape would decode it.
 _CHARACTER_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_HTML_PAGE = re.compile(r"\A\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 _HTML_BODY = re.compile(r"<(?:body|head|/html)[\s>]", re.IGNORECASE)
 
 
@@ -704,8 +703,15 @@ def decode_character_references(text: str) -> tuple[str, int]:
 
 
 def is_html_page(text: str) -> bool:
-    """Whether the text is a whole HTML page (a doctype or <html> first, and a head or body)."""
-    return _HTML_PAGE.match(text) is not None and _HTML_BODY.search(text) is not None
+    """Whether the text is a whole HTML page: it starts as the extraction stage's sniffer says a
+    page does (`extract.html.starts_like_page`: comments and a doctype, then a page's tag), and
+    has a head or body. Pages the sniffer takes are extracted before they get here; this marks
+    the ones it left as text (markup that closes no element)."""
+    # Imported here: the extraction package imports the decode stage, which normalizing a text
+    # does not otherwise need.
+    from docclean.extract.html import starts_like_page
+
+    return starts_like_page(text) and _HTML_BODY.search(text) is not None
 
 
 def fold_fullwidth_alnum(text: str) -> tuple[str, int]:

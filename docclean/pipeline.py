@@ -25,7 +25,7 @@ import pyarrow as pa
 from docclean import DEFAULT_MAX_FILE_BYTES, PIPELINE_VERSION
 from docclean.batch.placeholders import prepare as prepare_batch_placeholders
 from docclean.batch.placeholders import replace_placeholders_batch
-from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, decode_bytes
+from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, check_extracted, decode_bytes
 from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
 from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
@@ -405,6 +405,8 @@ class _ThroughNoise:
     def flags(self, placeholders_capped: bool, outline_capped: bool, text: str) -> tuple[str, ...]:
         """The document's flags once the placeholder and structure stages made `text`."""
         flags = list(self.decoded.flags) + list(self.normalized.flags)
+        if self.extracted is not None:
+            flags += self.extracted.flags
         flags += [f"rule_timeout:{rule}" for rule in self.timed_out]
         flags += [f"rule_disabled:{rule}" for rule in sorted(self.disabled)]
         if placeholders_capped:
@@ -417,11 +419,12 @@ class _ThroughNoise:
 
 
 def _decoded(extracted: Extracted) -> Decoded:
-    """The decode stage's view of an extracted document: its page's decoding, or none needed."""
+    """The decode stage's view of an extracted document: its page's decoding, or none needed,
+    with the decode stage's checks run on the extracted text (`decode.check_extracted`)."""
     if extracted.decoded is not None:
-        return replace(extracted.decoded, text=extracted.text)
+        return check_extracted(replace(extracted.decoded, text=extracted.text))
     # `container`: the format carries its own text encoding; no codec was chosen.
-    return Decoded(extracted.text, "", 1.0, "container")
+    return check_extracted(Decoded(extracted.text, "", 1.0, "container"))
 
 
 def replay(record: Record, normalized_text: str, token: str = DEFAULT_TOKEN) -> str:

@@ -138,7 +138,7 @@ class Record:
     char_count: int
     pipeline_version: str
     rules_version: str
-    # text, docx, pdf, html, mhtml: what the file's content was read as (see docclean.extract).
+    # text, docx, pdf, rtf, html, mhtml: what the file's content was read as (see docclean.extract).
     source_format: str = "text"
     # Pages of a PDF; None for every other format.
     page_count: int | None = None

@@ -118,7 +118,7 @@ _RECORD_FIELDS = [
     _field(
         "source_format",
         pa.string(),
-        "What the raw file's content was read as, by its magic bytes: text, docx, pdf, html, mhtml.",
+        "What the raw file's content was read as, by its magic bytes: text, docx, pdf, rtf, html, mhtml.",
     ),
     _field("page_count", pa.int32(), "Number of pages of a PDF; null for every other format.", True),
     _field(

@@ -334,8 +334,33 @@ def test_legacy_doc_is_rejected_with_how_to_convert(cleaner: Cleaner) -> None:
     assert "soffice --headless --convert-to docx" in rejected.detail
 
 
-def test_other_ole_and_zip_files_stay_binary(cleaner: Cleaner) -> None:
-    assert _rejected(cleaner, ole_bytes({"Workbook": bytes(100)})).reason == "binary"
+def test_other_ole_files_are_unsupported_office_formats_saying_how_to_convert(cleaner: Cleaner) -> None:
+    for streams, named in (
+        ({"Workbook": bytes(100)}, "Excel 97-2003 spreadsheet"),
+        ({"PowerPoint Document": bytes(100)}, "PowerPoint 97-2003 presentation"),
+        ({"CONTENTS": bytes(100), "MatOST": bytes(100)}, "Microsoft Works document (.wps)"),
+        # A Kingsoft WPS file that is not the Word binary: no stream docclean knows.
+        ({"WpsContent": "在全县经济工作会议上的讲话".encode("utf-16-le")}, "older Kingsoft WPS .wps"),
+    ):
+        rejected = _rejected(cleaner, ole_bytes(streams), "x.wps")
+        assert rejected.reason == "unsupported_format"
+        assert named in rejected.detail and "save it as .docx" in rejected.detail
+
+
+def test_an_opendocument_file_is_an_unsupported_format_saying_how_to_convert(cleaner: Cleaner) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        package.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+    rejected = _rejected(cleaner, archive.getvalue(), "speech.odt")
+    assert rejected.reason == "unsupported_format"
+    assert rejected.detail.startswith(
+        "The file is an OpenDocument text document (.odt), which docclean cannot read"
+    )
+    assert "soffice --headless --convert-to docx" in rejected.detail
+
+
+def test_other_zip_files_stay_binary(cleaner: Cleaner) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as target:
         target.writestr("xl/workbook.xml", "<workbook/>")
@@ -446,6 +471,9 @@ _REAL_FILES = [
     html_page("在会议上的讲话\n同志们：今天召开会议。"),
     mhtml_bytes("在会议上的讲话\n同志们：今天召开会议。"),
     ole_bytes({"WordDocument": bytes(600)}),
+    b"{\\rtf1\\ansi\\ansicpg936{\\fonttbl{\\f0\\fcharset134 SimSun;}}{\\info{\\title x}}\\uc1\\f0 "
+    + "".join(f"\\'{b:02x}" for b in "在会议上的讲话".encode("gbk")).encode()
+    + b"\\par\\u21516?\\u24535?{\\pict\\bin2 {}}\\par}",
 ]
 
 
@@ -497,3 +525,247 @@ def test_an_excel_or_powerpoint_file_is_an_unsupported_format() -> None:
             extract(archive.getvalue())
         assert raised.value.reason == "unsupported_format"
         assert "not Word (an Excel or PowerPoint file)" in raised.value.detail
+
+
+# --- Sniffing: what a file is, by its content --------------------------------------------------
+
+_BODY = "<p>今年以来，全县经济运行总体平稳。</p><p>同志们，要抓好落实。</p>"
+_PAGES_WITHOUT_HTML_FIRST = {
+    "head first": f'<head><meta http-equiv="Content-Type" content="text/html; charset=gb2312"><title>讲话</title>'
+    f"<style>p{{color:red}}</style></head><body>{_BODY}</body>",
+    "meta first": f'<meta charset="gbk"><title>讲话</title><script>var a="广告代码";</script>{_BODY}',
+    "script first": '<script type="text/javascript">var _hmt=_hmt||[];</script>\n'
+    f'<!DOCTYPE html><html><head><meta charset="gbk"><title>讲话</title></head><body>{_BODY}</body></html>',
+    "fragment": f'<div class="content">{_BODY}</div>',
+    "body first": f"<body>{_BODY}</body>",
+    "style first": f"<style>p{{color:red}}</style>{_BODY}",
+    # IE's mark of the web, and the <html> after 2 kB of padding (past the old sniff window).
+    "saved from url": "<!-- saved from url=(0045)http://www.example.com/fanwen/2024/0105/1.html -->\n"
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN">\n'
+    + " " * 3000
+    + f'<HTML><HEAD><META http-equiv=Content-Type content="text/html; charset=gb2312"></HEAD><BODY>{_BODY}</BODY></HTML>',
+}
+
+
+@pytest.mark.parametrize(
+    "page", list(_PAGES_WITHOUT_HTML_FIRST.values()), ids=list(_PAGES_WITHOUT_HTML_FIRST)
+)
+def test_a_page_that_does_not_start_with_html_is_a_page(cleaner: Cleaner, page: str) -> None:
+    record = cleaner.clean(page.encode("gbk"), "page.txt")
+    assert record.source_format == "html"
+    assert record.text == "今年以来，全县经济运行总体平稳。\n同志们，要抓好落实。"
+    for markup in ("<", "color:red", "广告代码", "_hmt"):
+        assert markup not in record.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<html>标签是网页的根元素。\n同志们：今年我们要学习网页制作，<p>标签表示段落。\n讲话到此结束。",
+        "<!DOCTYPE html> 声明必须是 HTML 文档的第一行。\n本讲义介绍网页基础。",
+        "<p>not a page</p>",
+        "<b>重要</b>通知：明天开会。",
+    ],
+    ids=["html lesson", "doctype lesson", "one paragraph", "one bold word"],
+)
+def test_a_text_that_only_mentions_tags_stays_text(cleaner: Cleaner, text: str) -> None:
+    assert sniff(text.encode("gbk")) is None
+    record = cleaner.clean(text.encode("gbk"), "lesson.txt")
+    assert record.source_format == "text"
+    assert "html" not in record.flags
+
+
+# --- RTF: read by docclean/extract/rtf.py --------------------------------------------------------
+
+
+def _rtf_escaped(text: str, codec: str) -> str:
+    """`text` as RTF writes it in a code page: ASCII as it is, every other character as \\'xx bytes."""
+    return "".join(ch if ch.isascii() else "".join(f"\\'{b:02x}" for b in ch.encode(codec)) for ch in text)
+
+
+_RTF_LINES = [
+    "在全县经济工作会议上的讲话",
+    "同志们：",
+    "今年以来，全县上下坚持稳中求进工作总基调，经济运行总体平稳。",
+]
+
+
+def _wordpad_rtf(lines: list[str], code_page: int, codec: str, charset: int) -> bytes:
+    """An RTF document as WordPad writes it: font, colour and style tables, \\info, a generator."""
+    body = "\\par\n".join(_rtf_escaped(line, codec) for line in lines)
+    font, title = ("宋体", "标题不是正文") if codec == "gbk" else ("細明體", "標題不是正文")
+    return (
+        f"{{\\rtf1\\ansi\\ansicpg{code_page}\\deff0\\deflang1033\\deflangfe2052"
+        f"{{\\fonttbl{{\\f0\\fnil\\fcharset{charset} {_rtf_escaped(font, codec)};}}{{\\f1\\fswiss\\fcharset0 Arial;}}}}\n"
+        "{\\colortbl ;\\red255\\green0\\blue0;}\n{\\stylesheet{\\s0 Normal;}}\n"
+        f"{{\\info{{\\title {_rtf_escaped(title, codec)}}}{{\\author admin}}}}\n"
+        "{\\*\\generator Msftedit 5.41.21.2510;}\\viewkind4\\uc1\\pard\\lang2052\\f0\\fs24 "
+        f"{body}\\par\n}}"
+    ).encode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("code_page", "codec", "charset"), [(936, "gbk", 134), (950, "big5", 136)], ids=["gbk", "big5"]
+)
+def test_rtf_escapes_are_read_in_the_declared_code_page(
+    cleaner: Cleaner, code_page: int, codec: str, charset: int
+) -> None:
+    lines = (
+        _RTF_LINES
+        if codec == "gbk"
+        else ["在全縣經濟工作會議上的講話", "同志們：", "今年以來，經濟運行總體平穩。"]
+    )
+    data = _wordpad_rtf(lines, code_page, codec, charset)
+    extracted = extract(data)
+    assert extracted is not None and extracted.source_format == "rtf"
+    assert extracted.text == "\n".join(lines)
+    record = cleaner.clean(data, "speech.doc")
+    assert record.source_format == "rtf" and "rtf" not in record.text and "\\" not in record.text
+
+
+def test_rtf_font_code_page_unicode_escapes_fields_pictures_and_notes() -> None:
+    # An English-locale WordPad (\ansicpg1252) writing Chinese in a GB2312 font; \u escapes with
+    # their fallback, a surrogate pair (U+20000); a hyperlink field; a picture in hex and in
+    # \bin form (whose bytes hold braces); a footnote; cp1252 in the Western font.
+    picture = "{\\pict\\wmetafile8\\picw100 0102fffe}{\\pict\\bin5 {}\\'x}"
+    data = (
+        "{\\rtf1\\ansi\\ansicpg1252\\deff1{\\fonttbl{\\f0\\fcharset134 SimSun;}{\\f1\\fcharset0 Times;}}"
+        f"\\uc1\\pard\\f0 {_rtf_escaped('同志们：', 'gbk')}\\par\n"
+        "\\f1 caf\\'e9 \\ldblquote ok\\rdblquote\\tab x\\par\n"
+        "\\u20170?\\u22825?\\u-10176?\\u-9216?\\par\n"
+        '{\\field{\\*\\fldinst HYPERLINK "http://a.example"}{\\fldrslt \\u38142?\\u25509?}}'
+        f"{picture}"
+        "{\\v hidden words}"
+        "\\f0 "
+        f"{_rtf_escaped('结束', 'gbk')}{{\\footnote \\pard {_rtf_escaped('注释内容', 'gbk')}}}{_rtf_escaped('。', 'gbk')}\\par}}"
+    ).encode("ascii")
+    extracted = extract(data)
+    assert extracted is not None
+    assert extracted.text.split("\n") == [
+        "同志们：",
+        "café “ok”\tx",
+        "今天\U00020000",
+        "链接结束。",
+        "注释内容",
+    ]
+
+
+def test_rtf_nested_too_deeply_is_malformed(cleaner: Cleaner) -> None:
+    rejected = _rejected(cleaner, b"{\\rtf1 " + b"{" * 5000 + b"x" + b"}" * 5000 + b"}")
+    assert rejected.reason == "malformed" and "nests groups" in rejected.detail
+
+
+def test_a_text_that_starts_with_the_pdf_magic_is_text_and_a_damaged_pdf_is_not(cleaner: Cleaner) -> None:
+    lesson = "%PDF-1.4 文件格式说明：在全县经济工作会议上的讲话。同志们：今年要抓落实。"
+    assert sniff(lesson.encode("gbk")) is None
+    record = cleaner.clean(lesson.encode("gbk"), "pdf_text.txt")
+    assert record.source_format == "text" and record.text.startswith("%PDF-1.4 文件格式说明")
+    # A PDF cut short after its header line, or one whose header line is damaged, is still a PDF.
+    assert sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") == "pdf"
+    whole = pdf_bytes("在会议上的讲话")
+    assert sniff(b"%PDF-1.7 garbage" + whole[8:]) == "pdf"
+
+
+# --- What extraction's text carries: the decode stage's checks, a PDF's unreadable or partial layer
+
+
+def _pdf_pages(pages: list[list[str] | None]) -> bytes:
+    """A PDF of pages: each a list of lines in the CJK font, or None for a scanned page (drawings,
+    no text, as `scanned_pdf_bytes`), or [] for a blank page."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for number, lines in enumerate(pages):
+        if lines is None:
+            for row in range(40):
+                pdf.rect(60, 780 - row * 18, 400 - (row * 7 + number) % 90, 10, fill=1)
+        for index, line in enumerate(lines or ()):
+            pdf.setFont("STSong-Light", 12)
+            pdf.drawString(60, 780 - 20 * index, line)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def test_damage_in_an_extracted_text_is_flagged_as_in_a_text_file(cleaner: Cleaner) -> None:
+    lines = ["会议要求\ufffd\ufffd各单位认真落实。", "推进\ue000\ue001乡村振兴工作。", "锟斤拷锟斤拷烫烫烫"]
+    text_file = cleaner.clean("\n".join(lines).encode("utf-8"), "a.txt")
+    assert "lossy_conversion_traces" in text_file.flags
+    pdf = cleaner.clean(_pdf_pages([lines]), "a.pdf")
+    assert {"lossy_conversion_traces", "private_use_chars"} <= set(pdf.flags)
+    rtf = cleaner.clean(b"{\\rtf1\\ansi\\uc1 \\u20250?\\u35758?\\u57344?\\u65533?\\par}", "a.rtf")
+    assert {"lossy_conversion_traces", "private_use_chars"} <= set(rtf.flags)
+    # A page declaring its charset is decoded strictly: its 锟斤拷 is earlier damage all the same.
+    page = cleaner.clean(html_page("在会议上的讲话\n同志们：锟斤拷锟斤拷今天开会。", "gbk"), "a.html")
+    assert page.encoding_method == "declared" and "lossy_conversion_traces" in page.flags
+    # Clean extracted text is not flagged.
+    assert not {"lossy_conversion_traces", "private_use_chars"} & set(cleaner.clean(_DOCX, "a.docx").flags)
+
+
+def _pdf_without_tounicode(glyphs: list[int]) -> bytes:
+    """A one-page PDF whose text is drawn with a Type0 Identity-H font that has no ToUnicode map
+    (a subset-embedded SimSun as some converters write it): the text layer is glyph numbers."""
+    content = b"BT /F1 14 Tf 60 780 Td <" + b"".join(b"%04X" % glyph for glyph in glyphs) + b"> Tj ET"
+    return _pdf_of_objects(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> "
+            b"/Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+SimSun /Encoding /Identity-H /DescendantFonts [6 0 R] >>",
+            b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+SimSun /CIDSystemInfo << /Registry (Adobe) "
+            b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor 7 0 R /DW 1000 /CIDToGIDMap /Identity >>",
+            b"<< /Type /FontDescriptor /FontName /ABCDEF+SimSun /Flags 4 /FontBBox [0 -141 1000 859] "
+            b"/ItalicAngle 0 /Ascent 859 /Descent -141 /CapHeight 859 /StemV 80 >>",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "glyphs",
+    [
+        [0x0012, 0x0345, 0x0A21, 0x1C2F, 0x4E2D, 0x0003, 0x0021, 0x0101, 0x0202, 0x0303] * 3,
+        # Glyph numbers of a full font land on Hanzi, which look like Chinese to a language detector.
+        [0x4F28, 0x4968, 0x4BBF, 0x76CF, 0x654E, 0x55E5, 0x475C, 0x471A, 0x83AE, 0x460A, 0x6E84, 0x83B2] * 3,
+    ],
+    ids=["low glyph numbers", "glyph numbers on Hanzi"],
+)
+def test_pdf_whose_fonts_have_no_unicode_mapping_is_rejected(cleaner: Cleaner, glyphs: list[int]) -> None:
+    rejected = _rejected(cleaner, _pdf_without_tounicode(glyphs), "garbage.pdf")
+    assert rejected.reason == "unreadable_text_layer"
+    assert "no mapping to Unicode" in rejected.detail and "OCR" in rejected.detail
+
+
+def test_readable_judges_real_text_of_every_language_readable() -> None:
+    from docclean.extract.pdf import readable
+
+    for text in (
+        "在全县经济工作会议上的讲话。同志们：今年以来，全县上下坚持稳中求进。",
+        "在全縣經濟工作會議上的講話。同志們：今年以來，全縣上下堅持穩中求進。",
+        "日本語のテキストです。これは会議の資料であり、ひらがなとカタカナを含みます。",
+        "한국어 문서입니다. 회의 자료이며 한글로 작성되었습니다. 감사합니다.",
+        "Это русский текст о собрании и работе комитета в этом году.",
+        "An English report only.",
+        "伨䥨䮿",  # too short to judge
+    ):
+        assert readable(text), text
+    assert not readable("伨䥨䮿盏敎嗥䝜䜚莮䘊溄莲菝䰌埗䛬䛊噴䛥彥䥨䮿䘊䘋佚嬁爳")
+
+
+def test_pdf_with_some_scanned_pages_is_flagged_and_with_few_text_pages_rejected(cleaner: Cleaner) -> None:
+    speech = ["在全县经济工作会议上的讲话", "同志们：今年以来，全县经济运行总体平稳。"]
+    # Two text pages, a blank page and two scans: kept, flagged.
+    record = cleaner.clean(_pdf_pages([speech, [], speech, None, None]), "partial.pdf")
+    assert "partial_text_layer" in record.flags
+    assert dict(record.extraction)["scanned_pages"] == 2
+    # A typed cover before four scanned pages: the text layer is not the document.
+    rejected = _rejected(cleaner, _pdf_pages([["封面：在全县经济工作会议上的讲话"], None, None, None, None]))
+    assert rejected.reason == "no_text_layer"
+    assert rejected.detail.startswith("The PDF has a text layer on only 1 of its 5 non-blank pages")
+    # Blank pages are no scans: a PDF with a blank back cover is not flagged.
+    assert "partial_text_layer" not in cleaner.clean(_pdf_pages([speech, []]), "blank.pdf").flags

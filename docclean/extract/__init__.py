@@ -5,9 +5,13 @@ hands it to one module per format, each a pure function from bytes to an `Extrac
 
 - `docx`: a ZIP archive holding `word/document.xml` (Office Open XML); another Office Open XML
   package is a damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
-- `pdf`: `%PDF-` at the start;
+- `pdf`: `%PDF-` at the start, and a PDF's header line or structure (`looks_like_pdf`): a
+  text that starts `%PDF-1.4 文件格式说明：...` is text;
+- `opendocument`: a ZIP whose first entry says it is OpenDocument (.odt, .ods): rejected
+  `unsupported_format`, saying how to convert it;
 - `ole`: an OLE2 compound file: a Word 97-2003 `.doc`, or an encrypted Office document
   (an `EncryptedPackage` stream);
+- `rtf`: `{\\rtf` at the start (Rich Text Format, as WordPad and "Save as RTF" write it);
 - `html`: a page (`<!DOCTYPE html`, `<html`) or a saved MHTML archive (MIME `multipart/related`),
   whatever the file is named.
 
@@ -20,11 +24,14 @@ that nothing a reader saw in the document is lost without a trace.
 
 Errors: `RejectedInput` with reason `malformed` (the format's structure is damaged),
 `encrypted`, `too_large` (a document bomb: see each module's limits), `no_text_layer` (a
-scanned PDF) or `unsupported_format` (a `.doc`, or a format library that cannot be imported).
+scanned PDF, or one scanned but for a few pages), `unreadable_text_layer` (a PDF whose text
+layer is glyph numbers) or `unsupported_format` (a `.doc`, an OpenDocument file, another office format, or
+a format library that cannot be imported).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from docclean.errors import RejectedInput
@@ -33,6 +40,21 @@ from docclean.record import Decoded, Removal
 # Every Office Open XML package (.docx, .xlsx, .pptx) opens with this part, its first entry.
 _OFFICE_PACKAGE = b"[Content_Types].xml"
 _OFFICE_SNIFF_BYTES = 256
+# An OpenDocument package (LibreOffice, WPS "save as .odt") opens with an uncompressed entry
+# `mimetype` holding its type (OpenDocument 1.3, part 2, 3.3).
+_OPENDOCUMENT = b"mimetypeapplication/vnd.oasis.opendocument."
+_OPENDOCUMENT_KINDS = {
+    b"text": "an OpenDocument text document (.odt)",
+    b"spreadsheet": "an OpenDocument spreadsheet (.ods)",
+    b"presentation": "an OpenDocument presentation (.odp)",
+}
+
+
+# The header line alone (`%PDF-1.7`, then an end of line), and an indirect object's start.
+_PDF_HEADER_LINE = re.compile(rb"%PDF-\d\.\d[ \t]*[\r\n]")
+_PDF_OBJECT = re.compile(rb"\d+[ \t\r\n]+\d+[ \t\r\n]+obj\b")
+# Where a PDF's objects and end marker are looked for: its first and last 64 KiB.
+PDF_SNIFF_BYTES = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +70,7 @@ class Dropped:
 class Extracted:
     """What a format module made of a document's bytes."""
 
-    # text, docx, pdf, html, mhtml: the format the content was recognised as.
+    # text, docx, pdf, rtf, html, mhtml: the format the content was recognised as.
     source_format: str
     # The text to clean: lines separated by "\n".
     text: str
@@ -59,6 +81,24 @@ class Extracted:
     # How the bytes of a format that needs a codec (HTML) were decoded; None for formats that
     # carry their own text encoding (docx, PDF).
     decoded: Decoded | None = None
+    # What a user should know about the extraction, added to the record's flags: e.g.
+    # `partial_text_layer`, a PDF some of whose pages are scans.
+    flags: tuple[str, ...] = ()
+
+
+def looks_like_pdf(data: bytes) -> bool:
+    """Whether `data` is a PDF (whole or damaged), not a text that starts with its magic.
+
+    A PDF starts `%PDF-1.x` on a line of its own (ISO 32000-2, 7.5.2), and has objects
+    (`1 0 obj`) and an `%%EOF`; a file cut short keeps its header line and first objects.
+    """
+    if not data.startswith(b"%PDF-"):
+        return False
+    return (
+        _PDF_HEADER_LINE.match(data) is not None
+        or _PDF_OBJECT.search(data, 0, PDF_SNIFF_BYTES) is not None
+        or b"%%EOF" in data[-PDF_SNIFF_BYTES:]
+    )
 
 
 def missing_library(format_name: str, library: str) -> RejectedInput:
@@ -71,11 +111,15 @@ def missing_library(format_name: str, library: str) -> RejectedInput:
 
 
 def sniff(data: bytes) -> str | None:
-    """The format module for `data`, by its first bytes: docx, pdf, ole, html, mhtml, or None."""
-    if data.startswith(b"%PDF-"):
+    """The format module for `data`, by its first bytes: docx, pdf, rtf, ole, html, mhtml, or None."""
+    if looks_like_pdf(data):
         return "pdf"
+    if data.startswith(b"{\\rtf"):
+        return "rtf"
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "ole"
+    if data.startswith(b"PK\x03\x04") and _OPENDOCUMENT in data[:_OFFICE_SNIFF_BYTES]:
+        return "opendocument"
     if data.startswith(b"PK\x03\x04"):
         # Only a ZIP whose directory names the main Word part is a .docx; the module checks. An
         # Office Open XML package without it is a damaged .docx, or an Excel or PowerPoint file.
@@ -103,10 +147,23 @@ def extract(data: bytes) -> Extracted | None:
         from docclean.extract.pdf import extract_pdf
 
         return extract_pdf(data)
+    if kind == "rtf":
+        from docclean.extract.rtf import extract_rtf
+
+        return extract_rtf(data)
     if kind == "ole":
         from docclean.extract.ole import extract_ole
 
         return extract_ole(data)
+    if kind == "opendocument":
+        start = data.index(_OPENDOCUMENT) + len(_OPENDOCUMENT)
+        subtype = re.match(rb"[a-z-]*", data[start : start + 32])
+        name = _OPENDOCUMENT_KINDS.get(subtype.group() if subtype else b"", "an OpenDocument document")
+        raise RejectedInput(
+            "unsupported_format",
+            f"The file is {name}, which docclean cannot read: save it as .docx in LibreOffice or "
+            "WPS (or `soffice --headless --convert-to docx FILE`) and drop the .docx instead.",
+        )
     if kind == "office":
         if b"word/" not in data and (b"xl/" in data or b"ppt/" in data):
             raise RejectedInput(

@@ -1,9 +1,13 @@
 """Saved web pages (HTML, MHTML) to their main text, with trafilatura.
 
-The page is recognised by its first bytes (`<!DOCTYPE html`, `<html`, or a comment or XML
-declaration followed by `<html` in the first `SNIFF_BYTES`), whatever the file is named: a
-page saved as `.txt` is a page. An MHTML archive (MIME `multipart/related`) gives its first
-`text/html` part.
+The page is recognised by its content, whatever the file is named (a page saved as `.txt` is a
+page), as browsers sniff a resource of unknown type: after whitespace, comments (IE's
+`<!-- saved from url=... -->`), an XML declaration and a doctype, the first thing is a tag an
+HTML page or a copied fragment starts with (`<html`, `<head`, `<meta`, `<script`, `<div`,
+`<p`, ...; `starts_like_page`). A text that only mentions tags (a lesson beginning
+`<html>标签是网页的根元素`) is not a page: the file must also hold `MARKUP_TAGS` tags, one
+closing an element (`</p>`, `</div>`, `</title>`...), as every real page and fragment does
+and prose about tags rarely does. An MHTML archive (MIME `multipart/related`) gives its first `text/html` part.
 
 Encoding: a BOM first, then the page's own declaration (`<meta charset>`, `http-equiv`
 Content-Type, the MIME part's charset), decoded strictly with the Chinese supersets
@@ -28,7 +32,9 @@ from docclean.errors import RejectedInput
 from docclean.extract import Dropped, Extracted, missing_library
 from docclean.record import Decoded, Segment
 
-SNIFF_BYTES = 2048
+# How far into the file the leading whitespace, comments and declarations are skipped: IE's
+# "saved from url" comment and a statistics snippet before the doctype fit many times over.
+SNIFF_BYTES = 65536
 # The HTML standard's prescan reads the first 1024 bytes for a declaration; pages saved by
 # Chinese sites often put scripts first, so look a little further.
 DECLARATION_BYTES = 4096
@@ -42,22 +48,72 @@ _BLOCK_TAG_NAMES = (
 )
 _BLOCK_TAGS = frozenset(_BLOCK_TAG_NAMES.split(" "))
 _SPACES = re.compile(r"\s+")
+# WHATWG MIME Sniffing ("rules for identifying an unknown MIME type") takes a resource for HTML
+# when, after whitespace, it starts with one of `<!DOCTYPE HTML <HTML <HEAD <SCRIPT <IFRAME <H1
+# <DIV <FONT <TABLE <A <STYLE <TITLE <B <BODY <BR <P <!--` and a space or `>`. Saved Chinese
+# pages and copied fragments also start with these: a <meta> or <link> before any <head>, a
+# <span>, <center>, <form>, list, heading or HTML5 section element.
+_PAGE_START_TAGS = (
+    "html head body script iframe h1 h2 h3 h4 h5 h6 div font table a style title b br p "
+    "meta link base span center form ul ol li section article header nav main noscript"
+)
+# Whitespace, comments, an XML declaration and a doctype before the first tag, skipped as a
+# browser does. Atomic: a long run of spaces that leads nowhere is given up at once.
+_PROLOG = r"(?>\s+|<!--(?:(?!-->).)*-->|<\?xml[^>]*>|<!doctype\s+html[^>]*>)*"
+_PAGE_START = re.compile(
+    rf"\A\ufeff?{_PROLOG}<(?:{'|'.join(_PAGE_START_TAGS.split())})[\s/>]", re.IGNORECASE | re.DOTALL
+)
+# The tags counted as markup: a page or fragment has a few of them, one closing at least (its
+# <title>, <p>, <div>), where prose about tags names one or two and closes none (`<html>标签是
+# 网页的根元素。…<p>标签表示段落。`) and a lone `<p>…</p>` is a line of text more than a page.
+_ELEMENTS = (
+    f"{_PAGE_START_TAGS} td tr th tbody thead tfoot i u em strong small big sup sub dd dt dl "
+    "blockquote pre option select label textarea button aside footer figure figcaption img hr"
+)
+_TAG = re.compile(rf"<(/?)(?:{'|'.join(_ELEMENTS.split())})(?=[\s/>])".encode(), re.IGNORECASE)
+MARKUP_TAGS = 3
+# How far the tags are looked for: past a long inline script a page's first 64 KiB may hold few.
+MARKUP_BYTES = 1 << 20
 
 
 def sniff_page(data: bytes) -> str | None:
-    """`html` or `mhtml` when `data` is a saved page, else None."""
+    """`html` or `mhtml` when `data` is a saved page, else None (see the module docstring)."""
     head = data[:SNIFF_BYTES]
+    utf16 = False
     for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if head.startswith(bom):
             head = head[len(bom) :].decode(codec, errors="ignore").encode("ascii", errors="ignore")
-    head = head.removeprefix(codecs.BOM_UTF8).lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return "html"
-    if head.startswith((b"<!--", b"<?xml")) and b"<html" in head:
-        return "html"
-    if b"mime-version:" in head and b"multipart/related" in head and b"text/html" in data[:65536].lower():
+            utf16 = True
+    # Latin-1 maps each byte to one character: the ASCII markup reads the same in any
+    # ASCII-compatible encoding, and nothing fails to decode.
+    head = head.removeprefix(codecs.BOM_UTF8)
+    if starts_like_page(head.decode("latin-1")):
+        # A UTF-16 page is looked at in its converted head only.
+        return "html" if _is_markup(head if utf16 else data[:MARKUP_BYTES]) else None
+    lowered = head.lstrip().lower()
+    if (
+        b"mime-version:" in lowered
+        and b"multipart/related" in lowered
+        and b"text/html" in data[:65536].lower()
+    ):
         return "mhtml"
     return None
+
+
+def _is_markup(data: bytes) -> bool:
+    """At least `MARKUP_TAGS` known tags, one of them closing an element."""
+    closing = 0
+    for tags, match in enumerate(_TAG.finditer(data), start=1):
+        closing += bool(match.group(1))
+        if tags >= MARKUP_TAGS and closing:
+            return True
+    return False
+
+
+def starts_like_page(text: str) -> bool:
+    """Whether `text` (a page's first `SNIFF_BYTES`, or a whole text) starts as an HTML page or
+    fragment does: whitespace, comments, an XML declaration and a doctype, then a page's tag."""
+    return "<" in text[:SNIFF_BYTES] and _PAGE_START.match(text[:SNIFF_BYTES]) is not None
 
 
 def extract_html(data: bytes, mhtml: bool = False) -> Extracted:

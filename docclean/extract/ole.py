@@ -4,7 +4,11 @@ A password-protected .docx (or .xlsx) is an OLE2 container holding an `Encrypted
 stream: rejected `encrypted`. A `.doc` (a `WordDocument` stream) is rejected
 `unsupported_format` with how to convert it: no well-kept Python library reads the Word
 binary format's text, and LibreOffice, which does, is far too heavy to require at run time.
-Any other OLE2 file (.xls, .ppt, .msg) is not a document docclean reads: reject `binary`.
+Any other OLE2 file is an office document docclean does not read: rejected
+`unsupported_format`, naming it where its streams tell (an Excel or PowerPoint 97-2003 file,
+a Microsoft Works .wps) and saying to save it as .docx or .txt; an OLE2 file whose streams say
+nothing known is named as what such a file usually is in a Chinese drop, an older Kingsoft WPS
+document (or another program's file).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ DOC_CONVERSION = (
     "The file is a Word 97-2003 .doc document, which docclean cannot read: convert it to .docx "
     "(Word's Save As, or `soffice --headless --convert-to docx FILE` with LibreOffice) and drop the .docx instead."
 )
+SAVE_AS_DOCX = "which docclean cannot read: open it in WPS Office or Word, save it as .docx (or .txt) and drop that instead."
 
 
 def extract_ole(data: bytes) -> Extracted:
@@ -42,6 +47,15 @@ def extract_ole(data: bytes) -> Extracted:
         )
     if "WordDocument" in streams:
         raise RejectedInput("unsupported_format", DOC_CONVERSION)
-    raise RejectedInput(
-        "binary", "The file is an OLE2 compound file that is not a Word document (.xls, .ppt, ...), not text."
-    )
+    raise RejectedInput("unsupported_format", f"The file is {_other_office_file(streams)}, {SAVE_AS_DOCX}")
+
+
+def _other_office_file(streams: set[str]) -> str:
+    """What an OLE2 file without a WordDocument stream is, by the streams its programs write."""
+    if "Workbook" in streams or "Book" in streams:
+        return "an Excel 97-2003 spreadsheet (.xls, or a Kingsoft .et), not a Word document"
+    if "PowerPoint Document" in streams:
+        return "a PowerPoint 97-2003 presentation (.ppt, or a Kingsoft .dps), not a Word document"
+    if "CONTENTS" in streams or "MatOST" in streams:
+        return "a Microsoft Works document (.wps)"
+    return "an OLE2 compound file that is not a Word document (an older Kingsoft WPS .wps, or another program's file)"
