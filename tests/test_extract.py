@@ -448,17 +448,18 @@ def test_missing_library_is_unsupported_format_naming_the_extra(monkeypatch: pyt
 
     real_import = builtins.__import__
 
-    def without_docx(name: str, *args: object, **kwargs: object) -> object:
-        if name == "docx" or name.startswith("docx."):
+    # The .docx reader needs lxml (it reads the package's XML parts itself).
+    def without_lxml(name: str, *args: object, **kwargs: object) -> object:
+        if name == "lxml" or name.startswith("lxml."):
             raise ImportError(name)
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", without_docx)
+    monkeypatch.setattr(builtins, "__import__", without_lxml)
     with pytest.raises(RejectedInput) as rejected:
         extract(_DOCX)
     assert rejected.value.reason == "unsupported_format"
     assert rejected.value.detail == (
-        "The file is a .docx document, which needs the library python-docx, a dependency of docclean that "
+        "The file is a .docx document, which needs the library lxml, a dependency of docclean that "
         "cannot be imported here: reinstall docclean (`pip install docclean`) and run again."
     )
 

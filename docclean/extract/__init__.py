@@ -3,8 +3,9 @@
 `extract(data)` recognises a format by its content (magic bytes, never the file name) and
 hands it to one module per format, each a pure function from bytes to an `Extracted`:
 
-- `docx`: a ZIP archive holding `word/document.xml` (Office Open XML); another Office Open XML
-  package is a damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
+- `docx`: a ZIP archive holding `word/document.xml`, or an Office Open XML package with Word
+  parts (.docx, .docm, .dotx, .dotm; Strict Open XML too); another Office Open XML package is a
+  damaged .docx (`malformed`) or an Excel or PowerPoint file (`unsupported_format`);
 - `pdf`: `%PDF-` at the start, and a PDF's header line or structure (`looks_like_pdf`): a
   text that starts `%PDF-1.4 文件格式说明：...` is text;
 - `opendocument`: a ZIP whose first entry says it is OpenDocument (.odt, .ods): rejected
@@ -121,11 +122,14 @@ def sniff(data: bytes) -> str | None:
     if data.startswith(b"PK\x03\x04") and _OPENDOCUMENT in data[:_OFFICE_SNIFF_BYTES]:
         return "opendocument"
     if data.startswith(b"PK\x03\x04"):
-        # Only a ZIP whose directory names the main Word part is a .docx; the module checks. An
-        # Office Open XML package without it is a damaged .docx, or an Excel or PowerPoint file.
-        if b"word/document.xml" in data:
+        # A ZIP whose directory names the usual main Word part, or an Office Open XML package with
+        # Word parts (its main part may have another name: the module finds it through the
+        # package's relationships), is a .docx; the module checks. Another Office Open XML
+        # package is a damaged .docx, or an Excel or PowerPoint file.
+        package = _OFFICE_PACKAGE in data[:_OFFICE_SNIFF_BYTES]
+        if b"word/document.xml" in data or (package and b"word/" in data):
             return "docx"
-        return "office" if _OFFICE_PACKAGE in data[:_OFFICE_SNIFF_BYTES] or b"word/" in data else None
+        return "office" if package or b"word/" in data else None
     from docclean.extract.html import sniff_page
 
     return sniff_page(data)
