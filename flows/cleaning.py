@@ -239,7 +239,7 @@ def clean_and_write(
     outcome.disabled_rules = {rule: flags.get(f"rule_disabled:{rule}", 0) for rule in cleaner.disabled_rules}
     if table.num_rows:
         # Here, where the texts are at hand and batches run in parallel, not in the serial corpus pass.
-        facts = corpus_facts(table)
+        facts = corpus_facts(table, token=cleaner.config.placeholder_token)
         write_part(alone(table, facts.column("text_sha256")), part)
         write_part(facts, batch_facts(part))
     outcome.cleaned = table.num_rows

@@ -72,7 +72,7 @@ def commit(
             )
         )
         writer.set_rejects(pa.concat_tables([kept, rejects_table(rejects, scan, now)]), options)
-        corpus = corpus_pass(writer, batches, written, pool)
+        corpus = corpus_pass(writer, batches, written, pool, str(options["placeholder_token"]))
         writer.commit()
     except BaseException:
         writer.abandon()
@@ -98,13 +98,18 @@ def rejects_table(rejects: list[Reject], scan: ScanResult, now: datetime) -> pa.
 
 
 def corpus_pass(
-    writer: SnapshotWriter, batches: list[CleanedBatch], written: list[Location], pool: Executor | None
+    writer: SnapshotWriter,
+    batches: list[CleanedBatch],
+    written: list[Location],
+    pool: Executor | None,
+    token: str,
 ) -> CorpusOutcome:
     """The corpus pass (#19): across documents, after the batches, before the commit, with the corpus
     facts the batches computed (`written`: their part files in the staged snapshot); its jobs run on
-    the Dask workers or the run's cleaning processes when there are some (flows.corpus)."""
+    the Dask workers or the run's cleaning processes when there are some (flows.corpus). `token`:
+    the run's placeholder token, which the rows hold."""
     run = run_on_workers if on_dask() else run_in(pool) if pool is not None else run_here
-    outcome = update_corpus(writer.staged, writer.current, run, batch_facts_of(batches), written)
+    outcome = update_corpus(writer.staged, writer.current, run, batch_facts_of(batches), written, token)
     get_run_logger().info(
         "Corpus: %d documents cleaned again for boilerplate learned in this run, %d rows updated.",
         outcome.recleaned,

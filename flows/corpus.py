@@ -44,6 +44,7 @@ from docclean.corpus_facts import (
 )
 from docclean.corpus_state import CORPUS_FOLDER, DEDUP_FILE, LINE_TEXTS_FILE, LINES_FILE, read_state
 from docclean.dedup import DedupIndex, DedupParams
+from docclean.placeholders import DEFAULT_TOKEN
 from flows.corpus_parts import (
     CleanJob,
     FactsJob,
@@ -133,6 +134,7 @@ def update_corpus(
     run: JobRunner = run_here,
     given_facts: Sequence[pa.Table] = (),
     written: Collection[Location] = (),
+    token: str = DEFAULT_TOKEN,
 ) -> CorpusOutcome:
     """Run the corpus pass over the staged snapshot and write its state into it.
 
@@ -142,6 +144,7 @@ def update_corpus(
     wrote, used where they match a row's source_path and doc_id and were computed with the
     pass's parameters; the pass computes the others. `written` are the staged part files this
     run's batches wrote: each of their rows is new to the pass (an edited file keeps its doc_id).
+    `token` is the placeholder token the rows were cleaned with (`--mask-token`).
     Rewrites the staged part files that hold a row whose corpus columns differ from the state's
     (a batch writes its rows as documents alone: docclean.corpus_facts.alone); raises what
     pyarrow raises on unreadable parts (the run then abandons its snapshot).
@@ -170,7 +173,7 @@ def update_corpus(
     gone = (known | set(index.assignments())) - part_of.keys()
 
     # 1. facts
-    facts, dedup_seconds = _facts(fresh, part_of, path_of, given_facts, run, index.params, edge_lines)
+    facts, dedup_seconds = _facts(fresh, part_of, path_of, given_facts, run, index.params, edge_lines, token)
     signed = {
         doc_id: (sha, signature)
         for doc_id, sha, signature in zip(
@@ -198,7 +201,9 @@ def update_corpus(
         by_part: dict[Location, dict[str, frozenset[int]]] = {}
         for doc_id, values in wanted.items():
             by_part.setdefault(part_of[doc_id], {})[doc_id] = frozenset(values)
-        for found in run(lines_of, [LinesJob(part, docs, edge_lines) for part, docs in by_part.items()]):
+        for found in run(
+            lines_of, [LinesJob(part, docs, edge_lines, token) for part, docs in by_part.items()]
+        ):
             for doc_id, lines in found.items():
                 counts.set_lines(doc_id, lines)
         after = counts.applied = counts.boilerplate()
@@ -216,7 +221,7 @@ def update_corpus(
         )
         boilerplate_seconds = perf_counter() - clock
         clean_jobs = [
-            CleanJob(part, ids, after, index.params)
+            CleanJob(part, ids, after, index.params, token)
             for part in parts
             if (ids := tuple(sorted(d for d in to_clean if part_of[d] == part)))
         ]
@@ -291,8 +296,10 @@ def _facts(
     run: JobRunner,
     params: DedupParams,
     edge_lines: int,
+    token: str,
 ) -> tuple[pa.Table, float]:
-    """The facts of the `fresh` rows: those `given` that fit, the rest computed by jobs."""
+    """The facts of the `fresh` rows: those `given` that fit, the rest computed by jobs (their line
+    keys folding `token`)."""
     expected = facts_params(params, edge_lines)
     tables = []
     missing = set(fresh)
@@ -306,7 +313,7 @@ def _facts(
         tables.append(table.filter(pa.array(fits, pa.bool_())).cast(FACTS_SCHEMA))
         missing -= {d for d, fit in zip(doc_ids, fits, strict=True) if fit}
     jobs = [
-        FactsJob(part, ids, params, edge_lines)
+        FactsJob(part, ids, params, edge_lines, token)
         for part in dict.fromkeys(part_of.values())
         if (ids := tuple(sorted(d for d in missing if part_of[d] == part)))
     ]

@@ -45,6 +45,7 @@ class FactsJob:
     doc_ids: tuple[str, ...]
     params: DedupParams
     edge_lines: int
+    token: str  # the run's placeholder token (--mask-token), which line keys fold
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class Timed:
 
 def facts_of(job: FactsJob) -> Timed:
     clock = perf_counter()
-    facts = corpus_facts(_fact_rows(job.part, job.doc_ids), job.params, job.edge_lines)
+    facts = corpus_facts(_fact_rows(job.part, job.doc_ids), job.params, job.edge_lines, job.token)
     return Timed(facts, perf_counter() - clock)
 
 
@@ -66,13 +67,14 @@ class LinesJob:
     part: Location
     wanted: Mapping[str, frozenset[int]]
     edge_lines: int
+    token: str
 
 
 def lines_of(job: LinesJob) -> dict[str, dict[int, str]]:
     rows = _fact_rows(job.part, list(job.wanted), ("doc_id", "text", "removed"))
-    texts, _ = base_texts(rows, rows.column("text").to_pylist())
+    texts, _ = base_texts(rows, rows.column("text").to_pylist(), job.token)
     return {
-        doc_id: lines_with(text, job.wanted[doc_id], job.edge_lines)
+        doc_id: lines_with(text, job.wanted[doc_id], job.edge_lines, job.token)
         for doc_id, text in zip(rows.column("doc_id").to_pylist(), texts, strict=True)
     }
 
@@ -85,6 +87,7 @@ class CleanJob:
     doc_ids: tuple[str, ...]
     boilerplate: frozenset[str]
     params: DedupParams
+    token: str
 
 
 def clean_of(job: CleanJob) -> Timed:
@@ -97,7 +100,7 @@ def clean_of(job: CleanJob) -> Timed:
     changes: dict[str, dict[str, Any]] = {}
     for row in _rows(job.part, job.doc_ids).to_pylist():
         record = record_from_row(row)
-        cleaned = apply_boilerplate(record, job.boilerplate.__contains__)
+        cleaned = apply_boilerplate(record, job.boilerplate.__contains__, job.token)
         if cleaned is not record:
             changes[row["doc_id"]] = _as_row(cleaned)
     _rewrite(job.part, changes)

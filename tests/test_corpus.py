@@ -107,6 +107,25 @@ def test_a_vendor_line_in_twenty_documents_is_removed_from_all_and_the_salutatio
     assert set(counts.column("doc_id").to_pylist()) == {row["doc_id"] for row in got.values()}
 
 
+def test_learned_boilerplate_with_another_mask_token_uses_that_token(tmp_path: Path) -> None:
+    # The corpus pass rebuilt rows and folded lines with the default token: a run with
+    # --mask-token <M> and a learned boilerplate line failed, and so did switching a dataset to it.
+    raw, curated = tmp_path / "raw", tmp_path / "curated"
+    raw.mkdir()
+    for i in range(20):
+        (raw / f"{i:02d}.txt").write_text(speech(i).replace("同志们：", "XX同志、同志们："), encoding="utf-8")
+    run(raw, curated)
+    for token in ("<M>", "[MASK]"):
+        run(raw, curated, placeholder_token=token)
+        got = rows(curated)
+        assert len(got) == 20
+        for row in got.values():
+            assert "青松" not in row["text"] and _removals(row), row["source_path"]
+            assert row["text"].count(token) == 1 and row["placeholders"][0]["original"] == "XX"
+            record = record_of(row)
+            assert replay(record, normalized_text_of(record, token), token) == row["text"]
+
+
 def test_two_drops_give_the_same_dataset_as_one_and_earlier_documents_are_cleaned_again(
     tmp_path: Path,
 ) -> None:
