@@ -40,7 +40,7 @@ import pyarrow.fs as pafs
 from docclean.layout import LOCK_FILE, state_folder
 from docclean.sourcepath import source_path_of
 from flows.location import Location, RunLockedError, StoreError
-from flows.scan import FILE, ChangedDuringRead, Listed, RawEntry, name_kind
+from flows.scan import FILE, ChangedDuringRead, Listed, RawEntry, RawUnlistable, name_kind
 
 # Hugging Face `datasets` reads the dataset card's `configs`; people read the rest. It caches a
 # folder's tables by a hash of these configs, file patterns included but not the files they match:
@@ -110,7 +110,9 @@ class LocalDisk:
         os.replace(staged, target.path)
 
     def walk(self, raw: Location, skip: tuple[Location, ...]) -> Iterator[Listed]:
-        """Raises FileNotFoundError when `raw` is not a folder: read as an empty drop, it would mark every document missing."""
+        """Raises FileNotFoundError when `raw` is not a folder, and RawUnlistable when it cannot be
+        listed: read as an empty drop, either would mark every document missing (or prune it). A
+        subfolder that cannot be listed is one `unreadable` entry, whose rows the plan keeps."""
         root = os.fsencode(raw.path)
         if not os.path.isdir(root):
             raise FileNotFoundError(f"The raw folder {raw.url} does not exist.")
@@ -131,6 +133,11 @@ class LocalDisk:
                 )
                 continue
             except OSError as error:
+                if not rel_dir:
+                    raise RawUnlistable(
+                        f"The raw folder {raw.url} cannot be listed ({error.strerror}); nothing was changed: "
+                        "make it readable (or wait for its share to come back) and run again."
+                    ) from error
                 yield Listed(rel_dir, "unreadable", detail=f"The folder cannot be listed: {error.strerror}.")
                 continue
             for name, info in entries:
@@ -139,7 +146,7 @@ class LocalDisk:
                     yield Listed(rel, "vanished", detail="The file disappeared while scanning.")
                 elif stat.S_ISDIR(info.st_mode) and (info.st_dev, info.st_ino) in skipped:
                     continue
-                elif (kind := name_kind(source_path_of(name))) is not None:
+                elif (kind := name_kind(source_path_of(name), stat.S_ISDIR(info.st_mode))) is not None:
                     yield Listed(rel, kind)
                 elif stat.S_ISLNK(info.st_mode):
                     yield Listed(rel, "symlink", detail=_symlink_detail(root, os.path.join(folder, name)))

@@ -38,6 +38,8 @@ PLAN_COLUMNS = [
 ]
 # Reasons worth retrying on the next run: the file may be readable or present by then.
 TRANSIENT_REASONS = frozenset({"unreadable", "vanished", "changed_during_read"})
+# Scan problems of a folder whose files the scan could not see: their rows are kept as they are.
+_UNLISTED_REASONS = frozenset({"unreadable", "changed_during_read"})
 # Reasons that depend on an option, and the CleanConfig fields they depend on: a reject of one of
 # these is looked at again when a run's value of the field differs from the one it was judged under.
 OPTION_DEPENDENT_REASONS: dict[str, tuple[str, ...]] = {
@@ -162,9 +164,13 @@ class Current:
         self.judgement = judgement
 
     def vanished(self, scan: ScanResult) -> set[str]:
-        """Paths of rows whose file the scan did not see at all (neither to curate nor pending nor a problem)."""
+        """Paths of rows whose file the scan did not see at all (neither to curate nor pending nor a
+        problem, nor inside a folder that could not be listed: its files are there, unseen)."""
         seen = {e.rel_path for e in scan.files} | set(scan.pending) | {p.rel_path for p in scan.problems}
-        return {path for path in self.rows if path not in seen}
+        unlisted = tuple(f"{p.rel_path}/" for p in scan.problems if p.reason in _UNLISTED_REASONS)
+        return {
+            path for path in self.rows if path not in seen and not (unlisted and path.startswith(unlisted))
+        }
 
     def legacy_origins(self, scan: ScanResult) -> dict[str, str]:
         """Files whose row was written under the old spelling of their path (docclean.sourcepath)."""

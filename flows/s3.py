@@ -104,7 +104,14 @@ class ObjectStorage:
             rel = info.path[len(raw.path) + 1 :]
             names = rel.split("/")
             # The first component not curated now names the entry (a hidden folder's key, once per key).
-            held = next(((i, kind) for i, name in enumerate(names) if (kind := name_kind(name))), None)
+            held = next(
+                (
+                    (i, kind)
+                    for i, name in enumerate(names)
+                    if (kind := name_kind(name, folder=i < len(names) - 1))
+                ),
+                None,
+            )
             if any(name in UNUSABLE_KEY_COMPONENTS for name in names):
                 yield Listed(
                     rel.encode(),

@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from docclean.errors import DoccleanError
 from docclean.sourcepath import source_path_of
 from flows.location import Location
 
@@ -85,6 +86,10 @@ class ScanResult:
     future_mtime: list[str] = field(default_factory=list)
 
 
+class RawUnlistable(DoccleanError):
+    """The raw folder itself cannot be listed: the run stops before it changes anything."""
+
+
 class ChangedDuringRead(OSError):
     """The path no longer names the regular file the scan saw: swapped, replaced or still written."""
 
@@ -105,12 +110,13 @@ def is_ignored_name(name: str) -> bool:
     return _IGNORED_NAME.match(name) is not None
 
 
-def name_kind(name: str) -> str | None:
+def name_kind(name: str, folder: bool = False) -> str | None:
     """IGNORED or PARTIAL for a file or folder name that is not curated now, else None. A name
-    both (`.x.part`) is ignored: a hidden download never becomes a document."""
+    both (`.x.part`) is ignored: a hidden download never becomes a document. Only a file is a
+    partial download: a folder named `2024.download` or `资料.tmp` is scanned like any other."""
     if is_ignored_name(name):
         return IGNORED
-    return PARTIAL if is_partial_name(name) else None
+    return PARTIAL if not folder and is_partial_name(name) else None
 
 
 def scan_raw(

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import flows.local as flows_local
 import flows.scan as scan_module
 from docclean.schema import DOCUMENT_SCHEMA
 from docclean.sourcepath import legacy_source_path, raw_path_of, source_path_of
@@ -29,7 +30,7 @@ from flows.curate import curate
 from flows.dataset import open_store
 from flows.local import _list_folder
 from flows.location import StoreError
-from flows.scan import ChangedDuringRead, scan_raw
+from flows.scan import ChangedDuringRead, RawUnlistable, scan_raw
 from flows.storage import parse_location
 from tests.conftest import assert_one_row_per_document, current_snapshot
 
@@ -377,6 +378,55 @@ def test_a_folder_swapped_while_scanning_is_not_listed(tmp_path: Path) -> None:
     (raw / "sub").symlink_to(other)
     with pytest.raises(ChangedDuringRead):
         _list_folder(os.fsencode(raw / "sub"), (listed.st_dev, listed.st_ino))
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_folder_that_cannot_be_listed_keeps_its_rows_and_raw_unlistable_changes_nothing(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its files were absent from the scan, so their rows were closed as missing, and --prune
+    # dropped them; with raw/ itself unlistable a --prune run left no document at all.
+    raw, curated = folders
+    (raw / "share").mkdir()
+    write_aged(raw / "share" / "a.txt", SPEECH)
+    write_aged(raw / "share" / "b.txt", SPEECH.replace("安全生产", "森林防火"))
+    write_aged(raw / "c.txt", SPEECH.replace("安全生产", "防汛抗旱"))
+    run(raw, curated)
+    before = {row["source_path"]: row for row in rows(curated)}
+    real_list = flows_local._list_folder
+
+    def unlistable(name: bytes):
+        def list_folder(folder: bytes, expected: tuple[int, int] | None):
+            if folder.endswith(name):
+                raise PermissionError(13, "Permission denied")
+            return real_list(folder, expected)
+
+        return list_folder
+
+    monkeypatch.setattr(flows_local, "_list_folder", unlistable(b"/share"))
+    for prune in (False, True):
+        summary = run(raw, curated, prune=prune)
+        assert summary.missing == 0 and summary.pruned == 0
+        assert {row["source_path"]: row for row in rows(curated)} == before
+        assert rejects(curated)["share"]["reason"] == "unreadable"
+    monkeypatch.setattr(flows_local, "_list_folder", unlistable(os.fsencode(raw)))
+    with pytest.raises(RawUnlistable, match=r"cannot be listed \(Permission denied\); nothing was changed"):
+        run(raw, curated, prune=True)
+    assert {row["source_path"]: row for row in rows(curated)} == before
+    monkeypatch.undo()
+    assert run(raw, curated).rejected == 0 and not rejects(curated)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_folder_named_like_a_partial_download_is_scanned_like_any_other(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    for folder in ("2024.download", "资料.tmp"):
+        (raw / folder).mkdir()
+        write_aged(raw / folder / "a.txt", SPEECH)
+    write_aged(raw / "b.txt.part", OTHER)
+    summary = run(raw, curated)
+    assert sorted(by_path(curated)) == ["2024.download/a.txt", "资料.tmp/a.txt"]
+    assert summary.pending == 1
 
 
 @pytest.mark.usefixtures("prefect_harness")
