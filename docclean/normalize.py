@@ -124,11 +124,35 @@ _SCRIPT_SAMPLE_CHARS = 20_000
 
 
 @cache
+def _script_tables() -> dict[str, list[str]]:
+    return tomllib.loads(resources.files("docclean").joinpath("rules", "script.toml").read_text("utf-8"))
+
+
+@cache
 def also_simplified() -> str:
     """Characters t2s converts that are no evidence of Traditional script, being standard
     Simplified characters too (docclean/rules/script.toml, from the 通用规范汉字表)."""
-    raw = tomllib.loads(resources.files("docclean").joinpath("rules", "script.toml").read_text("utf-8"))
-    return "".join(raw["also_simplified"])
+    return "".join(_script_tables()["also_simplified"])
+
+
+@cache
+def _zhu() -> re.Pattern[str]:
+    """Where 著 is zhù: the words of docclean/rules/script.toml's `zhu_words`, or before a title."""
+    words = sorted(_script_tables()["zhu_words"], key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, words)) + "|著(?=的?《)")
+
+
+def keep_zhu(text: str, converted: str) -> str:
+    """`converted` (a regional conversion of `text`, of the same length) with 著 back wherever
+    `text` writes it in a word where it is zhù (`_zhu`): tw2s made 專著 专着 and 原著 原着."""
+    if "著" not in text or len(converted) != len(text):
+        return converted
+    chars = list(converted)
+    for match in _zhu().finditer(text):
+        for offset, char in enumerate(match.group()):
+            if char == "著" and chars[match.start() + offset] == "着":
+                chars[match.start() + offset] = "著"
+    return "".join(chars)
 
 
 @cache
@@ -317,13 +341,14 @@ def convert_regional(text: str, converted: str, converters: ScriptConverters) ->
 
     Taiwan writes 穿著, 屋簷 and Hong Kong 衞生 where OpenCC's own standard (t2s) expects 穿着,
     簷, 衛: t2s leaves those forms, tw2s or hk2s converts them. A document is one region's; the
-    one whose conversion finds the most such forms is taken, as a whole.
+    one whose conversion finds the most such forms is taken, as a whole. 著 that is zhù stays
+    (`keep_zhu`), where tw2s knows the word too little.
     """
     if not converters.regional or converters.regional_chars.search(converted) is None:
         return converted, None
     best: tuple[int, str, str] | None = None
     for name, convert in converters.regional:
-        candidate = regional_conversion(text, converted, name, convert, converters)
+        candidate = keep_zhu(text, regional_conversion(text, converted, name, convert, converters))
         changed = _changed_chars(converted, candidate)
         if changed and (best is None or changed > best[0]):
             best = (changed, candidate, name)

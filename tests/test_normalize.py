@@ -85,6 +85,21 @@ _BACK = {"s2tw": "tw2s", "s2twp": "tw2s", "s2hk": "hk2s", "s2t": "t2s"}
 _OPENCC = {name: opencc.OpenCC(name).convert for name in {*_BACK, *_BACK.values()}}
 
 
+def test_zhu_stays_where_tw2s_takes_it_for_the_particle() -> None:
+    # tw2s made 專著 专着, 原著 原着, 卓著 卓着 and 魯迅著的《吶喊》 鲁迅着的, in a Taiwan text and in the
+    # Simplified sentences of a mixed one; the particle (看著, 穿著) still becomes 着.
+    taiwan = (
+        "我讀了魯迅著的《吶喊》，又讀了錢穆的專著。原著的文字很有力量，作者的成就卓著。他看著窗外，穿著外套。"
+    )
+    assert normalize_text(taiwan, REGIONAL).text == (
+        "我读了鲁迅著的《呐喊》，又读了钱穆的专著。原著的文字很有力量，作者的成就卓著。他看着窗外，穿着外套。"
+    )
+    mixed = "我们学习了鲁迅著的《呐喊》和钱穆的专著。\n龍應台寫道：“只不過意味著，你和他的緣分就是目送他的背影漸行漸遠。”"
+    assert normalize_text(mixed, REGIONAL).text.startswith(
+        "我们学习了鲁迅著的《呐喊》和钱穆的专著。\n龙应台写道：“只不过意味着"
+    )
+
+
 @pytest.mark.parametrize("region", sorted(_BACK))
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(_REGIONAL_SENTENCES), min_size=1, max_size=5).map("".join))
