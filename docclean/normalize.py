@@ -518,13 +518,37 @@ def _edge_neighbours(stripped: list[str], furniture: list[bool], edges: list[int
 
 
 def _continues_across_page(kept: list[str], line: str) -> bool:
-    previous = next((earlier for earlier in reversed(kept) if earlier.strip(_EDGE_SPACE)), "")
-    previous = previous.strip(_EDGE_SPACE)
+    """Whether `line`, after a page edge, continues the last line kept before it: that line ends
+    no sentence and is no line complete by its shape (`_complete_by_shape`: a date, a signature,
+    a verse), and `line` opens no attachment (附件：)."""
+    nonblank = [earlier.strip(_EDGE_SPACE) for earlier in kept[-4:] if earlier.strip(_EDGE_SPACE)]
+    previous = nonblank[-1] if nonblank else ""
     if not previous or _ends_sentence(previous) or _OUTLINE_START.match(previous):
+        return False
+    if _complete_by_shape(previous, nonblank[-2] if len(nonblank) > 1 else "") or line.startswith("附件"):
         return False
     if line[:1] in _EDGE_SPACE:
         return False
     return not _OUTLINE_START.match(line)
+
+
+def _complete_by_shape(line: str, before: str) -> bool:
+    """Whether `line`, the last before a page edge, is whole without a full stop: a date (2023年7月
+    10日, 二〇二三年七月十日), a name signed under a closing sentence (张三), or a verse as long as
+    the one before it (处处闻啼鸟 under 春眠不觉晓)."""
+    if _DATE_LINE.fullmatch(line):
+        return True
+    if len(line) <= _SIGNATURE_MAX_CHARS and _ends_sentence(before):
+        return True
+    return len(line) <= _VERSE_MAX_CHARS and len(line) == len(before) and not _ends_sentence(before)
+
+
+_DATE_LINE = re.compile(
+    r"[0-9〇○零一二三四五六七八九十]{2,4}\s*年\s*[0-9一二三四五六七八九十]{1,3}\s*月"
+    r"(?:\s*[0-9一二三四五六七八九十]{1,3}\s*[日号])?"
+)
+_SIGNATURE_MAX_CHARS = 4
+_VERSE_MAX_CHARS = 9
 
 
 def unify_line_endings(text: str) -> tuple[str, int]:
