@@ -571,9 +571,18 @@ def _is_multiplication(text: str, start: int, end: int, tables: ContextTables) -
 
 
 def _is_quoted_mark(before: str, after: str, length: int) -> bool:
-    """Whether a single × or ○ stands alone in quotes or brackets: a mark to draw or tick
-    (`同意的画“○”，不同意的画“×”`, `点击“×”关闭`), not a redacted character."""
-    return length == 1 and before in _OPENING_MARKS and after == _OPENING_MARKS[before]
+    """Whether a single × or ○ stands alone in quotes or brackets, or right after a verb of
+    marking: a mark to draw or tick (`同意的画“○”，不同意的画“×”`, `点击“×”关闭`, `错误的打×`), not a
+    redacted character."""
+    if length != 1:
+        return False
+    return (before != "" and before in _MARK_VERBS) or (
+        before in _OPENING_MARKS and after == _OPENING_MARKS[before]
+    )
+
+
+# Verbs of drawing a mark: 打× (tick a cross), 画○, 划×.
+_MARK_VERBS = "打画划"
 
 
 # Each opening quote or bracket, and the mark that closes it.
@@ -869,7 +878,10 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
     elif family in ("times", "square"):
         if family == "times" and (
             _is_multiplication(text, start, end, tables)
-            or (end - start == 1 and f"{before}{after}" in _REFERENCE_QUOTE_PAIRS)
+            or (
+                end - start == 1
+                and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in ("打", "画", "划"))
+            )
         ):
             return None
         if not _in_chinese_context(text, start, end):
@@ -881,7 +893,9 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if end - start == 1 and after in (" ", "\u3000") and _CHINESE_PUNCTUATION.match(before):
             return None
-        if end - start == 1 and f"{before}{after}" in _REFERENCE_QUOTE_PAIRS:
+        if end - start == 1 and (
+            f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in ("打", "画", "划")
+        ):
             return None
         if not _in_chinese_context(text, start, end):
             return None

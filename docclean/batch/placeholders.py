@@ -516,6 +516,7 @@ _SPACES = code_points("".join(reference._SPACES))
 _OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
 _LOWERCASE_X = code_points(reference._LOWERCASE_X)
 _OPENING_MARKS = code_points("".join(reference._OPENING_MARKS))
+_MARK_VERBS = code_points(reference._MARK_VERBS)
 _VARIABLE_BEFORE_LAST = code_points("".join(word[-1] for word in DEFAULT_TABLES.variable_before))
 _LEGEND_AFTER_FIRST = code_points("".join(word[0] for word in DEFAULT_TABLES.legend_after))
 
@@ -527,7 +528,8 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
     spaces (a formula: `_is_multiplication`), a lone star after Han and before no Han (a name
     after its surname or a footnote mark) or before a legend's word (带*的), a lone star or circle
     where a line or a clause opens (a bullet, a footnote mark, or a placeholder before 月),
-    a single × or ○ after an opening quote or bracket (a mark to draw: `_is_quoted_mark`), an X
+    a single × or ○ after an opening quote or bracket or a verb of marking (a mark to draw:
+    `_is_quoted_mark`), an X
     after 设 or 令 (a variable)."""
     before = tables.properties[runs.before]
     after = tables.properties[runs.after]
@@ -553,7 +555,11 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
         (runs.before == _LINE_BREAK) | np.isin(runs.before, _SPACES) | (before & _CHINESE_PUNCTUATION != 0)
     )
     circle = (runs.families == _CIRCLE) & single
-    quoted = np.isin(runs.families, (_TIMES, _CIRCLE)) & single & np.isin(runs.before, _OPENING_MARKS)
+    quoted = (
+        np.isin(runs.families, (_TIMES, _CIRCLE))
+        & single
+        & (np.isin(runs.before, _OPENING_MARKS) | np.isin(runs.before, _MARK_VERBS))
+    )
     return name_or_variable | multiplication | footnote | legend | ((star | circle) & opening) | quoted
 
 
