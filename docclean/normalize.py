@@ -1339,9 +1339,14 @@ def _continues(head: str, head_width: int, line: str, width: int) -> bool:
         return False
     if head_width < width - _WRAP_TOLERANCE or _ends_sentence(head):
         return False
-    if line[:1] in " \t\u3000\u00a0":
+    if line[:1] in " \t\u3000\u00a0" or _FIELD_START.match(line):
         return False
     return not _OUTLINE_START.match(line.strip())
+
+
+# A line that opens with a field's label (`出租方（甲方）：张三`, `合同编号：`) starts a line of a form,
+# not the rest of a wrapped sentence.
+_FIELD_START = re.compile(r"[^，。；：:\s]{0,11}[\u4e00-\u9fff）)]：")
 
 
 def drop_empty_lines(text: str) -> tuple[str, int]:

@@ -32,7 +32,17 @@ _SALUTATION = re.compile(r"^[^。！？，]{1,20}[：:]$")
 # Lines of a schedule or a table are not headings: a time (`08:30`, `上午`), a day of a
 # programme (`第一天`), or fields set apart by a run of spaces (`第一天  上午  报到`).
 _SCHEDULE_LINE = re.compile(
-    r"\d{1,2}\s*[:：]\s*\d{2}|[上中下]午|晚上|第[一二三四五六七八九十\d]+天|星期[一二三四五六日天]|\S(?:\s{2,}|\t|\u3000)\S"
+    r"\d{1,2}\s*[:：]\s*\d{2}|[上中下]午|晚上|第[一二三四五六七八九十\d]+天|星期[一二三四五六日天]"
+    # Three fields at least: a title in two parts has one gap (传承红色基因　勇担时代使命).
+    r"|\S(?:\s{2,}|\t|\u3000)\S.*?\S(?:\s{2,}|\t|\u3000)\S"
+)
+# A field of a form, filled or left blank (`合同编号：______`), or a line that introduces what
+# follows (`以下为…致辞全文：`): no title.
+_FIELD_LINE = re.compile(r"[：:]\s*[_＿\s]*$|编号[：:]")
+# An official document's masthead (`XX县人民政府办公室文件`) and its number (`X政办发〔2023〕18号`)
+# stand above its title, as a date may: passed over.
+_ABOVE_TITLE = re.compile(
+    r"(?!关于)[^，。！？：:]{2,30}(?:文件|简报)|.{0,12}[〔\[［(（]\d{4}[〕\]］)）]\s*第?\d+号|签发人[：:].{0,10}"
 )
 # A date or byline under the title: `（2019年3月5日）`, `——在…会上的讲话`.
 _BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
@@ -149,7 +159,7 @@ def _structure(text: str, tables: StructureTables) -> tuple[str | None, str | No
     # The title is in the first lines (a date line, the title's, one more that says whether they
     # are a list); the last piece here is the rest of the text, or a line when there are fewer.
     # Only the outline walks every line, one chunk of them at a time.
-    head = text.split("\n", _TITLE_MAX_LINES + 2) if text else []
+    head = text.split("\n", 2 * _TITLE_MAX_LINES + 2) if text else []
     start, count = _title_lines(head, tables)
     title = "".join(head[start : start + count]) if count else None
     skip_lines = start + count if title else 0
@@ -173,6 +183,7 @@ def _is_title_line(line: str, tables: StructureTables) -> bool:
         and not _SALUTATION.match(line)
         and not tables.salutation.match(line)
         and not _SCHEDULE_LINE.search(line)
+        and not _FIELD_LINE.search(line)
         and not _BYLINE.match(line)
         and not _DATE_LINE.fullmatch(line)
         and _match_marker(line, tables) is None
@@ -189,9 +200,15 @@ def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
     ends without a mark, cut by a wrap, does). More heading-like lines than a title has are a
     list or a poem: the first of them is its title.
     """
-    start = 1 if lines and _DATE_LINE.fullmatch(lines[0].strip()) else 0
+    start = 0
+    while start < min(len(lines), _TITLE_MAX_LINES) and (
+        _DATE_LINE.fullmatch(lines[start].strip()) or _ABOVE_TITLE.fullmatch(lines[start].strip())
+    ):
+        start += 1
     count = 0
-    for line in lines[start : start + _TITLE_MAX_LINES + 1]:
+    if _exclaimed_title(lines[start : start + 2], tables):
+        count = 1
+    for line in lines[start + count : start + _TITLE_MAX_LINES + 1] if not count else ():
         if not _is_title_line(line, tables):
             break
         if count and ("，" in line or _ends_with_doc_type("".join(lines[start : start + count]), tables)):
@@ -201,6 +218,17 @@ def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
         count = 1
     # A title needs a body under it; a document that is nothing but short lines has none.
     return (start, count) if count and start + count < len(lines) else (0, 0)
+
+
+def _exclaimed_title(lines: list[str], tables: StructureTables) -> bool:
+    """Whether the first of `lines` is a speech's title that ends with ！ or ？ (`奋斗的青春最美丽！`,
+    `为什么要入党？`): one such mark at its end alone, and a salutation or a subtitle under it."""
+    if len(lines) < 2 or not lines[0].endswith(("！", "？")):
+        return False
+    title, below = lines[0][:-1], lines[1].split("\n", 1)[0].strip()
+    if not _is_title_line(title, tables):
+        return False
+    return bool(_SALUTATION.match(below) or tables.salutation.match(below) or _SUBTITLE.match(below))
 
 
 def _ends_with_doc_type(title: str, tables: StructureTables) -> bool:
