@@ -163,10 +163,13 @@ def test_outline_line_never_joined_to_wrapped_previous_line() -> None:
 @pytest.mark.parametrize(
     ("line", "is_outline_item"),
     [
-        # Markers normalize had and structure.toml has not: a decimal number, 第…条, 第…部.
+        # Markers normalize had and structure.toml has not: a decimal number, 第…部.
         ("3.5亿元的投资", False),
-        ("第一条 为了规范管理", False),
-        # Markers structure.toml has and normalize had not: 百, half-width brackets round a numeral.
+        # Markers structure.toml has and normalize had not: 百, half-width brackets round a numeral,
+        # an article (第…条), the circled and bracketed numbers.
+        ("第一条 为了规范管理", True),
+        ("⑴户籍人口", True),
+        ("①城镇人口", True),
         ("(一)加强学习", True),
         ("一百、附则", True),
         ("12.加强学习", True),
