@@ -1269,7 +1269,10 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
     counts = {w: count for w, count in widths.items() if w >= _WRAP_MIN_WIDTH}
     if not counts:
         return None
-    needed = max(_WRAP_MIN_LINES, nonblank * _WRAP_MIN_SHARE)
+    # The share is of the lines that could be wrapped text: half the width at least (a list of
+    # names, a signature and a date under a wrapped paragraph are neither for nor against).
+    longest = max(counts)
+    needed = max(_WRAP_MIN_LINES, sum(c for w, c in widths.items() if w * 2 >= longest) * _WRAP_MIN_SHARE)
     if max(counts.values()) * (_WRAP_TOLERANCE + 1) < needed:
         # No window of widths can hold enough lines: most paragraph-per-line documents end here.
         return None
@@ -1279,7 +1282,8 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
 
     width = max(counts, key=lambda w: window(counts, w))
     near = window(widths, width)
-    if near < _WRAP_MIN_LINES or near < nonblank * _WRAP_MIN_SHARE:
+    wide_enough = sum(count for w, count in widths.items() if w * 2 >= width)
+    if near < _WRAP_MIN_LINES or near < wide_enough * _WRAP_MIN_SHARE:
         return None
     # A page width cuts sentences: most lines at it end mid-sentence. Equal lines that end their
     # sentences (a list of short items, a repeated line) are not a wrap.
