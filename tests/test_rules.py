@@ -21,6 +21,7 @@ BUILTIN_IDS = {
     "advertising_line": "advertising",
     "shop_line": "advertising",
     "template_line": "advertising",
+    "web_furniture_line": "watermark",
     "contact_line": "contact",
     "contact_inline": "contact",
     "phone_line": "phone",
