@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from docclean.errors import RejectedInput
 from docclean.extract import Dropped, append_dropped, extract, sniff
 from docclean.extract import docx as docx_module
+from docclean.extract.html import extract_html
 from docclean.noise import apply_removals
 from docclean.pipeline import Cleaner, replay
 from docclean.placeholders import DEFAULT_TOKEN
@@ -163,6 +164,23 @@ def test_saved_page_gives_the_texts_clean_text(cleaner: Cleaner, name: str, text
     for noise in (*NAVIGATION, AD_BLOCK, *SIDEBAR, "广告位", "_hmt"):
         assert noise not in record.text
     _assert_auditable(record)
+
+
+def test_a_page_line_the_main_text_holds_split_otherwise_is_not_recorded_as_dropped() -> None:
+    # The account name and the time are one visible line and two lines of the main text: the
+    # audit listed them as removed though they were still in the text.
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>讲话</title></head><body>'
+        '<h1 id="activity-name">在全县经济工作会议上的讲话</h1>'
+        '<div class="rich_media_meta_list"><a id="js_name">文稿之家</a><em id="publish_time">2024-01-05 08:00</em></div>'
+        '<div id="js_content"><section>今年以来，全县上下坚持以习近平新时代中国特色社会主义思想为指导，经济社会发展取得新成效。</section>'
+        "<p>一是产业发展持续向好。规模以上工业增加值增长百分之八，固定资产投资增长百分之十二。</p>"
+        "<p>二是乡村振兴扎实推进。粮食总产量再创新高，农村居民收入稳步增长。</p></div></body></html>"
+    )
+    extracted = extract_html(page.encode("utf-8"))
+    kept = "".join(extracted.text.split())
+    assert extracted.dropped == () or all("".join(d.text.split()) not in kept for d in extracted.dropped)
+    assert "文稿之家" not in [d.text for d in extracted.dropped]
 
 
 def test_mhtml_page_is_its_html_part(cleaner: Cleaner) -> None:

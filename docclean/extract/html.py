@@ -135,8 +135,15 @@ def extract_html(data: bytes, mhtml: bool = False) -> Extracted:
             "malformed", f"The page cannot be parsed as HTML ({type(error).__name__}: {error})."
         ) from None
     lines = [line for line in (_SPACES.sub(" ", raw).strip() for raw in (main or "").split("\n")) if line]
-    kept = set(lines)
-    dropped = tuple(Dropped(BOILERPLATE_RULE, "boilerplate", line) for line in visible if line not in kept)
+    # A visible line is dropped only when the main text does not hold it, spaces and line breaks
+    # aside: the extractor splits and joins lines otherwise than the page's blocks do (a nav bar
+    # `首页 | 范文` may come out a word a line), and the audit must not list what is still there.
+    kept = _SPACES.sub("", "\n".join(lines))
+    dropped = tuple(
+        Dropped(BOILERPLATE_RULE, "boilerplate", line)
+        for line in visible
+        if _SPACES.sub("", line) not in kept
+    )
     found = (("main_lines", len(lines)), ("page_lines", len(visible)), ("boilerplate_lines", len(dropped)))
     return Extracted(
         "mhtml" if mhtml else "html", "\n".join(lines), dropped=dropped, found=found, decoded=decoded
