@@ -183,6 +183,29 @@ def test_a_page_line_the_main_text_holds_split_otherwise_is_not_recorded_as_drop
     assert "文稿之家" not in [d.text for d in extracted.dropped]
 
 
+def test_a_pages_title_outside_its_article_opens_the_text_and_table_rows_lose_their_pipes() -> None:
+    body = "".join(
+        f"<p>{sentence}</p>"
+        for sentence in (
+            "今年以来，全县上下坚持以习近平新时代中国特色社会主义思想为指导，经济社会发展取得新成效。",
+            "一是产业发展持续向好。规模以上工业增加值增长百分之八，固定资产投资增长百分之十二。",
+            "二是乡村振兴扎实推进。粮食总产量再创新高，农村居民收入稳步增长。",
+        )
+    )
+    page = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>在全县经济工作会议上的讲话_范文网</title></head>'
+        '<body><div class="nav">首页 讲话稿</div><div class="title"><h1>在全县经济工作会议上的讲话</h1></div>'
+        f'<div class="content">{body}<table><tr><td>指标</td><td>增长</td></tr><tr><td>工业</td><td>8%</td></tr></table>'
+        "</div></body></html>"
+    )
+    extracted = extract_html(page.encode("utf-8"))
+    lines = extracted.text.split("\n")
+    assert lines[0] == "在全县经济工作会议上的讲话"
+    assert lines.count("在全县经济工作会议上的讲话") == 1
+    assert "在全县经济工作会议上的讲话" not in [dropped.text for dropped in extracted.dropped]
+    assert not any(line.startswith("|") for line in lines)
+
+
 def test_mhtml_page_is_its_html_part(cleaner: Cleaner) -> None:
     text = (SAMPLES_DIR / "民主生活会发言提纲_gbk.txt").read_bytes().decode("gbk")
     record = cleaner.clean(mhtml_bytes(text), "page.mhtml")

@@ -134,7 +134,22 @@ def extract_html(data: bytes, mhtml: bool = False) -> Extracted:
         raise RejectedInput(
             "malformed", f"The page cannot be parsed as HTML ({type(error).__name__}: {error})."
         ) from None
-    lines = [line for line in (_SPACES.sub(" ", raw).strip() for raw in (main or "").split("\n")) if line]
+    lines = [
+        _table_row(line)
+        for line in (_SPACES.sub(" ", raw).strip() for raw in (main or "").split("\n"))
+        if line
+    ]
+    lines = [line for line in lines if line]
+    title = _page_title(trafilatura, decoded.text)
+    if (
+        title
+        and title in visible
+        and title not in lines
+        and not any(title in line for line in lines[:_TITLE_LINES])
+    ):
+        # The page's own title (its heading, as trafilatura's metadata finds it) stood outside
+        # the article's block: the document opens with it, as the page shows it.
+        lines.insert(0, title)
     # A visible line is dropped only when the main text does not hold it, spaces and line breaks
     # aside: the extractor splits and joins lines otherwise than the page's blocks do (a nav bar
     # `首页 | 范文` may come out a word a line), and the audit must not list what is still there.
@@ -191,6 +206,28 @@ def _codec(charset: str | None) -> str | None:
     if name.startswith(("utf-16", "utf-32")):
         return None
     return _SUPERSETS.get(name, name)
+
+
+def _table_row(line: str) -> str:
+    """A table row as trafilatura writes it (`| 甲 | 乙 |`) as the .docx reader writes one: its
+    non-empty cells joined by a tab; any other line as it is."""
+    if len(line) < 2 or not (line.startswith("|") and line.endswith("|")):
+        return line
+    return "\t".join(cell for cell in (part.strip() for part in line[1:-1].split("|")) if cell)
+
+
+# A title already among the main text's first lines is not added again.
+_TITLE_LINES = 3
+
+
+def _page_title(trafilatura_module: object, text: str) -> str | None:
+    """The page's title by trafilatura's metadata (og:title, the heading, <title>), spaces collapsed."""
+    try:
+        metadata = trafilatura_module.extract_metadata(text)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    title = getattr(metadata, "title", None) if metadata is not None else None
+    return _SPACES.sub(" ", title).strip() if title else None
 
 
 def _visible_lines(html_module: object, text: str) -> list[str]:
