@@ -31,7 +31,7 @@ from flows.local import _list_folder
 from flows.location import StoreError
 from flows.scan import ChangedDuringRead, scan_raw
 from flows.storage import parse_location
-from tests.conftest import assert_one_row_per_document, current_snapshot
+from tests.conftest import assert_corpus_agrees, assert_one_row_per_document, current_snapshot
 
 SPEECH = "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。\n"
 OTHER = "关于做好防汛抗旱工作的通知\n各乡镇：\n现就做好今年防汛抗旱工作通知如下。\n"
@@ -191,6 +191,35 @@ def test_twins_an_earlier_version_wrote_are_healed(folders: tuple[Path, Path]) -
     healed = by_path(curated)
     assert set(healed) == {"a.txt", "b.txt"} and healed["a.txt"]["source_present"]
     assert healed["a.txt"]["doc_id"] == a["doc_id"] != healed["b.txt"]["doc_id"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("how", ["copy over", "swap"])
+def test_a_file_that_becomes_a_copy_of_another_is_new_to_the_corpus_pass(
+    folders: tuple[Path, Path], how: str
+) -> None:
+    # Its row keeps its doc_id and takes the other row's text: the corpus columns and state follow.
+    raw, curated = folders
+    write_aged(raw / "a.txt", SPEECH)
+    write_aged(raw / "b.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    if how == "copy over":
+        write_aged(raw / "b.txt", SPEECH, seconds=30)
+    else:
+        (raw / "a.txt").rename(raw / "t")
+        (raw / "b.txt").rename(raw / "a.txt")
+        (raw / "t").rename(raw / "b.txt")
+    summary = run(raw, curated)
+    assert summary.cleaned == 0
+    after = by_path(curated)
+    assert {path: row["doc_id"] for path, row in after.items()} == {
+        path: row["doc_id"] for path, row in before.items()
+    }
+    assert_corpus_agrees(curated)
+    if how == "copy over":
+        assert after["b.txt"]["dup_cluster"] == after["a.txt"]["doc_id"]
+        assert after["b.txt"]["dup_similarity"] == 1.0
 
 
 # --- 2. an injective source_path ----------------------------------------------------------------
