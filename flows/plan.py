@@ -234,6 +234,8 @@ def plan(scan: ScanResult, current: Current, hashes: Mapping[str, str | None]) -
     planner = _Planner(scan, current, hashes)
     for entry in scan.files:
         planner.place(entry)
+    # A pending file keeps its reject, as it keeps its row, until a run reads it.
+    planner.plan.carried_rejects.extend(path for path in scan.pending if path in current.rejects)
     planner.close_vanished(current.vanished(scan))
     return planner.plan
 

@@ -437,6 +437,97 @@ def test_a_swap_after_the_scan_is_a_transient_reject(
     assert "安全生产" in by_path(curated)["a.txt"]["text"]
 
 
+def _after_the_plan(monkeypatch: pytest.MonkeyPatch, act) -> None:  # type: ignore[no-untyped-def]
+    """Run `act` between the plan and the batches' reads (a drop being changed while a run reads it)."""
+    import flows.curate as curate_module
+
+    planned = curate_module.plan_step
+
+    def plan_then_act(*args: object):  # type: ignore[no-untyped-def]
+        result = planned(*args)
+        act()
+        return result
+
+    monkeypatch.setattr(curate_module, "plan_step", plan_then_act)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_edited_then_deleted_while_read_keeps_its_row_as_missing(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = folders
+    write_aged(raw / "edited.txt", SPEECH)
+    write_aged(raw / "untouched.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    write_aged(raw / "edited.txt", SPEECH + "补充一段。\n", seconds=30)
+    _after_the_plan(monkeypatch, lambda: [(raw / name).unlink() for name in ("edited.txt", "untouched.txt")])
+    summary = run(raw, curated)
+    assert summary.wrote and not rejects(curated) and not summary.rejects
+    after = by_path(curated)
+    # The unchanged file is not read: the next run finds it gone, as it finds any deleted file.
+    assert {path: (row["doc_id"], row["source_present"]) for path, row in after.items()} == {
+        "edited.txt": (before["edited.txt"]["doc_id"], False),
+        "untouched.txt": (before["untouched.txt"]["doc_id"], True),
+    }
+    assert after["edited.txt"]["text"] == before["edited.txt"]["text"]
+    assert_corpus_agrees(curated)
+    monkeypatch.undo()
+    assert run(raw, curated).missing == 1
+    assert {path: row["source_present"] for path, row in by_path(curated).items()} == {
+        "edited.txt": False,
+        "untouched.txt": False,
+    }
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_written_to_while_read_keeps_its_row_and_doc_id(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = folders
+    write_aged(raw / "a.txt", SPEECH)
+    write_aged(raw / "b_copy.txt", SPEECH)
+    run(raw, curated)
+    before = by_path(curated)
+    assert before["b_copy.txt"]["dup_cluster"] == before["a.txt"]["doc_id"]
+    write_aged(raw / "a.txt", SPEECH + "补充一段。\n", seconds=30)
+
+    def append() -> None:
+        with open(raw / "a.txt", "a", encoding="utf-8") as handle:
+            handle.write("又补充一段。\n")
+
+    _after_the_plan(monkeypatch, append)
+    summary = run(raw, curated)
+    assert summary.cleaned == 0 and not rejects(curated)
+    kept = by_path(curated)
+    assert kept["a.txt"] == {**before["a.txt"], "ingested_at": kept["a.txt"]["ingested_at"]}
+    monkeypatch.undo()
+    write_aged(raw / "a.txt", SPEECH + "补充一段。\n又补充一段。\n", seconds=20)
+    assert run(raw, curated).changed == 1
+    after = by_path(curated)
+    assert after["a.txt"]["doc_id"] == before["a.txt"]["doc_id"] and "又补充一段" in after["a.txt"]["text"]
+    assert after["b_copy.txt"]["dup_cluster"] == after["a.txt"]["doc_id"]
+    assert_corpus_agrees(curated)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_pending_file_keeps_its_reject_as_it_keeps_its_row(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    write_aged(raw / "doc.txt", SPEECH)
+    write_aged(raw / "empty.txt", "")
+    run(raw, curated)
+    assert set(rejects(curated)) == {"empty.txt"}
+    for name in ("doc.txt", "empty.txt"):  # being written now: pending
+        (raw / name).write_bytes((raw / name).read_bytes())
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=600)
+    assert summary.pending == 2 and not summary.wrote
+    assert set(rejects(curated)) == {"empty.txt"} and set(by_path(curated)) == {"doc.txt"}
+    write_aged(raw / "other.txt", OTHER, seconds=3600)  # a run that writes keeps it too
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=600)
+    assert summary.wrote and summary.rejected == 1
+    assert set(rejects(curated)) == {"empty.txt"} and set(by_path(curated)) == {"doc.txt", "other.txt"}
+
+
 # --- 12. odd drops ------------------------------------------------------------------------------
 
 
