@@ -117,6 +117,8 @@ class Plan:
     doc_ids: dict[str, str] = field(default_factory=dict)
     # Paths whose row shares its doc_id with another path's (written by an earlier version): a new id.
     fresh_ids: set[str] = field(default_factory=set)
+    # The content hash of each file to clean that the run hashed beforehand: part of its batch's key.
+    hashes: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
 
     def changes_nothing(self) -> bool:
@@ -323,6 +325,8 @@ class _Planner:
         if kind is not None:
             self.plan.counts[kind] += 1
         self.plan.to_clean.append(entry)
+        if self.hashes.get(entry.rel_path) is not None:
+            self.plan.hashes[entry.rel_path] = str(self.hashes[entry.rel_path])
         self.plan.drop.add(entry.rel_path)
         if kept_id is not None:
             self.plan.doc_ids[entry.rel_path] = kept_id

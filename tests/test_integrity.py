@@ -311,6 +311,37 @@ def test_verify_finds_new_content_of_the_same_size_and_mtime(folders: tuple[Path
     assert not run(raw, curated, verify=True).wrote
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_verify_never_takes_a_file_from_a_part_an_interrupted_run_cleaned_of_other_bytes(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    import flows.curate as curate_module
+
+    raw, curated = folders
+    doc = raw / "a.txt"
+    write_aged(doc, SPEECH)
+    run(raw, curated)
+    write_aged(doc, SPEECH.replace("安全生产", "防汛抗旱"), seconds=30)
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(curate_module, "commit", killed)
+    with pytest.raises(RuntimeError, match="killed before the commit"):
+        run(raw, curated)  # its batch is kept, for the next run to resume
+    monkeypatch.undo()
+    stat = doc.stat()
+    doc.write_bytes(SPEECH.replace("安全生产", "招商引资").encode())  # the same size, the same mtime
+    os.utime(doc, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    summary = run(raw, curated, verify=True)
+    assert (summary.cleaned, summary.resumed) == (1, 0)
+    [row] = rows(curated)
+    assert row["source_sha256"] == hashlib.sha256(doc.read_bytes()).hexdigest()
+    assert "招商引资" in row["text"]
+
+
 # --- 5. a file or folder swapped after the scan ------------------------------------------------
 
 
