@@ -168,13 +168,23 @@ class Current:
         seen = {e.rel_path for e in scan.files} | set(scan.pending) | {p.rel_path for p in scan.problems}
         return {path for path in self.rows if path not in seen}
 
-    def legacy_origins(self, scan: ScanResult) -> dict[str, str]:
-        """Files whose row was written under the old spelling of their path (docclean.sourcepath)."""
+    def legacy_origins(
+        self, scan: ScanResult, hashes: Mapping[str, str | None] | None = None
+    ) -> dict[str, str]:
+        """Files whose row was written under the old spelling of their path (docclean.sourcepath).
+
+        By name alone when `hashes` is None: the candidates, which `files_to_hash` hashes. With the
+        hashes, only a candidate whose content is its row's: the old spelling of a name is the
+        current spelling of another (a file literally named `\\xd6\\xd0.txt` spelled the old way is
+        the GBK name 中.txt spelled the new way), so a name alone could hand a deleted file's row,
+        doc_id and text to another file.
+        """
         vanished = self.vanished(scan)
         origins: dict[str, str] = {}
         for entry in scan.files:
             legacy = legacy_source_path(entry.rel_path)
-            if entry.rel_path not in self.rows and legacy != entry.rel_path and legacy in vanished:
+            named = entry.rel_path not in self.rows and legacy != entry.rel_path and legacy in vanished
+            if named and (hashes is None or hashes.get(entry.rel_path) == self.rows[legacy]["source_sha256"]):
                 origins.setdefault(entry.rel_path, legacy)
         return origins
 
@@ -206,15 +216,18 @@ def files_to_hash(scan: ScanResult, current: Current) -> list[RawEntry]:
     """The files whose content hash the plan needs, in scan order; the hashing step reads them.
 
     Without `verify`: a file whose size and mtime do not match its row, and whose size some current
-    row has (a copy or a touched file). With `verify`: every file, except a standing reject that
+    row has (a copy or a touched file), and a file that may have a row under the old spelling of
+    its path (`Current.legacy_origins`). With `verify`: every file, except a standing reject that
     keeps no hash (its bytes were never fully read: size and mtime decide then).
     """
-    origins = current.legacy_origins(scan)
+    candidates = current.legacy_origins(scan)
     wanted: list[RawEntry] = []
     for entry in scan.files:
-        origin = entry.rel_path if entry.rel_path in current.rows else origins.get(entry.rel_path)
+        origin = entry.rel_path if entry.rel_path in current.rows else None
         reject = current.standing_reject(entry, origin)
-        if current.judgement.verify:
+        if entry.rel_path in candidates:
+            needed = True
+        elif current.judgement.verify:
             needed = reject is None or reject["source_sha256"] is not None
         else:
             needed = (
@@ -253,7 +266,7 @@ class _Planner:
         self.vanished = current.vanished(scan)
         # Rows written under the old spelling of a path go to their file first, before any
         # content match could take them for a rename.
-        self.origins = current.legacy_origins(scan)
+        self.origins = current.legacy_origins(scan, hashes)
         self.renamed_from: set[str] = set(self.origins.values())
         self.plan.drop.update(self.renamed_from)
 

@@ -287,6 +287,29 @@ def test_rows_written_with_the_old_escaping_move_to_the_new_one(
     assert all(row["source_present"] for row in after.values())
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_named_like_the_old_spelling_of_a_deleted_file_does_not_take_its_row(
+    folders: tuple[Path, Path],
+) -> None:
+    raw, curated = folders
+    gbk = os.path.join(os.fsencode(raw), b"\xd6\xd0.txt")
+    write_aged(gbk, SPEECH)
+    run(raw, curated)
+    [before] = rows(curated)
+    stat = os.stat(gbk)
+    os.unlink(gbk)
+    # Another file, literally named as the GBK name's source_path: the same size and mtime.
+    literal = raw / r"\xd6\xd0.txt"
+    literal.write_bytes(SPEECH.replace("安全生产", "防汛抗旱").encode())
+    os.utime(literal, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    summary = run(raw, curated)
+    assert (summary.new, summary.renamed, summary.missing, summary.cleaned) == (1, 0, 1, 1)
+    after = by_path(curated)
+    assert after[r"\xd6\xd0.txt"] == {**before, "source_present": False}
+    assert "防汛抗旱" in after[r"\\xd6\\xd0.txt"]["text"]
+    assert after[r"\\xd6\\xd0.txt"]["doc_id"] != before["doc_id"]
+
+
 # --- 3. --verify --------------------------------------------------------------------------------
 
 
