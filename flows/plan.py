@@ -157,6 +157,10 @@ class Current:
         self.by_sha: dict[object, list[str]] = {}
         for path in sorted(self.up_to_date):
             self.by_sha.setdefault(self.rows[path]["source_sha256"], []).append(path)
+        # Every row by its source bytes, whatever made it: a rename is one whatever the run's rules.
+        self.any_by_sha: dict[object, list[str]] = {}
+        for path in sorted(self.rows):
+            self.any_by_sha.setdefault(self.rows[path]["source_sha256"], []).append(path)
         # Content seen before has its row's size. A file of any other size is new content: hashing
         # it beforehand would read it twice, since its batch reads (and hashes) it again to clean it.
         self.up_to_date_sizes = {self.rows[path]["source_bytes"] for path in self.up_to_date}
@@ -216,11 +220,14 @@ def files_to_hash(scan: ScanResult, current: Current) -> list[RawEntry]:
     """The files whose content hash the plan needs, in scan order; the hashing step reads them.
 
     Without `verify`: a file whose size and mtime do not match its row, and whose size some current
-    row has (a copy or a touched file), and a file that may have a row under the old spelling of
+    row has (a copy or a touched file), a new file of the size of a row whose file is gone (a rename
+    in a run whose rules or options differ from the row's), and a file that may have a row under the old spelling of
     its path (`Current.legacy_origins`). With `verify`: every file, except a standing reject that
     keeps no hash (its bytes were never fully read: size and mtime decide then).
     """
     candidates = current.legacy_origins(scan)
+    # A new file of a vanished row's size may be that file renamed, under rows made by other rules too.
+    vanished_sizes = {current.rows[path]["source_bytes"] for path in current.vanished(scan)}
     wanted: list[RawEntry] = []
     for entry in scan.files:
         origin = entry.rel_path if entry.rel_path in current.rows else None
@@ -233,7 +240,10 @@ def files_to_hash(scan: ScanResult, current: Current) -> list[RawEntry]:
             needed = (
                 not current.same_stat(entry, origin)
                 and reject is None
-                and entry.size in current.up_to_date_sizes
+                and (
+                    entry.size in current.up_to_date_sizes
+                    or (origin is None and entry.size in vanished_sizes)
+                )
             )
         if needed:
             wanted.append(entry)
@@ -312,7 +322,16 @@ class _Planner:
             self._reuse(str(origin), entry, kept_id is not None)
             return
         source = self._reusable_source(self.current.by_sha.get(sha, [])) if sha is not None else None
-        if source is None:
+        renamed = self._renamed_source(sha) if source is None and kept_id is None else None
+        if renamed is not None:
+            # A file renamed in a run that cleans its row again (other rules or options): the row's
+            # doc_id goes with it, as in any rename, and the file is cleaned.
+            self.renamed_from.add(renamed)
+            self.plan.drop.add(renamed)
+            self.plan.counts["renamed"] += 1
+            fresh = renamed in self.plan.fresh_ids
+            self._clean(entry, None if fresh else str(self.current.rows[renamed]["doc_id"]))
+        elif source is None:
             self._clean(entry, kept_id)
         elif source in self.vanished and source not in self.renamed_from and source != entry.rel_path:
             self.renamed_from.add(source)
@@ -333,6 +352,13 @@ class _Planner:
             if path in self.vanished and path not in self.renamed_from:
                 return path
         return paths[0] if paths else None
+
+    def _renamed_source(self, sha: str | None) -> str | None:
+        """A row whose file is gone and whose bytes were `sha`, not yet taken by another rename."""
+        for path in self.current.any_by_sha.get(sha, []) if sha is not None else []:
+            if path in self.vanished and path not in self.renamed_from:
+                return path
+        return None
 
     def _clean(self, entry: RawEntry, kept_id: str | None, kind: str | None = None) -> None:
         if kind is not None:

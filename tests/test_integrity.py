@@ -129,6 +129,29 @@ def test_a_file_back_under_its_old_name_gets_a_doc_id_of_its_own(folders: tuple[
     assert {r["source_path"] for r in rows(curated)} == {"a.txt", "b.txt"}
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_renamed_in_a_run_with_other_rules_keeps_its_doc_id(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    write_aged(raw / "old_name.txt", SPEECH)
+    write_aged(raw / "other.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    (raw / "old_name.txt").rename(raw / "new_name.txt")
+    rules = raw.parent / "extra.toml"
+    rules.write_text(
+        '[[rule]]\nid = "x"\ncategory = "watermark"\npattern = "不存在的水印"\nscope = "line"\n',
+        encoding="utf-8",
+    )
+    summary = run(raw, curated, rules_file=str(rules))
+    assert (summary.renamed, summary.missing, summary.cleaned) == (1, 0, 2)
+    after = by_path(curated)
+    assert set(after) == {"new_name.txt", "other.txt"}
+    assert after["new_name.txt"]["doc_id"] == before["old_name.txt"]["doc_id"]
+    run(raw, curated)  # back to the default rules: cleaned again, the same ids
+    assert {p: r["doc_id"] for p, r in by_path(curated).items()} == {p: r["doc_id"] for p, r in after.items()}
+    assert_corpus_agrees(curated)
+
+
 def _document_row(path: str, doc_id: str, present: bool = True) -> dict:
     row = {name: None for name in DOCUMENT_SCHEMA.names}
     row.update(
