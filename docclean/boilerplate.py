@@ -476,7 +476,9 @@ class LineCounts:
             contents = self._contents()
             order = np.lexsort((contents, self._hash))
             hashes, contents = self._hash[order], contents[order]
-            distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (contents[1:] != contents[:-1])]
+            distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (contents[1:] != contents[:-1])][
+                : len(hashes)
+            ]
             self._totals = np.unique(hashes[distinct], return_counts=True)
         return self._totals
 

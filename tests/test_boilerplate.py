@@ -127,6 +127,7 @@ def test_copies_of_one_document_count_once(cleaner: Cleaner) -> None:
     # A content line carrying a vendor-like noun, in five copies of one speech: content, not boilerplate.
     own = "去年以来，县非遗工作室牵头完成了各项展演任务。"
     copies = [cleaner.clean(speech(0, own), f"copy{i}.txt") for i in range(DEFAULT_RULES.min_documents)]
+    assert _counted([]).boilerplate() == frozenset() and _counted([]).documents_of(line_key(own)) == 0
     counts = _counted(copies)
     assert counts.documents_of(line_key(own)) == 1
     assert counts.boilerplate() == frozenset()
