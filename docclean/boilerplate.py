@@ -3,7 +3,8 @@
 One document alone cannot tell a shop's name or a QQ group from content; the corpus can. Every
 line of every document's clean text is folded (`line_key`: whitespace removed, digits to 0, the
 placeholder token to □) and `LineCounts` counts in how many distinct documents each folded line
-occurs, and how often at a document's edges. A folded line is boilerplate when it recurs in at
+occurs, and how often at a document's edges; documents holding the same set of folded lines (exact
+copies) count once. A folded line is boilerplate when it recurs in at
 least `min_documents` documents, carries a noise signal (contact details, a vendor-like name, a
 solicitation, a URL, an identifier) and is not a speech convention of the negative list
 (rules/boilerplate.toml). Recurrence alone is not enough: 同志们： and 谢谢大家！ recur in
@@ -389,7 +390,7 @@ class LineStat:
 
 
 class LineCounts:
-    """Distinct documents per folded line, kept incrementally (add, replace, remove documents).
+    """Distinct documents per folded line (copies once: `_counted`), kept incrementally (add, replace, remove documents).
 
     Columnar: one row per (document, distinct folded line) holding the line's `key_hash` and its
     position, in numpy arrays (13 bytes a row, where a dict of strings took hundreds). The text
@@ -457,10 +458,28 @@ class LineCounts:
             self._doc, self._hash, self._position = self._doc[keep], self._hash[keep], self._position[keep]
             self._totals = None
 
+    def _contents(self) -> np.ndarray:
+        """Each row's document content: the sum (mod 2**64) of its document's key hashes, which
+        stands for the document's set of folded lines (a document counts each line once)."""
+        sums = np.zeros(len(self._doc_ids), np.uint64)
+        np.add.at(sums, self._doc, self._hash)
+        return sums[self._doc]
+
     def _counted(self) -> tuple[np.ndarray, np.ndarray]:
-        """The distinct key hashes, sorted, and in how many documents each is."""
+        """The distinct key hashes, sorted, and in how many distinct documents each is.
+
+        Documents holding the same set of folded lines (exact copies, or copies that differ in
+        whitespace or digits alone) count once: a document's own lines must not become
+        boilerplate because the drop holds five copies of it.
+        """
         if self._totals is None:
-            self._totals = np.unique(self._hash, return_counts=True)
+            contents = self._contents()
+            order = np.lexsort((contents, self._hash))
+            hashes, contents = self._hash[order], contents[order]
+            distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (contents[1:] != contents[:-1])][
+                : len(hashes)
+            ]
+            self._totals = np.unique(hashes[distinct], return_counts=True)
         return self._totals
 
     def documents_of(self, key: str) -> int:
@@ -551,14 +570,18 @@ class LineCounts:
     def stat(self, key: str) -> LineStat:
         value = key_hash(key)
         rows = self._hash == np.uint64(value)
-        positions = self._position[rows]
+        positions, contents = self._position[rows], self._contents()[rows]
         line = self._lines[value][1] if value in self._lines else key
+
+        def documents(at: np.ndarray) -> int:  # distinct contents, as _counted counts them
+            return len(np.unique(contents[at]))
+
         return LineStat(
             key,
             line,
-            int(np.count_nonzero(rows)),
-            int(np.count_nonzero(positions == POSITIONS.index("first"))),
-            int(np.count_nonzero(positions == POSITIONS.index("last"))),
+            documents(np.ones(len(contents), bool)),
+            documents(positions == POSITIONS.index("first")),
+            documents(positions == POSITIONS.index("last")),
             self.rules.signals_of(key),
         )
 

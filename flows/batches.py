@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,16 +62,25 @@ class Batch:
 
 
 def batch_key(
-    entries: list[RawEntry], doc_ids: dict[str, str], config: CleanConfig, rules_version: str
+    entries: list[RawEntry],
+    doc_ids: dict[str, str],
+    config: CleanConfig,
+    rules_version: str,
+    hashes: Mapping[str, str] = {},
 ) -> str:
     """What determines a batch's output, hashed: the name of its part file and completion marker.
 
     Each file's path, size and mtime (a file edited since has another key, so its stale part is
-    never reused), the doc_ids the batch keeps, every CleanConfig field, the rules' and the
-    pipeline's versions. A 32-hex-digit prefix of SHA-256.
+    never reused), and its content hash where the run took one (`hashes`, by source_path: a file
+    rewritten with the same size and mtime, which --verify finds, is not taken from a part an
+    interrupted run cleaned of its old bytes), the doc_ids the batch keeps, every CleanConfig
+    field, the rules' and the pipeline's versions. A 32-hex-digit prefix of SHA-256.
     """
     identity = {
-        "files": [[e.rel_path, e.size, e.mtime_ns] for e in entries],
+        "files": [
+            [e.rel_path, e.size, e.mtime_ns, *([hashes[e.rel_path]] if e.rel_path in hashes else [])]
+            for e in entries
+        ],
         "doc_ids": sorted(doc_ids.items()),
         "config": repr(config),
         "rules_version": rules_version,
@@ -224,7 +233,7 @@ def clean_batches(
     in_flight: list[tuple[PrefectFuture[BatchOutcome], Location, int]] = []
     for batch in make_batches(entries):
         kept = {e.rel_path: doc_ids[e.rel_path] for e in batch if e.rel_path in doc_ids}
-        key = batch_key(batch, kept, config, rules_version)
+        key = batch_key(batch, kept, config, rules_version, plan.hashes)
         part, finished = store.batch_part(key), store.finished_batch(key)
         arguments = (Batch(batch, kept, store.batch_marker(key)), config, part, ingested_at, pool)
         if finished is not None:  # cleaned by an interrupted run: its part is reused

@@ -7,9 +7,10 @@ and leaves the dataset as it was (the batches it cleaned stay, for the next run 
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pyarrow as pa
@@ -24,7 +25,7 @@ from flows.batches import CleanedBatch
 from flows.cleaning import BatchOutcome
 from flows.corpus import CorpusOutcome, run_here, run_in, run_on_workers, update_corpus
 from flows.location import Location
-from flows.plan import Plan
+from flows.plan import TRANSIENT_REASONS, Plan
 from flows.runners import on_dask
 from flows.scan import ScanResult
 from flows.store import Snapshot, SnapshotWriter, Store, batch_facts, read_part, rewrite_part
@@ -58,6 +59,7 @@ def commit(
     is committed then.
     """
     rejects = scan_rejects(scan) + [reject for batch in batches for reject in batch.outcome.rejects]
+    plan, rejects = keep_rows_of_unread_files(plan, rejects, snapshot)
     reject_paths = {r.source_path for r in rejects}
     ids = DocIds(set(snapshot.documents.column("doc_id").to_pylist()))
     writer = store.begin()
@@ -78,6 +80,54 @@ def commit(
         writer.abandon()
         raise
     return Committed(rejects, kept, corpus)
+
+
+def keep_rows_of_unread_files(
+    plan: Plan, rejects: list[Reject], snapshot: Snapshot
+) -> tuple[Plan, list[Reject]]:
+    """The plan and the rejects, with the previous row of each file a batch could not read for now
+    (a transient reason: plan.TRANSIENT_REASONS) kept instead of its reject.
+
+    A file edited, then deleted or written to again while the run read it, is no reject: its row
+    stands, with its doc_id, until a run can read it (the next, since its size or mtime differ
+    from the row's), with `source_present` false if the file is gone and true if it is there. A
+    file without a row keeps its transient reject, as does one whose row an earlier version left
+    twice or sharing its doc_id (it is written once, with an id of its own, by the run that reads it). Returns a new plan; `plan` is left as it is.
+    """
+    documents = snapshot.documents
+    paths = documents.column("source_path").to_pylist()
+    twins = {path for path, n in Counter(paths).items() if n > 1}
+    rows = {
+        path: (present, mtime_ns)
+        for path, present, mtime_ns in zip(
+            paths,
+            documents.column("source_present").to_pylist(),
+            documents.column("source_mtime_ns").to_pylist(),
+            strict=True,
+        )
+        if path not in twins
+    }
+    unread = {
+        r.source_path: r
+        for r in rejects
+        if r.reason in TRANSIENT_REASONS and r.source_path in rows and r.source_path not in plan.fresh_ids
+    }
+    if not unread:
+        return plan, rejects
+    for reject in unread.values():
+        get_run_logger().warning(
+            "Not read now: %s; its previous row is kept until a run can read it.", reject.detail
+        )
+    # Rows that say otherwise than the file's presence: marked missing, or carried over as present.
+    gone = sorted(p for p, r in unread.items() if r.reason == "vanished" and rows[p][0])
+    back = sorted(p for p, r in unread.items() if r.reason != "vanished" and not rows[p][0])
+    kept = replace(
+        plan,
+        drop=(plan.drop - unread.keys()) | {*gone, *back},
+        mark_missing=[*plan.mark_missing, *gone],
+        reuse=[*plan.reuse, *((path, path, rows[path][1], True) for path in back)],
+    )
+    return kept, [r for r in rejects if r.source_path not in unread]
 
 
 def scan_rejects(scan: ScanResult) -> list[Reject]:

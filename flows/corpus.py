@@ -143,7 +143,8 @@ def update_corpus(
     alone. `given_facts` (FACTS_SCHEMA tables) are the facts the batches computed of the rows they
     wrote, used where they match a row's source_path and doc_id and were computed with the
     pass's parameters; the pass computes the others. `written` are the staged part files this
-    run's batches wrote: each of their rows is new to the pass (an edited file keeps its doc_id).
+    run's batches wrote: each of their rows is new to the pass (an edited file keeps its doc_id), as is
+    a row whose `text_sha256` is not the state's for its doc_id (a file that became a copy of another).
     `token` is the placeholder token the rows were cleaned with (`--mask-token`).
     Rewrites the staged part files that hold a row whose corpus columns differ from the state's
     (a batch writes its rows as documents alone: docclean.corpus_facts.alone); raises what
@@ -161,6 +162,7 @@ def update_corpus(
     stored: dict[str, tuple[str | None, str | None, float | None]] = {}
     fresh: set[str] = set()
     known = set(counts.doc_ids())
+    indexed = {doc_id: assignment.text_sha256 for doc_id, assignment in index.assignments().items()}
     for part, table in keyed.items():
         new = part.path in new_parts
         for doc_id, path, *columns in zip(
@@ -168,7 +170,9 @@ def update_corpus(
         ):
             part_of[doc_id], path_of[doc_id] = part, path
             stored[doc_id] = tuple(columns)
-            if new or columns[0] is None or doc_id not in known or doc_id not in index:
+            # A carried row whose text is not the one the state holds for its doc_id (a file that
+            # became a copy of another keeps its id and takes the other row's text) is new as well.
+            if new or columns[0] is None or doc_id not in known or indexed.get(doc_id) != columns[0]:
                 fresh.add(doc_id)
     gone = (known | set(index.assignments())) - part_of.keys()
 

@@ -119,6 +119,8 @@ class Plan:
     doc_ids: dict[str, str] = field(default_factory=dict)
     # Paths whose row shares its doc_id with another path's (written by an earlier version): a new id.
     fresh_ids: set[str] = field(default_factory=set)
+    # The content hash of each file to clean that the run hashed beforehand: part of its batch's key.
+    hashes: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
 
     def changes_nothing(self) -> bool:
@@ -157,6 +159,10 @@ class Current:
         self.by_sha: dict[object, list[str]] = {}
         for path in sorted(self.up_to_date):
             self.by_sha.setdefault(self.rows[path]["source_sha256"], []).append(path)
+        # Every row by its source bytes, whatever made it: a rename is one whatever the run's rules.
+        self.any_by_sha: dict[object, list[str]] = {}
+        for path in sorted(self.rows):
+            self.any_by_sha.setdefault(self.rows[path]["source_sha256"], []).append(path)
         # Content seen before has its row's size. A file of any other size is new content: hashing
         # it beforehand would read it twice, since its batch reads (and hashes) it again to clean it.
         self.up_to_date_sizes = {self.rows[path]["source_bytes"] for path in self.up_to_date}
@@ -172,13 +178,23 @@ class Current:
             path for path in self.rows if path not in seen and not (unlisted and path.startswith(unlisted))
         }
 
-    def legacy_origins(self, scan: ScanResult) -> dict[str, str]:
-        """Files whose row was written under the old spelling of their path (docclean.sourcepath)."""
+    def legacy_origins(
+        self, scan: ScanResult, hashes: Mapping[str, str | None] | None = None
+    ) -> dict[str, str]:
+        """Files whose row was written under the old spelling of their path (docclean.sourcepath).
+
+        By name alone when `hashes` is None: the candidates, which `files_to_hash` hashes. With the
+        hashes, only a candidate whose content is its row's: the old spelling of a name is the
+        current spelling of another (a file literally named `\\xd6\\xd0.txt` spelled the old way is
+        the GBK name 中.txt spelled the new way), so a name alone could hand a deleted file's row,
+        doc_id and text to another file.
+        """
         vanished = self.vanished(scan)
         origins: dict[str, str] = {}
         for entry in scan.files:
             legacy = legacy_source_path(entry.rel_path)
-            if entry.rel_path not in self.rows and legacy != entry.rel_path and legacy in vanished:
+            named = entry.rel_path not in self.rows and legacy != entry.rel_path and legacy in vanished
+            if named and (hashes is None or hashes.get(entry.rel_path) == self.rows[legacy]["source_sha256"]):
                 origins.setdefault(entry.rel_path, legacy)
         return origins
 
@@ -210,21 +226,30 @@ def files_to_hash(scan: ScanResult, current: Current) -> list[RawEntry]:
     """The files whose content hash the plan needs, in scan order; the hashing step reads them.
 
     Without `verify`: a file whose size and mtime do not match its row, and whose size some current
-    row has (a copy or a touched file). With `verify`: every file, except a standing reject that
+    row has (a copy or a touched file), a new file of the size of a row whose file is gone (a rename
+    in a run whose rules or options differ from the row's), and a file that may have a row under the old spelling of
+    its path (`Current.legacy_origins`). With `verify`: every file, except a standing reject that
     keeps no hash (its bytes were never fully read: size and mtime decide then).
     """
-    origins = current.legacy_origins(scan)
+    candidates = current.legacy_origins(scan)
+    # A new file of a vanished row's size may be that file renamed, under rows made by other rules too.
+    vanished_sizes = {current.rows[path]["source_bytes"] for path in current.vanished(scan)}
     wanted: list[RawEntry] = []
     for entry in scan.files:
-        origin = entry.rel_path if entry.rel_path in current.rows else origins.get(entry.rel_path)
+        origin = entry.rel_path if entry.rel_path in current.rows else None
         reject = current.standing_reject(entry, origin)
-        if current.judgement.verify:
+        if entry.rel_path in candidates:
+            needed = True
+        elif current.judgement.verify:
             needed = reject is None or reject["source_sha256"] is not None
         else:
             needed = (
                 not current.same_stat(entry, origin)
                 and reject is None
-                and entry.size in current.up_to_date_sizes
+                and (
+                    entry.size in current.up_to_date_sizes
+                    or (origin is None and entry.size in vanished_sizes)
+                )
             )
         if needed:
             wanted.append(entry)
@@ -240,6 +265,8 @@ def plan(scan: ScanResult, current: Current, hashes: Mapping[str, str | None]) -
     planner = _Planner(scan, current, hashes)
     for entry in scan.files:
         planner.place(entry)
+    # A pending file keeps its reject, as it keeps its row, until a run reads it.
+    planner.plan.carried_rejects.extend(path for path in scan.pending if path in current.rejects)
     planner.close_vanished(current.vanished(scan))
     return planner.plan
 
@@ -255,7 +282,7 @@ class _Planner:
         self.vanished = current.vanished(scan)
         # Rows written under the old spelling of a path go to their file first, before any
         # content match could take them for a rename.
-        self.origins = current.legacy_origins(scan)
+        self.origins = current.legacy_origins(scan, hashes)
         self.renamed_from: set[str] = set(self.origins.values())
         self.plan.drop.update(self.renamed_from)
 
@@ -301,7 +328,16 @@ class _Planner:
             self._reuse(str(origin), entry, kept_id is not None)
             return
         source = self._reusable_source(self.current.by_sha.get(sha, [])) if sha is not None else None
-        if source is None:
+        renamed = self._renamed_source(sha) if source is None and kept_id is None else None
+        if renamed is not None:
+            # A file renamed in a run that cleans its row again (other rules or options): the row's
+            # doc_id goes with it, as in any rename, and the file is cleaned.
+            self.renamed_from.add(renamed)
+            self.plan.drop.add(renamed)
+            self.plan.counts["renamed"] += 1
+            fresh = renamed in self.plan.fresh_ids
+            self._clean(entry, None if fresh else str(self.current.rows[renamed]["doc_id"]))
+        elif source is None:
             self._clean(entry, kept_id)
         elif source in self.vanished and source not in self.renamed_from and source != entry.rel_path:
             self.renamed_from.add(source)
@@ -323,10 +359,19 @@ class _Planner:
                 return path
         return paths[0] if paths else None
 
+    def _renamed_source(self, sha: str | None) -> str | None:
+        """A row whose file is gone and whose bytes were `sha`, not yet taken by another rename."""
+        for path in self.current.any_by_sha.get(sha, []) if sha is not None else []:
+            if path in self.vanished and path not in self.renamed_from:
+                return path
+        return None
+
     def _clean(self, entry: RawEntry, kept_id: str | None, kind: str | None = None) -> None:
         if kind is not None:
             self.plan.counts[kind] += 1
         self.plan.to_clean.append(entry)
+        if self.hashes.get(entry.rel_path) is not None:
+            self.plan.hashes[entry.rel_path] = str(self.hashes[entry.rel_path])
         self.plan.drop.add(entry.rel_path)
         if kept_id is not None:
             self.plan.doc_ids[entry.rel_path] = kept_id

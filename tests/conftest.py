@@ -52,6 +52,40 @@ def assert_one_row_per_document(rows: list[dict]) -> None:
         assert not repeated, f"{column} on more than one row: {repeated}"
 
 
+def assert_corpus_agrees(curated: Path) -> None:
+    """The corpus columns and the corpus state agree with the rows' text: `text_sha256` is the
+    text's hash, the index holds each doc_id with that hash and the row's cluster, a cluster is a
+    representative's, and the line counts hold each document's lines as its base text has them."""
+    import hashlib
+
+    import numpy as np
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+    from docclean.boilerplate import base_text, line_facts
+    from docclean.corpus_state import read_state
+    from docclean.schema import record_from_row
+
+    table = ds.dataset(curated / "documents", format="parquet").to_table()
+    rows = {row["doc_id"]: row for row in table.to_pylist()}
+    state = read_state(str(current_snapshot(curated)), pafs.LocalFileSystem())
+    assert state is not None, "no corpus state"
+    index, counts = state
+    assignments = index.assignments()
+    assert set(assignments) == set(rows) == set(counts.doc_ids())
+    lines = counts.to_tables()[0].to_pylist()
+    held: dict[str, set[int]] = {}
+    for line in lines:
+        held.setdefault(line["doc_id"], set()).add(line["key_hash"])
+    for doc_id, row in rows.items():
+        sha = hashlib.sha256(row["text"].encode("utf-8")).hexdigest()
+        assert row["text_sha256"] == sha == assignments[doc_id].text_sha256, row["source_path"]
+        assert row["dup_cluster"] == assignments[doc_id].dup_cluster, row["source_path"]
+        assert rows[row["dup_cluster"]]["dup_cluster"] == row["dup_cluster"], row["source_path"]
+        hashes, _ = line_facts(base_text(record_from_row(row)), counts.rules.edge_lines)
+        assert held.get(doc_id, set()) == set(np.asarray(hashes).tolist()), row["source_path"]
+
+
 # What Prefect's own client retries (prefect.client.base): a busy SQLite database, for one, makes
 # the server answer 503 ("database is locked" while the scheduler, the late-runs service or a run
 # writes), and it expects the client to ask again.

@@ -28,10 +28,15 @@ from tests.test_cli import ENV, docclean
 VENDOR_LINE = "（本文由青松文档工作室整理，加V：qs2024获取更多）"
 
 
+def district(i: int) -> str:
+    """A name of its own for document `i` (up to 60): documents that differ in digits alone count once for boilerplate."""
+    return "甲乙丙丁戊己庚辛壬癸"[i % 10] + "子丑寅卯辰巳午未申酉戌亥"[i % 12]
+
+
 def speech(i: int) -> str:
     return "\n".join(
         [
-            f"在全县第{i}次安全生产工作会议上的讲话",
+            f"在{district(i)}片区第{i}次安全生产工作会议上的讲话",
             "同志们：",
             f"今天召开第{i}次会议，主要任务是总结前一阶段工作，部署第{i * 37}项下一步任务。" * 3,
             f"安全生产是底线，必须时刻绷紧这根弦，压实{i}个方面的责任。" * 2,

@@ -1,9 +1,10 @@
 """Random drop-folder histories against a model of what the dataset must hold (issue 14, item 1).
 
-Each step drops, changes, rewrites in place (same size and mtime), renames or deletes a file, or
-runs the flow (with --prune or --verify, or neither). After every run the dataset must hold one
+Each step drops, changes, rewrites in place (same size and mtime), renames, copies over another,
+swaps the names of two or deletes a file, or runs the flow (with --prune or --verify, or neither). After every run the dataset must hold one
 row per source_path and per doc_id, a present row for every file with the content the run could
-know about, and a missing row for every file gone since, unless pruned.
+know about, and a missing row for every file gone since, unless pruned; the corpus columns and
+state agree with the rows' text (tests.conftest.assert_corpus_agrees).
 
 CI runs a few histories. A longer run: DOCCLEAN_MODEL_EXAMPLES=500 python3 -m pytest
 tests/test_dataset_model.py (see the README's Development section).
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from flows.curate import curate
-from tests.conftest import assert_one_row_per_document
+from tests.conftest import assert_corpus_agrees, assert_one_row_per_document
 
 EXAMPLES = int(os.environ.get("DOCCLEAN_MODEL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("DOCCLEAN_MODEL_STEPS", "14"))
@@ -86,6 +87,20 @@ class DropFolder(RuleBasedStateMachine):
             os.rename(self.raw / old, self.raw / new)
             self.files[new] = self.files.pop(old)
 
+    @rule(source=st.sampled_from(NAMES), over=st.sampled_from(NAMES))
+    def copy_over(self, source: str, over: str) -> None:
+        # `cp source over` onto an existing file: the row of `over` takes the content of source's.
+        if source in self.files and over in self.files and source != over:
+            self._write(over, self.files[source])
+
+    @rule(one=st.sampled_from(NAMES), other=st.sampled_from(NAMES))
+    def swap(self, one: str, other: str) -> None:
+        if one in self.files and other in self.files and one != other:
+            os.rename(self.raw / one, self.raw / "swap.tmp")
+            os.rename(self.raw / other, self.raw / one)
+            os.rename(self.raw / "swap.tmp", self.raw / other)
+            self.files[one], self.files[other] = self.files[other], self.files[one]
+
     @rule(name=st.sampled_from(NAMES))
     def delete(self, name: str) -> None:
         if name in self.files:
@@ -138,6 +153,8 @@ class DropFolder(RuleBasedStateMachine):
                 assert row["doc_id"] == earlier[3] or row["doc_id"] in vanished_ids
             rows[path] = (content, info.st_size, info.st_mtime_ns, row["doc_id"], True)
         self.rows = rows
+        if table:
+            assert_corpus_agrees(self.curated)
 
     @invariant()
     def raw_holds_what_the_model_says(self) -> None:

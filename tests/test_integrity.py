@@ -32,7 +32,7 @@ from flows.local import _list_folder
 from flows.location import StoreError
 from flows.scan import ChangedDuringRead, RawUnlistable, scan_raw
 from flows.storage import parse_location
-from tests.conftest import assert_one_row_per_document, current_snapshot
+from tests.conftest import assert_corpus_agrees, assert_one_row_per_document, current_snapshot
 
 SPEECH = "在全县安全生产工作会议上的讲话\n同志们：\n今天召开会议，主要任务是部署安全生产工作。\n"
 OTHER = "关于做好防汛抗旱工作的通知\n各乡镇：\n现就做好今年防汛抗旱工作通知如下。\n"
@@ -130,6 +130,29 @@ def test_a_file_back_under_its_old_name_gets_a_doc_id_of_its_own(folders: tuple[
     assert {r["source_path"] for r in rows(curated)} == {"a.txt", "b.txt"}
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_renamed_in_a_run_with_other_rules_keeps_its_doc_id(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    write_aged(raw / "old_name.txt", SPEECH)
+    write_aged(raw / "other.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    (raw / "old_name.txt").rename(raw / "new_name.txt")
+    rules = raw.parent / "extra.toml"
+    rules.write_text(
+        '[[rule]]\nid = "x"\ncategory = "watermark"\npattern = "不存在的水印"\nscope = "line"\n',
+        encoding="utf-8",
+    )
+    summary = run(raw, curated, rules_file=str(rules))
+    assert (summary.renamed, summary.missing, summary.cleaned) == (1, 0, 2)
+    after = by_path(curated)
+    assert set(after) == {"new_name.txt", "other.txt"}
+    assert after["new_name.txt"]["doc_id"] == before["old_name.txt"]["doc_id"]
+    run(raw, curated)  # back to the default rules: cleaned again, the same ids
+    assert {p: r["doc_id"] for p, r in by_path(curated).items()} == {p: r["doc_id"] for p, r in after.items()}
+    assert_corpus_agrees(curated)
+
+
 def _document_row(path: str, doc_id: str, present: bool = True) -> dict:
     row = {name: None for name in DOCUMENT_SCHEMA.names}
     row.update(
@@ -192,6 +215,35 @@ def test_twins_an_earlier_version_wrote_are_healed(folders: tuple[Path, Path]) -
     healed = by_path(curated)
     assert set(healed) == {"a.txt", "b.txt"} and healed["a.txt"]["source_present"]
     assert healed["a.txt"]["doc_id"] == a["doc_id"] != healed["b.txt"]["doc_id"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("how", ["copy over", "swap"])
+def test_a_file_that_becomes_a_copy_of_another_is_new_to_the_corpus_pass(
+    folders: tuple[Path, Path], how: str
+) -> None:
+    # Its row keeps its doc_id and takes the other row's text: the corpus columns and state follow.
+    raw, curated = folders
+    write_aged(raw / "a.txt", SPEECH)
+    write_aged(raw / "b.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    if how == "copy over":
+        write_aged(raw / "b.txt", SPEECH, seconds=30)
+    else:
+        (raw / "a.txt").rename(raw / "t")
+        (raw / "b.txt").rename(raw / "a.txt")
+        (raw / "t").rename(raw / "b.txt")
+    summary = run(raw, curated)
+    assert summary.cleaned == 0
+    after = by_path(curated)
+    assert {path: row["doc_id"] for path, row in after.items()} == {
+        path: row["doc_id"] for path, row in before.items()
+    }
+    assert_corpus_agrees(curated)
+    if how == "copy over":
+        assert after["b.txt"]["dup_cluster"] == after["a.txt"]["doc_id"]
+        assert after["b.txt"]["dup_similarity"] == 1.0
 
 
 # --- 2. an injective source_path ----------------------------------------------------------------
@@ -259,6 +311,29 @@ def test_rows_written_with_the_old_escaping_move_to_the_new_one(
     assert all(row["source_present"] for row in after.values())
 
 
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_named_like_the_old_spelling_of_a_deleted_file_does_not_take_its_row(
+    folders: tuple[Path, Path],
+) -> None:
+    raw, curated = folders
+    gbk = os.path.join(os.fsencode(raw), b"\xd6\xd0.txt")
+    write_aged(gbk, SPEECH)
+    run(raw, curated)
+    [before] = rows(curated)
+    stat = os.stat(gbk)
+    os.unlink(gbk)
+    # Another file, literally named as the GBK name's source_path: the same size and mtime.
+    literal = raw / r"\xd6\xd0.txt"
+    literal.write_bytes(SPEECH.replace("安全生产", "防汛抗旱").encode())
+    os.utime(literal, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    summary = run(raw, curated)
+    assert (summary.new, summary.renamed, summary.missing, summary.cleaned) == (1, 0, 1, 1)
+    after = by_path(curated)
+    assert after[r"\xd6\xd0.txt"] == {**before, "source_present": False}
+    assert "防汛抗旱" in after[r"\\xd6\\xd0.txt"]["text"]
+    assert after[r"\\xd6\\xd0.txt"]["doc_id"] != before["doc_id"]
+
+
 # --- 3. --verify --------------------------------------------------------------------------------
 
 
@@ -281,6 +356,37 @@ def test_verify_finds_new_content_of_the_same_size_and_mtime(folders: tuple[Path
     [after] = rows(curated)
     assert "防汛抗旱" in after["text"] and after["doc_id"] == before["doc_id"]
     assert not run(raw, curated, verify=True).wrote
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_verify_never_takes_a_file_from_a_part_an_interrupted_run_cleaned_of_other_bytes(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    import flows.curate as curate_module
+
+    raw, curated = folders
+    doc = raw / "a.txt"
+    write_aged(doc, SPEECH)
+    run(raw, curated)
+    write_aged(doc, SPEECH.replace("安全生产", "防汛抗旱"), seconds=30)
+
+    def killed(*_: object, **__: object) -> None:
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(curate_module, "commit", killed)
+    with pytest.raises(RuntimeError, match="killed before the commit"):
+        run(raw, curated)  # its batch is kept, for the next run to resume
+    monkeypatch.undo()
+    stat = doc.stat()
+    doc.write_bytes(SPEECH.replace("安全生产", "招商引资").encode())  # the same size, the same mtime
+    os.utime(doc, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    summary = run(raw, curated, verify=True)
+    assert (summary.cleaned, summary.resumed) == (1, 0)
+    [row] = rows(curated)
+    assert row["source_sha256"] == hashlib.sha256(doc.read_bytes()).hexdigest()
+    assert "招商引资" in row["text"]
 
 
 # --- 5. a file or folder swapped after the scan ------------------------------------------------
@@ -456,6 +562,97 @@ def test_a_swap_after_the_scan_is_a_transient_reject(
     summary = run(raw, curated)  # retried: the file is what the scan sees now
     assert summary.cleaned == 1 and not rejects(curated)
     assert "安全生产" in by_path(curated)["a.txt"]["text"]
+
+
+def _after_the_plan(monkeypatch: pytest.MonkeyPatch, act) -> None:  # type: ignore[no-untyped-def]
+    """Run `act` between the plan and the batches' reads (a drop being changed while a run reads it)."""
+    import flows.curate as curate_module
+
+    planned = curate_module.plan_step
+
+    def plan_then_act(*args: object):  # type: ignore[no-untyped-def]
+        result = planned(*args)
+        act()
+        return result
+
+    monkeypatch.setattr(curate_module, "plan_step", plan_then_act)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_edited_then_deleted_while_read_keeps_its_row_as_missing(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = folders
+    write_aged(raw / "edited.txt", SPEECH)
+    write_aged(raw / "untouched.txt", OTHER)
+    run(raw, curated)
+    before = by_path(curated)
+    write_aged(raw / "edited.txt", SPEECH + "补充一段。\n", seconds=30)
+    _after_the_plan(monkeypatch, lambda: [(raw / name).unlink() for name in ("edited.txt", "untouched.txt")])
+    summary = run(raw, curated)
+    assert summary.wrote and not rejects(curated) and not summary.rejects
+    after = by_path(curated)
+    # The unchanged file is not read: the next run finds it gone, as it finds any deleted file.
+    assert {path: (row["doc_id"], row["source_present"]) for path, row in after.items()} == {
+        "edited.txt": (before["edited.txt"]["doc_id"], False),
+        "untouched.txt": (before["untouched.txt"]["doc_id"], True),
+    }
+    assert after["edited.txt"]["text"] == before["edited.txt"]["text"]
+    assert_corpus_agrees(curated)
+    monkeypatch.undo()
+    assert run(raw, curated).missing == 1
+    assert {path: row["source_present"] for path, row in by_path(curated).items()} == {
+        "edited.txt": False,
+        "untouched.txt": False,
+    }
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_file_written_to_while_read_keeps_its_row_and_doc_id(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = folders
+    write_aged(raw / "a.txt", SPEECH)
+    write_aged(raw / "b_copy.txt", SPEECH)
+    run(raw, curated)
+    before = by_path(curated)
+    assert before["b_copy.txt"]["dup_cluster"] == before["a.txt"]["doc_id"]
+    write_aged(raw / "a.txt", SPEECH + "补充一段。\n", seconds=30)
+
+    def append() -> None:
+        with open(raw / "a.txt", "a", encoding="utf-8") as handle:
+            handle.write("又补充一段。\n")
+
+    _after_the_plan(monkeypatch, append)
+    summary = run(raw, curated)
+    assert summary.cleaned == 0 and not rejects(curated)
+    kept = by_path(curated)
+    assert kept["a.txt"] == {**before["a.txt"], "ingested_at": kept["a.txt"]["ingested_at"]}
+    monkeypatch.undo()
+    write_aged(raw / "a.txt", SPEECH + "补充一段。\n又补充一段。\n", seconds=20)
+    assert run(raw, curated).changed == 1
+    after = by_path(curated)
+    assert after["a.txt"]["doc_id"] == before["a.txt"]["doc_id"] and "又补充一段" in after["a.txt"]["text"]
+    assert after["b_copy.txt"]["dup_cluster"] == after["a.txt"]["doc_id"]
+    assert_corpus_agrees(curated)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_pending_file_keeps_its_reject_as_it_keeps_its_row(folders: tuple[Path, Path]) -> None:
+    raw, curated = folders
+    write_aged(raw / "doc.txt", SPEECH)
+    write_aged(raw / "empty.txt", "")
+    run(raw, curated)
+    assert set(rejects(curated)) == {"empty.txt"}
+    for name in ("doc.txt", "empty.txt"):  # being written now: pending
+        (raw / name).write_bytes((raw / name).read_bytes())
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=600)
+    assert summary.pending == 2 and not summary.wrote
+    assert set(rejects(curated)) == {"empty.txt"} and set(by_path(curated)) == {"doc.txt"}
+    write_aged(raw / "other.txt", OTHER, seconds=3600)  # a run that writes keeps it too
+    summary = curate(raw=str(raw), curated=str(curated), settle_seconds=600)
+    assert summary.wrote and summary.rejected == 1
+    assert set(rejects(curated)) == {"empty.txt"} and set(by_path(curated)) == {"doc.txt", "other.txt"}
 
 
 # --- 12. odd drops ------------------------------------------------------------------------------
