@@ -147,12 +147,20 @@ def keep_zhu(text: str, converted: str) -> str:
     `text` writes it in a word where it is zhù (`_zhu`): tw2s made 專著 专着 and 原著 原着."""
     if "著" not in text or len(converted) != len(text):
         return converted
-    chars = list(converted)
-    for match in _zhu().finditer(text):
-        for offset, char in enumerate(match.group()):
-            if char == "著" and chars[match.start() + offset] == "着":
-                chars[match.start() + offset] = "著"
-    return "".join(chars)
+    at = [
+        match.start() + offset
+        for match in _zhu().finditer(text)
+        for offset, char in enumerate(match.group())
+        if char == "著" and converted[match.start() + offset] == "着"
+    ]
+    if not at:
+        return converted
+    pieces, position = [], 0
+    for index in at:
+        pieces += (converted[position:index], "著")
+        position = index + 1
+    pieces.append(converted[position:])
+    return "".join(pieces)
 
 
 @cache
@@ -1280,7 +1288,12 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
     def window(counted: Mapping[int, int], top: int) -> int:
         return sum(counted.get(w, 0) for w in range(top - _WRAP_TOLERANCE, top + 1))
 
-    width = max(counts, key=lambda w: window(counts, w))
+    # Each width's window from running sums over the widths at or above the minimum (the first
+    # of the widest windows, in the order the widths were first seen, as `max` takes it).
+    running = [0] * (longest + 2)
+    for w in range(_WRAP_MIN_WIDTH, longest + 1):
+        running[w + 1] = running[w] + counts.get(w, 0)
+    width = max(counts, key=lambda w: running[w + 1] - running[max(w - _WRAP_TOLERANCE, _WRAP_MIN_WIDTH)])
     near = window(widths, width)
     wide_enough = sum(count for w, count in widths.items() if w * 2 >= width)
     if near < _WRAP_MIN_LINES or near < wide_enough * _WRAP_MIN_SHARE:
