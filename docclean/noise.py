@@ -744,13 +744,14 @@ def _short_content(line: str, rare: bool) -> bool:
     shorter than `_SHORT_NEIGHBOUR`, ending no sentence, and `rare` (recurring less often than a
     watermark must)."""
     line = line.strip()
-    return rare and len(line) < _SHORT_NEIGHBOUR and not line.endswith(_SENTENCE_ENDS)
+    return rare and len(line) < _SHORT_NEIGHBOUR and not line.endswith(_ENDS_A_SENTENCE)
 
 
 # Lines shorter than this around a repeated line make it a poem's, a table's or a list's: a
 # line of verse or a cell is shorter, a paragraph a watermark interrupts is longer.
 _SHORT_NEIGHBOUR = 25
-_SENTENCE_ENDS = tuple("。！？!?；;…")
+# What a line of prose ends with: a unit's end marks, or an ellipsis.
+_ENDS_A_SENTENCE = (*_END_MARKS, "…")
 
 
 def _inline_spans(line: str, admitted: list[int], rules: RuleSet, scan: _Scan) -> list[_Hit]:

@@ -31,6 +31,7 @@ import regex
 from docclean.han import BMP_HAN_RANGES, HAN_CLASS, bmp_mask, character_class, code_points, han_table, is_han
 from docclean.lines import line_chunks
 from docclean.record import Normalized, NormalizeEdit
+from docclean.structure import DATE_LINE
 from docclean.structure import DEFAULT_TABLES as STRUCTURE_TABLES
 
 Converter = Callable[[str], str]
@@ -544,17 +545,13 @@ def _complete_by_shape(line: str, before: str) -> bool:
     """Whether `line`, the last before a page edge, is whole without a full stop: a date (2023年7月
     10日, 二〇二三年七月十日), a name signed under a closing sentence (张三), or a verse as long as
     the one before it (处处闻啼鸟 under 春眠不觉晓)."""
-    if _DATE_LINE.fullmatch(line):
+    if DATE_LINE.fullmatch(line):
         return True
     if len(line) <= _SIGNATURE_MAX_CHARS and _ends_sentence(before):
         return True
     return len(line) <= _VERSE_MAX_CHARS and len(line) == len(before) and not _ends_sentence(before)
 
 
-_DATE_LINE = re.compile(
-    r"[0-9〇○零一二三四五六七八九十]{2,4}\s*年\s*[0-9一二三四五六七八九十]{1,3}\s*月"
-    r"(?:\s*[0-9一二三四五六七八九十]{1,3}\s*[日号])?"
-)
 _SIGNATURE_MAX_CHARS = 4
 _VERSE_MAX_CHARS = 9
 

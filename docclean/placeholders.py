@@ -576,13 +576,11 @@ def _is_quoted_mark(before: str, after: str, length: int) -> bool:
     redacted character."""
     if length != 1:
         return False
-    return (before != "" and before in _MARK_VERBS) or (
-        before in _OPENING_MARKS and after == _OPENING_MARKS[before]
-    )
+    return before in _MARK_VERBS or (before in _OPENING_MARKS and after == _OPENING_MARKS[before])
 
 
 # Verbs of drawing a mark: 打× (tick a cross), 画○, 划×.
-_MARK_VERBS = "打画划"
+_MARK_VERBS = frozenset("打画划")
 
 
 # Each opening quote or bracket, and the mark that closes it.
@@ -878,10 +876,7 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
     elif family in ("times", "square"):
         if family == "times" and (
             _is_multiplication(text, start, end, tables)
-            or (
-                end - start == 1
-                and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in ("打", "画", "划"))
-            )
+            or (end - start == 1 and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in _MARK_VERBS))
         ):
             return None
         if not _in_chinese_context(text, start, end):
@@ -893,9 +888,7 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if end - start == 1 and after in (" ", "\u3000") and _CHINESE_PUNCTUATION.match(before):
             return None
-        if end - start == 1 and (
-            f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in ("打", "画", "划")
-        ):
+        if end - start == 1 and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in _MARK_VERBS):
             return None
         if not _in_chinese_context(text, start, end):
             return None

@@ -50,7 +50,7 @@ _BYLINE = re.compile(r"^[（(].*[)）]$|^[—-]{2}")
 _SUBTITLE = re.compile(r"^(?:——|--|—)(?=\S)")
 # A date alone on a line (`2024年1月5日`, `2024-01-05`, `二〇二四年一月五日`) is no heading; one
 # above the title is passed over.
-_DATE_LINE = re.compile(
+DATE_LINE = re.compile(
     r"[（(]?(?:\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{4}[-./]\d{1,2}[-./]\d{1,2}"
     r"|[〇○零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,2}月(?:[一二三四五六七八九十]{1,3}日)?)[)）]?"
 )
@@ -185,7 +185,7 @@ def _is_title_line(line: str, tables: StructureTables) -> bool:
         and not _SCHEDULE_LINE.search(line)
         and not _FIELD_LINE.search(line)
         and not _BYLINE.match(line)
-        and not _DATE_LINE.fullmatch(line)
+        and not DATE_LINE.fullmatch(line)
         and _match_marker(line, tables) is None
     )
 
@@ -202,7 +202,7 @@ def _title_lines(lines: list[str], tables: StructureTables) -> tuple[int, int]:
     """
     start = 0
     while start < min(len(lines), _TITLE_MAX_LINES) and (
-        _DATE_LINE.fullmatch(lines[start].strip()) or _ABOVE_TITLE.fullmatch(lines[start].strip())
+        DATE_LINE.fullmatch(lines[start].strip()) or _ABOVE_TITLE.fullmatch(lines[start].strip())
     ):
         start += 1
     count = 0

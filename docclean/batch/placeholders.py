@@ -516,7 +516,7 @@ _SPACES = code_points("".join(reference._SPACES))
 _OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
 _LOWERCASE_X = code_points(reference._LOWERCASE_X)
 _OPENING_MARKS = code_points("".join(reference._OPENING_MARKS))
-_MARK_VERBS = code_points(reference._MARK_VERBS)
+_MARK_VERBS = code_points("".join(sorted(reference._MARK_VERBS)))
 _VARIABLE_BEFORE_LAST = code_points("".join(word[-1] for word in DEFAULT_TABLES.variable_before))
 _LEGEND_AFTER_FIRST = code_points("".join(word[0] for word in DEFAULT_TABLES.legend_after))
 
