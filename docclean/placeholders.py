@@ -460,6 +460,7 @@ def _classify(
         suffix_kind
         or _longest_prefix_kind(text, start, tables)
         or _spaced_suffix_kind(text, end, tables)
+        or _surname_kind(text, start, tables)
         or "unknown"
     )
 
@@ -595,6 +596,15 @@ _OPENING_MARKS = {
     '"': '"',
     "'": "'",
 }
+
+
+def _surname_kind(text: str, start: int, tables: ContextTables) -> str:
+    """`person` for a placeholder right after a one-character surname that opens a word
+    (`联系人：王XX`, `、李××`: a redacted given name), "" otherwise (`在于XX`: 于 ends a word)."""
+    surname = _char_at(text, start - 1)
+    if len(surname) != 1 or surname not in tables.surnames:
+        return ""
+    return "" if _HAN_LETTER.match(_char_at(text, start - 2)) else "person"
 
 
 def _spaced_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
@@ -917,10 +927,16 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
     prefix = text[max(0, start - longest_prefix) : start]
     spaced = text[end + 1 : end + 1 + longest_suffix] if _char_at(text, end) in _SPACES else ""
+    named = (
+        start >= 1
+        and text[start - 1] in tables.surnames
+        and not _HAN_LETTER.match(text[max(0, start - 2) : start - 1])
+    )
     return (
         suffix_kind
         or _reference_longest_word_kind(tables.prefixes, prefix, at_end=True)
         or _reference_longest_word_kind(tables.suffixes, spaced)
+        or ("person" if named else "")
         or "unknown"
     )
 
