@@ -12,6 +12,7 @@ import math
 import os
 import re
 import socket
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -100,20 +101,18 @@ def writable_folder(option: str, given: str, purpose: str = "for the dataset") -
         )
     if not path.exists():
         # Permissions do not tell every folder that cannot be made (/proc, a read-only mount):
-        # making it does. Made and removed again: nothing is left before the run starts.
-        missing = [p for p in (path.absolute(), *path.absolute().parents) if not p.exists()]
+        # making one does. A probe folder of its own in the nearest folder that exists, removed
+        # again: another run making the same folder at the same moment is neither refused by it
+        # nor loses the folder it made.
         try:
-            for folder in reversed(missing):
-                folder.mkdir()
+            probe = tempfile.mkdtemp(prefix=".docclean-probe-", dir=existing)
         except OSError as error:
             raise ArgumentError(
                 f"{option} {shown(given)} cannot be created ({error.strerror or error}); name a folder "
                 "on a disk docclean can write to."
             ) from None
-        finally:
-            for folder in missing:
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+        with contextlib.suppress(OSError):
+            os.rmdir(probe)
     for entry in (path / LOCK_FILE, state_folder(path.absolute())):
         if entry.exists() and not os.access(entry, os.W_OK):
             raise ArgumentError(
