@@ -416,6 +416,7 @@ class LineCounts:
         # a change of the counts, or of the rules, is measured against.
         self.applied: frozenset[str] = frozenset()
         self._totals: tuple[np.ndarray, np.ndarray] | None = None
+        self._row_contents: np.ndarray | None = None  # `_contents`, kept until the rows change
 
     def __len__(self) -> int:
         """The number of distinct folded lines."""
@@ -442,7 +443,7 @@ class LineCounts:
         self._doc = np.concatenate([self._doc, np.repeat(codes, np.asarray(sizes, np.int64))])
         self._hash = np.concatenate([self._hash, np.asarray(hashes, np.uint64)])
         self._position = np.concatenate([self._position, np.asarray(positions, np.int8)])
-        self._totals = None
+        self._totals = self._row_contents = None
 
     def remove_document(self, doc_id: str) -> None:
         self.remove_documents([doc_id])
@@ -456,14 +457,16 @@ class LineCounts:
             self._lines = {value: held for value, held in self._lines.items() if held[0] not in left}
             keep = ~np.isin(self._doc, np.asarray(gone, np.int32))
             self._doc, self._hash, self._position = self._doc[keep], self._hash[keep], self._position[keep]
-            self._totals = None
+            self._totals = self._row_contents = None
 
     def _contents(self) -> np.ndarray:
         """Each row's document content: the sum (mod 2**64) of its document's key hashes, which
         stands for the document's set of folded lines (a document counts each line once)."""
-        sums = np.zeros(len(self._doc_ids), np.uint64)
-        np.add.at(sums, self._doc, self._hash)
-        return sums[self._doc]
+        if self._row_contents is None:
+            sums = np.zeros(len(self._doc_ids), np.uint64)
+            np.add.at(sums, self._doc, self._hash)
+            self._row_contents = sums[self._doc]
+        return self._row_contents
 
     def _counted(self) -> tuple[np.ndarray, np.ndarray]:
         """The distinct key hashes, sorted, and in how many distinct documents each is.
