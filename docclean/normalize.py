@@ -1150,6 +1150,7 @@ def _heads_and_widths(text: str) -> Iterator[tuple[list[str], list[int]]]:
 _WRAP_MIN_LINES = 4
 _WRAP_MIN_SHARE = 0.35
 _WRAP_TOLERANCE = 3
+_NO_LINES = (0,) * (_WRAP_TOLERANCE + 1)  # a window's defaults, one per width
 # Narrower "wraps" are lists and headings, not a page width.
 _WRAP_MIN_WIDTH = 20
 
@@ -1283,14 +1284,13 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
         return None
 
     def window(counted: Mapping[int, int], top: int) -> int:
-        return sum(counted.get(w, 0) for w in range(top - _WRAP_TOLERANCE, top + 1))
+        return sum(map(counted.get, range(top - _WRAP_TOLERANCE, top + 1), _NO_LINES))
 
-    # Each width's window from running sums over the widths at or above the minimum (the first
-    # of the widest windows, in the order the widths were first seen, as `max` takes it).
-    running = [0] * (longest + 2)
-    for w in range(_WRAP_MIN_WIDTH, longest + 1):
-        running[w + 1] = running[w] + counts.get(w, 0)
-    width = max(counts, key=lambda w: running[w + 1] - running[max(w - _WRAP_TOLERANCE, _WRAP_MIN_WIDTH)])
+    # The first of the widest windows, in the order the widths were first seen, as `max` takes
+    # it; only the widths present are tried (a paragraph-per-line text's longest line is some
+    # hundreds of columns, its distinct widths a few dozen), and `counts` holds none below the
+    # minimum, so a window never reaches under it.
+    width = max(counts, key=lambda w: window(counts, w))
     near = window(widths, width)
     wide_enough = sum(count for w, count in widths.items() if w * 2 >= width)
     if near < _WRAP_MIN_LINES or near < wide_enough * _WRAP_MIN_SHARE:
