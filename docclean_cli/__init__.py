@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import gc
 import json
 import os
@@ -99,10 +100,60 @@ def _languages(value: str) -> list[str]:
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, saying what it rejects (an unknown option, a value of the wrong kind) in
-    one line, as every other mistake is, instead of its usage block; exit status 2, as argparse's."""
+    one line, as every other mistake is, instead of its usage block; exit status 2, as argparse's.
+
+    An unknown option is named, with the known option it is closest to (`--versoin`: did you mean
+    --version?), by the command whose options it is among: argparse reports it from the top
+    parser, or reports a missing command instead when the option came before any.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message.rstrip('.')}; `{self.prog} --help` lists the options.\n")
+        parser, unknown = self._unknown_options(getattr(self, "_given", []))
+        if unknown and (message.startswith("unrecognized arguments") or "required: COMMAND" in message):
+            known = [option for action in parser._actions for option in action.option_strings]
+            named = []
+            for option in unknown:
+                close = difflib.get_close_matches(option.split("=", 1)[0], known, n=1)
+                named.append(f"{option} (did you mean {close[0]}?)" if close else option)
+            message = f"unrecognized option{'s' if len(named) > 1 else ''}: {', '.join(named)}"
+        elif not message.startswith("unrecognized arguments"):
+            parser = self
+        parser.exit(2, f"{parser.prog}: {message.rstrip('.')}; `{parser.prog} --help` lists the options.\n")
+
+    def _unknown_options(self, given: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
+        """The options of `given` (this parser's arguments) that the parser they were given to does
+        not know, and that parser: this one for those before the command, else the command's
+        (its own command's, and so on)."""
+        commands = next(
+            (action.choices for action in self._actions if isinstance(action, argparse._SubParsersAction)), {}
+        )
+        position = next((i for i, arg in enumerate(given) if arg in commands), len(given))
+        before = [arg for arg in given[:position] if _unknown(arg, self)]
+        if before or position == len(given):
+            return self, before
+        return commands[given[position]]._unknown_options(given[position + 1 :])
+
+
+def _unknown(arg: str, parser: argparse.ArgumentParser) -> bool:
+    """Whether `arg` is an option (not a negative number, not `-` for standard input) `parser` does not know."""
+    if not arg.startswith("-") or arg == "-" or arg == "--":
+        return False
+    try:
+        float(arg)
+    except ValueError:
+        name = arg.split("=", 1)[0]
+        # argparse takes a long option's unique prefix (--verb for --verbose) as the option.
+        return not any(
+            known == name or (name.startswith("--") and parser.allow_abbrev and known.startswith(name))
+            for known in parser._option_string_actions
+        )
+    return False
 
 
 def build_parser() -> argparse.ArgumentParser:

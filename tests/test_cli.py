@@ -570,7 +570,29 @@ def test_output_that_cannot_be_written_is_one_sentence(tmp_path: Path) -> None:
 PARSER_MISTAKES = [
     (
         ["run", "--rwa", "x"],
-        "docclean: unrecognized arguments: --rwa x; `docclean --help` lists the options.",
+        "docclean run: unrecognized option: --rwa (did you mean --raw?); `docclean run --help` lists the options.",
+    ),
+    # argparse reports a missing command when an unknown option comes first.
+    (
+        ["--versoin"],
+        "docclean: unrecognized option: --versoin (did you mean --version?); `docclean --help` lists the options.",
+    ),
+    (
+        ["--verison", "run"],
+        "docclean: unrecognized option: --verison (did you mean --version?); `docclean --help` lists the options.",
+    ),
+    (
+        ["run", "--prnue", "--work=2", "--verbsoe=1", "--zzz"],
+        "docclean run: unrecognized options: --prnue (did you mean --prune?), --verbsoe=1 (did you mean "
+        "--verbose?), --zzz; `docclean run --help` lists the options.",
+    ),
+    (
+        ["rules", "check", "--rules", "x.toml", "--bogus"],
+        "docclean rules check: unrecognized option: --bogus; `docclean rules check --help` lists the options.",
+    ),
+    (
+        ["inspect", "a.txt", "b.txt"],
+        "docclean inspect: unrecognized arguments: b.txt; `docclean inspect --help` lists the options.",
     ),
     (
         ["run", "--settle", "abc"],
