@@ -7,7 +7,9 @@ Decisions, first match wins:
 2. A byte order mark: UTF-32, UTF-16 or UTF-8 (method `bom`). A UTF-8 BOM is dropped and the
    rest goes on to step 3 if it is not all UTF-8 (a mixed file can start with a BOM).
 3. NUL bytes: only UTF-16/UTF-32 without a BOM can hold them. Those codecs are tried and
-   judged by plausibility (method `trial`); if none reads as text, the file is binary.
+   judged by plausibility (method `trial`); if none reads as text, the file is binary, unless
+   its NULs are a text's (a padding after it, a stray one: `STRAY_NUL_BYTES`) and the rest
+   reads as text more plausibly: then it is that text, NULs included, flag `nul_bytes`.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
    decodes to "": whether an empty document is acceptable is the pipeline's decision. A body of
    ASCII bytes may be CJK text in a 7-bit encoding (`hz`, `iso2022_jp_2`, `iso2022_kr`,
@@ -95,6 +97,7 @@ from docclean.repair import count_lossy_traces, repair_mojibake, repair_segments
 FLAG_LOW_CONFIDENCE = "low_confidence_encoding"
 FLAG_REPLACEMENT = "replacement_chars"
 FLAG_MIXED = "mixed_encoding"
+FLAG_NUL = "nul_bytes"
 FLAG_MOJIBAKE = "mojibake_repaired"
 FLAG_LOSSY = "lossy_conversion_traces"
 # Lines that look like mojibake and could not be reversed: OpenCC must leave them alone.
@@ -324,19 +327,61 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
     """Decode `data[start:]`, which has no BOM; segments index `data`."""
     body = data[start:]
     if b"\x00" in body:
-        return _decode_wide(body, start)
+        text_read = _stray_nuls_read(body, start) if _has_stray_nuls(body) else None
+        try:
+            wide = _decode_wide(body, start)
+        except RejectedInput:
+            if text_read is None:
+                raise
+            return text_read[0]
+        # An ASCII text with a stray NUL per line reads as UTF-16 too, as scattered Hanzi.
+        if text_read is not None and text_read[1] > plausibility(wide.text[:SAMPLE_BYTES]):
+            return text_read[0]
+        return wide
+    return _decode_nul_free(body, start)
+
+
+def _decode_nul_free(body: bytes, start: int) -> Decoded:
+    """Decode `body`, which has no BOM and no NUL read as part of UTF-16/32 (step 4 on); segments
+    index the file, of which `body` is the part from `start` on."""
+    end = start + len(body)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return _decode_legacy(body, start)
     if body.isascii():
         return _decode_seven_bit(body, start) or Decoded(
-            text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),)
+            text, "utf-8", 1.0, "utf-8", (Segment(start, end, "utf-8"),)
         )
     if _may_hide_legacy(body) and not _stays_utf8(text):
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
-    return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, len(data), "utf-8"),))
+    return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, end, "utf-8"),))
+
+
+# A text with NUL bytes that UTF-16/32 do not read is still text when its NULs are a padding
+# after it (a download preallocated and cut short, a fixed-size buffer saved whole) and, before
+# that, one at most, or one in `STRAY_NUL_BYTES` (a bad copy). Random binary data holds one in 256.
+STRAY_NUL_BYTES = 1000
+
+
+def _has_stray_nuls(body: bytes) -> bool:
+    """Whether `body`'s NUL bytes are those of a text (`STRAY_NUL_BYTES`)."""
+    head = body.rstrip(b"\x00")
+    return bool(head) and head.count(b"\x00") * STRAY_NUL_BYTES <= max(len(head), STRAY_NUL_BYTES)
+
+
+def _stray_nuls_read(body: bytes, start: int) -> tuple[Decoded, float] | None:
+    """`body` decoded with its NULs as the U+0000 they are (normalization removes them, recorded
+    as `invisible_chars`), flag `nul_bytes`, and the plausibility of the rest, when it reads as
+    text as plausibly as a text file must (`PLAUSIBLE`, `WIDE_UNREADABLE_AT_MOST`); None when
+    it does not: binary data, or UTF-16/32."""
+    decoded = _decode_nul_free(body, start)
+    sample = decoded.text.replace("\x00", "")[:SAMPLE_BYTES]
+    fit = plausibility(sample)
+    if unreadable_share(sample) > WIDE_UNREADABLE_AT_MOST or fit < PLAUSIBLE:
+        return None
+    return replace(decoded, flags=(*decoded.flags, FLAG_NUL)), fit
 
 
 # Encodings of CJK text in 7-bit bytes, each with what its text must hold: HZ (RFC 1843) shifts

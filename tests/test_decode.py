@@ -115,6 +115,51 @@ def test_nul_detail_is_the_exact_sentence() -> None:
     )
 
 
+# A text with NULs UTF-16/32 do not read: a padding after it, or one stray NUL (a bad copy).
+_NUL_TEXT = (
+    "同志们：今天我们召开民主生活会，认真查摆问题，深刻剖析根源。\n一、存在的问题\n（一）理论学习不够深入。"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    codec=st.sampled_from(["utf-8", "gbk", "big5hkscs"]),
+    cut=st.integers(min_value=0, max_value=len(_NUL_TEXT)),
+    padding=st.integers(min_value=0, max_value=5000),
+    stray=st.booleans(),
+)
+def test_a_text_with_a_stray_nul_or_a_padding_of_nuls_is_that_text(
+    codec: str, cut: int, padding: int, stray: bool
+) -> None:
+    text = _NUL_TEXT if codec != "big5hkscs" else S2T(_NUL_TEXT)
+    assume(stray or padding)
+    data = text[:cut].encode(codec) + b"\x00" * stray + text[cut:].encode(codec) + b"\x00" * padding
+    decoded = decode_bytes(data)
+    assert decoded.flags[-1:] == ("nul_bytes",)
+    # The NULs are in the text as U+0000, where normalization removes them and records it.
+    assert decoded.text == text[:cut] + "\x00" * stray + text[cut:] + "\x00" * padding
+    assert segments_text(data, decoded) == decoded.text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # As many NULs as binary data has: one byte in 256.
+        bytes(range(256)) * 40,
+        # No NUL but a padding, and bytes that read as no text.
+        bytes(range(1, 256)) * 40 + b"\x00" * 100,
+        # Text with a NUL in every few characters is no text with a stray NUL.
+        "同志们，今天开会，研究工作，部署任务，".encode() * 20,
+    ],
+    ids=["binary-nuls", "binary-with-padding", "nul-in-every-clause"],
+)
+def test_nuls_beyond_stray_ones_stay_binary(data: bytes) -> None:
+    data = data.replace("，".encode(), "，".encode() + b"\x00")
+    with pytest.raises(RejectedInput) as error:
+        decode_bytes(data)
+    assert (error.value.reason, error.value.detail) == ("binary", NUL_DETAIL)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_decode_or_are_rejected(data: bytes) -> None:
