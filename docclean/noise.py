@@ -84,7 +84,8 @@ def strip_noise(
     The rules whose ids are in `disabled` are not run at all (a caller disables a rule that
     keeps timing out, so it stops costing its budget on every document). `candidates`, when
     given, says which lines each line or inline rule may match in, in place of the rules'
-    prefilters (docclean/batch/noise.py finds them for a whole batch); the result is the same.
+    prefilters, and whether each block rule may match at all (docclean/batch/noise.py finds
+    them for a whole batch); the result is the same.
     """
     if not text:
         return Stripped(text, ())
@@ -233,6 +234,10 @@ class LineCandidates(Protocol):
         """The lines (by index, in order) holding a unit (a substring) one of `line_rules` may match."""
         ...
 
+    def may_match_block(self, rule: int) -> bool:
+        """Whether the block rule `rule` may match in the document."""
+        ...
+
 
 def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | None) -> Stripped:
     lines = _Lines(text)
@@ -243,7 +248,8 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
     line_rule = array("i", [_KEPT]) * len(lines)
     line_unit = array("i", range(len(lines)))
 
-    for unit, (first, last, rule) in enumerate(_block_matches(text, starts, rules, scan), start=len(lines)):
+    blocks = _block_matches(text, starts, rules, scan, candidates)
+    for unit, (first, last, rule) in enumerate(blocks, start=len(lines)):
         for index in range(first, last + 1):
             if line_rule[index] == _KEPT:
                 line_rule[index] = rule
@@ -686,12 +692,12 @@ def _lines_with_a_literal(scope: CombinedScope, text: str, starts: Sequence[int]
 
 
 def _block_matches(
-    text: str, starts: Sequence[int], rules: RuleSet, scan: _Scan
+    text: str, starts: Sequence[int], rules: RuleSet, scan: _Scan, candidates: LineCandidates | None
 ) -> list[tuple[int, int, int]]:
     """(first line, last line, rule) of every block match, in text order, first rule on a tie."""
     found: list[tuple[int, int, int]] = []
     for rule in rules.block:
-        if rule in scan.skipped:
+        if rule in scan.skipped or (candidates is not None and not candidates.may_match_block(rule)):
             continue
         pos = 0
         while (hit := scan.first_nonempty(rule, text, pos)) is not None:

@@ -221,6 +221,34 @@ def test_batch_line_candidates_give_the_reference_noise_removal(texts: list[str]
         )
 
 
+# Lines that make or break the built-in block rules (a page number between long lines, a vendor's
+# promo block closed by a group's number), and lines around them.
+BLOCK_LINES = [
+    "12", " 3 ", "4 / 10", "１２", "٣", "— 5 —", "-", "酷乐文行", "【酷乐文行出品】", "酷乐文行资料库",
+    "加入QQ群：123456", "微信群 88888888", "会员群号：12345", "一、总体要求", "（二）工作措施",
+    "同志们，今天我们召开全县安全生产工作会议。", "短句", "要求：", "这是一段足够长的正文内容用来充当页码前后的段落。", "",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(BLOCK_LINES), max_size=12).map("\n".join), max_size=6))
+def test_block_rules_are_searched_in_every_text_they_match_in(texts: list[str]) -> None:
+    """A block rule's superset (anchors kept) and literals pass every text the rule matches in,
+    and the noise removal with the batch's candidates is the reference's."""
+    rules = NOISE_CLEANER.rules
+    candidates = NOISE_CLEANER.line_filter.candidates(texts)
+    for text, lines in zip(texts, candidates, strict=True):
+        for rule in rules.block:
+            if rules.patterns[rule].search(text) is not None:
+                assert lines.may_match_block(rule), (rules.rules[rule].id, text)
+        assert strip_noise(text, rules, candidates=lines) == strip_noise(text, rules)
+
+
+def test_every_built_in_block_rule_has_a_superset() -> None:
+    line_filter = NOISE_CLEANER.line_filter
+    assert sorted(line_filter.block_supersets) == sorted(NOISE_CLEANER.rules.block)
+
+
 def test_every_built_in_line_and_inline_rule_has_a_superset() -> None:
     """The translation models the built-in rules' syntax: none loses its batch prefilter."""
     line_filter = NOISE_CLEANER.line_filter

@@ -1,4 +1,5 @@
-"""Which lines of a whole batch each line or inline noise rule may match in, in a few polars passes.
+"""Which lines of a whole batch each line or inline noise rule may match in, and which texts each
+block rule may match in, in a few polars passes.
 
 Each such rule's regex is translated to a superset regex (docclean/batch/superset.py); polars
 runs it over every line of the batch at once (Rust's regex engine, which finds literal
@@ -8,6 +9,8 @@ module and its timeouts, only on the other lines (`LineCandidates`): first hits 
 Removal are those of the per-document prefilters. A rule without a superset (syntax the
 translation does not model, or a pattern polars rejects) is tried on every line, as a rule
 without a prefilter is. Each rule's longest line (`Prefilter.max_length`) still applies.
+A block rule's superset, its anchors kept, is searched in each whole text: a text it does not
+match in is a text the rule is not searched in.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import polars as pl
 
 from docclean.batch.superset import escaped_char, superset_pattern
 from docclean.noise import may_be_pasted
+from docclean.prefilter import prefilter_of
 from docclean.rules import CombinedScope, RuleSet
 
 
@@ -35,6 +39,21 @@ class BatchLineFilter:
             pattern = superset_pattern(rule.expression) if rule.scope in ("line", "inline") else None
             if pattern is not None and _compiles(pattern):
                 self.supersets[index] = pattern
+        # Block rule index -> its superset in a whole text, for the rules that have one.
+        self.block_supersets = {
+            index: pattern
+            for index, rule in enumerate(rules.rules)
+            if rule.scope == "block"
+            and (pattern := superset_pattern(rule.expression, whole_text=True)) is not None
+            and _compiles(pattern)
+        }
+        # Block rule index -> the literals a text must hold one of, for those of them that need
+        # one: found by Aho-Corasick, far faster than the superset's classes are tried.
+        self.block_literals = {
+            index: sorted(prefilter.literals)
+            for index in self.block_supersets
+            if (prefilter := prefilter_of(rules.rules[index].expression)) is not None and prefilter.literals
+        }
         self.bounds = {
             index: prefilter.max_length
             for index, prefilter in enumerate(rules.prefilters)
@@ -64,16 +83,17 @@ class BatchLineFilter:
         np.cumsum(counts, out=firsts[1:])
         # Each text split alone, its lines following the previous text's: the lines of the texts
         # joined by line breaks. Polars reads many strings faster than one string of them all.
-        lines = (
-            pl.Series(texts, dtype=pl.String).str.split("\n").explode()
-            if texts
-            else pl.Series([], dtype=pl.String)
-        )
+        documents = pl.Series(texts, dtype=pl.String)
+        lines = documents.str.split("\n").explode() if texts else pl.Series([], dtype=pl.String)
         lengths = lines.str.len_chars().to_numpy()
         with_literal = self._lines_with_a_literal(lines)
         flags = {rule: self._may_match(rule, lines, lengths, with_literal) for rule in self.scoped}
-        batch = _BatchLines(self, flags, lengths)
-        return [DocumentLines(batch, first, last) for first, last in pairwise(firsts.tolist())]
+        blocks = {rule: self._block_may_match(rule, documents) for rule in self.block_supersets}
+        batch = _BatchLines(self, flags, lengths, blocks)
+        return [
+            DocumentLines(batch, document, first, last)
+            for document, (first, last) in enumerate(pairwise(firsts.tolist()))
+        ]
 
     def _lines_with_a_literal(self, lines: pl.Series) -> dict[int, np.ndarray]:
         """For each rule with literals, whether each line holds one: one Aho-Corasick pass for all,
@@ -114,6 +134,19 @@ class BatchLineFilter:
             may_match[tried] = lines.gather(tried).str.contains(superset).to_numpy()
         return may_match
 
+    def _block_may_match(self, rule: int, documents: pl.Series) -> np.ndarray:
+        """Whether the block rule `rule` may match in each text: one of its literals is there,
+        and its superset matches there."""
+        literals = self.block_literals.get(rule)
+        may_match = (
+            np.ones(len(documents), bool)
+            if literals is None
+            else documents.str.contains_any(literals).to_numpy()
+        )
+        if (tried := np.flatnonzero(may_match)).size:
+            may_match[tried] = documents.gather(tried).str.contains(self.block_supersets[rule]).to_numpy()
+        return may_match
+
 
 def _compiles(pattern: str) -> bool:
     try:
@@ -128,12 +161,18 @@ class _BatchLines:
     that their numpy passes are paid per batch, and a document takes its slice of them."""
 
     def __init__(
-        self, line_filter: BatchLineFilter, flags: dict[int, np.ndarray], lengths: np.ndarray
+        self,
+        line_filter: BatchLineFilter,
+        flags: dict[int, np.ndarray],
+        lengths: np.ndarray,
+        blocks: dict[int, np.ndarray],
     ) -> None:
         self.line_filter = line_filter
         # Rule index -> whether the rule may match in each line of the batch.
         self.flags = flags
         self.lengths = lengths  # characters per line of the batch
+        # Block rule index -> whether the rule may match in each text of the batch.
+        self.blocks = blocks
         # Rules of a scope -> the batch lines some of them may match in, and those rules per line.
         self._to_search: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
         # Line rules -> the batch lines holding a unit one of them may match.
@@ -167,8 +206,13 @@ class DocumentLines:
     """One document's lines of a batch: `LineCandidates` for `strip_noise`."""
 
     batch: _BatchLines
+    document: int  # the document's index in the batch
     first: int  # the document's lines are first..last-1 of the batch
     last: int
+
+    def may_match_block(self, rule: int) -> bool:
+        blocks = self.batch.blocks.get(rule)
+        return True if blocks is None else bool(blocks[self.document])
 
     def lines_to_search(self, scope: CombinedScope) -> Iterator[tuple[int, list[int]]]:
         rules = tuple(sorted(scope.members + scope.standalone))

@@ -2,7 +2,7 @@
 
 A line the rule matches in (with the `regex` module, VERSION0) is always a line the superset
 matches in; the converse need not hold. Lookarounds, anchors and word boundaries are dropped
-(each only ever removes matches), atomic groups become plain groups, lazy and possessive
+(each only ever removes matches; a block rule's anchors are kept, see `superset_pattern`), atomic groups become plain groups, lazy and possessive
 quantifiers greedy ones; characters and classes are kept exactly. Every literal character is
 written as `\\x{..}`, so no character means something else to the other engine, and the class
 escapes `\\d`, `\\s`, `\\w` (whose Unicode tables differ between engines and versions) are
@@ -22,10 +22,17 @@ from docclean.prefilter import Reader, Unmodelled
 _CLASS_ESCAPES = "dswDSW"
 
 
-def superset_pattern(expression: str) -> str | None:
-    """The superset regex of `expression` for Rust's regex engine, or None (see the module docstring)."""
+def superset_pattern(expression: str, whole_text: bool = False) -> str | None:
+    """The superset regex of `expression` for Rust's regex engine, or None (see the module docstring).
+
+    `whole_text`: of a block rule, searched in a whole text (compiled with MULTILINE). Its anchors
+    are kept, as Rust's multi-line ones, true wherever the rule's are whatever its flags (`^`
+    and `$` at every line's edges, `\\A`, `\\Z` as `\\z`): without them a rule of a line of
+    digits (a page number) would pass every text with a digit. And `.` matches any character,
+    as a scoped s flag may let the rule's.
+    """
     try:
-        return _Translation(expression).read()
+        return _Translation(expression, whole_text).read()
     except Unmodelled:
         return None
 
@@ -61,6 +68,10 @@ def _class_escape(escape: str) -> str:
 class _Translation(Reader[str]):
     """What each piece of a regex becomes in its superset; None for a zero-width piece, dropped."""
 
+    def __init__(self, pattern: str, whole_text: bool = False) -> None:
+        super().__init__(pattern)
+        self.whole_text = whole_text
+
     def alternative(self, branches: list[str]) -> str:
         return "|".join(branches)
 
@@ -91,6 +102,8 @@ class _Translation(Reader[str]):
         if char == "[":
             return f"[{self.char_class()}]"
         if char == "\\":
+            if self.peek() in ("A", "Z") and self.whole_text:
+                return "\\A" if self.take() == "A" else "\\z"
             if self.peek() in ("b", "B", "A", "Z"):
                 self.position += 1
                 return None
@@ -98,9 +111,9 @@ class _Translation(Reader[str]):
                 return _class_escape(self.take())
             return self.literal()
         if char == ".":
-            return "[^\\n]"
+            return "(?s:.)" if self.whole_text else "[^\\n]"
         if char in ("^", "$"):
-            return None
+            return f"(?m:{char})" if self.whole_text else None
         if char in "*+?{)":
             raise Unmodelled("a quantifier without an item")
         return escaped_char(char)
