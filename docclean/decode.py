@@ -1224,6 +1224,32 @@ def _gap_codec(gap: bytes) -> str | None:
 def _decide_run(
     line: bytes, x: int, y: int, legacy: str, at_end: bool, limit: int | None = None
 ) -> list[tuple[int, int, str | None]]:
+    """`_scored_run`'s pieces of `line[x:y]`, remembered by the bytes its decision reads: from the
+    byte before the run to `_RUN_READ_AHEAD` past it. A redaction's ×× in UTF-8 text, a pasted
+    GBK name, come back with the same few characters around them, run after run."""
+    start = max(0, x - 1)
+    window = line[start : y + _RUN_READ_AHEAD]
+    pieces = _decided_in_window(
+        window, x - start, y - start, legacy, at_end, None if limit is None else limit - start
+    )
+    return [(a + start, b + start, codec) for a, b, codec in pieces]
+
+
+# The most bytes past a run that its decision reads: three more that a legacy reading may take
+# to complete its last character (`_legacy_reading`), and `CONTEXT_BYTES` of context after them.
+_RUN_READ_AHEAD = 3 + CONTEXT_BYTES
+
+
+@lru_cache(maxsize=4096)
+def _decided_in_window(
+    window: bytes, x: int, y: int, legacy: str, at_end: bool, limit: int | None
+) -> tuple[tuple[int, int, str | None], ...]:
+    return tuple(_scored_run(window, x, y, legacy, at_end, limit))
+
+
+def _scored_run(
+    line: bytes, x: int, y: int, legacy: str, at_end: bool, limit: int | None = None
+) -> list[tuple[int, int, str | None]]:
     """The pieces of `line[x:y]` under the reading that scores best: UTF-8 (given a margin when
     valid), the file's legacy codec, GB18030 or Big5-HKSCS (each taking up to three more bytes
     when they complete its last character, and only when it reads the run as text; these two

@@ -8,7 +8,7 @@ from typing import Any
 
 import opencc
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from docclean import decode, repair
@@ -849,10 +849,66 @@ def test_decode_is_its_references_on_adversarial_files(data: bytes) -> None:
         patch.setattr(decode, "plausibility_at_most", lambda text, head: math.inf)
         patch.setattr(plausibility_module, "_ARRAY_FROM", math.inf)
         patch.setattr(decode, "_REMEMBERED_LINE_BYTES", -1)
+        # Every run decided on its whole line, none remembered by the bytes around it.
+        patch.setattr(decode, "_decide_run", decode._scored_run)
         # The lines surveyed and cut into runs one by one, as `_lines_in_question` gives them.
         patch.setattr(decode, "_survey", lambda body: (decode.reference_survey(body), None))
         reference = _decoded_or_rejected(data)
     assert fast == reference
+
+
+# A line of UTF-8 with text of another codec pasted into it: GB18030's four-byte characters (㐀
+# U+3400) and a codec's characters cut by the run's end make a legacy reading take more bytes.
+_PASTED_ALPHABET = _LEVEL1[:60] + list("㐀㐁㑇㗎嘅們×·éa1，。 ")
+_PASTED_LINE = st.builds(
+    lambda before, pasted, codec, after: before.encode() + pasted.encode(codec, errors="replace")
+    + after.encode(),
+    st.text(alphabet=st.sampled_from(_PASTED_ALPHABET), max_size=4),
+    st.text(alphabet=st.sampled_from(_PASTED_ALPHABET), min_size=1, max_size=4),
+    st.sampled_from(["gb18030", "gbk", "big5hkscs", "cp1252"]),
+    st.text(alphabet=st.sampled_from(_PASTED_ALPHABET), max_size=8),
+)  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        _PASTED_LINE,
+        st.lists(_FILE_PIECES, min_size=1, max_size=8).map(
+            lambda pieces: b"".join(pieces).replace(b"\n", b"")
+        ),
+    ),
+    st.sampled_from(["gb18030", "big5hkscs", "cp932", "cp1252"]),
+    st.booleans(),
+)
+# Big5 takes the run's next byte (m): its score reads two UTF-8 Hanzi past that, to 9 bytes past the run.
+@example(
+    line=b"\xe4\xb8\x98\xa4@\x88m\xe4\xb8\xbd\xe3\x91\x87\xe4\xb8\x80\xe3\x80\x82\xe4\xb8\x8d",
+    legacy="gb18030",
+    last=False,
+)
+def test_a_run_is_decided_as_on_its_whole_line(line: bytes, legacy: str, last: bool) -> None:
+    # `_decide_run` reads the bytes around a run only: the decision on them is the decision on
+    # the whole line, whichever line they were remembered from.
+    kind = "utf-8" if _strict_utf8(line) else "legacy"
+    for x, y in decode._contested_runs(line, kind):
+        at_end = last and y == len(line)
+        expected = decode._scored_run(line, x, y, legacy, at_end)
+        assert decode._decide_run(line, x, y, legacy, at_end) == expected
+        if x > 0:
+            # Remembered from another line with the same bytes around the run.
+            moved = b"a" * 7 + line
+            assert decode._decide_run(moved, x + 7, y + 7, legacy, at_end) == [
+                (a + 7, b + 7, codec) for a, b, codec in expected
+            ]
+
+
+def _strict_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _runs_or_rejection(runs: Callable[[], list[tuple[int, int, str]]]) -> object:
