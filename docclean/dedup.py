@@ -388,6 +388,15 @@ def _band_keys(digests: np.ndarray, params: DedupParams) -> np.ndarray:
 SCAN_LEADERS = 512
 
 
+def _alone(keys: np.ndarray) -> np.ndarray:
+    """Whether each row of band keys (rows, bands) has no key in common with another row in its band."""
+    shared = np.zeros(len(keys), bool)
+    for band in keys.T:
+        _, inverse, counts = np.unique(band, return_inverse=True, return_counts=True)
+        shared |= counts[inverse] > 1
+    return ~shared
+
+
 def _bucket(buckets: list[dict[int, list[int]]], row: int, keys: np.ndarray) -> None:
     """File `row` under each of its band keys, one hash table per band."""
     for bucket, key in zip(buckets, keys.tolist(), strict=True):
@@ -563,8 +572,14 @@ class DedupIndex:
             lsh.insert(row)
             leader_by_sha[entry.sha] = doc_id
         out: dict[str, Assignment] = {}
+        # A document sharing no band key with any other (most of a corpus) has no candidate, now
+        # or for any document after it: it leads a cluster of its own and need not be filed.
+        alone = _alone(lsh.keys).tolist()
         for row in range(len(leaders), len(rows)):
             doc_id, entry = rows[row]
+            if alone[row]:
+                out[doc_id] = Assignment(entry.sha, doc_id, 1.0)
+                continue
             exact = leader_by_sha.get(entry.sha)
             if exact is not None:
                 out[doc_id] = Assignment(entry.sha, exact, 1.0)

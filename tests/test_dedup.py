@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -360,6 +361,35 @@ def test_the_band_tables_find_the_candidates_the_scan_finds(
         tabled = DedupIndex(DedupParams(threshold=threshold))
         tabled.update(docs)
     assert tabled.assignments() == scanned.assignments()
+
+
+@given(st.lists(st.lists(st.integers(0, 3), min_size=4, max_size=4), max_size=12))
+def test_a_row_is_alone_when_no_other_row_has_one_of_its_keys_in_that_band(rows: list[list[int]]) -> None:
+    keys = np.array(rows, np.uint64).reshape(len(rows), 4)
+    assert dedup._alone(keys).tolist() == [
+        not any(
+            other != row and rows[other][band] == rows[row][band]
+            for other in range(len(rows))
+            for band in range(4)
+        )
+        for row in range(len(rows))
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_MIXES), hans), max_size=30), st.sampled_from([0.3, 0.5, 0.8]))
+def test_documents_sharing_no_band_cluster_as_when_each_is_searched(
+    texts: list[str], threshold: float
+) -> None:
+    """A document whose band keys no other shares leads its own cluster without being searched
+    or filed: the clusters are those of searching every document."""
+    docs = [(f"d{i:02d}", text_sha256(text), signature(text)) for i, text in enumerate(texts)]
+    shortcut = DedupIndex(DedupParams(threshold=threshold))
+    shortcut.update(docs)
+    with mock.patch.object(dedup, "_alone", lambda keys: np.zeros(len(keys), bool)):
+        searched = DedupIndex(DedupParams(threshold=threshold))
+        searched.update(docs)
+    assert shortcut.assignments() == searched.assignments()
 
 
 @settings(max_examples=60, deadline=None)
