@@ -232,6 +232,8 @@ class ContextTables:
     operators: frozenset[str]
     quantities: tuple[str, ...]
     surnames: tuple[str, ...]
+    # Surnames that are far more often a preposition there (书记向XX汇报).
+    prepositions: frozenset[str]
     legend_before: tuple[str, ...]
     legend_after: tuple[str, ...]
 
@@ -254,6 +256,7 @@ class ContextTables:
             operators=frozenset(raw["latin"]["operators"]),
             quantities=tuple(raw["times"]["quantities"]),
             surnames=tuple(raw["star"]["surnames"]),
+            prepositions=frozenset(raw["star"]["prepositions"]),
             legend_before=tuple(raw["star"]["legend_before"]),
             legend_after=tuple(raw["star"]["legend_after"]),
         )
@@ -599,12 +602,27 @@ _OPENING_MARKS = {
 
 
 def _surname_kind(text: str, start: int, tables: ContextTables) -> str:
-    """`person` for a placeholder right after a one-character surname that opens a word
-    (`联系人：王XX`, `、李××`: a redacted given name), "" otherwise (`在于XX`: 于 ends a word)."""
+    """`person` for a placeholder right after a one-character surname, a redacted given name: after
+    a person's field (`联系人：向XX`: the `[prefix]` word before the surname is a person's); or,
+    unless the surname is far more often a preposition (`书记向XX汇报`, `，向XX学习`:
+    `prepositions`), where it opens a word (`、李××`) or follows a title (`市长张XX`: the longest
+    `[suffix]` word before it is a person's). "" otherwise (`在于XX`: 于 ends a word)."""
     surname = _char_at(text, start - 1)
     if len(surname) != 1 or surname not in tables.surnames:
         return ""
-    return "" if _HAN_LETTER.match(_char_at(text, start - 2)) else "person"
+    if _longest_prefix_kind(text, start - 1, tables) == "person":
+        return "person"
+    if surname in tables.prepositions:
+        return ""
+    if not _HAN_LETTER.match(_char_at(text, start - 2)):
+        return "person"
+    return "person" if _title_before(text, start - 1, tables) == "person" else ""
+
+
+def _title_before(text: str, end: int, tables: ContextTables) -> str:
+    """The kind of the longest `[suffix]` word that ends `text[:end]`, "" if none or neutral."""
+    longest = max(map(len, tables.suffixes))
+    return _reference_longest_word_kind(tables.suffixes, text[max(0, end - longest) : end], at_end=True)
 
 
 def _spaced_suffix_kind(text: str, end: int, tables: ContextTables) -> str:
@@ -927,10 +945,21 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
     prefix = text[max(0, start - longest_prefix) : start]
     spaced = text[end + 1 : end + 1 + longest_suffix] if _char_at(text, end) in _SPACES else ""
+    title = text[max(0, start - 1 - longest_suffix) : max(0, start - 1)]
+    field = text[max(0, start - 1 - longest_prefix) : max(0, start - 1)]
     named = (
         start >= 1
         and text[start - 1] in tables.surnames
-        and not _HAN_LETTER.match(text[max(0, start - 2) : start - 1])
+        and (
+            _reference_longest_word_kind(tables.prefixes, field, at_end=True) == "person"
+            or (
+                text[start - 1] not in tables.prepositions
+                and (
+                    not _HAN_LETTER.match(text[max(0, start - 2) : start - 1])
+                    or _reference_longest_word_kind(tables.suffixes, title, at_end=True) == "person"
+                )
+            )
+        )
     )
     return (
         suffix_kind

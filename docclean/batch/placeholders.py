@@ -507,10 +507,17 @@ def _kinds(
     kinds[without] = tables.prefixes.longest(code_points, runs.starts[without], after=False)
     spaced = accepted & (kinds == _NO_KIND) & np.isin(runs.after, _SPACES)
     kinds[spaced] = tables.suffixes.longest(code_points, runs.ends[spaced] + 1, after=True)
-    # After a one-character surname that opens a word: a redacted given name.
+    # After a one-character surname, a redacted given name: after a person's field, or, the
+    # surname being no preposition, where it opens a word or follows a title.
+    after_surname = accepted & (kinds == _NO_KIND) & np.isin(runs.before, _SURNAMES)
+    fielded = after_surname.copy()
+    fielded[fielded] = tables.prefixes.longest(code_points, runs.starts[fielded] - 1, after=False) == _PERSON
     word_opens = runs.starts < 2
     word_opens[~word_opens] = tables.properties[code_points[runs.starts[~word_opens] - 2]] & _HAN_LETTER == 0
-    named = accepted & (kinds == _NO_KIND) & np.isin(runs.before, _SURNAMES) & word_opens
+    surnamed = after_surname & ~fielded & ~np.isin(runs.before, _PREPOSITIONS)
+    titled = surnamed & ~word_opens
+    titled[titled] = tables.suffixes.longest(code_points, runs.starts[titled] - 1, after=False) == _PERSON
+    named = fielded | (surnamed & (word_opens | titled))
     kinds[named] = KINDS.index("person")
     kinds[accepted & (kinds == _NO_KIND)] = KINDS.index("unknown")
     return np.where(accepted, kinds, np.where(decided == _UNDECIDED, -1, decided))
@@ -522,6 +529,8 @@ _OPERATORS = code_points("".join(sorted(DEFAULT_TABLES.operators)))
 _LOWERCASE_X = code_points(reference._LOWERCASE_X)
 _OPENING_MARKS = code_points("".join(reference._OPENING_MARKS))
 _MARK_VERBS = code_points("".join(sorted(reference._MARK_VERBS)))
+_PERSON = KINDS.index("person")
+_PREPOSITIONS = code_points("".join(sorted(DEFAULT_TABLES.prepositions)))
 _SURNAMES = code_points("".join(surname for surname in DEFAULT_TABLES.surnames if len(surname) == 1))
 _VARIABLE_BEFORE_LAST = code_points("".join(word[-1] for word in DEFAULT_TABLES.variable_before))
 _LEGEND_AFTER_FIRST = code_points("".join(word[0] for word in DEFAULT_TABLES.legend_after))
