@@ -8,7 +8,7 @@ A row is kept as it is when its file has the size and mtime it recorded and it w
 run's rules, pipeline version and cleaning options; the options the snapshot was made under are
 recorded with its rejects table (`judged_options`), so that changing one of them (`--mask-token`,
 `--keep-script`, `--languages`) cleans the documents again, and the rejects that depend on it
-(`OPTION_DEPENDENT_REASONS`) are looked at again.
+(`OPTION_DEPENDENT_REASONS`) are looked at again; so is every reject after a new pipeline version.
 """
 
 from __future__ import annotations
@@ -52,11 +52,21 @@ DOCUMENT_OPTIONS = ("placeholder_token", "script_conversion", "languages")
 
 
 def judged_options(config: CleanConfig) -> dict[str, object]:
-    """The values of the options that rows and rejects depend on, as JSON values (recorded per snapshot)."""
+    """The values of the options that rows and rejects depend on, as JSON values (recorded per
+    snapshot), and the pipeline version that judged the rejects (`PIPELINE_KEY`)."""
     names = sorted(
         {*DOCUMENT_OPTIONS, *(name for names in OPTION_DEPENDENT_REASONS.values() for name in names)}
     )
-    return json.loads(json.dumps({name: getattr(config, name) for name in names}))
+    return {
+        **json.loads(json.dumps({name: getattr(config, name) for name in names})),
+        PIPELINE_KEY: PIPELINE_VERSION,
+    }
+
+
+# The key of the recorded options that holds the pipeline version the rejects were judged by: a
+# newer pipeline may read what an older one refused (a text padded with NUL bytes), so a run of
+# another version looks at every reject again, once.
+PIPELINE_KEY = "pipeline_version"
 
 
 def stale_reasons(recorded: Mapping[str, object] | None, current: Mapping[str, object]) -> frozenset[str]:
@@ -92,6 +102,14 @@ class Judgement:
     def stale_reasons(self) -> frozenset[str]:
         """Reject reasons to look at again: their options changed (see stale_reasons)."""
         return stale_reasons(self.recorded_options, self.options)
+
+    @property
+    def pipeline_changed(self) -> bool:
+        """Whether the rejects were judged by another pipeline version (unknown counts as other). A
+        judgement without this run's options (a plan made outside a run, in a test) compares none."""
+        return bool(self.options) and (self.recorded_options or {}).get(PIPELINE_KEY) != self.options.get(
+            PIPELINE_KEY
+        )
 
     @property
     def options_changed(self) -> bool:
@@ -218,6 +236,7 @@ class Current:
             and reject["source_mtime_ns"] == entry.mtime_ns
             and reject["reason"] not in TRANSIENT_REASONS
             and reject["reason"] not in self.judgement.stale_reasons
+            and not self.judgement.pipeline_changed
         )
         return reject if standing else None
 

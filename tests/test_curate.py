@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import docclean.pipeline as pipeline_module
 import flows.batches as batches_module
 import flows.cleaning as cleaning_module
 import flows.plan as plan_module
@@ -571,6 +572,25 @@ def test_a_too_large_reject_is_looked_at_again_when_the_limit_is_raised(folders:
     lowered = run(raw, curated, max_file_bytes=size - 1)
     assert lowered.reject_reasons == {"too_large": 1, "binary": 1}
     assert not run(raw, curated, max_file_bytes=size - 1).wrote
+
+
+def test_every_reject_is_looked_at_again_once_under_a_new_pipeline_version(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A newer pipeline may read what an older one refused (a text padded with NUL bytes).
+    raw, curated = folders
+    (raw / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    for path in raw.iterdir():
+        age(path)
+    assert run(raw, curated).reject_reasons == {"binary": 1}
+    judged = rejects(curated)[0]["rejected_at"]
+    assert not run(raw, curated).wrote  # the same version: the reject stands
+    for module in (plan_module, batches_module, pipeline_module):
+        monkeypatch.setattr(module, "PIPELINE_VERSION", "next")
+    assert run(raw, curated).reject_reasons == {"binary": 1}
+    assert rejects(curated)[0]["rejected_at"] > judged
+    assert not run(raw, curated).wrote  # judged by this version now: it stands
 
 
 def test_stale_reasons_are_those_whose_options_differ() -> None:
