@@ -485,6 +485,13 @@ class LineCounts:
             self._totals = np.unique(hashes[distinct], return_counts=True)
         return self._totals
 
+    def holds_content(self, hashes: np.ndarray) -> bool:
+        """Whether a counted document holds the set of folded lines whose key hashes (distinct,
+        uint64: `line_facts`) are `hashes`: a document of that content counts for nothing more."""
+        # Summed mod 2**64, as `_contents` sums a document's.
+        content = np.add.reduce(np.asarray(hashes, np.uint64), dtype=np.uint64)
+        return bool(len(self._doc)) and bool((self._contents() == content).any())
+
     def documents_of(self, key: str) -> int:
         hashes, counts = self._counted()
         value = np.uint64(key_hash(key))

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from docclean.boilerplate import LineCounts, StaleLineCounts, apply_boilerplate, document_lines
+from docclean.boilerplate import LineCounts, StaleLineCounts, apply_boilerplate, document_lines, line_facts
 from docclean.dedup import Assignment, DedupIndex, StaleIndex, signature, text_sha256
 from docclean.errors import DoccleanError
 from docclean.record import Record
@@ -94,9 +94,12 @@ def fit_into_corpus(record: Record, curated: Path) -> CorpusFit:
             "run `docclean run` once to build it."
         )
     index, counts = state
-    known = set(counts.doc_ids())
     lines = document_lines(record.text, counts.rules.edge_lines)
-    seen = {key: counts.documents_of(key) + (record.doc_id not in known) for key in lines}
+    # A document already counted, or a copy of one (the same folded lines), adds no document.
+    new_content = record.doc_id not in set(counts.doc_ids()) and not counts.holds_content(
+        line_facts(record.text, counts.rules.edge_lines)[0]
+    )
+    seen = {key: counts.documents_of(key) + new_content for key in lines}
     removed = {key for key, n in seen.items() if counts.rules.is_boilerplate(key, n)}
     cleaned = apply_boilerplate(record, removed.__contains__)
     assignment = index.query(

@@ -307,6 +307,12 @@ def test_inspect_tells_the_cluster_a_file_would_join_and_its_boilerplate_lines(
     assert "boilerplate by the corpus counts (removed by corpus_boilerplate): 1\n" in out
     # The vendor's contact went with a noise rule already; the rest of its line is what recurs.
     assert "  seen in 14 documents: （本文由青松文档工作室整理，获取更多）\n" in out
+    # A copy of a document of the dataset counts once, as the corpus pass counts it.
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes((raw / "00.txt").read_bytes())
+    assert main(["inspect", str(copy), "--curated", str(curated)]) == 0
+    out = capsys.readouterr().out
+    assert "  seen in 13 documents: （本文由青松文档工作室整理，获取更多）\n" in out
     unrelated = tmp_path / "other.txt"
     unrelated.write_text(
         "关于加强秋季森林防火工作的通知\n各乡镇：\n近期气温回升，降水偏少，森林火险等级持续偏高。",
