@@ -425,7 +425,7 @@ _RUNNING_LINE_MIN_COUNT = 3
 _RUNNING_LINE_MAX_CHARS = 40
 
 
-def remove_page_furniture(text: str) -> tuple[str, list[str]]:
+def remove_page_furniture(text: str, stands_alone: Callable[[str], bool] | None = None) -> tuple[str, list[str]]:
     """Remove form feeds, page numbers and running headers/footers; rejoin split sentences.
 
     Runs before the hard wraps are rejoined, so that a sentence cut by a page break
@@ -435,9 +435,12 @@ def remove_page_furniture(text: str) -> tuple[str, list[str]]:
     at most, that always sits next to a page edge (blank lines aside; the document's first and
     last lines count when it has page edges) is a running header or footer. Across the removed
     furniture, the line before and the line after are joined when the one before does not end
-    a sentence and the one after is neither indented nor an outline item. Returns the text and
-    the removed lines (a form feed counts as "\\f"). Text without a form feed or a page number
-    comes back unchanged at the cost of a few substring tests.
+    a sentence and the one after is neither indented nor an outline item, and the one before is
+    not whole by its shape (`_complete_by_shape`) nor by `stands_alone` (the caller's word: the
+    pipeline's is a line its noise rules remove whole, an ad at a page's foot, which joined to
+    the paragraph after it would take that paragraph with it). Returns the text and the removed
+    lines (a form feed counts as "\\f"). Text without a form feed or a page number comes back
+    unchanged at the cost of a few substring tests.
     """
     if "\f" not in text and not _may_hold_a_page_number(text):
         return text, []
@@ -494,7 +497,7 @@ def remove_page_furniture(text: str) -> tuple[str, list[str]]:
             if not after_furniture:
                 kept.append(line)
             continue
-        if after_furniture and kept and _continues_across_page(kept, line):
+        if after_furniture and kept and _continues_across_page(kept, line, stands_alone):
             while not kept[-1].strip(_EDGE_SPACE):
                 kept.pop()
             kept[-1] = joined(kept[-1].rstrip(_EDGE_SPACE), line.strip(_EDGE_SPACE))
@@ -526,15 +529,17 @@ def _edge_neighbours(stripped: list[str], furniture: list[bool], edges: list[int
     return found
 
 
-def _continues_across_page(kept: list[str], line: str) -> bool:
+def _continues_across_page(kept: list[str], line: str, stands_alone: Callable[[str], bool] | None) -> bool:
     """Whether `line`, after a page edge, continues the last line kept before it: that line ends
     no sentence and is no line complete by its shape (`_complete_by_shape`: a date, a signature,
-    a verse), and `line` opens no attachment (附件：)."""
+    a verse, a salutation) nor one that `stands_alone`, and `line` opens no attachment (附件：)."""
     nonblank = [earlier.strip(_EDGE_SPACE) for earlier in kept[-4:] if earlier.strip(_EDGE_SPACE)]
     previous = nonblank[-1] if nonblank else ""
     if not previous or _ends_sentence(previous) or _OUTLINE_START.match(previous):
         return False
     if _complete_by_shape(previous, nonblank[-2] if len(nonblank) > 1 else "") or line.startswith("附件"):
+        return False
+    if stands_alone is not None and stands_alone(previous):
         return False
     if line[:1] in _EDGE_SPACE:
         return False
@@ -543,9 +548,10 @@ def _continues_across_page(kept: list[str], line: str) -> bool:
 
 def _complete_by_shape(line: str, before: str) -> bool:
     """Whether `line`, the last before a page edge, is whole without a full stop: a date (2023年7月
-    10日, 二〇二三年七月十日), a name signed under a closing sentence (张三), or a verse as long as
-    the one before it (处处闻啼鸟 under 春眠不觉晓)."""
-    if DATE_LINE.fullmatch(line):
+    10日, 二〇二三年七月十日), a salutation (各位领导、同志们: forms of address of
+    docclean/rules/structure.toml), a name signed under a closing sentence (张三), or a verse as
+    long as the one before it (处处闻啼鸟 under 春眠不觉晓)."""
+    if DATE_LINE.fullmatch(line) or STRUCTURE_TABLES.salutation.match(line):
         return True
     if len(line) <= _SIGNATURE_MAX_CHARS and _ends_sentence(before):
         return True
@@ -1373,13 +1379,19 @@ def drop_empty_lines(text: str) -> tuple[str, int]:
     return kept, text.count("\n") + 1 - (kept.count("\n") + 1 if kept else 0)
 
 
-def normalize_text(text: str, converters: ScriptConverters, convert_script: bool = True) -> Normalized:
+def normalize_text(
+    text: str,
+    converters: ScriptConverters,
+    convert_script: bool = True,
+    stands_alone: Callable[[str], bool] | None = None,
+) -> Normalized:
     """Run every normalization fix in order and record what each one did.
 
     Flags: `html` when the text is a whole HTML page (its markup stays; see `is_html_page`).
     `convert_script=False` keeps the script whatever it is: the caller's word that the text is
     not Chinese (Japanese kanji are not Traditional Chinese) or holds suspected mojibake, whose
-    characters OpenCC would rewrite beyond recovery.
+    characters OpenCC would rewrite beyond recovery. `stands_alone` says of a line before a page
+    edge that it is whole, not joined to the line after (`remove_page_furniture`).
     """
     edits: list[NormalizeEdit] = []
     flags: list[str] = []
@@ -1394,7 +1406,7 @@ def normalize_text(text: str, converters: ScriptConverters, convert_script: bool
     count("html_character_references", n)
     text, n = unify_line_endings(text)
     count("line_endings", n)
-    text, furniture = remove_page_furniture(text)
+    text, furniture = remove_page_furniture(text, stands_alone)
     if furniture:
         edits.append(NormalizeEdit("page_furniture", len(furniture), "\n".join(furniture)))
     # One scan for the characters the next three fixes look for: most text holds none of them.

@@ -323,8 +323,16 @@ class Cleaner:
             )
         # OpenCC only on Chinese, and never on suspected mojibake it would rewrite beyond repair.
         convert_script = guess.language in (None, "zh") and FLAG_MOJIBAKE_SUSPECTED not in decoded.flags
-        normalized = normalize_text(decoded.text, self.converters, convert_script=convert_script)
+        normalized = normalize_text(
+            decoded.text, self.converters, convert_script=convert_script, stands_alone=self._noise_alone
+        )
         return _Normalized(sha, extracted, decoded, guess, normalized)
+
+    def _noise_alone(self, line: str) -> bool:
+        """Whether the noise rules remove `line` whole: an ad or a notice at a page's foot is no
+        sentence the page cut, to be joined to the paragraph after it (`normalize_text`). Asked
+        only of a line before a page edge that ends no sentence."""
+        return not strip_noise(line.strip(), self.rules, disabled=self.disabled_rules).text
 
     def _strip_noise(self, document: _Normalized, candidates: LineCandidates | None = None) -> _ThroughNoise:
         """Noise removal of one normalized document, counting the rules' timeouts."""

@@ -135,6 +135,31 @@ def test_empty_and_binary_are_rejected(cleaner: Cleaner) -> None:
     assert binary.value.reason == "binary"
 
 
+@pytest.mark.parametrize(
+    "noise",
+    [
+        "更多范文请关注公众号：笔杆子范文库",
+        "免费下载更多范文请访问 www.fanwen123.com",
+        "本文系作者原创投稿，仅供学习参考",
+    ],
+)
+@pytest.mark.parametrize("edge", ["- 2 -", "第 2 页 共 3 页", "\f"])
+def test_an_ad_at_a_pages_foot_goes_alone_and_the_paragraph_after_it_stays(
+    cleaner: Cleaner, noise: str, edge: str
+) -> None:
+    # Joined to the paragraph after the page edge, as a sentence the page cut is, it took that
+    # paragraph with it.
+    paragraph = "要加快数字政府建设，提升政务服务效能"
+    text = f"讲话稿\n同志们：\n今天我们召开会议，研究部署信息化工作。\n{noise}\n{edge}\n{paragraph}。\n谢谢大家！"
+    record = cleaner.clean(text.encode(), "a.txt")
+    assert f"{paragraph}。\n谢谢大家！" in record.text
+    assert noise not in record.text
+    assert [removal.text.strip() for removal in record.removed] == [noise]
+    # A sentence the page cut is still whole again.
+    cut = cleaner.clean(f"要切实把责任\n{edge}\n扛在肩上。".encode(), "b.txt")
+    assert cut.text == "要切实把责任扛在肩上。"
+
+
 NOISY_ALPHABET = list(
     "在会议上的讲话同志们今天召开，。：、XX×*○某QQ微信123456789\n\r 　\u200babc一二三是、（）"
 )
