@@ -425,7 +425,9 @@ _RUNNING_LINE_MIN_COUNT = 3
 _RUNNING_LINE_MAX_CHARS = 40
 
 
-def remove_page_furniture(text: str, stands_alone: Callable[[str], bool] | None = None) -> tuple[str, list[str]]:
+def remove_page_furniture(
+    text: str, stands_alone: Callable[[str], bool] | None = None
+) -> tuple[str, list[str]]:
     """Remove form feeds, page numbers and running headers/footers; rejoin split sentences.
 
     Runs before the hard wraps are rejoined, so that a sentence cut by a page break
