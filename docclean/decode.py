@@ -8,7 +8,7 @@ Decisions, first match wins:
    rest goes on to step 3 if it is not all UTF-8 (a mixed file can start with a BOM).
 3. NUL bytes: only UTF-16/UTF-32 without a BOM can hold them. Those codecs are tried and
    judged by plausibility (method `trial`); if none reads as text, the file is binary, unless
-   its NULs are a text's (a padding after it, a stray one: `STRAY_NUL_BYTES`) and the rest
+   its NULs are a text's (a padding after it, a few stray ones: `STRAY_NULS`) and the rest
    reads as text more plausibly: then it is that text, NULs included, flag `nul_bytes`.
 4. Strict UTF-8, the fast path (method `utf-8`, confidence 1.0). Empty input lands here and
    decodes to "": whether an empty document is acceptable is the pipeline's decision. A body of
@@ -359,25 +359,40 @@ def _decode_nul_free(body: bytes, start: int) -> Decoded:
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, end, "utf-8"),))
 
 
-# A text with NUL bytes that UTF-16/32 do not read is still text when its NULs are a padding
-# after it (a download preallocated and cut short, a fixed-size buffer saved whole) and, before
-# that, one at most, or one in `STRAY_NUL_BYTES` (a bad copy). Random binary data holds one in 256.
-STRAY_NUL_BYTES = 1000
+# A text with NUL bytes that UTF-16/32 do not read may still be text: its NULs a padding after
+# it (a download preallocated and cut short, a fixed-size buffer saved whole) and, before that, a
+# few stray ones (a bad copy): `STRAY_NULS` at most, or one in `STRAY_NUL_BYTES`. Executables and
+# other structured binary data hold far more; random bytes (one in 256) read as no text.
+STRAY_NULS = 4
+STRAY_NUL_BYTES = 100
 
 
 def _has_stray_nuls(body: bytes) -> bool:
-    """Whether `body`'s NUL bytes are those of a text (`STRAY_NUL_BYTES`)."""
+    """Whether `body`'s NUL bytes may be those of a text (`STRAY_NULS`, `STRAY_NUL_BYTES`)."""
     head = body.rstrip(b"\x00")
-    return bool(head) and head.count(b"\x00") * STRAY_NUL_BYTES <= max(len(head), STRAY_NUL_BYTES)
+    return bool(head) and head.count(b"\x00") <= max(STRAY_NULS, len(head) // STRAY_NUL_BYTES)
 
 
 def _stray_nuls_read(body: bytes, start: int) -> tuple[Decoded, float] | None:
     """`body` decoded with its NULs as the U+0000 they are (normalization removes them, recorded
     as `invisible_chars`), flag `nul_bytes`, and the plausibility of the rest, when it reads as
     text as plausibly as a text file must (`PLAUSIBLE`, `WIDE_UNREADABLE_AT_MOST`); None when
-    it does not: binary data, or UTF-16/32."""
-    decoded = _decode_nul_free(body, start)
-    sample = decoded.text.replace("\x00", "")[:SAMPLE_BYTES]
+    it does not: binary data, or UTF-16/32.
+
+    The text before a padding is decoded alone, as the file it was before the padding: a UTF-8
+    character cut there is a cut file (U+FFFD), not bytes for another codec to read (`故浜`)."""
+    head = body.rstrip(b"\x00")
+    decoded = _decode_nul_free(head, start)
+    if len(head) < len(body):
+        # The padding reads as NULs in every codec the text can be in: its last segment takes it.
+        last = decoded.segments[-1]
+        decoded = replace(
+            decoded,
+            text=decoded.text + "\x00" * (len(body) - len(head)),
+            segments=(*decoded.segments[:-1], Segment(last.start, start + len(body), last.encoding)),
+        )
+    # Judged without the character a cut file lost (U+FFFD at the end of the text).
+    sample = decoded.text.rstrip("\x00").removesuffix("\ufffd").replace("\x00", "")[:SAMPLE_BYTES]
     fit = plausibility(sample)
     if unreadable_share(sample) > WIDE_UNREADABLE_AT_MOST or fit < PLAUSIBLE:
         return None
@@ -422,21 +437,34 @@ def _decode_seven_bit(body: bytes, start: int) -> Decoded | None:
 def _decode_wide(body: bytes, start: int) -> Decoded:
     # Mostly-ASCII UTF-16 has a NUL in every other byte, Chinese UTF-16 only a few (newlines,
     # digits, 一 U+4E00): rather than count NUL positions, let plausibility judge the readings.
-    candidates = _WIDE_CODECS if len(body) % 4 == 0 else _WIDE_CODECS[:2]
-    sample = body[:SAMPLE_BYTES]
+    # Each is judged without a padding of NULs after the text (a download cut short) and without a
+    # code unit cut at its end: neither is evidence against it (the decoding keeps both, the
+    # padding as U+0000 that normalization removes, flag `nul_bytes`, the cut unit as U+FFFD).
+    text_end = len(body.rstrip(b"\x00"))
+    if not text_end:
+        raise RejectedInput("binary", NUL_DETAIL)
+    sample = body[: min(len(body), text_end + (-text_end) % 4)][:SAMPLE_BYTES]
+    candidates = _WIDE_CODECS if len(sample) % 4 == 0 else _WIDE_CODECS[:2]
+    readings = {
+        codec: _decode_replacing(sample, codec)[0].rstrip("\x00").removesuffix("\ufffd")
+        for codec in candidates
+    }
     # Readings full of controls and private-use characters are binary, however plausible the
     # rest of their random characters look; plausibility chooses among the others.
-    readable = tuple(
-        codec
-        for codec in candidates
-        if unreadable_share(_decode_replacing(sample, codec)[0]) <= WIDE_UNREADABLE_AT_MOST
-    )
+    readable = {
+        codec: reading
+        for codec, reading in readings.items()
+        if unreadable_share(reading) <= WIDE_UNREADABLE_AT_MOST
+    }
     if not readable:
         raise RejectedInput("binary", NUL_DETAIL)
-    choice = _trial(sample, readable)
+    choice = _most_plausible(readable)
     text, replaced = _decode_replacing(body, choice.codec)
     segment = Segment(start, start + len(body), choice.codec)
-    return _single(text, choice.codec, choice.confidence, choice.method, segment, replaced)
+    decoded = _single(text, choice.codec, choice.confidence, choice.method, segment, replaced)
+    unit = 4 if choice.codec.startswith("utf-32") else 2
+    padded = text_end + (-text_end) % unit < len(body)
+    return replace(decoded, flags=(*decoded.flags, FLAG_NUL)) if padded else decoded
 
 
 def _decode_legacy(body: bytes, start: int, valid_utf8: bool = False) -> Decoded:
@@ -1581,11 +1609,14 @@ def _trial(sample: bytes, candidates: tuple[str, ...]) -> _Choice:
     Replacement characters score zero, so a codec that needs a few of them (a file cut in
     the middle of a character) still beats one that decodes strictly into nonsense.
     """
+    return _most_plausible({codec: _decode_replacing(sample, codec)[0] for codec in candidates})
+
+
+def _most_plausible(readings: dict[str, str]) -> _Choice:
+    """The codec whose reading is the most plausible, the earliest on ties (method `trial`), with a
+    confidence that falls as the runner-up comes close (`DECISIVE_MARGIN`)."""
     scored = sorted(
-        (
-            (plausibility(_decode_replacing(sample, codec)[0]), -rank, codec)
-            for rank, codec in enumerate(candidates)
-        ),
+        ((plausibility(reading), -rank, codec) for rank, (codec, reading) in enumerate(readings.items())),
         reverse=True,
     )
     best, _, codec = scored[0]

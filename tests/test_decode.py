@@ -124,20 +124,54 @@ _NUL_TEXT = (
 @settings(max_examples=200, deadline=None)
 @given(
     codec=st.sampled_from(["utf-8", "gbk", "big5hkscs"]),
-    cut=st.integers(min_value=0, max_value=len(_NUL_TEXT)),
+    cuts=st.lists(st.integers(min_value=0, max_value=len(_NUL_TEXT)), max_size=4),
     padding=st.integers(min_value=0, max_value=5000),
-    stray=st.booleans(),
 )
-def test_a_text_with_a_stray_nul_or_a_padding_of_nuls_is_that_text(
-    codec: str, cut: int, padding: int, stray: bool
+def test_a_text_with_a_few_stray_nuls_or_a_padding_of_nuls_is_that_text(
+    codec: str, cuts: list[int], padding: int
 ) -> None:
     text = _NUL_TEXT if codec != "big5hkscs" else S2T(_NUL_TEXT)
-    assume(stray or padding)
-    data = text[:cut].encode(codec) + b"\x00" * stray + text[cut:].encode(codec) + b"\x00" * padding
+    assume(cuts or padding)
+    pieces = [text[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(text)], strict=True)]
+    data = b"\x00".join(piece.encode(codec) for piece in pieces) + b"\x00" * padding
     decoded = decode_bytes(data)
     assert decoded.flags[-1:] == ("nul_bytes",)
     # The NULs are in the text as U+0000, where normalization removes them and records it.
-    assert decoded.text == text[:cut] + "\x00" * stray + text[cut:] + "\x00" * padding
+    assert decoded.text == "\x00".join(pieces) + "\x00" * padding
+    assert segments_text(data, decoded) == decoded.text
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    codec=st.sampled_from(["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]),
+    padding=st.integers(min_value=1, max_value=300),
+)
+def test_utf16_and_utf32_without_a_bom_padded_with_nuls_are_their_text(codec: str, padding: int) -> None:
+    data = _NUL_TEXT.encode(codec) + b"\x00" * padding
+    decoded = decode_bytes(data)
+    assert decoded.encoding == codec and "nul_bytes" in decoded.flags
+    # A padding that does not end on a code unit ends in one U+FFFD (flagged `replacement_chars`).
+    assert decoded.text.rstrip("\x00\ufffd") == _NUL_TEXT.rstrip("\n").rstrip("。") + "。"
+    assert ("replacement_chars" in decoded.flags) == ("\ufffd" in decoded.text)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_cut_inside_its_last_code_unit_is_its_text(codec: str) -> None:
+    decoded = decode_bytes(_NUL_TEXT.encode(codec)[:-1])
+    assert (decoded.encoding, decoded.text, decoded.flags) == (
+        codec,
+        _NUL_TEXT[:-1] + "\ufffd",
+        ("replacement_chars",),
+    )
+
+
+def test_a_character_cut_before_a_padding_of_nuls_is_a_cut_file_not_another_codec() -> None:
+    # Read with the padding, the cut character's bytes were another codec's (故事 as 故浜).
+    data = _NUL_TEXT.encode()[:-2] + b"\x00" * 512
+    decoded = decode_bytes(data)
+    assert decoded.encoding == "utf-8"
+    assert decoded.text == _NUL_TEXT[:-1] + "\ufffd" + "\x00" * 512
+    assert decoded.flags == ("replacement_chars", "nul_bytes")
     assert segments_text(data, decoded) == decoded.text
 
 
