@@ -54,12 +54,35 @@ class RunCounts(Protocol):
     reject_reasons: Counter[str]
 
 
+class _Console(Console):
+    """rich's Console, leaving a closed pipe (`docclean inspect … | head`) to the command, which
+    ends quietly with status 0, where rich ends the process with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console for the CLI: never interprets brackets in text as markup; wraps only on a terminal."""
-    console = Console(stderr=stderr, markup=False, highlight=False)
+    console = _Console(stderr=stderr, markup=False, highlight=False)
     if not console.is_terminal:
-        console = Console(stderr=stderr, markup=False, highlight=False, width=UNWRAPPED_WIDTH, soft_wrap=True)
+        console = _Console(
+            stderr=stderr, markup=False, highlight=False, width=UNWRAPPED_WIDTH, soft_wrap=True
+        )
     return console
+
+
+# Removed characters up to this many are shown as they are; more, as each distinct one's count.
+_SHOWN_CHARACTERS = 40
+
+
+def _characters(removed: str) -> str:
+    """What a normalization took out, in one short line: `'\\u200b\\u3000'`, or for a long run
+    (a padding of 512 NULs) `'\\x00' ×512`, each distinct character with its count."""
+    if len(removed) <= _SHOWN_CHARACTERS:
+        return repr(removed)
+    return ", ".join(f"{char!r} ×{count}" for char, count in Counter(removed).most_common())
 
 
 def _heading(console: Console, title: str) -> None:
@@ -247,7 +270,7 @@ def print_inspection(record: Record, show_text: bool = False) -> None:
     for edit in record.normalizations:
         facts.add_row(
             "normalized",
-            f"{edit.rule}: {edit.count}" + (f" took out {edit.removed!r}" if edit.removed else ""),
+            f"{edit.rule}: {edit.count}" + (f" took out {_characters(edit.removed)}" if edit.removed else ""),
         )
     console.print(facts)
     _heading(console, f"removed ({len(record.removed)})")

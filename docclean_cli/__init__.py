@@ -490,9 +490,11 @@ def command_inspect(args: argparse.Namespace) -> int:
         placeholder_token=args.mask_token,
         script_conversion=None if args.keep_script else DEFAULT_SCRIPT_CONVERSION,
     )
+    # Built first: a rules file that cannot be read is the command's error, not the document's reject.
+    cleaner = Cleaner(config)
     try:
         # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
-        record = Cleaner(config).clean(path.read_bytes(), source_path_of(os.fsencode(path.name)))
+        record = cleaner.clean(path.read_bytes(), source_path_of(os.fsencode(path.name)))
     except DoccleanError as error:
         print(f"docclean: {shown(path)}: rejected: {escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS

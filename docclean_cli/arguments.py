@@ -12,6 +12,7 @@ import math
 import os
 import re
 import socket
+import stat
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,10 +57,10 @@ def readable_folder(option: str, given: str, advice: str | None = None) -> None:
     instead, defaults to the documents folder's."""
     if is_url(given):
         return
-    path = Path(given)
-    if path.is_dir():
+    status = _status(option, given)
+    if status is not None and stat.S_ISDIR(status.st_mode):
         return
-    if path.exists():
+    if status is not None:
         raise ArgumentError(
             f"{option} {shown(given)} is a file, not a folder; {advice or 'name the folder that holds the documents'}."
         )
@@ -73,16 +74,37 @@ def readable_file(option: str, given: str | None) -> None:
     """`given`, when given, must be an existing regular file."""
     if given is None:
         return
-    path = Path(given)
-    if path.is_file():
-        return
-    if path.is_dir():
+    status = _status(option, given)
+    if status is None:
+        raise ArgumentError(f"{option} {shown(given)} does not exist; check the name, or name another file.")
+    if stat.S_ISDIR(status.st_mode):
         raise ArgumentError(f"{option} {shown(given)} is a folder, not a file; name one file.")
-    if path.exists():
+    if not stat.S_ISREG(status.st_mode):
         raise ArgumentError(
             f"{option} {shown(given)} is not a regular file (a device, a pipe or a socket); name one file."
         )
-    raise ArgumentError(f"{option} {shown(given)} does not exist; check the name, or name another file.")
+    try:
+        with open(given, "rb"):
+            pass
+    except OSError as error:
+        raise ArgumentError(
+            f"{option} {shown(given)} cannot be read ({error.strerror or error}); fix its permissions, or name "
+            "another file."
+        ) from None
+
+
+def _status(option: str, given: str) -> os.stat_result | None:
+    """The status of the path `given` (links followed), None when nothing is there; raises
+    ArgumentError when it cannot be looked at (a folder on its path that this user cannot enter)."""
+    try:
+        return os.stat(given)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise ArgumentError(
+            f"{option} {shown(given)} cannot be looked at ({error.strerror or error}); fix the permissions of "
+            "the folders on its path, or name another one."
+        ) from None
 
 
 def writable_folder(option: str, given: str, purpose: str = "for the dataset") -> None:

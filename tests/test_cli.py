@@ -135,6 +135,44 @@ def test_inspect_shows_encoding_removals_and_placeholders(capsys: pytest.Capture
     assert "gb18030" in out and "removed" in out and "placeholders" in out
 
 
+def test_inspect_read_by_a_reader_that_stops_early_ends_quietly_with_status_0() -> None:
+    # `docclean inspect FILE | head -2`: rich ended the process with status 1, an error to `set -o pipefail`.
+    sample = next(SAMPLES_DIR.glob("*gbk*"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "docclean_cli", "inspect", "--text", str(sample)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    assert (process.wait(timeout=120), process.stderr.read()) == (0, b"")
+
+
+def test_inspect_shows_a_long_run_of_removed_characters_by_count(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    padded = tmp_path / "padded.txt"
+    padded.write_bytes("同志们：今天我们召开会议。".encode() + b"\x00" * 512)
+    assert main(["inspect", str(padded)]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    assert "normalized  invisible_chars: 512 took out '\\x00' ×512" in lines
+
+
+def test_inspect_with_a_broken_rules_file_says_so_as_run_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The rules are the command's, not the document's: no "rejected", status 1.
+    rules = tmp_path / "broken.toml"
+    rules.write_text("disable = [\n", encoding="utf-8")
+    sample = next(SAMPLES_DIR.glob("*gbk*"))
+    assert main(["inspect", "--rules", str(rules), str(sample)]) == 1
+    assert capsys.readouterr().err == (
+        f"docclean: Rules file {rules} is not valid TOML: Invalid value (at end of document).\n"
+    )
+
+
 def test_inspect_names_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path / "nope.txt")]) == 1
     assert capsys.readouterr().err == (
@@ -658,6 +696,48 @@ def _without_root_override() -> list[str]:
         pytest.skip("running as root without setpriv: permissions cannot be made to bind")
     # Without these two capabilities root is held to a file's mode bits like its owner.
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["inspect", "secret.txt"],
+            "docclean: FILE secret.txt ({cwd}/secret.txt) cannot be read (Permission denied); fix its permissions, "
+            "or name another file.",
+        ),
+        (
+            ["inspect", "closed/x.txt"],
+            "docclean: FILE closed/x.txt ({cwd}/closed/x.txt) cannot be looked at (Permission denied); fix the "
+            "permissions of the folders on its path, or name another one.",
+        ),
+        (
+            ["run", "--raw", "closed/raw"],
+            "docclean: --raw closed/raw ({cwd}/closed/raw) cannot be looked at (Permission denied); fix the "
+            "permissions of the folders on its path, or name another one.",
+        ),
+    ],
+    ids=["unreadable-file", "file-in-a-closed-folder", "raw-in-a-closed-folder"],
+)
+def test_a_path_that_cannot_be_read_is_one_sentence(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "secret.txt").write_text("同志们：今天开会。", encoding="utf-8")
+    (tmp_path / "closed" / "raw").mkdir(parents=True)
+    (tmp_path / "closed" / "x.txt").write_text("同志们：今天开会。", encoding="utf-8")
+    (tmp_path / "secret.txt").chmod(0o000)
+    (tmp_path / "closed").chmod(0o000)
+    try:
+        result = subprocess.run(
+            [*_without_root_override(), sys.executable, "-m", "docclean_cli", *args],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+        (tmp_path / "secret.txt").chmod(0o644)
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", message.format(cwd=tmp_path) + "\n")
 
 
 @pytest.mark.parametrize("entry", [None, ".lock", "state"])
