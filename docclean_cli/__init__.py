@@ -440,11 +440,18 @@ def command_run(args: argparse.Namespace) -> int:
             progress_bar=progress_bar,
         )
     except commands.RunInterrupted as interrupted:
-        print(
-            f"interrupted: the dataset is unchanged; {interrupted.kept_batches} "
-            f"{'batch is' if interrupted.kept_batches == 1 else 'batches are'} kept and the next run resumes",
-            file=sys.stderr,
-        )
+        if interrupted.written:
+            print(
+                "interrupted after the dataset was written: it holds this run's work, and the next run "
+                "finds it up to date",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"interrupted: the dataset is unchanged; {interrupted.kept_batches} "
+                f"{'batch is' if interrupted.kept_batches == 1 else 'batches are'} kept and the next run resumes",
+                file=sys.stderr,
+            )
         return EXIT_SIGNALLED + interrupted.signum
     if args.json:
         # The run summary as one JSON object on stdout, for scripts; its keys are listed in the README.

@@ -75,12 +75,14 @@ class RunResult:
 
 
 class RunInterrupted(DoccleanError):
-    """A run ended by SIGINT or SIGTERM; the dataset is unchanged and its finished batches are kept."""
+    """A run ended by SIGINT or SIGTERM: before its commit, the dataset is unchanged and its finished
+    batches are kept; after it (`written`), the dataset is the run's."""
 
-    def __init__(self, signum: int, kept_batches: int) -> None:
+    def __init__(self, signum: int, kept_batches: int, written: bool = False) -> None:
         super().__init__(f"interrupted by signal {signum}")
         self.signum = signum
         self.kept_batches = kept_batches
+        self.written = written
 
 
 def no_telemetry() -> None:
@@ -278,6 +280,7 @@ def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
         for logger in run_loggers:
             logger.addFilter(_drop_signal_crash)
     interrupted = False
+    before = _current_snapshot(curated)
     try:
         yield
     except BaseException:
@@ -295,7 +298,20 @@ def _interruptible(curated: str, verbose: bool) -> Iterator[None]:
     if interrupted:
         from flows.dataset import open_store
 
-        raise RunInterrupted(received[0], open_store(curated).kept_batches())
+        written = _current_snapshot(curated) != before
+        raise RunInterrupted(received[0], open_store(curated).kept_batches(), written)
+
+
+def _current_snapshot(curated: str) -> str | None:
+    """Where the dataset's current snapshot is (None: none, or it cannot be told): a run that
+    moved it committed, whatever stopped it after."""
+    from flows.dataset import open_store
+
+    try:
+        current = open_store(curated).current()
+    except (DoccleanError, OSError):
+        return None
+    return None if current is None else str(current)
 
 
 def use_api(url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -676,6 +677,31 @@ def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: 
     reference = tmp_path / "reference"
     assert run(raw, reference).cleaned == total
     assert _comparable(curated) == _comparable(reference)
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_an_interrupt_says_whether_the_run_had_written_the_dataset(
+    folders: tuple[Path, Path], committed: bool
+) -> None:
+    # A signal after the commit (the summary not yet printed) said "the dataset is unchanged".
+    from flows.commands import RunInterrupted, _drop_signal_crash, _interruptible
+
+    raw, curated = folders
+    (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "speech.txt")
+    raise_exceptions = logging.raiseExceptions
+    try:
+        with pytest.raises(RunInterrupted) as interrupted, _interruptible(str(curated), verbose=False):
+            if committed:
+                run(raw, curated)
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        # What a process the signal ends leaves as it is.
+        logging.disable(logging.NOTSET)
+        logging.raiseExceptions = raise_exceptions
+        for name in ("prefect.flow_runs", "prefect.task_runs"):
+            logging.getLogger(name).removeFilter(_drop_signal_crash)
+    assert (interrupted.value.signum, interrupted.value.written) == (signal.SIGINT, committed)
 
 
 def test_ctrl_c_and_sigterm_end_the_run_with_one_line_and_keep_its_batches(tmp_path: Path) -> None:
