@@ -225,6 +225,9 @@ class ContextTables:
     suffix_pattern: re.Pattern[str]
     prefixes_by_last: _WordsByLast
     latin_compounds: tuple[str, ...]
+    # `[latin]`: the words after and before which a run of up to three X is a sex chromosome's letters.
+    chromosome_after: tuple[str, ...]
+    chromosome_before: tuple[str, ...]
     # `[latin]`: words after which a lone lowercase x is a variable, and the operators beside
     # which any single X is one; `[times]`: the quantities a single × multiplies; `[star]`: the
     # surnames a lone star before punctuation completes.
@@ -252,6 +255,8 @@ class ContextTables:
             suffix_pattern=re.compile(_trie_pattern(suffixes)),
             prefixes_by_last=_by_last(prefixes),
             latin_compounds=tuple(raw["latin"]["compounds"]),
+            chromosome_after=tuple(raw["latin"]["chromosome_after"]),
+            chromosome_before=tuple(raw["latin"]["chromosome_before"]),
             variable_before=tuple(raw["latin"]["variable_before"]),
             operators=frozenset(raw["latin"]["operators"]),
             quantities=tuple(raw["times"]["quantities"]),
@@ -522,8 +527,21 @@ def _is_latin_word(text: str, start: int, end: int, before: str, after: str, tab
         # A hyphenated word: X-ray, T-X. Letters only: after a hyphen a digit may open a
         # year placeholder (X-20XX), which the token would then hide on a second pass.
         return True
-    # The letter itself: X光, X射线.
-    return end - start == 1 and text.startswith(tables.latin_compounds, end)
+    # The letter itself: X光, X射线; XX染色体, 性染色体为XX.
+    return (end - start == 1 and text.startswith(tables.latin_compounds, end)) or _is_chromosome(
+        text, start, end, tables
+    )
+
+
+def _is_chromosome(text: str, start: int, end: int, tables: ContextTables) -> bool:
+    """Whether the X run (Latin) is a sex chromosome's letters: up to three X before 染色体 or after a
+    word naming them (`chromosome_after`, `chromosome_before`)."""
+    return end - start <= _CHROMOSOME_MAX_LETTERS and (
+        text.startswith(tables.chromosome_after, end) or text.endswith(tables.chromosome_before, 0, start)
+    )
+
+
+_CHROMOSOME_MAX_LETTERS = 3
 
 
 def _is_name_or_variable(
@@ -894,6 +912,11 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
         ):
             return None
         if end - start == 1 and text.startswith(tables.latin_compounds, end):
+            return None
+        if end - start <= 3 and (
+            any(text[end:].startswith(word) for word in tables.chromosome_after)
+            or any(text[:start].endswith(word) for word in tables.chromosome_before)
+        ):
             return None
         if _is_name_or_variable(text, start, end, before, after, suffix_kind, tables):
             return None

@@ -82,6 +82,9 @@ class _Tables:
     suffixes: _Words
     prefixes: _Words
     compound_first: np.ndarray  # bool per code point: a `[latin]` compound may start here
+    # bool per code point: a word after a sex chromosome's letters may start here, or one before them end here
+    chromosome_after_first: np.ndarray
+    chromosome_before_last: np.ndarray
 
 
 @cache
@@ -118,12 +121,18 @@ def _lookup_tables() -> _Tables:
         raise ValueError("A placeholder table holds a line break; the batch stage cannot join texts by it.")
     compound_first = np.zeros(_CODE_POINTS, bool)
     compound_first[code_points("".join(word[0] for word in tables.latin_compounds))] = True
+    chromosome_after_first = np.zeros(_CODE_POINTS, bool)
+    chromosome_after_first[code_points("".join(word[0] for word in tables.chromosome_after))] = True
+    chromosome_before_last = np.zeros(_CODE_POINTS, bool)
+    chromosome_before_last[code_points("".join(word[-1] for word in tables.chromosome_before))] = True
     return _Tables(
         family,
         properties,
         _Words.of(tables.suffixes),
         _Words.of(tables.prefixes),
         compound_first,
+        chromosome_after_first,
+        chromosome_before_last,
     )
 
 
@@ -487,6 +496,16 @@ def _kinds(
     compound = accepted & (families == _LATIN) & (lengths == 1) & tables.compound_first[runs.after]
     for index in np.flatnonzero(compound).tolist():
         accepted[index] = not joined.startswith(context.latin_compounds, int(runs.ends[index]))
+    chromosome = (
+        accepted
+        & (families == _LATIN)
+        & (lengths <= 3)
+        & (tables.chromosome_after_first[runs.after] | tables.chromosome_before_last[runs.before])
+    )
+    for index in np.flatnonzero(chromosome).tolist():
+        accepted[index] = not reference._is_chromosome(
+            joined, int(runs.starts[index]), int(runs.ends[index]), context
+        )
     for index in np.flatnonzero(by_words).tolist():
         match = reference._PLACEHOLDER.match(joined, int(runs.starts[index]))
         assert match is not None and match.end() == runs.ends[index]
