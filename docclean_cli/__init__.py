@@ -345,6 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DoccleanError, FileNotFoundError) as error:
         print(f"docclean: {escape(str(error))}", file=sys.stderr)
         return EXIT_ERROR
+    except ModuleNotFoundError as error:
+        # `python3 -m docclean_cli` from a clone, by a Python docclean is not installed in.
+        print(
+            f"docclean: this Python ({escape(sys.executable)}) cannot import {error.name}, a dependency of "
+            "docclean; run docclean with the Python it is installed in (.venv/bin/python -m docclean_cli, or "
+            ".venv/bin/docclean), or install it into this one (pip install -e .).",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     except BrokenPipeError:
         # The reader stopped early (`docclean inspect … | head`): it has what it wanted.
         _discard_output()

@@ -173,6 +173,26 @@ def test_inspect_with_a_broken_rules_file_says_so_as_run_does(
     )
 
 
+def test_a_python_without_docclean_s_dependencies_is_told_which_python_to_use() -> None:
+    # `python3 -m docclean_cli` in a clone, by the system's Python: a traceback ending in
+    # ModuleNotFoundError. `rich` stands for any dependency such a Python lacks.
+    sample = next(SAMPLES_DIR.glob("*gbk*"))
+    script = (
+        "import sys; sys.modules['rich'] = None; from docclean_cli import main; "
+        f"sys.exit(main(['inspect', {str(sample)!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"docclean: this Python ({sys.executable}) cannot import rich, a dependency of docclean; run docclean "
+        "with the Python it is installed in (.venv/bin/python -m docclean_cli, or .venv/bin/docclean), or "
+        "install it into this one (pip install -e .).\n",
+    )
+
+
 def test_inspect_names_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["inspect", str(tmp_path / "nope.txt")]) == 1
     assert capsys.readouterr().err == (
