@@ -348,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as error:
         # `python3 -m docclean_cli` from a clone, by a Python docclean is not installed in.
         print(
-            f"docclean: this Python ({escape(sys.executable)}) cannot import {error.name}, a dependency of "
+            f"docclean: this Python ({escape(sys.executable)}) cannot import {(error.name or 'a module').split('.')[0]}, a dependency of "
             "docclean; run docclean with the Python it is installed in (.venv/bin/python -m docclean_cli, or "
             ".venv/bin/docclean), or install it into this one (pip install -e .).",
             file=sys.stderr,
