@@ -299,6 +299,7 @@ def check_serve_arguments(args: argparse.Namespace) -> None:
 
 
 def check_report_arguments(args: argparse.Namespace) -> None:
+    arguments.readable_folder("--curated", args.curated, "name the folder `docclean run --curated` wrote")
     # The page goes into the dataset's folder unless --out says where: never among other files
     # (raw/, where the next run would read it as a document).
     if args.out is None:

@@ -208,7 +208,9 @@ def test_missing_curated_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.
         f"The curated folder {missing} does not exist; run `docclean run` first or pass --curated."
     )
     assert main(["report", "--curated", str(missing)]) == 1
-    assert capsys.readouterr().err == f"docclean: {raised.value}\n"
+    assert capsys.readouterr().err == (
+        f"docclean: --curated {missing} does not exist; name the folder `docclean run --curated` wrote.\n"
+    )
 
 
 def test_cli_writes_the_page_into_the_curated_folder_by_default(
