@@ -358,9 +358,13 @@ def cron_expression(option: str, value: str | None) -> None:
 def byte_size(option: str, text: str) -> int:
     """Bytes from `52428800`, `512K`, `10M`, `1G` or `1.5GiB` (binary units, as the default's 50 MiB)."""
     found = _BYTE_SIZE.fullmatch(text)
-    size = int(float(found.group(1)) * _BYTE_UNITS[found.group(2).upper()]) if found else 0
-    if size < 1:
+    if not found:
         raise ArgumentError(
             f"{option} {escape(text)} is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K)."
+        )
+    size = int(float(found.group(1)) * _BYTE_UNITS[found.group(2).upper()])
+    if size < 1:
+        raise ArgumentError(
+            f"{option} {escape(text)} is less than one byte; give 1 or more (e.g. 10M, 512K)."
         )
     return size

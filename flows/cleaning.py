@@ -102,14 +102,18 @@ def read_raw(entry: RawEntry, config: CleanConfig) -> bytes | Reject:
         )
     except PermissionError:
         return Reject(
-            entry.rel_path, None, "unreadable", f"{entry.rel_path}: permission denied when reading the file."
+            entry.rel_path,
+            None,
+            "unreadable",
+            f"{entry.rel_path}: permission denied when reading the file; let the user docclean runs as read it, "
+            "and the next run cleans it.",
         )
     except OSError as error:
         return Reject(
             entry.rel_path,
             None,
             "unreadable",
-            f"{entry.rel_path}: the file cannot be read ({error.strerror or error}).",
+            f"{entry.rel_path}: the file cannot be read ({error.strerror or error}); the next run tries again.",
         )
 
 

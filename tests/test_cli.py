@@ -456,7 +456,12 @@ MISTAKES = [
     (
         ["run", "--max-bytes", "0"],
         ["raw/"],
-        "--max-bytes 0 is not a size; give bytes, or a number with K, M or G (e.g. 10M, 512K).",
+        "--max-bytes 0 is less than one byte; give 1 or more (e.g. 10M, 512K).",
+    ),
+    (
+        ["run", "--max-bytes", "0.0001K"],
+        ["raw/"],
+        "--max-bytes 0.0001K is less than one byte; give 1 or more (e.g. 10M, 512K).",
     ),
     (
         ["run", "--mask-token", ""],
