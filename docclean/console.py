@@ -252,7 +252,9 @@ def print_inspection(record: Record, show_text: bool = False) -> None:
         facts.add_row("extracted", f"{record.source_format}{pages}" + (f" ({found})" if found else ""))
     facts.add_row(
         "encoding",
-        f"{record.encoding} (confidence {record.encoding_confidence:.2f}, {record.encoding_method})",
+        f"{record.encoding} (confidence {record.encoding_confidence:.2f}, {record.encoding_method})"
+        if record.encoding is not None
+        else f"none: the {record.source_format} file holds its text as text, not bytes to decode",
     )
     if len(record.encoding_segments) > 1:
         for segment in record.encoding_segments:
