@@ -661,10 +661,14 @@ def _is_numeral_or_bullet(before: str, after: str, length: int, suffix_kind: str
     if length != 1:
         return False
     # ○ 坚持…: a bullet opening a line, or an item after punctuation (…；○ 强化监督), unless a
-    # date or a count follows it (○月○日).
+    # date or a count follows it (○月○日). A full-width star is no punctuation there: a placeholder
+    # of its own (＊〇), the token that replaces it would leave the circle no bullet on a second pass.
     if before in ("", "\n"):
         return suffix_kind not in _COUNTED_KINDS
-    return after in _SPACES and bool(_CHINESE_PUNCTUATION.match(before))
+    return after in _SPACES and before != _FULL_WIDTH_STAR and bool(_CHINESE_PUNCTUATION.match(before))
+
+
+_FULL_WIDTH_STAR = "＊"
 
 
 # Kinds whose word after a lone circle or star makes it a placeholder where a bullet or a footnote
@@ -937,7 +941,12 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
             return None
         if end - start == 1 and before in ("", "\n") and suffix_kind not in ("date", "number"):
             return None
-        if end - start == 1 and after in (" ", "\u3000") and _CHINESE_PUNCTUATION.match(before):
+        if (
+            end - start == 1
+            and after in (" ", "\u3000")
+            and before != "＊"
+            and _CHINESE_PUNCTUATION.match(before)
+        ):
             return None
         if end - start == 1 and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in _MARK_VERBS):
             return None

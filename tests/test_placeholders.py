@@ -138,6 +138,7 @@ RANDOM_FRAGMENTS = st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join
 @example("20××重点××二〇××重点××")
 @example("**重点20**年，20**年度**重点**，**20**年")
 @example("20XX×年度某某，年□□19*****20，某某20***20，同志1234XXX20某某")
+@example("*＊〇 一")  # the star was the bullet's punctuation, then a token that is none
 def test_random_text_is_well_formed_and_idempotent(text: str) -> None:
     result = replace_placeholders(text)
     assert_well_formed(text, result, DEFAULT_TOKEN)
