@@ -274,7 +274,7 @@ def at_least_one(option: str, value: int | None) -> None:
 
 
 def seconds(option: str, value: float | None) -> None:
-    if value is not None and not (math.isfinite(value) and value >= 0):
+    if value is not None and (math.isnan(value) or value < 0):
         raise ArgumentError(f"{option} {value} is not allowed; give a number of seconds, 0 or more.")
     if value is not None and value > MAX_SECONDS:
         raise ArgumentError(f"{option} {value} is too long; give at most {MAX_SECONDS} seconds (a year).")

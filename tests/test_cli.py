@@ -519,6 +519,11 @@ MISTAKES = [
         "--settle 1e+308 is too long; give at most 31536000 seconds (a year).",
     ),
     (
+        ["run", "--settle", "1e400"],
+        ["raw/"],
+        "--settle inf is too long; give at most 31536000 seconds (a year).",
+    ),
+    (
         ["serve", "--state-dir", "raw/state"],
         ["raw/"],
         "--state-dir raw/state ({cwd}/raw/state) is inside --raw raw ({cwd}/raw): the next run would read "
