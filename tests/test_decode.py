@@ -924,7 +924,7 @@ _PASTED_LINE = st.builds(
 def test_a_run_is_decided_as_on_its_whole_line(line: bytes, legacy: str, last: bool) -> None:
     # `_decide_run` reads the bytes around a run only: the decision on them is the decision on
     # the whole line, whichever line they were remembered from.
-    kind = "utf-8" if _strict_utf8(line) else "legacy"
+    kind = "utf-8" if decode._strict(line, "utf-8") is not None else "legacy"
     for x, y in decode._contested_runs(line, kind):
         at_end = last and y == len(line)
         expected = decode._scored_run(line, x, y, legacy, at_end)
@@ -935,14 +935,6 @@ def test_a_run_is_decided_as_on_its_whole_line(line: bytes, legacy: str, last: b
             assert decode._decide_run(moved, x + 7, y + 7, legacy, at_end) == [
                 (a + 7, b + 7, codec) for a, b, codec in expected
             ]
-
-
-def _strict_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _runs_or_rejection(runs: Callable[[], list[tuple[int, int, str]]]) -> object:
