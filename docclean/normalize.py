@@ -1103,13 +1103,16 @@ def strip_line_edges(text: str) -> tuple[str, int]:
     return ("\n".join(pieces), edges) if edges else (text, 0)
 
 
-def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
+def rejoin_wrapped_lines(text: str, stands_alone: Callable[[str], bool] | None = None) -> tuple[str, int]:
     """Join lines that a PDF copy hard-wrapped at a fixed width back into paragraphs.
 
     A document counts as hard-wrapped when many of its lines share one display width (the
     wrap width). Within a run of non-empty lines, a line that reaches the wrap width and does
     not end a sentence continues on the next line, unless the next line is indented or opens
-    an outline item. Documents without a common width (paragraph-per-line text) are untouched.
+    an outline item, or is short, ends no sentence and `stands_alone` (the caller's word: the
+    pipeline's is a line its noise rules remove whole, an ad under a paragraph, which joined
+    to it would take it along). Documents without a common width (paragraph-per-line text)
+    are untouched.
     """
     if text.count("\n") + 1 < _WRAP_MIN_LINES:
         return text, 0
@@ -1128,7 +1131,16 @@ def rejoin_wrapped_lines(text: str) -> tuple[str, int]:
         finished: list[str] = []
         for line, head, head_width in zip(chunk.split("\n"), heads, head_widths, strict=True):
             # The previous physical line, not the paragraph, says "wrapped": its width is what counts.
-            if previous is not None and _continues(*previous, line, width):
+            if (
+                previous is not None
+                and _continues(*previous, line, width)
+                and not (
+                    stands_alone is not None
+                    and head_width < width - _WRAP_TOLERANCE
+                    and not _ends_sentence(head)
+                    and stands_alone(head.strip())
+                )
+            ):
                 paragraph[-1] = paragraph[-1].rstrip()
                 tail = line.strip()
                 paragraph.append(line_joint(previous[0], tail) + tail)
@@ -1440,7 +1452,7 @@ def normalize_text(
         count(f"opencc_{regional or converters.target_name}", _changed_chars(text, converted))
         text = converted
     # Wrapping is judged on the raw lines, whose indentation marks paragraph starts.
-    text, n = rejoin_wrapped_lines(text)
+    text, n = rejoin_wrapped_lines(text, stands_alone)
     count("rejoin_wrapped_lines", n)
     text, n = strip_line_edges(text)
     count("strip_line_edges", n)

@@ -160,6 +160,24 @@ def test_an_ad_at_a_pages_foot_goes_alone_and_the_paragraph_after_it_stays(
     assert cut.text == "要切实把责任扛在肩上。"
 
 
+@pytest.mark.parametrize(
+    "noise", ["更多精品资料请关注微信公众号：wenmi2023", "下载更多资料请访问 www.example-wenku.com"]
+)
+def test_an_ad_line_among_hard_wrapped_lines_goes_alone(cleaner: Cleaner, noise: str) -> None:
+    # Joined to the wrapped paragraph above it, the ad stayed inside the paragraph's text.
+    paragraph = (
+        "同志们，今天我们召开全县安全生产工作会议，主要任务是深入学习贯彻上级精神，研究部署下一阶段安全生产工作。"
+        "刚才几位同志作了发言，讲得很好，我完全同意。下面，我讲三点意见：一是要提高认识，二是要强化责任，三是要狠抓"
+        "落实，确保全年安全生产形势持续稳定向好，为经济社会发展创造良好环境，切实维护人民群众生命财产安全。"
+    )
+    lines = [paragraph[start : start + 30] for start in range(0, len(paragraph), 30)]
+    lines.insert(3, noise)
+    record = cleaner.clean(("讲话稿\n" + "\n".join(lines) + "\n谢谢大家！").encode(), "a.txt")
+    assert noise.split()[0] not in record.text
+    assert record.text.replace("\n", "") == "讲话稿" + paragraph + "谢谢大家！"
+    assert [removal.rule for removal in record.removed if noise in removal.text] == ["advertising_line"]
+
+
 NOISY_ALPHABET = list(
     "在会议上的讲话同志们今天召开，。：、XX×*○某QQ微信123456789\n\r 　\u200babc一二三是、（）"
 )
