@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import opencc
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from docclean.errors import RejectedInput
+from docclean.noise import strip_noise
 from docclean.normalize import keep_zhu
 from docclean.pipeline import CleanConfig, Cleaner, replay
 from docclean.placeholders import DEFAULT_TOKEN
 from docclean.record import Record
-from tests.conftest import SAMPLES_DIR
+from tests.conftest import DATA_DIR, SAMPLES_DIR
 
 S2T = opencc.OpenCC("s2t").convert
 # Big5 encodes the Taiwan standard forms (為, not 爲): s2tw gives text Big5 can hold.
@@ -176,6 +178,23 @@ def test_an_ad_line_among_hard_wrapped_lines_goes_alone(cleaner: Cleaner, noise:
     assert noise.split()[0] not in record.text
     assert record.text.replace("\n", "") == "讲话稿" + paragraph + "谢谢大家！"
     assert [removal.rule for removal in record.removed if noise in removal.text] == ["advertising_line"]
+
+
+_NOISE_LINES = [
+    line
+    for case in json.loads((DATA_DIR / "noise_cases.json").read_text("utf-8"))["positive"]
+    for line in case["input"].split("\n")
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.sampled_from([*_NOISE_LINES, "12", "- 3 -", "同志们", "，", "QQ"]), max_size=3).map("".join)
+)
+def test_a_line_is_noise_alone_as_the_noise_stage_says(cleaner: Cleaner, line: str) -> None:
+    # The prefilters asked first never answer otherwise than the removal itself.
+    assume(line.strip())
+    assert cleaner._noise_alone(line) == (not strip_noise(line.strip(), cleaner.rules).text)
 
 
 NOISY_ALPHABET = list(
