@@ -327,7 +327,7 @@ def _decode_unmarked(data: bytes, start: int) -> Decoded:
     """Decode `data[start:]`, which has no BOM; segments index `data`."""
     body = data[start:]
     if b"\x00" in body:
-        text_read = _stray_nuls_read(body, start) if _has_stray_nuls(body) else None
+        text_read = _stray_nuls_read(body, start)
         try:
             wide = _decode_wide(body, start)
         except RejectedInput:
@@ -367,21 +367,17 @@ STRAY_NULS = 4
 STRAY_NUL_BYTES = 100
 
 
-def _has_stray_nuls(body: bytes) -> bool:
-    """Whether `body`'s NUL bytes may be those of a text (`STRAY_NULS`, `STRAY_NUL_BYTES`)."""
-    head = body.rstrip(b"\x00")
-    return bool(head) and head.count(b"\x00") <= max(STRAY_NULS, len(head) // STRAY_NUL_BYTES)
-
-
 def _stray_nuls_read(body: bytes, start: int) -> tuple[Decoded, float] | None:
     """`body` decoded with its NULs as the U+0000 they are (normalization removes them, recorded
     as `invisible_chars`), flag `nul_bytes`, and the plausibility of the rest, when it reads as
     text as plausibly as a text file must (`PLAUSIBLE`, `WIDE_UNREADABLE_AT_MOST`); None when
-    it does not: binary data, or UTF-16/32.
+    it does not: more NULs than a text's (`STRAY_NULS`, `STRAY_NUL_BYTES`), binary data, or UTF-16/32.
 
     The text before a padding is decoded alone, as the file it was before the padding: a UTF-8
     character cut there is a cut file (U+FFFD), not bytes for another codec to read (`故浜`)."""
     head = body.rstrip(b"\x00")
+    if not head or head.count(b"\x00") > max(STRAY_NULS, len(head) // STRAY_NUL_BYTES):
+        return None
     decoded = _decode_nul_free(head, start)
     if len(head) < len(body):
         # The padding reads as NULs in every codec the text can be in: its last segment takes it.

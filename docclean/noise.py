@@ -109,6 +109,27 @@ def strip_noise(
                 on_timeout(rules.rules[timed_out.rule].id)
 
 
+def removes_whole(line: str, rules: RuleSet, disabled: Collection[str] = ()) -> bool:
+    """Whether `strip_noise` removes `line` (stripped), taken as a text of its own, whole.
+
+    Its prefilters are asked first, a search where the removal costs its set-up: a line or
+    inline rule whose literal the line holds or that needs none, or a block rule that matches it,
+    may remove it (a repeated rule needs two lines at least); else none does.
+    """
+    line = line.strip()
+    return bool(line) and _may_remove(line, rules) and not strip_noise(line, rules, disabled=disabled).text
+
+
+def _may_remove(line: str, rules: RuleSet) -> bool:
+    for scope in (rules.line, rules.inline):
+        if scope.open_rules or (scope.finder is not None and scope.finder.search(line) is not None):
+            return True
+    try:
+        return any(rules.patterns[rule].search(line, timeout=DEFAULT_TIMEOUT_SECONDS) for rule in rules.block)
+    except TimeoutError:
+        return True  # strip_noise skips the rule for time, as it would in a document
+
+
 class _Timeout(Exception):
     """A rule (or, with rule None, a combined alternation) ran out of its budget."""
 

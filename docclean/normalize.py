@@ -1404,8 +1404,9 @@ def normalize_text(
     Flags: `html` when the text is a whole HTML page (its markup stays; see `is_html_page`).
     `convert_script=False` keeps the script whatever it is: the caller's word that the text is
     not Chinese (Japanese kanji are not Traditional Chinese) or holds suspected mojibake, whose
-    characters OpenCC would rewrite beyond recovery. `stands_alone` says of a line before a page
-    edge that it is whole, not joined to the line after (`remove_page_furniture`).
+    characters OpenCC would rewrite beyond recovery. `stands_alone` says of a line that it is
+    whole: not joined to the line after a page edge (`remove_page_furniture`), nor, short, to a
+    hard-wrapped paragraph above it (`rejoin_wrapped_lines`).
     """
     edits: list[NormalizeEdit] = []
     flags: list[str] = []

@@ -29,7 +29,7 @@ from docclean.decode import FLAG_MOJIBAKE_SUSPECTED, check_extracted, decode_byt
 from docclean.errors import RejectedInput
 from docclean.extract import Extracted, append_dropped, extract
 from docclean.language import LanguageGuess, detect_language, language_name, parse_languages
-from docclean.noise import DEFAULT_TIMEOUT_SECONDS, LineCandidates, apply_removals, strip_noise
+from docclean.noise import LineCandidates, apply_removals, removes_whole, strip_noise
 from docclean.normalize import (
     ScriptConverters,
     normalize_text,
@@ -329,29 +329,10 @@ class Cleaner:
         return _Normalized(sha, extracted, decoded, guess, normalized)
 
     def _noise_alone(self, line: str) -> bool:
-        """Whether the noise rules remove `line` whole: an ad or a notice at a page's foot, or under
-        a hard-wrapped paragraph, is no piece of the paragraph, to be joined to it (`normalize_text`).
-        Asked only of a line that ends no sentence before a page edge or among wrapped lines."""
-        line = line.strip()
-        return (
-            self._may_be_noise(line) and not strip_noise(line, self.rules, disabled=self.disabled_rules).text
-        )
-
-    def _may_be_noise(self, line: str) -> bool:
-        """Whether a rule may remove `line` as a text of its own, by the prefilters `strip_noise`
-        would apply (asked first: a search, where the removal costs its set-up): a line or inline
-        rule whose literal it holds or that needs none, or a block rule that matches it (a repeated
-        rule needs two lines at least)."""
-        rules = self.rules
-        for scope in (rules.line, rules.inline):
-            if scope.open_rules or (scope.finder is not None and scope.finder.search(line) is not None):
-                return True
-        try:
-            return any(
-                rules.patterns[rule].search(line, timeout=DEFAULT_TIMEOUT_SECONDS) for rule in rules.block
-            )
-        except TimeoutError:
-            return True  # strip_noise skips the rule for time, as it would in the document
+        """Whether this Cleaner's noise rules remove `line` whole (`removes_whole`): an ad or a
+        notice at a page's foot, or under a hard-wrapped paragraph, is no piece of the paragraph,
+        to be joined to it (`normalize_text`)."""
+        return removes_whole(line, self.rules, self.disabled_rules)
 
     def _strip_noise(self, document: _Normalized, candidates: LineCandidates | None = None) -> _ThroughNoise:
         """Noise removal of one normalized document, counting the rules' timeouts."""
