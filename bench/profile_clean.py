@@ -90,6 +90,7 @@ def main() -> int:
         f"CPU {cpu_seconds * 1000 / megabytes:.1f} ms/MB (medians of {args.repeat})"
     )
     if args.stages and args.batch:
+        (BENCH_DIR / "out" / "work").mkdir(parents=True, exist_ok=True)
         floor = statistics.median(
             measure_floor(corpus, BENCH_DIR / "out" / "work" / "profile-floor.parquet")
             for _ in range(args.repeat)

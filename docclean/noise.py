@@ -259,6 +259,10 @@ class LineCandidates(Protocol):
         """Whether the block rule `rule` may match in the document."""
         ...
 
+    def most_repeated(self) -> int:
+        """How often the document's most frequent line occurs in it (0 for no line)."""
+        ...
+
 
 def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | None) -> Stripped:
     lines = _Lines(text)
@@ -315,7 +319,12 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         ):
             noise_units[index] = units
 
-    watermarks = _repeated_lines(lines, rules, scan, line_rule)
+    # A line must recur to be a watermark: most documents have no line that recurs often enough.
+    watermarks = (
+        _repeated_lines(lines, rules, scan, line_rule)
+        if candidates is None or candidates.most_repeated() >= _least_repeat(rules)
+        else {}
+    )
     for index, line in enumerate(lines if watermarks else ()):
         if line_rule[index] == _KEPT and line in watermarks:
             line_rule[index] = watermarks[line]
@@ -323,12 +332,15 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
     inline: list[Removal] = []
     # The lines an inline rule may match, and those with noise units: both in line order, a
     # line in both once, with its inline rules.
-    inline_lines = heapq.merge(
+    inline_search = (
         _lines_to_search(rules.inline, rules, lines, text, starts)
         if candidates is None
-        else candidates.lines_to_search(rules.inline),
-        ((index, []) for index in sorted(noise_units)),
-        key=operator.itemgetter(0),
+        else candidates.lines_to_search(rules.inline)
+    )
+    inline_lines = (
+        heapq.merge(inline_search, ((index, []) for index in sorted(noise_units)), key=operator.itemgetter(0))
+        if noise_units
+        else inline_search
     )
     previous = -1
     for index, admitted in inline_lines:
@@ -415,7 +427,7 @@ def _noise_units(
             else:
                 found.append(_Hit(start + clause.start, start + clause.end, clause.rule))
                 content_left = True
-        elif any(char.isalnum() for char in unit):
+        elif _ALNUM.search(unit):
             content_left = True
     if not content_left:
         return None if found else []
@@ -766,6 +778,11 @@ def _repeated_lines(
     return {line: rule for line, rule in marked.items() if among_short[line] * 2 < counts[line]}
 
 
+def _least_repeat(rules: RuleSet) -> int:
+    """The fewest occurrences a repeated-scope rule asks of a line (no rule: more than any line has)."""
+    return min((rules.rules[rule].min_count or 0 for rule in rules.repeated), default=sys.maxsize)
+
+
 def _short_content(line: str, rare: bool) -> bool:
     """Whether `line`, beside a repeated line, is a line of verse, a table's cell or a list's item:
     shorter than `_SHORT_NEIGHBOUR`, ending no sentence, and `rare` (recurring less often than a
@@ -808,10 +825,15 @@ def _leaves_nothing(line: str, spans: list[_Hit]) -> bool:
     """Whether the line keeps no letter, digit or Han character once the spans are gone."""
     position = 0
     for span in spans:
-        if any(ch.isalnum() for ch in line[position : span.start]):
+        if _ALNUM.search(line, position, span.start):
             return False
         position = span.end
-    return not any(ch.isalnum() for ch in line[position:])
+    return not _ALNUM.search(line, position)
+
+
+# A character for which `str.isalnum()` holds: `re`'s Unicode `\w` is exactly those and `_`
+# (its docs say so; a test checks every code point), searched without a Python step per character.
+_ALNUM = re.compile(r"[^\W_]")
 
 
 def _line_removals(
@@ -822,18 +844,19 @@ def _line_removals(
     line_unit: Sequence[int],
     rules: RuleSet,
 ) -> list[Removal]:
-    last_kept = next((index for index in reversed(range(len(line_rule))) if line_rule[index] == _KEPT), -1)
+    count = len(line_rule)
+    if line_rule.count(_KEPT) == count:
+        return []
+    last_kept = next((index for index in reversed(range(count)) if line_rule[index] == _KEPT), -1)
     removals: list[Removal] = []
     index = 0
-    while index < len(lines):
+    while index < count:
         rule_index = line_rule[index]
         if rule_index == _KEPT:
             index += 1
             continue
         last = index
-        while (
-            last + 1 < len(lines) and line_rule[last + 1] != _KEPT and line_unit[last + 1] == line_unit[index]
-        ):
+        while last + 1 < count and line_rule[last + 1] != _KEPT and line_unit[last + 1] == line_unit[index]:
             last += 1
         start, end = starts[index], starts[last] + len(lines[last])
         if last < last_kept:

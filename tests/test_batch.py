@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -220,6 +221,26 @@ def test_batch_line_candidates_give_the_reference_noise_removal(texts: list[str]
         assert strip_noise(text, NOISE_CLEANER.rules, candidates=lines) == strip_noise(
             text, NOISE_CLEANER.rules
         )
+
+
+# Lines that recur in a document: a vendor's watermark, and the short lines of content (a refrain,
+# a table's cell) beside which a recurring line is kept.
+REPEATED_LINES = [
+    "酷乐文行整理", "本资料由酷乐文行整理", "优秀", "我爱你，中国", "（盖章）", "一、总体要求", "",
+    "同志们，今天我们召开全县安全生产工作会议，这是一段足够长的正文。", "谢谢大家！", "第3页",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(REPEATED_LINES), max_size=14).map("\n".join), max_size=6))
+def test_each_text_knows_its_most_repeated_line_count(texts: list[str]) -> None:
+    """A text's most frequent line count is the one Counter finds, and the watermarks the noise
+    removal finds with it (searched only in texts whose lines recur often enough) are the reference's."""
+    rules = NOISE_CLEANER.rules
+    candidates = NOISE_CLEANER.line_filter.candidates(texts)
+    for text, lines in zip(texts, candidates, strict=True):
+        assert lines.most_repeated() == max(Counter(text.split("\n")).values())
+        assert strip_noise(text, rules, candidates=lines) == strip_noise(text, rules)
 
 
 # Lines that make or break the built-in block rules (a page number between long lines, a vendor's

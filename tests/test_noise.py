@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,12 @@ def test_no_invisible_character_hides_a_contact_from_the_rules(insertions: list[
         text = text[:position] + hider + text[position:]
     normalized = normalize_text(text, CONVERTERS).text
     assert strip_noise(normalized, BUILTIN).text == "会议材料已经印发。"
+
+
+def test_the_letter_or_digit_pattern_is_str_isalnum_on_every_code_point() -> None:
+    """`_ALNUM` finds what `str.isalnum` holds for, searched in C: checked over all of Unicode."""
+    from docclean.noise import _ALNUM
+
+    text = "".join(map(chr, range(sys.maxunicode + 1)))
+    found = {match.start() for match in _ALNUM.finditer(text)}
+    assert found == {code for code in range(sys.maxunicode + 1) if chr(code).isalnum()}

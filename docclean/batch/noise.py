@@ -1,5 +1,5 @@
 """Which lines of a whole batch each line or inline noise rule may match in, and which texts each
-block rule may match in, in a few polars passes.
+block rule may match in, in a few polars passes; and how often each text's most frequent line occurs.
 
 Each such rule's regex is translated to a superset regex (docclean/batch/superset.py); polars
 runs it over every line of the batch at once (Rust's regex engine, which finds literal
@@ -89,7 +89,7 @@ class BatchLineFilter:
         with_literal = self._lines_with_a_literal(lines)
         flags = {rule: self._may_match(rule, lines, lengths, with_literal) for rule in self.scoped}
         blocks = {rule: self._block_may_match(rule, documents) for rule in self.block_supersets}
-        batch = _BatchLines(self, flags, lengths, blocks)
+        batch = _BatchLines(self, flags, lengths, blocks, self._most_repeated(lines, counts))
         return [
             DocumentLines(batch, document, first, last)
             for document, (first, last) in enumerate(pairwise(firsts.tolist()))
@@ -113,6 +113,21 @@ class BatchLineFilter:
             holding[int(rule)] = np.zeros(len(lines), bool)
             holding[int(rule)][group["line"].to_numpy()] = True
         return holding
+
+    def _most_repeated(self, lines: pl.Series, counts: np.ndarray) -> np.ndarray:
+        """How often each text's most frequent line occurs in it (`counts`: its lines); all zeros
+        when the rules have no repeated-scope rule, which alone asks."""
+        most = np.zeros(len(counts), np.int64)
+        if self.rules.repeated and len(lines):
+            found = (
+                pl.DataFrame({"text": np.repeat(np.arange(len(counts)), counts), "line": lines})
+                .group_by("text", "line")
+                .len()
+                .group_by("text")
+                .agg(pl.col("len").max())
+            )
+            most[found["text"].to_numpy()] = found["len"].to_numpy()
+        return most
 
     def _may_match(
         self, rule: int, lines: pl.Series, lengths: np.ndarray, with_literal: dict[int, np.ndarray]
@@ -166,6 +181,7 @@ class _BatchLines:
         flags: dict[int, np.ndarray],
         lengths: np.ndarray,
         blocks: dict[int, np.ndarray],
+        most_repeated: np.ndarray,
     ) -> None:
         self.line_filter = line_filter
         # Rule index -> whether the rule may match in each line of the batch.
@@ -173,6 +189,8 @@ class _BatchLines:
         self.lengths = lengths  # characters per line of the batch
         # Block rule index -> whether the rule may match in each text of the batch.
         self.blocks = blocks
+        # How often each text's most frequent line occurs in it, for the repeated-scope rules.
+        self.most_repeated = most_repeated
         # Rules of a scope -> the batch lines some of them may match in, and those rules per line.
         self._to_search: dict[tuple[int, ...], tuple[np.ndarray, list[list[int]]]] = {}
         # Line rules -> the batch lines holding a unit one of them may match.
@@ -213,6 +231,9 @@ class DocumentLines:
     def may_match_block(self, rule: int) -> bool:
         blocks = self.batch.blocks.get(rule)
         return True if blocks is None else bool(blocks[self.document])
+
+    def most_repeated(self) -> int:
+        return int(self.batch.most_repeated[self.document])
 
     def lines_to_search(self, scope: CombinedScope) -> Iterator[tuple[int, list[int]]]:
         rules = tuple(sorted(scope.members + scope.standalone))
