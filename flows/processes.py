@@ -109,6 +109,25 @@ class CleaningPool(ProcessPoolExecutor):
         return super().submit(released, fn, *args, **kwargs)
 
 
+class _CleaningProcess(multiprocessing.context.SpawnProcess):
+    """A spawned cleaning process that ends as soon as its pool lets it go.
+
+    Its work is on disk when each call returns (part files closed, results sent back): tearing
+    down its interpreter (every module, rule table and freed batch) would only keep the run
+    waiting, 0.4 s at the pool's shutdown after a run of 2,000 documents.
+    """
+
+    def run(self) -> None:
+        super().run()  # the pool's worker loop: returns once the pool shuts down
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+class _CleaningContext(multiprocessing.context.SpawnContext):
+    Process = _CleaningProcess
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of `workers` cleaning processes that inherit no descriptor and die with the run.
 
@@ -116,9 +135,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     run): the kernel sends the parent-death signal when the thread that created a child ends,
     and a pool left to itself would create them from whichever task thread submits first.
     """
-    pool = CleaningPool(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
-    )
+    pool = CleaningPool(max_workers=workers, mp_context=_CleaningContext(), initializer=_worker_started)
     # A worker is spawned per submission while none is idle: one trivial call per worker starts them all.
     for _ in range(workers):
         pool.submit(int)

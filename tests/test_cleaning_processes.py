@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import sys
 from pathlib import Path
@@ -167,6 +168,32 @@ def test_a_cleaning_process_takes_arrow_buffers_from_the_system_allocator() -> N
         assert pool.submit(_arrow_allocator).result() == "system"
     finally:
         pool.shutdown()
+
+
+def _write(path: Path, text: str) -> int:
+    return path.write_text(text, "utf-8")
+
+
+def _exit_at_teardown(path: Path) -> None:
+    atexit.register(path.write_text, "torn down", "utf-8")
+
+
+def test_a_cleaning_process_ends_without_tearing_down_its_interpreter(tmp_path: Path) -> None:
+    """Its work is complete when a call returns; at the pool's shutdown it ends, status 0, skipping
+    the interpreter's teardown (its exit handlers with it)."""
+    pool = worker_pool(1)
+    try:
+        out, teardown = tmp_path / "part.txt", tmp_path / "teardown.txt"
+        assert pool.submit(_write, out, "完整的内容" * 1000).result() == 5000
+        pool.submit(_exit_at_teardown, teardown).result()
+        processes = list(pool._processes.values())  # type: ignore[attr-defined]
+    finally:
+        pool.shutdown()
+    for process in processes:
+        process.join(10)
+        assert process.exitcode == 0
+    assert out.read_text("utf-8") == "完整的内容" * 1000
+    assert not teardown.exists()
 
 
 def test_an_allocator_chosen_in_the_environment_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
