@@ -1310,7 +1310,7 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
     # it; only the widths present are tried (a paragraph-per-line text's longest line is some
     # hundreds of columns, its distinct widths a few dozen), and `counts` holds none below the
     # minimum, so a window never reaches under it.
-    width = max(counts, key=lambda w: window(counts, w))
+    width = _widest_window(counts)
     near = window(widths, width)
     wide_enough = sum(count for w, count in widths.items() if w * 2 >= width)
     if near < _WRAP_MIN_LINES or near < wide_enough * _WRAP_MIN_SHARE:
@@ -1320,6 +1320,19 @@ def _wrap_width(widths: Counter[int], sentence_ends: Callable[[], Counter[int]])
     if window(sentence_ends(), width) * 2 > near:
         return None
     return width
+
+
+def _widest_window(counts: Mapping[int, int]) -> int:
+    """The width `w` of `counts` (lines by display width, widths from 0) whose
+    window, the lines at `w - _WRAP_TOLERANCE` to `w`, holds the most; the first so in the order of
+    `counts` (as `max(counts, key=window)` takes it). Each window a difference of running sums."""
+    present = np.fromiter(counts, np.intp, len(counts))
+    dense = np.zeros(int(present.max()) + 1, np.int64)
+    dense[present] = np.fromiter(counts.values(), np.int64, len(counts))
+    running = np.concatenate((np.zeros(_WRAP_TOLERANCE + 1, np.int64), np.cumsum(dense)))
+    # running[i + _WRAP_TOLERANCE + 1] sums dense[:i + 1]: a window is two lookups apart.
+    windows = running[present + _WRAP_TOLERANCE + 1] - running[present]
+    return int(present[int(np.argmax(windows))])
 
 
 def joined(head: str, tail: str) -> str:

@@ -156,6 +156,18 @@ def test_line_widths_equal_the_reference_in_the_same_order(text: str) -> None:
     assert list(fast.items()) == list(reference.items())
 
 
+@settings(max_examples=500)
+@given(st.dictionaries(st.integers(0, 400), st.integers(1, 60), min_size=1))
+def test_the_widest_window_is_the_first_one_max_finds(counts: dict[int, int]) -> None:
+    """Windows as differences of running sums give the width `max` takes over the window sums
+    (the first of the widest in the order of `counts`: ties are common)."""
+
+    def window(top: int) -> int:
+        return sum(counts.get(width, 0) for width in range(top - normalize._WRAP_TOLERANCE, top + 1))
+
+    assert normalize._widest_window(counts) == max(counts, key=window)
+
+
 _LINE_BODY = st.lists(
     st.sampled_from(["学习贯彻", "ＡＢ１２", "，。“”", "abc09", "ｶﾅ", "十个汉字十个汉字十个", "\ud800"]),
     max_size=12,
