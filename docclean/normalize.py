@@ -63,6 +63,9 @@ _CJK_AFTER = f"{_HAN}{_CJK_PUNCT}"
 # only after Han or closing punctuation: after an opening quote it is not a full stop.
 _SEPARATOR_IN_CHINESE = re.compile(f"[,.;:?!](?<=[{_CJK_BEFORE}].)(?=[{_CJK_AFTER}]|$)", re.MULTILINE)
 _BEFORE_FULL_STOP = re.compile(f"[{_HAN}”’」』》）】〕〉]")
+# A Chinese numeral opening a line, then `.`: an outline marker (`一.充分认识…`), whose dot is
+# the full-width `．` of `一．`, not the full stop `。` a sentence ends with.
+_NUMERAL_MARKER_DOT = re.compile(r"^[ \t\u3000]*[一二三四五六七八九十百]+\.(?=[^\d.])", re.MULTILINE)
 # A clause mark between a Latin word or a number and Han, either way round (`08:30,会议开始`,
 # `使用Python,我们`, `增长6.5%,居全国`, `会上,2024年`) separates clauses of the Chinese
 # sentence. Not `.` (`1.加强学习` is an outline marker) nor `:` (`第1:` labels, `C:盘`).
@@ -794,7 +797,8 @@ def fold_fullwidth_alnum(text: str) -> tuple[str, int]:
 def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
     """Widen `, . ; : ? ! ( )` written half-width inside Chinese text; count the marks widened.
 
-    `召开了“务虚会”,研究了《方案》.` -> `召开了“务虚会”，研究了《方案》。`. A mark is widened only
+    `召开了“务虚会”,研究了《方案》.` -> `召开了“务虚会”，研究了《方案》。`; the dot of an outline marker
+    opening a line with a Chinese numeral to `．` (`一.充分认识` -> `一．充分认识`). A mark is widened only
     between Chinese neighbours (Han, full-width punctuation, quotes, brackets) or after one at
     the end of a line, and `, ; ? !` between Han and a Latin word or a number; never inside a
     URL. See `_SEPARATOR_IN_CHINESE` and `_SEPARATOR_BESIDE_CHINESE` for what stays.
@@ -818,6 +822,8 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
         if match.group() == "." and not _BEFORE_FULL_STOP.match(text, match.start() - 1):
             return match.group()
         separators += 1
+        if match.group() == "." and match.end() in marker_dots:
+            return "．"
         return _HALFWIDTH_PUNCT[match.group()]
 
     if "(" in text:
@@ -826,6 +832,7 @@ def widen_punctuation_in_chinese(text: str) -> tuple[str, int]:
             addresses = _address_spans(text)
     if _MARK_NEAR_CHINESE.search(text) is None:
         return text, pairs * 2
+    marker_dots = {match.end() for match in _NUMERAL_MARKER_DOT.finditer(text)} if "." in text else set()
     text = _SEPARATOR_IN_CHINESE.sub(widen, text)
     text = _SEPARATOR_BESIDE_CHINESE.sub(widen, text)
     return text, pairs * 2 + separators
