@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import html
-import itertools
 import operator
 import re
 import sys
@@ -884,8 +883,9 @@ def remove_spaces_between_han(text: str) -> tuple[str, int]:
     A gap between two Han characters closes when a single Han character stands on one side of
     it (`推 进`, `振 兴`) or when its line has at least three such gaps, most of them beside a
     single character (letter-spaced throughout: `推 进 乡村 振 兴`). A gap between two words
-    (`仅供学习 禁止外传`, a list of names, verses on one line) is a phrase separator and stays; so does the ideographic space, and any space next to a Latin letter or a digit
-    (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`), or between
+    (`仅供学习 禁止外传`, a list of names, `张三 李四 王五` too, a table's header, verses on one line)
+    is a phrase separator and stays; so does the ideographic space, and any space next to a Latin
+    letter or a digit (`1 000`, `GDP 增长`). A space between Han and closing punctuation (`工作 。`), or between
     full-width punctuation and the Han after it (`振兴， 加快`, `“ 两会”`), goes too.
 
     Only the lines where `_SPACE_NEAR_HAN` finds a space are rebuilt: neither pattern reaches
@@ -950,12 +950,10 @@ def _close_gaps(line: str) -> tuple[str, int]:
         (start < 2 or not line[start - 2].isalnum(), end + 1 >= len(line) or not line[end + 1].isalnum())
         for start, end in (gap.span() for gap in gaps)
     ]
-    # Letter-spaced throughout: many gaps, most of them beside a character standing alone, or
-    # every run between them two characters long (`全面 推进 乡村 振兴`). Words spaced apart (a list
-    # of names, verses on one line) have many gaps between longer runs.
-    spaced_out = len(gaps) >= _LETTER_SPACED_GAPS and (
-        sum(map(any, singles)) * 2 > len(gaps) or _runs_between(line, gaps) == {2}
-    )
+    # Letter-spaced throughout: many gaps, most of them beside a character standing alone. Words
+    # spaced apart, however short, are a list of names (`张三 李四 王五`), a table's header (`序号 姓名
+    # 性别 职务`) or verses on one line, whose spaces say where each word ends.
+    spaced_out = len(gaps) >= _LETTER_SPACED_GAPS and sum(map(any, singles)) * 2 > len(gaps)
     parts: list[str] = []
     closed = 0
     position = 0
@@ -968,20 +966,6 @@ def _close_gaps(line: str) -> tuple[str, int]:
     parts.append(line[position:])
     line, before_closing = _SPACE_BEFORE_CLOSING.subn("", "".join(parts))
     return line, closed + before_closing
-
-
-def _runs_between(line: str, gaps: list[re.Match[str]]) -> set[int]:
-    """The lengths of the runs the `gaps` of `line` set apart: what lies between two gaps, and
-    the Han characters before the first and after the last (a label `成员：` before them is no run)."""
-    edges = [gap.span() for gap in gaps]
-    lengths = {next_start - end for (_, end), (next_start, _) in itertools.pairwise(edges)}
-    lengths.add(len(_HAN_RUN_AT_END.search(line, 0, edges[0][0]).group()))
-    lengths.add(len(_HAN_RUN_AT_START.match(line, edges[-1][1]).group()))
-    return lengths
-
-
-_HAN_RUN_AT_END = re.compile(f"[{_HAN}]*$")
-_HAN_RUN_AT_START = re.compile(f"[{_HAN}]*")
 
 
 _CLOSING_PUNCT = "。，、；：？！）」』】》”’"
