@@ -451,8 +451,10 @@ def _classify(
             if not (beside_han or _in_chinese_context(text, start, end)):
                 return None
         case "circle":
-            if _is_numeral_or_bullet(before, after, end - start, suffix_kind) or _is_quoted_mark(
-                before, after, end - start
+            if (
+                _is_numeral_or_bullet(before, after, end - start, suffix_kind)
+                or _is_quoted_mark(before, after, end - start)
+                or _is_zero_in_words(text, start, end)
             ):
                 return None
             if not (beside_han or _in_chinese_context(text, start, end)):
@@ -669,6 +671,37 @@ def _is_numeral_or_bullet(before: str, after: str, length: int, suffix_kind: str
 
 
 _FULL_WIDTH_STAR = "＊"
+
+
+def _is_zero_in_words(text: str, start: int, end: int) -> bool:
+    """Whether the circles at `start:end` are a zero the words around say is one: a generation
+    (`○○后`, as 00后 is written beside 九○后), a bound of a range of numerals (`从〇到一`, `一至〇`),
+    or a value ending its clause (`发生数为〇。`)."""
+    before, after = text[start - 1 : start], text[end : end + 1]
+    if end - start == 2:
+        if after != _GENERATION:
+            return False
+        rest = text[end + 1 : end + 4]
+        return not rest or rest.startswith(_GENERATION_WORDS) or not _HAN_LETTER.match(rest)
+    if end - start != 1:
+        return False
+    following, preceding = text[end + 1 : end + 2], text[max(0, start - 2) : max(0, start - 1)]
+    if after in _RANGE_WORDS and (following in _CHINESE_NUMERAL_CHARS or following.isdigit()):
+        return True
+    if before in _RANGE_WORDS and (preceding in _CHINESE_NUMERAL_CHARS or preceding.isdigit()):
+        return True
+    return before in _VALUE_WORDS and (after == "" or after in _CLAUSE_ENDS)
+
+
+# The words around a zero (`_is_zero_in_words`): 后 after two circles, then a word for people
+# or no Han (`○○后青年`, `○○后。`; not `○○后勤处`, a placeholder's body).
+_GENERATION = "后"
+_GENERATION_WORDS = (
+    "青年", "学生", "大学生", "干部", "一代", "的", "群体", "员工", "职工", "党员", "教师", "新人", "们", "和", "与",
+)  # fmt: skip
+_RANGE_WORDS = frozenset("到至")
+_VALUE_WORDS = frozenset("为是")
+_CLAUSE_ENDS = frozenset("。，；！？、\n")
 
 
 # Kinds whose word after a lone circle or star makes it a placeholder where a bullet or a footnote
@@ -897,6 +930,34 @@ def reference_replace_placeholders(
     return Replaced("".join(pieces), tuple(placeholders))
 
 
+def _reference_zero_in_words(text: str, start: int, end: int) -> bool:
+    """`_is_zero_in_words` as its docstring defines it: 后 and a people's word or no Han after two
+    circles; a range word with a numeral or a digit beyond it, either side of one; a value word
+    before one, and the clause's end after it."""
+    if end - start == 2:
+        rest = text[end + 1 : end + 4]
+        return _char_at(text, end) == "后" and (
+            rest == ""
+            or any(rest.startswith(word) for word in _GENERATION_WORDS)
+            or not _HAN_LETTER.match(rest)
+        )
+    if end - start != 1:
+        return False
+    before, after = _char_at(text, start - 1), _char_at(text, end)
+    beyond_after, beyond_before = _char_at(text, end + 1), _char_at(text, start - 2) if start >= 2 else ""
+    numeral_after = beyond_after != "" and (
+        beyond_after in "〇○零一二三四五六七八九十" or beyond_after.isdigit()
+    )
+    numeral_before = beyond_before != "" and (
+        beyond_before in "〇○零一二三四五六七八九十" or beyond_before.isdigit()
+    )
+    return (
+        (after in ("到", "至") and numeral_after)
+        or (before in ("到", "至") and numeral_before)
+        or (before in ("为", "是") and after in ("", "。", "，", "；", "！", "？", "、", "\n"))
+    )
+
+
 def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: ContextTables) -> str | None:
     family, (start, end) = match.lastgroup, match.span()
     if family == "year":
@@ -949,6 +1010,8 @@ def _reference_kind(text: str, match: re.Match[str], closers: set[int], tables: 
         ):
             return None
         if end - start == 1 and (f"{before}{after}" in _REFERENCE_QUOTE_PAIRS or before in _MARK_VERBS):
+            return None
+        if _reference_zero_in_words(text, start, end):
             return None
         if not _in_chinese_context(text, start, end):
             return None

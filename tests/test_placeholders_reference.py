@@ -31,6 +31,7 @@ PIECES = [
     "138", "5678", "XXXX", "××××", "□", "□□", "■", "年度",
     "长", "宽", "高", "单价", "数量", "高度", "设", "令", "求", "为", "=", "＝", "²", "+", "王", "欧阳",
     "统计局", "iPhone", "OS", "亿元", "\u3000",
+    "到", "至", "是", "后", "后勤", "青年", "○○后", "从〇到一",
 ]  # fmt: skip
 MIXED = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 CHARS = st.text(alphabet=st.sampled_from(sorted({char for piece in PIECES for char in piece})), max_size=40)

@@ -552,6 +552,9 @@ _PERSON = KINDS.index("person")
 _PREPOSITIONS = code_points("".join(sorted(DEFAULT_TABLES.prepositions)))
 _SURNAMES = code_points("".join(surname for surname in DEFAULT_TABLES.surnames if len(surname) == 1))
 _VARIABLE_BEFORE_LAST = code_points("".join(word[-1] for word in DEFAULT_TABLES.variable_before))
+_GENERATION = ord(reference._GENERATION)
+_RANGE_WORDS = code_points("".join(sorted(reference._RANGE_WORDS)))
+_ZERO_BEFORE = code_points("".join(sorted(reference._RANGE_WORDS | reference._VALUE_WORDS)))
 _LEGEND_AFTER_FIRST = code_points("".join(word[0] for word in DEFAULT_TABLES.legend_after))
 
 
@@ -563,7 +566,7 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
     after its surname or a footnote mark) or before a legend's word (带*的), a lone star or circle
     where a line or a clause opens (a bullet, a footnote mark, or a placeholder before 月),
     a single × or ○ after an opening quote or bracket or a verb of marking (a mark to draw:
-    `_is_quoted_mark`), an X
+    `_is_quoted_mark`), circles the words around may make a zero (`_is_zero_in_words`), an X
     after 设 or 令 (a variable)."""
     before = tables.properties[runs.before]
     after = tables.properties[runs.after]
@@ -589,12 +592,24 @@ def _by_words(code_points: np.ndarray, runs: _Runs, tables: _Tables) -> np.ndarr
         (runs.before == _LINE_BREAK) | np.isin(runs.before, _SPACES) | (before & _CHINESE_PUNCTUATION != 0)
     )
     circle = (runs.families == _CIRCLE) & single
+    zero_words = (runs.families == _CIRCLE) & (
+        ((runs.ends - runs.starts == 2) & (runs.after == _GENERATION))
+        | (single & (np.isin(runs.after, _RANGE_WORDS) | np.isin(runs.before, _ZERO_BEFORE)))
+    )
     quoted = (
         np.isin(runs.families, (_TIMES, _CIRCLE))
         & single
         & (np.isin(runs.before, _OPENING_MARKS) | np.isin(runs.before, _MARK_VERBS))
     )
-    return name_or_variable | multiplication | footnote | legend | ((star | circle) & opening) | quoted
+    return (
+        name_or_variable
+        | multiplication
+        | footnote
+        | legend
+        | ((star | circle) & opening)
+        | quoted
+        | zero_words
+    )
 
 
 def _replace(
