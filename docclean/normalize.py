@@ -1377,7 +1377,7 @@ def _continues(head: str, head_width: int, line: str, width: int) -> bool:
         return False
     if head_width < width - _WRAP_TOLERANCE or _ends_sentence(head):
         return False
-    if line[:1] in " \t\u3000\u00a0" or _FIELD_START.match(line):
+    if line[:1] in " \t\u3000\u00a0" or _is_field_label(line):
         return False
     return not _OUTLINE_START.match(line.strip())
 
@@ -1385,6 +1385,13 @@ def _continues(head: str, head_width: int, line: str, width: int) -> bool:
 # A line that opens with a field's label (`出租方（甲方）：张三`, `合同编号：`) starts a line of a form,
 # not the rest of a wrapped sentence.
 _FIELD_START = re.compile(r"[^，。；：:\s]{0,11}[\u4e00-\u9fff）)]：")
+
+
+def _is_field_label(line: str) -> bool:
+    """Whether `line` opens with a form's field label (`_FIELD_START`) rather than a sentence's
+    lead-in to its colon (`具体如下：`, `主要表现在以下几个方面：`: STRUCTURE_TABLES.colon_lead_ins)."""
+    found = _FIELD_START.match(line)
+    return found is not None and not found.group()[:-1].endswith(STRUCTURE_TABLES.colon_lead_ins)
 
 
 def drop_empty_lines(text: str) -> tuple[str, int]:

@@ -77,6 +77,9 @@ class StructureTables:
     markers: tuple[OutlineMarker, ...]
     # A line made of these forms of address (`同志们`, `尊敬的各位领导、同志们：`) is a salutation.
     salutation: re.Pattern[str] = field(default=re.compile("(?!)"))
+    # A clause ending with one of these words before a colon leads a sentence into what follows
+    # (`主要表现在以下几个方面：`), unlike a form's field label (`合同编号：`).
+    colon_lead_ins: tuple[str, ...] = ()
     # OpenCC t2s, which folds every Traditional variant of a character: titles are typed by it.
     to_simplified: Callable[[str], str] = field(default=str, repr=False, compare=False)
     # All markers as one alternation in rank order: one `match` a line instead of one per marker
@@ -111,6 +114,7 @@ class StructureTables:
             doc_types=tuple(raw["doc_types"]),
             markers=markers,
             salutation=salutation,
+            colon_lead_ins=tuple(raw["colon_lead_ins"]),
             to_simplified=opencc.OpenCC("t2s").convert,
         )
 
