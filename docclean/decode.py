@@ -127,6 +127,9 @@ DECISIVE_MARGIN = 0.2
 # Japanese and Korean are told from Chinese on this much of the legacy sample: a few hundred
 # characters, plenty for shares of kana, Hangul and spaced Hanzi.
 OTHER_CJK_SAMPLE_BYTES = 4096
+# A legacy sample this short (a line or two) is read by the Japanese and Korean codecs too, however
+# plausible its Chinese reading: a greeting in EUC-KR or EUC-JP reads as common Hanzi.
+SHORT_LEGACY_BYTES = 160
 # Below this the choice was close or the text odd: flag it for a person to look at.
 LOW_CONFIDENCE = 0.5
 # A non-UTF-8 line whose UTF-8 reading has at most this share of U+FFFD (a truncated last
@@ -1508,15 +1511,26 @@ def _choose_legacy_codec(sample: bytes) -> _Choice:
     The Chinese reading is discounted by its Hanzi that stand between single spaces (Korean
     EUC-KR read as GBK is common Hanzi spaced like Korean words); ordinary Chinese (plausible,
     unspaced) is not even compared, so its cost is one scoring of a `OTHER_CJK_SAMPLE_BYTES` sample.
+    A sample of a line or two (`SHORT_LEGACY_BYTES`) is compared whatever it reads as: GB2312's
+    first level lies where EUC-KR puts its Hangul and Big5 its Hanzi where EUC-JP puts its kana,
+    so a greeting in either reads as common Hanzi. Where the other reading is as plausible, the
+    Chinese one stands with the confidence its margin gives (`low_confidence_encoding`).
     """
     chinese = _choose_chinese_codec(sample)
     sample = sample[:OTHER_CJK_SAMPLE_BYTES]
     reading = _decode_replacing(sample, chinese.codec)[0]
     chinese_fit = plausibility(reading) * (1 - spaced_han_share(reading))
-    if chinese_fit >= PLAUSIBLE:
+    short = len(sample) <= SHORT_LEGACY_BYTES
+    if chinese_fit >= PLAUSIBLE and not short:
         return chinese
-    other = _other_cjk(sample, chinese, chinese_fit)
-    return other if other is not chinese else _other_alphabet(sample, chinese, chinese_fit)
+    scores = _other_cjk_scores(sample)
+    other = _other_cjk(scores, chinese, chinese_fit)
+    if other is not chinese:
+        return other
+    if short and (rival := max(scores)[0]) >= PLAUSIBLE:
+        margin = min(1.0, max(0.0, chinese_fit - rival) / DECISIVE_MARGIN)
+        chinese = replace(chinese, confidence=round(min(chinese.confidence, chinese_fit * margin), 3))
+    return _other_alphabet(sample, chinese, chinese_fit) if chinese_fit < PLAUSIBLE else chinese
 
 
 # The single-byte codecs of alphabets that text files are written in (Windows, ISO 8859, KOI8,
@@ -1548,18 +1562,23 @@ def _other_alphabet(sample: bytes, chinese: _Choice, chinese_fit: float) -> _Cho
     return _Choice(codec, round(fit * min(1.0, (fit - chinese_fit) / DECISIVE_MARGIN), 3), "detector")
 
 
-def _other_cjk(sample: bytes, chinese: _Choice, chinese_fit: float) -> _Choice:
-    """A Japanese or Korean codec when its reading of the sample beats the Chinese one (read at
-    `chinese_fit`) by its own language's model."""
+def _other_cjk(scores: list[tuple[float, int, str]], chinese: _Choice, chinese_fit: float) -> _Choice:
+    """A Japanese or Korean codec when its reading of the sample (`scores`: `_other_cjk_scores`)
+    beats the Chinese one (read at `chinese_fit`) by its own language's model."""
+    best, _, codec = max(scores)
+    if best < PLAUSIBLE or best <= chinese_fit:
+        return chinese
+    return _Choice(codec, round(best * min(1.0, (best - chinese_fit) / DECISIVE_MARGIN), 3), "trial")
+
+
+def _other_cjk_scores(sample: bytes) -> list[tuple[float, int, str]]:
+    """(fit, -rank, codec) of each Japanese and Korean codec's reading of the sample."""
     scored = []
     for rank, (codec, language) in enumerate(OTHER_CJK_CODECS.items()):
         text = _decode_replacing(sample, codec)[0]
         fit = japanese_plausibility(text) if language == "ja" else korean_plausibility(text)
         scored.append((fit, -rank, codec))
-    best, _, codec = max(scored)
-    if best < PLAUSIBLE or best <= chinese_fit:
-        return chinese
-    return _Choice(codec, round(best * min(1.0, (best - chinese_fit) / DECISIVE_MARGIN), 3), "trial")
+    return scored
 
 
 def _choose_chinese_codec(sample: bytes) -> _Choice:
