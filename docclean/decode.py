@@ -351,7 +351,7 @@ def _decode_nul_free(body: bytes, start: int) -> Decoded:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return _decode_legacy(body, start)
+        return _wide_without_nuls(body, start) or _decode_legacy(body, start)
     if body.isascii():
         return _decode_seven_bit(body, start) or Decoded(
             text, "utf-8", 1.0, "utf-8", (Segment(start, end, "utf-8"),)
@@ -360,6 +360,33 @@ def _decode_nul_free(body: bytes, start: int) -> Decoded:
         # Legacy CJK bytes can be valid UTF-8 (GBK 学习 is ѧϰ): only then is there a doubt.
         return _decode_legacy(body, start, valid_utf8=True)
     return Decoded(text, "utf-8", 1.0, "utf-8", (Segment(start, end, "utf-8"),))
+
+
+def _wide_without_nuls(body: bytes, start: int) -> Decoded | None:
+    """A line or two of Han (`SHORT_LEGACY_BYTES`) in UTF-16 without a BOM, which holds no NUL
+    byte when it holds no ASCII (no line break: a title saved alone, `讲话稿`): read so when a byte
+    order reads it strictly as plausible text and a legacy codec reads it no better (its reading
+    of such bytes is debris, `𪾸辑？z`); None otherwise. Confidence as `_most_plausible` gives
+    it between the readings, scaled down for a text of fewer than `VALID_UTF8_EVIDENCE_CHARS`
+    characters."""
+    if len(body) > SHORT_LEGACY_BYTES or len(body) % 2:
+        return None
+    wide = {
+        codec: text
+        for codec in _WIDE_CODECS[:2]
+        if (text := _strict(body, codec)) is not None and unreadable_share(text) <= WIDE_UNREADABLE_AT_MOST
+    }
+    if not wide:
+        return None
+    legacy = {codec: _decode_replacing(body, codec)[0] for codec in CHINESE_CODECS}
+    choice = _most_plausible({**wide, **legacy})
+    if choice.codec not in wide or plausibility(wide[choice.codec]) < PLAUSIBLE:
+        return None
+    evidence = min(1.0, len(wide[choice.codec]) / VALID_UTF8_EVIDENCE_CHARS)
+    segment = Segment(start, start + len(body), choice.codec)
+    return _single(
+        wide[choice.codec], choice.codec, round(choice.confidence * evidence, 3), "trial", segment, 0
+    )
 
 
 # A text with NUL bytes that UTF-16/32 do not read may still be text: its NULs a padding after
