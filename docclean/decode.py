@@ -1266,9 +1266,12 @@ def _latin_mojibake(text: str) -> bool:
     """Whether `text` is Chinese (UTF-8, GBK or Big5) that was read as cp1252 or Latin-1, as
     `repair_mojibake` finds it: then its bytes are UTF-8 for the repair to reverse, not a
     legacy codec's. Latin-1 too: Windows and browsers pass cp1252's five undefined bytes
-    (81 8D 8F 90 9D) through as C1 controls, and one Hanzi in seven holds one in UTF-8."""
+    (81 8D 8F 90 9D) through as C1 controls, and one Hanzi in seven holds one in UTF-8; or lossy,
+    where the wrong decoding replaced them with U+FFFD (`errors="replace"`, as many tools do)."""
     transform = repair_mojibake(text)[1]
-    return transform is not None and transform.endswith(("decoded as cp1252", "decoded as latin-1"))
+    return transform is not None and transform.removesuffix(" (lossy)").endswith(
+        ("decoded as cp1252", "decoded as latin-1")
+    )
 
 
 def _gap_codec(gap: bytes) -> str | None:
