@@ -311,7 +311,8 @@ def _current_snapshot(curated: str) -> str | None:
         current = open_store(curated).current()
     except (DoccleanError, OSError):
         return None
-    return None if current is None else str(current)
+    # Its URL, not the Location: that holds its backend object, another one at every call.
+    return None if current is None else current.url
 
 
 def use_api(url: str) -> None:

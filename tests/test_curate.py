@@ -679,14 +679,20 @@ def test_a_run_killed_at_60_percent_resumes_from_its_finished_batches(tmp_path: 
     assert _comparable(curated) == _comparable(reference)
 
 
+@pytest.mark.parametrize("existing", [False, True], ids=["first run", "dataset already there"])
 @pytest.mark.parametrize("committed", [False, True])
 def test_an_interrupt_says_whether_the_run_had_written_the_dataset(
-    folders: tuple[Path, Path], committed: bool
+    folders: tuple[Path, Path], committed: bool, existing: bool
 ) -> None:
-    # A signal after the commit (the summary not yet printed) said "the dataset is unchanged".
+    # A signal after the commit (the summary not yet printed) said "the dataset is unchanged";
+    # with a dataset there already, any signal said it had been written.
     from flows.commands import RunInterrupted, _drop_signal_crash, _interruptible
 
     raw, curated = folders
+    if existing:
+        (raw / "earlier.txt").write_text(SPEECH + "\n此前的讲话。", encoding="utf-8")
+        age(raw / "earlier.txt")
+        run(raw, curated)
     (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
     age(raw / "speech.txt")
     raise_exceptions = logging.raiseExceptions
