@@ -327,13 +327,33 @@ def use_state_home() -> None:
 
     Prefect makes its home folder on import, so nothing of a run goes to ~/.prefect. A profile
     the user keeps there (~/.prefect/profiles.toml, naming their server, say) stays in force.
+    Raises ServerError when the folder cannot be made or written (a service account's HOME that
+    does not exist or is read-only), naming it and what to set.
     """
-    if os.environ.get("PREFECT_HOME"):
+    chosen = bool(os.environ.get("PREFECT_HOME"))
+    home = state_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        writable = os.access(home, os.W_OK | os.X_OK)
+    except OSError as error:
+        raise _unusable_home(home, chosen, error.strerror or str(error)) from None
+    if not writable:
+        raise _unusable_home(home, chosen, "it is not writable")
+    if chosen:
         return
     profiles = Path.home() / ".prefect" / "profiles.toml"
-    if profiles.is_file():
-        os.environ.setdefault("PREFECT_PROFILES_PATH", str(profiles))
-    os.environ["PREFECT_HOME"] = str(state_home())
+    with contextlib.suppress(OSError):
+        if profiles.is_file():
+            os.environ.setdefault("PREFECT_PROFILES_PATH", str(profiles))
+    os.environ["PREFECT_HOME"] = str(home)
+
+
+def _unusable_home(home: Path, chosen: bool, cause: str) -> ServerError:
+    where = "PREFECT_HOME" if chosen else "PREFECT_HOME (or XDG_CACHE_HOME)"
+    return ServerError(
+        f"Prefect's state folder {home} cannot be used ({cause}); set {where} to a folder this user can "
+        "write, and run again."
+    )
 
 
 def _prefect_version() -> str:

@@ -1086,3 +1086,33 @@ def test_prefect_workers_flushing_at_the_end_say_nothing_on_the_console() -> Non
         for logger in workers:
             logger.removeHandler(handler)
     assert seen == ["Service 'EventsWorker' failed with 2 pending items."]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"HOME": "/proc/docclean-no-home"},
+        {"XDG_CACHE_HOME": "/proc/docclean-no-cache"},
+        {"PREFECT_HOME": "/proc/docclean-no-prefect"},
+    ],
+    ids=["HOME", "XDG_CACHE_HOME", "PREFECT_HOME"],
+)
+def test_a_state_folder_that_cannot_be_made_is_one_line_naming_it(
+    tmp_path: Path, variables: dict[str, str]
+) -> None:
+    """A service account's HOME that does not exist or is read-only: no traceback, the folder and what to set."""
+    (tmp_path / "raw").mkdir()
+    env = {key: value for key, value in ENV.items() if key not in ("PREFECT_HOME", "XDG_CACHE_HOME")}
+    env.update(variables)
+    result = docclean("run", "--settle", "0", cwd=tmp_path, env=env)
+    folder = {
+        "HOME": "/proc/docclean-no-home/.cache/docclean/prefect",
+        "XDG_CACHE_HOME": "/proc/docclean-no-cache/docclean/prefect",
+        "PREFECT_HOME": "/proc/docclean-no-prefect",
+    }[next(iter(variables))]
+    which = "PREFECT_HOME" if "PREFECT_HOME" in variables else "PREFECT_HOME (or XDG_CACHE_HOME)"
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"docclean: Prefect's state folder {folder} cannot be used (No such file or directory); set {which} "
+        "to a folder this user can write, and run again.\n",
+    )
