@@ -135,8 +135,15 @@ def writable_folder(option: str, given: str, purpose: str = "for the dataset") -
             ) from None
         with contextlib.suppress(OSError):
             os.rmdir(probe)
-    for entry in (path / LOCK_FILE, state_folder(path.absolute())):
-        if entry.exists() and not os.access(entry, os.W_OK):
+    state = state_folder(path.absolute())
+    # The folders a run writes in: its state folder and those in it (the snapshots, the batches).
+    folders = (
+        [state, *(entry for entry in state.iterdir() if entry.is_dir() and not entry.is_symlink())]
+        if state.is_dir()
+        else []
+    )
+    for entry in (path / LOCK_FILE, *folders):
+        if entry.exists() and not os.access(entry, os.W_OK | (os.X_OK if entry.is_dir() else 0)):
             raise ArgumentError(
                 f"{option} {shown(given)} cannot be written: {escape(str(entry.absolute()))} is not writable "
                 "by this user; fix its permissions (or run as its owner)."

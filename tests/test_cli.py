@@ -770,15 +770,20 @@ def test_a_path_that_cannot_be_read_is_one_sentence(tmp_path: Path, args: list[s
     assert (result.returncode, result.stdout, result.stderr) == (1, "", message.format(cwd=tmp_path) + "\n")
 
 
-@pytest.mark.parametrize("entry", [None, ".lock", "state"])
+@pytest.mark.parametrize("entry", [None, ".lock", "state", "snapshots"])
 def test_a_curated_folder_that_cannot_be_written_is_one_sentence(tmp_path: Path, entry: str | None) -> None:
     (tmp_path / "raw").mkdir()
     curated = tmp_path / "curated"
     curated.mkdir()
-    denied = {None: curated, ".lock": curated / ".lock", "state": state_folder(curated)}[entry]
+    denied = {
+        None: curated,
+        ".lock": curated / ".lock",
+        "state": state_folder(curated),
+        "snapshots": state_folder(curated) / "snapshots",
+    }[entry]
     if entry == ".lock":
         denied.touch()
-    elif entry == "state":
+    elif entry in ("state", "snapshots"):
         denied.mkdir(parents=True)
     denied.chmod(0o444 if entry == ".lock" else 0o555)
     try:
