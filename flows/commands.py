@@ -362,15 +362,15 @@ def serve(
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        server = LocalPrefectServer(Path(state_dir), port=port)
-        say(f"Starting a local Prefect server (state in {server.state_dir}) ...")
-        server.start()
-        use_api(server.api_url)
-        say(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)")
-    else:
-        say(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}")
     try:
+        if not os.environ.get("PREFECT_API_URL"):
+            server = LocalPrefectServer(Path(state_dir), port=port)
+            say(f"Starting a local Prefect server (state in {server.state_dir}) ...")
+            server.start()
+            use_api(server.api_url)
+            say(f"Prefect UI: {server.ui_url}  (runs, logs and run reports are there)")
+        else:
+            say(f"Using the Prefect server at {os.environ['PREFECT_API_URL']}")
         from flows.serve import DEFAULT_CRON, serve_curate, served_parameters
 
         parameters = served_parameters(
@@ -388,6 +388,8 @@ def serve(
             serve_curate(parameters, cron=cron, watch=watch)
         except* KeyboardInterrupt:
             pass  # Ctrl-C (or SIGTERM) is how serve is stopped; Prefect may wrap it in a group
+    except KeyboardInterrupt:
+        pass  # stopped before it served (while its server started): the server goes all the same
     finally:
         if server:
             server.stop()

@@ -214,3 +214,34 @@ def test_the_api_helper_retries_what_prefects_client_retries() -> None:
             prefect_api(url, {}, attempts=2, backoff=0.01)  # still busy at the last attempt
         assert raised.value.code == 503 and len(asked) == 6
         server.shutdown()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stopped_while_its_server_starts_stops_the_server_too(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C (or a service manager's SIGTERM) before serve is up: no traceback, no server left behind."""
+    (tmp_path / "raw").mkdir()
+    serve = ServeProcess(tmp_path)
+    serve.wait_for(r"Starting a local Prefect server")
+    serve.process.send_signal(signum)
+    serve.process.wait(timeout=60)
+    serve.handle.close()
+    output = serve.log.read_text()
+    assert serve.process.returncode == 0, output
+    assert "Traceback" not in output
+    assert output.splitlines()[-1] == "Stopped the local Prefect server."
+    # The server's process went with it: none is left with this test's state folder as its home.
+    assert not _processes_with_home(tmp_path / "state")
+
+
+def _processes_with_home(home: Path) -> list[int]:
+    """The processes whose environment sets PREFECT_HOME to `home` (Linux's /proc; none elsewhere)."""
+    wanted = f"PREFECT_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wanted in environment:
+            found.append(int(entry.name))
+    return found
