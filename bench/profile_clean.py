@@ -146,7 +146,7 @@ def time_batch_stages(
             lambda batch: [
                 cleaner._strip_noise(document, lines)
                 for document, lines in zip(
-                    batch, cleaner.line_filter.candidates([d.normalized.text for d in batch]), strict=True
+                    batch, cleaner.line_filter.candidates([d.noise_subject for d in batch]), strict=True
                 )
             ],
         ),

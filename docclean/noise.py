@@ -78,6 +78,7 @@ def strip_noise(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     disabled: Collection[str] = (),
     candidates: LineCandidates | None = None,
+    matched_in: str | None = None,
 ) -> Stripped:
     """Remove what the rules match; `on_timeout` receives the id of each rule skipped for time.
 
@@ -85,8 +86,20 @@ def strip_noise(
     keeps timing out, so it stops costing its budget on every document). `candidates`, when
     given, says which lines each line or inline rule may match in, in place of the rules'
     prefilters, and whether each block rule may match at all (docclean/batch/noise.py finds
-    them for a whole batch); the result is the same.
+    them for a whole batch); the result is the same. `matched_in`, when given, is where the
+    rules are matched: a text as long as `text` whose characters stand one for one for its own
+    (its Simplified twin, `normalize.simplified_twin`: the rules are written in Simplified);
+    the removals are then `text`'s, at the same offsets. Raises ValueError when it is not as long.
     """
+    if matched_in is not None:
+        if len(matched_in) != len(text):
+            raise ValueError("matched_in must stand for text character for character, and be as long.")
+        twin = strip_noise(matched_in, rules, on_timeout, timeout, disabled, candidates)
+        removed = tuple(
+            dataclasses.replace(removal, text=text[removal.offset : removal.offset + len(removal.text)])
+            for removal in twin.removed
+        )
+        return Stripped(apply_removals(text, removed), removed)
     if not text:
         return Stripped(text, ())
     budget = timeout * max(1.0, len(text) / _BUDGET_CHARS)

@@ -981,6 +981,22 @@ def rejoin_orphan_punctuation(text: str) -> tuple[str, int]:
     return _LINE_OPENING_WITH_CLOSING.subn("", text)
 
 
+def simplified_twin(text: str, converters: ScriptConverters) -> str | None:
+    """`text` in Simplified script character for character (`to_simplified`, OpenCC t2s), so that
+    what is written in Simplified (the noise rules) can be matched in a text whose Traditional
+    script is kept, at the same offsets; None when t2s does not map it one character for one (a
+    phrase converted to another length, a change to anything but a Han character) or changes nothing."""
+    twin = converters.to_simplified(text)
+    if twin == text or len(twin) != len(text):
+        return None
+    original, converted = code_points(text), code_points(twin)
+    changed = original != converted
+    han = han_table()
+    if not (han[original[changed]].all() and han[converted[changed]].all()):
+        return None
+    return twin
+
+
 def detect_script(text: str, converters: ScriptConverters) -> str:
     """Hans, Hant, mixed, or none, judged against opencc itself rather than a character list."""
     return _detect_script(text, converters)[0]

@@ -36,6 +36,7 @@ from docclean.normalize import (
     opencc_changes,
     opencc_changes_beyond,
     opencc_clause_separators,
+    simplified_twin,
 )
 from docclean.placeholders import DEFAULT_TOKEN, apply_placeholders, replace_placeholders
 from docclean.record import Decoded, Normalized, Record, Removal, Stripped
@@ -232,7 +233,7 @@ class Cleaner:
                 on_reject(item, rejected)
                 continue
             kept.append(item)
-        candidates = self.line_filter.candidates([document.normalized.text for document in normalized])
+        candidates = self.line_filter.candidates([document.noise_subject for document in normalized])
         documents = [
             self._strip_noise(document, lines) for document, lines in zip(normalized, candidates, strict=True)
         ]
@@ -326,7 +327,16 @@ class Cleaner:
         normalized = normalize_text(
             decoded.text, self.converters, convert_script=convert_script, stands_alone=self._noise_alone
         )
-        return _Normalized(sha, extracted, decoded, guess, normalized)
+        # Chinese whose Traditional script is kept (CleanConfig(script_conversion=None)): the noise
+        # rules, written in Simplified, are matched in its Simplified twin.
+        twin = (
+            simplified_twin(normalized.text, self.converters)
+            if convert_script
+            and self.converters.target is None
+            and normalized.source_script in ("Hant", "mixed")
+            else None
+        )
+        return _Normalized(sha, extracted, decoded, guess, normalized, twin)
 
     def _noise_alone(self, line: str) -> bool:
         """Whether this Cleaner's noise rules remove `line` whole (`removes_whole`): an ad or a
@@ -340,7 +350,12 @@ class Cleaner:
         disabled = self.disabled_rules
         normalized, extracted = document.normalized, document.extracted
         stripped = strip_noise(
-            normalized.text, self.rules, on_timeout=timed_out.append, disabled=disabled, candidates=candidates
+            normalized.text,
+            self.rules,
+            on_timeout=timed_out.append,
+            disabled=disabled,
+            candidates=candidates,
+            matched_in=document.noise_twin,
         )
         self.rule_timeouts.update(timed_out)
         normalized_text, extraction_removed = (
@@ -378,6 +393,14 @@ class _Normalized:
     decoded: Decoded
     language: LanguageGuess
     normalized: Normalized
+    # The normalized text in Simplified script, one character for one, where the noise rules are
+    # matched: a Chinese text whose Traditional script is kept; None for every other.
+    noise_twin: str | None = None
+
+    @property
+    def noise_subject(self) -> str:
+        """Where the noise rules are matched: the twin, else the normalized text."""
+        return self.normalized.text if self.noise_twin is None else self.noise_twin
 
 
 @dataclass(frozen=True, slots=True)

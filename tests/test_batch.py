@@ -118,6 +118,25 @@ def test_seeds_in_one_batch_with_kept_ids_and_a_custom_token(seeds: dict[str, by
     assert_batch_is_clean_per_document(items, CleanConfig(placeholder_token="某X", script_conversion=None))
 
 
+# Traditional lines, with noise and without, for a kept script (the rules matched in the twin).
+TRADITIONAL_PIECES = [
+    "關於加強基層治理工作的講話", "同志們：", "今天召開這次會議。", "更多範文請關注微信公眾號：wenmi2023",
+    "本文來源於網絡，如有侵權請聯繫刪除。", "聯繫電話：13812345678", "謝謝大家！", "XX局長", "乾隆", "著作",
+    "僅供學習參考", "第3頁", "酷樂文行整理", "同志们，今天开会。",
+]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.lists(st.sampled_from(TRADITIONAL_PIECES), max_size=10).map("\n".join), min_size=1, max_size=5
+    )
+)
+def test_a_batch_of_kept_traditional_text_cleans_as_each_document_alone(texts: list[str]) -> None:
+    items = _items([text.encode("utf-8") for text in texts])
+    assert_batch_is_clean_per_document(items, CleanConfig(script_conversion=None))
+
+
 def test_rejects_go_to_on_reject_or_raise() -> None:
     items = _items([b"", "一、XX县".encode(), b"\x89PNG\r\n\x1a\n" + bytes(range(256))])
     assert_batch_is_clean_per_document(items)

@@ -442,3 +442,18 @@ def test_the_letter_or_digit_pattern_is_str_isalnum_on_every_code_point() -> Non
     text = "".join(map(chr, range(sys.maxunicode + 1)))
     found = {match.start() for match in _ALNUM.finditer(text)}
     assert found == {code for code in range(sys.maxunicode + 1) if chr(code).isalnum()}
+
+
+def test_rules_matched_in_a_twin_remove_the_texts_own_characters() -> None:
+    """`matched_in`: a Simplified twin where the rules match; the removals are the text's, at the same offsets."""
+    rules = load_rules()
+    text = "今天召開會議。\n本文來源於網絡，如有侵權請聯繫刪除。\n謝謝大家！"
+    twin = "今天召开会议。\n本文来源于网络，如有侵权请联系删除。\n谢谢大家！"
+    stripped = strip_noise(text, rules, matched_in=twin)
+    assert stripped.text == "今天召開會議。\n謝謝大家！"
+    assert [(r.rule, r.text, r.offset) for r in stripped.removed] == [
+        ("copyright_notice", "本文來源於網絡，如有侵權請聯繫刪除。\n", 8)
+    ]
+    assert apply_removals(text, stripped.removed) == stripped.text
+    with pytest.raises(ValueError, match="character for character"):
+        strip_noise(text, rules, matched_in=twin + "。")

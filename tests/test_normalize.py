@@ -334,3 +334,18 @@ _SENTENCE = "我们要坚持以人民为中心的发展思想不断实现人民�
 def test_a_sentence_cut_by_a_page_break_is_whole_again(cut: int, furniture: str) -> None:
     text = _SENTENCE[:cut] + furniture + _SENTENCE[cut:]
     assert normalize_text(text, CONVERTERS).text == _SENTENCE
+
+
+def test_the_simplified_twin_stands_for_the_text_character_for_character() -> None:
+    from dataclasses import replace
+
+    from docclean.normalize import simplified_twin
+    from docclean.pipeline import Cleaner
+
+    converters = Cleaner().converters
+    assert simplified_twin("本文來源於網絡。", converters) == "本文来源于网络。"
+    assert simplified_twin("本文来源于网络。", converters) is None  # nothing to stand for
+    longer = replace(converters, to_simplified=lambda text: text + "。")
+    assert simplified_twin("本文來源於網絡", longer) is None
+    punctuation = replace(converters, to_simplified=lambda text: text.replace("。", "."))
+    assert simplified_twin("本文來源於網絡。", punctuation) is None

@@ -128,6 +128,29 @@ def test_custom_token_and_keeping_the_script() -> None:
     assert "<某>局" in record.text and "會議" in record.text and record.source_script == "Hant"
 
 
+TRADITIONAL_NOISE = (
+    "關於加強基層治理工作的講話\n同志們：\n今天召開這次會議，研究部署基層治理工作。\n"
+    "更多範文請關注微信公眾號：wenmi2023\n本文來源於網絡，如有侵權請聯繫刪除。\n聯繫電話：13812345678\n謝謝大家！"
+)
+
+
+def test_a_kept_traditional_script_loses_its_noise_as_a_converted_one_does() -> None:
+    """The rules are written in Simplified: with the script kept they are matched in the text's
+    Simplified twin, and the same lines go, in Traditional script, at the same offsets."""
+    data = TRADITIONAL_NOISE.encode("big5hkscs")
+    kept = Cleaner(CleanConfig(script_conversion=None)).clean(data, "a.txt")
+    converted = Cleaner().clean(data, "a.txt")
+    assert (
+        kept.text
+        == "關於加強基層治理工作的講話\n同志們：\n今天召開這次會議，研究部署基層治理工作。\n謝謝大家！"
+    )
+    assert [(r.rule, r.offset, len(r.text)) for r in kept.removed] == [
+        (r.rule, r.offset, len(r.text)) for r in converted.removed
+    ]
+    assert "本文來源於網絡，如有侵權請聯繫刪除。" in "".join(r.text for r in kept.removed)
+    assert replay(kept, kept.normalized_text) == kept.text
+
+
 def test_empty_and_binary_are_rejected(cleaner: Cleaner) -> None:
     with pytest.raises(RejectedInput) as empty:
         cleaner.clean(b"  \r\n\t", "blank.txt")
