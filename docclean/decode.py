@@ -1456,7 +1456,11 @@ def _line_codec(line: bytes, kind: str, legacy: str) -> str | None:
     # those, the legacy reading mostly loses without being weighed whole.
     if utf8 > plausibility_at_most(as_legacy, _BOUNDING_CHARS) + BOUND_SLACK:
         return "utf-8"
-    return "utf-8" if utf8 >= plausibility(as_legacy) else legacy
+    if utf8 >= plausibility(as_legacy):
+        return "utf-8"
+    # Chinese read as cp1252 (a title double-decoded above its body) reads worse than its bytes
+    # read as Big5 or GBK; it stays UTF-8 for the repair to reverse, as a line in question does.
+    return "utf-8" if kind == "utf-8" and _latin_mojibake(as_utf8) else legacy
 
 
 def _mixed_runs(
