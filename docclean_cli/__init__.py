@@ -306,6 +306,7 @@ def check_report_arguments(args: argparse.Namespace) -> None:
         arguments.own_folder(
             "--curated", args.curated, "name the dataset's folder, or where the page goes with --out"
         )
+    arguments.report_destination("--out", args.out, args.curated)
 
 
 def check_inspect_arguments(args: argparse.Namespace) -> None:

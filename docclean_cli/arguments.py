@@ -181,6 +181,30 @@ def own_folder(option: str, given: str, advice: str = "name a new or empty folde
         )
 
 
+def report_destination(option: str, given: str | None, curated: str) -> None:
+    """Where `docclean report --out` writes must not be the dataset itself: not inside its tables or
+    docclean's state folder (a page among the snapshot's Parquet files breaks every reader of it),
+    and not one of the curated folder's own entries (its card, README.md)."""
+    if given is None or is_url(given):
+        return
+    out = Path(given).absolute()
+    resolved = out.parent.resolve() / out.name
+    if any(ancestor.name == STATE_FOLDER for ancestor in resolved.parents):
+        raise ArgumentError(
+            f"{option} {shown(given)} is inside the dataset's tables or docclean's state folder, where readers "
+            "take every file for part of the dataset; name a file outside them (the default is CURATED/report.html)."
+        )
+    if (
+        not is_url(curated)
+        and resolved.parent == Path(curated).absolute().resolve()
+        and (resolved.name in (*_TABLES, "corpus", "README.md") or resolved.name.startswith("."))
+    ):
+        raise ArgumentError(
+            f"{option} {shown(given)} would replace the dataset's own {escape(resolved.name)}; name another "
+            "file (the default is CURATED/report.html)."
+        )
+
+
 def _is_dataset(folder: Path) -> bool:
     """Whether `folder` is a docclean dataset's folder: a table linked into the state folder, or its
     card. (Not its run lock alone, nor any link named documents: other tools make those too.)"""

@@ -542,6 +542,19 @@ MISTAKES = [
         "folder, or where the page goes with --out.",
     ),
     (
+        ["report", "--out", "curated/README.md"],
+        ["curated/"],
+        "--out curated/README.md ({cwd}/curated/README.md) would replace the dataset's own README.md; name another "
+        "file (the default is CURATED/report.html).",
+    ),
+    (
+        ["report", "--out", ".docclean/datasets/curated/snapshots/page.html"],
+        ["curated/", ".docclean/datasets/curated/snapshots/"],
+        "--out .docclean/datasets/curated/snapshots/page.html ({cwd}/.docclean/datasets/curated/snapshots/page.html) "
+        "is inside the dataset's tables or docclean's state folder, where readers take every file for part of the "
+        "dataset; name a file outside them (the default is CURATED/report.html).",
+    ),
+    (
         ["rules", "check"],
         [],
         "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
