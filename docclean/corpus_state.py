@@ -74,7 +74,8 @@ def current_snapshot(curated: Path) -> Path:
     documents = curated / "documents"
     if not documents.is_dir():
         raise CorpusStateError(
-            f"The curated folder {curated} holds no dataset; run `docclean run` first or pass --curated."
+            f"The curated folder {curated} holds no dataset; name the folder `docclean run --curated` wrote, "
+            "or run `docclean run` first."
         )
     return documents.resolve().parent
 

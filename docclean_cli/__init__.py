@@ -27,6 +27,7 @@ from docclean_cli.arguments import ArgumentError
 from flows import commands
 
 if TYPE_CHECKING:
+    from docclean.corpus_state import CorpusFit
     from docclean.record import Record
 
 EXIT_OK = 0
@@ -516,19 +517,24 @@ def command_inspect(args: argparse.Namespace) -> int:
     except DoccleanError as error:
         print(f"docclean: {shown(path)}: rejected: {escape(str(error))}", file=sys.stderr)
         return EXIT_REJECTS
+    # Fitted before anything is printed: a --curated that holds no dataset is the one line said.
+    fit = _corpus_fit(record, args.curated) if args.curated is not None else None
     if args.clean:
         print_clean_text(record)
     else:
         print_inspection(record, show_text=args.text)
-    if args.curated is not None:
-        _print_corpus_fit(record, args.curated)
+    if fit is not None:
+        _print_corpus_fit(fit)
     return EXIT_OK
 
 
-def _print_corpus_fit(record: Record, curated: Path) -> None:
+def _corpus_fit(record: Record, curated: Path) -> CorpusFit:
     from docclean.corpus_state import fit_into_corpus
 
-    fit = fit_into_corpus(record, curated)
+    return fit_into_corpus(record, curated)
+
+
+def _print_corpus_fit(fit: CorpusFit) -> None:
     similarity = fit.assignment.dup_similarity
     if fit.representative is not None:
         path, title = fit.representative

@@ -555,6 +555,12 @@ MISTAKES = [
         "dataset; name a file outside them (the default is CURATED/report.html).",
     ),
     (
+        ["inspect", "speech.txt", "--curated", "empty"],
+        ["speech.txt", "empty/"],
+        "The curated folder empty holds no dataset; name the folder `docclean run --curated` wrote, or run "
+        "`docclean run` first.",
+    ),
+    (
         ["rules", "check"],
         [],
         "--raw raw ({cwd}/raw) does not exist; create it and put the documents there, or name another folder with --raw.",
