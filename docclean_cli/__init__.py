@@ -511,6 +511,12 @@ def command_inspect(args: argparse.Namespace) -> int:
     )
     # Built first: a rules file that cannot be read is the command's error, not the document's reject.
     cleaner = Cleaner(config)
+    if path.is_symlink():
+        print(
+            f"docclean: note: {shown(path)} is a symbolic link, inspected as the file it leads to; `docclean run` "
+            "never follows links in the raw folder and rejects it (reason symlink).",
+            file=sys.stderr,
+        )
     try:
         # Named as a run names it in `source_path`, so a name that is not UTF-8 shows as \xNN.
         record = cleaner.clean(path.read_bytes(), source_path_of(os.fsencode(path.name)))

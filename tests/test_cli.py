@@ -1141,3 +1141,14 @@ def test_a_state_folder_that_cannot_be_made_is_one_line_naming_it(
         f"docclean: Prefect's state folder {folder} cannot be used (No such file or directory); set {which} "
         "to a folder this user can write, and run again.\n",
     )
+
+
+def test_inspect_says_when_the_file_is_a_link_a_run_rejects(tmp_path: Path) -> None:
+    (tmp_path / "speech.txt").write_text("同志们：\n今天召开会议。\n", encoding="utf-8")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "speech.txt")
+    result = docclean("inspect", "link.txt", "--clean", cwd=tmp_path, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "同志们：\n今天召开会议。\n")
+    assert result.stderr == (
+        f"docclean: note: link.txt ({tmp_path}/link.txt) is a symbolic link, inspected as the file it leads to; "
+        "`docclean run` never follows links in the raw folder and rejects it (reason symlink).\n"
+    )
