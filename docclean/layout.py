@@ -15,8 +15,17 @@ STATE_FOLDER = ".docclean"
 
 
 def state_folder(root: Path) -> Path:
-    """Where docclean keeps the snapshots and unfinished batches of the curated folder `root`."""
-    return root.parent / STATE_FOLDER / "datasets" / root.name
+    """Where docclean keeps the snapshots and unfinished batches of the curated folder `root`.
+
+    A `root` that is a symbolic link to the folder has the folder's state: two names of one
+    dataset are one dataset (and the folder's relative links into its state lead there). A
+    state kept beside the link itself, by an earlier docclean, stays where it is.
+    """
+    beside = root.parent / STATE_FOLDER / "datasets" / root.name
+    if root.is_symlink() and not beside.exists():
+        folder = root.resolve()
+        return folder.parent / STATE_FOLDER / "datasets" / folder.name
+    return beside
 
 
 def is_url(location: str) -> bool:

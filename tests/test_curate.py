@@ -846,3 +846,19 @@ def test_a_batch_cleaned_in_slices_writes_what_one_slice_writes(tmp_path: Path, 
     ]
     assert tables[0].num_rows == len(list(SAMPLES_DIR.glob("*.txt")))
     assert tables[0].equals(tables[1])
+
+
+def test_a_curated_folder_named_through_a_link_is_the_same_dataset(folders: tuple[Path, Path]) -> None:
+    """`/data/curated -> /mnt/disk/curated`: the link names the dataset the folder holds, one state."""
+    from docclean.layout import STATE_FOLDER
+
+    raw, curated = folders
+    (raw / "speech.txt").write_text(SPEECH, encoding="utf-8")
+    age(raw / "speech.txt")
+    first = run(raw, curated)
+    link = curated.with_name("curated-link")
+    link.symlink_to(curated, target_is_directory=True)
+    again = run(raw, link)
+    assert (first.cleaned, again.cleaned) == (1, 0)
+    assert sorted(p.name for p in (curated.parent / STATE_FOLDER / "datasets").iterdir()) == [curated.name]
+    assert len(rows(link)) == 1
