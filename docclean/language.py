@@ -129,11 +129,11 @@ def parse_languages(value: str) -> tuple[str, ...]:
     """`"zh,en"` -> `("zh", "en")`; raises ValueError naming the codes that are not candidates."""
     codes = tuple(dict.fromkeys(code.strip().lower() for code in value.split(",") if code.strip()))
     unknown = [code for code in codes if code not in CANDIDATE_CODES]
-    if unknown or not codes:
-        raise ValueError(
-            f"{', '.join(unknown) or 'no language'} is not a language code the detector knows; "
-            f"use ISO 639-1 codes among {', '.join(sorted(CANDIDATE_CODES))}, separated by commas."
-        )
+    among = f"ISO 639-1 codes among {', '.join(sorted(CANDIDATE_CODES))}, separated by commas"
+    if not codes:
+        raise ValueError(f"no language code is given; name one or more, {among}.")
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)} is not a language code the detector knows; use {among}.")
     return codes
 
 

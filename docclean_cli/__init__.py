@@ -14,6 +14,7 @@ import difflib
 import gc
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,6 +126,11 @@ class _Parser(argparse.ArgumentParser):
             message = f"unrecognized option{'s' if len(named) > 1 else ''}: {', '.join(named)}"
         elif not message.startswith("unrecognized arguments"):
             parser = self
+            choice = re.match(r"argument (\S+): invalid choice: '(.*)' \(choose from (.*)\)$", message)
+            if choice is not None:
+                close = difflib.get_close_matches(choice[2], re.findall(r"'([^']*)'", choice[3]), n=1)
+                if close:
+                    message = f"{message} (did you mean {close[0]}?)"
         parser.exit(2, f"{parser.prog}: {message.rstrip('.')}; `{parser.prog} --help` lists the options.\n")
 
     def _unknown_options(self, given: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:

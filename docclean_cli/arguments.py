@@ -258,8 +258,9 @@ def workers(option: str, value: int | None, local: bool = True) -> None:
     cores = os.cpu_count() or 1
     if local and value is not None and value > MAX_WORKERS_PER_CORE * cores:
         raise ArgumentError(
-            f"{option} {value} is more than this machine can run ({cores} cores: at most "
-            f"{MAX_WORKERS_PER_CORE * cores}); give the number of cores, {cores}, or fewer."
+            f"{option} {value} is more than this machine can run: its {cores} cores take at most "
+            f"{MAX_WORKERS_PER_CORE * cores} workers; give {MAX_WORKERS_PER_CORE * cores} or fewer (one per core, "
+            f"{cores}, is the usual choice)."
         )
 
 

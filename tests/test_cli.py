@@ -611,8 +611,8 @@ def test_more_workers_than_the_machine_can_run_is_one_sentence(tmp_path: Path) -
     result = docclean("run", "--workers", "100000", cwd=tmp_path, timeout=60)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        f"docclean: --workers 100000 is more than this machine can run ({cores} cores: at most {4 * cores}); "
-        f"give the number of cores, {cores}, or fewer.\n"
+        f"docclean: --workers 100000 is more than this machine can run: its {cores} cores take at most "
+        f"{4 * cores} workers; give {4 * cores} or fewer (one per core, {cores}, is the usual choice).\n"
     )
 
 
@@ -694,7 +694,18 @@ PARSER_MISTAKES = [
     (
         ["rn"],
         "docclean: argument COMMAND: invalid choice: 'rn' (choose from 'run', 'serve', 'inspect', 'report', "
+        "'path', 'rules') (did you mean run?); `docclean --help` lists the options.",
+    ),
+    (
+        ["xyz"],
+        "docclean: argument COMMAND: invalid choice: 'xyz' (choose from 'run', 'serve', 'inspect', 'report', "
         "'path', 'rules'); `docclean --help` lists the options.",
+    ),
+    (
+        ["run", "--languages", ""],
+        "docclean run: argument --languages: no language code is given; name one or more, ISO 639-1 codes among "
+        "ar, de, el, en, es, fr, id, it, ja, ko, ms, pt, ru, th, vi, zh, separated by commas; `docclean run --help` "
+        "lists the options.",
     ),
 ]
 
