@@ -364,7 +364,9 @@ def serve(
     server = None
     try:
         if not os.environ.get("PREFECT_API_URL"):
-            server = LocalPrefectServer(Path(state_dir), port=port)
+            local = LocalPrefectServer(Path(state_dir), port=port)
+            local.claim()  # another serve on the same state folder is refused before anything starts
+            server = local
             say(f"Starting a local Prefect server (state in {server.state_dir}) ...")
             server.start()
             use_api(server.api_url)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
+import fcntl
 import functools
 import os
 import shutil
@@ -47,6 +48,10 @@ HEALTH_POLL_SECONDS = 0.1
 SERVE_RETENTION_SECONDS = 30 * 24 * 3600
 # uvicorn's exit status when its port was taken between our probe and its bind.
 _PORT_IN_USE_STATUS = 3
+
+
+# The lock a serve holds on its state folder, with its pid.
+SERVE_LOCK = "serve.lock"
 
 
 class ServerError(DoccleanError):
@@ -149,10 +154,37 @@ class _ServerProcess(abc.ABC):
 
 
 class LocalPrefectServer(_ServerProcess):
+    """`docclean serve`'s server, its state in `state_dir`, which one serve uses at a time: a second
+    one on the same folder would share its database and replace its schedule (ServerError)."""
+
     def __init__(self, state_dir: Path, port: int | None = None) -> None:
         super().__init__(port)
         self.state_dir = state_dir.resolve()
         self.log_path = self.state_dir / "server.log"
+        self._lock: IO[str] | None = None
+
+    def claim(self) -> None:
+        """Hold `SERVE_LOCK` in the state folder (flock) while this server lives, its pid in it;
+        ServerError when another serve holds it. Done by `launch` if not before."""
+        if self._lock is not None:
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.state_dir / SERVE_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held until stop()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise ServerError(
+                f"Another docclean serve{f' (pid {holder})' if holder.isdigit() else ''} is using {self.state_dir}; "
+                "stop it first, or give this one a --state-dir of its own."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
 
     def command(self) -> list[str]:
         return [
@@ -185,6 +217,7 @@ class LocalPrefectServer(_ServerProcess):
         return open(self.log_path, "ab")
 
     def launch(self) -> None:
+        self.claim()
         # A new state folder starts from the empty database `docclean run` keeps, when there is
         # one: migrating a new database has taken a minute on a busy 2-core machine.
         database = self.state_dir / "prefect.db"
@@ -196,6 +229,12 @@ class LocalPrefectServer(_ServerProcess):
 
     def describe_log(self) -> str:
         return f"see {self.log_path}"
+
+    def stop(self) -> None:
+        super().stop()
+        if self._lock is not None:
+            self._lock.close()  # the flock goes with the file
+            self._lock = None
 
 
 class TemporaryPrefectServer(_ServerProcess):

@@ -245,3 +245,26 @@ def _processes_with_home(home: Path) -> list[int]:
         if wanted in environment:
             found.append(int(entry.name))
     return found
+
+
+def test_a_second_serve_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
+    """It would share the first one's database and replace its schedule."""
+    (tmp_path / "raw").mkdir()
+    first = ServeProcess(tmp_path)
+    try:
+        first.wait_for(r"Prefect UI: ")
+        second = subprocess.run(
+            [sys.executable, "-m", "docclean_cli", "serve", "--state-dir", str(tmp_path / "state")],
+            cwd=tmp_path,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        first.stop()
+    assert (second.returncode, second.stdout) == (1, "")
+    assert second.stderr == (
+        f"docclean: Another docclean serve (pid {first.process.pid}) is using {tmp_path / 'state'}; stop it "
+        "first, or give this one a --state-dir of its own.\n"
+    )
