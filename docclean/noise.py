@@ -371,6 +371,9 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         if _leaves_nothing(line, spans):
             line_rule[index] = spans[0].rule
             continue
+        if (rest_rule := _rest_is_noise(line, spans, rules, scan, line_checks, inline_checks)) is not None:
+            line_rule[index] = rest_rule
+            continue
         for span in spans:
             rule = rules.rules[span.rule]
             inline.append(
@@ -832,6 +835,32 @@ def _inline_spans(line: str, admitted: list[int], rules: RuleSet, scan: _Scan) -
                 end += 1
         widened.append(_Hit(start, end, hit.rule))
     return widened
+
+
+def _rest_is_noise(
+    line: str,
+    spans: list[_Hit],
+    rules: RuleSet,
+    scan: _Scan,
+    line_checks: list[_Check],
+    inline_checks: list[_Check],
+) -> int | None:
+    """The line rule that removes what the inline `spans` leave of `line` whole, if one does: the
+    line was too long for it only by what they took (`下载更多资料请访问 www.…/index.html`, an ad
+    whose address put it past the rule's bound). The line then goes whole, by that rule."""
+    if not spans:
+        return None
+    kept = [0, *(span.end for span in spans)], [*(span.start for span in spans), len(line)]
+    rest = " ".join(part for a, b in zip(*kept, strict=True) if (part := line[a:b].strip()))
+    if not rest or len(rest) >= len(line):
+        return None
+    hit = scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest))
+    if hit is None:
+        return None
+    units = _noise_units(rest, rules, scan, line_checks, inline_checks)
+    if units is None and not _inline_leaves_content(rest, rules, scan, inline_checks, line_checks):
+        return hit.rule
+    return None
 
 
 def _leaves_nothing(line: str, spans: list[_Hit]) -> bool:

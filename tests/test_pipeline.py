@@ -297,3 +297,16 @@ def test_any_bytes_clean_or_reject_cleanly(cleaner: Cleaner, data: bytes) -> Non
 @given(mutated_samples())
 def test_mutated_real_documents_never_break_the_pipeline(cleaner: Cleaner, data: bytes) -> None:
     _assert_cleans_or_rejects_cleanly(cleaner, data)
+
+
+# A PDF copy wrapped at 60 columns: a heading that fills the width, then an ad whose address the wrap cut.
+WRAPPED_AD_UNDER_A_HEADING = "这次会议的主要任务是，深入贯彻落实中央和省、市经济工作会议精\n神，总结2023年经济工作，分析当前经济形势，部署2024年经济工作\n。刚才，XX同志通报了全县经济运行情况，XX同志对今年的重点工作\n作了具体安排，我完全同意，请大家认真抓好落实。下面，我讲三点\n意见。\n一、正确认识当前经济形势，切实增强做好经济工作的信心和决心\n下载更多资料请访问 www.example-wenku.com/fanwen/jianghua/202\n4/index.html\n过去的一年，面对复杂严峻的外部环境，全县上下坚持稳中求进工作\n总基调，全年实现地区生产总值XX亿元，同比增长X.X%；一般公共预\n算收入XX亿元，增长X%。\n（一）产业发展势头良好。新签约亿元以上项目XX个，新开工项目XX"
+
+
+def test_an_ad_under_a_heading_that_fills_the_width_goes_whole_and_is_not_joined_to_it() -> None:
+    record = Cleaner().clean(WRAPPED_AD_UNDER_A_HEADING.encode("gb18030"), "a.txt")
+    lines = record.text.split("\n")
+    assert "一、正确认识当前经济形势，切实增强做好经济工作的信心和决心" in lines
+    assert "下载" not in record.text and "www" not in record.text
+    assert [r.rule for r in record.removed] == ["advertising_line"]
+    assert record.outline[0].heading == "正确认识当前经济形势，切实增强做好经济工作的信心和决心"
