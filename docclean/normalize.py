@@ -1116,10 +1116,10 @@ def rejoin_wrapped_lines(text: str, stands_alone: Callable[[str], bool] | None =
     A document counts as hard-wrapped when many of its lines share one display width (the
     wrap width). Within a run of non-empty lines, a line that reaches the wrap width and does
     not end a sentence continues on the next line, unless the next line is indented or opens
-    an outline item, or `stands_alone` (the caller's word: the pipeline's is a line its noise
-    rules remove whole, an ad under a paragraph or a heading, which joined to it would take it
-    along, or be left in it). Documents without a common width (paragraph-per-line text) are
-    untouched.
+    an outline item, or is short and ends no sentence or follows a heading's first line, and
+    `stands_alone` (the caller's word: the pipeline's is a line its noise rules remove whole, an
+    ad under a paragraph or a heading, which joined to it would take it along, or be left in
+    it). Documents without a common width (paragraph-per-line text) are untouched.
     """
     if text.count("\n") + 1 < _WRAP_MIN_LINES:
         return text, 0
@@ -1141,7 +1141,16 @@ def rejoin_wrapped_lines(text: str, stands_alone: Callable[[str], bool] | None =
             if (
                 previous is not None
                 and _continues(*previous, line, width)
-                and not (stands_alone is not None and stands_alone(head.strip()))
+                and not (
+                    stands_alone is not None
+                    # Asked of the lines an ad is: a short one under a paragraph, or one under a
+                    # heading (the paragraph's own lines are many, and asking costs a noise pass).
+                    and (
+                        (head_width < width - _WRAP_TOLERANCE and not _ends_sentence(head))
+                        or (len(paragraph) == 1 and _OUTLINE_START.match(paragraph[0].strip()) is not None)
+                    )
+                    and stands_alone(head.strip())
+                )
             ):
                 paragraph[-1] = paragraph[-1].rstrip()
                 tail = line.strip()
