@@ -178,12 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--prune", action="store_true", help="drop the rows of raw files that have disappeared")
     run.add_argument(
         "--settle",
-        type=float,
+        type=arguments.GivenSeconds,
         default=None,
         help="seconds a file must be unchanged before it is curated (default: 2)",
     )
     run.add_argument(
-        "--wait", type=float, default=0.0, help="seconds to wait for another run to finish (default: 0)"
+        "--wait",
+        type=arguments.GivenSeconds,
+        default=0.0,
+        help="seconds to wait for another run to finish (default: 0)",
     )
     run.add_argument(
         "--max-bytes",

@@ -7,6 +7,7 @@ Light on purpose: the CLI calls these before it loads Prefect, pyarrow or the cl
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -305,11 +306,29 @@ def at_least_one(option: str, value: int | None) -> None:
         raise ArgumentError(f"{option} {value} is not allowed; give 1 or more.")
 
 
+class GivenSeconds(float):
+    """A number of seconds from the command line, the text it was given as kept for messages
+    (`--settle 1e400` is named so, not as the `inf` it reads as)."""
+
+    given: str
+
+    def __new__(cls, text: str) -> GivenSeconds:
+        try:
+            value = super().__new__(cls, float(text))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        value.given = text.strip()
+        return value
+
+
 def seconds(option: str, value: float | None) -> None:
+    shown_value = getattr(value, "given", value)
     if value is not None and (math.isnan(value) or value < 0):
-        raise ArgumentError(f"{option} {value} is not allowed; give a number of seconds, 0 or more.")
+        raise ArgumentError(f"{option} {shown_value} is not allowed; give a number of seconds, 0 or more.")
     if value is not None and value > MAX_SECONDS:
-        raise ArgumentError(f"{option} {value} is too long; give at most {MAX_SECONDS} seconds (a year).")
+        raise ArgumentError(
+            f"{option} {shown_value} is too long; give at most {MAX_SECONDS} seconds (a year)."
+        )
 
 
 # A year: no wait or settle time is longer, and nanoseconds of it still fit every clock call.
