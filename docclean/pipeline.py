@@ -84,7 +84,9 @@ class CleanConfig:
         """Reject a file over the size limit; the curate flow calls it before reading the file."""
         if size > self.max_file_bytes:
             raise RejectedInput(
-                "too_large", f"The file is {size:,} bytes, over the limit of {self.max_file_bytes:,} bytes."
+                "too_large",
+                f"The file is {size:,} bytes, over the limit of {self.max_file_bytes:,} bytes; raise the limit "
+                "(--max-bytes, CleanConfig.max_file_bytes) to clean it.",
             )
 
 

@@ -131,7 +131,12 @@ def test_huge_lines_and_a_size_limit(folders: tuple[Path, Path]) -> None:
     _write_aged(raw / "long_line.txt", ("今天召开会议，部署工作。" * 50_000).encode("utf-8"))
     _write_aged(raw / "too_big.txt", b"a" * 2_000_001)
     _run(raw, curated, max_file_bytes=2_000_000)
-    assert _rejects(curated)["too_big.txt"]["reason"] == "too_large"
+    too_big = _rejects(curated)["too_big.txt"]
+    assert too_big["reason"] == "too_large"
+    assert too_big["detail"].endswith(
+        "The file is 2,000,001 bytes, over the limit of 2,000,000 bytes; raise the limit (--max-bytes, "
+        "CleanConfig.max_file_bytes) to clean it."
+    )
     assert _documents(curated)["long_line.txt"]["char_count"] == 600_000
 
 
