@@ -9,7 +9,7 @@ except PackageNotFoundError:  # a source tree on sys.path, not installed
 
 # Bumped whenever a change to the cleaning core can change a record: the curate flow re-cleans
 # every document whose row carries another pipeline version.
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 
 # A speech manuscript is tens of kilobytes; 50 MiB is a thousand of them. Larger files are
 # rejected before they are read, so one stray dump cannot exhaust a worker's memory. Here, not
