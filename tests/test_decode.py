@@ -990,3 +990,21 @@ def test_big5_written_on_windows_comes_back_with_its_symbols(head: str, rest: li
     assume(decoded.encoding in ("cp950", "big5hkscs"))  # a few characters may read as GBK as well
     assert decoded.text == text
     assert decoded.encoding == "cp950"
+
+
+_SPEECH_FOR_SPACING = "今天我们召开全县经济工作会议主要任务是深入贯彻落实中央和省市经济工作会议精神总结今年经济工作部署明年经济工作"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=len(_SPEECH_FOR_SPACING), max_size=len(_SPEECH_FOR_SPACING)))
+def test_chinese_in_gbk_spaced_into_words_is_never_read_as_korean(lengths: list[int]) -> None:
+    """GB2312's first level lies where EUC-KR puts Hangul and hanja: Chinese spaced into words (a
+    segmenter's output, a PDF's spacing) must not pass for Korean words with hanja."""
+    words, start = [], 0
+    for length in lengths:
+        if start >= len(_SPEECH_FOR_SPACING):
+            break
+        words.append(_SPEECH_FOR_SPACING[start : start + length])
+        start += length
+    decoded = decode_bytes((" ".join(words) + "\n").encode("gbk"))
+    assert decoded.encoding == "gb18030"
