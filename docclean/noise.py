@@ -308,14 +308,10 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         if line_rule[index] == _KEPT:
             hit = scan.first_hit(rules.line, lines[index], 0, admitted)
             if hit is not None:
-                # A line a notice's rule matched is judged unit by unit with every rule; in a line
-                # an ad's rule matched, the other units are sentences, judged as pasted ones are
-                # (`违者必究。` beside an ad is the speech's).
-                unit_checks = line_checks if not may_be_pasted(rules, hit.rule) else pasted_checks
-                units = _noise_units(lines[index], rules, scan, unit_checks, inline_checks)
-                if units is None and not _inline_leaves_content(
-                    lines[index], rules, scan, inline_checks, line_checks
-                ):
+                units = _matched_line_units(
+                    lines[index], hit, rules, scan, line_checks, pasted_checks, inline_checks
+                )
+                if units is None:
                     line_rule[index] = hit.rule
                 elif units:
                     noise_units[index] = units
@@ -371,7 +367,9 @@ def _strip(text: str, rules: RuleSet, scan: _Scan, candidates: LineCandidates | 
         if _leaves_nothing(line, spans):
             line_rule[index] = spans[0].rule
             continue
-        if (rest_rule := _rest_is_noise(line, spans, rules, scan, line_checks, inline_checks)) is not None:
+        if (
+            rest_rule := _rest_is_noise(line, spans, rules, scan, line_checks, pasted_checks, inline_checks)
+        ) is not None:
             line_rule[index] = rest_rule
             continue
         for span in spans:
@@ -463,12 +461,7 @@ def _inline_leaves_content(
     spans = _merge_spans(line, [], _inline_spans(line, admitted, rules, scan)) if admitted else []
     if not spans:
         return False
-    rest = "".join(
-        line[a:b]
-        for a, b in zip(
-            [0, *(span.end for span in spans)], [*(span.start for span in spans), len(line)], strict=True
-        )
-    )
+    rest = "".join(_left_by(line, spans))
     if sum(char.isalnum() for char in rest) < MIN_CONTENT_LEFT:
         return False
     return scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest)) is None
@@ -837,30 +830,58 @@ def _inline_spans(line: str, admitted: list[int], rules: RuleSet, scan: _Scan) -
     return widened
 
 
+def _matched_line_units(
+    line: str,
+    hit: _Hit,
+    rules: RuleSet,
+    scan: _Scan,
+    line_checks: list[_Check],
+    pasted_checks: list[_Check],
+    inline_checks: list[_Check],
+) -> list[_Hit] | None:
+    """What goes of a line the line rule `hit` matched: None for the whole line, else its noise
+    units (none: the line keeps everything the inline rules do not take).
+
+    A line a notice's rule matched is judged unit by unit with every rule; in a line an ad's
+    rule matched, the other units are sentences, judged as pasted ones are (`违者必究。` beside an
+    ad is the speech's)."""
+    unit_checks = line_checks if not may_be_pasted(rules, hit.rule) else pasted_checks
+    units = _noise_units(line, rules, scan, unit_checks, inline_checks)
+    if units is None and not _inline_leaves_content(line, rules, scan, inline_checks, line_checks):
+        return None
+    return units or []
+
+
 def _rest_is_noise(
     line: str,
     spans: list[_Hit],
     rules: RuleSet,
     scan: _Scan,
     line_checks: list[_Check],
+    pasted_checks: list[_Check],
     inline_checks: list[_Check],
 ) -> int | None:
     """The line rule that removes what the inline `spans` leave of `line` whole, if one does: the
     line was too long for it only by what they took (`下载更多资料请访问 www.…/index.html`, an ad
     whose address put it past the rule's bound). The line then goes whole, by that rule."""
-    if not spans:
-        return None
-    kept = [0, *(span.end for span in spans)], [*(span.start for span in spans), len(line)]
-    rest = " ".join(part for a, b in zip(*kept, strict=True) if (part := line[a:b].strip()))
+    rest = " ".join(part for piece in _left_by(line, spans) if (part := piece.strip()))
     if not rest or len(rest) >= len(line):
         return None
     hit = scan.first_hit(rules.line, rest, 0, _admitted(line_checks, rest))
     if hit is None:
         return None
-    units = _noise_units(rest, rules, scan, line_checks, inline_checks)
-    if units is None and not _inline_leaves_content(rest, rules, scan, inline_checks, line_checks):
-        return hit.rule
-    return None
+    units = _matched_line_units(rest, hit, rules, scan, line_checks, pasted_checks, inline_checks)
+    return hit.rule if units is None else None
+
+
+def _left_by(line: str, spans: list[_Hit]) -> list[str]:
+    """The pieces of `line` between the `spans` (in line order, not overlapping), each in order."""
+    return [
+        line[a:b]
+        for a, b in zip(
+            [0, *(span.end for span in spans)], [*(span.start for span in spans), len(line)], strict=True
+        )
+    ]
 
 
 def _leaves_nothing(line: str, spans: list[_Hit]) -> bool:
